@@ -1,0 +1,42 @@
+# DOPPLER -- `make` builds build/doppler; README.md lists the two set-up commands.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check clean
+
+all:
+	@test -f node_modules/bun-webgpu-linux-x64/libwebgpu_wrapper.so || bash scripts/setup.sh
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+setup:
+	bash scripts/setup.sh
+
+# Main job: the embedded default model answers a prompt.
+run: setup all
+	XDG_RUNTIME_DIR=/tmp ./$(BUILD)/doppler run -p "The jury said"
+
+# Every test: CPU tests, GPU tests on lavapipe and on SwiftShader, sanitizers, wasm32 compile.
+check: setup all
+	bash scripts/test.sh
+
+test: all
+	bash scripts/test.sh
+
+test-cpu: all
+	cd $(BUILD) && ctest -L cpu --output-on-failure -j $(JOBS)
+
+test-gpu: all
+	cd $(BUILD) && ctest -L gpu --output-on-failure
+
+sanitize:
+	cmake -S . -B build-asan -DDP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L cpu --output-on-failure -j $(JOBS)
+
+wasm-check:
+	bash scripts/wasm_check.sh
+
+clean:
+	rm -rf build build-asan build-wasm

@@ -1,0 +1,73 @@
+/* cmd_devices.c -- `doppler devices [--json] [--adapter NAME]`: the adapter the engine picks
+ * (or the one named), its backend, vendor, type, features and key limits. */
+#include <stdio.h>
+#include <string.h>
+#include "commands.h"
+#include "core/buf.h"
+#include "gpu/gpu.h"
+
+int cmd_devices(int argc, char **argv) {
+  int json = 0;
+  const char *adapter = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--json")) json = 1;
+    else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      printf("usage: doppler devices [--json] [--adapter auto|default|lavapipe|swiftshader|ICD.json]\n"
+             "The adapter may also be chosen with DOPPLER_ADAPTER.\n");
+      return 0;
+    } else {
+      fprintf(stderr, "doppler devices: unknown argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  dp_gpu *g;
+  if (dp_gpu_open(adapter, &g)) {
+    fprintf(stderr, "doppler: %s\n", dp_error_message());
+    return 1;
+  }
+  const dp_gpu_info *in = dp_gpu_get_info(g);
+  const char *feat[32];
+  size_t nf = dp_gpu_feature_names(g, feat, 32);
+  struct { const char *name; unsigned long long v; } lim[] = {
+    {"maxStorageBufferBindingSize", in->max_storage_binding},
+    {"maxBufferSize", in->max_buffer},
+    {"maxUniformBufferBindingSize", in->max_uniform_binding},
+    {"maxComputeWorkgroupsPerDimension", in->max_workgroups_per_dim},
+    {"maxComputeInvocationsPerWorkgroup", in->max_invocations},
+    {"maxComputeWorkgroupSizeX", in->max_wg_size_x},
+    {"maxComputeWorkgroupStorageSize", in->max_wg_storage},
+    {"maxStorageBuffersPerShaderStage", in->max_storage_buffers},
+    {"minStorageBufferOffsetAlignment", in->min_storage_offset_align},
+    {"subgroupMinSize", in->subgroup_min},
+    {"subgroupMaxSize", in->subgroup_max},
+  };
+  size_t nl = sizeof lim / sizeof *lim;
+  if (json) {
+    dp_buf b = {0};
+    dp_buf_puts(&b, "{\"backend\": ");
+    dp_buf_json_string(&b, in->backend, strlen(in->backend));
+    dp_buf_puts(&b, ", \"adapter\": ");
+    dp_buf_json_string(&b, in->adapter, strlen(in->adapter));
+    dp_buf_puts(&b, ", \"vendor\": ");
+    dp_buf_json_string(&b, in->vendor, strlen(in->vendor));
+    dp_buf_puts(&b, ", \"architecture\": ");
+    dp_buf_json_string(&b, in->architecture, strlen(in->architecture));
+    dp_buf_printf(&b, ", \"adapter_type\": \"%s\", \"driver\": \"%s\", \"vendor_id\": %u, \"device_id\": %u, \"features\": [",
+                  in->adapter_type, in->driver_choice, in->vendor_id, in->device_id);
+    for (size_t i = 0; i < nf; i++) dp_buf_printf(&b, "%s\"%s\"", i ? ", " : "", feat[i]);
+    dp_buf_puts(&b, "], \"limits\": {");
+    for (size_t i = 0; i < nl; i++) dp_buf_printf(&b, "%s\"%s\": %llu", i ? ", " : "", lim[i].name, lim[i].v);
+    dp_buf_puts(&b, "}}\n");
+    fputs(b.failed ? "{}\n" : b.data, stdout);
+    dp_buf_free(&b);
+  } else {
+    printf("backend:      %s\nadapter:      %s\nvendor:       %s (0x%04x)\narchitecture: %s\ntype:         %s\nchosen as:    %s\nfeatures:    ",
+           in->backend, in->adapter, in->vendor, in->vendor_id, in->architecture, in->adapter_type, in->driver_choice);
+    for (size_t i = 0; i < nf; i++) printf(" %s", feat[i]);
+    printf("\nlimits:\n");
+    for (size_t i = 0; i < nl; i++) printf("  %-36s %llu\n", lim[i].name, lim[i].v);
+  }
+  dp_gpu_close(g);
+  return 0;
+}

@@ -1,0 +1,24 @@
+/* main.c -- `doppler` command dispatcher. Each sub-command lives in cli/cmd_NAME.c. */
+#include <stdio.h>
+#include <string.h>
+#include "commands.h"
+
+static const struct { const char *name; int (*fn)(int, char **); const char *help; } COMMANDS[] = {
+  {"devices", cmd_devices, "show the WebGPU adapter in use: backend, features, limits (--json)"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: doppler COMMAND [ARGS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+    fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].help);
+  fprintf(f, "\nrun `doppler COMMAND --help` for a command's flags.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) { usage(stderr); return 2; }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+  for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
+    if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "doppler: unknown command '%s' (run `doppler --help`)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,129 @@
+/* doppler.h -- the public C API of the DOPPLER inference engine.
+ *
+ * A model is loaded once (weights streamed into GPU buffers); sessions hold a KV cache and
+ * generate text from it. Every function that can fail returns a dp_status; the one-line
+ * message of the last failure is dp_error_message() (doppler_status.h).
+ *
+ *   dp_model *m;  dp_session *s;
+ *   dp_model_load("models/doppler-tiny-f16", NULL, &m);
+ *   dp_session_create(m, NULL, &s);
+ *   dp_generate_options o = dp_generate_defaults();
+ *   dp_generate(s, "The jury said", &o, on_token, user);   // streams text pieces
+ *   dp_session_free(s); dp_model_free(m);
+ *
+ * Everything runs on the calling thread (the browser build has no threads). dp_session_cancel
+ * may be called from the token callback (or a signal handler): generation stops after the
+ * current batch with DP_ERR_CANCELLED. */
+#ifndef DOPPLER_H
+#define DOPPLER_H
+#include <stddef.h>
+#include <stdint.h>
+#include "doppler_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dp_model dp_model;
+typedef struct dp_session dp_session;
+
+/* ---- models ---- */
+typedef struct dp_load_options {
+  const char *adapter;  /* NULL/"" = $DOPPLER_ADAPTER then automatic; "lavapipe", "swiftshader", ... */
+  int verbose;          /* 1: progress lines on stderr */
+} dp_load_options;
+
+/* path: an RDRR directory (manifest.json), an HF directory (config.json + safetensors) or a
+ * GGUF file. Opens the GPU, uploads every weight tensor (bounded staging, no full copy in RAM). */
+dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out);
+void dp_model_free(dp_model *m);
+
+typedef struct dp_model_info {
+  const char *arch;          /* "llama", "mistral", "qwen3", "gemma3", ... */
+  const char *source_kind;   /* "rdrr", "hf", "gguf" */
+  const char *adapter;       /* GPU adapter description */
+  int n_layers, d_model, n_heads, n_kv_heads, head_dim, vocab_size, max_context;
+  int bos_id;                /* -1 if none */
+  int add_bos;               /* the tokenizer settings ask for a BOS before a prompt */
+  int has_tokenizer;
+  uint64_t weight_bytes;     /* bytes uploaded to the GPU */
+} dp_model_info;
+dp_status dp_model_get_info(const dp_model *m, dp_model_info *info);
+
+/* Tokenizer access (fails with DP_ERR_UNSUPPORTED when the model has no tokenizer).
+ * dp_tokenize writes at most cap ids and sets *n to the full count. */
+dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, size_t cap, size_t *n);
+/* Render a chat conversation with the model's chat template (dp_free-able via dp_string_free). */
+typedef struct dp_chat_message { const char *role, *content; } dp_chat_message;
+dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out);
+void dp_string_free(char *s);
+
+/* ---- sessions ---- */
+typedef struct dp_session_options {
+  int context_length;   /* 0 = the model's maximum position count */
+  int steps_per_submit; /* decode steps recorded per GPU submit, ids read back in batches (0 = 8) */
+} dp_session_options;
+dp_status dp_session_create(dp_model *m, const dp_session_options *opt, dp_session **out);
+void dp_session_free(dp_session *s);
+/* Forget the conversation (KV cache position back to 0). */
+void dp_session_reset(dp_session *s);
+/* Request a stop; generation returns DP_ERR_CANCELLED after the current batch. */
+void dp_session_cancel(dp_session *s);
+int dp_session_position(const dp_session *s);   /* tokens held in the KV cache */
+int dp_session_context_length(const dp_session *s);
+
+/* ---- generation ---- */
+typedef struct dp_sampling {
+  float temperature;     /* 0 = greedy (argmax) */
+  int top_k;             /* 0 = off */
+  float top_p;           /* 1 = off */
+  float min_p;           /* 0 = off */
+  float repeat_penalty;  /* 1 = off; logits > 0 divided by it, < 0 multiplied */
+  int repeat_last_n;     /* window of recent tokens the penalty looks at (0 = 64) */
+  uint64_t seed;
+} dp_sampling;
+
+typedef struct dp_generate_options {
+  int max_tokens;            /* tokens to generate at most (0 = until EOS / context end) */
+  dp_sampling sampling;
+  int add_bos;               /* -1 = as the tokenizer says, 0 no, 1 yes */
+  const char *const *stop;   /* stop strings (not emitted), n_stop of them */
+  size_t n_stop;
+  int ignore_eos;            /* 1: never stop on EOS (EOS ids are never sampled) */
+} dp_generate_options;
+dp_generate_options dp_generate_defaults(void);
+
+/* Streamed output: `text` is the next piece of final text (may be empty when held back for a
+ * stop-string check or an incomplete UTF-8 sequence), `token` the id just generated.
+ * Return nonzero to stop (the call then returns DP_OK, not an error). */
+typedef int (*dp_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+typedef struct dp_generate_stats {
+  int n_prompt, n_generated;
+  double prefill_ms, decode_ms, ttft_ms;  /* ttft: from the call to the first token */
+  int stop_reason;                        /* 0 max_tokens, 1 eos, 2 stop string, 3 callback */
+} dp_generate_stats;
+
+/* Tokenize `prompt` (BOS as options say), append it to the session's context, generate. */
+dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o,
+                      dp_token_fn cb, void *user, dp_generate_stats *stats);
+/* The same from token ids (nothing added). */
+dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o,
+                          dp_token_fn cb, void *user, dp_generate_stats *stats);
+
+/* ---- logits (tests, `doppler logits`, perplexity) ---- */
+/* Feed n ids at the current position; write the logits of every one of them to
+ * logits[n][vocab] (may be NULL to only fill the cache). */
+dp_status dp_session_eval(dp_session *s, const int32_t *ids, size_t n, float *logits);
+/* Greedy continuation of exactly n tokens through the KV cache, EOS never chosen (where it has
+ * the top logit the best other token is taken). ids[n]; logits[n][vocab] (may be NULL): the
+ * raw logits of each step. The session must hold at least one token. */
+dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits);
+/* Negative log-likelihood of ids[1..n-1] given their prefixes, scored from an empty cache
+ * (the session is reset first and after). nll[n-1] (natural log), computed on the GPU. */
+dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

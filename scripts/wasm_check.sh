@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# wasm_check.sh -- compile the engine core (everything but the native Dawn glue and the CLI)
+# for wasm32-wasi with clang-14, so nothing that cannot run in a browser creeps in.
+set -euo pipefail
+shopt -s nullglob
+cd "$(dirname "$0")/.."
+out=build-wasm; mkdir -p "$out"
+mkdir -p "$out/gen"
+cc -O0 -o "$out/dp_embed" tools/embed.c
+"$out/dp_embed" "$out/gen/kernels_embedded.c" src/kernels/*.wgsl
+srcs=(src/core/*.c src/format/*.c src/quant/*.c src/tokenizer/*.c src/kernels/*.c \
+      src/model/*.c src/runtime/*.c src/ref/*.c src/api/*.c)
+n=0
+for f in "${srcs[@]}" "$out/gen/kernels_embedded.c"; do
+  clang-14 --target=wasm32-wasi -std=c11 -O1 \
+    -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_WASI_EMULATED_MMAN \
+    -Wall -Wno-unused-parameter -Wno-sign-compare -Werror=implicit-function-declaration \
+    -Iinclude -Isrc -c "$f" -o "$out/$(basename "$f" .c).o"
+  n=$((n+1))
+done
+echo "wasm-check: $n files compiled for wasm32-wasi"

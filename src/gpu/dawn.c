@@ -1,0 +1,629 @@
+/* dawn.c -- the native device layer (gpu.h) over Dawn's webgpu.h C API.
+ *
+ * Adapter choice: this Dawn build returns one adapter per request and cannot enumerate, so a
+ * choice is made by pointing the Vulkan loader at one ICD file (VK_DRIVER_FILES) before an
+ * instance is created; when that gives nothing usable the next choice is tried with a fresh
+ * instance. Dawn's Null backend "succeeds" when no Vulkan device qualifies and then computes
+ * zeros: it is always refused.
+ *
+ * Recording: one command encoder and one open compute pass collect dispatches until submit.
+ * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
+ * submit (queue writes are ordered before the submit that follows them, so the arena can be
+ * reused immediately). Errors: shader compilation and pipeline creation run inside an error
+ * scope so the shader's message comes back as the engine error; anything else the device
+ * reports is collected by the uncaptured-error callback and surfaces at the next wait.
+ * Called by src/kernels (ops) and src/runtime; depends on core and webgpu_min.h only. */
+#include "gpu/gpu.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "gpu/webgpu_min.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(WGPULimits) == 152, "WGPULimits layout of this Dawn build");
+
+#define SV(s) ((WGPUStringView){(s), WGPU_STRLEN})
+#define UNIFORM_ARENA_BYTES (1u << 20)
+#define LAVAPIPE_ICD "/usr/share/vulkan/icd.d/lvp_icd.json"
+#define SWIFTSHADER_ICD "/usr/lib/chromium/vk_swiftshader_icd.json"
+
+struct dp_gpu_buffer {
+  WGPUBuffer buf;
+  uint64_t size;
+};
+
+struct dp_gpu_kernel {
+  char *key;
+  uint64_t hash;
+  WGPUComputePipeline pipeline;
+  WGPUBindGroupLayout layout;
+};
+
+struct dp_gpu {
+  WGPUInstance instance;
+  WGPUAdapter adapter;
+  WGPUDevice device;
+  WGPUQueue queue;
+  dp_gpu_info info;
+  WGPUFeatureName features[32];
+  size_t n_features;
+  /* recording state */
+  WGPUCommandEncoder encoder;
+  WGPUComputePassEncoder pass;
+  WGPUBuffer uniforms;          /* device side of the arena */
+  uint8_t *uniform_host;        /* [UNIFORM_ARENA_BYTES] */
+  uint32_t uniform_used, uniform_align;
+  /* read-back staging */
+  WGPUBuffer staging;
+  uint64_t staging_size;
+  /* kernel cache */
+  dp_gpu_kernel **kernels;
+  size_t n_kernels, cap_kernels;
+  /* errors reported by callbacks */
+  char error[1024];
+  int has_error, lost;
+};
+
+/* ---- waiting on futures ---- */
+
+static int wait_future(dp_gpu *g, WGPUFuture f) {
+  WGPUFutureWaitInfo w = {f, 0};
+  WGPUWaitStatus st = wgpuInstanceWaitAny(g->instance, 1, &w, UINT64_MAX);
+  return st == 1 && w.completed;
+}
+
+static void sv_copy(char *dst, size_t cap, WGPUStringView sv) {
+  size_t n = sv.data ? (sv.length == WGPU_STRLEN ? strlen(sv.data) : sv.length) : 0;
+  if (n >= cap) n = cap - 1;
+  if (n) memcpy(dst, sv.data, n);
+  dst[n] = 0;
+}
+
+static void on_lost(const WGPUDevice *d, WGPUDeviceLostReason reason, WGPUStringView msg, void *u1, void *u2) {
+  dp_gpu *g = u1;
+  if (!g || reason == 2 /* destroyed */ || reason == 3 /* instance dropped */) return;
+  g->lost = 1;
+  g->has_error = 1;
+  char m[900];
+  sv_copy(m, sizeof m, msg);
+  snprintf(g->error, sizeof g->error, "GPU device lost: %s", m);
+}
+
+static void on_uncaptured(const WGPUDevice *d, WGPUErrorType type, WGPUStringView msg, void *u1, void *u2) {
+  dp_gpu *g = u1;
+  if (g->has_error) return; /* keep the first */
+  static const char *names[] = {"", "no error", "validation error", "out of memory", "internal error", "unknown error"};
+  char m[900];
+  sv_copy(m, sizeof m, msg);
+  snprintf(g->error, sizeof g->error, "GPU %s: %s", type < 6 ? names[type] : "error", m);
+  g->has_error = 1;
+}
+
+static dp_status take_error(dp_gpu *g) {
+  if (!g->has_error) return DP_OK;
+  if (!g->lost) g->has_error = 0;
+  return dp_error(DP_ERR_GPU, "%s", g->error);
+}
+
+/* ---- adapter choice ---- */
+
+typedef struct {
+  WGPUAdapter adapter;
+  char msg[512];
+} adapter_result;
+
+static void on_adapter(WGPURequestAdapterStatus st, WGPUAdapter a, WGPUStringView msg, void *u1, void *u2) {
+  adapter_result *r = u1;
+  if (st == 1) r->adapter = a;
+  else sv_copy(r->msg, sizeof r->msg, msg);
+}
+
+typedef struct {
+  WGPUDevice device;
+  char msg[512];
+} device_result;
+
+static void on_device(WGPURequestDeviceStatus st, WGPUDevice d, WGPUStringView msg, void *u1, void *u2) {
+  device_result *r = u1;
+  if (st == 1) r->device = d;
+  else sv_copy(r->msg, sizeof r->msg, msg);
+}
+
+static const char *backend_name(WGPUBackendType t) {
+  static const char *n[] = {"undefined", "null", "webgpu", "d3d11", "d3d12", "metal", "vulkan", "opengl", "opengles"};
+  return t < 9 ? n[t] : "unknown";
+}
+
+static const char *adapter_type_name(WGPUAdapterType t) {
+  static const char *n[] = {"unknown", "discrete", "integrated", "cpu", "unknown"};
+  return t < 5 ? n[t] : "unknown";
+}
+
+static const char *feature_name(WGPUFeatureName f) {
+  switch (f) {
+  case 1: return "depth-clip-control";
+  case 2: return "depth32float-stencil8";
+  case 3: return "timestamp-query";
+  case 4: return "texture-compression-bc";
+  case 5: return "texture-compression-bc-sliced-3d";
+  case 6: return "texture-compression-etc2";
+  case 7: return "texture-compression-astc";
+  case 8: return "texture-compression-astc-sliced-3d";
+  case 9: return "indirect-first-instance";
+  case 10: return "shader-f16";
+  case 11: return "rg11b10ufloat-renderable";
+  case 12: return "bgra8unorm-storage";
+  case 13: return "float32-filterable";
+  case 14: return "float32-blendable";
+  case 15: return "clip-distances";
+  case 16: return "dual-source-blending";
+  case 17: return "subgroups";
+  case 18: return "core-features-and-limits";
+  default: return NULL; /* Dawn-specific features are not reported */
+  }
+}
+
+/* Try one choice: set the ICD path (NULL = loader default), make an instance and an adapter.
+ * Returns DP_OK with g->instance and g->adapter set, or an error saying why it was unusable. */
+static dp_status try_adapter(dp_gpu *g, const char *label, const char *icd) {
+  if (icd) {
+    if (access(icd, R_OK))
+      return dp_error(DP_ERR_NOT_FOUND, "adapter '%s': Vulkan driver file %s not found (run scripts/setup.sh)", label, icd);
+    setenv("VK_DRIVER_FILES", icd, 1);
+    setenv("VK_ICD_FILENAMES", icd, 1);
+  }
+  if (!getenv("XDG_RUNTIME_DIR")) setenv("XDG_RUNTIME_DIR", "/tmp", 0);
+  WGPUInstanceDescriptor idesc;
+  memset(&idesc, 0, sizeof idesc);
+  idesc.capabilities.timedWaitAnyEnable = 1;
+  idesc.capabilities.timedWaitAnyMaxCount = 1;
+  g->instance = wgpuCreateInstance(&idesc);
+  if (!g->instance) return dp_error(DP_ERR_GPU, "adapter '%s': could not create a WebGPU instance", label);
+  WGPURequestAdapterOptions opt;
+  memset(&opt, 0, sizeof opt);
+  opt.featureLevel = 2;      /* core */
+  opt.powerPreference = 2;   /* high performance: a discrete GPU first */
+  opt.backendType = 6;       /* Vulkan */
+  adapter_result r = {0};
+  WGPURequestAdapterCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_adapter, &r, NULL};
+  if (!wait_future(g, wgpuInstanceRequestAdapter(g->instance, &opt, cb)) || !r.adapter) {
+    wgpuInstanceRelease(g->instance);
+    g->instance = NULL;
+    return dp_error(DP_ERR_GPU, "adapter '%s': no WebGPU adapter%s%s", label, r.msg[0] ? ": " : "", r.msg);
+  }
+  WGPUAdapterInfo ai;
+  memset(&ai, 0, sizeof ai);
+  wgpuAdapterGetInfo(r.adapter, &ai);
+  if (ai.backendType == 1 || ai.backendType == 0) {
+    wgpuAdapterInfoFreeMembers(ai);
+    wgpuAdapterRelease(r.adapter);
+    wgpuInstanceRelease(g->instance);
+    g->instance = NULL;
+    return dp_error(DP_ERR_GPU, "adapter '%s': only Dawn's Null backend is available (no usable Vulkan device); refusing it", label);
+  }
+  dp_gpu_info *in = &g->info;
+  snprintf(in->backend, sizeof in->backend, "%s", backend_name(ai.backendType));
+  sv_copy(in->adapter, sizeof in->adapter, ai.device);
+  if (!in->adapter[0]) sv_copy(in->adapter, sizeof in->adapter, ai.description);
+  sv_copy(in->vendor, sizeof in->vendor, ai.vendor);
+  sv_copy(in->architecture, sizeof in->architecture, ai.architecture);
+  snprintf(in->adapter_type, sizeof in->adapter_type, "%s", adapter_type_name(ai.adapterType));
+  snprintf(in->driver_choice, sizeof in->driver_choice, "%s", label);
+  in->vendor_id = ai.vendorID;
+  in->device_id = ai.deviceID;
+  in->subgroup_min = ai.subgroupMinSize;
+  in->subgroup_max = ai.subgroupMaxSize;
+  wgpuAdapterInfoFreeMembers(ai);
+  g->adapter = r.adapter;
+  return DP_OK;
+}
+
+static void release_instance(dp_gpu *g) {
+  if (g->adapter) wgpuAdapterRelease(g->adapter);
+  if (g->instance) wgpuInstanceRelease(g->instance);
+  g->adapter = NULL;
+  g->instance = NULL;
+}
+
+static dp_status choose_adapter(dp_gpu *g, const char *choice) {
+  if (!choice || !*choice) choice = getenv("DOPPLER_ADAPTER");
+  if (!choice || !*choice || !strcmp(choice, "auto")) {
+    /* Automatic: whatever the loader finds first (a hardware GPU when there is one), then
+     * the installed lavapipe, then SwiftShader. */
+    char first[600];
+    dp_status st = try_adapter(g, "default", NULL);
+    if (!st) return DP_OK;
+    snprintf(first, sizeof first, "%s", dp_error_message());
+    if (!try_adapter(g, "lavapipe", LAVAPIPE_ICD)) return DP_OK;
+    if (!try_adapter(g, "swiftshader", SWIFTSHADER_ICD)) return DP_OK;
+    return dp_error(DP_ERR_GPU, "no usable WebGPU adapter (tried default, lavapipe, swiftshader): %s", first);
+  }
+  if (!strcmp(choice, "default")) return try_adapter(g, "default", NULL);
+  if (!strcmp(choice, "lavapipe")) return try_adapter(g, "lavapipe", LAVAPIPE_ICD);
+  if (!strcmp(choice, "swiftshader")) return try_adapter(g, "swiftshader", SWIFTSHADER_ICD);
+  size_t n = strlen(choice);
+  if (n > 5 && !strcmp(choice + n - 5, ".json")) return try_adapter(g, choice, choice);
+  return dp_error(DP_ERR_INVALID_ARG,
+                  "unknown adapter '%s' (expected auto, default, lavapipe, swiftshader or a Vulkan ICD .json path)", choice);
+}
+
+/* ---- device ---- */
+
+dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
+  *out = NULL;
+  dp_gpu *g = dp_calloc(1, sizeof *g);
+  if (!g) return DP_ERR_NOMEM;
+  dp_status st = choose_adapter(g, choice);
+  if (st) { dp_free(g); return st; }
+
+  WGPULimits lim;
+  memset(&lim, 0, sizeof lim);
+  wgpuAdapterGetLimits(g->adapter, &lim);
+  WGPUFeatureName want[] = {WGPUFeatureName_ShaderF16, WGPUFeatureName_Subgroups, WGPUFeatureName_TimestampQuery};
+  WGPUFeatureName req[3];
+  size_t nreq = 0;
+  for (size_t i = 0; i < 3; i++)
+    if (wgpuAdapterHasFeature(g->adapter, want[i])) req[nreq++] = want[i];
+
+  WGPUDeviceDescriptor dd;
+  memset(&dd, 0, sizeof dd);
+  dd.label = SV("doppler");
+  dd.requiredFeatureCount = nreq;
+  dd.requiredFeatures = req;
+  dd.requiredLimits = &lim; /* everything the adapter offers */
+  dd.defaultQueue.label = SV("doppler-queue");
+  dd.deviceLostCallbackInfo = (WGPUDeviceLostCallbackInfo){NULL, WGPUCallbackMode_AllowSpontaneous, on_lost, g, NULL};
+  dd.uncapturedErrorCallbackInfo = (WGPUUncapturedErrorCallbackInfo){NULL, on_uncaptured, g, NULL};
+  device_result r = {0};
+  WGPURequestDeviceCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_device, &r, NULL};
+  if (!wait_future(g, wgpuAdapterRequestDevice(g->adapter, &dd, cb)) || !r.device) {
+    st = dp_error(DP_ERR_GPU, "adapter '%s' (%s): device creation failed: %s", g->info.driver_choice, g->info.adapter, r.msg);
+    release_instance(g);
+    dp_free(g);
+    return st;
+  }
+  g->device = r.device;
+  g->queue = wgpuDeviceGetQueue(g->device);
+
+  WGPULimits dl;
+  memset(&dl, 0, sizeof dl);
+  wgpuDeviceGetLimits(g->device, &dl);
+  dp_gpu_info *in = &g->info;
+  in->has_f16 = wgpuDeviceHasFeature(g->device, WGPUFeatureName_ShaderF16);
+  in->has_subgroups = wgpuDeviceHasFeature(g->device, WGPUFeatureName_Subgroups);
+  in->has_timestamp = wgpuDeviceHasFeature(g->device, WGPUFeatureName_TimestampQuery);
+  in->max_storage_binding = dl.maxStorageBufferBindingSize;
+  in->max_buffer = dl.maxBufferSize;
+  in->max_uniform_binding = dl.maxUniformBufferBindingSize;
+  in->max_workgroups_per_dim = dl.maxComputeWorkgroupsPerDimension;
+  in->max_invocations = dl.maxComputeInvocationsPerWorkgroup;
+  in->max_wg_size_x = dl.maxComputeWorkgroupSizeX;
+  in->max_wg_size_y = dl.maxComputeWorkgroupSizeY;
+  in->max_wg_size_z = dl.maxComputeWorkgroupSizeZ;
+  in->max_wg_storage = dl.maxComputeWorkgroupStorageSize;
+  in->max_storage_buffers = dl.maxStorageBuffersPerShaderStage;
+  in->min_storage_offset_align = dl.minStorageBufferOffsetAlignment;
+  in->min_uniform_offset_align = dl.minUniformBufferOffsetAlignment;
+
+  WGPUSupportedFeatures sf = {0};
+  wgpuAdapterGetFeatures(g->adapter, &sf);
+  for (size_t i = 0; i < sf.featureCount && g->n_features < 32; i++)
+    if (feature_name(sf.features[i])) g->features[g->n_features++] = sf.features[i];
+  wgpuSupportedFeaturesFreeMembers(sf);
+
+  g->uniform_align = in->min_uniform_offset_align ? in->min_uniform_offset_align : 256;
+  g->uniform_host = dp_malloc(UNIFORM_ARENA_BYTES);
+  WGPUBufferDescriptor bd = {NULL, SV("uniform-arena"), WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, UNIFORM_ARENA_BYTES, 0};
+  g->uniforms = wgpuDeviceCreateBuffer(g->device, &bd);
+  if (!g->uniform_host || !g->uniforms) {
+    dp_gpu_close(g);
+    return dp_error(DP_ERR_NOMEM, "cannot allocate the uniform arena");
+  }
+  dp_log(DP_LOG_DEBUG, "gpu: %s adapter '%s' via %s", in->backend, in->adapter, in->driver_choice);
+  *out = g;
+  return DP_OK;
+}
+
+void dp_gpu_close(dp_gpu *g) {
+  if (!g) return;
+  if (g->pass) { wgpuComputePassEncoderEnd(g->pass); wgpuComputePassEncoderRelease(g->pass); }
+  if (g->encoder) wgpuCommandEncoderRelease(g->encoder);
+  for (size_t i = 0; i < g->n_kernels; i++) {
+    dp_gpu_kernel *k = g->kernels[i];
+    wgpuBindGroupLayoutRelease(k->layout);
+    wgpuComputePipelineRelease(k->pipeline);
+    dp_free(k->key);
+    dp_free(k);
+  }
+  dp_free(g->kernels);
+  if (g->staging) wgpuBufferRelease(g->staging);
+  if (g->uniforms) wgpuBufferRelease(g->uniforms);
+  dp_free(g->uniform_host);
+  if (g->queue) wgpuQueueRelease(g->queue);
+  if (g->device) { wgpuDeviceDestroy(g->device); wgpuDeviceRelease(g->device); }
+  release_instance(g);
+  dp_free(g);
+}
+
+const dp_gpu_info *dp_gpu_get_info(const dp_gpu *g) { return &g->info; }
+
+size_t dp_gpu_feature_names(const dp_gpu *g, const char **names, size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->n_features && n < max; i++) names[n++] = feature_name(g->features[i]);
+  return n;
+}
+
+typedef struct { int failed; char msg[512]; } scope_result;
+
+/* Error-scope callback: records a failure and its message. */
+static void scope_cb(WGPUPopErrorScopeStatus st, WGPUErrorType type, WGPUStringView msg, void *u1, void *u2) {
+  scope_result *s = u1;
+  if (st == 1 && type != 1 /* no error */) {
+    s->failed = 1;
+    sv_copy(s->msg, sizeof s->msg, msg);
+  }
+}
+
+/* ---- buffers ---- */
+
+dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out) {
+  *out = NULL;
+  size = (size + 3) & ~(uint64_t)3;
+  if (!size) size = 4;
+  if (size > g->info.max_buffer)
+    return dp_error(DP_ERR_GPU, "buffer '%s' of %llu bytes exceeds the device limit maxBufferSize %llu", label ? label : "",
+                    (unsigned long long)size, (unsigned long long)g->info.max_buffer);
+  dp_gpu_buffer *b = dp_calloc(1, sizeof *b);
+  if (!b) return DP_ERR_NOMEM;
+  WGPUBufferDescriptor bd = {NULL, SV(label ? label : ""), WGPUBufferUsage_Storage | WGPUBufferUsage_CopySrc | WGPUBufferUsage_CopyDst, size, 0};
+  wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
+  b->buf = wgpuDeviceCreateBuffer(g->device, &bd);
+  b->size = size;
+  scope_result scope = {0};
+  WGPUPopErrorScopeCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &scope, NULL};
+  wait_future(g, wgpuDevicePopErrorScope(g->device, cb));
+  if (!b->buf || scope.failed) {
+    if (b->buf) wgpuBufferRelease(b->buf);
+    dp_free(b);
+    return dp_error(DP_ERR_GPU, "cannot create GPU buffer '%s' of %llu bytes: %s", label ? label : "",
+                    (unsigned long long)size, scope.msg[0] ? scope.msg : "allocation failed");
+  }
+  *out = b;
+  return DP_OK;
+}
+
+void dp_gpu_buffer_free(dp_gpu_buffer *b) {
+  if (!b) return;
+  wgpuBufferDestroy(b->buf);
+  wgpuBufferRelease(b->buf);
+  dp_free(b);
+}
+
+uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b) { return b->size; }
+
+dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
+  if (g->lost) return take_error(g);
+  if ((offset | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer write of %zu bytes at %llu: not a multiple of 4", n, (unsigned long long)offset);
+  if (offset + n > b->size)
+    return dp_error(DP_ERR_INVALID_ARG, "buffer write [%llu, +%zu) past the end of a %llu-byte buffer",
+                    (unsigned long long)offset, n, (unsigned long long)b->size);
+  if (n) wgpuQueueWriteBuffer(g->queue, b->buf, offset, src, n);
+  return DP_OK;
+}
+
+static void end_pass(dp_gpu *g) {
+  if (g->pass) {
+    wgpuComputePassEncoderEnd(g->pass);
+    wgpuComputePassEncoderRelease(g->pass);
+    g->pass = NULL;
+  }
+}
+
+static void ensure_encoder(dp_gpu *g) {
+  if (!g->encoder) g->encoder = wgpuDeviceCreateCommandEncoder(g->device, NULL);
+}
+
+dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
+  if (g->lost) return take_error(g);
+  if ((so | dof | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer copy: offsets and size must be multiples of 4");
+  if (so + n > src->size || dof + n > dst->size) return dp_error(DP_ERR_INVALID_ARG, "buffer copy out of bounds");
+  end_pass(g);
+  ensure_encoder(g);
+  wgpuCommandEncoderCopyBufferToBuffer(g->encoder, src->buf, so, dst->buf, dof, n);
+  return DP_OK;
+}
+
+dp_status dp_gpu_submit(dp_gpu *g) {
+  if (g->lost) return take_error(g);
+  end_pass(g);
+  if (g->uniform_used) wgpuQueueWriteBuffer(g->queue, g->uniforms, 0, g->uniform_host, g->uniform_used);
+  g->uniform_used = 0;
+  if (g->encoder) {
+    WGPUCommandBuffer cb = wgpuCommandEncoderFinish(g->encoder, NULL);
+    wgpuCommandEncoderRelease(g->encoder);
+    g->encoder = NULL;
+    if (cb) {
+      wgpuQueueSubmit(g->queue, 1, &cb);
+      wgpuCommandBufferRelease(cb);
+    }
+  }
+  return take_error(g);
+}
+
+typedef struct { int status; } map_result;
+static void on_map(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, void *u2) { ((map_result *)u1)->status = (int)st; }
+
+dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n) {
+  if (g->lost) return take_error(g);
+  if ((offset & 3) || offset + n > b->size)
+    return dp_error(DP_ERR_INVALID_ARG, "buffer read [%llu, +%zu) invalid for a %llu-byte buffer",
+                    (unsigned long long)offset, n, (unsigned long long)b->size);
+  uint64_t n4 = (n + 3) & ~(uint64_t)3;
+  if (offset + n4 > b->size) n4 = b->size - offset; /* size is a multiple of 4 */
+  if (g->staging_size < n4 || !g->staging) {
+    if (g->staging) wgpuBufferRelease(g->staging);
+    uint64_t sz = n4 < 65536 ? 65536 : n4;
+    WGPUBufferDescriptor bd = {NULL, SV("readback"), WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst, sz, 0};
+    g->staging = wgpuDeviceCreateBuffer(g->device, &bd);
+    g->staging_size = g->staging ? sz : 0;
+    if (!g->staging) return dp_error(DP_ERR_GPU, "cannot create a %llu-byte read-back buffer", (unsigned long long)sz);
+  }
+  dp_status st = DP_OK;
+  if (n4) {
+    end_pass(g);
+    ensure_encoder(g);
+    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, b->buf, offset, g->staging, 0, n4);
+  }
+  if ((st = dp_gpu_submit(g))) return st;
+  map_result mr = {0};
+  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
+  if (!wait_future(g, wgpuBufferMapAsync(g->staging, WGPUMapMode_Read, 0, (size_t)(n4 ? n4 : 4), cb)) || mr.status != 1) {
+    if ((st = take_error(g))) return st;
+    return dp_error(DP_ERR_GPU, "read-back failed (map status %d)", mr.status);
+  }
+  const void *p = wgpuBufferGetConstMappedRange(g->staging, 0, (size_t)(n4 ? n4 : 4));
+  if (p && n) memcpy(dst, p, n);
+  wgpuBufferUnmap(g->staging);
+  if ((st = take_error(g))) return st;
+  return p ? DP_OK : dp_error(DP_ERR_GPU, "read-back: mapped range unavailable");
+}
+
+dp_status dp_gpu_finish(dp_gpu *g) {
+  /* A mapped 4-byte read acts as a fence: it completes after all prior submits. */
+  if (!g->staging) {
+    WGPUBufferDescriptor bd = {NULL, SV("readback"), WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst, 65536, 0};
+    g->staging = wgpuDeviceCreateBuffer(g->device, &bd);
+    g->staging_size = 65536;
+  }
+  dp_status st = dp_gpu_submit(g);
+  if (st) return st;
+  map_result mr = {0};
+  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
+  if (!wait_future(g, wgpuBufferMapAsync(g->staging, WGPUMapMode_Read, 0, 4, cb)) || mr.status != 1) {
+    if ((st = take_error(g))) return st;
+    return dp_error(DP_ERR_GPU, "waiting for the GPU failed (map status %d)", mr.status);
+  }
+  wgpuBufferUnmap(g->staging);
+  return take_error(g);
+}
+
+/* ---- kernels ---- */
+
+static uint64_t fnv1a(const char *s, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+  return h;
+}
+
+dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, const char *entry,
+                            const dp_gpu_constant *c, size_t nc, dp_gpu_kernel **out) {
+  *out = NULL;
+  if (!source) return dp_error(DP_ERR_NOT_FOUND, "kernel '%s': no WGSL source", name);
+  char key[1024];
+  int kl = snprintf(key, sizeof key, "%s|%s|%p", name, entry, (const void *)source);
+  for (size_t i = 0; i < nc && kl < (int)sizeof key; i++)
+    kl += snprintf(key + kl, sizeof key - (size_t)kl, "|%s=%.17g", c[i].name, c[i].value);
+  if (kl >= (int)sizeof key) return dp_error(DP_ERR_INVALID_ARG, "kernel '%s': too many constants", name);
+  uint64_t h = fnv1a(key, (size_t)kl);
+  for (size_t i = 0; i < g->n_kernels; i++)
+    if (g->kernels[i]->hash == h && !strcmp(g->kernels[i]->key, key)) { *out = g->kernels[i]; return DP_OK; }
+
+  WGPUShaderSourceWGSL wgsl = {{NULL, WGPUSType_ShaderSourceWGSL}, SV(source)};
+  WGPUShaderModuleDescriptor smd = {&wgsl.chain, SV(name)};
+  WGPUConstantEntry ce[32];
+  if (nc > 32) return dp_error(DP_ERR_INVALID_ARG, "kernel '%s': more than 32 override constants", name);
+  for (size_t i = 0; i < nc; i++) ce[i] = (WGPUConstantEntry){NULL, SV(c[i].name), c[i].value};
+
+  scope_result scope = {0};
+  wgpuDevicePushErrorScope(g->device, 1 /* validation */);
+  WGPUShaderModule sm = wgpuDeviceCreateShaderModule(g->device, &smd);
+  WGPUComputePipelineDescriptor cpd;
+  memset(&cpd, 0, sizeof cpd);
+  cpd.label = SV(name);
+  cpd.compute.module = sm;
+  cpd.compute.entryPoint = SV(entry);
+  cpd.compute.constantCount = nc;
+  cpd.compute.constants = ce;
+  WGPUComputePipeline p = sm ? wgpuDeviceCreateComputePipeline(g->device, &cpd) : NULL;
+  WGPUPopErrorScopeCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &scope, NULL};
+  wait_future(g, wgpuDevicePopErrorScope(g->device, cb));
+  if (sm) wgpuShaderModuleRelease(sm);
+  if (scope.failed || !p) {
+    if (p) wgpuComputePipelineRelease(p);
+    /* Keep the message to one line: Dawn's diagnostics span several. */
+    for (char *q = scope.msg; *q; q++) if (*q == '\n') *q = ' ';
+    return dp_error(DP_ERR_GPU, "kernel '%s' (entry %s) failed to compile: %s", name, entry,
+                    scope.msg[0] ? scope.msg : "pipeline creation failed");
+  }
+  dp_gpu_kernel *k = dp_calloc(1, sizeof *k);
+  char *ks = dp_strndup(key, (size_t)kl);
+  if (!k || !ks || (g->n_kernels == g->cap_kernels && !(g->kernels = dp_realloc(g->kernels, (g->cap_kernels = g->cap_kernels ? g->cap_kernels * 2 : 32) * sizeof *g->kernels)))) {
+    wgpuComputePipelineRelease(p);
+    dp_free(k);
+    dp_free(ks);
+    return DP_ERR_NOMEM;
+  }
+  k->key = ks;
+  k->hash = h;
+  k->pipeline = p;
+  k->layout = wgpuComputePipelineGetBindGroupLayout(p, 0);
+  g->kernels[g->n_kernels++] = k;
+  *out = k;
+  return DP_OK;
+}
+
+dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
+                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
+  if (g->lost) return take_error(g);
+  uint32_t lim = g->info.max_workgroups_per_dim;
+  if (gx > lim || gy > lim || gz > lim)
+    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %u x %u x %u workgroups exceeds the per-dimension limit %u (use dp_gpu_grid_2d)", gx, gy, gz, lim);
+  if (nb > 15) return dp_error(DP_ERR_INVALID_ARG, "dispatch with %zu storage bindings (max 15)", nb);
+  WGPUBindGroupEntry e[16];
+  size_t ne = 0;
+  if (params_size) {
+    uint32_t sz = (uint32_t)((params_size + 15) & ~(size_t)15);
+    uint32_t off = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
+    if (sz > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %zu bytes (max 64 KiB)", params_size);
+    if (off + sz > UNIFORM_ARENA_BYTES) {
+      dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
+      if (st) return st;
+      off = 0;
+    }
+    memset(g->uniform_host + off, 0, sz);
+    memcpy(g->uniform_host + off, params, params_size);
+    g->uniform_used = off + sz;
+    e[ne++] = (WGPUBindGroupEntry){NULL, 0, g->uniforms, off, sz, NULL, NULL};
+  }
+  for (size_t i = 0; i < nb; i++) {
+    const dp_gpu_binding *b = &bindings[i];
+    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i + 1);
+    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
+    if (b->offset + size > b->buf->size)
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i + 1,
+                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
+    if (size > g->info.max_storage_binding) size = g->info.max_storage_binding & ~(uint64_t)3;
+    e[ne++] = (WGPUBindGroupEntry){NULL, (uint32_t)(i + 1), b->buf->buf, b->offset, size, NULL, NULL};
+  }
+  WGPUBindGroupDescriptor bgd = {NULL, SV(""), k->layout, ne, e};
+  WGPUBindGroup bg = wgpuDeviceCreateBindGroup(g->device, &bgd);
+  if (!bg) return dp_error(DP_ERR_GPU, "dispatch: bind group creation failed");
+  ensure_encoder(g);
+  if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
+  wgpuComputePassEncoderSetPipeline(g->pass, k->pipeline);
+  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, 0, NULL);
+  if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
+  wgpuBindGroupRelease(bg);
+  return DP_OK;
+}
+
+void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy) {
+  uint32_t lim = g->info.max_workgroups_per_dim ? g->info.max_workgroups_per_dim : 65535;
+  if (n <= lim) { *gx = (uint32_t)(n ? n : 1); *gy = 1; return; }
+  uint64_t y = (n + lim - 1) / lim;
+  *gx = (uint32_t)((n + y - 1) / y);
+  *gy = (uint32_t)y;
+}

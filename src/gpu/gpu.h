@@ -1,0 +1,89 @@
+/* gpu.h -- the device layer: the only interface the rest of the engine has to the GPU.
+ * Implemented natively over Dawn's webgpu.h (src/gpu/dawn.c) and, for the browser build,
+ * over JS imports (src/gpu/web.c). It knows nothing of models: buffers, kernels (compiled
+ * WGSL pipelines, cached), dispatches recorded into a command buffer, submit, read back.
+ *
+ * Binding convention for every kernel: if the dispatch has parameters they are a uniform
+ * struct at @group(0) @binding(0); storage buffers follow at @binding(1), (2), ... in the
+ * order given to dp_gpu_dispatch.
+ *
+ * Recording: dispatches accumulate in one command encoder / compute pass until
+ * dp_gpu_submit (or a read-back, which submits first). Uniform parameters come from an
+ * arena that is recycled after each submit completes. */
+#ifndef DP_GPU_GPU_H
+#define DP_GPU_GPU_H
+#include <stddef.h>
+#include <stdint.h>
+#include "doppler_status.h"
+
+typedef struct dp_gpu dp_gpu;
+typedef struct dp_gpu_buffer dp_gpu_buffer;
+typedef struct dp_gpu_kernel dp_gpu_kernel;
+
+typedef struct dp_gpu_info {
+  char backend[16];        /* "vulkan", "metal", ... */
+  char adapter[256];       /* device name / description */
+  char vendor[128];
+  char architecture[128];
+  char adapter_type[16];   /* "discrete", "integrated", "cpu", "unknown" */
+  char driver_choice[32];  /* which choice produced it: "default", "lavapipe", "swiftshader", ... */
+  uint32_t vendor_id, device_id;
+  int has_f16, has_subgroups, has_timestamp;
+  uint32_t subgroup_min, subgroup_max;
+  /* limits the engine respects */
+  uint64_t max_storage_binding;     /* maxStorageBufferBindingSize */
+  uint64_t max_buffer;              /* maxBufferSize */
+  uint64_t max_uniform_binding;
+  uint32_t max_workgroups_per_dim;  /* maxComputeWorkgroupsPerDimension (65535) */
+  uint32_t max_invocations;         /* maxComputeInvocationsPerWorkgroup */
+  uint32_t max_wg_size_x, max_wg_size_y, max_wg_size_z;
+  uint32_t max_wg_storage;          /* maxComputeWorkgroupStorageSize */
+  uint32_t max_storage_buffers;     /* maxStorageBuffersPerShaderStage */
+  uint32_t min_storage_offset_align, min_uniform_offset_align;
+} dp_gpu_info;
+
+/* Open a device. `choice` is NULL/"" (then $DOPPLER_ADAPTER, then automatic: hardware GPU,
+ * then lavapipe, then SwiftShader), or one of "default", "lavapipe", "swiftshader", or a path
+ * to a Vulkan ICD json. Dawn's Null backend is never accepted. */
+dp_status dp_gpu_open(const char *choice, dp_gpu **out);
+void dp_gpu_close(dp_gpu *g);
+const dp_gpu_info *dp_gpu_get_info(const dp_gpu *g);
+/* Feature list as strings (e.g. "shader-f16"), for `doppler devices`. */
+size_t dp_gpu_feature_names(const dp_gpu *g, const char **names, size_t max);
+
+/* Buffers: storage | copy-src | copy-dst. Size is rounded up to 4 bytes. */
+dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out);
+void dp_gpu_buffer_free(dp_gpu_buffer *b);
+uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b);
+/* Queue a write (ordered before later submits). n must be a multiple of 4. */
+dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n);
+/* Submit pending work, copy [offset, offset+n) to the host and wait (native). */
+dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n);
+/* Record a buffer-to-buffer copy (sizes and offsets multiples of 4). */
+dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t src_off, dp_gpu_buffer *dst, uint64_t dst_off, uint64_t n);
+
+/* Kernels: WGSL `source` compiled with entry point `entry` and override constants; cached by
+ * (name, entry, constants, source pointer). A compile error returns DP_ERR_GPU with the
+ * shader's message and line. */
+typedef struct dp_gpu_constant { const char *name; double value; } dp_gpu_constant;
+dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, const char *entry,
+                            const dp_gpu_constant *constants, size_t n_constants, dp_gpu_kernel **out);
+
+typedef struct dp_gpu_binding {
+  dp_gpu_buffer *buf;
+  uint64_t offset; /* multiple of min_storage_offset_align (256) */
+  uint64_t size;   /* 0 = to the end of the buffer (clamped to max_storage_binding) */
+} dp_gpu_binding;
+
+/* Record one dispatch. params (may be NULL) is copied into the uniform arena. */
+dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
+                          const dp_gpu_binding *bindings, size_t n_bindings,
+                          uint32_t groups_x, uint32_t groups_y, uint32_t groups_z);
+/* Submit everything recorded so far (does not wait). */
+dp_status dp_gpu_submit(dp_gpu *g);
+/* Submit and wait until the queue is idle. Reports validation errors and device loss. */
+dp_status dp_gpu_finish(dp_gpu *g);
+/* Split n workgroups into a 2-D grid within the per-dimension limit: x*y >= n.
+ * Kernels recover the linear index as wg.x + wg.y * num_workgroups.x and skip >= n. */
+void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy);
+#endif

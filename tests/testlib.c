@@ -1,0 +1,66 @@
+/* testlib.c -- see testlib.h. */
+#include "testlib.h"
+#include <math.h>
+#include <stdlib.h>
+#include <time.h>
+
+int dp_test_pass, dp_test_fail;
+static uint64_t g_state, g_seed;
+static int g_seeded;
+
+uint64_t dp_test_seed(void) {
+  if (!g_seeded) {
+    const char *e = getenv("DP_TEST_SEED");
+    g_seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
+    g_state = g_seed * 0x9E3779B97F4A7C15ull + 1;
+    g_seeded = 1;
+    fprintf(stderr, "test seed: DP_TEST_SEED=%llu\n", (unsigned long long)g_seed);
+  }
+  return g_seed;
+}
+
+uint32_t dp_test_rand_u32(void) {
+  dp_test_seed();
+  g_state ^= g_state << 13; g_state ^= g_state >> 7; g_state ^= g_state << 17;
+  return (uint32_t)(g_state >> 32);
+}
+
+float dp_test_rand_uniform(float lo, float hi) {
+  return lo + (hi - lo) * (float)((dp_test_rand_u32() >> 8) * (1.0 / 16777216.0));
+}
+
+float dp_test_rand_normal(void) {
+  double u1 = ((dp_test_rand_u32() >> 8) + 1) * (1.0 / 16777217.0);
+  double u2 = (dp_test_rand_u32() >> 8) * (1.0 / 16777216.0);
+  return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+void dp_test_fill_normal(float *x, size_t n, float scale) {
+  for (size_t i = 0; i < n; i++) x[i] = scale * dp_test_rand_normal();
+}
+
+double dp_test_rel_err(const float *a, const float *b, size_t n) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = (double)a[i] - b[i];
+    num += d * d;
+    den += (double)b[i] * b[i];
+  }
+  if (den == 0) return num == 0 ? 0 : INFINITY;
+  if (isnan(num)) return INFINITY;
+  return sqrt(num / den);
+}
+
+static const char *join(const char *env, const char *dflt, const char *rel) {
+  static char buf[4096];
+  const char *base = getenv(env);
+  snprintf(buf, sizeof buf, "%s/%s", base ? base : dflt, rel);
+  return buf;
+}
+const char *dp_test_shared(const char *rel) { return join("DP_SHARED", "../shared", rel); }
+const char *dp_test_root(const char *rel) { return join("DP_ROOT", ".", rel); }
+
+int dp_test_summary(const char *name) {
+  printf("%s: %d passed, %d failed\n", name, dp_test_pass, dp_test_fail);
+  return dp_test_fail ? 1 : 0;
+}

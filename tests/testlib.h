@@ -1,0 +1,34 @@
+/* testlib.h -- tiny test harness shared by tests/test_*.c (CPU) and tests/gpu_*.c (GPU).
+ * CHECK(cond, fmt...) records a failure and goes on; each test binary ends with
+ * `return dp_test_summary("name");` which prints "N passed, N failed" and the exit code.
+ * Random inputs come from dp_test_rand*(): seeded from $DP_TEST_SEED or the clock, and the
+ * seed is printed so a failure can be replayed. Never test on zeros. */
+#ifndef DP_TESTLIB_H
+#define DP_TESTLIB_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern int dp_test_pass, dp_test_fail;
+#define CHECK(cond, ...)                                                         \
+  do {                                                                           \
+    if (cond) dp_test_pass++;                                                    \
+    else {                                                                       \
+      dp_test_fail++;                                                            \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);            \
+      fprintf(stderr, __VA_ARGS__);                                              \
+      fputc('\n', stderr);                                                       \
+    }                                                                            \
+  } while (0)
+int dp_test_summary(const char *name);
+uint64_t dp_test_seed(void);
+uint32_t dp_test_rand_u32(void);
+float dp_test_rand_uniform(float lo, float hi);
+float dp_test_rand_normal(void);
+void dp_test_fill_normal(float *x, size_t n, float scale);
+/* ||a-b|| / ||b|| (Frobenius); 0 when both are zero. */
+double dp_test_rel_err(const float *a, const float *b, size_t n);
+/* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT); static buffer. */
+const char *dp_test_shared(const char *rel);
+const char *dp_test_root(const char *rel);
+#endif
