@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# fuzz.sh -- build the libFuzzer targets in tests/fuzz/ (clang-14, -fsanitize=fuzzer,address,
+# undefined) against the core, quant and format layers, and run each for a bounded time.
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 20)] [TARGET...]
+# Seeds come from the fixtures (a safetensors header, the GGUF files, a generated manifest).
+# A memory limit makes "huge allocation from a hostile count" a failure, not a slow pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-20}; shift || true
+targets=${*:-"fuzz_safetensors fuzz_gguf fuzz_manifest fuzz_tokenizer"}
+out=build-fuzz; mkdir -p "$out"
+CC=${CC:-clang-14}
+flags="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc"
+srcs="src/core/*.c src/quant/*.c src/format/*.c src/tokenizer/*.c"
+shared=${DP_SHARED:-../shared}
+for t in $targets; do
+  "$CC" $flags -o "$out/$t" "tests/fuzz/$t.c" $srcs -lm
+  corpus="$out/corpus_$t"; mkdir -p "$corpus"
+  case $t in
+    fuzz_safetensors) [ -f "$shared/fixtures/golden/llama2/model.safetensors" ] &&
+        head -c 65536 "$shared/fixtures/golden/llama2/model.safetensors" > "$corpus/seed_llama2" || true ;;
+    fuzz_gguf) [ -f "$shared/fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf" ] &&
+        head -c 200000 "$shared/fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf" > "$corpus/seed_q4" || true ;;
+    fuzz_manifest) [ -f models/doppler-tiny-f16/manifest.json ] && cp models/doppler-tiny-f16/manifest.json "$corpus/seed_manifest" || true ;;
+    fuzz_tokenizer) printf '\001Hello world <|x|> abc' > "$corpus/seed_text"
+        printf '\002The jury said 12345 caf\303\251' > "$corpus/seed_tiny"
+        { printf '\000'; head -c 4000 "$shared/models/doppler-tiny/tokenizer.json" 2>/dev/null; } > "$corpus/seed_json" ;;
+  esac
+  echo "== $t: ${secs}s"
+  "$out/$t" -max_total_time="$secs" -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=262144 -print_final_stats=0 "$corpus" 2>&1 | tail -3
+done
+echo "fuzz: all targets ran ${secs}s without a crash"

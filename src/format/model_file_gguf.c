@@ -1,0 +1,154 @@
+/* model_file_gguf.c -- dp_model_file over a GGUF file: llama.cpp tensor names mapped back to
+ * HF names (gguf_names.c), merged expert tensors split into per-expert views, the llama.cpp
+ * Q/K row permutation undone by a row map, Gemma's stored w+1 norms read as w (f32), and
+ * hyper-parameters from the GGUF metadata (or, for files this project wrote, the exact
+ * `doppler.hparams` JSON it stores beside llama.cpp's keys). Called by model_file.c. */
+#include "format/model_file_impl.h"
+#include "format/gguf.h"
+#include "format/gguf_names.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/json.h"
+#include "core/log.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparams *hp) {
+  size_t n;
+  const char *hj = dp_gguf_get_str(g, "doppler.hparams", &n);
+  if (hj) {
+    dp_json_doc *d = dp_json_parse(hj, n, what);
+    if (!d) return DP_ERR_FORMAT;
+    dp_status st = dp_hparams_from_json(dp_json_root(d), what, hp);
+    dp_json_free(d);
+    return st;
+  }
+  memset(hp, 0, sizeof *hp);
+  char arch[32], key[128];
+  if (!dp_gguf_get_strz(g, "general.architecture", arch, sizeof arch, NULL))
+    return dp_error(DP_ERR_FORMAT, "%s: key general.architecture: missing", what);
+#define K(s) (snprintf(key, sizeof key, "%s." s, arch), key)
+  int64_t n_exp = dp_gguf_get_int(g, K("expert_count"), 0);
+  if (!strcmp(arch, "llama")) hp->arch = n_exp ? DP_ARCH_MIXTRAL : dp_gguf_find(g, K("attention.sliding_window")) ? DP_ARCH_MISTRAL : DP_ARCH_LLAMA;
+  else if (!strcmp(arch, "qwen3")) hp->arch = DP_ARCH_QWEN3;
+  else if (!strcmp(arch, "gemma3")) hp->arch = DP_ARCH_GEMMA3;
+  else if (!strcmp(arch, "gpt-oss")) hp->arch = DP_ARCH_GPTOSS;
+  else return dp_error(DP_ERR_UNSUPPORTED, "%s: unsupported GGUF architecture %s", what, arch);
+  static const char *MT[] = {"llama", "mistral", "qwen3", "gemma3_text", "mixtral", "gpt_oss"};
+  snprintf(hp->model_type, sizeof hp->model_type, "%s", MT[hp->arch]);
+  dp_arch a = hp->arch;
+  hp->n_layers = (int)dp_gguf_get_int(g, K("block_count"), 0);
+  hp->d_model = (int)dp_gguf_get_int(g, K("embedding_length"), 0);
+  hp->n_heads = (int)dp_gguf_get_int(g, K("attention.head_count"), 0);
+  hp->n_kv_heads = (int)dp_gguf_get_int(g, K("attention.head_count_kv"), hp->n_heads);
+  hp->head_dim = (int)dp_gguf_get_int(g, K("attention.key_length"), hp->n_heads > 0 ? hp->d_model / hp->n_heads : 0);
+  hp->d_ff = (int)dp_gguf_get_int(g, K("feed_forward_length"), dp_gguf_get_int(g, K("expert_feed_forward_length"), 0));
+  hp->max_pos = (int)dp_gguf_get_int(g, K("context_length"), 2048);
+  hp->norm_eps = dp_gguf_get_num(g, K("attention.layer_norm_rms_epsilon"), 1e-5);
+  const dp_gguf_kv *tok = dp_gguf_find(g, "tokenizer.ggml.tokens");
+  const dp_gguf_tensor *emb = dp_gguf_find_tensor(g, "token_embd.weight");
+  hp->vocab_size = (int)dp_gguf_get_int(g, K("vocab_size"), tok ? (int64_t)tok->n : emb ? (int64_t)emb->ne[1] : 0);
+  hp->tie_embeddings = !dp_gguf_find_tensor(g, "output.weight");
+  hp->act = a == DP_ARCH_GEMMA3 ? DP_ACT_GELU_TANH : DP_ACT_SILU;
+  dp_rope *r = &hp->rope;
+  r->type = DP_ROPE_DEFAULT;
+  r->theta = dp_gguf_get_num(g, K("rope.freq_base"), 10000);
+  r->factor = 1, r->low_freq_factor = 1, r->high_freq_factor = 4, r->beta_fast = 32, r->beta_slow = 1, r->truncate = 1;
+  r->rotary_dim = (int)dp_gguf_get_int(g, K("rope.dimension_count"), hp->head_dim);
+  char st_[32];
+  const char *stype = dp_gguf_get_strz(g, K("rope.scaling.type"), st_, sizeof st_, "none");
+  double factor = dp_gguf_get_num(g, K("rope.scaling.factor"), 1);
+  if (!strcmp(stype, "linear") && factor != 1) r->type = DP_ROPE_LINEAR, r->factor = factor;
+  else if (!strcmp(stype, "yarn")) {
+    r->type = DP_ROPE_YARN, r->factor = factor;
+    r->original_max_pos = dp_gguf_get_num(g, K("rope.scaling.original_context_length"), hp->max_pos);
+    if (a == DP_ARCH_GPTOSS) r->truncate = 0;
+  }
+  hp->rope_local = hp->rope;
+  hp->sliding_window = (int)dp_gguf_get_int(g, K("attention.sliding_window"), 0);
+  if (a == DP_ARCH_GEMMA3) {
+    hp->rope_local.type = DP_ROPE_DEFAULT, hp->rope_local.factor = 1, hp->rope_local.theta = 10000;
+    int pat = (int)dp_gguf_get_int(g, K("attention.sliding_window_pattern"), 6);
+    for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++) hp->layer_sliding[i] = pat > 0 ? (i + 1) % pat != 0 : 1;
+    hp->qk_norm = hp->norm_plus_one = hp->sandwich_norm = hp->embed_scale_sqrt_d = 1;
+    hp->attn_softcap = dp_gguf_get_num(g, K("attn_logit_softcapping"), 0);
+    hp->final_softcap = dp_gguf_get_num(g, K("final_logit_softcapping"), 0);
+  } else if (a == DP_ARCH_GPTOSS) {
+    for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++) hp->layer_sliding[i] = (i + 1) % 2;
+  } else if (hp->sliding_window) {
+    for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++) hp->layer_sliding[i] = 1;
+  }
+  hp->attn_scale = hp->head_dim > 0 ? 1.0 / sqrt((double)hp->head_dim) : 0;
+  hp->qk_norm |= a == DP_ARCH_QWEN3;
+  hp->attn_bias = hp->o_bias = a == DP_ARCH_GPTOSS || dp_gguf_find_tensor(g, "blk.0.attn_q.bias");
+  hp->attn_sinks = a == DP_ARCH_GPTOSS;
+  if (n_exp) {
+    hp->n_experts = (int)n_exp;
+    hp->n_experts_per_tok = (int)dp_gguf_get_int(g, K("expert_used_count"), 2);
+    hp->moe_d_ff = (int)dp_gguf_get_int(g, K("expert_feed_forward_length"), hp->d_ff);
+    hp->router_bias = a == DP_ARCH_GPTOSS;
+    if (a == DP_ARCH_GPTOSS) hp->swiglu_limit = 7.0;
+  }
+  hp->bos_id = (int)dp_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
+  hp->pad_id = (int)dp_gguf_get_int(g, "tokenizer.ggml.padding_token_id", -1);
+  int64_t eos = dp_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
+  if (eos >= 0) hp->eos_ids[hp->n_eos++] = (int)eos;
+  int64_t eot = dp_gguf_get_int(g, "tokenizer.ggml.eot_token_id", -1);
+  if (eot >= 0 && eot != eos) hp->eos_ids[hp->n_eos++] = (int)eot;
+#undef K
+  return dp_hparams_validate(hp, what);
+}
+
+static dp_status add_tensor(dp_model_file *mf, const dp_gguf_tensor *t) {
+  const dp_hparams *hp = &mf->hp;
+  char hf[256];
+  int layer, flags;
+  if (dp_gguf_name_to_hf(hp->arch, t->name, 0, hf, sizeof hf, &layer, &flags)) {
+    if (strcmp(t->name, "rope_freqs.weight")) dp_log(DP_LOG_WARN, "%s: tensor %s: not used (no HF equivalent)", mf->path, t->name);
+    return DP_OK;
+  }
+  uint64_t shape[4];
+  int nd = t->n_dims;
+  for (int i = 0; i < nd; i++) shape[i] = t->ne[nd - 1 - i];
+  int n_exp = 1;
+  uint64_t slice = t->nbytes;
+  if (flags & DP_GN_EXPERT) {
+    if (nd < 2 || shape[0] == 0 || shape[0] > 4096) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bad expert dimension", mf->path, t->name);
+    n_exp = (int)shape[0];
+    slice = t->nbytes / shape[0];
+    memmove(shape, shape + 1, (size_t)(nd - 1) * sizeof *shape);
+    nd--;
+  }
+  for (int e = 0; e < n_exp; e++) {
+    if (n_exp > 1 || (flags & DP_GN_EXPERT)) dp_gguf_name_to_hf(hp->arch, t->name, e, hf, sizeof hf, &layer, &flags);
+    int norm = (flags & DP_GN_NORM1) != 0;
+    if (norm && (nd != 1 || (t->dtype != DP_F32 && t->dtype != DP_F16 && t->dtype != DP_BF16)))
+      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: norm weight must be a 1-D float tensor", mf->path, t->name);
+    mf_view *v = dp_mf_add(mf, hf, norm ? DP_F32 : t->dtype, nd, shape);
+    if (!v) return DP_ERR_NOMEM;
+    v->src = 0;
+    v->off = t->offset + (uint64_t)e * slice;
+    if (norm) v->xform = MF_NORM1, v->src_dtype = t->dtype;
+    if (flags & (DP_GN_PERM_Q | DP_GN_PERM_K)) {
+      int heads = (flags & DP_GN_PERM_Q) ? hp->n_heads : hp->n_kv_heads;
+      if (heads <= 0 || shape[0] % (uint64_t)heads) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: rows do not split into %d heads", mf->path, t->name, heads);
+      v->rowmap = MF_ROWS_UNPERM;
+      v->head_rows = (uint32_t)(shape[0] / (uint64_t)heads);
+    }
+  }
+  return DP_OK;
+}
+
+dp_status dp_model_file_open_gguf(const char *path, dp_model_file **out) {
+  dp_model_file *mf = dp_mf_new("gguf", path);
+  if (!mf) return DP_ERR_NOMEM;
+  dp_status st = dp_mf_add_source(mf, path);
+  if (!st) st = dp_gguf_parse(mf->srcs[0].map.data, mf->srcs[0].map.size, path, &mf->gguf);
+  if (!st) st = hparams_from_meta(mf->gguf, path, &mf->hp);
+  for (size_t i = 0; !st && i < mf->gguf->n_tensors; i++) st = add_tensor(mf, &mf->gguf->t[i]);
+  if (!st) st = dp_mf_finish(mf);
+  if (st) { dp_model_file_close(mf); return st; }
+  *out = mf;
+  return DP_OK;
+}
