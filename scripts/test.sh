@@ -26,7 +26,7 @@ stage "gpu tests (swiftshader)" bash -c "cd build && DOPPLER_ADAPTER=swiftshader
 stage "cli smoke" bash scripts/cli_smoke.sh
 stage "sanitizers (asan+ubsan, cpu tests)" make --no-print-directory sanitize JOBS="$JOBS"
 stage "wasm32 compile" bash scripts/wasm_check.sh
-if [ -x scripts/fuzz.sh ]; then stage "fuzz (bounded)" bash scripts/fuzz.sh; fi
+stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
 
 [ $fail -eq 0 ] || echo "failed stages: ${failed[*]}"
 echo "tests: $pass passed, $fail failed"
