@@ -18,17 +18,19 @@
 #include "format/model_file.h"
 #include "tokenizer/tokenizer.h"
 
+/* --model: the model file's tokenizer.json (HF or RDRR directory) first, else the GGUF
+ * tokenizer.ggml.* metadata; a directory that is not a model but holds a tokenizer.json (a bare
+ * tokenizer folder) is accepted too. */
 static dp_status open_tokenizer(const char *tok_json, const char *model, dp_tokenizer **t) {
   if (tok_json) return dp_tokenizer_load_json(tok_json, t);
-  if (dp_is_dir(model)) {
-    char *p = dp_path_join(model, "tokenizer.json");
-    if (!p) return DP_ERR_NOMEM;
-    if (dp_file_exists(p)) { dp_status st = dp_tokenizer_load_json(p, t); dp_free(p); return st; }
-    dp_free(p);
-  }
   dp_model_file *mf = NULL;
   dp_status st = dp_model_file_open(model, &mf);
-  if (st) return st;
+  if (st) {
+    char *p = dp_is_dir(model) ? dp_path_join(model, "tokenizer.json") : NULL;
+    if (p && dp_file_exists(p)) st = dp_tokenizer_load_json(p, t);
+    dp_free(p);
+    return st;
+  }
   const char *tj = dp_model_file_tokenizer_json(mf);
   const struct dp_gguf *g = dp_model_file_gguf(mf);
   if (tj) st = dp_tokenizer_load_json(tj, t);

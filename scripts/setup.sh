@@ -13,7 +13,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential cmake make clang-14 lld-14 libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
-         wasi-libc libvulkan1 python3 python3-numpy chromium nodejs unicode-data; do
+         wasi-libc libvulkan1 python3 python3-numpy chromium nodejs unicode-data bzip2; do
   have "$p" || need_pkgs+=("$p")
 done
 

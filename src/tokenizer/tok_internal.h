@@ -9,8 +9,11 @@
 #include "tokenizer/regex.h"
 
 /* Normalizer / pre-tokenizer / decoder steps, applied in order. */
-enum { NORM_REPLACE, NORM_PREPEND, NORM_STRIP };
-typedef struct { int kind; char *a; size_t alen; char *b; size_t blen; int left, right; } tok_norm;
+enum { NORM_REPLACE, NORM_PREPEND, NORM_STRIP, NORM_UNICODE };
+typedef struct {
+  int kind; char *a; size_t alen; char *b; size_t blen; int left, right;
+  int form; /* NORM_UNICODE: dp_unorm_form (NFC, NFD, NFKC, NFKD) */
+} tok_norm;
 
 enum { SPLIT_REMOVED, SPLIT_ISOLATED, SPLIT_MERGED_PREV, SPLIT_MERGED_NEXT, SPLIT_CONTIGUOUS };
 enum { PRE_SPLIT_REGEX, PRE_SPLIT_STRING, PRE_BYTELEVEL, PRE_METASPACE };

@@ -10,6 +10,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "tokenizer/tok_internal.h"
+#include "tokenizer/unicode.h"
 
 #define FMT(...) dp_error(DP_ERR_FORMAT, __VA_ARGS__)
 #define UNSUP(...) dp_error(DP_ERR_UNSUPPORTED, __VA_ARGS__)
@@ -68,6 +69,11 @@ static dp_status load_normalizer(dp_tokenizer *t, const dp_json *n, int depth) {
   } else if (!strcmp(type, "Strip")) {
     nm.kind = NORM_STRIP;
     nm.left = dp_json_get_bool(n, "strip_left", 1); nm.right = dp_json_get_bool(n, "strip_right", 1);
+    nm.a = dup_n("", 0); nm.b = dup_n("", 0);
+  } else if (!strcmp(type, "NFC") || !strcmp(type, "NFD") || !strcmp(type, "NFKC") || !strcmp(type, "NFKD")) {
+    nm.kind = NORM_UNICODE;
+    nm.form = !strcmp(type, "NFC") ? DP_UNORM_NFC : !strcmp(type, "NFD") ? DP_UNORM_NFD
+            : !strcmp(type, "NFKC") ? DP_UNORM_NFKC : DP_UNORM_NFKD;
     nm.a = dup_n("", 0); nm.b = dup_n("", 0);
   } else {
     return UNSUP("tokenizer.json: normalizer type \"%s\" is not supported", type);
@@ -245,7 +251,9 @@ static dp_status load_post(dp_tokenizer *t, const dp_json *n, int depth) {
 static dp_status load_model(dp_tokenizer *t, const dp_json *m, const dp_json *added) {
   const char *type = dp_json_get_str(m, "type", "BPE");
   if (strcmp(type, "BPE")) return UNSUP("tokenizer.json: model type \"%s\" is not supported (BPE only)", type);
-  if (dp_json_get_str(m, "continuing_subword_prefix", NULL) || dp_json_get_str(m, "end_of_word_suffix", NULL))
+  /* Qwen 2/3 files write both as "" (= none) */
+  const char *csp = dp_json_get_str(m, "continuing_subword_prefix", NULL), *ews = dp_json_get_str(m, "end_of_word_suffix", NULL);
+  if ((csp && *csp) || (ews && *ews))
     return UNSUP("tokenizer.json: BPE continuing_subword_prefix / end_of_word_suffix are not supported");
   const dp_json *vocab = dp_json_get(m, "vocab"), *merges = dp_json_get(m, "merges");
   if (!dp_json_is(vocab, DP_JSON_OBJECT)) return FMT("tokenizer.json: model.vocab missing");

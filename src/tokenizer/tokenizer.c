@@ -707,6 +707,10 @@ static dp_status normalize(const dp_tokenizer *t, const char *s, size_t n, enc_s
       }
     } else if (nm->kind == NORM_PREPEND) {
       if (len && (dp_buf_append(&e->tmp, nm->a, nm->alen) || dp_buf_append(&e->tmp, src, len))) return DP_ERR_NOMEM;
+    } else if (nm->kind == NORM_UNICODE) {
+      if (dp_unicode_is_normalized(src, len, (dp_unorm_form)nm->form)) continue; /* identity */
+      dp_status st = dp_unicode_normalize(src, len, (dp_unorm_form)nm->form, &e->tmp);
+      if (st) return st;
     } else { /* STRIP */
       size_t a = 0, b = len;
       uint32_t cp; size_t k2;

@@ -1,10 +1,12 @@
-/* unicode.h -- Unicode character data for the tokenizer: general category, White_Space and
- * simple case folding, from tables generated out of Debian's unicode-data
- * (tools/gen_unicode_tables.py -> unicode_tables.c, committed). Unicode 15.0. */
+/* unicode.h -- Unicode character data for the tokenizer: general category, White_Space,
+ * simple case folding and the normalization forms NFC/NFD/NFKC/NFKD, from tables generated out
+ * of Debian's unicode-data (tools/gen_unicode_tables.py -> unicode_tables.c, committed).
+ * Unicode 15.0. */
 #ifndef DP_TOKENIZER_UNICODE_H
 #define DP_TOKENIZER_UNICODE_H
 #include <stddef.h>
 #include <stdint.h>
+#include "core/buf.h"
 
 /* General categories, in the generator's order (Cn = unassigned is 0). */
 typedef enum dp_ucat {
@@ -36,4 +38,27 @@ static inline dp_ucat dp_unicode_cat(uint32_t cp) { return (dp_ucat)(dp_ucd_raw(
 static inline int dp_unicode_is_space(uint32_t cp) { return (dp_ucd_raw(cp) >> 5) & 1; }
 /* Simple case folding (CaseFolding.txt statuses C+S); cp itself when it has none. */
 uint32_t dp_unicode_fold(uint32_t cp);
+
+/* ---- normalization (unicode_norm.c) ---- */
+typedef enum dp_unorm_form { DP_UNORM_NFC, DP_UNORM_NFD, DP_UNORM_NFKC, DP_UNORM_NFKD } dp_unorm_form;
+extern const uint8_t dp_unorm_ccc_values[];
+extern const uint32_t dp_unorm_prop_limit;
+extern const uint8_t dp_unorm_prop_index[];
+extern const uint8_t dp_unorm_prop_blocks[][32];
+extern const uint32_t dp_unorm_decomp_key[];   /* cp << 8 | compat << 7 | length, sorted */
+extern const uint16_t dp_unorm_decomp_off[];
+extern const uint32_t dp_unorm_decomp_pool[];
+extern const size_t dp_unorm_decomp_count;
+extern const uint16_t dp_unorm_comp[];         /* primary composites, by (first, second) */
+extern const size_t dp_unorm_comp_count;
+/* Canonical combining class (0 for starters and unassigned code points). */
+int dp_unicode_ccc(uint32_t cp);
+/* Quick check on valid UTF-8: 1 when s is certainly already in `form` (then normalizing is the
+ * identity), 0 when it may not be (ASCII and text without decomposable or combining characters
+ * take the fast path). */
+int dp_unicode_is_normalized(const char *s, size_t n, dp_unorm_form form);
+/* Append the `form` normalization of valid UTF-8 s[0..n) to out (UAX #15: full decomposition,
+ * canonical ordering, and for NFC/NFKC canonical composition with Hangul and the composition
+ * exclusions). DP_ERR_NOMEM on allocation failure, DP_ERR_INVALID_ARG on invalid UTF-8. */
+dp_status dp_unicode_normalize(const char *s, size_t n, dp_unorm_form form, dp_buf *out);
 #endif
