@@ -1,0 +1,343 @@
+/* ops.c -- the op API of ops.h: validates shapes, picks a kernel variant, fills the uniform
+ * parameter struct (each declared here beside its op, with its size checked against the WGSL
+ * struct) and records dispatches through the device layer (src/gpu/gpu.h). Called by the
+ * runtime and the kernel tests. Depends on gpu (dispatch, pipeline cache) and the embedded
+ * WGSL (registry.h).
+ *
+ * Kernel sources are assembled once per ops context: the reduction library (lib_reduce or,
+ * when the device has subgroups, lib_reduce_sg, which starts with `enable subgroups;`), the
+ * weight decoder lib_wdecode for the kernels that read GGUF blocks, then NAME.wgsl. The
+ * assembled strings live as long as the context, so their pointers are stable cache keys. */
+#include "kernels/ops.h"
+#include <stdio.h>
+#include <string.h>
+#include "core/alloc.h"
+#include "core/error.h"
+#include "kernels/registry.h"
+
+enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
+       K_ARGMAX, K_COUNT };
+static const struct { const char *name; int wdecode; } kern_info[K_COUNT] = {
+  {"matmul", 1}, {"embed", 1}, {"rmsnorm", 0}, {"rope", 0}, {"kv_write", 0},
+  {"attention", 0}, {"softmax", 0}, {"glu", 0}, {"add", 0}, {"argmax", 0},
+};
+
+struct dp_ops {
+  dp_gpu *g;
+  int sg;                    /* use the subgroup variants */
+  /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
+  char *src[2][K_COUNT][DP_MXFP4 + 1];
+  dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
+};
+
+dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
+  dp_ops *o = dp_calloc(1, sizeof *o);
+  if (!o) return DP_ERR_NOMEM;
+  o->g = g;
+  o->sg = dp_gpu_get_info(g)->has_subgroups;
+  dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
+  if (s) { dp_free(o); return s; }
+  *out = o;
+  return DP_OK;
+}
+
+void dp_ops_free(dp_ops *o) {
+  if (!o) return;
+  for (int v = 0; v < 2; v++)
+    for (int k = 0; k < K_COUNT; k++)
+      for (int t = 0; t <= DP_MXFP4; t++) dp_free(o->src[v][k][t]);
+  dp_gpu_buffer_free(o->dummy);
+  dp_free(o);
+}
+
+dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
+void dp_ops_set_subgroups(dp_ops *o, int enabled) {
+  o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
+}
+
+/* reduction library + [weight decoder + the line choosing the type] + kernel */
+static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
+  char **slot = &o->src[o->sg][k][kern_info[k].wdecode ? wt : 0];
+  if (*slot) return *slot;
+  char pick[160] = "";
+  if (kern_info[k].wdecode)
+    snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
+             dp_dtype_name(wt));
+  const char *parts[4] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+                          kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
+                          dp_kernel_source(kern_info[k].name)};
+  size_t n = 1;
+  for (int i = 0; i < 4; i++) {
+    if (!parts[i]) { dp_error(DP_ERR_NOT_FOUND, "kernel %s: WGSL source not embedded", kern_info[k].name); return NULL; }
+    n += strlen(parts[i]) + 1;
+  }
+  char *s = dp_malloc(n), *p = s;
+  if (!s) return NULL;
+  for (int i = 0; i < 4; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
+  *p = 0;
+  return *slot = s;
+}
+
+/* Compile (or fetch from the cache) kernel k with entry point and overrides (WG first). */
+static dp_status get_kernel(dp_ops *o, int k, dp_dtype wt, const char *entry,
+                            const dp_gpu_constant *c, size_t nc, dp_gpu_kernel **out) {
+  const char *src = kernel_source(o, k, wt);
+  if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", kern_info[k].name);
+  return dp_gpu_kernel_get(o->g, kern_info[k].name, src, entry, c, nc, out);
+}
+
+/* A binding of `bytes` bytes at view v, checked against alignment, buffer size and limits. */
+static dp_status bind(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes,
+                      dp_gpu_binding *b) {
+  if (!v.buf) return dp_error(DP_ERR_INVALID_ARG, "%s: %s: no buffer", op, what);
+  if (v.offset % 256) return dp_error(DP_ERR_INVALID_ARG, "%s: %s: offset %llu is not a multiple of 256", op, what, (unsigned long long)v.offset);
+  bytes = (bytes + 3) & ~(uint64_t)3;
+  if (bytes == 0) bytes = 4;
+  if (v.offset + bytes > dp_gpu_buffer_size(v.buf))
+    return dp_error(DP_ERR_INVALID_ARG, "%s: %s: %llu bytes at offset %llu exceed the buffer (%llu bytes)", op, what,
+                    (unsigned long long)bytes, (unsigned long long)v.offset, (unsigned long long)dp_gpu_buffer_size(v.buf));
+  if (bytes > dp_gpu_get_info(o->g)->max_storage_binding)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: %s: %llu bytes exceed the device's storage binding limit (%llu)", op, what,
+                    (unsigned long long)bytes, (unsigned long long)dp_gpu_get_info(o->g)->max_storage_binding);
+  b->buf = v.buf;
+  b->offset = v.offset;
+  b->size = bytes;
+  return DP_OK;
+}
+
+static dp_gpu_binding dummy_binding(dp_ops *o) {
+  dp_gpu_binding b = {o->dummy, 0, 256};
+  return b;
+}
+
+/* Workgroup size for one-workgroup-per-row kernels: enough for the row, 32..256. */
+static uint32_t row_wg(uint32_t n) {
+  uint32_t wg = 32;
+  while (wg < 256 && wg < n) wg *= 2;
+  return wg;
+}
+
+static int same_view(dp_view a, dp_view b) { return a.buf == b.buf && a.offset == b.offset; }
+
+/* Dispatch n_groups workgroups (linear ids) over a 2-D grid. */
+static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b,
+                     size_t nb, uint64_t n_groups) {
+  uint32_t gx, gy;
+  dp_gpu_grid_2d(o->g, n_groups, &gx, &gy);
+  return dp_gpu_dispatch(o->g, k, p, ps, b, nb, gx, gy, 1);
+}
+
+#define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
+static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+/* ---- matmul --------------------------------------------------------------------------------- */
+typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, p1, p2; } matmul_params;
+_Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
+#define GEMV_MAX_M 4
+
+static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
+
+dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
+                       uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
+  if (!weight_type_ok(wt)) return dp_error(DP_ERR_UNSUPPORTED, "matmul: weight type %s", dp_dtype_name(wt));
+  uint64_t rb = dp_dtype_row_bytes(wt, K);
+  if (rb == UINT64_MAX || K == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "matmul: K=%u is not a whole number of %s blocks", K, dp_dtype_name(wt));
+  if (M == 0 || N == 0) return DP_OK;
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * N > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  dp_gpu_binding b[4];
+  TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4, &b[0]));
+  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, (uint64_t)N * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * N * 4, &b[3]));
+  int gemv = M <= GEMV_MAX_M;
+  /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
+  uint32_t wg = gemv && K <= 512 ? 64 : 256;
+  dp_gpu_constant c[1] = {{"WG", wg}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_MATMUL, wt, gemv ? "gemv" : "tiled", c, 1, &k));
+  uint32_t mflags = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
+  matmul_params p = {M, N, K, (uint32_t)rb, (uint32_t)cdiv(N, 32), mflags, 0, 0};
+  return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
+}
+
+/* ---- embed ---------------------------------------------------------------------------------- */
+typedef struct { uint32_t T, D, row_bytes, ngr; float scale; uint32_t p0, p1, p2; } embed_params;
+_Static_assert(sizeof(embed_params) == 32, "embed.wgsl Params");
+
+dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, dp_view table, dp_dtype tt, uint32_t T,
+                      uint32_t D, float scale) {
+  if (!weight_type_ok(tt)) return dp_error(DP_ERR_UNSUPPORTED, "embed: table type %s", dp_dtype_name(tt));
+  uint64_t rb = dp_dtype_row_bytes(tt, D);
+  if (rb == UINT64_MAX || D == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "embed: D=%u is not a whole number of %s blocks", D, dp_dtype_name(tt));
+  if (T == 0) return DP_OK;
+  if (!table.buf || table.offset > dp_gpu_buffer_size(table.buf)) return dp_error(DP_ERR_INVALID_ARG, "embed: no table");
+  /* the table is bound from its offset to the end of its buffer (the vocabulary size is not
+   * needed), clamped to the storage binding limit */
+  uint64_t tb = (dp_gpu_buffer_size(table.buf) - table.offset) & ~(uint64_t)3;
+  if (tb > dp_gpu_get_info(o->g)->max_storage_binding) tb = dp_gpu_get_info(o->g)->max_storage_binding & ~(uint64_t)3;
+  dp_gpu_binding b[3];
+  TRY(bind(o, "embed", "ids", ids, (uint64_t)T * 4, &b[0]));
+  TRY(bind(o, "embed", "table", table, tb, &b[1]));
+  TRY(bind(o, "embed", "y", y, (uint64_t)T * D * 4, &b[2]));
+  uint32_t ngr = (D + 7) / 8;
+  if ((uint64_t)T * D > UINT32_MAX) return dp_error(DP_ERR_UNSUPPORTED, "embed: %u x %u too large", T, D);
+  dp_gpu_constant c[1] = {{"WG", 32}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_EMBED, tt, "main", c, 1, &k));
+  embed_params p = {T, D, (uint32_t)rb, ngr, scale, 0, 0, 0};
+  return run(o, k, &p, sizeof p, b, 3, cdiv((uint64_t)T * ngr, 32));
+}
+
+/* ---- rmsnorm -------------------------------------------------------------------------------- */
+typedef struct { uint32_t rows, D; float eps; uint32_t plus_one; } rmsnorm_params;
+_Static_assert(sizeof(rmsnorm_params) == 16, "rmsnorm.wgsl Params");
+
+dp_status dp_op_rmsnorm(dp_ops *o, dp_view y, dp_view x, dp_view w, uint32_t rows, uint32_t D,
+                        float eps, uint32_t flags) {
+  if (rows == 0 || D == 0) return DP_OK;
+  int inplace = same_view(x, y);
+  dp_gpu_binding b[3];
+  TRY(bind(o, "rmsnorm", "x", x, (uint64_t)rows * D * 4, &b[0]));
+  TRY(bind(o, "rmsnorm", "w", w, (uint64_t)D * 4, &b[1]));
+  if (!inplace) TRY(bind(o, "rmsnorm", "y", y, (uint64_t)rows * D * 4, &b[2]));
+  dp_gpu_constant c[1] = {{"WG", row_wg(D)}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_RMSNORM, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  rmsnorm_params p = {rows, D, eps, (flags & DP_NORM_PLUS_ONE) != 0};
+  return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, rows);
+}
+
+/* ---- rope ----------------------------------------------------------------------------------- */
+typedef struct { uint32_t T, H, hd, rot, pos0, style; float af; uint32_t p0; } rope_params;
+_Static_assert(sizeof(rope_params) == 32, "rope.wgsl Params");
+
+dp_status dp_op_rope(dp_ops *o, dp_view x, dp_view inv_freq, uint32_t T, uint32_t n_heads,
+                     uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                     float attn_factor) {
+  if (rot_dim == 0 || rot_dim % 2 || rot_dim > head_dim || (style != DP_ROPE_HALF && style != DP_ROPE_PAIRS))
+    return dp_error(DP_ERR_INVALID_ARG, "rope: rot_dim %u / head_dim %u / style %d invalid", rot_dim, head_dim, style);
+  if (T == 0 || n_heads == 0) return DP_OK;
+  dp_gpu_binding b[2];
+  TRY(bind(o, "rope", "x", x, (uint64_t)T * n_heads * head_dim * 4, &b[0]));
+  TRY(bind(o, "rope", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[1]));
+  dp_gpu_constant c[1] = {{"WG", 64}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_ROPE, DP_F32, "main", c, 1, &k));
+  rope_params p = {T, n_heads, head_dim, rot_dim, pos0, (uint32_t)style, attn_factor, 0};
+  return run(o, k, &p, sizeof p, b, 2, cdiv((uint64_t)T * n_heads * (rot_dim / 2), 64));
+}
+
+/* ---- kv_write ------------------------------------------------------------------------------- */
+typedef struct { uint32_t T, row, pos0, cap; } kv_write_params;
+_Static_assert(sizeof(kv_write_params) == 16, "kv_write.wgsl Params");
+
+dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, dp_view v,
+                         uint32_t T, uint32_t n_kv_heads, uint32_t head_dim, uint32_t pos0,
+                         uint32_t capacity) {
+  if (capacity == 0 || T > capacity) return dp_error(DP_ERR_INVALID_ARG, "kv_write: %u tokens into a cache of %u slots", T, capacity);
+  if (T == 0) return DP_OK;
+  uint64_t row = (uint64_t)n_kv_heads * head_dim;
+  dp_gpu_binding b[4];
+  TRY(bind(o, "kv_write", "kcache", kcache, capacity * row * 4, &b[0]));
+  TRY(bind(o, "kv_write", "vcache", vcache, capacity * row * 4, &b[1]));
+  TRY(bind(o, "kv_write", "k", k, T * row * 4, &b[2]));
+  TRY(bind(o, "kv_write", "v", v, T * row * 4, &b[3]));
+  dp_gpu_constant c[1] = {{"WG", 64}};
+  dp_gpu_kernel *kk;
+  TRY(get_kernel(o, K_KV_WRITE, DP_F32, "main", c, 1, &kk));
+  kv_write_params p = {T, (uint32_t)row, pos0, capacity};
+  return run(o, kk, &p, sizeof p, b, 4, cdiv(T * row, 64));
+}
+
+/* ---- attention ------------------------------------------------------------------------------ */
+typedef struct {
+  uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
+  float scale, softcap;
+  uint32_t p0, p1;
+} attention_params;
+_Static_assert(sizeof(attention_params) == 48, "attention.wgsl Params");
+
+dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view q,
+                          dp_view kcache, dp_view vcache, dp_view sinks) {
+  if (d->n_kv_heads == 0 || d->n_heads % d->n_kv_heads || d->head_dim == 0 || d->head_dim > 256 || d->capacity == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "attention: heads %u/%u, head_dim %u (<= 256), capacity %u invalid",
+                    d->n_heads, d->n_kv_heads, d->head_dim, d->capacity);
+  if (d->T == 0 || d->n_heads == 0) return DP_OK;
+  uint64_t qbytes = (uint64_t)d->T * d->n_heads * d->head_dim * 4;
+  uint64_t cbytes = (uint64_t)d->capacity * d->n_kv_heads * d->head_dim * 4;
+  dp_gpu_binding b[5];
+  TRY(bind(o, "attention", "q", q, qbytes, &b[0]));
+  TRY(bind(o, "attention", "kcache", kcache, cbytes, &b[1]));
+  TRY(bind(o, "attention", "vcache", vcache, cbytes, &b[2]));
+  if (sinks.buf) TRY(bind(o, "attention", "sinks", sinks, (uint64_t)d->n_heads * 4, &b[3]));
+  else b[3] = dummy_binding(o);
+  TRY(bind(o, "attention", "out", out, qbytes, &b[4]));
+  dp_gpu_constant c[1] = {{"WG", 64}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_ATTENTION, DP_F32, "main", c, 1, &k));
+  attention_params p = {d->T, d->n_heads, d->n_kv_heads, d->head_dim, d->pos0, d->capacity,
+                        d->window, sinks.buf != NULL, d->scale, d->softcap, 0, 0};
+  return run(o, k, &p, sizeof p, b, 5, (uint64_t)d->T * d->n_heads);
+}
+
+/* ---- softmax, glu, add, argmax ------------------------------------------------------------- */
+typedef struct { uint32_t a, b, p0, p1; } pair_params; /* softmax/argmax {rows, n}; glu {n, act}; add {n} */
+_Static_assert(sizeof(pair_params) == 16, "softmax/glu/add/argmax.wgsl Params");
+
+dp_status dp_op_softmax(dp_ops *o, dp_view y, dp_view x, uint32_t rows, uint32_t n) {
+  if (rows == 0 || n == 0) return DP_OK;
+  int inplace = same_view(x, y);
+  dp_gpu_binding b[2];
+  TRY(bind(o, "softmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
+  if (!inplace) TRY(bind(o, "softmax", "y", y, (uint64_t)rows * n * 4, &b[1]));
+  dp_gpu_constant c[1] = {{"WG", row_wg(n)}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_SOFTMAX, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  pair_params p = {rows, n, 0, 0};
+  return run(o, k, &p, sizeof p, b, inplace ? 1 : 2, rows);
+}
+
+dp_status dp_op_glu(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, int act) {
+  if (act != DP_GLU_SILU && act != DP_GLU_GELU_TANH) return dp_error(DP_ERR_INVALID_ARG, "glu: activation %d", act);
+  if (n == 0) return DP_OK;
+  int inplace = same_view(gate, y);
+  dp_gpu_binding b[3];
+  TRY(bind(o, "glu", "gate", gate, (uint64_t)n * 4, &b[0]));
+  TRY(bind(o, "glu", "up", up, (uint64_t)n * 4, &b[1]));
+  if (!inplace) TRY(bind(o, "glu", "y", y, (uint64_t)n * 4, &b[2]));
+  dp_gpu_constant c[1] = {{"WG", 256}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_GLU, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  pair_params p = {n, (uint32_t)act, 0, 0};
+  return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, cdiv(n, 256));
+}
+
+dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view bv, uint32_t n) {
+  if (n == 0) return DP_OK;
+  int inplace = same_view(a, y);
+  dp_gpu_binding b[3];
+  TRY(bind(o, "add", "a", a, (uint64_t)n * 4, &b[0]));
+  TRY(bind(o, "add", "b", bv, (uint64_t)n * 4, &b[1]));
+  if (!inplace) TRY(bind(o, "add", "y", y, (uint64_t)n * 4, &b[2]));
+  dp_gpu_constant c[1] = {{"WG", 256}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_ADD, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  pair_params p = {n, 0, 0, 0};
+  return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, cdiv(n, 256));
+}
+
+dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n) {
+  if (rows == 0 || n == 0) return DP_OK;
+  dp_gpu_binding b[2];
+  TRY(bind(o, "argmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
+  TRY(bind(o, "argmax", "ids", ids, (uint64_t)rows * 4, &b[1]));
+  dp_gpu_constant c[1] = {{"WG", row_wg(n)}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_ARGMAX, DP_F32, "main", c, 1, &k));
+  pair_params p = {rows, n, 0, 0};
+  return run(o, k, &p, sizeof p, b, 2, rows);
+}

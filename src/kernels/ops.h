@@ -1,0 +1,130 @@
+/* ops.h -- the op API the runtime calls: each dp_op_* records one or a few compute dispatches
+ * through the device layer (src/gpu/gpu.h); nothing is submitted or waited on. Every op has a
+ * CPU reference of the same name in src/ref/kernels_ref.h (dp_ref_*), and a WGSL file
+ * src/kernels/NAME.wgsl (docs/kernels.md lists them with their layouts and variants).
+ *
+ * Conventions
+ * * All compute is f32. Activations are f32 arrays; weights may be F32, F16, BF16, Q8_0, Q4_K,
+ *   Q6_K or MXFP4, stored exactly as GGUF stores them (src/quant/quant.h): a weight matrix
+ *   W[N, K] is N rows, each row K elements = dp_dtype_row_bytes(t, K) bytes of blocks, rows
+ *   packed back to back (no padding). Block types need K % 32 == 0 (Q8_0, MXFP4) or
+ *   K % 256 == 0 (Q4_K, Q6_K); F32/F16/BF16 take any K. No kernel needs shader-f16.
+ * * A dp_view is a buffer plus a byte offset (a multiple of 256, the storage offset
+ *   alignment). Shapes are in the comments, row-major, last index fastest.
+ * * Aliasing: the activation views of one op may live in the same dp_gpu_buffer as long as
+ *   they do not overlap (all activation bindings are declared read_write, so this is legal
+ *   WebGPU). Exactly overlapping output = input is allowed only where an op says "in place
+ *   allowed" (then pass the same view). Weight views (W, bias, norm weights, embedding table,
+ *   inv_freq, sinks) are bound read-only: never pass a buffer that the same op writes.
+ * * Kernels use subgroups when the device has them (dp_gpu_get_info()->has_subgroups) and a
+ *   shared-memory path otherwise; large dispatches use 2-D grids (dp_gpu_grid_2d).
+ * * Errors: DP_ERR_INVALID_ARG for a bad shape/dtype combination, DP_ERR_UNSUPPORTED for a
+ *   dtype an op does not take, DP_ERR_GPU from the device layer. */
+#ifndef DP_KERNELS_OPS_H
+#define DP_KERNELS_OPS_H
+#include <stdint.h>
+#include "core/dtype.h"
+#include "doppler_status.h"
+#include "gpu/gpu.h"
+
+typedef struct dp_view {
+  dp_gpu_buffer *buf; /* NULL = absent (optional inputs) */
+  uint64_t offset;    /* bytes, multiple of 256 */
+} dp_view;
+static inline dp_view dp_view_of(dp_gpu_buffer *b, uint64_t offset) { dp_view v = {b, offset}; return v; }
+
+/* The ops context: the device plus the assembled WGSL variants (subgroup or not). One per
+ * dp_gpu; pipelines are cached by the device layer, so creating it is cheap. */
+typedef struct dp_ops dp_ops;
+dp_status dp_ops_create(dp_gpu *g, dp_ops **out);
+void dp_ops_free(dp_ops *o);
+dp_gpu *dp_ops_gpu(dp_ops *o);
+/* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
+void dp_ops_set_subgroups(dp_ops *o, int enabled);
+
+/* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
+ * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
+ * subgroup / shared-memory reduction. M > 1 (prefill) runs a tiled matmul.
+ * x: [M, K] f32; W: [N, K] of type wt (see conventions); bias: [N] f32 or {NULL};
+ * y: [M, N] f32. flags: DP_MM_ACCUM adds into y (y += x.W^T + bias), e.g. the residual
+ * stream after o_proj / down_proj. x and y must not overlap. */
+#define DP_MM_ACCUM 1u
+dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
+                       uint32_t M, uint32_t N, uint32_t K, uint32_t flags);
+
+/* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
+ * ids: [T] u32 (each < vocab, not checked on the GPU: an id >= vocab reads garbage rows);
+ * table: [vocab, D] of type tt (any weight type; D a multiple of its block), bound from its
+ * offset to the end of its buffer, so the rows used must lie within maxStorageBufferBindingSize
+ * of the offset (128 MiB on lavapipe); y: [T, D] f32. scale: 1, or sqrt(d_model) for Gemma. */
+dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, dp_view table, dp_dtype tt,
+                      uint32_t T, uint32_t D, float scale);
+
+/* ---- rmsnorm: y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w' ----------------------------
+ * w' = w, or (1 + w) with DP_NORM_PLUS_ONE (Gemma's HF form). x, y: [rows, D] f32; w: [D] f32.
+ * Per-head q/k norm: rows = T * n_heads, D = head_dim. In place allowed (y == x). */
+#define DP_NORM_PLUS_ONE 1u
+dp_status dp_op_rmsnorm(dp_ops *o, dp_view y, dp_view x, dp_view w, uint32_t rows, uint32_t D,
+                        float eps, uint32_t flags);
+
+/* ---- rope: rotate x[t, h, :rot_dim] by angle (pos0 + t) * inv_freq[i], in place -------------
+ * x: [T, n_heads, head_dim] f32. inv_freq: [rot_dim / 2] f32 from dp_ref_rope_freqs()
+ * (src/ref/kernels_ref.h: default / linear / llama3 / YaRN computed on the CPU in double),
+ * uploaded once per model. attn_factor multiplies cos and sin (YaRN's mscale; 1 otherwise).
+ * style: DP_ROPE_HALF pairs (i, i + rot_dim/2) (HF rotate_half); DP_ROPE_PAIRS pairs
+ * (2i, 2i+1) (GGUF-permuted q/k). Dims >= rot_dim pass through (partial rotary). */
+enum { DP_ROPE_HALF = 0, DP_ROPE_PAIRS = 1 };
+dp_status dp_op_rope(dp_ops *o, dp_view x, dp_view inv_freq, uint32_t T, uint32_t n_heads,
+                     uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                     float attn_factor);
+
+/* ---- KV cache ---------------------------------------------------------------------------------
+ * Layout, per layer, one buffer (or 256-aligned slab) for K and one for V:
+ *   cache[slot, kv_head, d]  f32, slot in [0, capacity), row stride n_kv_heads * head_dim.
+ * The token at absolute position p lives in slot p % capacity: a full-attention layer has
+ * capacity >= context length (slot = position); a sliding-window layer may keep only
+ * capacity >= window + (tokens per prefill chunk - 1) slots as a ring.
+ * kv_write: k, v: [T, n_kv_heads, head_dim] f32 (k already RoPE'd) -> slots of positions
+ * pos0 .. pos0 + T - 1. */
+dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, dp_view v,
+                         uint32_t T, uint32_t n_kv_heads, uint32_t head_dim, uint32_t pos0,
+                         uint32_t capacity);
+
+/* ---- attention: out[t, h, :] = softmax_j(s_tj) . V[j, h / group, :] --------------------------
+ *   s_tj = softcap(scale * q[t, h, :] . K[j, h / group, :]),  softcap(z) = c * tanh(z / c)
+ * over the keys j visible to query t, whose absolute position is qp = pos0 + t:
+ *   j <= qp (causal), and qp - j < window when window > 0 (sliding window), and j >= 0.
+ * With sinks, the softmax denominator also holds exp(sinks[h]) (gpt-oss; the sink has no
+ * value row). q, out: [T, n_heads, head_dim] f32 (must not overlap); K/V: the caches above
+ * (the slots of every visible key must have been written). group = n_heads / n_kv_heads.
+ * T == 1 is decode; T > 1 is prefill (one pass over all queries). head_dim <= 256. */
+typedef struct dp_attn_desc {
+  uint32_t T;            /* query rows */
+  uint32_t n_heads, n_kv_heads, head_dim;
+  uint32_t pos0;         /* absolute position of query row 0 */
+  uint32_t capacity;     /* KV cache slots (see above) */
+  uint32_t window;       /* 0 = no sliding window */
+  float scale;           /* multiplier on q.k, e.g. 1/sqrt(head_dim) or query_pre_attn_scalar^-0.5 */
+  float softcap;         /* 0 = none */
+} dp_attn_desc;
+dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view q,
+                          dp_view kcache, dp_view vcache, dp_view sinks /* [n_heads] f32 or {NULL} */);
+
+/* ---- softmax over rows: y[r, :] = exp(x[r, :] - max) / sum. x, y: [rows, n]. In place allowed. */
+dp_status dp_op_softmax(dp_ops *o, dp_view y, dp_view x, uint32_t rows, uint32_t n);
+
+/* ---- gated activation: y[i] = act(gate[i]) * up[i], i < n ------------------------------------
+ * DP_GLU_SILU: act(g) = g / (1 + exp(-g)); DP_GLU_GELU_TANH: 0.5 g (1 + tanh(sqrt(2/pi)
+ * (g + 0.044715 g^3))). gate, up, y: [n] f32 (any rows x cols flattened). In place allowed
+ * (y == gate). */
+enum { DP_GLU_SILU = 0, DP_GLU_GELU_TANH = 1 };
+dp_status dp_op_glu(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, int act);
+
+/* ---- add: y[i] = a[i] + b[i], i < n. In place allowed (y == a). */
+dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view b, uint32_t n);
+
+/* ---- argmax per row: ids[r] = the smallest j with x[r, j] maximal. x: [rows, n] f32;
+ * ids: [rows] u32. Only values > -FLT_MAX count (NaN and -inf are never chosen; a row with
+ * none gives 0). */
+dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n);
+#endif

@@ -1,0 +1,191 @@
+/* kernels_ref.c -- CPU reference of every GPU op (src/kernels/ops.h): plain loops in double,
+ * written for obviousness, not speed. Called by the kernel tests and by the CPU forward pass.
+ * Depends on core (errors), quant (dp_dequantize) and format (dp_rope, for the RoPE rules). */
+#include "ref/kernels_ref.h"
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include "core/error.h"
+#include "quant/quant.h"
+
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
+dp_status dp_ref_dequant_rows(dp_dtype t, const void *src, uint64_t rows, uint64_t K, float *dst) {
+  uint64_t rb = dp_dtype_row_bytes(t, K);
+  if (rb == UINT64_MAX) return dp_error(DP_ERR_INVALID_ARG, "dequant_rows: %s rows of %llu elements are not whole blocks", dp_dtype_name(t), (unsigned long long)K);
+  for (uint64_t r = 0; r < rows; r++) {
+    dp_status s = dp_dequantize(t, (const uint8_t *)src + r * rb, dst + r * K, K);
+    if (s) return s;
+  }
+  return DP_OK;
+}
+
+void dp_ref_matmul(float *y, const float *x, const float *w, const float *bias, int M, int N,
+                   int K, int accum) {
+  for (int m = 0; m < M; m++)
+    for (int n = 0; n < N; n++) {
+      double s = bias ? bias[n] : 0.0;
+      for (int k = 0; k < K; k++) s += (double)x[(size_t)m * K + k] * w[(size_t)n * K + k];
+      y[(size_t)m * N + n] = accum ? (float)(y[(size_t)m * N + n] + s) : (float)s;
+    }
+}
+
+void dp_ref_embed(float *y, const uint32_t *ids, const float *table, int T, int D, float scale) {
+  for (int t = 0; t < T; t++)
+    for (int d = 0; d < D; d++) y[(size_t)t * D + d] = table[(size_t)ids[t] * D + d] * scale;
+}
+
+void dp_ref_rmsnorm(float *y, const float *x, const float *w, int rows, int D, float eps,
+                    int plus_one) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * D;
+    double ss = 0;
+    for (int d = 0; d < D; d++) ss += (double)xr[d] * xr[d];
+    double inv = 1.0 / sqrt(ss / D + eps);
+    for (int d = 0; d < D; d++)
+      y[(size_t)r * D + d] = (float)(xr[d] * inv * (plus_one ? 1.0 + w[d] : (double)w[d]));
+  }
+}
+
+/* YaRN helpers, as in HF transformers' _compute_yarn_parameters. */
+static double yarn_corr_dim(double rot, int dim, double base, double orig) {
+  return dim * log(orig / (rot * 2 * M_PI)) / (2 * log(base));
+}
+static double yarn_mscale(double f) { return f <= 1 ? 1.0 : 0.1 * log(f) + 1.0; }
+
+dp_status dp_ref_rope_freqs(const dp_rope *r, int head_dim, float *inv_freq, float *attn_factor) {
+  int dim = r->rotary_dim > 0 ? r->rotary_dim : head_dim;
+  if (dim <= 0 || dim % 2 || dim > head_dim || r->theta <= 0)
+    return dp_error(DP_ERR_INVALID_ARG, "rope: rotary dim %d (head_dim %d, theta %g) invalid", dim, head_dim, r->theta);
+  double f = r->factor > 0 ? r->factor : 1.0;
+  *attn_factor = 1.0f;
+  double lo = 0, hi = 0;
+  if (r->type == DP_ROPE_YARN) {
+    double orig = r->original_max_pos;
+    if (orig <= 0) return dp_error(DP_ERR_INVALID_ARG, "rope: yarn needs original_max_position_embeddings");
+    double bf = r->beta_fast > 0 ? r->beta_fast : 32, bs = r->beta_slow > 0 ? r->beta_slow : 1;
+    lo = yarn_corr_dim(bf, dim, r->theta, orig);
+    hi = yarn_corr_dim(bs, dim, r->theta, orig);
+    if (r->truncate) { lo = floor(lo); hi = ceil(hi); }
+    if (lo < 0) lo = 0;
+    if (hi > dim - 1) hi = dim - 1;
+    if (lo == hi) hi += 0.001;
+    *attn_factor = (float)(r->attention_factor > 0 ? r->attention_factor : yarn_mscale(f));
+  }
+  for (int i = 0; i < dim / 2; i++) {
+    double base_f = 1.0 / pow(r->theta, (2.0 * i) / dim), v = base_f;
+    switch (r->type) {
+    case DP_ROPE_DEFAULT: break;
+    case DP_ROPE_LINEAR: v = base_f / f; break;
+    case DP_ROPE_LLAMA3: {
+      double orig = r->original_max_pos, lf = r->low_freq_factor, hf = r->high_freq_factor;
+      if (orig <= 0 || lf <= 0 || hf <= lf) return dp_error(DP_ERR_INVALID_ARG, "rope: llama3 needs original_max_position_embeddings and high_freq_factor > low_freq_factor > 0");
+      double wavelen = 2 * M_PI / base_f;
+      if (wavelen > orig / lf) v = base_f / f;                /* low frequencies: scaled */
+      else if (wavelen < orig / hf) v = base_f;               /* high frequencies: kept */
+      else {                                                  /* in between: smooth blend */
+        double s = (orig / wavelen - lf) / (hf - lf);
+        v = (1 - s) * base_f / f + s * base_f;
+      }
+      break;
+    }
+    case DP_ROPE_YARN: {
+      double ramp = (i - lo) / (hi - lo);
+      ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+      double extrap = 1 - ramp; /* weight of the unscaled (extrapolated) frequency */
+      v = base_f / f * (1 - extrap) + base_f * extrap;
+      break;
+    }
+    }
+    inv_freq[i] = (float)v;
+  }
+  return DP_OK;
+}
+
+void dp_ref_rope(float *x, const float *inv_freq, int T, int n_heads, int head_dim, int rot_dim,
+                 int pos0, int style, float attn_factor) {
+  int half = rot_dim / 2;
+  for (int t = 0; t < T; t++)
+    for (int h = 0; h < n_heads; h++) {
+      float *v = x + ((size_t)t * n_heads + h) * head_dim;
+      for (int i = 0; i < half; i++) {
+        float ang = (float)(pos0 + t) * inv_freq[i]; /* f32 product, as HF computes it */
+        double c = cos((double)ang) * attn_factor, s = sin((double)ang) * attn_factor;
+        int a = style ? 2 * i : i, b = style ? 2 * i + 1 : i + half;
+        double x1 = v[a], x2 = v[b];
+        v[a] = (float)(x1 * c - x2 * s);
+        v[b] = (float)(x2 * c + x1 * s);
+      }
+    }
+}
+
+void dp_ref_attention(float *out, const float *q, const float *k, const float *v, int T,
+                      int n_heads, int n_kv_heads, int head_dim, int pos0, int window,
+                      float scale, float softcap, const float *sinks) {
+  int group = n_heads / n_kv_heads, n_keys = pos0 + T;
+  size_t kstride = (size_t)n_kv_heads * head_dim;
+  for (int t = 0; t < T; t++)
+    for (int h = 0; h < n_heads; h++) {
+      const float *qv = q + ((size_t)t * n_heads + h) * head_dim;
+      int kh = h / group, qp = pos0 + t;
+      int j0 = window > 0 && qp - window + 1 > 0 ? qp - window + 1 : 0;
+      double m = sinks ? sinks[h] : -INFINITY;
+      for (int pass = 0; pass < 2; pass++) {
+        double den = sinks ? exp(sinks[h] - m) : 0.0;
+        double acc[512]; /* head_dim <= 512 */
+        for (int d = 0; d < head_dim; d++) acc[d] = 0;
+        for (int j = j0; j <= qp && j < n_keys; j++) {
+          const float *kv = k + (size_t)j * kstride + (size_t)kh * head_dim;
+          double z = 0;
+          for (int d = 0; d < head_dim; d++) z += (double)qv[d] * kv[d];
+          z *= scale;
+          if (softcap > 0) z = softcap * tanh(z / softcap);
+          if (pass == 0) { if (z > m) m = z; continue; }
+          double p = exp(z - m);
+          den += p;
+          const float *vv = v + (size_t)j * kstride + (size_t)kh * head_dim;
+          for (int d = 0; d < head_dim; d++) acc[d] += p * vv[d];
+        }
+        if (pass == 1)
+          for (int d = 0; d < head_dim; d++)
+            out[((size_t)t * n_heads + h) * head_dim + d] = (float)(acc[d] / den);
+      }
+    }
+}
+
+void dp_ref_softmax(float *y, const float *x, int rows, int n) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * n;
+    float *yr = y + (size_t)r * n;
+    double m = -INFINITY, s = 0;
+    for (int i = 0; i < n; i++) if (xr[i] > m) m = xr[i];
+    for (int i = 0; i < n; i++) s += exp(xr[i] - m);
+    for (int i = 0; i < n; i++) yr[i] = (float)(exp(xr[i] - m) / s);
+  }
+}
+
+void dp_ref_glu(float *y, const float *gate, const float *up, int n, int act) {
+  for (int i = 0; i < n; i++) {
+    double g = gate[i], a;
+    if (act == 0) a = g / (1 + exp(-g));
+    else a = 0.5 * g * (1 + tanh(sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
+    y[i] = (float)(a * up[i]);
+  }
+}
+
+void dp_ref_add(float *y, const float *a, const float *b, int n) {
+  for (int i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+void dp_ref_argmax(uint32_t *ids, const float *x, int rows, int n) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (size_t)r * n;
+    uint32_t best = 0;
+    float bv = -FLT_MAX;
+    for (int i = 0; i < n; i++)
+      if (xr[i] > bv) { best = (uint32_t)i; bv = xr[i]; } /* NaN compares false */
+    ids[r] = best;
+  }
+}

@@ -1,0 +1,47 @@
+/* kernels_ref.h -- the CPU reference of every GPU op in src/kernels/ops.h: plain C, f32 in and
+ * out, double accumulation. Used by the kernel tests (tests/gpu_kernels_*.c) and by the CPU
+ * forward pass. Shapes, layouts and semantics are exactly those documented in ops.h; weights
+ * here are f32 (dequantise GGUF blocks first with dp_ref_dequant_rows / dp_dequantize).
+ * Also home of the RoPE frequency rules (dp_ref_rope_freqs), which the runtime uses to fill
+ * the GPU inv_freq table. */
+#ifndef DP_REF_KERNELS_REF_H
+#define DP_REF_KERNELS_REF_H
+#include <stdint.h>
+#include "core/dtype.h"
+#include "doppler_status.h"
+#include "format/hparams.h"
+
+/* rows x K elements of type t (rows packed back to back, GGUF blocks) -> f32 [rows, K]. */
+dp_status dp_ref_dequant_rows(dp_dtype t, const void *src, uint64_t rows, uint64_t K, float *dst);
+
+/* y[M, N] = x[M, K] . W[N, K]^T (+ bias[N] if not NULL); accum: y += instead of y =. */
+void dp_ref_matmul(float *y, const float *x, const float *w, const float *bias, int M, int N,
+                   int K, int accum);
+/* y[T, D] = table[ids[t], :] * scale; table f32 [vocab, D]. */
+void dp_ref_embed(float *y, const uint32_t *ids, const float *table, int T, int D, float scale);
+/* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * (plus_one ? 1 + w : w); y may equal x. */
+void dp_ref_rmsnorm(float *y, const float *x, const float *w, int rows, int D, float eps,
+                    int plus_one);
+
+/* RoPE inverse frequencies inv_freq[i], i < rot_dim/2, for the rule in r (default, linear,
+ * llama3, YaRN; rot_dim = r->rotary_dim or head_dim when that is 0), computed in double as
+ * HF transformers does; *attn_factor gets the factor on cos/sin (YaRN mscale, else 1). */
+dp_status dp_ref_rope_freqs(const dp_rope *r, int head_dim, float *inv_freq, float *attn_factor);
+/* In place on x[T, n_heads, head_dim], positions pos0 + t; style 0 rotate-half, 1 pairs. */
+void dp_ref_rope(float *x, const float *inv_freq, int T, int n_heads, int head_dim, int rot_dim,
+                 int pos0, int style, float attn_factor);
+
+/* Attention over a plain (non-ring) K/V history: k, v: [n_keys, n_kv_heads, head_dim], key j
+ * at absolute position j; q, out: [T, n_heads, head_dim], query t at position pos0 + t;
+ * causal, window (0 = none), softcap (0 = none), sinks [n_heads] or NULL. */
+void dp_ref_attention(float *out, const float *q, const float *k, const float *v, int T,
+                      int n_heads, int n_kv_heads, int head_dim, int pos0, int window,
+                      float scale, float softcap, const float *sinks);
+
+void dp_ref_softmax(float *y, const float *x, int rows, int n); /* y may equal x */
+/* y = act(gate) * up, act 0 SiLU, 1 GELU-tanh. y may equal gate. */
+void dp_ref_glu(float *y, const float *gate, const float *up, int n, int act);
+void dp_ref_add(float *y, const float *a, const float *b, int n);
+/* ids[r] = first index of the maximum of row r over values > -FLT_MAX (else 0). */
+void dp_ref_argmax(uint32_t *ids, const float *x, int rows, int n);
+#endif

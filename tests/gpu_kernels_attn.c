@@ -1,0 +1,135 @@
+/* gpu_kernels_attn.c -- the attention block's kernels against their CPU references: rope
+ * (rotate-half and pairs, partial rotary dim, frequency tables of every rule, YaRN's
+ * attn_factor, large positions), kv_write + attention (decode and prefill, causal, GQA,
+ * sliding window over a ring-buffer cache, sinks, soft-cap, custom scale; both reduction
+ * paths) and the embedding gather for every table type (incl. a grid past 65535 workgroups
+ * and Gemma's scale). Random inputs, outputs poisoned with NaN patterns. */
+#include "gpu_kernels_util.h"
+#include "quant/quant.h"
+#include "ref/kernels_ref.h"
+
+static void test_rope(void) {
+  dp_rope r = {0};
+  r.theta = 10000;
+  r.factor = 8;
+  r.low_freq_factor = 1;
+  r.high_freq_factor = 4;
+  r.original_max_pos = 64;
+  r.beta_fast = 32;
+  r.beta_slow = 1;
+  const struct { dp_rope_type type; int T, H, hd, rot, pos0, style; } cs[] = {
+    {DP_ROPE_DEFAULT, 1, 1, 2, 2, 0, 0},     {DP_ROPE_DEFAULT, 7, 3, 64, 64, 5, 0},
+    {DP_ROPE_LINEAR, 5, 2, 64, 32, 100, 0},  {DP_ROPE_LLAMA3, 9, 4, 128, 128, 3000, 0},
+    {DP_ROPE_YARN, 6, 2, 64, 64, 17, 1},     {DP_ROPE_DEFAULT, 3, 5, 80, 48, 20000, 1},
+    {DP_ROPE_DEFAULT, 2, 1, 128, 128, 130000, 0},
+  };
+  for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+    r.type = cs[c].type;
+    r.rotary_dim = cs[c].rot;
+    r.truncate = c % 2;
+    int T = cs[c].T, H = cs[c].H, hd = cs[c].hd, rot = cs[c].rot;
+    size_t n = (size_t)T * H * hd;
+    float inv[256], af;
+    KT_OK(dp_ref_rope_freqs(&r, hd, inv, &af));
+    float *x = kt_randn(n, 1), *ref = kt_alloc(n * 4), *out = kt_alloc(n * 4);
+    memcpy(ref, x, n * 4);
+    dp_ref_rope(ref, inv, T, H, hd, rot, cs[c].pos0, cs[c].style, af);
+    dp_gpu_buffer *bx = kt_upload(x, n * 4), *bf = kt_upload(inv, rot / 2 * 4);
+    KT_OK(dp_op_rope(O, kv(bx), kv(bf), T, H, hd, rot, cs[c].pos0, cs[c].style, af));
+    kt_read(bx, out, n * 4);
+    char what[96];
+    snprintf(what, sizeof what, "rope type=%d T=%d H=%d hd=%d rot=%d pos0=%d style=%d af=%.3f", r.type, T, H, hd, rot,
+             cs[c].pos0, cs[c].style, af);
+    kt_check(what, out, ref, n, cs[c].pos0 > 10000 ? 1e-5 : 2e-6);
+    dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bf);
+    free(x); free(ref); free(out);
+  }
+}
+
+/* Attention: the history is written through kv_write in `chunks` steps (a prefill of T0
+ * tokens then single-token decodes...), each step's queries checked against the reference. */
+typedef struct { int H, KVH, hd, window, cap, sinks; float softcap, scale; int steps[4]; } attn_case;
+
+static void test_attention(const attn_case *ac, int mode) {
+  int H = ac->H, KVH = ac->KVH, hd = ac->hd, total = 0, row = KVH * hd;
+  for (int s = 0; s < 4; s++) total += ac->steps[s];
+  float *k = kt_randn((size_t)total * row, 1), *v = kt_randn((size_t)total * row, 1);
+  float *q = kt_randn((size_t)total * H * hd, 1), *sinks = kt_randn(H, 1);
+  dp_gpu_buffer *bk = kt_buf((size_t)ac->cap * row * 4), *bv = kt_buf((size_t)ac->cap * row * 4);
+  dp_gpu_buffer *bs = kt_upload(sinks, H * 4);
+  int pos = 0;
+  for (int s = 0; s < 4 && ac->steps[s]; s++) {
+    int T = ac->steps[s];
+    size_t nq = (size_t)T * H * hd;
+    dp_gpu_buffer *bkn = kt_upload(k + (size_t)pos * row, (size_t)T * row * 4);
+    dp_gpu_buffer *bvn = kt_upload(v + (size_t)pos * row, (size_t)T * row * 4);
+    dp_gpu_buffer *bq = kt_upload(q + (size_t)pos * H * hd, nq * 4), *bo = kt_buf(nq * 4);
+    KT_OK(dp_op_kv_write(O, kv(bk), kv(bv), kv(bkn), kv(bvn), T, KVH, hd, pos, ac->cap));
+    dp_attn_desc d = {T, H, KVH, hd, pos, ac->cap, ac->window, ac->scale, ac->softcap};
+    KT_OK(dp_op_attention(O, &d, kv(bo), kv(bq), kv(bk), kv(bv), ac->sinks ? kv(bs) : dp_view_of(NULL, 0)));
+    float *ref = kt_alloc(nq * 4), *out = kt_alloc(nq * 4);
+    dp_ref_attention(ref, q + (size_t)pos * H * hd, k, v, T, H, KVH, hd, pos, ac->window, ac->scale, ac->softcap,
+                     ac->sinks ? sinks : NULL);
+    kt_read(bo, out, nq * 4);
+    char what[128];
+    snprintf(what, sizeof what, "attention H=%d/%d hd=%d win=%d cap=%d sinks=%d cap=%.0f pos=%d T=%d sg=%d", H, KVH, hd,
+             ac->window, ac->cap, ac->sinks, ac->softcap, pos, T, mode);
+    kt_check(what, out, ref, nq, 1e-5);
+    free(ref); free(out);
+    dp_gpu_buffer_free(bkn); dp_gpu_buffer_free(bvn); dp_gpu_buffer_free(bq); dp_gpu_buffer_free(bo);
+    pos += T;
+  }
+  dp_gpu_buffer_free(bk); dp_gpu_buffer_free(bv); dp_gpu_buffer_free(bs);
+  free(k); free(v); free(q); free(sinks);
+}
+
+static void test_embed(void) {
+  const struct { dp_dtype t; int D, vocab, T; float scale; } cs[] = {
+    {DP_F32, 1, 3, 1, 1}, {DP_F32, 13, 50, 9, 1}, {DP_F16, 7, 40, 11, 3.5f}, {DP_BF16, 66, 30, 5, 1},
+    {DP_Q8_0, 96, 40, 7, 1}, {DP_Q4_K, 256, 20, 6, 16}, {DP_Q6_K, 512, 20, 5, 1}, {DP_MXFP4, 64, 30, 8, 1},
+    {DP_Q8_0, 8 * 4, 100, 5, 1},
+    {DP_F32, 8, 1000, 65535 * 32 + 100, 1}, /* one group of 8 per row: past 65535 workgroups of 32 */
+  };
+  for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+    dp_dtype t = cs[c].t;
+    int D = cs[c].D, V = cs[c].vocab, T = cs[c].T;
+    size_t rb = dp_dtype_row_bytes(t, D);
+    float *tab = kt_randn((size_t)V * D, 1), *tabd = kt_alloc((size_t)V * D * 4);
+    void *tq = kt_alloc(rb * V);
+    KT_OK(dp_quantize(t, tab, tq, (uint64_t)V * D));
+    KT_OK(dp_ref_dequant_rows(t, tq, V, D, tabd));
+    uint32_t *ids = kt_alloc((size_t)T * 4);
+    for (int i = 0; i < T; i++) ids[i] = dp_test_rand_u32() % V;
+    ids[T - 1] = V - 1; /* the last row of the table */
+    float *ref = kt_alloc((size_t)T * D * 4), *out = kt_alloc((size_t)T * D * 4);
+    dp_ref_embed(ref, ids, tabd, T, D, cs[c].scale);
+    dp_gpu_buffer *bt = kt_upload(tq, rb * V), *bi = kt_upload(ids, (size_t)T * 4), *by = kt_buf((size_t)T * D * 4);
+    KT_OK(dp_op_embed(O, kv(by), kv(bi), kv(bt), t, T, D, cs[c].scale));
+    kt_read(by, out, (size_t)T * D * 4);
+    char what[96];
+    snprintf(what, sizeof what, "embed %s D=%d vocab=%d T=%d scale=%g", dp_dtype_name(t), D, V, T, cs[c].scale);
+    kt_check(what, out, ref, (size_t)T * D, 1e-6);
+    dp_gpu_buffer_free(bt); dp_gpu_buffer_free(bi); dp_gpu_buffer_free(by);
+    free(tab); free(tabd); free(tq); free(ids); free(ref); free(out);
+  }
+}
+
+int main(void) {
+  if (kt_open()) return dp_test_summary("gpu_kernels_attn");
+  test_rope();
+  test_embed();
+  const attn_case cases[] = {
+    /* H KVH hd window cap sinks softcap scale steps */
+    {1, 1, 1, 0, 4, 0, 0, 1.0f, {1, 1, 1, 0}},                    /* size 1 */
+    {4, 2, 64, 0, 80, 0, 0, 0.125f, {37, 1, 1, 0}},               /* GQA, prefill then decode */
+    {6, 1, 80, 16, 24, 0, 0, 0.1f, {20, 1, 1, 5}},                /* window 16, ring of 24 */
+    {4, 4, 32, 0, 200, 1, 0, 0.2f, {70, 1, 0, 0}},                /* sinks, > one key chunk */
+    {2, 1, 256, 8, 12, 1, 30.0f, 0.3f, {5, 1, 1, 1}},             /* softcap + window + sinks, hd 256 */
+  };
+  for (int m = 0; m < kt_n_modes(); m++) {
+    kt_mode(m);
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) test_attention(&cases[c], m);
+  }
+  kt_close();
+  return dp_test_summary("gpu_kernels_attn");
+}

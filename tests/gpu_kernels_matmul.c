@@ -1,0 +1,71 @@
+/* gpu_kernels_matmul.c -- y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias) on the GPU against
+ * dp_ref_matmul over the dequantised weights, for every weight type (F32, F16, BF16, Q8_0,
+ * Q4_K, Q6_K, MXFP4 as GGUF blocks made by dp_quantize): the GEMV path (M <= 4, both
+ * reduction paths) and the tiled path, with bias and accumulate, sizes that are not multiples
+ * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows. */
+#include "gpu_kernels_util.h"
+#include "quant/quant.h"
+#include "ref/kernels_ref.h"
+
+static void run_case(dp_dtype t, int M, int N, int K, int bias, int accum, int shared, int mode) {
+  size_t rb = dp_dtype_row_bytes(t, K), wbytes = rb * N;
+  float *w = kt_randn((size_t)N * K, 0.5f), *wd = kt_alloc((size_t)N * K * 4);
+  float *x = kt_randn((size_t)M * K, 1), *b = kt_randn(N, 1);
+  float *y0 = kt_randn((size_t)M * N, 1), *ref = kt_alloc((size_t)M * N * 4), *out = kt_alloc((size_t)M * N * 4);
+  void *wq = kt_alloc(wbytes);
+  KT_OK(dp_quantize(t, w, wq, (uint64_t)N * K)); /* rows are whole blocks: one call */
+  KT_OK(dp_ref_dequant_rows(t, wq, N, K, wd));
+  memcpy(ref, y0, (size_t)M * N * 4);
+  dp_ref_matmul(ref, x, wd, bias ? b : NULL, M, N, K, accum);
+
+  dp_gpu_buffer *bw = kt_upload(wq, wbytes), *bb = kt_upload(b, N * 4), *bx, *by;
+  dp_view vx, vy;
+  size_t xb = (size_t)M * K * 4, xpad = (xb + 255) & ~(size_t)255;
+  if (shared) { /* x and y as two views of one buffer */
+    bx = by = kt_buf(xpad + (size_t)M * N * 4);
+    dp_gpu_buffer_write(G, bx, 0, x, xb);
+    vx = kv(bx);
+    vy = dp_view_of(bx, xpad);
+  } else {
+    bx = kt_upload(x, xb);
+    by = kt_buf((size_t)M * N * 4);
+    vx = kv(bx);
+    vy = kv(by);
+  }
+  if (accum) dp_gpu_buffer_write(G, vy.buf, vy.offset, y0, (size_t)M * N * 4);
+  KT_OK(dp_op_matmul(O, vy, vx, kv(bw), t, bias ? kv(bb) : dp_view_of(NULL, 0), M, N, K, accum ? DP_MM_ACCUM : 0));
+  dp_status s = dp_gpu_buffer_read(G, vy.buf, vy.offset, out, (size_t)M * N * 4);
+  CHECK(s == DP_OK, "read: %s", dp_error_message());
+  char what[128];
+  snprintf(what, sizeof what, "matmul %-5s M=%d N=%d K=%d bias=%d accum=%d shared=%d sg=%d", dp_dtype_name(t), M, N, K,
+           bias, accum, shared, mode);
+  kt_check(what, out, ref, (size_t)M * N, 1e-5);
+  dp_gpu_buffer_free(bw); dp_gpu_buffer_free(bb); dp_gpu_buffer_free(bx);
+  if (!shared) dp_gpu_buffer_free(by);
+  free(w); free(wd); free(x); free(b); free(y0); free(ref); free(out); free(wq);
+}
+
+int main(void) {
+  if (kt_open()) return dp_test_summary("gpu_kernels_matmul");
+  const struct { dp_dtype t; int k1, k2; } types[] = {
+    {DP_F32, 1, 300}, {DP_F16, 3, 67}, {DP_BF16, 5, 130}, {DP_Q8_0, 32, 96},
+    {DP_Q4_K, 256, 512}, {DP_Q6_K, 256, 512}, {DP_MXFP4, 32, 160},
+  };
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+    dp_dtype t = types[i].t;
+    int k1 = types[i].k1, k2 = types[i].k2;
+    for (int m = 0; m < kt_n_modes(); m++) { /* GEMV: the reduction differs by mode */
+      kt_mode(m);
+      run_case(t, 1, 1, k1, 0, 0, 0, m);
+      run_case(t, 1, 67, k2, 1, 0, 0, m);
+      run_case(t, 3, 33, k2, 1, 1, t == DP_F32, m);
+    }
+    run_case(t, 37, 45, k2, 1, 0, 0, 1);    /* tiled */
+    run_case(t, 40, 33, k2, 0, 1, t == DP_F32, 1);
+  }
+  kt_mode(1);
+  run_case(DP_F32, 1, 65600, 7, 1, 0, 0, 1); /* GEMV grid past 65535 workgroups */
+  run_case(DP_Q4_K, 65, 70, 256, 0, 0, 0, 1); /* tiles past one in both dimensions */
+  kt_close();
+  return dp_test_summary("gpu_kernels_matmul");
+}
