@@ -3,4 +3,8 @@
 #ifndef DP_CLI_COMMANDS_H
 #define DP_CLI_COMMANDS_H
 int cmd_devices(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_update_manifest(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 #endif

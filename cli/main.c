@@ -5,6 +5,10 @@
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } COMMANDS[] = {
   {"devices", cmd_devices, "show the WebGPU adapter in use: backend, features, limits (--json)"},
+  {"convert", cmd_convert, "convert an HF dir, GGUF or RDRR model to RDRR or GGUF (--quant TYPE)"},
+  {"inspect", cmd_inspect, "show a model's architecture, parameters, dtypes, shards, tensors (--json)"},
+  {"update-manifest", cmd_update_manifest, "persist kernel hints in an RDRR manifest"},
+  {"tokenize", cmd_tokenize, "text -> token ids (or --decode ids -> text) with a model's tokenizer"},
 };
 
 static void usage(FILE *f) {
