@@ -7,16 +7,18 @@ cd "$(dirname "$0")/.."
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
 export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
+export LD_LIBRARY_PATH=$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+BIN=${BIN:-build}   # folder holding doppler, gpu_* and bench_* (docs/device.md carries a slim copy)
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-./build/doppler devices --json | tee "$OUT/devices.json"
+"$BIN/doppler" devices --json | tee "$OUT/devices.json"
 pass=0; fail=0
-for t in build/gpu_device build/gpu_kernels_*; do
+for t in "$BIN"/gpu_device "$BIN"/gpu_kernels_*; do
   [ -x "$t" ] || continue
   if "$t" >> "$OUT/gpu_tests.log" 2>&1; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $t"; fi
   tail -1 "$OUT/gpu_tests.log"
 done
 echo "gpu test binaries: $pass passed, $fail failed" | tee -a "$OUT/gpu_tests.log"
 if [ "${BENCH:-0}" = 1 ]; then
-  for b in build/bench_*; do [ -x "$b" ] && "$b" 2>&1 | tee -a "$OUT/bench.log"; done
+  for b in "$BIN"/bench_*; do [ -x "$b" ] && "$b" 2>&1 | tee -a "$OUT/bench.log"; done
 fi

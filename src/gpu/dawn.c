@@ -59,6 +59,7 @@ struct dp_gpu {
   /* read-back staging */
   WGPUBuffer staging;
   uint64_t staging_size;
+  dp_gpu_buffer *fence;         /* 4 bytes, read back by dp_gpu_finish */
   /* kernel cache */
   dp_gpu_kernel **kernels;
   size_t n_kernels, cap_kernels;
@@ -340,6 +341,7 @@ void dp_gpu_close(dp_gpu *g) {
   }
   dp_free(g->kernels);
   if (g->staging) wgpuBufferRelease(g->staging);
+  dp_gpu_buffer_free(g->fence);
   if (g->uniforms) wgpuBufferRelease(g->uniforms);
   dp_free(g->uniform_host);
   if (g->queue) wgpuQueueRelease(g->queue);
@@ -492,22 +494,14 @@ dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void 
 }
 
 dp_status dp_gpu_finish(dp_gpu *g) {
-  /* A mapped 4-byte read acts as a fence: it completes after all prior submits. */
-  if (!g->staging) {
-    WGPUBufferDescriptor bd = {NULL, SV("readback"), WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst, 65536, 0};
-    g->staging = wgpuDeviceCreateBuffer(g->device, &bd);
-    g->staging_size = 65536;
+  /* Dawn resolves a map once the buffer's own last use is done, so the fence must use the
+   * buffer: read 4 bytes of a tiny buffer through the staging buffer after everything else. */
+  if (!g->fence) {
+    dp_status st = dp_gpu_buffer_create(g, 4, "fence", &g->fence);
+    if (st) return st;
   }
-  dp_status st = dp_gpu_submit(g);
-  if (st) return st;
-  map_result mr = {0};
-  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
-  if (!wait_future(g, wgpuBufferMapAsync(g->staging, WGPUMapMode_Read, 0, 4, cb)) || mr.status != 1) {
-    if ((st = take_error(g))) return st;
-    return dp_error(DP_ERR_GPU, "waiting for the GPU failed (map status %d)", mr.status);
-  }
-  wgpuBufferUnmap(g->staging);
-  return take_error(g);
+  uint32_t word;
+  return dp_gpu_buffer_read(g, g->fence, 0, &word, 4);
 }
 
 /* ---- kernels ---- */
