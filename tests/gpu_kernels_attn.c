@@ -126,9 +126,12 @@ int main(void) {
     {4, 4, 32, 0, 200, 1, 0, 0.2f, {70, 1, 0, 0}},                /* sinks, > one key chunk */
     {2, 1, 256, 8, 12, 1, 30.0f, 0.3f, {5, 1, 1, 1}},             /* softcap + window + sinks, hd 256 */
   };
-  for (int m = 0; m < kt_n_modes(); m++) {
-    kt_mode(m);
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) test_attention(&cases[c], m);
+  for (int f = 0; f < 2; f++) { /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8) */
+    dp_ops_set_cpu_kernels(O, f);
+    for (int m = 0; m < kt_n_modes(); m++) {
+      kt_mode(m);
+      for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) test_attention(&cases[c], m + 2 * f);
+    }
   }
   kt_close();
   return dp_test_summary("gpu_kernels_attn");

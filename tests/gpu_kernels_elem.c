@@ -116,11 +116,14 @@ static void test_argmax(int mode) {
 
 int main(void) {
   if (kt_open()) return dp_test_summary("gpu_kernels_elem");
-  for (int m = 0; m < kt_n_modes(); m++) {
-    kt_mode(m);
-    test_rmsnorm(m);
-    test_softmax(m);
-    test_argmax(m);
+  for (int f = 0; f < 2; f++) { /* kernel families: GPU (workgroups of 32..256), CPU (8) */
+    dp_ops_set_cpu_kernels(O, f);
+    for (int m = 0; m < kt_n_modes(); m++) {
+      kt_mode(m);
+      test_rmsnorm(m + 2 * f);
+      test_softmax(m + 2 * f);
+      test_argmax(m + 2 * f);
+    }
   }
   test_glu();
   test_add();

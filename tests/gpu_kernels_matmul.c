@@ -2,7 +2,9 @@
  * dp_ref_matmul over the dequantised weights, for every weight type (F32, F16, BF16, Q8_0,
  * Q4_K, Q6_K, MXFP4 as GGUF blocks made by dp_quantize): the GEMV path (M <= 4, both
  * reduction paths) and the tiled path, with bias and accumulate, sizes that are not multiples
- * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows. */
+ * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows; both
+ * kernel families (dp_ops_set_cpu_kernels: the CPU-adapter rows_mv / rows_mm, and the GPU
+ * gemv / tiled) on whichever adapter runs the test. sg=2 in the output marks the CPU family. */
 #include "gpu_kernels_util.h"
 #include "quant/quant.h"
 #include "ref/kernels_ref.h"
@@ -51,6 +53,20 @@ int main(void) {
     {DP_F32, 1, 300}, {DP_F16, 3, 67}, {DP_BF16, 5, 130}, {DP_Q8_0, 32, 96},
     {DP_Q4_K, 256, 512}, {DP_Q6_K, 256, 512}, {DP_MXFP4, 32, 160},
   };
+  /* the CPU-adapter kernels (rows_mv / rows_mm: no reduction, so one mode) */
+  dp_ops_set_cpu_kernels(O, 1);
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+    dp_dtype t = types[i].t;
+    int k1 = types[i].k1, k2 = types[i].k2;
+    run_case(t, 1, 1, k1, 0, 0, 0, 2);
+    run_case(t, 1, 67, k2, 1, 0, 0, 2);
+    run_case(t, 4, 70, k2, 1, 1, t == DP_F32, 2);
+    run_case(t, 5, 33, k2, 0, 0, 0, 2);      /* rows_mm: one partial 8-row block */
+    run_case(t, 37, 45, k2, 1, 1, 0, 2);
+  }
+  run_case(DP_F16, 16000, 1056, 2, 1, 0, 0, 2); /* rows_mm grid past 65535 workgroups */
+  /* the GPU kernels (gemv / tiled), both reduction paths */
+  dp_ops_set_cpu_kernels(O, 0);
   for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
     dp_dtype t = types[i].t;
     int k1 = types[i].k1, k2 = types[i].k2;

@@ -8,7 +8,9 @@
 // at k >= K (only possible for f32/f16/bf16) are 0.
 // Variant: ops.c appends one line choosing the type,
 //   fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_q4_k(rb, k0, K); }
-// so the other decoders are unreachable and never compiled.
+// so the other decoders are unreachable and never compiled. The including kernel's uniform P
+// has a field row_bytes (bytes per row): when it is a multiple of 4, F16/BF16 rows are read
+// with aligned word loads (a branch that is uniform, so SIMD back ends take one side).
 // Math per type (d, dmin f16; sc, m 6-bit; q the stored integer):
 //   Q8_0  x = d*q (q int8)          Q4_K  x = d*sc*q - dmin*m (q 4-bit, 8 sub-blocks of 32)
 //   Q6_K  x = d*sc*(q-32) (sc int8) MXFP4 x = 2^(e-127) * e2m1(q)
@@ -61,7 +63,13 @@ fn wl_f32(rb: u32, k0: u32, K: u32) -> W8 {
 fn wl_16(rb: u32, k0: u32, K: u32, bf: bool) -> W8 {
   var r: W8;
   let o = rb + 2u * k0;
-  let w0 = w_u32(o); let w1 = w_u32(o + 4u); let w2 = w_u32(o + 8u); let w3 = w_u32(o + 12u);
+  var w0: u32; var w1: u32; var w2: u32; var w3: u32;
+  if ((P.row_bytes & 3u) == 0u) { // every row word-aligned: plain loads (a uniform branch)
+    let i = o >> 2u;
+    w0 = W[i]; w1 = W[i + 1u]; w2 = W[i + 2u]; w3 = W[i + 3u];
+  } else {
+    w0 = w_u32(o); w1 = w_u32(o + 4u); w2 = w_u32(o + 8u); w3 = w_u32(o + 12u);
+  }
   if (!bf) {
     r.a = vec4<f32>(unpack2x16float(w0), unpack2x16float(w1));
     r.b = vec4<f32>(unpack2x16float(w2), unpack2x16float(w3));

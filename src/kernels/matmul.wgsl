@@ -111,3 +111,82 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec
     }
   }
 }
+
+// CPU adapters (lavapipe, SwiftShader: invocations are SIMD lanes of CPU threads; barriers and
+// workgroup memory are costly, caches make global reads cheap, and a per-lane (divergent) load
+// costs several instructions while arithmetic is vectorised, so every loaded value is reused
+// from registers; all tiles are unrolled by hand so they stay in registers):
+//   rows_mm  M > 4: invocation lid of workgroup (nb, mb) computes an 8 x 4 tile of Y: rows
+//            m0 = mb * 8 .. m0 + 7 (clamped to M - 1 for the loads, not stored past M),
+//            columns n = nb * 4 * WG + lid + j * WG (j < 4). Each W group of 8 is decoded once
+//            per 8 rows of x; the x reads are the same for the whole workgroup (uniform).
+//   rows_mv  M <= 4 (decode): 8 columns n = nb * 8 * WG + lid + j * WG per invocation, each
+//            x group read once per 8 columns; rows of x one after the other.
+// No workgroup memory, no barrier. Grid: cdiv(N, 4 * WG) * cdiv(M, 8) workgroups (nb fastest),
+// or cdiv(N, 8 * WG).
+fn dot8(w: W8, xa: vec4<f32>, xc: vec4<f32>) -> f32 { return dot(w.a, xa) + dot(w.b, xc); }
+fn tile_row(acc: vec4<f32>, xb: u32, k0: u32, w0: W8, w1: W8, w2: W8, w3: W8) -> vec4<f32> {
+  let xa = x4(xb, k0);
+  let xc = x4(xb, k0 + 4u);
+  return acc + vec4<f32>(dot8(w0, xa, xc), dot8(w1, xa, xc), dot8(w2, xa, xc), dot8(w3, xa, xc));
+}
+fn store_row(m: u32, n0: u32, a: vec4<f32>) {
+  if (m >= P.M) { return; }
+  if (n0 < P.N) { store(m, n0, a.x); }
+  if (n0 + WG < P.N) { store(m, n0 + WG, a.y); }
+  if (n0 + 2u * WG < P.N) { store(m, n0 + 2u * WG, a.z); }
+  if (n0 + 3u * WG < P.N) { store(m, n0 + 3u * WG, a.w); }
+}
+fn wrow(n: u32) -> u32 { return min(n, P.N - 1u) * P.row_bytes; }
+
+@compute @workgroup_size(WG)
+fn rows_mm(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x + wid.y * nw.x;
+  let nblk = (P.N + 4u * WG - 1u) / (4u * WG);
+  let m0 = (g / nblk) * 8u;
+  if (m0 >= P.M) { return; }
+  let n0 = (g % nblk) * 4u * WG + lid;
+  let r0 = wrow(n0); let r1 = wrow(n0 + WG); let r2 = wrow(n0 + 2u * WG); let r3 = wrow(n0 + 3u * WG);
+  let K = P.K;
+  let ml = P.M - 1u;
+  let x0 = m0 * K; let x1 = min(m0 + 1u, ml) * K; let x2 = min(m0 + 2u, ml) * K; let x3 = min(m0 + 3u, ml) * K;
+  let x4_ = min(m0 + 4u, ml) * K; let x5 = min(m0 + 5u, ml) * K; let x6 = min(m0 + 6u, ml) * K; let x7 = min(m0 + 7u, ml) * K;
+  var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
+  var a4 = vec4<f32>(0.0); var a5 = vec4<f32>(0.0); var a6 = vec4<f32>(0.0); var a7 = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < K; k0 += 8u) {
+    let w0 = w_load8(r0, k0, K); let w1 = w_load8(r1, k0, K); let w2 = w_load8(r2, k0, K); let w3 = w_load8(r3, k0, K);
+    a0 = tile_row(a0, x0, k0, w0, w1, w2, w3);
+    a1 = tile_row(a1, x1, k0, w0, w1, w2, w3);
+    a2 = tile_row(a2, x2, k0, w0, w1, w2, w3);
+    a3 = tile_row(a3, x3, k0, w0, w1, w2, w3);
+    a4 = tile_row(a4, x4_, k0, w0, w1, w2, w3);
+    a5 = tile_row(a5, x5, k0, w0, w1, w2, w3);
+    a6 = tile_row(a6, x6, k0, w0, w1, w2, w3);
+    a7 = tile_row(a7, x7, k0, w0, w1, w2, w3);
+  }
+  store_row(m0, n0, a0); store_row(m0 + 1u, n0, a1); store_row(m0 + 2u, n0, a2); store_row(m0 + 3u, n0, a3);
+  store_row(m0 + 4u, n0, a4); store_row(m0 + 5u, n0, a5); store_row(m0 + 6u, n0, a6); store_row(m0 + 7u, n0, a7);
+}
+
+@compute @workgroup_size(WG)
+fn rows_mv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let n0 = (wid.x + wid.y * nw.x) * 8u * WG + lid;
+  if (n0 - lid >= P.N) { return; }
+  let n4 = n0 + 4u * WG;
+  let r0 = wrow(n0); let r1 = wrow(n0 + WG); let r2 = wrow(n0 + 2u * WG); let r3 = wrow(n0 + 3u * WG);
+  let r4 = wrow(n4); let r5 = wrow(n4 + WG); let r6 = wrow(n4 + 2u * WG); let r7 = wrow(n4 + 3u * WG);
+  let K = P.K;
+  for (var m = 0u; m < P.M; m++) {
+    let xb = m * K;
+    var a = vec4<f32>(0.0);
+    var b = vec4<f32>(0.0);
+    for (var k0 = 0u; k0 < K; k0 += 8u) {
+      a = tile_row(a, xb, k0, w_load8(r0, k0, K), w_load8(r1, k0, K), w_load8(r2, k0, K), w_load8(r3, k0, K));
+      b = tile_row(b, xb, k0, w_load8(r4, k0, K), w_load8(r5, k0, K), w_load8(r6, k0, K), w_load8(r7, k0, K));
+    }
+    store_row(m, n0, a);
+    store_row(m, n4, b);
+  }
+}

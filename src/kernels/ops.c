@@ -25,6 +25,8 @@ static const struct { const char *name; int wdecode; } kern_info[K_COUNT] = {
 struct dp_ops {
   dp_gpu *g;
   int sg;                    /* use the subgroup variants */
+  int cpu;                   /* CPU adapter: barrier-free kernel variants */
+  uint32_t cpu_wg;
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
   char *src[2][K_COUNT][DP_MXFP4 + 1];
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
@@ -35,6 +37,8 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (!o) return DP_ERR_NOMEM;
   o->g = g;
   o->sg = dp_gpu_get_info(g)->has_subgroups;
+  o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
+  o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
   if (s) { dp_free(o); return s; }
   *out = o;
@@ -51,6 +55,7 @@ void dp_ops_free(dp_ops *o) {
 }
 
 dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
+void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
@@ -110,9 +115,16 @@ static dp_gpu_binding dummy_binding(dp_ops *o) {
   return b;
 }
 
-/* Workgroup size for one-workgroup-per-row kernels: enough for the row, 32..256. */
-static uint32_t row_wg(uint32_t n) {
+/* Workgroup size for one-workgroup-per-row kernels: enough for the row, 32..256 on GPUs; on
+ * CPU adapters from 8 (one SIMD batch: barriers there cost far more than a longer strided
+ * loop) up to what keeps <= 256 terms per invocation (f32 sums stay as accurate as on GPUs). */
+static uint32_t row_wg(const dp_ops *o, uint32_t n) {
   uint32_t wg = 32;
+  if (o->cpu) {
+    wg = 8;
+    while (wg < 256 && wg * 256 < n) wg *= 2;
+    return wg;
+  }
   while (wg < 256 && wg < n) wg *= 2;
   return wg;
 }
@@ -152,14 +164,21 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
   if (bias.buf) TRY(bind(o, "matmul", "bias", bias, (uint64_t)N * 4, &b[2]));
   else b[2] = dummy_binding(o);
   TRY(bind(o, "matmul", "y", y, (uint64_t)M * N * 4, &b[3]));
+  uint32_t mflags = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
+  matmul_params p = {M, N, K, (uint32_t)rb, (uint32_t)cdiv(N, 32), mflags, 0, 0};
+  dp_gpu_kernel *k;
+  if (o->cpu) { /* one W row per invocation, 8 rows of x each, no barriers */
+    uint32_t wg = o->cpu_wg;
+    dp_gpu_constant c[1] = {{"WG", wg}};
+    int mv = M <= GEMV_MAX_M;
+    TRY(get_kernel(o, K_MATMUL, wt, mv ? "rows_mv" : "rows_mm", c, 1, &k));
+    return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
+  }
   int gemv = M <= GEMV_MAX_M;
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   dp_gpu_constant c[1] = {{"WG", wg}};
-  dp_gpu_kernel *k;
   TRY(get_kernel(o, K_MATMUL, wt, gemv ? "gemv" : "tiled", c, 1, &k));
-  uint32_t mflags = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
-  matmul_params p = {M, N, K, (uint32_t)rb, (uint32_t)cdiv(N, 32), mflags, 0, 0};
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
 }
 
@@ -204,7 +223,7 @@ dp_status dp_op_rmsnorm(dp_ops *o, dp_view y, dp_view x, dp_view w, uint32_t row
   TRY(bind(o, "rmsnorm", "x", x, (uint64_t)rows * D * 4, &b[0]));
   TRY(bind(o, "rmsnorm", "w", w, (uint64_t)D * 4, &b[1]));
   if (!inplace) TRY(bind(o, "rmsnorm", "y", y, (uint64_t)rows * D * 4, &b[2]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(D)}};
+  dp_gpu_constant c[1] = {{"WG", row_wg(o, D)}};
   dp_gpu_kernel *k;
   TRY(get_kernel(o, K_RMSNORM, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
   rmsnorm_params p = {rows, D, eps, (flags & DP_NORM_PLUS_ONE) != 0};
@@ -276,7 +295,10 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   if (sinks.buf) TRY(bind(o, "attention", "sinks", sinks, (uint64_t)d->n_heads * 4, &b[3]));
   else b[3] = dummy_binding(o);
   TRY(bind(o, "attention", "out", out, qbytes, &b[4]));
-  dp_gpu_constant c[1] = {{"WG", 64}};
+  /* CPU adapters: the smallest workgroup that covers head_dim (4 dims per invocation) */
+  uint32_t wg = 64;
+  if (o->cpu) for (wg = 8; wg * 4 < d->head_dim; wg *= 2) {}
+  dp_gpu_constant c[1] = {{"WG", wg}};
   dp_gpu_kernel *k;
   TRY(get_kernel(o, K_ATTENTION, DP_F32, "main", c, 1, &k));
   attention_params p = {d->T, d->n_heads, d->n_kv_heads, d->head_dim, d->pos0, d->capacity,
@@ -294,7 +316,7 @@ dp_status dp_op_softmax(dp_ops *o, dp_view y, dp_view x, uint32_t rows, uint32_t
   dp_gpu_binding b[2];
   TRY(bind(o, "softmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
   if (!inplace) TRY(bind(o, "softmax", "y", y, (uint64_t)rows * n * 4, &b[1]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(n)}};
+  dp_gpu_constant c[1] = {{"WG", row_wg(o, n)}};
   dp_gpu_kernel *k;
   TRY(get_kernel(o, K_SOFTMAX, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
   pair_params p = {rows, n, 0, 0};
@@ -335,7 +357,7 @@ dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_
   dp_gpu_binding b[2];
   TRY(bind(o, "argmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
   TRY(bind(o, "argmax", "ids", ids, (uint64_t)rows * 4, &b[1]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(n)}};
+  dp_gpu_constant c[1] = {{"WG", row_wg(o, n)}};
   dp_gpu_kernel *k;
   TRY(get_kernel(o, K_ARGMAX, DP_F32, "main", c, 1, &k));
   pair_params p = {rows, n, 0, 0};

@@ -41,6 +41,11 @@ void dp_ops_free(dp_ops *o);
 dp_gpu *dp_ops_gpu(dp_ops *o);
 /* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
 void dp_ops_set_subgroups(dp_ops *o, int enabled);
+/* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
+ * SwiftShader) the ops pick barrier-free variants that keep data in registers (matmul: one
+ * invocation per 8x4 / 1x8 tile, see matmul.wgsl); on GPUs the coalesced workgroup variants.
+ * enabled = 0 forces the GPU variants, 1 the CPU ones (tests run both on either adapter). */
+void dp_ops_set_cpu_kernels(dp_ops *o, int enabled);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
