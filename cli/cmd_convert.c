@@ -1,5 +1,13 @@
 /* cmd_convert.c -- `doppler convert SRC OUT [--quant TYPE] [--shard-size BYTES]`: thin CLI
- * over dp_convert (src/format/convert.c). The progress bar is drawn only on a terminal. */
+ * over dp_convert (src/format/convert.c). The progress bar is drawn only on a terminal.
+ *
+ * Interruption: SIGINT/SIGTERM set a flag that dp_convert polls between chunks; it then removes
+ * its temporary output (OUT.tmp-PID) and returns DP_ERR_CANCELLED, and the command exits by the
+ * same signal. A second signal (the converter stuck outside its loop) removes the temporary
+ * output from inside the handler with async-signal-safe calls only (unlink/rmdir of the names
+ * the converter writes, paths built by hand) and exits at once. */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +15,84 @@
 #include "commands.h"
 #include "doppler_status.h"
 #include "format/convert.h"
+
+static volatile sig_atomic_t g_signal; /* first signal received, 0 if none */
+static char g_tmp[4096];                /* OUT.tmp-PID: the converter's temporary output */
+static size_t g_tmp_len;
+
+static int cancelled(void *ctx) { (void)ctx; return g_signal != 0; }
+
+/* Append s to buf at *n (buf has room for 4096), NUL-terminated; signal-safe. */
+static void put_str(char *buf, size_t *n, const char *s) {
+  while (*s && *n < 4095) buf[(*n)++] = *s++;
+  buf[*n] = 0;
+}
+
+static void put_num(char *buf, size_t *n, unsigned long v, int width) {
+  char d[24];
+  int k = 0;
+  do d[k++] = (char)('0' + v % 10), v /= 10; while (v || k < width);
+  while (k && *n < 4095) buf[(*n)++] = d[--k];
+  buf[*n] = 0;
+}
+
+/* Remove one file of the temporary directory, and its own atomic-write temporary. */
+static int unlink_in_tmp(const char *name, long pid) {
+  char p[4096];
+  size_t n = 0;
+  put_str(p, &n, g_tmp);
+  put_str(p, &n, "/");
+  put_str(p, &n, name);
+  int r = unlink(p);
+  put_str(p, &n, ".tmp-");
+  put_num(p, &n, (unsigned long)pid, 1);
+  unlink(p);
+  return r;
+}
+
+static void remove_tmp_now(void) {
+  long pid = (long)getpid();
+  if (unlink(g_tmp) == 0) return; /* a .gguf output: one file */
+  static const char *const names[] = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.gguf"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink_in_tmp(names[i], pid);
+  for (unsigned long k = 0; k < 100000; k++) { /* shards are created in order: stop at the first gap */
+    char name[4096];
+    size_t n = 0;
+    put_str(name, &n, "shard_");
+    put_num(name, &n, k, 5);
+    put_str(name, &n, ".bin");
+    if (unlink_in_tmp(name, pid)) break;
+  }
+  rmdir(g_tmp);
+}
+
+static void on_signal(int sig) {
+  if (!g_signal) { g_signal = sig; return; }
+  int e = errno;
+  if (g_tmp_len) remove_tmp_now();
+  errno = e;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void catch_signals(const char *out) {
+  size_t n = strlen(out);
+  while (n > 1 && out[n - 1] == '/') n--; /* as dp_convert names it */
+  g_tmp_len = 0;
+  if (n + 40 < sizeof g_tmp) {
+    memcpy(g_tmp, out, n);
+    g_tmp[n] = 0;
+    g_tmp_len = n;
+    put_str(g_tmp, &g_tmp_len, ".tmp-");
+    put_num(g_tmp, &g_tmp_len, (unsigned long)getpid(), 1);
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
 
 static void convert_usage(FILE *f) {
   fprintf(f, "usage: doppler convert SRC OUT [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m] [--shard-size BYTES]\n"
@@ -31,7 +117,16 @@ int cmd_convert(int argc, char **argv) {
   }
   if (np != 2) { convert_usage(stderr); return 2; }
   o.progress = isatty(2);
+  o.cancelled = cancelled;
+  catch_signals(pos[1]);
   dp_status st = dp_convert(pos[0], pos[1], &o);
+  if (g_signal && st) { /* interrupted: dp_convert removed its temporary output; die by the signal */
+    if (st == DP_ERR_CANCELLED) fprintf(stderr, "doppler convert: interrupted; no output written\n");
+    int sig = g_signal;
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return 128 + sig;
+  }
   if (st) { fprintf(stderr, "doppler convert: %s\n", dp_error_message()); return 1; }
   return 0;
 }

@@ -38,5 +38,32 @@ ln -s "$PWD/models/doppler-tiny-f16/manifest.json" "$PWD/models/doppler-tiny-f16
 err=$($D tokenize --model "$tmp" --text x 2>&1); rc=$?
 [ $rc -ne 0 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == *"no tokenizer.json"* ]] && ok || no "tokenize without tokenizer: rc=$rc '$err'"
 rm -rf "$tmp"
+# convert interrupted by SIGINT (and SIGTERM): no OUT and no OUT.tmp-PID left behind. If the
+# conversion won the race and finished first, it must have exited 0 with a complete model.
+tmp=$(mktemp -d)
+for sig in INT TERM INTx2; do  # INTx2: INT then TERM at once: the 2nd signal removes the tmp in the handler
+  for delay in 0.05 0.15; do
+    rm -rf "$tmp"/o*
+    $D convert $S/models/doppler-tiny "$tmp/o" --quant q4_k_m >/dev/null 2>"$tmp/err" & pid=$!
+    sleep $delay; kill -${sig%x2} $pid 2>/dev/null; [ $sig = INTx2 ] && kill -TERM $pid 2>/dev/null; wait $pid; rc=$?
+    left=$(cd "$tmp" && ls -d o.tmp-* 2>/dev/null)
+    if [ $rc -eq 0 ]; then  # finished before the signal
+      [ -z "$left" ] && $D inspect "$tmp/o" >/dev/null && ok || no "convert finished before SIG$sig: tmp '$left'"
+    else
+      [ -z "$left" ] && [ ! -e "$tmp/o" ] && [ $rc -ge 128 ] && ok || no "convert SIG$sig after ${delay}s: rc=$rc left '$left' $(ls "$tmp")"
+    fi
+  done
+done
+# RDRR hashes: open checks sizes only; inspect --verify (or DOPPLER_VERIFY=1) hashes every shard
+$D convert $S/models/doppler-tiny "$tmp/v" --quant q8_0 --shard-size 1048576 2>/dev/null && \
+  $D inspect "$tmp/v" --verify >/dev/null && ok || no "convert + inspect --verify"
+printf 'X' | dd of="$tmp/v/shard_00003.bin" bs=1 seek=10 conv=notrunc 2>/dev/null
+$D inspect "$tmp/v" >/dev/null && ok || no "inspect without --verify opens a model with a bad hash"
+for verify in flag env; do
+  if [ $verify = flag ]; then err=$($D inspect --verify "$tmp/v" 2>&1 >/dev/null); rc=$?
+  else err=$(DOPPLER_VERIFY=1 $D inspect "$tmp/v" 2>&1 >/dev/null); rc=$?; fi
+  [ $rc -eq 1 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == *"shard_00003.bin: SHA-256 mismatch"* ]] && ok || no "verify ($verify): rc=$rc '$err'"
+done
+rm -rf "$tmp"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

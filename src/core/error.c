@@ -5,12 +5,14 @@
 #include <string.h>
 
 static char g_msg[1024];
+static dp_status g_code;
 
 dp_status dp_error(dp_status code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(g_msg, sizeof g_msg, fmt, ap);
   va_end(ap);
+  g_code = code;
   return code;
 }
 
@@ -32,7 +34,8 @@ dp_status dp_error_wrap(dp_status code, const char *fmt, ...) {
   return code;
 }
 
-void dp_error_clear(void) { g_msg[0] = 0; }
+void dp_error_clear(void) { g_msg[0] = 0; g_code = DP_OK; }
+dp_status dp_error_status(void) { return g_code; }
 const char *dp_error_message(void) { return g_msg; }
 
 const char *dp_status_name(dp_status s) {

@@ -21,4 +21,7 @@ dp_status dp_error_wrap(dp_status code, const char *fmt, ...)
 #endif
     ;
 void dp_error_clear(void);
+/* The code of the last dp_error() (DP_OK after dp_error_clear): lets a caller that got NULL
+ * from a constructor return the right status. */
+dp_status dp_error_status(void);
 #endif

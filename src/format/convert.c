@@ -6,8 +6,8 @@
  * weights become F32; everything else gets the requested type, or q4_k_m's per-tensor rule, or
  * the nearest type whose block divides the rows (Q8_0, else F16) with a notice. A tensor whose
  * chosen type equals its stored type is copied byte for byte (GGUF blocks survive untouched).
- * Data flows in row chunks: read stored rows -> f32 -> quantize -> write, so memory stays
- * bounded by one chunk whatever the tensor size.
+ * Data flows in row chunks: stored rows (in place when mapped) -> f32 -> quantize -> write,
+ * so memory stays bounded by one chunk whatever the tensor size.
  *
  * GGUF output: llama.cpp names (gguf_names.c), Q/K rows permuted back to llama.cpp's order,
  * Gemma norms stored as w+1, per-expert tensors merged into [E, out, in]. */
@@ -31,7 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CHUNK_ELEMS (1u << 20)
+/* Elements per chunk: small enough that the f32 staging, the quantized output and the bytes
+ * being hashed stay in L2 (256 KiB of f32); F32 sources are quantized straight from the
+ * mapping, so the pipeline makes no copy of the input at all. */
+#define CHUNK_ELEMS (1u << 16)
 
 /* ---------------------------------------------------------------- type choice */
 
@@ -73,6 +76,8 @@ typedef struct plan_t {
   size_t first;            /* components comp[first .. first+n_comp) */
   int n_comp, flags, heads;
 } plan_t;
+
+#define PLAN_ROPE_FREQS 0x100 /* computed from hparams (no source component) */
 
 typedef struct conv {
   dp_model_file *mf;
@@ -154,7 +159,7 @@ static dp_status plan_experts(conv *c, plan_t *p, const dp_hparams *hp) {
 static dp_status make_plan(conv *c, int gguf) {
   size_t n = dp_model_file_tensor_count(c->mf);
   const dp_hparams *hp = dp_model_file_hparams(c->mf);
-  c->p = dp_calloc(n ? n : 1, sizeof *c->p);
+  c->p = dp_calloc(n + 1, sizeof *c->p); /* + rope_freqs.weight (GGUF) */
   c->comp = dp_calloc(n ? n : 1, sizeof *c->comp);
   c->comp_dt = dp_calloc(n ? n : 1, sizeof *c->comp_dt);
   if (!c->p || !c->comp || !c->comp_dt) return DP_ERR_NOMEM;
@@ -189,6 +194,18 @@ static dp_status make_plan(conv *c, int gguf) {
     if (flags & (DP_GN_PERM_Q | DP_GN_PERM_K)) p->heads = (flags & DP_GN_PERM_Q) ? hp->n_heads : hp->n_kv_heads;
     if ((flags & DP_GN_EXPERT) && (st = plan_experts(c, p, hp))) return st;
   }
+  if (gguf && hp->rope.type == DP_ROPE_LLAMA3) { /* llama.cpp carries llama3 RoPE scaling as a tensor */
+    plan_t *p = &c->p[c->np++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "rope_freqs.weight");
+    p->dt = DP_F32;
+    p->n_dims = 1;
+    p->shape[0] = (uint64_t)(hp->rope.rotary_dim / 2);
+    p->nbytes = p->shape[0] * 4;
+    p->flags = PLAN_ROPE_FREQS;
+    if (hp->rope.rotary_dim < 2 || hp->rope.rotary_dim / 2 > 512)
+      return dp_error(DP_ERR_UNSUPPORTED, "%s: rope dimension %d: no rope_freqs for it", dp_model_file_path(c->mf), hp->rope.rotary_dim);
+  }
   return DP_OK;
 }
 
@@ -218,16 +235,20 @@ static dp_status emit(conv *c, const dp_tensor_info *t, dp_dtype dt, int flags, 
   dp_status st = (!raw || !out || (perm && !pb) || (!f && !(dt == t->dtype && !(flags & DP_GN_NORM1)))) ? DP_ERR_NOMEM : DP_OK;
   for (uint64_t r = 0; r < rows && !st; r += chunk) {
     uint64_t k = rows - r < chunk ? rows - r : chunk, ne = k * row_el;
-    if ((st = dp_model_file_read(c->mf, t, r * in_rb, raw, k * in_rb))) break;
-    const uint8_t *res = raw;
+    const void *mapped = NULL; /* stored bytes in place (mapped source), no copy */
+    if ((st = dp_model_file_peek(c->mf, t, r * in_rb, k * in_rb, &mapped))) break;
+    if (!mapped && (st = dp_model_file_read(c->mf, t, r * in_rb, raw, k * in_rb))) break;
+    const uint8_t *res = mapped ? mapped : raw;
     if (f) {
-      if (t->dtype == DP_F32) memcpy(f, raw, ne * 4);
-      else if ((st = dp_dequantize(t->dtype, raw, f, ne))) break;
+      const float *x = f;
+      if (t->dtype == DP_F32 && !(flags & DP_GN_NORM1) && !((uintptr_t)res % sizeof(float))) x = (const float *)res;
+      else if (t->dtype == DP_F32) memcpy(f, res, ne * 4);
+      else if ((st = dp_dequantize(t->dtype, res, f, ne))) break;
       if (flags & DP_GN_NORM1)
         for (uint64_t i = 0; i < ne; i++) f[i] += 1.0f;
-      if (dt == DP_F32) memcpy(out, f, ne * 4);
-      else if ((st = dp_quantize(dt, f, out, ne))) break;
-      res = out;
+      if (dt == DP_F32) res = (const uint8_t *)x;
+      else if ((st = dp_quantize(dt, x, out, ne))) break;
+      else res = out;
     }
     if (perm) { /* GGUF row (h, 2i + j) <- HF row (h, j*D/2 + i) */
       for (uint64_t g = 0; g < k; g++) {
@@ -239,10 +260,11 @@ static dp_status emit(conv *c, const dp_tensor_info *t, dp_dtype dt, int flags, 
     st = sink(ctx, res, k * out_rb);
     c->done_in += k * in_rb;
     progress(c, 0);
+    if (!st && c->o->cancelled && c->o->cancelled(c->o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
   }
   dp_free(raw), dp_free(out), dp_free(pb), dp_free(f);
-  if (st) return dp_error_wrap(st, "tensor %s", t->name);
-  return DP_OK;
+  if (st && st != DP_ERR_CANCELLED && !strstr(dp_error_message(), t->name)) return dp_error_wrap(st, "tensor %s", t->name);
+  return st;
 }
 
 /* ---------------------------------------------------------------- RDRR output */
@@ -421,9 +443,15 @@ static dp_status write_gguf(conv *c, const char *dst, const char *src) {
   for (size_t i = 0; i < c->np && !st; i++) {
     plan_t *p = &c->p[i];
     if (pos < p->offset) st = dp_atomic_write(&af, zero, (size_t)(p->offset - pos));
+    if (p->flags & PLAN_ROPE_FREQS) {
+      float f[512];
+      dp_rope_llama3_factors(&dp_model_file_hparams(c->mf)->rope, dp_model_file_hparams(c->mf)->rope.rotary_dim, f);
+      st = dp_atomic_write(&af, f, (size_t)p->nbytes); /* little-endian hosts only, as elsewhere */
+    }
     for (int e = 0; e < p->n_comp && !st; e++) st = emit(c, c->comp[p->first + e], p->dt, p->flags, p->heads, gguf_sink, &gs);
     pos = p->offset + p->nbytes;
   }
+  if (!st && c->o->cancelled && c->o->cancelled(c->o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
   if (st) { dp_atomic_abort(&af); return st; }
   return dp_atomic_commit(&af);
 }
@@ -492,6 +520,7 @@ dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o)
         remove_tree(tmp);
         if (mkdir(tmp, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
         if (!st) st = write_rdrr(&c, tmp, src);
+        if (!st && o->cancelled && o->cancelled(o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
         if (!st && dp_is_dir(dst)) { /* replace an existing model: old aside, new in, old removed */
           if (rename(dst, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", dst, strerror(errno));
         }

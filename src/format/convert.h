@@ -11,6 +11,10 @@ typedef struct dp_convert_opts {
   const char *quant;    /* NULL: keep stored types; f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m */
   uint64_t shard_size;  /* RDRR shard bytes; 0 = 64 MiB */
   int progress;         /* 1: progress bar on stderr (the CLI sets it only on a terminal) */
+  /* Polled between chunks; non-zero stops the conversion: the temporary output is removed and
+   * DP_ERR_CANCELLED returned. NULL: never. The CLI's SIGINT/SIGTERM handler drives it. */
+  int (*cancelled)(void *ctx);
+  void *cancel_ctx;
 } dp_convert_opts;
 
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o);

@@ -21,6 +21,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifndef M_PI
+#define M_PI 3.14159265358979323846
+#endif
+
 static const char *ARCH_NAMES[] = {"llama", "mistral", "qwen3", "gemma3", "mixtral", "gpt_oss"};
 
 const char *dp_arch_name(dp_arch a) { return (unsigned)a < 6 ? ARCH_NAMES[a] : "?"; }
@@ -326,4 +330,86 @@ dp_status dp_hparams_from_json(const dp_json *o, const char *what, dp_hparams *h
   hp->n_eos = (int)eos->n;
   for (int i = 0; i < hp->n_eos; i++) hp->eos_ids[i] = (int)dp_json_int(dp_json_at(eos, i), -1);
   return dp_hparams_validate(hp, what);
+}
+
+/* ---------------------------------------------------------------- llama3 rope factors */
+
+static double l3_wavelen(const dp_rope *r, int dim, int i) { return 2 * M_PI * pow(r->theta, (2.0 * i) / dim); }
+
+void dp_rope_llama3_factors(const dp_rope *r, int dim, float *out) {
+  double orig = r->original_max_pos, lf = r->low_freq_factor, hf = r->high_freq_factor, f = r->factor;
+  for (int i = 0; i < dim / 2; i++) {
+    double w = l3_wavelen(r, dim, i), v;
+    if (w < orig / hf) v = 1;
+    else if (w > orig / lf) v = f;
+    else {
+      double s = (orig / w - lf) / (hf - lf);
+      v = 1 / ((1 - s) / f + s);
+    }
+    out[i] = (float)v;
+  }
+}
+
+static int l3_matches(const dp_rope *r, int dim, const float *f) {
+  float g[512];
+  if (dim / 2 > 512) return 0;
+  dp_rope_llama3_factors(r, dim, g);
+  for (int i = 0; i < dim / 2; i++)
+    if (fabs((double)g[i] - f[i]) > 1e-4 * fabs((double)f[i])) return 0;
+  return 1;
+}
+
+/* With u_i = 1/wavelen_i (decreasing in i), a = low/orig and b = high/orig: factor i is 1 where
+ * u_i > b, `factor` where u_i < a, and in between u_i = a + s_i (b - a) with
+ * s_i = (1/f_i - 1/factor) / (1 - 1/factor). Two blended points fix a and b exactly; with one
+ * or none, llama.cpp's default ratio high/low = 4 is tried, then thresholds inside the gaps. */
+int dp_rope_llama3_from_factors(dp_rope *r, int dim, const float *f, double orig) {
+  int m = dim / 2;
+  if (m < 1 || m > 512) return -1;
+  double fmax = 1;
+  for (int i = 0; i < m; i++) fmax = f[i] > fmax ? f[i] : fmax;
+  if (fmax <= 1 + 1e-6) {
+    for (int i = 0; i < m; i++)
+      if (fabs(f[i] - 1.0) > 1e-4) return -1;
+    r->type = DP_ROPE_DEFAULT, r->factor = 1;
+    return 0;
+  }
+  r->type = DP_ROPE_LLAMA3;
+  r->factor = fmax;
+  r->original_max_pos = orig > 0 ? orig : 8192;
+  double u[512], s[512];
+  int first = -1, last = -1, last_one = -1, first_full = -1;
+  for (int i = 0; i < m; i++) {
+    u[i] = 1 / l3_wavelen(r, dim, i);
+    s[i] = (1 / (double)f[i] - 1 / fmax) / (1 - 1 / fmax);
+    int one = fabs(f[i] - 1.0) <= 1e-5, full = fabs(f[i] - fmax) <= 1e-5 * fmax;
+    if (one) last_one = i;
+    else if (full) { if (first_full < 0) first_full = i; }
+    else { if (first < 0) first = i; last = i; }
+  }
+  double a, b, O = r->original_max_pos;
+#define TRY(A, B)                                                                     \
+  do {                                                                                \
+    a = (A), b = (B);                                                                 \
+    if (a > 0 && b > a) {                                                             \
+      r->low_freq_factor = a * O, r->high_freq_factor = b * O;                        \
+      if (l3_matches(r, dim, f)) return 0;                                            \
+    }                                                                                 \
+  } while (0)
+  if (first >= 0 && last > first) { /* exact: two blended points */
+    double slope = (u[last] - u[first]) / (s[last] - s[first]);
+    TRY(u[first] - s[first] * slope, u[first] - s[first] * slope + slope);
+  }
+  if (first >= 0) { /* one blended point: high = 4 low through it, else b just under the kept side */
+    double sk = s[first], uk = u[first];
+    TRY(uk / (1 + 3 * sk), 4 * uk / (1 + 3 * sk));
+    double bb = last_one >= 0 ? (u[last_one] + uk) / 2 : uk * 2;
+    if (sk < 1) TRY((uk - sk * bb) / (1 - sk), bb);
+  } else {
+    double hi = last_one >= 0 ? u[last_one] : u[0] * 2, lo = first_full >= 0 ? u[first_full] : u[m - 1] / 2;
+    TRY(lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3);
+  }
+#undef TRY
+  r->low_freq_factor = 1, r->high_freq_factor = 4; /* best guess: llama.cpp's defaults */
+  return l3_matches(r, dim, f) ? 0 : -1;
 }

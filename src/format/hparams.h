@@ -69,6 +69,15 @@ int dp_arch_from_name(const char *name, dp_arch *a); /* 0 ok, -1 unknown (names 
 struct dp_buf;
 void dp_hparams_to_json(const dp_hparams *hp, struct dp_buf *b);
 dp_status dp_hparams_from_json(const struct dp_json *o, const char *what, dp_hparams *hp);
+/* llama.cpp's `rope_freqs.weight` for llama3 RoPE scaling: for each frequency i < dim/2
+ * (theta^(-2i/dim)), the divisor llama.cpp applies to it: 1 where kept, r->factor where
+ * scaled, 1/((1-s)/factor + s) in the blend. */
+void dp_rope_llama3_factors(const dp_rope *r, int dim, float *out);
+/* The inverse, for GGUF files without doppler.hparams: sets r->type (DEFAULT if every factor
+ * is 1, else LLAMA3), factor, low/high_freq_factor and original_max_pos (orig, or llama.cpp's
+ * 8192 when orig <= 0: only the ratios to it are determined by the factors). Returns 0 when
+ * the result reproduces every factor (relative 1e-4), -1 otherwise (best fit kept). */
+int dp_rope_llama3_from_factors(dp_rope *r, int dim, const float *f, double orig);
 /* Checks the invariants every source must satisfy (counts positive, heads divide, ...). */
 dp_status dp_hparams_validate(const dp_hparams *hp, const char *what);
 #endif

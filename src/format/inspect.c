@@ -2,6 +2,7 @@
  * inspect.h). Called by cli/cmd_inspect.c, cli/cmd_update_manifest.c and tests; depends on
  * model_file, rdrr (manifest checks) and core (json, buf, file). The manifest editor re-emits
  * the parsed JSON tree in its original key order with only the edited values changed. */
+#include "format/json_status.h"
 #include "format/inspect.h"
 #include "format/rdrr.h"
 #include "core/alloc.h"
@@ -33,9 +34,12 @@ dp_status dp_inspect(dp_model_file *mf, int json, dp_buf *b) {
     bytes[t->dtype] += t->nbytes, count[t->dtype]++, total += t->nbytes;
   }
   const char *path = dp_model_file_path(mf);
-  char *mp = strcmp(dp_model_file_kind(mf), "rdrr") ? NULL : dp_path_join(path, "manifest.json");
+  int rdrr = !strcmp(dp_model_file_kind(mf), "rdrr");
+  char *mp = rdrr ? dp_path_join(path, "manifest.json") : NULL;
+  if (rdrr && !mp) return DP_ERR_NOMEM;
   dp_json_doc *man = mp ? dp_json_parse_file(mp) : NULL;
   dp_free(mp);
+  if (rdrr && !man) return dp_json_fail_status(); /* it parsed at open: out of memory, or changed since */
   const dp_json *shards = man ? dp_json_get(dp_json_root(man), "shards") : NULL;
   uint64_t np = dp_model_params(mf);
   if (json) {
@@ -153,7 +157,7 @@ dp_status dp_manifest_update(const char *dir, const dp_manifest_edit *e, dp_buf 
   dp_status st = dp_file_read_all(mp, &text, &len);
   if (!st) st = dp_rdrr_manifest_check(text, len, mp);
   dp_json_doc *doc = st ? NULL : dp_json_parse(text, len, mp);
-  if (!st && !doc) st = DP_ERR_FORMAT;
+  if (!st && !doc) st = dp_json_fail_status();
   dp_free(text);
   if (st) { dp_free(mp); return st; }
   /* the tree is immutable: edit a shallow copy of the strings we change */

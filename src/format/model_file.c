@@ -11,12 +11,14 @@
  *   model.layers.L.mlp.experts.E.gate_proj.weight  MXFP4 [I, H]   (+ .bias F32 [I])
  *   model.layers.L.mlp.experts.E.up_proj.weight    MXFP4 [I, H]   (+ .bias F32 [I])
  *   model.layers.L.mlp.experts.E.down_proj.weight  MXFP4 [H, I]   (+ .bias F32 [H]) */
+#include "format/json_status.h"
 #include "format/model_file_impl.h"
 #include "format/safetensors.h"
 #include "format/gguf.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "core/sha256.h"
 #include "quant/quant.h"
 #include <ctype.h>
 #include <stdio.h>
@@ -146,7 +148,33 @@ dp_status dp_mf_finish(dp_model_file *mf) {
   return DP_OK;
 }
 
-static dp_status src_read(const dp_model_file *mf, int src, uint64_t off, void *dst, uint64_t n) {
+/* RDRR shard i: check its SHA-256 against the manifest the first time any byte of it is
+ * read (the whole shard is hashed then, before the bytes are handed out). A mismatch is
+ * remembered, so every later read of that shard fails too. `tname` names the tensor read. */
+static dp_status src_verify(dp_model_file *mf, size_t i, const char *tname) {
+  mf_source *s = &mf->srcs[i];
+  if (s->verified == 1 || !s->sha[0]) return DP_OK;
+  if (!s->verified) {
+    char hex[65];
+    dp_sha256_hex(s->map.data, (size_t)s->map.size, hex);
+    s->verified = strcmp(hex, s->sha) ? -1 : 1;
+    if (s->verified < 0) memcpy(s->bad, hex, sizeof hex);
+  }
+  if (s->verified < 0)
+    return dp_error(DP_ERR_FORMAT, "%s: SHA-256 mismatch (file %s, manifest %s)%s%s", s->path, s->bad, s->sha,
+                    tname ? "; reading tensor " : "", tname ? tname : "");
+  return DP_OK;
+}
+
+dp_status dp_model_file_verify(dp_model_file *mf) {
+  for (size_t i = 0; i < mf->n_srcs; i++) {
+    dp_status st = src_verify(mf, i, NULL);
+    if (st) return st;
+  }
+  return DP_OK;
+}
+
+static dp_status src_read(dp_model_file *mf, int src, uint64_t off, void *dst, uint64_t n, const char *tname) {
   uint8_t *d = dst;
   if (!mf->concat) {
     const dp_mapped *m = &mf->srcs[src].map;
@@ -159,6 +187,8 @@ static dp_status src_read(const dp_model_file *mf, int src, uint64_t off, void *
   for (size_t i = 0; i < mf->n_srcs && n; i++) {
     const dp_mapped *m = &mf->srcs[i].map;
     if (off >= m->size) { off -= m->size; continue; }
+    dp_status st = src_verify(mf, i, tname);
+    if (st) return st;
     uint64_t k = m->size - off < n ? m->size - off : n;
     memcpy(d, m->data + off, k);
     d += k, n -= k, off = 0;
@@ -187,11 +217,11 @@ static float elem_f32(dp_dtype t, const uint8_t *p) {
 }
 
 /* Produce output row r (v->out_row_bytes bytes) of a transformed view into row. */
-static dp_status make_row(const dp_model_file *mf, const mf_view *v, uint64_t r, uint8_t *row, uint8_t *tmp) {
+static dp_status make_row(dp_model_file *mf, const mf_view *v, uint64_t r, uint8_t *row, uint8_t *tmp) {
   dp_status st;
   if (v->xform == MF_NORM1) {
     uint64_t n = dp_tensor_nelems(&v->info), es = dp_dtype_block_bytes(v->src_dtype);
-    if ((st = src_read(mf, v->src, v->off, tmp, n * es))) return st;
+    if ((st = src_read(mf, v->src, v->off, tmp, n * es, v->info.name))) return st;
     for (uint64_t i = 0; i < n; i++) {
       float f = elem_f32(v->src_dtype, tmp + i * es) - 1.0f;
       memcpy(row + 4 * i, &f, 4);
@@ -200,8 +230,8 @@ static dp_status make_row(const dp_model_file *mf, const mf_view *v, uint64_t r,
   }
   /* MF_HF_MXFP4: G groups of 32 per row, repacked by quant's dp_mxfp4_from_hf_packed. */
   uint64_t G = v->out_row_bytes / 17, sr = src_row(v, r);
-  if ((st = src_read(mf, v->src, v->off + sr * G * 16, tmp, G * 16))) return st;
-  if ((st = src_read(mf, v->src, v->off_scales + sr * G, tmp + G * 16, G))) return st;
+  if ((st = src_read(mf, v->src, v->off + sr * G * 16, tmp, G * 16, v->info.name))) return st;
+  if ((st = src_read(mf, v->src, v->off_scales + sr * G, tmp + G * 16, G, v->info.name))) return st;
   for (uint64_t g = 0; g < G; g++) dp_mxfp4_from_hf_packed(tmp + g * 16, tmp[G * 16 + g], row + g * 17);
   return DP_OK;
 }
@@ -214,7 +244,7 @@ dp_status dp_model_file_read(dp_model_file *mf, const dp_tensor_info *t, uint64_
     return dp_error(DP_ERR_INVALID_ARG, "%s: tensor %s: read [%llu, +%llu) past its %llu bytes", mf->path, t->name,
                     (unsigned long long)offset, (unsigned long long)n, (unsigned long long)t->nbytes);
   if (!n) return DP_OK;
-  if (v->xform == MF_RAW && v->rowmap == MF_ROWS_ID) return src_read(mf, v->src, v->off + offset, dst, n);
+  if (v->xform == MF_RAW && v->rowmap == MF_ROWS_ID) return src_read(mf, v->src, v->off + offset, dst, n, t->name);
   uint8_t *d = dst, *row = NULL, *tmp = NULL;
   if (v->xform != MF_RAW) {
     row = dp_malloc(v->out_row_bytes);
@@ -225,13 +255,34 @@ dp_status dp_model_file_read(dp_model_file *mf, const dp_tensor_info *t, uint64_
   uint64_t rb = v->out_row_bytes;
   for (uint64_t r = offset / rb, in = offset % rb; n && !st; r++, in = 0) {
     uint64_t k = rb - in < n ? rb - in : n;
-    if (v->xform == MF_RAW) st = src_read(mf, v->src, v->off + src_row(v, r) * v->src_row_bytes + in, d, k);
+    if (v->xform == MF_RAW) st = src_read(mf, v->src, v->off + src_row(v, r) * v->src_row_bytes + in, d, k, t->name);
     else if (!(st = make_row(mf, v, r, row, tmp))) memcpy(d, row + in, k);
     d += k, n -= k;
   }
   dp_free(row);
   dp_free(tmp);
   return st;
+}
+
+dp_status dp_model_file_peek(dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, const void **p) {
+  const mf_view *v = (t >= mf->infos && t < mf->infos + mf->n) ? &mf->v[t - mf->infos] : NULL;
+  *p = NULL;
+  if (!v) return dp_error(DP_ERR_INVALID_ARG, "%s: tensor info not from this model file", mf->path);
+  if (offset > t->nbytes || n > t->nbytes - offset)
+    return dp_error(DP_ERR_INVALID_ARG, "%s: tensor %s: read [%llu, +%llu) past its %llu bytes", mf->path, t->name,
+                    (unsigned long long)offset, (unsigned long long)n, (unsigned long long)t->nbytes);
+  if (v->xform != MF_RAW || v->rowmap != MF_ROWS_ID || !n) return DP_OK;
+  uint64_t off = v->off + offset;
+  size_t i = mf->concat ? 0 : (size_t)v->src;
+  if (mf->concat)
+    for (; i < mf->n_srcs && off >= mf->srcs[i].map.size; i++) off -= mf->srcs[i].map.size;
+  if (i >= mf->n_srcs || off > mf->srcs[i].map.size || n > mf->srcs[i].map.size - off) return DP_OK; /* spans shards */
+  if (mf->concat) {
+    dp_status st = src_verify(mf, i, t->name);
+    if (st) return st;
+  }
+  *p = mf->srcs[i].map.data + off;
+  return DP_OK;
 }
 
 static void ints_to_f32(dp_dtype t, const uint8_t *p, float *o, uint64_t n) {
@@ -401,7 +452,7 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   char *p = dp_path_join(dir, "config.json");
   if (!p) return DP_ERR_NOMEM;
   dp_json_doc *cfg = dp_json_parse_file(p);
-  dp_status st = cfg ? dp_hparams_from_hf_config(dp_json_root(cfg), p, &mf->hp) : DP_ERR_FORMAT;
+  dp_status st = cfg ? dp_hparams_from_hf_config(dp_json_root(cfg), p, &mf->hp) : dp_json_fail_status();
   dp_free(p);
   if (cfg) dp_json_free(cfg);
   if (st) return st;
@@ -413,7 +464,7 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   dp_json_doc *index = NULL;
   const dp_json *wm = NULL;
   if (dp_file_exists(idx)) {
-    if (!(index = dp_json_parse_file(idx))) { dp_free(idx); return DP_ERR_FORMAT; }
+    if (!(index = dp_json_parse_file(idx))) { dp_free(idx); return dp_json_fail_status(); }
     wm = dp_json_get(dp_json_root(index), "weight_map");
     if (!dp_json_is(wm, DP_JSON_OBJECT) || !wm->n) st = dp_error(DP_ERR_FORMAT, "%s: field weight_map: missing or empty", idx);
   }

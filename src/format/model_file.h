@@ -38,6 +38,13 @@ const dp_tensor_info *dp_model_file_tensor(const dp_model_file *mf, size_t i);
 const dp_tensor_info *dp_model_file_find(const dp_model_file *mf, const char *name); /* NULL if absent */
 /* Stored bytes [offset, offset+n) of a tensor (HF semantics as above). */
 dp_status dp_model_file_read(dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, void *dst, uint64_t n);
+/* Zero-copy access: *p points at stored bytes [offset, offset+n) when they lie untransformed
+ * and contiguous in one mapped file/shard, else *p = NULL (use dp_model_file_read). Valid
+ * until dp_model_file_close. Same checks as dp_model_file_read (RDRR shard hash included). */
+dp_status dp_model_file_peek(dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, const void **p);
+/* RDRR: hash every shard now and compare with the manifest (normally each shard is checked
+ * when first read; DOPPLER_VERIFY=1 at open does this eagerly). No-op for other kinds. */
+dp_status dp_model_file_verify(dp_model_file *mf);
 /* The whole tensor dequantised to f32 (nelems floats). */
 dp_status dp_model_file_read_f32(dp_model_file *mf, const dp_tensor_info *t, float *dst);
 /* Kernel hints from an RDRR manifest ("fused"/"dequant", "f16"/"f32"); NULL if unset. */

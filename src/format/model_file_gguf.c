@@ -3,6 +3,7 @@
  * Q/K row permutation undone by a row map, Gemma's stored w+1 norms read as w (f32), and
  * hyper-parameters from the GGUF metadata (or, for files this project wrote, the exact
  * `doppler.hparams` JSON it stores beside llama.cpp's keys). Called by model_file.c. */
+#include "format/json_status.h"
 #include "format/model_file_impl.h"
 #include "format/gguf.h"
 #include "format/gguf_names.h"
@@ -19,7 +20,7 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
   const char *hj = dp_gguf_get_str(g, "doppler.hparams", &n);
   if (hj) {
     dp_json_doc *d = dp_json_parse(hj, n, what);
-    if (!d) return DP_ERR_FORMAT;
+    if (!d) return dp_json_fail_status();
     dp_status st = dp_hparams_from_json(dp_json_root(d), what, hp);
     dp_json_free(d);
     return st;
@@ -65,12 +66,29 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
     r->original_max_pos = dp_gguf_get_num(g, K("rope.scaling.original_context_length"), hp->max_pos);
     if (a == DP_ARCH_GPTOSS) r->truncate = 0;
   }
+  const dp_gguf_tensor *rf = dp_gguf_find_tensor(g, "rope_freqs.weight");
+  if (rf && r->type == DP_ROPE_DEFAULT) { /* llama.cpp's llama3 scaling: per-frequency divisors */
+    float f[512];
+    if (rf->dtype != DP_F32 || rf->n_dims != 1 || rf->ne[0] != (uint64_t)r->rotary_dim / 2 || rf->ne[0] > 512)
+      return dp_error(DP_ERR_FORMAT, "%s: tensor rope_freqs.weight: want F32 [%d] (rope.dimension_count / 2)", what, r->rotary_dim / 2);
+    memcpy(f, g->data + rf->offset, (size_t)rf->ne[0] * 4);
+    if (dp_rope_llama3_from_factors(r, r->rotary_dim, f, dp_gguf_get_num(g, K("rope.scaling.original_context_length"), 0)))
+      dp_log(DP_LOG_WARN, "%s: tensor rope_freqs.weight: factors do not follow llama3 scaling exactly; using factor %g, low %g, high %g", what,
+             r->factor, r->low_freq_factor, r->high_freq_factor);
+  }
   hp->rope_local = hp->rope;
   hp->sliding_window = (int)dp_gguf_get_int(g, K("attention.sliding_window"), 0);
   if (a == DP_ARCH_GEMMA3) {
+    /* llama.cpp: sliding window on all layers but every 6th (none without attention.sliding_window),
+     * local RoPE base 10k unscaled; a per-layer bool array (or a period) in
+     * attention.sliding_window_pattern overrides the 6. */
     hp->rope_local.type = DP_ROPE_DEFAULT, hp->rope_local.factor = 1, hp->rope_local.theta = 10000;
+    const dp_gguf_kv *pk = dp_gguf_find(g, K("attention.sliding_window_pattern"));
     int pat = (int)dp_gguf_get_int(g, K("attention.sliding_window_pattern"), 6);
-    for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++) hp->layer_sliding[i] = pat > 0 ? (i + 1) % pat != 0 : 1;
+    if (pk && pk->type == DP_GGUF_ARRAY && pk->n != (uint64_t)hp->n_layers)
+      return dp_error(DP_ERR_FORMAT, "%s: key %s: %llu entries for %d layers", what, key, (unsigned long long)pk->n, hp->n_layers);
+    for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++)
+      hp->layer_sliding[i] = !hp->sliding_window ? 0 : pk && pk->type == DP_GGUF_ARRAY ? dp_gguf_arr_int(pk, (uint64_t)i) != 0 : pat > 0 ? (i + 1) % pat != 0 : 1;
     hp->qk_norm = hp->norm_plus_one = hp->sandwich_norm = hp->embed_scale_sqrt_d = 1;
     hp->attn_softcap = dp_gguf_get_num(g, K("attn_logit_softcapping"), 0);
     hp->final_softcap = dp_gguf_get_num(g, K("final_logit_softcapping"), 0);
@@ -80,6 +98,10 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
     for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++) hp->layer_sliding[i] = 1;
   }
   hp->attn_scale = hp->head_dim > 0 ? 1.0 / sqrt((double)hp->head_dim) : 0;
+  if (a == DP_ARCH_GEMMA3) { /* query_pre_attn_scalar^-0.5: llama.cpp's rule (27B: d_model / n_heads) unless stated */
+    if (hp->n_layers == 62 && hp->n_heads > 0) hp->attn_scale = 1.0 / sqrt((double)hp->d_model / hp->n_heads);
+    hp->attn_scale = dp_gguf_get_num(g, K("attention.scale"), hp->attn_scale);
+  }
   hp->qk_norm |= a == DP_ARCH_QWEN3;
   hp->attn_bias = hp->o_bias = a == DP_ARCH_GPTOSS || dp_gguf_find_tensor(g, "blk.0.attn_q.bias");
   hp->attn_sinks = a == DP_ARCH_GPTOSS;

@@ -34,7 +34,13 @@ typedef struct mf_view {
   dp_dtype src_dtype;    /* MF_NORM1: stored element type */
 } mf_view;
 
-typedef struct mf_source { char *path; dp_mapped map; } mf_source;
+typedef struct mf_source {
+  char *path;
+  dp_mapped map;
+  char sha[65];   /* RDRR: expected SHA-256 (hex) from the manifest; "" = none to check */
+  char bad[65];   /* the hash found, once a mismatch was seen */
+  int verified;   /* 0 not yet hashed, 1 matches, -1 mismatch (sticky) */
+} mf_source;
 
 struct dp_model_file {
   char kind[8];          /* "hf", "gguf", "rdrr" */

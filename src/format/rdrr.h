@@ -7,8 +7,10 @@
  *                       the next shard (the shards form one address space); zero padding.
  *   tokenizer.json, tokenizer_config.json (copied from an HF source), tokenizer.gguf (the
  *                       tokenizer.ggml.* metadata of a GGUF source, as a tensor-less GGUF).
- * Reading (dp_model_file_open on the directory) validates shards (missing, extra, truncated,
- * SHA-256) and tensors (bounds, dtype/shape vs size, layout) with errors naming file and tensor. */
+ * Reading (dp_model_file_open on the directory) validates shards (missing, extra, truncated)
+ * and tensors (bounds, dtype/shape vs size, layout) with errors naming file and tensor; each
+ * shard's SHA-256 is checked when it is first read (before any of its bytes are returned), or
+ * all at open with DOPPLER_VERIFY=1 / dp_model_file_verify (docs/formats.md). */
 #ifndef DP_FORMAT_RDRR_H
 #define DP_FORMAT_RDRR_H
 #include <stddef.h>

@@ -2,6 +2,7 @@
  * HF directories and by the fuzzer; depends on core (json, file, alloc, utf8). The header is
  * untrusted: every size is checked before it is used, nothing is allocated in proportion to
  * a number read from the file (only to the header's actual length). */
+#include "format/json_status.h"
 #include "format/safetensors.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -81,7 +82,7 @@ dp_status dp_safetensors_parse(const uint8_t *data, uint64_t size, const char *w
     return dp_error(DP_ERR_FORMAT, "%s: header length %llu exceeds the file (%llu bytes)", what, (unsigned long long)hlen,
                     (unsigned long long)size);
   dp_json_doc *doc = dp_json_parse((const char *)data + 8, (size_t)hlen, what);
-  if (!doc) return DP_ERR_FORMAT;
+  if (!doc) return dp_json_fail_status();
   const dp_json *root = dp_json_root(doc);
   dp_status st_ = DP_OK;
   if (!dp_json_is(root, DP_JSON_OBJECT)) { dp_json_free(doc); return dp_error(DP_ERR_FORMAT, "%s: header is not a JSON object", what); }
