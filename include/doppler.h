@@ -43,7 +43,7 @@ typedef struct dp_model_info {
   const char *source_kind;   /* "rdrr", "hf", "gguf" */
   const char *adapter;       /* GPU adapter description */
   int n_layers, d_model, n_heads, n_kv_heads, head_dim, vocab_size, max_context;
-  int bos_id;                /* -1 if none */
+  int bos_id, eos_id;        /* -1 if none (the tokenizer's, else the config's) */
   int add_bos;               /* the tokenizer settings ask for a BOS before a prompt */
   int has_tokenizer;
   uint64_t weight_bytes;     /* bytes uploaded to the GPU */
@@ -60,7 +60,7 @@ void dp_string_free(char *s);
 
 /* ---- sessions ---- */
 typedef struct dp_session_options {
-  int context_length;   /* 0 = the model's maximum position count */
+  int context_length;   /* 0 = the model's maximum position count, at most 4096 */
   int steps_per_submit; /* decode steps recorded per GPU submit, ids read back in batches (0 = 8) */
 } dp_session_options;
 dp_status dp_session_create(dp_model *m, const dp_session_options *opt, dp_session **out);
@@ -93,8 +93,10 @@ typedef struct dp_generate_options {
 } dp_generate_options;
 dp_generate_options dp_generate_defaults(void);
 
-/* Streamed output: `text` is the next piece of final text (may be empty when held back for a
- * stop-string check or an incomplete UTF-8 sequence), `token` the id just generated.
+/* Streamed output, called once per generated token: `text` is the next piece of final text
+ * (may be empty when held back for a stop-string check or an incomplete UTF-8 sequence, and
+ * for special tokens such as EOS), `token` the id just generated; a last call with token -1
+ * delivers text held back until the end. Text is not NUL-terminated at len.
  * Return nonzero to stop (the call then returns DP_OK, not an error). */
 typedef int (*dp_token_fn)(void *user, int32_t token, const char *text, size_t len);
 

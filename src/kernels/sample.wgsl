@@ -170,12 +170,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         if (sum_u(t, c) >= P.top_k) { kthr = cand; }
       }
     }
-    // 5. probabilities relative to the max, top-p threshold, min-p
+    // 5. q = exp((w - max) / T) for kept tokens, 0 otherwise, stored over w (each invocation
+    //    touches only its own tokens from here on); top-p threshold; min-p
     let inv_t = 1.0 / P.temperature;
     var z = 0.0;
     for (var i = t; i < V; i += WG) {
       let w = work[i];
-      if (key(w) >= kthr && w > MASKED) { z += exp((w - m) * inv_t); }
+      var q = 0.0;
+      if (key(w) >= kthr && w > MASKED) { q = exp((w - m) * inv_t); }
+      work[i] = q;
+      z += q;
     }
     let Z = sum_f(t, z);
     var pthr = 0u;
@@ -186,24 +190,18 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
         let cf = bitcast<f32>(cand);
         var s = 0.0;
         for (var i = t; i < V; i += WG) {
-          let w = work[i];
-          if (key(w) >= kthr && w > MASKED) {
-            let q = exp((w - m) * inv_t);
-            if (q >= cf) { s += q; }
-          }
+          let q = work[i];
+          if (q >= cf) { s += q; }
         }
         if (sum_f(t, s) >= goal) { pthr = cand; }
       }
     }
-    let qthr = max(bitcast<f32>(pthr), P.min_p);
+    let qthr = max(max(bitcast<f32>(pthr), P.min_p), 1.0e-38);
     // 6. draw
     var own = 0.0;
     for (var i = t; i < V; i += WG) {
-      let w = work[i];
-      if (key(w) >= kthr && w > MASKED) {
-        let q = exp((w - m) * inv_t);
-        if (q >= qthr) { own += q; }
-      }
+      let q = work[i];
+      if (q >= qthr) { own += q; }
     }
     red_f[t] = own;
     if (t == 0u) { chosen = amax; }
@@ -226,14 +224,11 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
       var acc = start;
       var pick = 0xffffffffu;
       for (var i = t; i < V; i += WG) {
-        let w = work[i];
-        if (key(w) >= kthr && w > MASKED) {
-          let q = exp((w - m) * inv_t);
-          if (q >= qthr) {
-            pick = i;
-            acc += q;
-            if (u < acc) { break; }
-          }
+        let q = work[i];
+        if (q >= qthr) {
+          pick = i;
+          acc += q;
+          if (u < acc) { break; }
         }
       }
       if (pick != 0xffffffffu) { chosen = pick; }

@@ -1,0 +1,162 @@
+/* cmd_logits.c -- `doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu]`:
+ * the logits of every given position (`logits` F32 [T, V], nothing added to the ids), and with
+ * --decode N the greedy continuation of exactly N tokens through the KV cache with
+ * end-of-sequence never chosen (`gen_ids` I32 [N]) and the raw logits each was chosen from
+ * (`gen_logits` F32 [N, V]) -- the names and meanings of the golden fixtures. --cpu runs the
+ * CPU reference (src/ref/forward.h) instead of the GPU. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "doppler.h"
+#include "format/model_file.h"
+#include "ref/forward.h"
+
+typedef struct st_entry { const char *name, *dtype; uint64_t shape[2]; int nd; const void *data; uint64_t bytes; } st_entry;
+
+/* Write a safetensors file: JSON header (padded to 8 bytes) + the tensors back to back. */
+static dp_status write_safetensors(const char *path, const st_entry *e, int n) {
+  dp_buf h = {0};
+  uint64_t off = 0;
+  dp_buf_puts(&h, "{");
+  for (int i = 0; i < n; i++) {
+    dp_buf_printf(&h, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", e[i].name, e[i].dtype);
+    for (int d = 0; d < e[i].nd; d++) dp_buf_printf(&h, "%s%llu", d ? "," : "", (unsigned long long)e[i].shape[d]);
+    dp_buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + e[i].bytes));
+    off += e[i].bytes;
+  }
+  dp_buf_puts(&h, "}");
+  while (h.len % 8) dp_buf_puts(&h, " ");
+  if (h.failed) { dp_buf_free(&h); return DP_ERR_NOMEM; }
+  dp_atomic_file af;
+  dp_status st = dp_atomic_open(&af, path);
+  if (st) { dp_buf_free(&h); return st; }
+  uint8_t len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
+  st = dp_atomic_write(&af, len8, 8);
+  if (!st) st = dp_atomic_write(&af, h.data, h.len);
+  for (int i = 0; !st && i < n; i++) st = dp_atomic_write(&af, e[i].data, (size_t)e[i].bytes);
+  dp_buf_free(&h);
+  if (st) { dp_atomic_abort(&af); return st; }
+  return dp_atomic_commit(&af);
+}
+
+static int parse_ids(const char *s, int32_t **out, size_t *n) {
+  size_t cap = 16;
+  int32_t *v = malloc(cap * sizeof *v);
+  *n = 0;
+  while (v && *s) {
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (end == s || x < 0 || x > 0x7fffffff) { free(v); return -1; }
+    if (*n == cap && !(v = realloc(v, (cap *= 2) * sizeof *v))) return -1;
+    v[(*n)++] = (int32_t)x;
+    s = end;
+    while (*s == ',' || *s == ' ') s++;
+  }
+  *out = v;
+  return v && *n ? 0 : -1;
+}
+
+static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N, float *logits, int32_t *gen, float *gl,
+                         int *vocab) {
+  dp_model_file *mf = NULL;
+  dp_ref_model *rm = NULL;
+  dp_ref_state *rs = NULL;
+  dp_status st = dp_model_file_open(model, &mf);
+  if (!st) st = dp_ref_model_load(mf, &rm);
+  if (!st) st = dp_ref_state_new(rm, (int)T + N + 1, &rs);
+  if (!st) {
+    *vocab = dp_ref_model_plan(rm)->vocab_size;
+    if (N > 0) st = dp_ref_greedy(rm, rs, ids, (int)T, N, 1, logits, gen, gl);
+    else st = dp_ref_forward(rm, rs, ids, (int)T, logits, NULL);
+  }
+  dp_ref_state_free(rs);
+  dp_ref_model_free(rm);
+  dp_model_file_close(mf);
+  return st;
+}
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME]\n"
+             "Writes logits F32 [T,V] for the ids as given (no BOS added); with --decode N also the greedy\n"
+             "continuation gen_ids I32 [N] (end-of-sequence never chosen) and gen_logits F32 [N,V].\n"
+             "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n");
+}
+
+int cmd_logits(int argc, char **argv) {
+  const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
+  int N = 0, cpu = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--ids") && i + 1 < argc) ids_arg = argv[++i];
+    else if (!strcmp(a, "--decode") && i + 1 < argc) N = atoi(argv[++i]);
+    else if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(a, "--adapter") && i + 1 < argc) adapter = argv[++i];
+    else if (!strcmp(a, "--cpu")) cpu = 1;
+    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+    else if (a[0] != '-' && !model) model = a;
+    else { fprintf(stderr, "doppler logits: unknown or incomplete argument '%s'\n", a); usage(stderr); return 2; }
+  }
+  if (!model || !ids_arg || !out || N < 0) { usage(stderr); return 2; }
+  int32_t *ids;
+  size_t T;
+  if (parse_ids(ids_arg, &ids, &T)) {
+    fprintf(stderr, "doppler logits: --ids: expected comma-separated non-negative integers\n");
+    return 2;
+  }
+  dp_model *m = NULL;
+  dp_session *s = NULL;
+  int V = 0;
+  float *logits = NULL, *gl = NULL;
+  int32_t *gen = NULL;
+  dp_status st = DP_OK;
+  dp_model_info mi;
+  if (!cpu) {
+    dp_load_options lo = {cli_adapter(adapter), 0};
+    dp_session_options so = {0, 0};
+    st = dp_model_load(model, &lo, &m);
+    if (!st) st = dp_model_get_info(m, &mi);
+    if (!st) V = mi.vocab_size;
+    if (!st) st = dp_session_create(m, &so, &s);
+  } else {
+    dp_model_file *mf = NULL;
+    st = dp_model_file_open(model, &mf);
+    if (!st) V = dp_model_file_hparams(mf)->vocab_size;
+    dp_model_file_close(mf);
+  }
+  if (!st) {
+    logits = malloc(T * (size_t)V * sizeof *logits);
+    gl = malloc(((size_t)N + 1) * (size_t)V * sizeof *gl);
+    gen = malloc(((size_t)N + 1) * sizeof *gen);
+    if (!logits || !gl || !gen) st = dp_error(DP_ERR_NOMEM, "logits: out of memory for %zu x %d floats", T, V);
+  }
+  if (!st) {
+    if (cpu) st = run_cpu(model, ids, T, N, logits, gen, gl, &V);
+    else {
+      st = dp_session_eval(s, ids, T, logits);
+      if (!st && N > 0) st = dp_session_greedy(s, (size_t)N, gen, gl);
+    }
+  }
+  if (!st) {
+    st_entry e[3] = {
+        {"logits", "F32", {T, (uint64_t)V}, 2, logits, T * (uint64_t)V * 4},
+        {"gen_ids", "I32", {(uint64_t)N, 0}, 1, gen, (uint64_t)N * 4},
+        {"gen_logits", "F32", {(uint64_t)N, (uint64_t)V}, 2, gl, (uint64_t)N * (uint64_t)V * 4},
+    };
+    st = write_safetensors(out, e, N > 0 ? 3 : 1);
+    if (!st) fprintf(stderr, "wrote %s: logits [%zu, %d]%s\n", out, T, V, N > 0 ? ", gen_ids, gen_logits" : "");
+  }
+  if (st) fprintf(stderr, "doppler logits: %s\n", dp_error_message());
+  free(ids);
+  free(logits);
+  free(gl);
+  free(gen);
+  dp_session_free(s);
+  dp_model_free(m);
+  return st ? 1 : 0;
+}

@@ -1,0 +1,24 @@
+/* api_internal.h -- the structs behind the public handles of include/doppler.h, shared by
+ * src/api/model.c (models, tokenizer, sessions) and src/api/generate.c (text generation). */
+#ifndef DP_API_INTERNAL_H
+#define DP_API_INTERNAL_H
+#include "doppler.h"
+#include "gpu/gpu.h"
+#include "runtime/runtime.h"
+#include "tokenizer/tokenizer.h"
+
+struct dp_model {
+  dp_gpu *gpu;
+  dp_rt_model *rt;
+  dp_tokenizer *tok;       /* NULL when the model came without one (golden fixtures) */
+  char arch[32];
+  char kind[8];
+  char adapter[256];
+  dp_chat_kind chat;
+};
+
+struct dp_session {
+  dp_model *m;
+  dp_rt_session *rt;
+};
+#endif

@@ -1,0 +1,232 @@
+/* model.c -- the public API's models and sessions (include/doppler.h): dp_model_load opens
+ * the GPU (gpu.h), the model file (format/model_file.h: RDRR dir, HF dir or GGUF), uploads the
+ * weights (runtime/weights.c) and loads the tokenizer (tokenizer.json beside the weights, or
+ * the GGUF's tokenizer.ggml.* metadata); sessions wrap runtime sessions. Also the logits-level
+ * entry points (eval, greedy, score) used by `doppler logits` / `perplexity` and the tests.
+ * Called by cli/ and by hosts embedding the engine. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "format/gguf.h"
+
+/* ---- tokenizer from GGUF metadata ---- */
+static dp_status tokenizer_from_gguf(const dp_gguf *g, dp_tokenizer **out) {
+  const dp_gguf_kv *tok = dp_gguf_find(g, "tokenizer.ggml.tokens");
+  if (!tok || tok->type != DP_GGUF_ARRAY || tok->arr_type != DP_GGUF_STRING)
+    return dp_error(DP_ERR_NOT_FOUND, "%s: no tokenizer.ggml.tokens", g->path ? g->path : "gguf");
+  const dp_gguf_kv *mer = dp_gguf_find(g, "tokenizer.ggml.merges");
+  const dp_gguf_kv *sco = dp_gguf_find(g, "tokenizer.ggml.scores");
+  const dp_gguf_kv *typ = dp_gguf_find(g, "tokenizer.ggml.token_type");
+  size_t nt = (size_t)tok->n, nm = mer && mer->type == DP_GGUF_ARRAY ? (size_t)mer->n : 0;
+  const char **tokens = dp_calloc(nt ? nt : 1, sizeof *tokens);
+  uint32_t *tlen = dp_calloc(nt ? nt : 1, sizeof *tlen);
+  const char **merges = dp_calloc(nm ? nm : 1, sizeof *merges);
+  uint32_t *mlen = dp_calloc(nm ? nm : 1, sizeof *mlen);
+  float *scores = sco && sco->n == nt ? dp_calloc(nt ? nt : 1, sizeof *scores) : NULL;
+  int32_t *types = typ && typ->n == nt ? dp_calloc(nt ? nt : 1, sizeof *types) : NULL;
+  dp_status st = DP_OK;
+  if (!tokens || !tlen || !merges || !mlen || (sco && sco->n == nt && !scores) || (typ && typ->n == nt && !types))
+    st = DP_ERR_NOMEM;
+  for (size_t i = 0; !st && i < nt; i++) {
+    size_t l;
+    tokens[i] = dp_gguf_arr_str(tok, i, &l);
+    tlen[i] = (uint32_t)l;
+    if (scores) scores[i] = (float)dp_gguf_arr_num(sco, i);
+    if (types) types[i] = (int32_t)dp_gguf_arr_int(typ, i);
+  }
+  for (size_t i = 0; !st && i < nm; i++) {
+    size_t l;
+    merges[i] = dp_gguf_arr_str(mer, i, &l);
+    mlen[i] = (uint32_t)l;
+  }
+  char model[32], pre[64], *tmpl = NULL;
+  size_t tl = 0;
+  const char *t = dp_gguf_get_str(g, "tokenizer.chat_template", &tl);
+  if (!st && t && !(tmpl = dp_strndup(t, tl))) st = DP_ERR_NOMEM;
+  if (!st) {
+    dp_tokenizer_vocab v;
+    memset(&v, 0, sizeof v);
+    v.model = dp_gguf_get_strz(g, "tokenizer.ggml.model", model, sizeof model, "gpt2");
+    v.pre = dp_gguf_get_strz(g, "tokenizer.ggml.pre", pre, sizeof pre, "default");
+    v.n_tokens = nt, v.tokens = tokens, v.token_lens = tlen, v.scores = scores, v.token_types = types;
+    v.n_merges = nm, v.merges = merges, v.merge_lens = mlen;
+    v.bos_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
+    v.eos_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
+    v.unk_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.unknown_token_id", -1);
+    v.add_bos = (int)dp_gguf_get_int(g, "tokenizer.ggml.add_bos_token", -1);
+    v.add_eos = (int)dp_gguf_get_int(g, "tokenizer.ggml.add_eos_token", -1);
+    v.chat_template = tmpl;
+    st = dp_tokenizer_from_vocab(&v, out);
+  }
+  dp_free(tokens);
+  dp_free(tlen);
+  dp_free(merges);
+  dp_free(mlen);
+  dp_free(scores);
+  dp_free(types);
+  dp_free(tmpl);
+  return st;
+}
+
+static dp_status load_tokenizer(dp_model *m, dp_model_file *mf) {
+  const char *tj = dp_model_file_tokenizer_json(mf);
+  const dp_gguf *g = dp_model_file_gguf(mf);
+  dp_status st = DP_OK;
+  if (tj) st = dp_tokenizer_load_json(tj, &m->tok);
+  else if (g && dp_gguf_find(g, "tokenizer.ggml.tokens")) st = tokenizer_from_gguf(g, &m->tok);
+  else return DP_OK; /* no tokenizer: ids only */
+  if (st) return dp_error_wrap(st, "%s: tokenizer", dp_model_file_path(mf));
+  const int32_t *eog;
+  size_t n = dp_tokenizer_eog_ids(m->tok, &eog);
+  for (size_t i = 0; i < n; i++)
+    if (eog[i] < m->rt->plan->vocab_size) dp_rt_model_add_eos(m->rt, eog[i]);
+  /* a chat template only where the model ships one (a base model such as doppler-tiny has
+   * none: its vocabulary lacks the turn markers a guessed template would write) */
+  const char *ctsrc = dp_tokenizer_chat_template_src(m->tok);
+  m->chat = ctsrc ? dp_chat_template_detect(ctsrc, m->arch, m->tok) : DP_CHAT_NONE;
+  return DP_OK;
+}
+
+dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out) {
+  *out = NULL;
+  if (!path || !path[0]) return dp_error(DP_ERR_INVALID_ARG, "dp_model_load: no model path");
+  dp_model *m = dp_calloc(1, sizeof *m);
+  if (!m) return DP_ERR_NOMEM;
+  dp_model_file *mf = NULL;
+  dp_status st = dp_model_file_open(path, &mf);
+  if (!st) st = dp_gpu_open(opt ? opt->adapter : NULL, &m->gpu);
+  if (!st) {
+    const dp_hparams *hp = dp_model_file_hparams(mf);
+    snprintf(m->arch, sizeof m->arch, "%s", hp->arch == DP_ARCH_GEMMA3 ? "gemma3" : dp_arch_name(hp->arch));
+    snprintf(m->kind, sizeof m->kind, "%s", dp_model_file_kind(mf));
+    snprintf(m->adapter, sizeof m->adapter, "%s", dp_gpu_get_info(m->gpu)->adapter);
+    st = dp_rt_model_load(m->gpu, mf, &m->rt);
+  }
+  if (!st) st = load_tokenizer(m, mf);
+  dp_model_file_close(mf);
+  if (st) { dp_model_free(m); return st; }
+  *out = m;
+  return DP_OK;
+}
+
+void dp_model_free(dp_model *m) {
+  if (!m) return;
+  dp_tokenizer_free(m->tok);
+  dp_rt_model_free(m->rt);
+  dp_gpu_close(m->gpu);
+  dp_free(m);
+}
+
+dp_status dp_model_get_info(const dp_model *m, dp_model_info *info) {
+  if (!m || !info) return dp_error(DP_ERR_INVALID_ARG, "dp_model_get_info: NULL argument");
+  const dp_plan *p = m->rt->plan;
+  memset(info, 0, sizeof *info);
+  info->arch = m->arch, info->source_kind = m->kind, info->adapter = m->adapter;
+  info->n_layers = p->n_layers, info->d_model = p->d_model, info->n_heads = p->n_heads;
+  info->n_kv_heads = p->n_kv_heads, info->head_dim = p->head_dim, info->vocab_size = p->vocab_size;
+  info->max_context = p->max_pos;
+  info->bos_id = m->tok ? dp_tokenizer_bos(m->tok) : p->bos_id;
+  info->eos_id = m->tok ? dp_tokenizer_eos(m->tok) : p->n_eos ? p->eos_ids[0] : -1;
+  info->add_bos = m->tok ? dp_tokenizer_add_bos(m->tok) : 0;
+  info->has_tokenizer = m->tok != NULL;
+  info->weight_bytes = m->rt->weight_bytes;
+  return DP_OK;
+}
+
+static dp_status need_tok(const dp_model *m) {
+  if (!m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (pass token ids instead)");
+  return DP_OK;
+}
+
+dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, size_t cap, size_t *n) {
+  dp_status st = need_tok(m);
+  if (st) return st;
+  dp_token_list l = {0};
+  unsigned flags = DP_TOK_PARSE_SPECIAL;
+  int want_bos = add_bos < 0 ? dp_tokenizer_add_bos(m->tok) : add_bos;
+  st = dp_tokenizer_encode(m->tok, text, strlen(text), flags, &l);
+  int32_t bos = dp_tokenizer_bos(m->tok);
+  int prepend = !st && want_bos && bos >= 0 && !(l.n && l.ids[0] == bos);
+  if (!st) {
+    *n = l.n + (size_t)prepend;
+    for (size_t i = 0; i < *n && i < cap; i++) ids[i] = prepend ? (i ? l.ids[i - 1] : bos) : l.ids[i];
+  }
+  dp_token_list_free(&l);
+  return st;
+}
+
+dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out) {
+  *out = NULL;
+  dp_status st = need_tok(m);
+  if (st) return st;
+  if (m->chat == DP_CHAT_NONE) return dp_error(DP_ERR_UNSUPPORTED, "this model has no chat template");
+  dp_chat_msg *cm = dp_calloc(n ? n : 1, sizeof *cm);
+  if (!cm) return DP_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) cm[i].role = msgs[i].role, cm[i].content = msgs[i].content;
+  dp_buf b = {0};
+  size_t bl = 0;
+  int32_t bos = dp_tokenizer_bos(m->tok);
+  const char *bt = bos >= 0 ? dp_tokenizer_token(m->tok, bos, &bl) : NULL;
+  char *btz = bt ? dp_strndup(bt, bl) : NULL;
+  st = dp_chat_template_render(m->chat, cm, n, add_generation_prompt, btz, &b);
+  dp_free(btz);
+  dp_free(cm);
+  if (st) { dp_buf_free(&b); return st; }
+  *out = b.data ? b.data : dp_strdup("");
+  return *out ? DP_OK : DP_ERR_NOMEM;
+}
+
+void dp_string_free(char *s) { dp_free(s); }
+
+/* ---- sessions ---- */
+dp_status dp_session_create(dp_model *m, const dp_session_options *opt, dp_session **out) {
+  *out = NULL;
+  if (!m) return dp_error(DP_ERR_INVALID_ARG, "dp_session_create: no model");
+  dp_session *s = dp_calloc(1, sizeof *s);
+  if (!s) return DP_ERR_NOMEM;
+  s->m = m;
+  int ctx = opt ? opt->context_length : 0, steps = opt ? opt->steps_per_submit : 0;
+  if (ctx < 0 || steps < 0 || steps > 256) {
+    dp_free(s);
+    return dp_error(DP_ERR_INVALID_ARG, "session options: context_length %d, steps_per_submit %d (0..256)", ctx, steps);
+  }
+  if (m->rt->plan->max_pos > 0 && ctx > m->rt->plan->max_pos) {
+    dp_free(s);
+    return dp_error(DP_ERR_INVALID_ARG, "context length %d exceeds the model's maximum of %d positions", ctx,
+                    m->rt->plan->max_pos);
+  }
+  dp_status st = dp_rt_session_create(m->rt, ctx, 0, steps, &s->rt);
+  if (st) { dp_free(s); return st; }
+  *out = s;
+  return DP_OK;
+}
+
+void dp_session_free(dp_session *s) {
+  if (!s) return;
+  dp_rt_session_free(s->rt);
+  dp_free(s);
+}
+
+void dp_session_reset(dp_session *s) { if (s) dp_rt_session_reset(s->rt); }
+void dp_session_cancel(dp_session *s) { if (s) s->rt->cancel = 1; }
+int dp_session_position(const dp_session *s) { return s->rt->pos + (s->rt->pending >= 0); }
+int dp_session_context_length(const dp_session *s) { return s->rt->ctx; }
+
+dp_status dp_session_eval(dp_session *s, const int32_t *ids, size_t n, float *logits) {
+  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_session_eval: NULL argument");
+  return dp_rt_eval(s->rt, ids, n, logits);
+}
+
+dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits) {
+  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_session_greedy: NULL argument");
+  if (!n) return DP_OK;
+  return dp_rt_greedy(s->rt, n, ids, logits);
+}
+
+dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll) {
+  if (!s || (n && (!ids || !nll))) return dp_error(DP_ERR_INVALID_ARG, "dp_session_score: NULL argument");
+  return dp_rt_score(s->rt, ids, n, nll);
+}

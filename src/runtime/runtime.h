@@ -1,0 +1,153 @@
+/* runtime.h -- the GPU runtime: a model's weights in GPU buffers, sessions holding a KV cache
+ * and activations, the forward graph (prefill and decode), GPU sampling and the batched
+ * decode loop. The public API (src/api/) is a thin layer over this; tests use it directly.
+ *
+ * Object lifetimes (llama2.c style, one build/free pair each):
+ *   dp_rt_model    the plan + every weight tensor uploaded once (weights.c)
+ *   dp_rt_session  KV cache, activation buffers, sampler scratch (session.c)
+ * Graph recording (forward.c) only records dispatches; session.c / generate.c decide when to
+ * submit and what to read back (token ids, or logits for tests). */
+#ifndef DP_RUNTIME_RUNTIME_H
+#define DP_RUNTIME_RUNTIME_H
+#include <stddef.h>
+#include <stdint.h>
+#include "doppler_status.h"
+#include "format/model_file.h"
+#include "gpu/gpu.h"
+#include "kernels/ops.h"
+#include "model/plan.h"
+
+/* One weight tensor on the GPU. Matrices keep their stored type (ops.h takes them all);
+ * 1-D tensors (norms, biases, sinks) are converted to f32 on upload. */
+typedef struct dp_rt_weight {
+  dp_gpu_buffer *buf;   /* NULL = absent */
+  uint64_t offset;      /* bytes into buf (256-aligned): fused matrices share one buffer */
+  dp_dtype dtype;
+  uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
+} dp_rt_weight;
+
+typedef struct dp_rt_layer {
+  dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
+  dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
+  /* Fused views for decode (T = 1), set when the rows stack with 256-aligned offsets:
+   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are views into it), gate_up = [gate; up]. */
+  dp_rt_weight qkv, gate_up;
+  dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
+  float rope_attn_factor;
+  int rot_dim, rope_style;
+} dp_rt_layer;
+
+typedef struct dp_rt_model {
+  dp_gpu *gpu;
+  dp_ops *ops;
+  dp_plan *plan;
+  dp_rt_weight embed, final_norm, output;  /* output may share embed's buffer (tied) */
+  dp_rt_layer *layers;                     /* [n_layers] */
+  dp_gpu_buffer **owned;                   /* every buffer to free, [n_owned] */
+  size_t n_owned, cap_owned;
+  uint64_t weight_bytes;
+  int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
+  int n_eos;
+} dp_rt_model;
+
+/* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
+ * The model keeps no reference to mf. */
+dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
+void dp_rt_model_free(dp_rt_model *m);
+
+/* Sampling parameters as the GPU sampler takes them (doppler.h dp_sampling mirrors them). */
+typedef struct dp_rt_sampling {
+  float temperature;     /* 0 = greedy */
+  int top_k;             /* 0 = off */
+  float top_p;           /* >= 1 = off */
+  float min_p;           /* 0 = off */
+  float repeat_penalty;  /* 1 = off */
+  int repeat_last_n;     /* tokens of history the penalty looks at */
+  uint64_t seed;
+  int no_eos;            /* never choose an end-of-sequence id */
+} dp_rt_sampling;
+
+typedef struct dp_rt_session {
+  dp_rt_model *m;
+  int ctx;               /* context length (positions) */
+  int chunk;             /* max tokens per forward pass (prefill chunk) */
+  int steps;             /* decode steps per submit */
+  int pos;               /* tokens whose K/V are in the cache */
+  int logits_valid;      /* logits row 0 holds the prediction after token pos-1 */
+  int32_t pending;       /* a sampled token not yet fed (takes position pos), or -1 */
+  int pending_in_cur;    /* ... and cur_id on the GPU holds it */
+  int lrows;             /* rows of the logits buffer */
+  uint64_t n_sampled;    /* sampler step counter (RNG stream position) */
+  volatile int cancel;
+  /* KV cache, per layer: [cap, n_kv_heads, head_dim] f32 each (ops.h layout, ring if cap < ctx) */
+  dp_gpu_buffer **kc, **vc;
+  uint32_t *cap;         /* [n_layers] */
+  /* activations, rows = chunk */
+  dp_gpu_buffer *x;      /* [chunk, d_model] residual stream */
+  dp_gpu_buffer *h;      /* [chunk, d_model] normed input of a block / final hidden */
+  dp_gpu_buffer *q;      /* [chunk, n_heads * head_dim] */
+  dp_gpu_buffer *k, *v;  /* [chunk, n_kv_heads * head_dim] */
+  dp_gpu_buffer *att;    /* [chunk, n_heads * head_dim] attention output */
+  dp_gpu_buffer *gate;   /* [chunk, d_ff] */
+  dp_gpu_buffer *up;     /* [chunk, d_ff] */
+  dp_gpu_buffer *tmp;    /* [chunk, d_model] branch output before a post-norm (sandwich) */
+  dp_gpu_buffer *qkv1;   /* [n_heads + 2 n_kv_heads, head_dim] fused decode projections */
+  dp_gpu_buffer *gu1;    /* [2, d_ff] fused decode gate | up */
+  dp_gpu_buffer *hrow;   /* [lrows, d_model] aligned copy of final hidden rows for the LM head */
+  dp_gpu_buffer *ids;    /* [chunk] u32 input ids of a prefill pass */
+  dp_gpu_buffer *cur_id; /* [1] u32 the decode input id, written by the sampler */
+  dp_gpu_buffer *logits; /* [lrows, vocab] f32 */
+  /* sampling */
+  dp_gpu_buffer *hist;   /* [ctx + steps] u32 every token fed or sampled, by position */
+  dp_gpu_buffer *work;   /* [vocab] f32 sampler scratch */
+  dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
+  dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
+  dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+} dp_rt_session;
+
+/* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
+dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);
+void dp_rt_session_free(dp_rt_session *s);
+void dp_rt_session_reset(dp_rt_session *s);
+
+/* ---- forward.c: graph recording ---- */
+/* Record embed + every layer for T tokens at positions pos0.. whose ids are in `ids`
+ * ([T] u32); leaves the final-normed hidden rows in s->h [T, d_model]. */
+dp_status dp_rt_record_body(dp_rt_session *s, dp_view ids, uint32_t T, uint32_t pos0);
+/* Record the LM head for hidden rows [row0, row0+n) of s->h into logits rows [0, n). */
+dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n);
+
+/* ---- session.c: evaluation ---- */
+/* Feed n ids (chunked); logits [n][vocab] of every position to the host (NULL: only the last
+ * position's logits are kept on the GPU, for sampling). DP_ERR_CONTEXT_FULL past ctx. */
+dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logits);
+/* NLL of ids[1..n-1] from an empty cache (n <= ctx). nll[n-1]. Leaves the session reset. */
+dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll);
+
+/* ---- sampler.c: GPU sampling kernels ---- */
+/* Record: pick a token from logits row 0 (s->logits) with params sp; write it to s->cur_id,
+ * s->out_ids[out_index] and s->hist[hist_pos]; step selects the RNG draw. */
+dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32_t out_index,
+                              uint32_t hist_pos, uint64_t step);
+/* Record: nll[out_off + r] = logsumexp(logits[r, :]) - logits[r, targets[tgt_off + r]], r < rows. */
+dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, uint32_t tgt_off);
+/* Record: logits[r, :] = c * tanh(logits[r, :] / c), r < rows (final softcap). */
+dp_status dp_rt_record_softcap(dp_rt_session *s, uint32_t rows, float c);
+
+/* ---- generate.c: the batched decode loop (ids only; text is the API's business) ---- */
+/* Called with each batch of accepted ids; return nonzero to stop. */
+typedef int (*dp_rt_ids_fn)(void *user, const int32_t *ids, size_t n);
+/* Sample up to max_new tokens (0 = until the context is full), `steps` per submit (the first
+ * batch is one step, so the first token comes right after the prefill), the input of each
+ * step read by the GPU from the previous step's sample. Stops after an end-of-generation id
+ * (unless sp->no_eos; the id is passed to cb) or when cb returns nonzero. The session must
+ * hold valid logits or a pending token. *n_out gets the number of tokens produced. */
+dp_status dp_rt_generate(dp_rt_session *s, const dp_rt_sampling *sp, int max_new, dp_rt_ids_fn cb,
+                         void *user, int *n_out, int *hit_eos);
+/* Greedy continuation of exactly n tokens (EOS never chosen); logits [n][vocab] or NULL:
+ * the raw logits each id was chosen from. The session must hold valid logits. */
+dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits);
+int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
+/* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
+void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
+#endif

@@ -1,0 +1,217 @@
+/* session.c -- a session: the KV cache and activation buffers of one conversation, and the
+ * evaluation entry points that feed tokens (prefill in chunks of up to `chunk` tokens, each
+ * one forward pass) and return logits or per-token negative log-likelihoods.
+ *
+ * Called by the public API (src/api/), generate.c and the GPU tests. Depends on forward.c
+ * (graph recording), sampler.c (nll kernel) and the device layer.
+ *
+ * KV cache sizing (ops.h layout, slot = position % capacity): full-attention layers keep
+ * every position of the context; sliding-window layers keep a ring of
+ * window + max(chunk, steps) slots -- enough for a prefill chunk to write all its keys before
+ * reading, and for a decode batch to run up to `steps` positions past a stop token whose
+ * slots are later rewritten.
+ * Ordering rule: a queued buffer write lands before the next submit, so anything recorded
+ * that reads a buffer is submitted before the CPU writes that buffer again. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "runtime/runtime.h"
+
+#define DEFAULT_CTX 4096   /* default context when the caller gives none (KV memory grows with it) */
+#define DEFAULT_CHUNK 512
+#define DEFAULT_STEPS 8
+#define LOGITS_BYTES (64ull << 20) /* bound on the logits buffer */
+
+static dp_status buf(dp_rt_session *s, uint64_t bytes, const char *label, dp_gpu_buffer **out) {
+  return dp_gpu_buffer_create(s->m->gpu, bytes ? bytes : 4, label, out);
+}
+
+dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out) {
+  *out = NULL;
+  const dp_plan *p = m->plan;
+  const dp_gpu_info *gi = dp_gpu_get_info(m->gpu);
+  if (ctx <= 0) ctx = p->max_pos > 0 && p->max_pos < DEFAULT_CTX ? p->max_pos : DEFAULT_CTX;
+  if (p->max_pos > 0 && ctx > p->max_pos) ctx = p->max_pos;
+  if (chunk <= 0) chunk = DEFAULT_CHUNK;
+  if (chunk > ctx) chunk = ctx;
+  if (steps <= 0) steps = DEFAULT_STEPS;
+  dp_rt_session *s = dp_calloc(1, sizeof *s);
+  if (!s) return DP_ERR_NOMEM;
+  s->m = m, s->ctx = ctx, s->chunk = chunk, s->steps = steps, s->pending = -1;
+  uint64_t V = (uint64_t)p->vocab_size, d = (uint64_t)p->d_model;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  uint64_t lbytes = LOGITS_BYTES < gi->max_storage_binding ? LOGITS_BYTES : gi->max_storage_binding;
+  uint64_t lr = lbytes / (V * 4);
+  s->lrows = (int)(lr < 1 ? 1 : lr > (uint64_t)chunk ? (uint64_t)chunk : lr);
+  uint64_t C = (uint64_t)chunk;
+  dp_status st = DP_OK;
+  if (!(s->kc = dp_calloc((size_t)p->n_layers, sizeof *s->kc)) || !(s->vc = dp_calloc((size_t)p->n_layers, sizeof *s->vc)) ||
+      !(s->cap = dp_calloc((size_t)p->n_layers, sizeof *s->cap)))
+    st = DP_ERR_NOMEM;
+  for (int i = 0; !st && i < p->n_layers; i++) {
+    uint64_t cap = (uint64_t)ctx;
+    int w = p->layers[i].sliding_window;
+    if (w > 0) {
+      uint64_t ring = (uint64_t)w + (uint64_t)(chunk > steps ? chunk : steps);
+      if (ring < cap) cap = ring;
+    }
+    s->cap[i] = (uint32_t)cap;
+    if (cap * kd * 4 > gi->max_storage_binding)
+      st = dp_error(DP_ERR_UNSUPPORTED, "layer %d: KV cache of %llu bytes exceeds the adapter's storage binding limit %llu; use a shorter context",
+                    i, (unsigned long long)(cap * kd * 4), (unsigned long long)gi->max_storage_binding);
+    if (!st) st = buf(s, cap * kd * 4, "k-cache", &s->kc[i]);
+    if (!st) st = buf(s, cap * kd * 4, "v-cache", &s->vc[i]);
+  }
+  if (!st) st = buf(s, C * d * 4, "x", &s->x);
+  if (!st) st = buf(s, C * d * 4, "h", &s->h);
+  if (!st) st = buf(s, C * qd * 4, "q", &s->q);
+  if (!st) st = buf(s, C * kd * 4, "k", &s->k);
+  if (!st) st = buf(s, C * kd * 4, "v", &s->v);
+  if (!st) st = buf(s, C * qd * 4, "att", &s->att);
+  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "gate", &s->gate);
+  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "up", &s->up);
+  if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
+  if (!st) st = buf(s, qd * 4 + 2 * kd * 4, "qkv1", &s->qkv1);
+  if (!st) st = buf(s, 2 * (uint64_t)p->d_ff * 4, "gu1", &s->gu1);
+  if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
+  if (!st) st = buf(s, C * 4, "ids", &s->ids);
+  if (!st) st = buf(s, 4, "cur-id", &s->cur_id);
+  if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
+  if (!st) st = buf(s, ((uint64_t)ctx + (uint64_t)steps + 1) * 4, "hist", &s->hist);
+  if (!st) st = buf(s, V * 4, "sample-work", &s->work);
+  if (!st) st = buf(s, (uint64_t)steps * 4, "out-ids", &s->out_ids);
+  if (!st) st = buf(s, C * 4, "targets", &s->targets);
+  if (!st) st = buf(s, C * 4, "nll", &s->nll);
+  if (st) { dp_rt_session_free(s); return st; }
+  *out = s;
+  return DP_OK;
+}
+
+void dp_rt_session_free(dp_rt_session *s) {
+  if (!s) return;
+  if (s->kc)
+    for (int i = 0; i < s->m->plan->n_layers; i++) { dp_gpu_buffer_free(s->kc[i]); dp_gpu_buffer_free(s->vc[i]); }
+  dp_free(s->kc);
+  dp_free(s->vc);
+  dp_free(s->cap);
+  dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->hrow, s->ids, s->cur_id,
+                          s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) dp_gpu_buffer_free(all[i]);
+  dp_free(s);
+}
+
+void dp_rt_session_reset(dp_rt_session *s) {
+  s->pos = 0;
+  s->pending = -1;
+  s->pending_in_cur = 0;
+  s->logits_valid = 0;
+  s->cancel = 0;
+  s->n_sampled = 0; /* a reset session with the same seed reproduces its draws */
+}
+
+/* Feed n tokens (no pending handling). logits: [n][V] to the host or NULL. */
+static dp_status feed(dp_rt_session *s, const int32_t *ids, size_t n, float *logits) {
+  const dp_plan *p = s->m->plan;
+  dp_gpu *g = s->m->gpu;
+  uint64_t V = (uint64_t)p->vocab_size;
+  uint32_t *u = dp_malloc((size_t)s->chunk * sizeof *u);
+  if (!u) return DP_ERR_NOMEM;
+  dp_status st = DP_OK;
+  for (size_t done = 0; done < n && !st;) {
+    uint32_t T = (uint32_t)(n - done < (size_t)s->chunk ? n - done : (size_t)s->chunk);
+    for (uint32_t t = 0; t < T; t++) {
+      if (ids[done + t] < 0 || ids[done + t] >= p->vocab_size) {
+        st = dp_error(DP_ERR_INVALID_ARG, "token id %d at input position %zu is outside the vocabulary (%d)", ids[done + t],
+                      done + t, p->vocab_size);
+        break;
+      }
+      u[t] = (uint32_t)ids[done + t];
+    }
+    if (st) break;
+    s->logits_valid = 0;
+    if ((st = dp_gpu_buffer_write(g, s->ids, 0, u, T * 4))) break;
+    if ((st = dp_gpu_buffer_write(g, s->hist, (uint64_t)s->pos * 4, u, T * 4))) break;
+    if ((st = dp_rt_record_body(s, dp_view_of(s->ids, 0), T, (uint32_t)s->pos))) break;
+    int last_in_row0 = 0;
+    if (logits) {
+      for (uint32_t r0 = 0; r0 < T && !st; r0 += (uint32_t)s->lrows) {
+        uint32_t nr = T - r0 < (uint32_t)s->lrows ? T - r0 : (uint32_t)s->lrows;
+        st = dp_rt_record_head(s, r0, nr);
+        if (!st) st = dp_gpu_buffer_read(g, s->logits, 0, logits + (done + r0) * V, (size_t)(nr * V * 4));
+        last_in_row0 = nr == 1;
+      }
+    }
+    if (!st && !last_in_row0 && done + T == n) st = dp_rt_record_head(s, T - 1, 1);
+    if (!st) st = dp_gpu_submit(g);
+    if (st) break;
+    s->pos += (int)T;
+    done += T;
+    if (done == n) s->logits_valid = 1;
+  }
+  dp_free(u);
+  return st;
+}
+
+static dp_status check_room(dp_rt_session *s, size_t n) {
+  size_t have = (size_t)s->pos + (s->pending >= 0);
+  if (have + n > (size_t)s->ctx)
+    return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded: %zu tokens in the session + %zu new", s->ctx, have, n);
+  return DP_OK;
+}
+
+/* Feed the pending token (sampled, not yet trusted in the cache), if any. */
+static dp_status feed_pending(dp_rt_session *s) {
+  if (s->pending < 0) return DP_OK;
+  int32_t t = s->pending;
+  s->pending = -1, s->pending_in_cur = 0;
+  dp_status st = feed(s, &t, 1, NULL);
+  if (st) s->pending = t;
+  return st;
+}
+
+dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logits) {
+  dp_status st = check_room(s, n);
+  if (!st) st = feed_pending(s);
+  if (!st && n) st = feed(s, ids, n, logits);
+  return st;
+}
+
+dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll) {
+  const dp_plan *p = s->m->plan;
+  dp_gpu *g = s->m->gpu;
+  dp_rt_session_reset(s);
+  if (n < 2) return DP_OK;
+  if (n > (size_t)s->ctx) return dp_error(DP_ERR_CONTEXT_FULL, "scoring %zu tokens in a context of %d", n, s->ctx);
+  uint32_t *u = dp_malloc((size_t)s->chunk * sizeof *u);
+  float *f = dp_malloc((size_t)s->chunk * sizeof *f);
+  dp_status st = u && f ? DP_OK : DP_ERR_NOMEM;
+  for (size_t done = 0; done < n - 1 && !st;) {
+    uint32_t T = (uint32_t)(n - 1 - done < (size_t)s->chunk ? n - 1 - done : (size_t)s->chunk);
+    for (uint32_t t = 0; t < T && !st; t++) {
+      int32_t a = ids[done + t], b = ids[done + t + 1];
+      if (a < 0 || a >= p->vocab_size || b < 0 || b >= p->vocab_size)
+        st = dp_error(DP_ERR_INVALID_ARG, "token id at position %zu is outside the vocabulary (%d)", done + t, p->vocab_size);
+      u[t] = (uint32_t)a;
+      f[t] = 0;
+    }
+    if (st) break;
+    if ((st = dp_gpu_buffer_write(g, s->ids, 0, u, T * 4))) break;
+    for (uint32_t t = 0; t < T; t++) u[t] = (uint32_t)ids[done + t + 1];
+    if ((st = dp_gpu_buffer_write(g, s->targets, 0, u, T * 4))) break;
+    if ((st = dp_rt_record_body(s, dp_view_of(s->ids, 0), T, (uint32_t)s->pos))) break;
+    for (uint32_t r0 = 0; r0 < T && !st; r0 += (uint32_t)s->lrows) {
+      uint32_t nr = T - r0 < (uint32_t)s->lrows ? T - r0 : (uint32_t)s->lrows;
+      st = dp_rt_record_head(s, r0, nr);
+      if (!st) st = dp_rt_record_nll(s, nr, r0, r0);
+    }
+    if (!st) st = dp_gpu_buffer_read(g, s->nll, 0, f, T * 4);
+    for (uint32_t t = 0; t < T && !st; t++) nll[done + t] = f[t];
+    s->pos += (int)T;
+    done += T;
+  }
+  dp_free(u);
+  dp_free(f);
+  dp_rt_session_reset(s);
+  return st;
+}

@@ -1,0 +1,269 @@
+/* weights.c -- uploads a model's weights into GPU buffers (dp_rt_model_load / _free).
+ *
+ * Called by the public API (src/api/) and the GPU tests. Builds the layer plan (model/plan.h)
+ * from the file's hyper-parameters, checks it against the file, then streams every tensor the
+ * plan names from the model file (format/model_file.h: HF dir, GGUF or RDRR shards) into its
+ * own GPU buffer through one bounded host staging buffer: RAM use is O(staging), never a copy
+ * of the model. Matrices keep their stored type (the matmul/embed kernels take F32, F16, BF16,
+ * Q8_0, Q4_K, Q6_K, MXFP4 rows); 1-D tensors (norm weights, biases, sinks) become f32, since
+ * the kernels read those as f32. Also fills the per-layer RoPE inverse-frequency tables with
+ * the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one buffer. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/log.h"
+#include "ref/kernels_ref.h"
+#include "runtime/runtime.h"
+
+#define STAGING_BYTES (4u << 20)      /* host staging buffer */
+#define FLUSH_BYTES (64ull << 20)     /* finish the queue after this many bytes of writes */
+
+typedef struct uploader {
+  dp_rt_model *m;
+  dp_model_file *mf;
+  uint8_t *staging;      /* [STAGING_BYTES] */
+  uint64_t since_flush;
+} uploader;
+
+static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
+  if (m->n_owned == m->cap_owned) {
+    size_t nc = m->cap_owned ? 2 * m->cap_owned : 64;
+    dp_gpu_buffer **nb = dp_realloc(m->owned, nc * sizeof *nb);
+    if (!nb) { dp_gpu_buffer_free(b); return DP_ERR_NOMEM; }
+    m->owned = nb, m->cap_owned = nc;
+  }
+  m->owned[m->n_owned++] = b;
+  return DP_OK;
+}
+
+static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp_gpu_buffer **out) {
+  dp_status st = dp_gpu_buffer_create(m->gpu, size ? size : 4, label, out);
+  if (st) return st;
+  return own(m, *out);
+}
+
+static dp_status write_bytes(uploader *u, dp_gpu_buffer *b, uint64_t off, const void *p, size_t n) {
+  dp_status st = dp_gpu_buffer_write(u->m->gpu, b, off, p, n);
+  if (st) return st;
+  u->since_flush += n;
+  if (u->since_flush >= FLUSH_BYTES) { /* keep the device's own upload staging bounded too */
+    u->since_flush = 0;
+    return dp_gpu_finish(u->m->gpu);
+  }
+  return DP_OK;
+}
+
+/* Stream tensor t's stored bytes into buf at byte offset `at`, STAGING_BYTES at a time. */
+static dp_status upload_into(uploader *u, const dp_tensor_info *t, dp_gpu_buffer *buf, uint64_t at) {
+  dp_status st = DP_OK;
+  for (uint64_t off = 0; off < t->nbytes; off += STAGING_BYTES) {
+    uint64_t n = t->nbytes - off < STAGING_BYTES ? t->nbytes - off : STAGING_BYTES;
+    if ((st = dp_model_file_read(u->mf, t, off, u->staging, n))) return st;
+    size_t padded = (size_t)((n + 3) & ~3ull);
+    if (padded != n) memset(u->staging + n, 0, padded - n);
+    if ((st = write_bytes(u, buf, at + off, u->staging, padded))) return st;
+  }
+  u->m->weight_bytes += t->nbytes;
+  return DP_OK;
+}
+
+static dp_status upload_raw(uploader *u, const dp_tensor_info *t, dp_gpu_buffer **out) {
+  dp_status st = new_buffer(u->m, (t->nbytes + 3) & ~3ull, t->name, out);
+  return st ? st : upload_into(u, t, *out, 0);
+}
+
+/* A 1-D tensor (norm, bias, sinks) as f32. */
+static dp_status upload_vec(uploader *u, const char *name, uint64_t expect, dp_rt_weight *w) {
+  memset(w, 0, sizeof *w);
+  if (!name[0]) return DP_OK;
+  const dp_tensor_info *t = dp_model_file_find(u->mf, name);
+  if (!t) return dp_error(DP_ERR_NOT_FOUND, "%s: tensor %s missing", dp_model_file_path(u->mf), name);
+  uint64_t n = dp_tensor_nelems(t);
+  if (expect && n != expect)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), name,
+                    (unsigned long long)n, (unsigned long long)expect);
+  float *f = dp_malloc(n * sizeof *f);
+  if (!f) return DP_ERR_NOMEM;
+  dp_status st = dp_model_file_read_f32(u->mf, t, f);
+  if (!st) st = new_buffer(u->m, n * 4, name, &w->buf);
+  if (!st) st = write_bytes(u, w->buf, 0, f, n * 4);
+  dp_free(f);
+  if (st) return st;
+  w->dtype = DP_F32, w->rows = 1, w->cols = n;
+  u->m->weight_bytes += n * 4;
+  return DP_OK;
+}
+
+static int matmul_dtype_ok(dp_dtype t, uint64_t K) {
+  switch (t) {
+  case DP_F32: case DP_F16: case DP_BF16: return 1;
+  case DP_Q8_0: case DP_MXFP4: return K % 32 == 0;
+  case DP_Q4_K: case DP_Q6_K: return K % 256 == 0;
+  default: return 0;
+  }
+}
+
+/* Find and check a matrix [rows, cols]. */
+static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, const dp_tensor_info **out) {
+  const dp_tensor_info *t = *out = dp_model_file_find(u->mf, name);
+  if (!t) return dp_error(DP_ERR_NOT_FOUND, "%s: tensor %s missing", dp_model_file_path(u->mf), name);
+  if (t->n_dims != 2 || t->shape[0] != rows || t->shape[1] != cols)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: shape [%llu, %llu] expected, found %d dims [%llu, %llu]",
+                    dp_model_file_path(u->mf), name, (unsigned long long)rows, (unsigned long long)cols, t->n_dims,
+                    (unsigned long long)t->shape[0], (unsigned long long)(t->n_dims > 1 ? t->shape[1] : 0));
+  if (!matmul_dtype_ok(t->dtype, cols))
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s with row length %llu is not supported by the GPU kernels",
+                    dp_model_file_path(u->mf), name, dp_dtype_name(t->dtype), (unsigned long long)cols);
+  return DP_OK;
+}
+
+/* A matrix [rows, cols] in its stored type, in its own buffer. */
+static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, dp_rt_weight *w) {
+  memset(w, 0, sizeof *w);
+  const dp_tensor_info *t;
+  dp_status st = find_mat(u, name, rows, cols, &t);
+  if (!st) st = upload_raw(u, t, &w->buf);
+  if (st) return st;
+  w->dtype = t->dtype, w->rows = rows, w->cols = cols;
+  return DP_OK;
+}
+
+/* Matrices with equal type and row length stacked row-wise in one buffer, when every part
+ * starts at a 256-aligned byte offset both in the weights and in a T = 1 output row (f32):
+ * `fused` spans all, parts[i] are views. Otherwise each part gets its own buffer. */
+static dp_status upload_stack(uploader *u, const char *const *names, const uint64_t *rows, int n, uint64_t cols,
+                              dp_rt_weight *parts, dp_rt_weight *fused) {
+  const dp_tensor_info *t[4];
+  dp_status st;
+  memset(fused, 0, sizeof *fused);
+  int ok = n <= 4;
+  uint64_t at = 0, out_at = 0;
+  for (int i = 0; ok && i < n; i++) {
+    if ((st = find_mat(u, names[i], rows[i], cols, &t[i]))) return st;
+    ok = t[i]->dtype == t[0]->dtype && at % 256 == 0 && out_at % 256 == 0;
+    at += t[i]->nbytes, out_at += rows[i] * 4;
+  }
+  if (!ok) {
+    for (int i = 0; i < n; i++)
+      if ((st = upload_mat(u, names[i], rows[i], cols, &parts[i]))) return st;
+    return DP_OK;
+  }
+  if ((st = new_buffer(u->m, (at + 3) & ~3ull, names[0], &fused->buf))) return st;
+  fused->dtype = t[0]->dtype, fused->cols = cols;
+  at = 0;
+  for (int i = 0; i < n; i++) {
+    if ((st = upload_into(u, t[i], fused->buf, at))) return st;
+    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols};
+    fused->rows += rows[i];
+    at += t[i]->nbytes;
+  }
+  return DP_OK;
+}
+
+/* inv_freq table for a layer; reuses an earlier layer's buffer when the table is equal. */
+static dp_status upload_rope(uploader *u, int li, float **tables) {
+  dp_rt_model *m = u->m;
+  const dp_plan *p = m->plan;
+  dp_rt_layer *L = &m->layers[li];
+  const dp_rope *r = &p->layers[li].rope;
+  int rot = r->rotary_dim > 0 ? r->rotary_dim : p->head_dim;
+  if (rot > p->head_dim || rot % 2)
+    return dp_error(DP_ERR_UNSUPPORTED, "layer %d: rotary dim %d with head_dim %d", li, rot, p->head_dim);
+  float *f = dp_malloc((size_t)(rot / 2) * sizeof *f);
+  if (!f) return DP_ERR_NOMEM;
+  float af = 1;
+  dp_status st = dp_ref_rope_freqs(r, p->head_dim, f, &af);
+  if (st) { dp_free(f); return st; }
+  L->rot_dim = rot, L->rope_attn_factor = af, L->rope_style = r->interleaved ? DP_ROPE_PAIRS : DP_ROPE_HALF;
+  tables[li] = f;
+  for (int j = 0; j < li; j++)
+    if (m->layers[j].rot_dim == rot && !memcmp(tables[j], f, (size_t)(rot / 2) * sizeof *f)) {
+      L->inv_freq = m->layers[j].inv_freq;
+      return DP_OK;
+    }
+  if ((st = new_buffer(m, (uint64_t)(rot / 2) * 4, "inv_freq", &L->inv_freq))) return st;
+  return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
+}
+
+static dp_status load_layer(uploader *u, int li) {
+  const dp_plan *p = u->m->plan;
+  const dp_layer_plan *P = &p->layers[li];
+  dp_rt_layer *L = &u->m->layers[li];
+  uint64_t d = p->d_model, qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  if (P->ffn != DP_FFN_DENSE)
+    return dp_error(DP_ERR_UNSUPPORTED, "layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet", li);
+  dp_status st;
+  if ((st = upload_vec(u, P->attn_norm, d, &L->attn_norm))) return st;
+  const char *qkv_names[3] = {P->q, P->k, P->v};
+  uint64_t qkv_rows[3] = {qd, kd, kd};
+  dp_rt_weight qkv[3];
+  if ((st = upload_stack(u, qkv_names, qkv_rows, 3, d, qkv, &L->qkv))) return st;
+  L->q = qkv[0], L->k = qkv[1], L->v = qkv[2];
+  if ((st = upload_mat(u, P->o, d, qd, &L->o))) return st;
+  if ((st = upload_vec(u, P->q_bias, qd, &L->q_bias))) return st;
+  if ((st = upload_vec(u, P->k_bias, kd, &L->k_bias))) return st;
+  if ((st = upload_vec(u, P->v_bias, kd, &L->v_bias))) return st;
+  if ((st = upload_vec(u, P->o_bias, d, &L->o_bias))) return st;
+  if ((st = upload_vec(u, P->q_norm, p->head_dim, &L->q_norm))) return st;
+  if ((st = upload_vec(u, P->k_norm, p->head_dim, &L->k_norm))) return st;
+  if ((st = upload_vec(u, P->sinks, p->n_heads, &L->sinks))) return st;
+  if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
+  if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
+  if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
+  const char *gu_names[2] = {P->gate, P->up};
+  uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
+  dp_rt_weight gu[2];
+  if ((st = upload_stack(u, gu_names, gu_rows, 2, d, gu, &L->gate_up))) return st;
+  L->gate = gu[0], L->up = gu[1];
+  if ((st = upload_mat(u, P->down, d, p->d_ff, &L->down))) return st;
+  return DP_OK;
+}
+
+dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
+  *out = NULL;
+  dp_rt_model *m = dp_calloc(1, sizeof *m);
+  if (!m) return DP_ERR_NOMEM;
+  m->gpu = g;
+  uploader u = {m, mf, NULL, 0};
+  float **tables = NULL;
+  dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
+  if (!st) st = dp_plan_check(m->plan, mf);
+  for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
+  if (!st) st = dp_ops_create(g, &m->ops);
+  const dp_plan *p = m->plan;
+  if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
+  if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
+  if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
+  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, &m->embed);
+  if (!st) st = upload_vec(&u, p->final_norm, p->d_model, &m->final_norm);
+  if (!st) {
+    if (p->tied || !strcmp(p->output, p->embed)) m->output = m->embed;
+    else st = upload_mat(&u, p->output, p->vocab_size, p->d_model, &m->output);
+  }
+  for (int i = 0; !st && i < p->n_layers; i++) {
+    st = load_layer(&u, i);
+    if (!st) st = upload_rope(&u, i, tables);
+    if (st) dp_error_wrap(st, "%s: layer %d", dp_model_file_path(mf), i);
+  }
+  if (!st) st = dp_gpu_finish(g);
+  if (tables)
+    for (int i = 0; i < p->n_layers; i++) dp_free(tables[i]);
+  dp_free(tables);
+  dp_free(u.staging);
+  if (st) { dp_rt_model_free(m); return st; }
+  dp_log(DP_LOG_INFO, "%s: %llu bytes of weights on the GPU", dp_model_file_path(mf), (unsigned long long)m->weight_bytes);
+  *out = m;
+  return DP_OK;
+}
+
+void dp_rt_model_free(dp_rt_model *m) {
+  if (!m) return;
+  for (size_t i = 0; i < m->n_owned; i++) dp_gpu_buffer_free(m->owned[i]);
+  dp_free(m->owned);
+  dp_free(m->layers);
+  if (m->ops) dp_ops_free(m->ops);
+  dp_plan_free(m->plan);
+  dp_free(m);
+}
