@@ -5,8 +5,12 @@
  * queue by wall clock; median of `batches` batches after one warm-up batch. A trivial case
  * (add of 1 element) gives the fixed cost of one dispatch.
  * Usage: bench_ops [reps [batches [wtype]]]  wtype: weight type of the model sums (f16).
+ * BENCH_NOSG=1 forces the kernels without subgroups.
+ * BENCH_ONLY=substring times only the cases whose name contains it (the sums are then partial).
  * Prints one line per case (wall µs per dispatch: median, min; and the process CPU time, which
- * counts lavapipe's worker threads and is steadier on a shared machine) and the predicted decode tok/s and perplexity time. */
+ * counts lavapipe's worker threads and is steadier on a shared machine) and the predicted decode tok/s and perplexity time,
+ * also with the fused rope_kv op and with concatenated q|k|v and gate|up weights (a runtime
+ * layout option that needs no new op). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,10 +63,10 @@ static dp_gpu_buffer *weights(dp_dtype t, uint32_t N, uint32_t K) {
 }
 
 /* The op under test: one closure-like record. */
-enum { OP_ADD, OP_MATMUL, OP_ATTN, OP_RMSNORM, OP_ROPE, OP_KVW, OP_GLU, OP_EMBED, OP_ARGMAX };
+enum { OP_ADD, OP_MATMUL, OP_ATTN, OP_RMSNORM, OP_ROPE, OP_KVW, OP_GLU, OP_EMBED, OP_ARGMAX, OP_ROPE_KV };
 typedef struct {
   int op;
-  dp_view a, b, c, d, e;
+  dp_view a, b, c, d, e, f;
   dp_dtype t;
   uint32_t M, N, K, flags;
   dp_attn_desc ad;
@@ -79,6 +83,8 @@ static dp_status rec(const bcase *c) {
   case OP_GLU: return dp_op_glu(o, c->a, c->a, c->b, c->N, DP_GLU_SILU);
   case OP_EMBED: return dp_op_embed(o, c->a, c->b, c->c, c->t, c->M, c->N, 1.0f);
   case OP_ARGMAX: return dp_op_argmax(o, c->a, c->b, c->M, c->N);
+  case OP_ROPE_KV: return dp_op_rope_kv(o, c->a, c->b, c->c, c->d, c->e, c->f, c->M, 4, 2, 64, 64, c->K, DP_ROPE_HALF,
+                                        1.0f, 512);
   }
   return DP_ERR_INTERNAL;
 }
@@ -86,6 +92,8 @@ static dp_status rec(const bcase *c) {
 /* µs per dispatch, median over batches */
 static double timeit(const char *name, const bcase *c) {
   double t[32], ct[32];
+  const char *only = getenv("BENCH_ONLY"); /* substring filter (exploration: the sums are then partial) */
+  if (only && !strstr(name, only)) return 0;
   for (int b = -1; b < batches; b++) {
     dp_gpu_finish(g);
     double t0 = now(), c0 = cpu_now();
@@ -108,6 +116,7 @@ int main(int argc, char **argv) {
   dp_dtype mt = DP_F16;
   if (argc > 3) for (int t = 0; t <= DP_MXFP4; t++) if (!strcmp(argv[3], dp_dtype_name((dp_dtype)t))) mt = (dp_dtype)t;
   if (dp_gpu_open(NULL, &g) || dp_ops_create(g, &o)) { fprintf(stderr, "bench_ops: %s\n", dp_error_message()); return 1; }
+  if (getenv("BENCH_NOSG") && atoi(getenv("BENCH_NOSG"))) dp_ops_set_subgroups(o, 0); /* the kernels without subgroups (comparison) */
   const dp_gpu_info *in = dp_gpu_get_info(g);
   printf("bench_ops: %s (%s), %d dispatches per submit, median of %d\n", in->adapter, in->driver_choice, reps, batches);
   enum { D = 256, H = 4, KVH = 2, HD = 64, FF = 768, VOC = 4096, T = 257, CAP = 512 };
@@ -143,6 +152,16 @@ int main(int argc, char **argv) {
     }
   int mi = 0;
   while (types[mi] != mt && mi < 4) mi++;
+  /* decode with concatenated weights (runtime option, no new op: Wq|Wk|Wv as one [512, 256]
+   * matrix and Wgate|Wup as one [1536, 256]; at T = 1 the outputs are contiguous views) */
+  double cat[2] = {0, 0};
+  for (int s = 0; s < 2; s++) {
+    uint32_t Nc = s ? 2 * FF : D + 2 * KVH * HD;
+    dp_gpu_buffer *w = weights(mt, Nc, D);
+    snprintf(name, sizeof name, "gemv %-5s %4ux%-4u (concat)", dp_dtype_name(mt), Nc, D);
+    cat[s] = timeit(name, &(bcase){OP_MATMUL, Y, X, dp_view_of(w, 0), .t = mt, .M = 1, .N = Nc, .K = D});
+    dp_gpu_buffer_free(w);
+  }
 
   dp_attn_desc ad1 = {1, H, KVH, HD, 256, CAP, 0, 0.125f, 0};
   dp_attn_desc adp = {T, H, KVH, HD, 0, CAP, 0, 0.125f, 0};
@@ -159,6 +178,10 @@ int main(int argc, char **argv) {
   double rkp = timeit("rope T=257 H=2", &(bcase){OP_ROPE, X, dp_view_of(fq, 0), .M = T, .N = KVH, .K = HD});
   double kw1 = timeit("kv_write T=1", &(bcase){OP_KVW, dp_view_of(kc, 0), dp_view_of(vc, 0), X, Z, .M = 1, .K = 9});
   double kwp = timeit("kv_write T=257", &(bcase){OP_KVW, dp_view_of(kc, 0), dp_view_of(vc, 0), X, Z, .M = T, .K = 0});
+  /* fused rope(q) + rope(k) + kv_write: q in x, k and v in z */
+  dp_view V2 = dp_view_of(z, (uint64_t)T * KVH * HD * 4);
+  double rkv1 = timeit("rope_kv T=1 (fused)", &(bcase){OP_ROPE_KV, X, Z, V2, dp_view_of(kc, 0), dp_view_of(vc, 0), dp_view_of(fq, 0), .M = 1, .K = 9});
+  double rkvp = timeit("rope_kv T=257 (fused)", &(bcase){OP_ROPE_KV, X, Z, V2, dp_view_of(kc, 0), dp_view_of(vc, 0), dp_view_of(fq, 0), .M = T, .K = 0});
   double gl1 = timeit("glu n=768", &(bcase){OP_GLU, X, Y, .N = FF});
   double glp = timeit("glu n=257*768", &(bcase){OP_GLU, X, Y, .N = T * FF});
   double ad1t = timeit("add n=256", &(bcase){OP_ADD, X, Y, .N = D});
@@ -177,12 +200,21 @@ int main(int argc, char **argv) {
   double tok = em1 + 6 * layer + rn1 + m[4] + am1;
   printf("\ndecode token (%s weights, mean context ~160): %.0f us = %.1f tok/s; %d dispatches, fixed part %.0f us\n",
          dp_dtype_name(mt), tok, 1e6 / tok, 1 + 6 * 14 + 3, (1 + 6 * 14 + 3) * fixed);
+  double tokf = tok - 6 * (rq1 + rk1 + kw1 - rkv1);
+  printf("  with rope_kv (fused rope q, rope k, kv_write): %.0f us = %.1f tok/s; %d dispatches\n", tokf, 1e6 / tokf,
+         1 + 6 * 12 + 3);
+  double layc = 2 * rn1 + cat[0] + rkv1 + 0.5 * (att1 + att64) + m[2] + cat[1] + gl1 + m[1];
+  double tokc = em1 + 6 * layc + rn1 + m[4] + am1;
+  printf("  with rope_kv and concatenated qkv / gate-up weights: %.0f us = %.1f tok/s; %d dispatches\n", tokc,
+         1e6 / tokc, 1 + 6 * 9 + 3);
   /* One 257-token window (the LM head over all rows for the perplexity NLLs). */
   double *p = mmp[mi];
   double lp = 2 * rnp + p[2] + 2 * p[3] + rqp + rkp + kwp + attp + p[2] + 2 * p[0] + glp + p[1];
   double win = emp + 6 * lp + rnp + p[4];
   printf("prefill window of 257 tokens (%s): %.1f ms; perplexity run (328 windows): %.1f s\n", dp_dtype_name(mt),
          win * 1e-3, 328 * win * 1e-6);
+  double winf = win - 6 * (rqp + rkp + kwp - rkvp);
+  printf("  with rope_kv: %.1f ms; perplexity run: %.1f s\n", winf * 1e-3, 328 * winf * 1e-6);
   dp_ops_free(o);
   dp_gpu_close(g);
   return 0;

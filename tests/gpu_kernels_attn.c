@@ -1,6 +1,6 @@
 /* gpu_kernels_attn.c -- the attention block's kernels against their CPU references: rope
  * (rotate-half and pairs, partial rotary dim, frequency tables of every rule, YaRN's
- * attn_factor, large positions), kv_write + attention (decode and prefill, causal, GQA,
+ * attn_factor, large positions), the fused rope_kv, kv_write + attention (decode and prefill, causal, GQA,
  * sliding window over a ring-buffer cache, sinks, soft-cap, custom scale; both reduction
  * paths) and the embedding gather for every table type (incl. a grid past 65535 workgroups
  * and Gemma's scale). Random inputs, outputs poisoned with NaN patterns. */
@@ -43,6 +43,57 @@ static void test_rope(void) {
     kt_check(what, out, ref, n, cs[c].pos0 > 10000 ? 1e-5 : 2e-6);
     dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bf);
     free(x); free(ref); free(out);
+  }
+}
+
+/* Fused rope + kv_write (dp_op_rope_kv) against the composition of the references: q and k
+ * rotated by dp_ref_rope, the cache slots of pos0 .. pos0+T-1 (mod capacity: ring wrap) hold
+ * the rotated k and v, and every other slot keeps its (random) contents. */
+static void test_rope_kv(void) {
+  const struct { int T, H, KVH, hd, rot, pos0, style, cap; } cs[] = {
+    {1, 4, 2, 64, 64, 300, 0, 512}, {5, 3, 1, 80, 48, 7, 1, 8}, {3, 1, 1, 7, 4, 2, 0, 6},
+    {1, 1, 1, 2, 2, 0, 1, 1}, {257, 4, 2, 64, 64, 0, 0, 300}, {4, 2, 1, 128, 128, 20000, 1, 4100},
+  };
+  for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
+    int T = cs[c].T, H = cs[c].H, KVH = cs[c].KVH, hd = cs[c].hd, rot = cs[c].rot, cap = cs[c].cap;
+    dp_rope r = {0};
+    r.type = DP_ROPE_DEFAULT;
+    r.theta = 10000;
+    r.rotary_dim = rot;
+    float inv[256], af;
+    KT_OK(dp_ref_rope_freqs(&r, hd, inv, &af));
+    size_t nq = (size_t)T * H * hd, nk = (size_t)T * KVH * hd, nc = (size_t)cap * KVH * hd, row = (size_t)KVH * hd;
+    float *q = kt_randn(nq, 1), *k = kt_randn(nk, 1), *v = kt_randn(nk, 1);
+    float *kc = kt_randn(nc, 1), *vc = kt_randn(nc, 1);
+    float *rq = kt_alloc(nq * 4), *rk = kt_alloc(nk * 4), *rkc = kt_alloc(nc * 4), *rvc = kt_alloc(nc * 4);
+    memcpy(rq, q, nq * 4); memcpy(rk, k, nk * 4); memcpy(rkc, kc, nc * 4); memcpy(rvc, vc, nc * 4);
+    dp_ref_rope(rq, inv, T, H, hd, rot, cs[c].pos0, cs[c].style, af);
+    dp_ref_rope(rk, inv, T, KVH, hd, rot, cs[c].pos0, cs[c].style, af);
+    for (int t = 0; t < T; t++) {
+      size_t slot = (size_t)((cs[c].pos0 + t) % cap);
+      memcpy(rkc + slot * row, rk + t * row, row * 4);
+      memcpy(rvc + slot * row, v + t * row, row * 4);
+    }
+    dp_gpu_buffer *bq = kt_upload(q, nq * 4), *bk = kt_upload(k, nk * 4), *bv = kt_upload(v, nk * 4);
+    dp_gpu_buffer *bkc = kt_upload(kc, nc * 4), *bvc = kt_upload(vc, nc * 4), *bf = kt_upload(inv, rot / 2 * 4);
+    KT_OK(dp_op_rope_kv(O, kv(bq), kv(bk), kv(bv), kv(bkc), kv(bvc), kv(bf), T, H, KVH, hd, rot, cs[c].pos0,
+                        cs[c].style, af, cap));
+    float *oq = kt_alloc(nq * 4), *ok = kt_alloc(nk * 4), *okc = kt_alloc(nc * 4), *ovc = kt_alloc(nc * 4);
+    kt_read(bq, oq, nq * 4); kt_read(bk, ok, nk * 4); kt_read(bkc, okc, nc * 4); kt_read(bvc, ovc, nc * 4);
+    double tol = cs[c].pos0 > 10000 ? 1e-5 : 2e-6;
+    char what[112];
+    const char *part[4] = {"q", "k", "kcache", "vcache"};
+    const float *outs[4] = {oq, ok, okc, ovc}, *refs[4] = {rq, rk, rkc, rvc};
+    size_t ns[4] = {nq, nk, nc, nc};
+    for (int i = 0; i < 4; i++) {
+      snprintf(what, sizeof what, "rope_kv T=%d H=%d/%d hd=%d rot=%d pos0=%d style=%d cap=%d: %s", T, H, KVH, hd, rot,
+               cs[c].pos0, cs[c].style, cap, part[i]);
+      kt_check(what, outs[i], refs[i], ns[i], i == 3 ? 0 : tol);
+    }
+    dp_gpu_buffer_free(bq); dp_gpu_buffer_free(bk); dp_gpu_buffer_free(bv);
+    dp_gpu_buffer_free(bkc); dp_gpu_buffer_free(bvc); dp_gpu_buffer_free(bf);
+    free(q); free(k); free(v); free(kc); free(vc); free(rq); free(rk); free(rkc); free(rvc);
+    free(oq); free(ok); free(okc); free(ovc);
   }
 }
 
@@ -117,6 +168,7 @@ static void test_embed(void) {
 int main(void) {
   if (kt_open()) return dp_test_summary("gpu_kernels_attn");
   test_rope();
+  test_rope_kv();
   test_embed();
   const attn_case cases[] = {
     /* H KVH hd window cap sinks softcap scale steps */
@@ -125,8 +177,11 @@ int main(void) {
     {6, 1, 80, 16, 24, 0, 0, 0.1f, {20, 1, 1, 5}},                /* window 16, ring of 24 */
     {4, 4, 32, 0, 200, 1, 0, 0.2f, {70, 1, 0, 0}},                /* sinks, > one key chunk */
     {2, 1, 256, 8, 12, 1, 30.0f, 0.3f, {5, 1, 1, 1}},             /* softcap + window + sinks, hd 256 */
+    {3, 1, 44, 10, 20, 1, 20.0f, 0.15f, {11, 1, 9, 0}},           /* the same at hd 44 (CPU sg8 kernel) */
   };
-  for (int f = 0; f < 2; f++) { /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8) */
+  /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8; with subgroups of 8 and
+   * head_dim <= 64: attention_sg8, 8 queries per workgroup) */
+  for (int f = 0; f < 2; f++) {
     dp_ops_set_cpu_kernels(O, f);
     for (int m = 0; m < kt_n_modes(); m++) {
       kt_mode(m);

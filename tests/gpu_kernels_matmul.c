@@ -3,8 +3,10 @@
  * Q4_K, Q6_K, MXFP4 as GGUF blocks made by dp_quantize): the GEMV path (M <= 4, both
  * reduction paths) and the tiled path, with bias and accumulate, sizes that are not multiples
  * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows; both
- * kernel families (dp_ops_set_cpu_kernels: the CPU-adapter rows_mv / rows_mm, and the GPU
- * gemv / tiled) on whichever adapter runs the test. sg=2 in the output marks the CPU family. */
+ * kernel families (dp_ops_set_cpu_kernels: the CPU-adapter rows_mv / rows_mm_sg / rows_mm,
+ * and the GPU gemv / tiled) on whichever adapter runs the test, each for every weight type
+ * where it runs (see main). sg=2 / 3 in the output mark the CPU family with / without
+ * subgroups. */
 #include "gpu_kernels_util.h"
 #include "quant/quant.h"
 #include "ref/kernels_ref.h"
@@ -53,22 +55,41 @@ int main(void) {
     {DP_F32, 1, 300}, {DP_F16, 3, 67}, {DP_BF16, 5, 130}, {DP_Q8_0, 32, 96},
     {DP_Q4_K, 256, 512}, {DP_Q6_K, 256, 512}, {DP_MXFP4, 32, 160},
   };
-  /* the CPU-adapter kernels (rows_mv / rows_mm: no reduction, so one mode) */
+  const size_t nt = sizeof types / sizeof *types;
+  /* Every pipeline costs seconds of compilation on CPU adapters (Mesa, SwiftShader), so each
+   * family is tested for every type where it runs and for a few types elsewhere. */
+  const dp_gpu_info *in = dp_gpu_get_info(G);
+  int cpu_adapter = !strcmp(in->adapter_type, "cpu");
+  /* the CPU-adapter kernels: rows_mv (M <= 4), and for M > 4 rows_mm_sg (subgroups of 8,
+   * lavapipe) or rows_mm; no workgroup reduction, so the subgroup mode only picks between
+   * rows_mm_sg and rows_mm, so each adapter tests the one it runs (lavapipe rows_mm_sg,
+   * SwiftShader with subgroups of 4 rows_mm, for every type). F32/F16/BF16 with K % 8 == 0 take
+   * the 16-byte-load kernels rows_mv4 / rows_mm4_sg (the k1/k2 sizes of the table are not). */
   dp_ops_set_cpu_kernels(O, 1);
-  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+  for (size_t i = 0; i < nt; i++) {
     dp_dtype t = types[i].t;
     int k1 = types[i].k1, k2 = types[i].k2;
     run_case(t, 1, 1, k1, 0, 0, 0, 2);
     run_case(t, 1, 67, k2, 1, 0, 0, 2);
     run_case(t, 4, 70, k2, 1, 1, t == DP_F32, 2);
-    run_case(t, 5, 33, k2, 0, 0, 0, 2);      /* rows_mm: one partial 8-row block */
+    run_case(t, 5, 33, k2, 0, 0, 0, 2);      /* one partial 8-row block */
     run_case(t, 37, 45, k2, 1, 1, 0, 2);
   }
-  run_case(DP_F16, 16000, 1056, 2, 1, 0, 0, 2); /* rows_mm grid past 65535 workgroups */
-  /* the GPU kernels (gemv / tiled), both reduction paths */
+  run_case(DP_F16, 16000, 1056, 2, 1, 0, 0, 2); /* grid past 65535 workgroups */
+  for (int t = DP_F32; t <= DP_BF16; t++) { /* rows_mv4 / rows_mm4_sg (K % 8 == 0: 16-byte loads) */
+    run_case((dp_dtype)t, 1, 1, 8, 0, 0, 0, 2);
+    run_case((dp_dtype)t, 1, 67, 256, 1, 0, 0, 2);
+    run_case((dp_dtype)t, 4, 70, 264, 1, 1, t == DP_F32, 2);
+    run_case((dp_dtype)t, 5, 33, 256, 0, 0, 0, 2);
+    run_case((dp_dtype)t, 37, 45, 264, 1, 1, t == DP_F32, 2);
+  }
+  run_case(DP_F16, 16000, 1056, 8, 1, 0, 0, 2); /* rows_mm4_sg grid past 65535 workgroups */
+  /* the GPU kernels (gemv / tiled), both reduction paths: every type on GPUs; on CPU adapters
+   * (which never run them) F32 only (a GPU run covers the rest) */
   dp_ops_set_cpu_kernels(O, 0);
-  for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+  for (size_t i = 0; i < nt; i++) {
     dp_dtype t = types[i].t;
+    if (cpu_adapter && t != DP_F32) continue;
     int k1 = types[i].k1, k2 = types[i].k2;
     for (int m = 0; m < kt_n_modes(); m++) { /* GEMV: the reduction differs by mode */
       kt_mode(m);
@@ -81,7 +102,7 @@ int main(void) {
   }
   kt_mode(1);
   run_case(DP_F32, 1, 65600, 7, 1, 0, 0, 1); /* GEMV grid past 65535 workgroups */
-  run_case(DP_Q4_K, 65, 70, 256, 0, 0, 0, 1); /* tiles past one in both dimensions */
+  run_case(cpu_adapter ? DP_F32 : DP_Q4_K, 65, 70, 256, 0, 0, 0, 1); /* tiles past one in both dimensions */
   kt_close();
   return dp_test_summary("gpu_kernels_matmul");
 }

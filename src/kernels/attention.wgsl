@@ -7,6 +7,7 @@
 // prefill (T > 1) share the kernel. Keys are taken WG at a time (one per invocation): scores,
 // online-softmax update (running max m and denominator l), then each invocation accumulates
 // its output dims d = lid + i*WG (i < 4, so hd <= 256) over the chunk's keys.
+// CPU adapters with subgroups of exactly 8 and hd <= 64 run rows_sg (attention_sg8.wgsl).
 // Bindings: 0 uniform Params; 1 Q [T, H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] f32 (sinks;
 //           bound to Q when absent, then unused); 5 O [T, H, hd]. All f32.
 struct Params {

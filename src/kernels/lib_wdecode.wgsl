@@ -67,8 +67,14 @@ fn wl_16(rb: u32, k0: u32, K: u32, bf: bool) -> W8 {
   if ((P.row_bytes & 3u) == 0u) { // every row word-aligned: plain loads (a uniform branch)
     let i = o >> 2u;
     w0 = W[i]; w1 = W[i + 1u]; w2 = W[i + 2u]; w3 = W[i + 3u];
-  } else {
-    w0 = w_u32(o); w1 = w_u32(o + 4u); w2 = w_u32(o + 8u); w3 = w_u32(o + 12u);
+  } else { // 5 words cover the 16 bytes; s is 0 or 16 per lane, so no branch per word
+    let i = o >> 2u;
+    let s = (o & 3u) * 8u;
+    let t = 32u - s;
+    let u0 = W[i]; let u1 = W[i + 1u]; let u2 = W[i + 2u]; let u3 = W[i + 3u]; let u4 = W[i + 4u];
+    let z = s == 0u; // then the next word does not contribute (and << 32 is not a shift by 32)
+    w0 = select((u0 >> s) | (u1 << t), u0, z); w1 = select((u1 >> s) | (u2 << t), u1, z);
+    w2 = select((u2 >> s) | (u3 << t), u2, z); w3 = select((u3 >> s) | (u4 << t), u3, z);
   }
   if (!bf) {
     r.a = vec4<f32>(unpack2x16float(w0), unpack2x16float(w1));

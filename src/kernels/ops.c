@@ -6,7 +6,9 @@
  *
  * Kernel sources are assembled once per ops context: the reduction library (lib_reduce or,
  * when the device has subgroups, lib_reduce_sg, which starts with `enable subgroups;`), the
- * weight decoder lib_wdecode for the kernels that read GGUF blocks, then NAME.wgsl. The
+ * weight decoder lib_wdecode for the kernels that read GGUF blocks, then NAME.wgsl, then for
+ * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
+ * matmul_v4_sg8; only assembled into the subgroup sources). The
  * assembled strings live as long as the context, so their pointers are stable cache keys. */
 #include "kernels/ops.h"
 #include <stdio.h>
@@ -16,10 +18,14 @@
 #include "kernels/registry.h"
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
-       K_ARGMAX, K_COUNT };
-static const struct { const char *name; int wdecode; } kern_info[K_COUNT] = {
-  {"matmul", 1}, {"embed", 1}, {"rmsnorm", 0}, {"rope", 0}, {"kv_write", 0},
-  {"attention", 0}, {"softmax", 0}, {"glu", 0}, {"add", 0}, {"argmax", 0},
+       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_COUNT };
+/* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
+ * need subgroups, assembled only when the context uses lib_reduce_sg) */
+static const struct { const char *name; int wdecode; const char *ext; } kern_info[K_COUNT] = {
+  {"matmul", 1, NULL}, {"embed", 1, NULL}, {"rmsnorm", 0, NULL}, {"rope", 0, NULL}, {"kv_write", 0, NULL},
+  {"attention", 0, NULL}, {"softmax", 0, NULL}, {"glu", 0, NULL}, {"add", 0, NULL}, {"argmax", 0, NULL},
+  {"matmul", 1, "matmul_sg8"}, {"attention", 0, "attention_sg8"}, {"rope_kv", 0, NULL}, {"matmul_v4", 0, NULL},
+  {"matmul_v4", 0, "matmul_v4_sg8"},
 };
 
 struct dp_ops {
@@ -27,6 +33,7 @@ struct dp_ops {
   int sg;                    /* use the subgroup variants */
   int cpu;                   /* CPU adapter: barrier-free kernel variants */
   uint32_t cpu_wg;
+  int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
   char *src[2][K_COUNT][DP_MXFP4 + 1];
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
@@ -39,6 +46,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->sg = dp_gpu_get_info(g)->has_subgroups;
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
   o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
+  o->sg8 = dp_gpu_get_info(g)->subgroup_min == 8 && dp_gpu_get_info(g)->subgroup_max == 8;
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
   if (s) { dp_free(o); return s; }
   *out = o;
@@ -68,17 +76,18 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
-  const char *parts[4] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+  const char *parts[5] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
                           kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
-                          dp_kernel_source(kern_info[k].name)};
+                          dp_kernel_source(kern_info[k].name),
+                          kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : ""};
   size_t n = 1;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     if (!parts[i]) { dp_error(DP_ERR_NOT_FOUND, "kernel %s: WGSL source not embedded", kern_info[k].name); return NULL; }
     n += strlen(parts[i]) + 1;
   }
   char *s = dp_malloc(n), *p = s;
   if (!s) return NULL;
-  for (int i = 0; i < 4; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
+  for (int i = 0; i < 5; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
   *p = 0;
   return *slot = s;
 }
@@ -171,6 +180,20 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
     uint32_t wg = o->cpu_wg;
     dp_gpu_constant c[1] = {{"WG", wg}};
     int mv = M <= GEMV_MAX_M;
+    int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
+    dp_gpu_constant c4[2] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2}};
+    if (mv && v4) {
+      TRY(get_kernel(o, K_MATMUL_V4, DP_F32, "rows_mv4", c4, 2, &k));
+      return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
+    }
+    if (!mv && v4 && o->sg && o->sg8) {
+      TRY(get_kernel(o, K_MATMUL_V4_SG8, DP_F32, "rows_mm4_sg", c4, 2, &k));
+      return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 4) * cdiv(M, 8));
+    }
+    if (!mv && o->sg && o->sg8) { /* x rows shared across the 8 lanes by subgroupBroadcast */
+      TRY(get_kernel(o, K_MATMUL_SG8, wt, "rows_mm_sg", c, 1, &k));
+      return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 4) * cdiv(M, 8));
+    }
     TRY(get_kernel(o, K_MATMUL, wt, mv ? "rows_mv" : "rows_mm", c, 1, &k));
     return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
   }
@@ -272,6 +295,34 @@ dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, d
   return run(o, kk, &p, sizeof p, b, 4, cdiv(T * row, 64));
 }
 
+/* ---- rope_kv: rope(q); rope(k); kv_write(k, v) in one dispatch ------------------------------ */
+typedef struct { uint32_t T, H, KVH, hd, rot, pos0, style, cap; float af; uint32_t p0, p1, p2; } rope_kv_params;
+_Static_assert(sizeof(rope_kv_params) == 48, "rope_kv.wgsl Params");
+
+dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
+                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                        float attn_factor, uint32_t capacity) {
+  if (rot_dim == 0 || rot_dim % 2 || rot_dim > head_dim || (style != DP_ROPE_HALF && style != DP_ROPE_PAIRS))
+    return dp_error(DP_ERR_INVALID_ARG, "rope_kv: rot_dim %u / head_dim %u / style %d invalid", rot_dim, head_dim, style);
+  if (capacity == 0 || T > capacity) return dp_error(DP_ERR_INVALID_ARG, "rope_kv: %u tokens into a cache of %u slots", T, capacity);
+  if (T == 0 || n_kv_heads == 0) return DP_OK;
+  uint64_t row = (uint64_t)n_kv_heads * head_dim;
+  dp_gpu_binding b[6];
+  if (n_heads) TRY(bind(o, "rope_kv", "q", q, (uint64_t)T * n_heads * head_dim * 4, &b[0]));
+  else b[0] = dummy_binding(o);
+  TRY(bind(o, "rope_kv", "k", k, T * row * 4, &b[1]));
+  TRY(bind(o, "rope_kv", "v", v, T * row * 4, &b[2]));
+  TRY(bind(o, "rope_kv", "kcache", kcache, capacity * row * 4, &b[3]));
+  TRY(bind(o, "rope_kv", "vcache", vcache, capacity * row * 4, &b[4]));
+  TRY(bind(o, "rope_kv", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[5]));
+  dp_gpu_constant c[1] = {{"WG", 64}};
+  dp_gpu_kernel *kk;
+  TRY(get_kernel(o, K_ROPE_KV, DP_F32, "main", c, 1, &kk));
+  rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, 0, 0, 0};
+  return run(o, kk, &p, sizeof p, b, 6, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
+}
+
 /* ---- attention ------------------------------------------------------------------------------ */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
@@ -295,14 +346,19 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   if (sinks.buf) TRY(bind(o, "attention", "sinks", sinks, (uint64_t)d->n_heads * 4, &b[3]));
   else b[3] = dummy_binding(o);
   TRY(bind(o, "attention", "out", out, qbytes, &b[4]));
+  attention_params p = {d->T, d->n_heads, d->n_kv_heads, d->head_dim, d->pos0, d->capacity,
+                        d->window, sinks.buf != NULL, d->scale, d->softcap, 0, 0};
+  dp_gpu_kernel *k;
+  if (o->cpu && o->sg && o->sg8 && d->head_dim <= 64) { /* 8 queries per workgroup, K/V rows split over the lanes */
+    dp_gpu_constant c8[1] = {{"WG", 8}};
+    TRY(get_kernel(o, K_ATTENTION_SG8, DP_F32, "rows_sg", c8, 1, &k));
+    return run(o, k, &p, sizeof p, b, 5, cdiv((uint64_t)d->T * (d->n_heads / d->n_kv_heads), 8) * d->n_kv_heads);
+  }
   /* CPU adapters: the smallest workgroup that covers head_dim (4 dims per invocation) */
   uint32_t wg = 64;
   if (o->cpu) for (wg = 8; wg * 4 < d->head_dim; wg *= 2) {}
   dp_gpu_constant c[1] = {{"WG", wg}};
-  dp_gpu_kernel *k;
   TRY(get_kernel(o, K_ATTENTION, DP_F32, "main", c, 1, &k));
-  attention_params p = {d->T, d->n_heads, d->n_kv_heads, d->head_dim, d->pos0, d->capacity,
-                        d->window, sinks.buf != NULL, d->scale, d->softcap, 0, 0};
   return run(o, k, &p, sizeof p, b, 5, (uint64_t)d->T * d->n_heads);
 }
 

@@ -44,6 +44,11 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
  * SwiftShader) the ops pick barrier-free variants that keep data in registers (matmul: one
  * invocation per 8x4 / 1x8 tile, see matmul.wgsl); on GPUs the coalesced workgroup variants.
+ * Where the subgroup size is exactly 8 (lavapipe) and subgroups are on, the CPU variants of
+ * matmul (M > 4) and attention (head_dim <= 64) share loads across the 8 lanes by subgroup
+ * operations (matmul_sg8.wgsl, attention_sg8.wgsl). CPU-family GEMVs (M <= 4) over F32/F16/BF16
+ * with K % 8 == 0 read x and W with 16-byte loads (matmul_v4.wgsl; M > 4 with subgroups of 8:
+ * matmul_v4_sg8.wgsl).
  * enabled = 0 forces the GPU variants, 1 the CPU ones (tests run both on either adapter). */
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled);
 
@@ -94,6 +99,18 @@ dp_status dp_op_rope(dp_ops *o, dp_view x, dp_view inv_freq, uint32_t T, uint32_
 dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, dp_view v,
                          uint32_t T, uint32_t n_kv_heads, uint32_t head_dim, uint32_t pos0,
                          uint32_t capacity);
+
+/* ---- rope_kv (fused): exactly dp_op_rope(q, H heads); dp_op_rope(k, n_kv_heads);
+ * dp_op_kv_write(kcache, vcache, k, v) -- same arguments and rules as those three ops, one
+ * dispatch instead of three (decode is dominated by per-dispatch cost on CPU adapters).
+ * q: [T, n_heads, head_dim] and k: [T, n_kv_heads, head_dim] are rotated in place (q may be
+ * absent with n_heads = 0); v: [T, n_kv_heads, head_dim] is only read; the cache slots of
+ * positions pos0 .. pos0 + T - 1 receive the rotated k and v. q, k, v and the caches must
+ * not overlap. */
+dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
+                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                        float attn_factor, uint32_t capacity);
 
 /* ---- attention: out[t, h, :] = softmax_j(s_tj) . V[j, h / group, :] --------------------------
  *   s_tj = softcap(scale * q[t, h, :] . K[j, h / group, :]),  softcap(z) = c * tanh(z / c)
