@@ -56,9 +56,9 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   }
   if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
   if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
-  if ((st = dp_op_rope(o, q, V(L->inv_freq), T, nh, hd, (uint32_t)L->rot_dim, pos0, L->rope_style, L->rope_attn_factor))) return st;
-  if ((st = dp_op_rope(o, k, V(L->inv_freq), T, nkv, hd, (uint32_t)L->rot_dim, pos0, L->rope_style, L->rope_attn_factor))) return st;
-  if ((st = dp_op_kv_write(o, V(s->kc[li]), V(s->vc[li]), k, v, T, nkv, hd, pos0, s->cap[li]))) return st;
+  /* RoPE on q and k and the K/V cache write: one fused dispatch */
+  if ((st = dp_op_rope_kv(o, q, k, v, V(s->kc[li]), V(s->vc[li]), V(L->inv_freq), T, nh, nkv, hd, (uint32_t)L->rot_dim,
+                          pos0, L->rope_style, L->rope_attn_factor, s->cap[li]))) return st;
   dp_attn_desc a = {T, nh, nkv, hd, pos0, s->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
   if ((st = dp_op_attention(o, &a, V(s->att), q, V(s->kc[li]), V(s->vc[li]), W(&L->sinks)))) return st;
   if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM);
