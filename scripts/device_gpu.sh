@@ -20,5 +20,12 @@ for t in "$BIN"/gpu_device "$BIN"/gpu_kernels_*; do
 done
 echo "gpu test binaries: $pass passed, $fail failed" | tee -a "$OUT/gpu_tests.log"
 if [ "${BENCH:-0}" = 1 ]; then
-  for b in "$BIN"/bench_*; do [ -x "$b" ] && "$b" 2>&1 | tee -a "$OUT/bench.log"; done
+  [ -x "$BIN/bench_kernels" ] && "$BIN/bench_kernels" 2>&1 | tee -a "$OUT/bench.log"
+  [ -x "$BIN/bench_decode" ] && "$BIN/bench_decode" models/doppler-tiny-f16 -n 256 --steps 1,8,16,32 2>&1 | tee -a "$OUT/bench.log"
+fi
+if [ "${BENCH:-0}" = 1 ] && [ -d models/doppler-tiny-f16 ]; then
+  # End to end: the default model (dispatch-bound at this size) and its q4_k_m variant.
+  for m in models/doppler-tiny-f16 models/doppler-tiny-q4_k_m; do
+    "$BIN/doppler" run "$m" -p "The jury said" -n 256 --temp 0 --ignore-eos --steps 16 2>&1 >/dev/null | tail -1 | sed "s|^|$m: |" | tee -a "$OUT/bench.log"
+  done
 fi
