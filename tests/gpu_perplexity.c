@@ -7,7 +7,8 @@
  * * the first 32 windows for f16 (models/doppler-tiny-f16), q8_0 (converted here by the
  *   project's converter), q4_k_m (models/doppler-tiny-q4_k_m) and llama.cpp's own f16 and
  *   Q4_K_M GGUF files, each within a measured bound of the f32 value of the same windows;
- * * window 0 scored by the CPU reference (src/ref/forward.h) equals the GPU's within 1e-4. */
+ * * window 0 scored by the CPU reference (src/ref/forward.h) equals the GPU's within 1e-4.
+ * On adapters other than lavapipe only the last check runs (DP_PPL_ALL_ADAPTERS=1: all). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,16 @@ int main(void) {
 
   size_t cnt;
   double secs;
+  /* The weight-type comparisons (6 x 32 windows) and the full run belong to lavapipe, the
+   * adapter CI measures them on; elsewhere (SwiftShader: no subgroups of 8, hence the slower
+   * kernel family, ~10x the time) window 0 against the CPU reference above covers the path. */
+  int on_lavapipe = strstr(g_adapter, "llvmpipe") != NULL;
+  const char *all = getenv("DP_PPL_ALL_ADAPTERS");
+  if (!on_lavapipe && !(all && *all && strcmp(all, "0"))) {
+    printf("32-window comparisons and the full run skipped on %s (they run on lavapipe)\n", g_adapter);
+    free(ids);
+    return dp_test_summary("gpu_perplexity");
+  }
   double p32 = ppl(hf, ids, n, 32, &cnt, &secs);
   printf("f32  first 32 windows: %.4f (%zu predictions, %.1f s)\n", p32, cnt, secs);
 
@@ -138,7 +149,7 @@ int main(void) {
   }
 
   const char *quick = getenv("DP_PPL_QUICK"), *force = getenv("DP_PPL_FULL");
-  int full_run = strstr(g_adapter, "llvmpipe") != NULL && !(quick && *quick && strcmp(quick, "0"));
+  int full_run = on_lavapipe && !(quick && *quick && strcmp(quick, "0"));
   if (force && *force && strcmp(force, "0")) full_run = 1;
   if (!full_run) printf("full held-out run skipped on %s (it runs once, on lavapipe)\n", g_adapter);
   if (full_run) {
