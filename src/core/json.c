@@ -6,6 +6,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/utf8.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,15 +96,6 @@ static int read_hex4(parser *ps, uint32_t *out) {
   return 0;
 }
 
-static size_t put_utf8(char *o, uint32_t cp) {
-  if (cp < 0x80) { o[0] = (char)cp; return 1; }
-  if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 63)); return 2; }
-  if (cp < 0x10000) { o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | ((cp >> 6) & 63)); o[2] = (char)(0x80 | (cp & 63)); return 3; }
-  o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | ((cp >> 12) & 63));
-  o[2] = (char)(0x80 | ((cp >> 6) & 63)); o[3] = (char)(0x80 | (cp & 63));
-  return 4;
-}
-
 /* Parse a string at ps->p (after the opening quote). Decoded bytes never exceed raw bytes. */
 static int parse_string(parser *ps, const char **out, uint32_t *out_len) {
   const char *s = ps->p;
@@ -151,7 +143,7 @@ static int parse_string(parser *ps, const char **out, uint32_t *out_len) {
           else ps->p = save;
         }
         if (cp >= 0xD800 && cp < 0xE000) cp = 0xFFFD; /* lone surrogate, as most decoders do */
-        n += put_utf8(o + n, cp);
+        n += dp_utf8_encode(cp, o + n);
         break;
       }
       default: ps->p--; return fail(ps, "bad escape in string");
