@@ -4,8 +4,7 @@
  * Split regex, ByteLevel; and, when DP_SHARED points at ../shared, doppler-tiny's real file):
  * for valid UTF-8, decode(encode(x)) == x must hold and the streaming decode must agree; invalid
  * UTF-8 must be refused. The first input byte picks the mode.
- * build: clang-14 -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 -D_DEFAULT_SOURCE
- *        -Iinclude -Isrc tests/fuzz/fuzz_tokenizer.c src/core/*.c src/tokenizer/*.c src/format/gguf.c -lm */
+ * Built and run by scripts/fuzz.sh (clang-14, -fsanitize=fuzzer,address,undefined). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
