@@ -6,7 +6,8 @@
  *
  * Kernel sources are assembled once per ops context: the reduction library (lib_reduce or,
  * when the device has subgroups, lib_reduce_sg, which starts with `enable subgroups;`), the
- * weight decoder lib_wdecode for the kernels that read GGUF blocks, then NAME.wgsl, then for
+ * kernel's own library if any (lib_trig for rope and rope_kv), the weight decoder lib_wdecode
+ * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
  * matmul_v4_sg8; only assembled into the subgroup sources). The
  * assembled strings live as long as the context, so their pointers are stable cache keys. */
@@ -21,11 +22,12 @@ enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
-static const struct { const char *name; int wdecode; const char *ext; } kern_info[K_COUNT] = {
-  {"matmul", 1, NULL}, {"embed", 1, NULL}, {"rmsnorm", 0, NULL}, {"rope", 0, NULL}, {"kv_write", 0, NULL},
-  {"attention", 0, NULL}, {"softmax", 0, NULL}, {"glu", 0, NULL}, {"add", 0, NULL}, {"argmax", 0, NULL},
-  {"matmul", 1, "matmul_sg8"}, {"attention", 0, "attention_sg8"}, {"rope_kv", 0, NULL}, {"matmul_v4", 0, NULL},
-  {"matmul_v4", 0, "matmul_v4_sg8"},
+/* lib: a library placed before the kernel (after the reduction library), or NULL */
+static const struct { const char *name; int wdecode; const char *ext; const char *lib; } kern_info[K_COUNT] = {
+  {"matmul", 1, NULL, NULL}, {"embed", 1, NULL, NULL}, {"rmsnorm", 0, NULL, NULL}, {"rope", 0, NULL, "lib_trig"}, {"kv_write", 0, NULL, NULL},
+  {"attention", 0, NULL, NULL}, {"softmax", 0, NULL, NULL}, {"glu", 0, NULL, NULL}, {"add", 0, NULL, NULL}, {"argmax", 0, NULL, NULL},
+  {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, NULL},
+  {"matmul_v4", 0, "matmul_v4_sg8", NULL},
 };
 
 struct dp_ops {
@@ -68,7 +70,7 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
 
-/* reduction library + [weight decoder + the line choosing the type] + kernel */
+/* reduction library + [lib] + [weight decoder + the line choosing the type] + kernel + [ext] */
 static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   char **slot = &o->src[o->sg][k][kern_info[k].wdecode ? wt : 0];
   if (*slot) return *slot;
@@ -76,18 +78,19 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
-  const char *parts[5] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+  const char *parts[6] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+                          kern_info[k].lib ? dp_kernel_source(kern_info[k].lib) : "",
                           kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
                           dp_kernel_source(kern_info[k].name),
                           kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : ""};
   size_t n = 1;
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     if (!parts[i]) { dp_error(DP_ERR_NOT_FOUND, "kernel %s: WGSL source not embedded", kern_info[k].name); return NULL; }
     n += strlen(parts[i]) + 1;
   }
   char *s = dp_malloc(n), *p = s;
   if (!s) return NULL;
-  for (int i = 0; i < 5; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
+  for (int i = 0; i < 6; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
   *p = 0;
   return *slot = s;
 }

@@ -1,7 +1,7 @@
 // rope_kv.wgsl -- fused rope (q and k) + kv_write: the result of
 //   rope(Q[T, H, hd]); rope(Kn[T, KVH, hd]); kv_write(Kc, Vc, Kn, Vn)
 // in one dispatch (rope.wgsl and kv_write.wgsl give the math and layouts; the rotation uses the
-// same cos_sin, so the values are bit-identical to that sequence). Q and Kn are rotated in
+// same cos_sin from lib_trig.wgsl, so the values are bit-identical to that sequence). Q and Kn are rotated in
 // place; Kc/Vc[(pos0 + t) % cap, kh, :] receive the rotated Kn and the unchanged Vn rows.
 // One invocation per (t, r, i): r < H + KVH (r >= H: kv head r - H), i < ceil(hd / 2):
 // i < rot/2 rotates the pair (i, i + rot/2) or (2i, 2i + 1) as rope does; larger i are the
@@ -20,21 +20,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> Kc: array<f32>;
 @group(0) @binding(5) var<storage, read_write> Vc: array<f32>;
 @group(0) @binding(6) var<storage, read> F: array<f32>;
-
-fn cos_sin(ang: f32) -> vec2<f32> { // as rope.wgsl (read its header)
-  let k = round(ang * 0.63661977);
-  var y = ang - k * 1.5703125;
-  y = y - k * 0.0004838705062866211;
-  y = y + k * 4.371138828673793e-08;
-  let z = y * y;
-  let sn = y * (1.0 + z * (-1.0 / 6.0 + z * (1.0 / 120.0 + z * (-1.0 / 5040.0 + z * (1.0 / 362880.0 + z * (-1.0 / 39916800.0))))));
-  let cn = 1.0 + z * (-0.5 + z * (1.0 / 24.0 + z * (-1.0 / 720.0 + z * (1.0 / 40320.0 + z * (-1.0 / 3628800.0 + z * (1.0 / 479001600.0))))));
-  let q = u32(i32(k) & 3);
-  if (q == 0u) { return vec2<f32>(cn, sn); }
-  if (q == 1u) { return vec2<f32>(-sn, cn); }
-  if (q == 2u) { return vec2<f32>(-cn, -sn); }
-  return vec2<f32>(sn, -cn);
-}
 
 // one rotated (or passed-through) element pair (a, b) of a row at base; returns the new values
 fn rot_pair(isq: bool, base: u32, a: u32, b: u32, cs: vec2<f32>, rotate: bool, has_b: bool) -> vec2<f32> {
