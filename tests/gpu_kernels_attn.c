@@ -106,6 +106,12 @@ static void test_attention(const attn_case *ac, int mode) {
   for (int s = 0; s < 4; s++) total += ac->steps[s];
   float *k = kt_randn((size_t)total * row, 1), *v = kt_randn((size_t)total * row, 1);
   float *q = kt_randn((size_t)total * H * hd, 1), *sinks = kt_randn(H, 1);
+  if (H * hd == 1) {
+    /* One output per query: a softmax-weighted mean of signed values can nearly cancel, and
+     * then f32 rounding is large relative to |ref| however right the kernel is. Same-sign
+     * values keep ||out-ref||/||ref|| a test of the kernel at size 1. */
+    for (size_t i = 0; i < (size_t)total * row; i++) v[i] = fabsf(v[i]);
+  }
   dp_gpu_buffer *bk = kt_buf((size_t)ac->cap * row * 4), *bv = kt_buf((size_t)ac->cap * row * 4);
   dp_gpu_buffer *bs = kt_upload(sinks, H * 4);
   int pos = 0;
