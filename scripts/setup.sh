@@ -13,9 +13,13 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential cmake make clang-14 lld-14 libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
-         wasi-libc libvulkan1 python3 python3-numpy chromium nodejs unicode-data bzip2; do
+         wasi-libc libvulkan1 python3 python3-numpy chromium unicode-data bzip2; do
   have "$p" || need_pkgs+=("$p")
 done
+
+# Node.js and npm (for the pinned npm packages): whatever provides the commands will do.
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 
 # Mesa >= 25 (lavapipe with shader-f16 and subgroups); Debian 12 itself has 22.3.
 mesa_ok() {
