@@ -12,20 +12,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/file.h"
 
 typedef struct { char name[96]; uint32_t nd, type; uint64_t dims[4], off, n; const uint8_t *data; } tinfo;
 typedef struct { uint8_t *buf; size_t len; int nt; tinfo t[256]; } gguf;
 
+/* The whole file (core's reader; NULL if unreadable). Free with free(): dp_free is free. */
 static uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(*len);
-  if (b && fread(b, 1, *len, f) != *len) free(b), b = NULL;
-  fclose(f);
-  return b;
+  char *d;
+  return dp_file_read_all(path, &d, len) ? NULL : (uint8_t *)d;
 }
 
 static uint64_t rd(const uint8_t **p, int n) {

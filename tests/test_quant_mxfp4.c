@@ -9,17 +9,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/file.h"
 
+/* The whole file (core's reader; NULL if unreadable). Free with free(): dp_free is free. */
 static uint8_t *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  *len = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  uint8_t *b = malloc(*len);
-  if (b && fread(b, 1, *len, f) != *len) free(b), b = NULL;
-  fclose(f);
-  return b;
+  char *d;
+  return dp_file_read_all(path, &d, len) ? NULL : (uint8_t *)d;
 }
 
 /* Minimal safetensors lookup: data of tensor `name` with `want` bytes, or NULL. */
