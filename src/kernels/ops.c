@@ -382,33 +382,29 @@ dp_status dp_op_softmax(dp_ops *o, dp_view y, dp_view x, uint32_t rows, uint32_t
   return run(o, k, &p, sizeof p, b, inplace ? 1 : 2, rows);
 }
 
-dp_status dp_op_glu(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, int act) {
-  if (act != DP_GLU_SILU && act != DP_GLU_GELU_TANH) return dp_error(DP_ERR_INVALID_ARG, "glu: activation %d", act);
-  if (n == 0) return DP_OK;
-  int inplace = same_view(gate, y);
-  dp_gpu_binding b[3];
-  TRY(bind(o, "glu", "gate", gate, (uint64_t)n * 4, &b[0]));
-  TRY(bind(o, "glu", "up", up, (uint64_t)n * 4, &b[1]));
-  if (!inplace) TRY(bind(o, "glu", "y", y, (uint64_t)n * 4, &b[2]));
-  dp_gpu_constant c[1] = {{"WG", 256}};
-  dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_GLU, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
-  pair_params p = {n, (uint32_t)act, 0, 0};
-  return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, cdiv(n, 256));
-}
-
-dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view bv, uint32_t n) {
+/* y[i] = f(a[i], b[i]) over n elements (glu, add): "inplace" entry point when y is a. */
+static dp_status pair_op(dp_ops *o, int kid, const char *name, const char *an, const char *bn, dp_view y,
+                         dp_view a, dp_view bv, uint32_t n, uint32_t mode) {
   if (n == 0) return DP_OK;
   int inplace = same_view(a, y);
   dp_gpu_binding b[3];
-  TRY(bind(o, "add", "a", a, (uint64_t)n * 4, &b[0]));
-  TRY(bind(o, "add", "b", bv, (uint64_t)n * 4, &b[1]));
-  if (!inplace) TRY(bind(o, "add", "y", y, (uint64_t)n * 4, &b[2]));
+  TRY(bind(o, name, an, a, (uint64_t)n * 4, &b[0]));
+  TRY(bind(o, name, bn, bv, (uint64_t)n * 4, &b[1]));
+  if (!inplace) TRY(bind(o, name, "y", y, (uint64_t)n * 4, &b[2]));
   dp_gpu_constant c[1] = {{"WG", 256}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_ADD, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
-  pair_params p = {n, 0, 0, 0};
+  TRY(get_kernel(o, kid, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  pair_params p = {n, mode, 0, 0};
   return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, cdiv(n, 256));
+}
+
+dp_status dp_op_glu(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, int act) {
+  if (act != DP_GLU_SILU && act != DP_GLU_GELU_TANH) return dp_error(DP_ERR_INVALID_ARG, "glu: activation %d", act);
+  return pair_op(o, K_GLU, "glu", "gate", "up", y, gate, up, n, (uint32_t)act);
+}
+
+dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view bv, uint32_t n) {
+  return pair_op(o, K_ADD, "add", "a", "b", y, a, bv, n, 0);
 }
 
 dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n) {
