@@ -35,6 +35,16 @@ struct dp_gpu_buffer {
   uint64_t size;
 };
 
+/* WGPUTextureFormat_RGBA32Uint in this Dawn build (the enum moved between header versions;
+ * gpu_device's texture round trip fails if this is wrong). */
+#define DP_WGPU_RGBA32UINT 0x24u
+
+struct dp_gpu_texture {
+  WGPUTexture tex;
+  WGPUTextureView view;
+  uint32_t width, height;
+};
+
 struct dp_gpu_kernel {
   char *key;
   uint64_t hash;
@@ -305,6 +315,7 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   in->max_wg_size_y = dl.maxComputeWorkgroupSizeY;
   in->max_wg_size_z = dl.maxComputeWorkgroupSizeZ;
   in->max_wg_storage = dl.maxComputeWorkgroupStorageSize;
+  in->max_texture_2d = dl.maxTextureDimension2D;
   in->max_storage_buffers = dl.maxStorageBuffersPerShaderStage;
   in->min_storage_offset_align = dl.minStorageBufferOffsetAlignment;
   in->min_uniform_offset_align = dl.minUniformBufferOffsetAlignment;
@@ -414,6 +425,58 @@ dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, cons
                     (unsigned long long)offset, n, (unsigned long long)b->size);
   if (n) wgpuQueueWriteBuffer(g->queue, b->buf, offset, src, n);
   return DP_OK;
+}
+
+/* ---- textures ---- */
+
+dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out) {
+  *out = NULL;
+  if (g->lost) return take_error(g);
+  if (!width || !height || width > g->info.max_texture_2d || height > g->info.max_texture_2d)
+    return dp_error(DP_ERR_INVALID_ARG, "texture '%s' of %u x %u texels: each side must be 1..%u (maxTextureDimension2D)",
+                    label ? label : "", width, height, g->info.max_texture_2d);
+  dp_gpu_texture *t = dp_calloc(1, sizeof *t);
+  if (!t) return DP_ERR_NOMEM;
+  WGPUTextureDescriptor td = {NULL, SV(label ? label : ""), WGPUTextureUsage_TextureBinding | WGPUTextureUsage_CopyDst,
+                              2 /* 2D */, {width, height, 1}, DP_WGPU_RGBA32UINT, 1, 1, 0, NULL};
+  wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
+  wgpuDevicePushErrorScope(g->device, 1 /* validation */);
+  t->tex = wgpuDeviceCreateTexture(g->device, &td);
+  if (t->tex) t->view = wgpuTextureCreateView(t->tex, NULL);
+  scope_result val = {0}, oom = {0};
+  WGPUPopErrorScopeCallbackInfo cb1 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &val, NULL};
+  wait_future(g, wgpuDevicePopErrorScope(g->device, cb1));
+  WGPUPopErrorScopeCallbackInfo cb2 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &oom, NULL};
+  wait_future(g, wgpuDevicePopErrorScope(g->device, cb2));
+  if (!t->tex || !t->view || val.failed || oom.failed) {
+    dp_gpu_texture_free(t);
+    return dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels: %s", label ? label : "", width, height,
+                    val.failed ? val.msg : oom.failed ? oom.msg : "creation failed");
+  }
+  t->width = width, t->height = height;
+  *out = t;
+  return DP_OK;
+}
+
+dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
+                               const void *data) {
+  if (g->lost) return take_error(g);
+  if ((uint64_t)x + w > t->width || (uint64_t)y + h > t->height)
+    return dp_error(DP_ERR_INVALID_ARG, "texture write of %u x %u texels at (%u, %u) outside a %u x %u texture", w, h, x, y,
+                    t->width, t->height);
+  if (!w || !h) return DP_OK;
+  WGPUTexelCopyTextureInfo dst = {t->tex, 0, {x, y, 0}, 1 /* all */};
+  WGPUTexelCopyBufferLayout lay = {0, w * 16u, h};
+  WGPUExtent3D ext = {w, h, 1};
+  wgpuQueueWriteTexture(g->queue, &dst, data, (size_t)w * h * 16u, &lay, &ext);
+  return DP_OK;
+}
+
+void dp_gpu_texture_free(dp_gpu_texture *t) {
+  if (!t) return;
+  if (t->view) wgpuTextureViewRelease(t->view);
+  if (t->tex) { wgpuTextureDestroy(t->tex); wgpuTextureRelease(t->tex); }
+  dp_free(t);
 }
 
 static void end_pass(dp_gpu *g) {
@@ -594,6 +657,10 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   }
   for (size_t i = 0; i < nb; i++) {
     const dp_gpu_binding *b = &bindings[i];
+    if (b->tex) {
+      e[ne++] = (WGPUBindGroupEntry){NULL, (uint32_t)(i + 1), NULL, 0, WGPU_WHOLE_SIZE, NULL, b->tex->view};
+      continue;
+    }
     if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i + 1);
     uint64_t size = b->size ? b->size : b->buf->size - b->offset;
     if (b->offset + size > b->buf->size)

@@ -19,6 +19,7 @@
 typedef struct dp_gpu dp_gpu;
 typedef struct dp_gpu_buffer dp_gpu_buffer;
 typedef struct dp_gpu_kernel dp_gpu_kernel;
+typedef struct dp_gpu_texture dp_gpu_texture;
 
 typedef struct dp_gpu_info {
   char backend[16];        /* "vulkan", "metal", ... */
@@ -40,6 +41,7 @@ typedef struct dp_gpu_info {
   uint32_t max_wg_storage;          /* maxComputeWorkgroupStorageSize */
   uint32_t max_storage_buffers;     /* maxStorageBuffersPerShaderStage */
   uint32_t min_storage_offset_align, min_uniform_offset_align;
+  uint32_t max_texture_2d;          /* maxTextureDimension2D */
 } dp_gpu_info;
 
 /* Open a device. `choice` is NULL/"" (then $DOPPLER_ADAPTER, then automatic: hardware GPU,
@@ -62,6 +64,17 @@ dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void 
 /* Record a buffer-to-buffer copy (sizes and offsets multiples of 4). */
 dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t src_off, dp_gpu_buffer *dst, uint64_t dst_off, uint64_t n);
 
+/* Textures: read-only 2-D arrays of 16-byte texels (rgba32uint; WGSL texture_2d<u32>, read
+ * with textureLoad), width x height <= max_texture_2d, zero-filled at creation. Weights for
+ * texel-fetch kernels: on CPU adapters a texel fetch costs a fraction of a storage-buffer vec4
+ * load (lavapipe loads storage buffers lane by lane, with a bounds check each). */
+dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out);
+/* Queue a write of the w x h texel rectangle at (x, y) from `data` (w * 16 bytes per row,
+ * rows back to back); ordered before later submits like dp_gpu_buffer_write. */
+dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
+                               const void *data);
+void dp_gpu_texture_free(dp_gpu_texture *t);
+
 /* Kernels: WGSL `source` compiled with entry point `entry` and override constants; cached by
  * (name, entry, constants, source pointer). A compile error returns DP_ERR_GPU with the
  * shader's message and line. */
@@ -73,6 +86,7 @@ typedef struct dp_gpu_binding {
   dp_gpu_buffer *buf;
   uint64_t offset; /* multiple of min_storage_offset_align (256) */
   uint64_t size;   /* 0 = to the end of the buffer (clamped to max_storage_binding) */
+  dp_gpu_texture *tex; /* instead of buf: a texture (texture_2d<u32> in the kernel) */
 } dp_gpu_binding;
 
 /* Record one dispatch. params (may be NULL) is copied into the uniform arena. */

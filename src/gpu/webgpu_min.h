@@ -250,4 +250,28 @@ typedef struct WGPUPopErrorScopeCallbackInfo {
 } WGPUPopErrorScopeCallbackInfo;
 void wgpuDevicePushErrorScope(WGPUDevice, WGPUErrorFilter);
 WGPUFuture wgpuDevicePopErrorScope(WGPUDevice, WGPUPopErrorScopeCallbackInfo);
+
+/* ---- textures: 2-D rgba32uint weights for texel-fetch kernels (same ABI era) ---- */
+typedef struct WGPUTextureImpl* WGPUTexture;
+typedef uint32_t WGPUTextureFormat;     /* value of RGBA32Uint in this build: DP_WGPU_RGBA32UINT in dawn.c (verified by a test) */
+typedef uint32_t WGPUTextureDimension;  /* 0 Undefined, 1 1D, 2 2D, 3 3D */
+typedef uint32_t WGPUTextureAspect;     /* 0 Undefined, 1 All */
+typedef WGPUFlags WGPUTextureUsage;
+#define WGPUTextureUsage_CopyDst        0x2ull
+#define WGPUTextureUsage_TextureBinding 0x4ull
+typedef struct WGPUExtent3D { uint32_t width, height, depthOrArrayLayers; } WGPUExtent3D;
+typedef struct WGPUOrigin3D { uint32_t x, y, z; } WGPUOrigin3D;
+typedef struct WGPUTextureDescriptor {
+  const WGPUChainedStruct* nextInChain; WGPUStringView label; WGPUTextureUsage usage; WGPUTextureDimension dimension;
+  WGPUExtent3D size; WGPUTextureFormat format; uint32_t mipLevelCount; uint32_t sampleCount;
+  size_t viewFormatCount; const WGPUTextureFormat* viewFormats;
+} WGPUTextureDescriptor;
+typedef struct WGPUTexelCopyTextureInfo { WGPUTexture texture; uint32_t mipLevel; WGPUOrigin3D origin; WGPUTextureAspect aspect; } WGPUTexelCopyTextureInfo;
+typedef struct WGPUTexelCopyBufferLayout { uint64_t offset; uint32_t bytesPerRow; uint32_t rowsPerImage; } WGPUTexelCopyBufferLayout;
+WGPUTexture wgpuDeviceCreateTexture(WGPUDevice, const WGPUTextureDescriptor*);
+WGPUTextureView wgpuTextureCreateView(WGPUTexture, const void* /* NULL = whole texture */);
+void wgpuQueueWriteTexture(WGPUQueue, const WGPUTexelCopyTextureInfo*, const void* data, size_t dataSize, const WGPUTexelCopyBufferLayout*, const WGPUExtent3D*);
+void wgpuTextureDestroy(WGPUTexture);
+void wgpuTextureRelease(WGPUTexture);
+void wgpuTextureViewRelease(WGPUTextureView);
 #endif

@@ -13,13 +13,14 @@
  * assembled strings live as long as the context, so their pointers are stable cache keys. */
 #include "kernels/ops.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
 #include "core/error.h"
 #include "kernels/registry.h"
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
-       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_COUNT };
+       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -27,7 +28,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul", 1, NULL, NULL}, {"embed", 1, NULL, NULL}, {"rmsnorm", 0, NULL, NULL}, {"rope", 0, NULL, "lib_trig"}, {"kv_write", 0, NULL, NULL},
   {"attention", 0, NULL, NULL}, {"softmax", 0, NULL, NULL}, {"glu", 0, NULL, NULL}, {"add", 0, NULL, NULL}, {"argmax", 0, NULL, NULL},
   {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, NULL},
-  {"matmul_v4", 0, "matmul_v4_sg8", NULL},
+  {"matmul_v4", 0, "matmul_v4_sg8", NULL}, {"matmul_tex", 0, NULL, NULL},
 };
 
 struct dp_ops {
@@ -36,6 +37,7 @@ struct dp_ops {
   int cpu;                   /* CPU adapter: barrier-free kernel variants */
   uint32_t cpu_wg;
   int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
+  int wtex;                  /* weight textures allowed (dp_wtex_create) */
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
   char *src[2][K_COUNT][DP_MXFP4 + 1];
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
@@ -49,6 +51,8 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
   o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
   o->sg8 = dp_gpu_get_info(g)->subgroup_min == 8 && dp_gpu_get_info(g)->subgroup_max == 8;
+  const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
+  o->wtex = !(wt && !strcmp(wt, "0"));
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
   if (s) { dp_free(o); return s; }
   *out = o;
@@ -66,6 +70,7 @@ void dp_ops_free(dp_ops *o) {
 
 dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
+void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
@@ -119,11 +124,12 @@ static dp_status bind(dp_ops *o, const char *op, const char *what, dp_view v, ui
   b->buf = v.buf;
   b->offset = v.offset;
   b->size = bytes;
+  b->tex = NULL;
   return DP_OK;
 }
 
 static dp_gpu_binding dummy_binding(dp_ops *o) {
-  dp_gpu_binding b = {o->dummy, 0, 256};
+  dp_gpu_binding b = {o->dummy, 0, 256, NULL};
   return b;
 }
 
@@ -206,6 +212,80 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
   dp_gpu_constant c[1] = {{"WG", wg}};
   TRY(get_kernel(o, K_MATMUL, wt, gemv ? "gemv" : "tiled", c, 1, &k));
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
+}
+
+/* ---- weight textures and gemv_tex -------------------------------------------------------------- */
+struct dp_wtex {
+  dp_gpu_texture *tex;
+  dp_dtype wt;
+  uint32_t N, K;
+  uint32_t rq;  /* texels per row */
+  uint32_t H;   /* rows per column block of the texture (matmul_tex.wgsl) */
+};
+
+dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const char *label, dp_wtex **out) {
+  *out = NULL;
+  if (!o->cpu || !o->wtex || !(wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) || K % 8 || !N) return DP_OK;
+  uint32_t lim = dp_gpu_get_info(o->g)->max_texture_2d;
+  uint32_t rq = (uint32_t)(dp_dtype_row_bytes(wt, K) / 16), H = N < lim ? N : lim;
+  uint64_t width = cdiv(N, H) * rq;
+  if (!lim || width > lim) return DP_OK;
+  dp_wtex *w = dp_calloc(1, sizeof *w);
+  if (!w) return DP_ERR_NOMEM;
+  *w = (dp_wtex){NULL, wt, N, K, rq, H};
+  dp_status st = dp_gpu_texture_create(o->g, (uint32_t)width, H, label, &w->tex);
+  if (st) { dp_free(w); return st; }
+  *out = w;
+  return DP_OK;
+}
+
+dp_status dp_wtex_write(dp_ops *o, dp_wtex *w, uint32_t row0, uint32_t n_rows, const void *rows) {
+  if ((uint64_t)row0 + n_rows > w->N)
+    return dp_error(DP_ERR_INVALID_ARG, "weight texture: rows [%u, +%u) of %u", row0, n_rows, w->N);
+  const uint8_t *p = rows;
+  while (n_rows) { /* one rectangle per column block touched */
+    uint32_t blk = row0 / w->H, r = row0 % w->H, n = w->H - r < n_rows ? w->H - r : n_rows;
+    TRY(dp_gpu_texture_write(o->g, w->tex, blk * w->rq, r, w->rq, n, p));
+    p += (uint64_t)n * w->rq * 16, row0 += n, n_rows -= n;
+  }
+  return DP_OK;
+}
+
+void dp_wtex_free(dp_wtex *w) {
+  if (!w) return;
+  dp_gpu_texture_free(w->tex);
+  dp_free(w);
+}
+
+uint32_t dp_wtex_rows(const dp_wtex *w) { return w->N; }
+
+typedef struct { uint32_t M, N, K, rq, H, flags; float eps; uint32_t p0; } gemv_tex_params;
+_Static_assert(sizeof(gemv_tex_params) == 32, "matmul_tex.wgsl Params");
+
+dp_status dp_op_gemv_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, dp_view bias, uint32_t M,
+                         const dp_gemv_pro *pro, uint32_t flags) {
+  int kind = pro ? pro->kind : DP_PRO_NONE;
+  if (!w) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: no weight texture");
+  if (M == 0 || M > GEMV_MAX_M) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: M=%u (1..%d)", M, GEMV_MAX_M);
+  if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
+    return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: prologue %d", kind);
+  uint32_t N = w->N, K = w->K;
+  dp_gpu_binding b[5];
+  TRY(bind(o, "gemv_tex", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
+  b[1] = (dp_gpu_binding){NULL, 0, 0, w->tex};
+  if (bias.buf) TRY(bind(o, "gemv_tex", "bias", bias, (uint64_t)N * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "gemv_tex", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[3]));
+  else b[3] = dummy_binding(o);
+  TRY(bind(o, "gemv_tex", "y", y, (uint64_t)M * N * 4, &b[4]));
+  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
+               (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
+  gemv_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, 0};
+  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
+  dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", w->wt == DP_F32 ? 0 : w->wt == DP_F16 ? 1 : 2}, {"PRO", pc}};
+  dp_gpu_kernel *k;
+  TRY(get_kernel(o, K_MATMUL_TEX, DP_F32, "rows_mvt", c, 3, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
 /* ---- embed ---------------------------------------------------------------------------------- */

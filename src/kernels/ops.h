@@ -51,6 +51,8 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled);
  * matmul_v4_sg8.wgsl).
  * enabled = 0 forces the GPU variants, 1 the CPU ones (tests run both on either adapter). */
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled);
+/* Weight textures (dp_wtex below) on or off; on by default, off with DOPPLER_WEIGHT_TEXTURES=0. */
+void dp_ops_set_weight_textures(dp_ops *o, int enabled);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
@@ -61,6 +63,36 @@ void dp_ops_set_cpu_kernels(dp_ops *o, int enabled);
 #define DP_MM_ACCUM 1u
 dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
                        uint32_t M, uint32_t N, uint32_t K, uint32_t flags);
+
+/* ---- weights in textures, for the decode GEMV on CPU adapters --------------------------------
+ * On CPU adapters a texel fetch costs a fraction of a storage-buffer load (matmul_tex.wgsl),
+ * so a decode GEMV reads F32/F16/BF16 matrices with K % 8 == 0 from a texture copy of W.
+ * dp_wtex_create sets *out = NULL and returns DP_OK where that does not apply (GPU adapters,
+ * block types, K % 8 != 0, shapes past the texture limits, weight textures switched off): the
+ * caller then keeps using dp_op_matmul on the buffer. dp_wtex_write takes rows in their stored
+ * bytes (dp_dtype_row_bytes(wt, K) each, back to back), as the buffer holds them. */
+typedef struct dp_wtex dp_wtex;
+dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const char *label, dp_wtex **out);
+dp_status dp_wtex_write(dp_ops *o, dp_wtex *w, uint32_t row0, uint32_t n_rows, const void *rows);
+void dp_wtex_free(dp_wtex *w);
+uint32_t dp_wtex_rows(const dp_wtex *w);
+
+/* ---- gemv_tex: y[M, N] (+)= pro(x)[M, K] . W^T (+ bias[N]), M <= 4, W a dp_wtex [N, K] -------
+ * The input prologue does the op before the GEMV inside it (one dispatch fewer):
+ *   DP_PRO_NONE     x [M, K]
+ *   DP_PRO_RMSNORM  x [M, K] through dp_op_rmsnorm(norm_w [K], eps, norm_flags)
+ *   DP_PRO_GLU      x [M, 2K], each row gate | up, through dp_op_glu(act)
+ * bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM. x and y must not overlap. */
+enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2 };
+typedef struct dp_gemv_pro {
+  int kind;
+  dp_view norm_w;        /* DP_PRO_RMSNORM */
+  float eps;
+  uint32_t norm_flags;   /* DP_NORM_PLUS_ONE */
+  int act;               /* DP_PRO_GLU: DP_GLU_SILU or DP_GLU_GELU_TANH */
+} dp_gemv_pro;
+dp_status dp_op_gemv_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, dp_view bias, uint32_t M,
+                         const dp_gemv_pro *pro, uint32_t flags);
 
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
  * ids: [T] u32 (each < vocab, not checked on the GPU: an id >= vocab reads garbage rows);

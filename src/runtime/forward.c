@@ -5,7 +5,9 @@
  * the plan's pseudo-code, so it reads like the math. Nothing is submitted here: session.c and
  * generate.c record several passes (and samplers) and submit them together. Activation
  * buffers come from the session (runtime.h); residual adds are fused into the o_proj/down
- * matmuls (DP_MM_ACCUM) unless a sandwich post-norm sits in between. */
+ * matmuls (DP_MM_ACCUM) unless a sandwich post-norm sits in between. Where the weights have
+ * texture copies (CPU adapters, weights.c), decode runs the texture GEMV with the RMSNorm
+ * before q|k|v and gate|up and the GLU before down folded into it: 6 dispatches a layer. */
 #include <math.h>
 
 #include "core/error.h"
@@ -22,6 +24,13 @@ static dp_status linear(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, 
 }
 
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
+
+/* decode GEMV through w's texture copy: y (+)= pro(x) . w^T */
+static dp_status linear_tex(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_rt_weight *bias,
+                            const dp_gemv_pro *pro, uint32_t flags) {
+  dp_view b = {bias ? bias->buf : NULL, bias ? bias->offset : 0};
+  return dp_op_gemv_tex(o, y, x, w->tex, b, 1, pro, flags);
+}
 
 /* x += norm(branch) when there is a post-norm; the branch output is in s->tmp. */
 static dp_status post_norm_add(dp_rt_session *s, const dp_rt_weight *post, uint32_t T) {
@@ -41,18 +50,25 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   uint32_t d = (uint32_t)p->d_model, nh = (uint32_t)p->n_heads, nkv = (uint32_t)p->n_kv_heads, hd = (uint32_t)p->head_dim;
   float eps = (float)p->norm_eps;
   dp_status st;
-  if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
-  if (T == 1 && L->qkv.buf && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf) {
-    /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
-    if ((st = linear(o, V(s->qkv1), V(s->h), &L->qkv, NULL, 1, 0))) return st;
+  int fused = T == 1 && L->qkv.buf && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
+  if (fused && L->qkv.tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
+    if ((st = linear_tex(o, V(s->qkv1), V(s->x), &L->qkv, NULL, &pro, 0))) return st;
+  } else {
+    if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
+    if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
+      if ((st = linear(o, V(s->qkv1), V(s->h), &L->qkv, NULL, 1, 0))) return st;
+    } else {
+      if ((st = linear(o, q, V(s->h), &L->q, &L->q_bias, T, 0))) return st;
+      if ((st = linear(o, k, V(s->h), &L->k, &L->k_bias, T, 0))) return st;
+      if ((st = linear(o, v, V(s->h), &L->v, &L->v_bias, T, 0))) return st;
+    }
+  }
+  if (fused) {
     q = dp_view_of(s->qkv1, 0);
     k = dp_view_of(s->qkv1, (uint64_t)nh * hd * 4);
     v = dp_view_of(s->qkv1, (uint64_t)(nh + nkv) * hd * 4);
-  } else {
-    if ((st = linear(o, q, V(s->h), &L->q, &L->q_bias, T, 0))) return st;
-    if ((st = linear(o, k, V(s->h), &L->k, &L->k_bias, T, 0))) return st;
-    if ((st = linear(o, v, V(s->h), &L->v, &L->v_bias, T, 0))) return st;
   }
   if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
   if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
@@ -61,6 +77,11 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
                           pos0, L->rope_style, L->rope_attn_factor, s->cap[li]))) return st;
   dp_attn_desc a = {T, nh, nkv, hd, pos0, s->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
   if ((st = dp_op_attention(o, &a, V(s->att), q, V(s->kc[li]), V(s->vc[li]), W(&L->sinks)))) return st;
+  if (T == 1 && L->o.tex) {
+    if (!L->attn_post_norm.buf) return linear_tex(o, V(s->x), V(s->att), &L->o, &L->o_bias, NULL, DP_MM_ACCUM);
+    if ((st = linear_tex(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, NULL, 0))) return st;
+    return post_norm_add(s, &L->attn_post_norm, T);
+  }
   if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM);
   if ((st = linear(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, T, 0))) return st;
   return post_norm_add(s, &L->attn_post_norm, T);
@@ -74,6 +95,14 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_status st;
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
+  if (T == 1 && L->gate_up.tex && L->down.tex) { /* decode: RMSNorm + gate|up, then GLU + down */
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
+    dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
+    if ((st = linear_tex(o, V(s->gu1), V(s->x), &L->gate_up, NULL, &pn, 0))) return st;
+    if (!L->ffn_post_norm.buf) return linear_tex(o, V(s->x), V(s->gu1), &L->down, NULL, &pg, DP_MM_ACCUM);
+    if ((st = linear_tex(o, V(s->tmp), V(s->gu1), &L->down, NULL, &pg, 0))) return st;
+    return post_norm_add(s, &L->ffn_post_norm, T);
+  }
   if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->ffn_norm), T, d, (float)p->norm_eps, norm_flags(p)))) return st;
   dp_view gate = V(s->gate), up = V(s->up);
   if (T == 1 && L->gate_up.buf) { /* decode: one matmul for gate | up */
@@ -115,7 +144,8 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
     if (st) return st;
     x = V(s->hrow);
   }
-  dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
+  dp_status st = n == 1 && m->output.tex ? linear_tex(m->ops, V(s->logits), x, &m->output, NULL, NULL, 0)
+                                         : linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
   if (!st && p->final_softcap > 0) st = dp_rt_record_softcap(s, n, (float)p->final_softcap);
   return st;
 }

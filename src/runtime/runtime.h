@@ -24,6 +24,7 @@ typedef struct dp_rt_weight {
   uint64_t offset;      /* bytes into buf (256-aligned): fused matrices share one buffer */
   dp_dtype dtype;
   uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
+  dp_wtex *tex;         /* a texture copy the decode GEMV reads (CPU adapters, ops.h), or NULL */
 } dp_rt_weight;
 
 typedef struct dp_rt_layer {
@@ -45,6 +46,8 @@ typedef struct dp_rt_model {
   dp_rt_layer *layers;                     /* [n_layers] */
   dp_gpu_buffer **owned;                   /* every buffer to free, [n_owned] */
   size_t n_owned, cap_owned;
+  dp_wtex **owned_tex;                     /* every weight texture to free, [n_tex] */
+  size_t n_tex, cap_tex;
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;

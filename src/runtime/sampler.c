@@ -29,7 +29,7 @@ static dp_status kernel(dp_gpu *g, const char *name, dp_gpu_kernel **k) {
 }
 
 static dp_gpu_binding bind(dp_gpu_buffer *b) {
-  dp_gpu_binding x = {b, 0, 0};
+  dp_gpu_binding x = {b, 0, 0, NULL};
   return x;
 }
 

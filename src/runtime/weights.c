@@ -6,7 +6,9 @@
  * own GPU buffer through one bounded host staging buffer: RAM use is O(staging), never a copy
  * of the model. Matrices keep their stored type (the matmul/embed kernels take F32, F16, BF16,
  * Q8_0, Q4_K, Q6_K, MXFP4 rows); 1-D tensors (norm weights, biases, sinks) become f32, since
- * the kernels read those as f32. Also fills the per-layer RoPE inverse-frequency tables with
+ * the kernels read those as f32. Where the ops layer wants it (CPU adapters), the matrices the
+ * decode step multiplies by (q|k|v, o, gate|up, down, the LM head) also get a texture copy
+ * (dp_wtex), streamed the same way. Also fills the per-layer RoPE inverse-frequency tables with
  * the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one buffer. */
 #include <math.h>
 #include <string.h>
@@ -35,6 +37,42 @@ static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
     m->owned = nb, m->cap_owned = nc;
   }
   m->owned[m->n_owned++] = b;
+  return DP_OK;
+}
+
+/* Give w a texture copy of its rows, read from the tensors parts[0..n) (stacked in order), if
+ * the ops layer uses one for this shape and type; STAGING_BYTES of whole rows at a time. */
+static dp_status attach_tex(uploader *u, const dp_tensor_info *const *parts, int n, dp_rt_weight *w) {
+  dp_rt_model *m = u->m;
+  dp_wtex *t;
+  if (w->rows > UINT32_MAX || w->cols > UINT32_MAX) return DP_OK;
+  dp_status st = dp_wtex_create(m->ops, w->dtype, (uint32_t)w->rows, (uint32_t)w->cols, parts[0]->name, &t);
+  if (st || !t) return st;
+  if (m->n_tex == m->cap_tex) {
+    size_t nc = m->cap_tex ? 2 * m->cap_tex : 32;
+    dp_wtex **nt = dp_realloc(m->owned_tex, nc * sizeof *nt);
+    if (!nt) { dp_wtex_free(t); return DP_ERR_NOMEM; }
+    m->owned_tex = nt, m->cap_tex = nc;
+  }
+  m->owned_tex[m->n_tex++] = t;
+  uint64_t rb = dp_dtype_row_bytes(w->dtype, w->cols), per = STAGING_BYTES / rb;
+  if (per == 0) return dp_error(DP_ERR_UNSUPPORTED, "%s: rows of %llu bytes exceed the staging buffer", parts[0]->name,
+                                (unsigned long long)rb);
+  uint32_t row = 0;
+  for (int i = 0; i < n; i++) {
+    uint64_t rows = parts[i]->nbytes / rb;
+    for (uint64_t r = 0; r < rows; r += per) {
+      uint64_t k = rows - r < per ? rows - r : per;
+      if ((st = dp_model_file_read(u->mf, parts[i], r * rb, u->staging, k * rb))) return st;
+      if ((st = dp_wtex_write(m->ops, t, row, (uint32_t)k, u->staging))) return st;
+      row += (uint32_t)k;
+      if ((u->since_flush += k * rb) >= FLUSH_BYTES) {
+        u->since_flush = 0;
+        if ((st = dp_gpu_finish(m->gpu))) return st;
+      }
+    }
+  }
+  w->tex = t;
   return DP_OK;
 }
 
@@ -119,15 +157,16 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
   return DP_OK;
 }
 
-/* A matrix [rows, cols] in its stored type, in its own buffer. */
-static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, dp_rt_weight *w) {
+/* A matrix [rows, cols] in its stored type, in its own buffer (and a texture copy for decode
+ * when `decode` and the ops layer wants one). */
+static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, int decode, dp_rt_weight *w) {
   memset(w, 0, sizeof *w);
   const dp_tensor_info *t;
   dp_status st = find_mat(u, name, rows, cols, &t);
   if (!st) st = upload_raw(u, t, &w->buf);
   if (st) return st;
   w->dtype = t->dtype, w->rows = rows, w->cols = cols;
-  return DP_OK;
+  return decode ? attach_tex(u, &t, 1, w) : DP_OK;
 }
 
 /* Matrices with equal type and row length stacked row-wise in one buffer, when every part
@@ -147,7 +186,7 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   }
   if (!ok) {
     for (int i = 0; i < n; i++)
-      if ((st = upload_mat(u, names[i], rows[i], cols, &parts[i]))) return st;
+      if ((st = upload_mat(u, names[i], rows[i], cols, 0, &parts[i]))) return st;
     return DP_OK;
   }
   if ((st = new_buffer(u->m, (at + 3) & ~3ull, names[0], &fused->buf))) return st;
@@ -155,11 +194,11 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   at = 0;
   for (int i = 0; i < n; i++) {
     if ((st = upload_into(u, t[i], fused->buf, at))) return st;
-    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols};
+    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols, NULL};
     fused->rows += rows[i];
     at += t[i]->nbytes;
   }
-  return DP_OK;
+  return attach_tex(u, t, n, fused);
 }
 
 /* inv_freq table for a layer; reuses an earlier layer's buffer when the table is equal. */
@@ -201,7 +240,7 @@ static dp_status load_layer(uploader *u, int li) {
   dp_rt_weight qkv[3];
   if ((st = upload_stack(u, qkv_names, qkv_rows, 3, d, qkv, &L->qkv))) return st;
   L->q = qkv[0], L->k = qkv[1], L->v = qkv[2];
-  if ((st = upload_mat(u, P->o, d, qd, &L->o))) return st;
+  if ((st = upload_mat(u, P->o, d, qd, 1, &L->o))) return st;
   if ((st = upload_vec(u, P->q_bias, qd, &L->q_bias))) return st;
   if ((st = upload_vec(u, P->k_bias, kd, &L->k_bias))) return st;
   if ((st = upload_vec(u, P->v_bias, kd, &L->v_bias))) return st;
@@ -217,7 +256,7 @@ static dp_status load_layer(uploader *u, int li) {
   dp_rt_weight gu[2];
   if ((st = upload_stack(u, gu_names, gu_rows, 2, d, gu, &L->gate_up))) return st;
   L->gate = gu[0], L->up = gu[1];
-  if ((st = upload_mat(u, P->down, d, p->d_ff, &L->down))) return st;
+  if ((st = upload_mat(u, P->down, d, p->d_ff, 1, &L->down))) return st;
   return DP_OK;
 }
 
@@ -236,11 +275,15 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, &m->embed);
+  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, 0, &m->embed);
   if (!st) st = upload_vec(&u, p->final_norm, p->d_model, &m->final_norm);
   if (!st) {
-    if (p->tied || !strcmp(p->output, p->embed)) m->output = m->embed;
-    else st = upload_mat(&u, p->output, p->vocab_size, p->d_model, &m->output);
+    if (p->tied || !strcmp(p->output, p->embed)) {
+      m->output = m->embed; /* same buffer; the LM head's texture copy is its own */
+      const dp_tensor_info *t = dp_model_file_find(mf, p->embed);
+      st = attach_tex(&u, &t, 1, &m->output);
+    } else
+      st = upload_mat(&u, p->output, p->vocab_size, p->d_model, 1, &m->output);
   }
   for (int i = 0; !st && i < p->n_layers; i++) {
     st = load_layer(&u, i);
@@ -262,6 +305,8 @@ void dp_rt_model_free(dp_rt_model *m) {
   if (!m) return;
   for (size_t i = 0; i < m->n_owned; i++) dp_gpu_buffer_free(m->owned[i]);
   dp_free(m->owned);
+  for (size_t i = 0; i < m->n_tex; i++) dp_wtex_free(m->owned_tex[i]);
+  dp_free(m->owned_tex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
