@@ -38,6 +38,7 @@ struct dp_ops {
   uint32_t cpu_wg;
   int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
+  uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
   char *src[2][K_COUNT][DP_MXFP4 + 1];
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
@@ -71,6 +72,7 @@ void dp_ops_free(dp_ops *o) {
 dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
+void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows) { o->wtex_h = max_rows; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
@@ -227,7 +229,8 @@ dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const c
   *out = NULL;
   if (!o->cpu || !o->wtex || !(wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) || K % 8 || !N) return DP_OK;
   uint32_t lim = dp_gpu_get_info(o->g)->max_texture_2d;
-  uint32_t rq = (uint32_t)(dp_dtype_row_bytes(wt, K) / 16), H = N < lim ? N : lim;
+  uint32_t hmax = o->wtex_h && o->wtex_h < lim ? o->wtex_h : lim;
+  uint32_t rq = (uint32_t)(dp_dtype_row_bytes(wt, K) / 16), H = N < hmax ? N : hmax;
   uint64_t width = cdiv(N, H) * rq;
   if (!lim || width > lim) return DP_OK;
   dp_wtex *w = dp_calloc(1, sizeof *w);

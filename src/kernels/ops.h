@@ -53,6 +53,9 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled);
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled);
 /* Weight textures (dp_wtex below) on or off; on by default, off with DOPPLER_WEIGHT_TEXTURES=0. */
 void dp_ops_set_weight_textures(dp_ops *o, int enabled);
+/* Tests: at most max_rows rows per texture column block (0 = the device limit), so the
+ * column-block layout of tall matrices (matmul_tex.wgsl) is exercised at small sizes. */
+void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
