@@ -39,6 +39,7 @@ struct dp_ops {
   int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
+  uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
   char *src[2][K_COUNT][DP_MXFP4 + 1];
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
@@ -225,6 +226,11 @@ struct dp_wtex {
   uint32_t H;   /* rows per column block of the texture (matmul_tex.wgsl) */
 };
 
+/* Weight textures are a second copy of the decode matrices: beyond this many bytes per ops
+ * context (a model) the GEMV reads the buffers instead, so a large model on a CPU adapter does
+ * not need twice its RAM. */
+#define WTEX_BUDGET (2ull << 30)
+
 dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const char *label, dp_wtex **out) {
   *out = NULL;
   if (!o->cpu || !o->wtex || !(wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) || K % 8 || !N) return DP_OK;
@@ -232,12 +238,13 @@ dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const c
   uint32_t hmax = o->wtex_h && o->wtex_h < lim ? o->wtex_h : lim;
   uint32_t rq = (uint32_t)(dp_dtype_row_bytes(wt, K) / 16), H = N < hmax ? N : hmax;
   uint64_t width = cdiv(N, H) * rq;
-  if (!lim || width > lim) return DP_OK;
+  if (!lim || width > lim || o->wtex_bytes + width * H * 16 > WTEX_BUDGET) return DP_OK;
   dp_wtex *w = dp_calloc(1, sizeof *w);
   if (!w) return DP_ERR_NOMEM;
   *w = (dp_wtex){NULL, wt, N, K, rq, H};
   dp_status st = dp_gpu_texture_create(o->g, (uint32_t)width, H, label, &w->tex);
   if (st) { dp_free(w); return st; }
+  o->wtex_bytes += width * H * 16;
   *out = w;
   return DP_OK;
 }

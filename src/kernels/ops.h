@@ -71,7 +71,8 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
  * On CPU adapters a texel fetch costs a fraction of a storage-buffer load (matmul_tex.wgsl),
  * so a decode GEMV reads F32/F16/BF16 matrices with K % 8 == 0 from a texture copy of W.
  * dp_wtex_create sets *out = NULL and returns DP_OK where that does not apply (GPU adapters,
- * block types, K % 8 != 0, shapes past the texture limits, weight textures switched off): the
+ * block types, K % 8 != 0, shapes past the texture limits, weight textures switched off, past
+ * 2 GiB of textures per ops context: they are a second copy of the decode matrices): the
  * caller then keeps using dp_op_matmul on the buffer. dp_wtex_write takes rows in their stored
  * bytes (dp_dtype_row_bytes(wt, K) each, back to back), as the buffer holds them. */
 typedef struct dp_wtex dp_wtex;
