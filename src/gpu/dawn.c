@@ -472,6 +472,8 @@ dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_
   return DP_OK;
 }
 
+uint32_t dp_gpu_texture_width(const dp_gpu_texture *t) { return t->width; }
+
 void dp_gpu_texture_free(dp_gpu_texture *t) {
   if (!t) return;
   if (t->view) wgpuTextureViewRelease(t->view);

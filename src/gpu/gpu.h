@@ -74,6 +74,7 @@ dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, cons
 dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
                                const void *data);
 void dp_gpu_texture_free(dp_gpu_texture *t);
+uint32_t dp_gpu_texture_width(const dp_gpu_texture *t);
 
 /* Kernels: WGSL `source` compiled with entry point `entry` and override constants; cached by
  * (name, entry, constants, source pointer). A compile error returns DP_ERR_GPU with the

@@ -219,6 +219,7 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
 
 /* ---- weight textures and gemv_tex -------------------------------------------------------------- */
 struct dp_wtex {
+  dp_ops *o;    /* its bytes count against o's budget until freed */
   dp_gpu_texture *tex;
   dp_dtype wt;
   uint32_t N, K;
@@ -233,7 +234,7 @@ struct dp_wtex {
 
 dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const char *label, dp_wtex **out) {
   *out = NULL;
-  if (!o->cpu || !o->wtex || !(wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) || K % 8 || !N) return DP_OK;
+  if (!o->cpu || !o->wtex || !(wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) || K % 8 || !K || !N) return DP_OK;
   uint32_t lim = dp_gpu_get_info(o->g)->max_texture_2d;
   uint32_t hmax = o->wtex_h && o->wtex_h < lim ? o->wtex_h : lim;
   uint32_t rq = (uint32_t)(dp_dtype_row_bytes(wt, K) / 16), H = N < hmax ? N : hmax;
@@ -241,7 +242,7 @@ dp_status dp_wtex_create(dp_ops *o, dp_dtype wt, uint32_t N, uint32_t K, const c
   if (!lim || width > lim || o->wtex_bytes + width * H * 16 > WTEX_BUDGET) return DP_OK;
   dp_wtex *w = dp_calloc(1, sizeof *w);
   if (!w) return DP_ERR_NOMEM;
-  *w = (dp_wtex){NULL, wt, N, K, rq, H};
+  *w = (dp_wtex){o, NULL, wt, N, K, rq, H};
   dp_status st = dp_gpu_texture_create(o->g, (uint32_t)width, H, label, &w->tex);
   if (st) { dp_free(w); return st; }
   o->wtex_bytes += width * H * 16;
@@ -263,6 +264,7 @@ dp_status dp_wtex_write(dp_ops *o, dp_wtex *w, uint32_t row0, uint32_t n_rows, c
 
 void dp_wtex_free(dp_wtex *w) {
   if (!w) return;
+  w->o->wtex_bytes -= (uint64_t)dp_gpu_texture_width(w->tex) * w->H * 16;
   dp_gpu_texture_free(w->tex);
   dp_free(w);
 }
@@ -278,7 +280,7 @@ dp_status dp_op_gemv_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, dp_v
   if (!w) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: no weight texture");
   if (M == 0 || M > GEMV_MAX_M) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: M=%u (1..%d)", M, GEMV_MAX_M);
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
-    return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: prologue %d", kind);
+    return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
   uint32_t N = w->N, K = w->K;
   dp_gpu_binding b[5];
   TRY(bind(o, "gemv_tex", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
