@@ -30,7 +30,7 @@ static dp_status write_safetensors(const char *path, const st_entry *e, int n) {
     off += e[i].bytes;
   }
   dp_buf_puts(&h, "}");
-  while (h.len % 8) dp_buf_puts(&h, " ");
+  while (h.len % 8 && !h.failed) dp_buf_puts(&h, " ");
   if (h.failed) { dp_buf_free(&h); return DP_ERR_NOMEM; }
   dp_atomic_file af;
   dp_status st = dp_atomic_open(&af, path);

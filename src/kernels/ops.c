@@ -428,9 +428,9 @@ _Static_assert(sizeof(attention_params) == 48, "attention.wgsl Params");
 
 dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view q,
                           dp_view kcache, dp_view vcache, dp_view sinks) {
-  if (d->n_kv_heads == 0 || d->n_heads % d->n_kv_heads || d->head_dim == 0 || d->head_dim > 256 || d->capacity == 0)
-    return dp_error(DP_ERR_INVALID_ARG, "attention: heads %u/%u, head_dim %u (<= 256), capacity %u invalid",
-                    d->n_heads, d->n_kv_heads, d->head_dim, d->capacity);
+  if (d->n_kv_heads == 0 || d->n_heads % d->n_kv_heads || d->head_dim == 0 || d->head_dim > DP_ATTN_MAX_HEAD_DIM || d->capacity == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "attention: heads %u/%u, head_dim %u (<= %d), capacity %u invalid",
+                    d->n_heads, d->n_kv_heads, d->head_dim, DP_ATTN_MAX_HEAD_DIM, d->capacity);
   if (d->T == 0 || d->n_heads == 0) return DP_OK;
   uint64_t qbytes = (uint64_t)d->T * d->n_heads * d->head_dim * 4;
   uint64_t cbytes = (uint64_t)d->capacity * d->n_kv_heads * d->head_dim * 4;

@@ -155,7 +155,9 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
  * With sinks, the softmax denominator also holds exp(sinks[h]) (gpt-oss; the sink has no
  * value row). q, out: [T, n_heads, head_dim] f32 (must not overlap); K/V: the caches above
  * (the slots of every visible key must have been written). group = n_heads / n_kv_heads.
- * T == 1 is decode; T > 1 is prefill (one pass over all queries). head_dim <= 256. */
+ * T == 1 is decode; T > 1 is prefill (one pass over all queries). head_dim <= 256
+ * (DP_ATTN_MAX_HEAD_DIM: four output dims per invocation of a 64-wide workgroup). */
+#define DP_ATTN_MAX_HEAD_DIM 256
 typedef struct dp_attn_desc {
   uint32_t T;            /* query rows */
   uint32_t n_heads, n_kv_heads, head_dim;

@@ -269,6 +269,9 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
   if (!st) st = dp_plan_check(m->plan, mf);
+  if (!st && m->plan->head_dim > DP_ATTN_MAX_HEAD_DIM) /* refuse now, not at the first forward pass */
+    st = dp_error(DP_ERR_UNSUPPORTED, "%s: head_dim %d: the GPU attention kernel takes head_dim <= %d (the CPU reference, --cpu, has no limit)",
+                  dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
   const dp_plan *p = m->plan;
