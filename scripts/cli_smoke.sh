@@ -65,5 +65,29 @@ for verify in flag env; do
   [ $rc -eq 1 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == *"shard_00003.bin: SHA-256 mismatch"* ]] && ok || no "verify ($verify): rc=$rc '$err'"
 done
 rm -rf "$tmp"
+# synth: a random odd-shaped checkpoint, then GPU logits against the CPU reference (checks.py rules)
+tmp=$(mktemp -d)
+PYNP=/usr/bin/python3; [ -x $PYNP ] || PYNP=python3  # Debian's python3 has python3-numpy (a pyenv one may not)
+$D synth --arch gemma3 --out "$tmp/g" --vocab 333 --d-model 72 --heads 3 --head-dim 24 --ff 100 --config-form old --seed 7 && \
+  $D logits "$tmp/g" --ids 5,17,300,2,9,11,40,41,42 --decode 6 --out "$tmp/gpu.st" 2>/dev/null && \
+  $D logits "$tmp/g" --ids 5,17,300,2,9,11,40,41,42 --decode 6 --out "$tmp/cpu.st" --cpu 2>/dev/null && \
+  $PYNP - "$tmp/gpu.st" "$tmp/cpu.st" <<'PY' && ok || no "synth + logits GPU vs --cpu"
+import json, struct, sys
+import numpy as np
+def load(p):
+    b = open(p, "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); d = {}
+    for k, v in h.items():
+        if k == "__metadata__": continue
+        s, e = v["data_offsets"]; dt = {"F32": np.float32, "I32": np.int32}[v["dtype"]]
+        d[k] = np.frombuffer(b[8 + n + s:8 + n + e], dtype=dt).reshape(v["shape"])
+    return d
+g, c = load(sys.argv[1]), load(sys.argv[2])
+for k in ("logits", "gen_logits"):
+    e = np.linalg.norm(g[k] - c[k]) / np.linalg.norm(c[k]); assert e <= 1e-4, (k, e)
+assert (g["gen_ids"] == c["gen_ids"]).all(), (g["gen_ids"], c["gen_ids"])
+PY
+err=$($D synth --arch nosuch --out "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ $err == *nosuch* ]] && [ ! -e "$tmp/x" ] && ok || no "synth bad arch: rc=$rc '$err'"
+rm -rf "$tmp"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

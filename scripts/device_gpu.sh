@@ -13,7 +13,7 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 "$BIN/doppler" devices --json | tee "$OUT/devices.json"
 pass=0; fail=0
-for t in "$BIN"/gpu_device "$BIN"/gpu_kernels_*; do
+for t in "$BIN"/gpu_device "$BIN"/gpu_kernels_* "$BIN"/gpu_synth; do
   [ -x "$t" ] || continue
   if "$t" >> "$OUT/gpu_tests.log" 2>&1; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAILED: $t"; fi
   tail -1 "$OUT/gpu_tests.log"
