@@ -26,24 +26,6 @@ static const float *tensor(const dp_safetensors *st, const char *name, uint64_t 
   return (const float *)(st->map.data + t->offset);
 }
 
-/* Index of the first step where ids differ in a way the rule does not accept, -1 if none;
- * *agree gets the number of leading steps that are identical. */
-static int compare_ids(const int32_t *got, const int32_t *ref, const float *ref_logits, int n, int V, int *agree) {
-  *agree = n;
-  for (int i = 0; i < n; i++) {
-    if (got[i] == ref[i]) continue;
-    *agree = i;
-    const float *row = ref_logits + (size_t)i * (size_t)V;
-    float a = -INFINITY, b = -INFINITY;
-    for (int j = 0; j < V; j++) {
-      if (row[j] > a) b = a, a = row[j];
-      else if (row[j] > b) b = row[j];
-    }
-    return a - b > 1e-3f * fmaxf(1.0f, fabsf(a)) ? i : -1;
-  }
-  return -1;
-}
-
 static void golden(const char *arch) {
   char dir[1024], gpath[1100];
   snprintf(dir, sizeof dir, "%s", dp_test_shared("fixtures/golden"));
@@ -82,7 +64,7 @@ static void golden(const char *arch) {
   CHECK(!st, "%s: run: %s", arch, dp_error_message());
   if (!st) {
     double e1 = dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
-    int agree, bad = compare_ids(gen, ref_gen, ref_gl, N, V, &agree);
+    int agree, bad = dp_test_greedy_diverges(gen, ref_gen, ref_gl, N, V, &agree);
     double e2 = agree ? dp_test_rel_err(gl, ref_gl, (size_t)agree * (size_t)V) : 0;
     printf("%-8s prefill rel %.2e, greedy %d/%d same, decode rel %.2e\n", arch, e1, agree, N, e2);
     CHECK(e1 <= 1e-4, "%s: prefill logits rel err %.3e > 1e-4", arch, e1);

@@ -59,29 +59,11 @@ static const shape SHAPES[] = {
   {"llama-hd2-d33", "llama", 100, 33, 2, 1, 2, 17, 2, -1, DP_F32, 0},
 };
 
-/* Index of the first step where ids differ in a way the rule does not accept, -1 if none;
- * *agree gets the number of leading steps that are identical. */
-static int compare_ids(const int32_t *got, const int32_t *ref, const float *ref_logits, int n, int V, int *agree) {
-  *agree = n;
-  for (int i = 0; i < n; i++) {
-    if (got[i] == ref[i]) continue;
-    *agree = i;
-    const float *row = ref_logits + (size_t)i * (size_t)V;
-    float a = -INFINITY, b = -INFINITY;
-    for (int j = 0; j < V; j++) {
-      if (row[j] > a) b = a, a = row[j];
-      else if (row[j] > b) b = row[j];
-    }
-    return a - b > 1e-3f * fmaxf(1.0f, fabsf(a)) ? i : -1;
-  }
-  return -1;
-}
-
 typedef struct result { float *logits, *gl; int32_t gen[N_GEN]; } result;
 
 static void judge(const char *name, const char *pass, const result *got, const result *ref, int V) {
   double e1 = dp_test_rel_err(got->logits, ref->logits, (size_t)T_PROMPT * (size_t)V);
-  int agree, bad = compare_ids(got->gen, ref->gen, ref->gl, N_GEN, V, &agree);
+  int agree, bad = dp_test_greedy_diverges(got->gen, ref->gen, ref->gl, N_GEN, V, &agree);
   double e2 = agree ? dp_test_rel_err(got->gl, ref->gl, (size_t)agree * (size_t)V) : 0;
   printf("%-18s %-31s prefill rel %.2e, greedy %d/%d same, decode rel %.2e\n", name, pass, e1, agree, N_GEN, e2);
   CHECK(e1 <= 1e-4, "%s %s: prefill logits rel err %.3e > 1e-4", name, pass, e1);
@@ -186,12 +168,7 @@ out:
   free_result(&ref);
   free_result(&a);
   free_result(&b);
-  char p[600];
-  snprintf(p, sizeof p, "%s/config.json", dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/model.safetensors", dir);
-  unlink(p);
-  rmdir(dir);
+  dp_test_rm_synth(dir);
 }
 
 /* head_dim 264: the CPU reference runs it, the GPU refuses it at load with a clear error. */
@@ -221,12 +198,7 @@ static void check_unsupported(const char *base) {
         dp_error_message());
   if (st == DP_ERR_UNSUPPORTED) printf("%-18s refused as expected: %s\n", "llama-hd264", dp_error_message());
   dp_model_free(m);
-  char p[600];
-  snprintf(p, sizeof p, "%s/config.json", dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/model.safetensors", dir);
-  unlink(p);
-  rmdir(dir);
+  dp_test_rm_synth(dir);
 }
 
 static double now_s(void) {

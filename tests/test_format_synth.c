@@ -38,15 +38,6 @@ static const char *path_in(const char *name) {
   return p[k];
 }
 
-static void rm_model(const char *dir) {
-  char p[600];
-  snprintf(p, sizeof p, "%s/config.json", dir);
-  unlink(p);
-  snprintf(p, sizeof p, "%s/model.safetensors", dir);
-  unlink(p);
-  rmdir(dir);
-}
-
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);
   int n = 0;
@@ -136,8 +127,8 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
   }
   dp_free(js[0]);
   dp_free(js[1]);
-  rm_model(path_in("new"));
-  rm_model(path_in("old"));
+  dp_test_rm_synth(path_in("new"));
+  dp_test_rm_synth(path_in("old"));
 }
 
 static int files_equal(const char *a, const char *b) {
@@ -205,9 +196,9 @@ static void weights(void) {
     CHECK(n == 26 && fabs(m - 1) < 0.1 && sd > 0.03 && sd < 0.3, "k_norm: mean %g std %g", m, sd);
   }
   dp_free(nw);
-  rm_model(a);
-  rm_model(b);
-  rm_model(c);
+  dp_test_rm_synth(a);
+  dp_test_rm_synth(b);
+  dp_test_rm_synth(c);
 }
 
 static void refusals(void) {
@@ -266,7 +257,7 @@ static void refusals(void) {
   char *js = hparams_json(d, &ok, &hp);
   CHECK(js && hp.arch == DP_ARCH_GEMMA3 && hp.sliding_window == 3, "replaced model is not the new one");
   dp_free(js);
-  rm_model(d);
+  dp_test_rm_synth(d);
   CHECK(count_entries(g_base) == 0, "temporary files left in %s", g_base);
 }
 
@@ -285,7 +276,7 @@ static void alloc_failures(void) {
     }
   }
   CHECK(done, "never succeeded");
-  rm_model(path_in("oom"));
+  dp_test_rm_synth(path_in("oom"));
 }
 
 int main(void) {

@@ -97,22 +97,7 @@ static void golden(const char *arch) {
   /* greedy continuation through the KV cache, EOS never chosen */
   if (!st) st = dp_ref_greedy(m, s, ids, T, N, 1, NULL, gen, gen_logits);
   CHECK(!st, "%s: greedy: %s", arch, dp_error_message());
-  int same = 0, bad = -1, agree = N;
-  for (int i = 0; i < N; i++) {
-    if (gen[i] == ids[T + i]) {
-      same++;
-      continue;
-    }
-    agree = i;
-    const float *r = ref_gen + (size_t)i * V;
-    double top = -INFINITY, second = -INFINITY;
-    for (int j = 0; j < V; j++) {
-      if (r[j] > top) second = top, top = r[j];
-      else if (r[j] > second) second = r[j];
-    }
-    if (top - second > 1e-3 * fmax(1.0, fabs(top))) bad = i;
-    break;
-  }
+  int agree, bad = dp_test_greedy_diverges(gen, ids + T, ref_gen, N, V, &agree);
   CHECK(bad < 0, "%s: greedy step %d: got %d, reference %d (margin above tolerance)", arch, bad,
         bad >= 0 ? gen[bad] : 0, bad >= 0 ? ids[T + bad] : 0);
   double e_dec = agree ? dp_test_rel_err(gen_logits, ref_gen, (size_t)agree * V) : 0;
@@ -128,7 +113,7 @@ static void golden(const char *arch) {
   CHECK(e_forced <= TOL, "%s: teacher-forced decode logits rel err %.3e", arch, e_forced);
 
   printf("%-8s prompt logits %.2e | hidden max %.2e | greedy %d/%d same%s | decode %.2e (%d steps) | forced decode %.2e\n",
-         arch, e_logits, e_hidden, same, N, agree < N && bad < 0 ? " (stopped at a near tie)" : "", e_dec, agree,
+         arch, e_logits, e_hidden, agree, N, agree < N && bad < 0 ? " (stopped at a near tie)" : "", e_dec, agree,
          e_forced);
   for (int i = 0; i <= L; i++) free(hidden[i]);
   free(hidden);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 int dp_test_pass, dp_test_fail;
 static uint64_t g_state, g_seed;
@@ -63,4 +64,29 @@ const char *dp_test_root(const char *rel) { return join("DP_ROOT", ".", rel); }
 int dp_test_summary(const char *name) {
   printf("%s: %d passed, %d failed\n", name, dp_test_pass, dp_test_fail);
   return dp_test_fail ? 1 : 0;
+}
+
+int dp_test_greedy_diverges(const int32_t *got, const int32_t *ref, const float *ref_logits, int n, int V, int *agree) {
+  *agree = n;
+  for (int i = 0; i < n; i++) {
+    if (got[i] == ref[i]) continue;
+    *agree = i;
+    const float *row = ref_logits + (size_t)i * (size_t)V;
+    float a = -INFINITY, b = -INFINITY;
+    for (int j = 0; j < V; j++) {
+      if (row[j] > a) b = a, a = row[j];
+      else if (row[j] > b) b = row[j];
+    }
+    return a - b > 1e-3f * fmaxf(1.0f, fabsf(a)) ? i : -1;
+  }
+  return -1;
+}
+
+void dp_test_rm_synth(const char *dir) {
+  char p[1200];
+  snprintf(p, sizeof p, "%s/config.json", dir);
+  unlink(p);
+  snprintf(p, sizeof p, "%s/model.safetensors", dir);
+  unlink(p);
+  rmdir(dir);
 }

@@ -28,6 +28,13 @@ float dp_test_rand_normal(void);
 void dp_test_fill_normal(float *x, size_t n, float scale);
 /* ||a-b|| / ||b|| (Frobenius); 0 when both are zero. */
 double dp_test_rel_err(const float *a, const float *b, size_t n);
+/* The greedy-ids rule of ../shared/fixtures/README.md: the index of the first step where got
+ * differs from ref although the reference's top-2 logit margin there is >= 1e-3 * max(1, |top|),
+ * or -1 if none (comparison stops at the first accepted difference). *agree gets the number of
+ * leading identical steps. ref_logits: [n, V], the reference's raw logits at each step. */
+/* Remove a `doppler synth` output directory (config.json, model.safetensors, the directory). */
+void dp_test_rm_synth(const char *dir);
+int dp_test_greedy_diverges(const int32_t *got, const int32_t *ref, const float *ref_logits, int n, int V, int *agree);
 /* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT); static buffer. */
 const char *dp_test_shared(const char *rel);
 const char *dp_test_root(const char *rel);
