@@ -15,7 +15,7 @@
 // next block to the right: texel (c, n) is at ((n / H) * rq + c, n % H).
 // Tiling as rows_mv4 (matmul_v4.wgsl): invocation lid of workgroup wg owns the 8 rows
 // n = wg * 8 * WG + lid + j * WG (j < 8). Grid cdiv(N, 8 * WG), linear id over a 2-D grid.
-// Overrides: TYPE 0 F32, 1 F16, 2 BF16; PRO as above; WG.
+// Overrides: TYPE 0 F32, 1 F16, 2 BF16 (lib_w8.wgsl, placed before this file); PRO as above; WG.
 // Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W texture; 3 B [N] f32 (dummy when no bias);
 //           4 NW [K] f32 norm weight (dummy unless PRO 1); 5 Y [M, N] f32.
 // Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
@@ -23,7 +23,6 @@ struct Params {
   M: u32, N: u32, K: u32, rq: u32,
   H: u32, flags: u32, eps: f32, p0: u32,
 }
-override TYPE: u32 = 1u;
 override PRO: u32 = 0u;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
@@ -59,25 +58,18 @@ fn row_scale(m: u32) -> f32 {
   return 1.0 / sqrt(ss / f32(P.K) + P.eps);
 }
 
-fn bf2(w: u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
 // texel 0 of row n
 fn at(n: u32) -> vec2<u32> { return vec2<u32>((n / P.H) * P.rq, n % P.H); }
 // dot of the 8 weights of group g of the row whose texel 0 is t, with xa (k = 8g..8g+3) and
-// xc (8g+4..8g+7)
+// xc (8g+4..8g+7); decoding from lib_w8.wgsl
 fn dot8(t: vec2<u32>, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
-  let c = t.x;
-  let r = t.y;
+  var w: V8;
   if (TYPE == 0u) {
-    let a = bitcast<vec4<f32>>(textureLoad(W, vec2<u32>(c + 2u * g, r), 0));
-    let b = bitcast<vec4<f32>>(textureLoad(W, vec2<u32>(c + 2u * g + 1u, r), 0));
-    return dot(a, xa) + dot(b, xc);
+    w = w8_decode(textureLoad(W, vec2<u32>(t.x + 2u * g, t.y), 0), textureLoad(W, vec2<u32>(t.x + 2u * g + 1u, t.y), 0));
+  } else {
+    w = w8_decode(textureLoad(W, vec2<u32>(t.x + g, t.y), 0), vec4<u32>());
   }
-  let w = textureLoad(W, vec2<u32>(c + g, r), 0);
-  if (TYPE == 1u) {
-    return dot(vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y)), xa) +
-           dot(vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w)), xc);
-  }
-  return dot(vec4<f32>(bf2(w.x), bf2(w.y)), xa) + dot(vec4<f32>(bf2(w.z), bf2(w.w)), xc);
+  return dot(w.a, xa) + dot(w.b, xc);
 }
 fn put(m: u32, n: u32, v: f32) {
   if (n >= P.N) { return; }

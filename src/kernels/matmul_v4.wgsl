@@ -3,45 +3,29 @@
 // every row and every x row starts 16-byte aligned). Same Params, flags and output as
 // matmul.wgsl, but X and W are bound as arrays of vec4: on lavapipe a 16-byte load per lane
 // costs about as much as a 4-byte one, and measured 1.5-2.3x faster than rows_mv on f16 GEMVs.
-// Standalone (the library ops.c prepends is unused); matmul_v4_sg8.wgsl (rows_mm4_sg, M > 4)
+// Decoding from lib_w8.wgsl (placed before it; the reduction library ops.c prepends is unused); matmul_v4_sg8.wgsl (rows_mm4_sg, M > 4)
 // is appended to it in the subgroup sources.
 //   rows_mv4  invocation lid of workgroup nb: 8 columns n = nb * 8 * WG + lid + j * WG (j < 8),
 //             the 8-weight group g of each is 1 (F16/BF16) or 2 (F32) vec4<u32> loads, x read
 //             as 2 vec4 per group (the same address in every lane); rows of x one after the
 //             other. Grid cdiv(N, 8 * WG).
-// Override TYPE: 0 F32, 1 F16, 2 BF16 (a pipeline constant: the other decoders are dead code).
+// Override TYPE (lib_w8): 0 F32, 1 F16, 2 BF16 (a pipeline constant: the other decoders are dead code).
 // Bindings: 0 uniform Params; 1 X [M, K/4] vec4<f32>; 2 W [N rows of row_bytes/16] vec4<u32>;
 //           3 B [N] f32 (bound to W when there is no bias); 4 Y [M, N] f32.
 struct Params {
   M: u32, N: u32, K: u32,
   row_bytes: u32, ntn: u32, flags: u32, p1: u32, p2: u32,
 }
-override TYPE: u32 = 1u;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> W: array<vec4<u32>>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 
-fn bf2(w: u32) -> vec2<f32> { return vec2<f32>(bitcast<f32>(w << 16u), bitcast<f32>(w & 0xffff0000u)); }
 // weights g*8 .. g*8+7 of the row starting at vec4 index r
-struct V8 { a: vec4<f32>, b: vec4<f32> }
 fn w8v(r: u32, g: u32) -> V8 {
-  var v: V8;
-  if (TYPE == 0u) {
-    v.a = bitcast<vec4<f32>>(W[r + 2u * g]);
-    v.b = bitcast<vec4<f32>>(W[r + 2u * g + 1u]);
-    return v;
-  }
-  let w = W[r + g];
-  if (TYPE == 1u) {
-    v.a = vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));
-    v.b = vec4<f32>(unpack2x16float(w.z), unpack2x16float(w.w));
-  } else {
-    v.a = vec4<f32>(bf2(w.x), bf2(w.y));
-    v.b = vec4<f32>(bf2(w.z), bf2(w.w));
-  }
-  return v;
+  if (TYPE == 0u) { return w8_decode(W[r + 2u * g], W[r + 2u * g + 1u]); }
+  return w8_decode(W[r + g], vec4<u32>());
 }
 fn dot8v(r: u32, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
   let w = w8v(r, g);

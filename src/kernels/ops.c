@@ -6,7 +6,8 @@
  *
  * Kernel sources are assembled once per ops context: the reduction library (lib_reduce or,
  * when the device has subgroups, lib_reduce_sg, which starts with `enable subgroups;`), the
- * kernel's own library if any (lib_trig for rope and rope_kv), the weight decoder lib_wdecode
+ * kernel's own library if any (lib_trig for rope and rope_kv, lib_w8 for the matmuls that load
+ * weights 16 bytes at a time), the weight decoder lib_wdecode
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
  * matmul_v4_sg8; only assembled into the subgroup sources). The
@@ -27,8 +28,8 @@ enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX,
 static const struct { const char *name; int wdecode; const char *ext; const char *lib; } kern_info[K_COUNT] = {
   {"matmul", 1, NULL, NULL}, {"embed", 1, NULL, NULL}, {"rmsnorm", 0, NULL, NULL}, {"rope", 0, NULL, "lib_trig"}, {"kv_write", 0, NULL, NULL},
   {"attention", 0, NULL, NULL}, {"softmax", 0, NULL, NULL}, {"glu", 0, NULL, NULL}, {"add", 0, NULL, NULL}, {"argmax", 0, NULL, NULL},
-  {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, NULL},
-  {"matmul_v4", 0, "matmul_v4_sg8", NULL}, {"matmul_tex", 0, NULL, NULL},
+  {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_w8"},
+  {"matmul_v4", 0, "matmul_v4_sg8", "lib_w8"}, {"matmul_tex", 0, NULL, "lib_w8"},
 };
 
 struct dp_ops {
