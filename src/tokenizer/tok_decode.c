@@ -108,6 +108,19 @@ static dp_status flush_bytes(toks *out, dp_buf *bytes) {
 }
 
 /* One decoder step: in -> out. *held set when a trailing byte group is kept back (stream). */
+/* tmp = s[0, n) with every occurrence of a (alen > 0; an empty pattern matches nothing)
+ * replaced by b, scanning left to right (the Replace and Metaspace decoders). */
+static dp_status replace_all(dp_buf *tmp, const uint8_t *s, size_t n, const char *a, size_t alen, const char *b,
+                             size_t blen) {
+  dp_status st = DP_OK;
+  tmp->len = 0;
+  for (size_t j = 0; j < n && !st;) {
+    if (alen && j + alen <= n && !memcmp(s + j, a, alen)) { st = dp_buf_append(tmp, b, blen); j += alen; }
+    else { st = dp_buf_append(tmp, s + j, 1); j++; }
+  }
+  return st;
+}
+
 static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int stream, int *held) {
   dp_status st = DP_OK;
   switch (d->kind) {
@@ -137,11 +150,7 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
     for (size_t i = 0; i < in->n && !st; i++) {
       const uint8_t *s = TOK(in, i);
       size_t n = in->len[i];
-      tmp.len = 0;
-      for (size_t j = 0; j < n && !st;) {
-        if (j + d->alen <= n && !memcmp(s + j, d->a, d->alen)) { st = dp_buf_append(&tmp, d->b, d->blen); j += d->alen; }
-        else { st = dp_buf_append(&tmp, s + j, 1); j++; }
-      }
+      st = replace_all(&tmp, s, n, d->a, d->alen, d->b, d->blen);
       if (!st) st = toks_add(out, tmp.data ? tmp.data : "", tmp.len);
     }
     dp_buf_free(&tmp);
@@ -185,11 +194,7 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
     for (size_t i = 0; i < in->n && !st; i++) {
       const uint8_t *s = TOK(in, i);
       size_t n = in->len[i];
-      tmp.len = 0;
-      for (size_t j = 0; j < n && !st;) {
-        if (j + d->alen <= n && !memcmp(s + j, d->a, d->alen)) { st = dp_buf_append(&tmp, " ", 1); j += d->alen; }
-        else { st = dp_buf_append(&tmp, s + j, 1); j++; }
-      }
+      st = replace_all(&tmp, s, n, d->a, d->alen, " ", 1);
       size_t skip = (i == 0 && d->prepend && tmp.len && tmp.data[0] == ' ') ? 1 : 0;
       if (!st) st = toks_add(out, tmp.data ? tmp.data + skip : "", tmp.len - skip);
     }
