@@ -14,7 +14,7 @@
 #include "quant/quant.h"
 #include "ref/kernels_ref.h"
 
-/* One dp_op_gemv_tex dispatch. pro: DP_PRO_*; arg: plus-one for RMSNorm, the activation for
+/* One dp_op_matmul_tex dispatch (the GEMV, M <= 4, all rows). pro: DP_PRO_*; arg: plus-one for RMSNorm, the activation for
  * GLU. H: rows per texture column block (0 = the device limit); chunk: rows per dp_wtex_write
  * call (0 = all in one). shared: x and y as two views of one buffer. */
 static void run_case(dp_dtype t, int M, int N, int K, int pro, int arg, int bias, int accum, int shared,
@@ -71,7 +71,7 @@ static void run_case(dp_dtype t, int M, int N, int K, int pro, int arg, int bias
   }
   if (accum) dp_gpu_buffer_write(G, vy.buf, vy.offset, y0, (size_t)M * N * 4);
   dp_gemv_pro p = {pro, kv(bn), eps, arg ? DP_NORM_PLUS_ONE : 0, arg};
-  KT_OK(dp_op_gemv_tex(O, vy, vx, wt, bias ? kv(bb) : dp_view_of(NULL, 0), M, &p, accum ? DP_MM_ACCUM : 0));
+  KT_OK(dp_op_matmul_tex(O, vy, vx, wt, 0, 0, bias ? kv(bb) : dp_view_of(NULL, 0), M, &p, accum ? DP_MM_ACCUM : 0));
   dp_status s = dp_gpu_buffer_read(G, vy.buf, vy.offset, out, (size_t)M * N * 4);
   CHECK(s == DP_OK, "read: %s", dp_error_message());
   static const char *pname[2][3] = {{"none", "rmsnorm", "glu-silu"}, {"none", "rmsnorm+1", "glu-gelu"}};
@@ -84,6 +84,40 @@ static void run_case(dp_dtype t, int M, int N, int K, int pro, int arg, int bias
   dp_wtex_free(wt);
 done:
   free(w); free(wd); free(x); free(xin); free(nw); free(b); free(y0); free(ref); free(out); free(wq);
+}
+
+/* Rows [row0, row0 + N) of a texture of row0 + N + extra rows (a part of stacked q|k|v),
+ * M rows of x: M > 4 is the prefill path (matmul_v4_sg8's rows_mm4_sg over the texture, on
+ * devices with subgroups of 8), M <= 4 the GEMV. No prologue. */
+static void range_case(dp_dtype t, int M, int N, int K, int row0, int extra, int bias, int accum, uint32_t H) {
+  int NT = row0 + N + extra;
+  size_t rb = dp_dtype_row_bytes(t, K);
+  float *w = kt_randn((size_t)NT * K, 0.5f), *wd = kt_alloc((size_t)NT * K * 4), *x = kt_randn((size_t)M * K, 1);
+  float *b = kt_randn(N, 1), *ref = kt_randn((size_t)M * N, 1), *out = kt_alloc((size_t)M * N * 4);
+  void *wq = kt_alloc(rb * NT);
+  KT_OK(dp_quantize(t, w, wq, (uint64_t)NT * K));
+  KT_OK(dp_ref_dequant_rows(t, wq, NT, K, wd));
+  dp_gpu_buffer *bx = kt_upload(x, (size_t)M * K * 4), *bb = kt_upload(b, (size_t)N * 4), *by = kt_buf((size_t)M * N * 4);
+  if (accum) dp_gpu_buffer_write(G, by, 0, ref, (size_t)M * N * 4);
+  dp_ref_matmul(ref, x, wd + (size_t)row0 * K, bias ? b : NULL, M, N, K, accum);
+  dp_ops_set_weight_texture_height(O, H);
+  dp_wtex *wt = NULL;
+  KT_OK(dp_wtex_create(O, t, NT, K, "test.range", &wt));
+  dp_ops_set_weight_texture_height(O, 0);
+  CHECK(wt != NULL, "%s N=%d K=%d: no weight texture", dp_dtype_name(t), NT, K);
+  if (wt) {
+    KT_OK(dp_wtex_write(O, wt, 0, NT, wq));
+    KT_OK(dp_op_matmul_tex(O, kv(by), kv(bx), wt, row0, N, bias ? kv(bb) : dp_view_of(NULL, 0), M, NULL,
+                           accum ? DP_MM_ACCUM : 0));
+    kt_read(by, out, (size_t)M * N * 4);
+    char what[128];
+    snprintf(what, sizeof what, "matmul_tex %-4s rows [%d, +%d) of %d M=%d K=%d bias=%d acc=%d H=%u", dp_dtype_name(t),
+             row0, N, NT, M, K, bias, accum, H);
+    kt_check(what, out, ref, (size_t)M * N, 1e-5);
+    dp_wtex_free(wt);
+  }
+  dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bb); dp_gpu_buffer_free(by);
+  free(w); free(wd); free(x); free(b); free(ref); free(out); free(wq);
 }
 
 /* F16, K = 8 (one texel per row), M = 1, N past 64 * 65535 rows: the dispatch needs a 2-D
@@ -111,7 +145,7 @@ static void grid_case(void) {
   if (wt) {
     KT_OK(dp_wtex_write(O, wt, 0, N, wq));
     dp_gpu_buffer *bx = kt_upload(x, sizeof x), *by = kt_buf((size_t)N * 4);
-    KT_OK(dp_op_gemv_tex(O, kv(by), kv(bx), wt, dp_view_of(NULL, 0), 1, NULL, 0));
+    KT_OK(dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, dp_view_of(NULL, 0), 1, NULL, 0));
     kt_read(by, out, (size_t)N * 4);
     char what[96];
     snprintf(what, sizeof what, "gemv_tex F16  none      M=1 N=%u K=%u (2-D grid)", N, K);
@@ -163,21 +197,24 @@ static void not_applicable_and_errors(void) {
   float *x = kt_randn(5 * 2 * K, 1);
   dp_gpu_buffer *bx = kt_upload(x, 5 * 2 * K * 4), *by = kt_buf(5 * N * 4), *bs = kt_buf(4);
   dp_view nb = dp_view_of(NULL, 0);
-  expect_err("M = 0", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 0, NULL, 0), "M=0");
-  expect_err("M = 5", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 5, NULL, 0), "M=5");
-  expect_err("no texture", dp_op_gemv_tex(O, kv(by), kv(bx), NULL, nb, 1, NULL, 0), "no weight texture");
+  expect_err("M = 0", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 0, NULL, 0), "M=0");
+  dp_gemv_pro norm = {DP_PRO_RMSNORM, kv(bx), 1e-5f, 0, 0};
+  expect_err("M = 5 with a prologue", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 5, &norm, 0), "prologues are for the GEMV");
+  expect_err("rows past the texture", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 1, N, nb, 1, NULL, 0), "rows [1,");
+  expect_err("row0 past the texture", dp_op_matmul_tex(O, kv(by), kv(bx), wt, N, 0, nb, 1, NULL, 0), "rows [");
+  expect_err("no texture", dp_op_matmul_tex(O, kv(by), kv(bx), NULL, 0, 0, nb, 1, NULL, 0), "no weight texture");
   dp_gemv_pro bad = {3, {NULL, 0}, 0, 0, 0};
-  expect_err("prologue 3", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 1, &bad, 0), "prologue");
+  expect_err("prologue 3", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "prologue");
   bad.kind = -1;
-  expect_err("prologue -1", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 1, &bad, 0), "prologue");
+  expect_err("prologue -1", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "prologue");
   bad.kind = DP_PRO_GLU, bad.act = 7;
-  expect_err("GLU act 7", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 1, &bad, 0), "prologue");
+  expect_err("GLU act 7", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "prologue");
   bad.kind = DP_PRO_RMSNORM; /* no norm weight */
-  expect_err("RMSNorm without weight", dp_op_gemv_tex(O, kv(by), kv(bx), wt, nb, 1, &bad, 0), "gemv_tex: norm weight:");
-  expect_err("x too small", dp_op_gemv_tex(O, kv(by), kv(bs), wt, nb, 1, NULL, 0), "gemv_tex: x:");
-  expect_err("y too small", dp_op_gemv_tex(O, kv(bs), kv(bx), wt, nb, 1, NULL, 0), "gemv_tex: y:");
-  expect_err("bias too small", dp_op_gemv_tex(O, kv(by), kv(bx), wt, kv(bs), 1, NULL, 0), "gemv_tex: bias:");
-  expect_err("y offset not aligned", dp_op_gemv_tex(O, dp_view_of(by, 4), kv(bx), wt, nb, 1, NULL, 0), "256");
+  expect_err("RMSNorm without weight", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "matmul_tex: norm weight:");
+  expect_err("x too small", dp_op_matmul_tex(O, kv(by), kv(bs), wt, 0, 0, nb, 1, NULL, 0), "matmul_tex: x:");
+  expect_err("y too small", dp_op_matmul_tex(O, kv(bs), kv(bx), wt, 0, 0, nb, 1, NULL, 0), "matmul_tex: y:");
+  expect_err("bias too small", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, kv(bs), 1, NULL, 0), "matmul_tex: bias:");
+  expect_err("y offset not aligned", dp_op_matmul_tex(O, dp_view_of(by, 4), kv(bx), wt, 0, 0, nb, 1, NULL, 0), "256");
   uint8_t rows[2 * 16 * 2];
   memset(rows, 0x3c, sizeof rows);
   expect_err("rows past N", dp_wtex_write(O, wt, N - 1, 2, rows), "rows");
@@ -208,6 +245,26 @@ int main(void) {
   run_case(DP_F16, 1, 67, 1032, DP_PRO_NONE, 0, 1, 0, 0, 0, 0);
   run_case(DP_BF16, 2, 45, 1032, DP_PRO_GLU, DP_GLU_GELU_TANH, 0, 1, 1, 16, 7); /* 3 blocks, writes of 7 rows */
   run_case(DP_F32, 4, 300, 8, DP_PRO_RMSNORM, 1, 1, 0, 0, 1, 0); /* one row per block: 300 blocks wide */
+  /* row ranges of a taller texture (parts of stacked q|k|v); M > 4 = the prefill kernel */
+  range_case(DP_F16, 1, 40, 64, 24, 16, 1, 0, 0);
+  int pre = dp_ops_tex_prefill(O);
+  printf("prefill over textures (subgroups of 8): %s\n", pre ? "yes" : "no, M > 4 must be refused");
+  if (pre) {
+    for (int i = 0; i < 3; i++) range_case(types[i], 9, 70, 40, 33, 5, i != 1, i == 2, 0);
+    range_case(DP_F16, 33, 200, 264, 64, 0, 0, 1, 64);  /* 5 column blocks, range not block-aligned */
+    range_case(DP_BF16, 257, 37, 8, 0, 3, 1, 0, 16);
+  } else {
+    dp_wtex *wt = NULL;
+    KT_OK(dp_wtex_create(O, DP_F16, 8, 8, "test.nopre", &wt));
+    if (wt) {
+      dp_gpu_buffer *b = kt_buf(4096);
+      dp_status s = dp_op_matmul_tex(O, kv(b), kv(b), wt, 0, 0, dp_view_of(NULL, 0), 5, NULL, 0);
+      CHECK(s == DP_ERR_UNSUPPORTED && strstr(dp_error_message(), "subgroups of 8"), "M=5 without subgroups of 8: %d %s", s,
+            dp_error_message());
+      dp_gpu_buffer_free(b);
+      dp_wtex_free(wt);
+    }
+  }
   grid_case();
   not_applicable_and_errors();
   kt_close();

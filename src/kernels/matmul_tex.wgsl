@@ -17,19 +17,22 @@
 // n = wg * 8 * WG + lid + j * WG (j < 8). Grid cdiv(N, 8 * WG), linear id over a 2-D grid.
 // Overrides: TYPE 0 F32, 1 F16, 2 BF16 (lib_w8.wgsl, placed before this file); PRO as above; WG.
 // Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W texture; 3 B [N] f32 (dummy when no bias);
-//           4 NW [K] f32 norm weight (dummy unless PRO 1); 5 Y [M, N] f32.
+//           4 Y [M, N] f32; 5 NW [K] f32 norm weight (rows_mvt only; dummy unless PRO 1).
+// Params.row0: the rows used are W rows row0 .. row0 + N - 1 (a part of stacked q|k|v).
+// Prefill (M > 4, subgroups of 8): matmul_v4_sg8.wgsl appended, its rows_mm4_sg reads W
+// through wrow / w8v here (no prologue).
 // Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
 struct Params {
   M: u32, N: u32, K: u32, rq: u32,
-  H: u32, flags: u32, eps: f32, p0: u32,
+  H: u32, flags: u32, eps: f32, row0: u32,
 }
 override PRO: u32 = 0u;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
 @group(0) @binding(2) var W: texture_2d<u32>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
-@group(0) @binding(4) var<storage, read> NW: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(5) var<storage, read> NW: array<vec4<f32>>;
 
 fn tanh_safe(x: vec4<f32>) -> vec4<f32> { // as glu.wgsl
   let e = exp(-2.0 * abs(x));
@@ -58,17 +61,18 @@ fn row_scale(m: u32) -> f32 {
   return 1.0 / sqrt(ss / f32(P.K) + P.eps);
 }
 
-// texel 0 of row n
-fn at(n: u32) -> vec2<u32> { return vec2<u32>((n / P.H) * P.rq, n % P.H); }
-// dot of the 8 weights of group g of the row whose texel 0 is t, with xa (k = 8g..8g+3) and
-// xc (8g+4..8g+7); decoding from lib_w8.wgsl
-fn dot8(t: vec2<u32>, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
-  var w: V8;
+// texel 0 of row n (of the range from row P.row0): the row handle w8v takes
+fn wrow(n: u32) -> vec2<u32> { let r = P.row0 + n; return vec2<u32>((r / P.H) * P.rq, r % P.H); }
+// weights g*8 .. g*8+7 of the row whose handle is t (decoding from lib_w8.wgsl)
+fn w8v(t: vec2<u32>, g: u32) -> V8 {
   if (TYPE == 0u) {
-    w = w8_decode(textureLoad(W, vec2<u32>(t.x + 2u * g, t.y), 0), textureLoad(W, vec2<u32>(t.x + 2u * g + 1u, t.y), 0));
-  } else {
-    w = w8_decode(textureLoad(W, vec2<u32>(t.x + g, t.y), 0), vec4<u32>());
+    return w8_decode(textureLoad(W, vec2<u32>(t.x + 2u * g, t.y), 0), textureLoad(W, vec2<u32>(t.x + 2u * g + 1u, t.y), 0));
   }
+  return w8_decode(textureLoad(W, vec2<u32>(t.x + g, t.y), 0), vec4<u32>());
+}
+// dot of those weights with xa (k = 8g..8g+3) and xc (8g+4..8g+7)
+fn dot8(t: vec2<u32>, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
+  let w = w8v(t, g);
   return dot(w.a, xa) + dot(w.b, xc);
 }
 fn put(m: u32, n: u32, v: f32) {
@@ -86,8 +90,8 @@ fn rows_mvt(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: 
   let n0 = (wid.x + wid.y * nw.x) * 8u * WG + lid;
   if (n0 - lid >= P.N) { return; }
   let nl = P.N - 1u;
-  let r0 = at(min(n0, nl)); let r1 = at(min(n0 + WG, nl)); let r2 = at(min(n0 + 2u * WG, nl)); let r3 = at(min(n0 + 3u * WG, nl));
-  let r4 = at(min(n0 + 4u * WG, nl)); let r5 = at(min(n0 + 5u * WG, nl)); let r6 = at(min(n0 + 6u * WG, nl)); let r7 = at(min(n0 + 7u * WG, nl));
+  let r0 = wrow(min(n0, nl)); let r1 = wrow(min(n0 + WG, nl)); let r2 = wrow(min(n0 + 2u * WG, nl)); let r3 = wrow(min(n0 + 3u * WG, nl));
+  let r4 = wrow(min(n0 + 4u * WG, nl)); let r5 = wrow(min(n0 + 5u * WG, nl)); let r6 = wrow(min(n0 + 6u * WG, nl)); let r7 = wrow(min(n0 + 7u * WG, nl));
   let ng = P.K / 8u;
   for (var m = 0u; m < P.M; m++) {
     let s = row_scale(m);

@@ -22,12 +22,16 @@ struct Params {
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 
-// weights g*8 .. g*8+7 of the row starting at vec4 index r
-fn w8v(r: u32, g: u32) -> V8 {
+// where row n starts (its vec4 index in .x): the row handle w8v takes (matmul_tex.wgsl has a
+// texture one, so matmul_v4_sg8.wgsl serves both)
+fn wrow(n: u32) -> vec2<u32> { return vec2<u32>(n * (P.row_bytes / 16u), 0u); }
+// weights g*8 .. g*8+7 of the row whose handle is t
+fn w8v(t: vec2<u32>, g: u32) -> V8 {
+  let r = t.x;
   if (TYPE == 0u) { return w8_decode(W[r + 2u * g], W[r + 2u * g + 1u]); }
   return w8_decode(W[r + g], vec4<u32>());
 }
-fn dot8v(r: u32, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
+fn dot8v(r: vec2<u32>, g: u32, xa: vec4<f32>, xc: vec4<f32>) -> f32 {
   let w = w8v(r, g);
   return dot(w.a, xa) + dot(w.b, xc);
 }
@@ -45,10 +49,9 @@ fn rows_mv4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: 
             @builtin(local_invocation_index) lid: u32) {
   let n0 = (wid.x + wid.y * nw.x) * 8u * WG + lid;
   if (n0 - lid >= P.N) { return; }
-  let rq = P.row_bytes / 16u; // vec4s per W row
   let nl = P.N - 1u;
-  let r0 = min(n0, nl) * rq; let r1 = min(n0 + WG, nl) * rq; let r2 = min(n0 + 2u * WG, nl) * rq; let r3 = min(n0 + 3u * WG, nl) * rq;
-  let r4 = min(n0 + 4u * WG, nl) * rq; let r5 = min(n0 + 5u * WG, nl) * rq; let r6 = min(n0 + 6u * WG, nl) * rq; let r7 = min(n0 + 7u * WG, nl) * rq;
+  let r0 = wrow(min(n0, nl)); let r1 = wrow(min(n0 + WG, nl)); let r2 = wrow(min(n0 + 2u * WG, nl)); let r3 = wrow(min(n0 + 3u * WG, nl));
+  let r4 = wrow(min(n0 + 4u * WG, nl)); let r5 = wrow(min(n0 + 5u * WG, nl)); let r6 = wrow(min(n0 + 6u * WG, nl)); let r7 = wrow(min(n0 + 7u * WG, nl));
   let ng = P.K / 8u;
   for (var m = 0u; m < P.M; m++) {
     let xb = m * (P.K / 4u);

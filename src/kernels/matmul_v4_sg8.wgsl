@@ -1,6 +1,8 @@
 // matmul_v4_sg8.wgsl -- rows_mm_sg (matmul_sg8.wgsl: read its header) with 16-byte loads, for
 // F32/F16/BF16 weights with K % 8 == 0. Appended by ops.c after lib_reduce_sg.wgsl +
-// matmul_v4.wgsl (uses its Params, vec4 bindings, TYPE, w8v, put); subgroup size == WG == 8.
+// matmul_v4.wgsl (uses its Params M/N/K, X as vec4, TYPE, wrow, w8v, put), or after
+// matmul_tex.wgsl (the same names, W from a texture: prefill over weight textures);
+// subgroup size == WG == 8.
 //   rows_mm4_sg  M > 4: workgroup g: row block g % cdiv(M, 8) (fastest), column block
 //                g / cdiv(M, 8); invocation lid: rows m0 .. m0 + 7 (lane s loads row m0 + s as
 //                2 vec4 per 8 k, the others get it by subgroupBroadcast), columns
@@ -22,9 +24,8 @@ fn rows_mm4_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
   let m0 = (g % mblk) * 8u;
   if (g >= mblk * ((P.N + 4u * WG - 1u) / (4u * WG))) { return; } // uniform over the workgroup
   let n0 = (g / mblk) * 4u * WG + lid;
-  let rq = P.row_bytes / 16u;
   let nl = P.N - 1u;
-  let r0 = min(n0, nl) * rq; let r1 = min(n0 + WG, nl) * rq; let r2 = min(n0 + 2u * WG, nl) * rq; let r3 = min(n0 + 3u * WG, nl) * rq;
+  let r0 = wrow(min(n0, nl)); let r1 = wrow(min(n0 + WG, nl)); let r2 = wrow(min(n0 + 2u * WG, nl)); let r3 = wrow(min(n0 + 3u * WG, nl));
   let xl = min(m0 + sl, P.M - 1u) * (P.K / 4u); // this lane's x row (vec4 index)
   var a0 = vec4<f32>(0.0); var a1 = vec4<f32>(0.0); var a2 = vec4<f32>(0.0); var a3 = vec4<f32>(0.0);
   var a4 = vec4<f32>(0.0); var a5 = vec4<f32>(0.0); var a6 = vec4<f32>(0.0); var a7 = vec4<f32>(0.0);

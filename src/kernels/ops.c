@@ -21,7 +21,7 @@
 #include "kernels/registry.h"
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
-       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_COUNT };
+       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -30,6 +30,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"attention", 0, NULL, NULL}, {"softmax", 0, NULL, NULL}, {"glu", 0, NULL, NULL}, {"add", 0, NULL, NULL}, {"argmax", 0, NULL, NULL},
   {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_w8"},
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_w8"}, {"matmul_tex", 0, NULL, "lib_w8"},
+  {"matmul_tex", 0, "matmul_v4_sg8", "lib_w8"},
 };
 
 struct dp_ops {
@@ -218,7 +219,7 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
 }
 
-/* ---- weight textures and gemv_tex -------------------------------------------------------------- */
+/* ---- weight textures and matmul_tex -------------------------------------------------------------- */
 struct dp_wtex {
   dp_ops *o;    /* its bytes count against o's budget until freed */
   dp_gpu_texture *tex;
@@ -272,31 +273,47 @@ void dp_wtex_free(dp_wtex *w) {
 
 uint32_t dp_wtex_rows(const dp_wtex *w) { return w->N; }
 
-typedef struct { uint32_t M, N, K, rq, H, flags; float eps; uint32_t p0; } gemv_tex_params;
-_Static_assert(sizeof(gemv_tex_params) == 32, "matmul_tex.wgsl Params");
+typedef struct { uint32_t M, N, K, rq, H, flags; float eps; uint32_t row0; } matmul_tex_params;
+_Static_assert(sizeof(matmul_tex_params) == 32, "matmul_tex.wgsl Params");
 
-dp_status dp_op_gemv_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, dp_view bias, uint32_t M,
-                         const dp_gemv_pro *pro, uint32_t flags) {
+int dp_ops_tex_prefill(const dp_ops *o) { return o->sg && o->sg8; }
+
+dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
+                           uint32_t M, const dp_gemv_pro *pro, uint32_t flags) {
   int kind = pro ? pro->kind : DP_PRO_NONE;
-  if (!w) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: no weight texture");
-  if (M == 0 || M > GEMV_MAX_M) return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: M=%u (1..%d)", M, GEMV_MAX_M);
+  if (!w) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: no weight texture");
+  if (N == 0 && row0 < w->N) N = w->N - row0;
+  if ((uint64_t)row0 + N > w->N || N == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: rows [%u, +%u) of a %u-row weight texture", row0, N, w->N);
+  if (M == 0) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=0");
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
-    return dp_error(DP_ERR_INVALID_ARG, "gemv_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
-  uint32_t N = w->N, K = w->K;
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
+  int mv = M <= GEMV_MAX_M;
+  if (!mv && kind != DP_PRO_NONE)
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d)", M, GEMV_MAX_M);
+  if (!mv && !dp_ops_tex_prefill(o))
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: M=%u needs subgroups of 8 (dp_ops_tex_prefill)", M);
+  if ((uint64_t)M * w->K * 2 > UINT32_MAX || (uint64_t)M * N > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: %ux%ux%u too large for 32-bit indexing", M, N, w->K);
+  uint32_t K = w->K;
   dp_gpu_binding b[5];
-  TRY(bind(o, "gemv_tex", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
+  TRY(bind(o, "matmul_tex", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
   b[1] = (dp_gpu_binding){NULL, 0, 0, w->tex};
-  if (bias.buf) TRY(bind(o, "gemv_tex", "bias", bias, (uint64_t)N * 4, &b[2]));
+  if (bias.buf) TRY(bind(o, "matmul_tex", "bias", bias, (uint64_t)N * 4, &b[2]));
   else b[2] = dummy_binding(o);
-  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "gemv_tex", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[3]));
-  else b[3] = dummy_binding(o);
-  TRY(bind(o, "gemv_tex", "y", y, (uint64_t)M * N * 4, &b[4]));
+  TRY(bind(o, "matmul_tex", "y", y, (uint64_t)M * N * 4, &b[3]));
+  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul_tex", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
+  else b[4] = dummy_binding(o);
   uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
                (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
-  gemv_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, 0};
+  matmul_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, row0};
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
   dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", w->wt == DP_F32 ? 0 : w->wt == DP_F16 ? 1 : 2}, {"PRO", pc}};
   dp_gpu_kernel *k;
+  if (!mv) { /* prefill: matmul_v4_sg8's rows_mm4_sg over the texture (no norm weight binding) */
+    TRY(get_kernel(o, K_MATMUL_TEX_SG8, DP_F32, "rows_mm4_sg", c, 2, &k));
+    return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
+  }
   TRY(get_kernel(o, K_MATMUL_TEX, DP_F32, "rows_mvt", c, 3, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }

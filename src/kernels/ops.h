@@ -81,12 +81,15 @@ dp_status dp_wtex_write(dp_ops *o, dp_wtex *w, uint32_t row0, uint32_t n_rows, c
 void dp_wtex_free(dp_wtex *w);
 uint32_t dp_wtex_rows(const dp_wtex *w);
 
-/* ---- gemv_tex: y[M, N] (+)= pro(x)[M, K] . W^T (+ bias[N]), M <= 4, W a dp_wtex [N, K] -------
- * The input prologue does the op before the GEMV inside it (one dispatch fewer):
+/* ---- matmul_tex: y[M, N] (+)= pro(x)[M, K] . W[row0 .. row0+N-1]^T (+ bias[N]), W a dp_wtex ------
+ * The rows used may be a range of the texture (a part of stacked q|k|v or gate|up); N = 0
+ * means all rows from row0. M <= 4 (decode) runs the GEMV, whose input prologue does the op
+ * before it inside it (one dispatch fewer):
  *   DP_PRO_NONE     x [M, K]
  *   DP_PRO_RMSNORM  x [M, K] through dp_op_rmsnorm(norm_w [K], eps, norm_flags)
  *   DP_PRO_GLU      x [M, 2K], each row gate | up, through dp_op_glu(act)
- * bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM. x and y must not overlap. */
+ * M > 4 (prefill) takes no prologue and needs dp_ops_tex_prefill(o) (subgroups of 8), else
+ * DP_ERR_UNSUPPORTED. bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM. x and y must not overlap. */
 enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2 };
 typedef struct dp_gemv_pro {
   int kind;
@@ -95,8 +98,9 @@ typedef struct dp_gemv_pro {
   uint32_t norm_flags;   /* DP_NORM_PLUS_ONE */
   int act;               /* DP_PRO_GLU: DP_GLU_SILU or DP_GLU_GELU_TANH */
 } dp_gemv_pro;
-dp_status dp_op_gemv_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, dp_view bias, uint32_t M,
-                         const dp_gemv_pro *pro, uint32_t flags);
+int dp_ops_tex_prefill(const dp_ops *o);
+dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
+                           uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
 
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
  * ids: [T] u32 (each < vocab, not checked on the GPU: an id >= vocab reads garbage rows);

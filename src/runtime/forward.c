@@ -6,8 +6,8 @@
  * generate.c record several passes (and samplers) and submit them together. Activation
  * buffers come from the session (runtime.h); residual adds are fused into the o_proj/down
  * matmuls (DP_MM_ACCUM) unless a sandwich post-norm sits in between. Where the weights have
- * texture copies (CPU adapters, weights.c), decode runs the texture GEMV with the RMSNorm
- * before q|k|v and gate|up and the GLU before down folded into it: 6 dispatches a layer. */
+ * texture copies (CPU adapters, weights.c), the matmuls read those, and decode folds the
+ * RMSNorm before q|k|v and gate|up and the GLU before down into the GEMV: 6 dispatches a layer. */
 #include <math.h>
 
 #include "core/error.h"
@@ -16,21 +16,23 @@
 static dp_view V(dp_gpu_buffer *b) { return dp_view_of(b, 0); }
 static dp_view W(const dp_rt_weight *w) { return dp_view_of(w->buf, w->offset); }
 
-/* y = x . w^T (+ bias), rows M; flags DP_MM_ACCUM adds into y. */
+/* y = x . w^T (+ bias), rows M; flags DP_MM_ACCUM adds into y. Reads w's texture copy where
+ * it has one and the device can use it for M rows. */
 static dp_status linear(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_rt_weight *bias,
                         uint32_t M, uint32_t flags) {
   dp_view b = {bias ? bias->buf : NULL, bias ? bias->offset : 0};
+  if (w->tex && (M <= 4 || dp_ops_tex_prefill(o)))
+    return dp_op_matmul_tex(o, y, x, w->tex, w->tex_row0, (uint32_t)w->rows, b, M, NULL, flags);
   return dp_op_matmul(o, y, x, W(w), w->dtype, b, M, (uint32_t)w->rows, (uint32_t)w->cols, flags);
 }
 
-static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
-
-/* decode GEMV through w's texture copy: y (+)= pro(x) . w^T */
-static dp_status linear_tex(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_rt_weight *bias,
-                            const dp_gemv_pro *pro, uint32_t flags) {
-  dp_view b = {bias ? bias->buf : NULL, bias ? bias->offset : 0};
-  return dp_op_gemv_tex(o, y, x, w->tex, b, 1, pro, flags);
+/* decode GEMV through w's texture copy with an input prologue: y (+)= pro(x) . w^T */
+static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_gemv_pro *pro,
+                            uint32_t flags) {
+  return dp_op_matmul_tex(o, y, x, w->tex, w->tex_row0, (uint32_t)w->rows, dp_view_of(NULL, 0), 1, pro, flags);
 }
+
+static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
 
 /* x += norm(branch) when there is a post-norm; the branch output is in s->tmp. */
 static dp_status post_norm_add(dp_rt_session *s, const dp_rt_weight *post, uint32_t T) {
@@ -54,7 +56,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   int fused = T == 1 && L->qkv.buf && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
   if (fused && L->qkv.tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
-    if ((st = linear_tex(o, V(s->qkv1), V(s->x), &L->qkv, NULL, &pro, 0))) return st;
+    if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
     if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
@@ -77,11 +79,6 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
                           pos0, L->rope_style, L->rope_attn_factor, s->cap[li]))) return st;
   dp_attn_desc a = {T, nh, nkv, hd, pos0, s->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
   if ((st = dp_op_attention(o, &a, V(s->att), q, V(s->kc[li]), V(s->vc[li]), W(&L->sinks)))) return st;
-  if (T == 1 && L->o.tex) {
-    if (!L->attn_post_norm.buf) return linear_tex(o, V(s->x), V(s->att), &L->o, &L->o_bias, NULL, DP_MM_ACCUM);
-    if ((st = linear_tex(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, NULL, 0))) return st;
-    return post_norm_add(s, &L->attn_post_norm, T);
-  }
   if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM);
   if ((st = linear(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, T, 0))) return st;
   return post_norm_add(s, &L->attn_post_norm, T);
@@ -98,9 +95,9 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   if (T == 1 && L->gate_up.tex && L->down.tex) { /* decode: RMSNorm + gate|up, then GLU + down */
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
     dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
-    if ((st = linear_tex(o, V(s->gu1), V(s->x), &L->gate_up, NULL, &pn, 0))) return st;
-    if (!L->ffn_post_norm.buf) return linear_tex(o, V(s->x), V(s->gu1), &L->down, NULL, &pg, DP_MM_ACCUM);
-    if ((st = linear_tex(o, V(s->tmp), V(s->gu1), &L->down, NULL, &pg, 0))) return st;
+    if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, 0))) return st;
+    if (!L->ffn_post_norm.buf) return linear_pro(o, V(s->x), V(s->gu1), &L->down, &pg, DP_MM_ACCUM);
+    if ((st = linear_pro(o, V(s->tmp), V(s->gu1), &L->down, &pg, 0))) return st;
     return post_norm_add(s, &L->ffn_post_norm, T);
   }
   if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->ffn_norm), T, d, (float)p->norm_eps, norm_flags(p)))) return st;
@@ -144,8 +141,7 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
     if (st) return st;
     x = V(s->hrow);
   }
-  dp_status st = n == 1 && m->output.tex ? linear_tex(m->ops, V(s->logits), x, &m->output, NULL, NULL, 0)
-                                         : linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
+  dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
   if (!st && p->final_softcap > 0) st = dp_rt_record_softcap(s, n, (float)p->final_softcap);
   return st;
 }

@@ -24,7 +24,8 @@ typedef struct dp_rt_weight {
   uint64_t offset;      /* bytes into buf (256-aligned): fused matrices share one buffer */
   dp_dtype dtype;
   uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
-  dp_wtex *tex;         /* a texture copy the decode GEMV reads (CPU adapters, ops.h), or NULL */
+  dp_wtex *tex;         /* a texture copy the matmuls read (CPU adapters, ops.h), or NULL */
+  uint32_t tex_row0;    /* this matrix's first row in tex (parts of stacked q|k|v, gate|up) */
 } dp_rt_weight;
 
 typedef struct dp_rt_layer {

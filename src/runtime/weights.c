@@ -6,9 +6,9 @@
  * own GPU buffer through one bounded host staging buffer: RAM use is O(staging), never a copy
  * of the model. Matrices keep their stored type (the matmul/embed kernels take F32, F16, BF16,
  * Q8_0, Q4_K, Q6_K, MXFP4 rows); 1-D tensors (norm weights, biases, sinks) become f32, since
- * the kernels read those as f32. Where the ops layer wants it (CPU adapters), the matrices the
- * decode step multiplies by (q|k|v, o, gate|up, down, the LM head) also get a texture copy
- * (dp_wtex), streamed the same way. Also fills the per-layer RoPE inverse-frequency tables with
+ * the kernels read those as f32. Where the ops layer wants it (CPU adapters), the matrices
+ * (q|k|v, o, gate|up, down, the LM head) also get a texture copy (dp_wtex), streamed the same
+ * way; the matmuls read that instead of the buffer. Also fills the per-layer RoPE inverse-frequency tables with
  * the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one buffer. */
 #include <math.h>
 #include <string.h>
@@ -194,11 +194,13 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   at = 0;
   for (int i = 0; i < n; i++) {
     if ((st = upload_into(u, t[i], fused->buf, at))) return st;
-    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols, NULL};
+    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols, NULL, (uint32_t)fused->rows};
     fused->rows += rows[i];
     at += t[i]->nbytes;
   }
-  return attach_tex(u, t, n, fused);
+  if ((st = attach_tex(u, t, n, fused))) return st;
+  for (int i = 0; i < n; i++) parts[i].tex = fused->tex; /* prefill reads the parts' row ranges */
+  return DP_OK;
 }
 
 /* inv_freq table for a layer; reuses an earlier layer's buffer when the table is equal. */
