@@ -1,5 +1,5 @@
-/* gpu_kernels_gemv_tex.c -- the decode GEMV over weight textures (dp_wtex + dp_op_gemv_tex,
- * matmul_tex.wgsl) against the CPU reference: y[M, N] (+)= pro(x) . W^T (+ bias) with
+/* gpu_kernels_matmul_tex.c -- matmuls over weight textures (dp_wtex + dp_op_matmul_tex,
+ * matmul_tex.wgsl) against the CPU reference. The decode GEMV: y[M, N] (+)= pro(x) . W^T (+ bias) with
  * pro(x) made by dp_ref_rmsnorm / dp_ref_glu and the product by dp_ref_matmul over the
  * dequantised weights. Every weight type it takes (F32, F16, BF16) with every prologue
  * pipeline (none, RMSNorm with and without the plus-one weight, GLU SiLU, GLU GELU-tanh);
@@ -7,9 +7,10 @@
  * workgroup); K = 8, 40, 264, 1032 (multiples of 8, not of 32); tall matrices folded into
  * several texture column blocks (dp_ops_set_weight_texture_height 64 and 100, N a multiple of
  * the height and not), rows written in several dp_wtex_write calls that straddle blocks; a grid
- * past 65535 workgroups. Then the cases where dp_wtex_create gives no texture, and argument
+ * past 65535 workgroups. Row ranges of a taller texture (the q/k/v parts), and the prefill path
+ * (M = 9, 33, 257) where the device has subgroups of 8 (else its refusal). Then the cases where dp_wtex_create gives no texture, and argument
  * errors. The CPU kernel family is forced (dp_ops_set_cpu_kernels), so the test runs on any
- * adapter. One pipeline per (type, prologue): 12 compiles dominate the run time. */
+ * adapter. One pipeline per (type, prologue) and 3 prefill ones: their compiles dominate the run time. */
 #include "gpu_kernels_util.h"
 #include "quant/quant.h"
 #include "ref/kernels_ref.h"
@@ -76,7 +77,7 @@ static void run_case(dp_dtype t, int M, int N, int K, int pro, int arg, int bias
   CHECK(s == DP_OK, "read: %s", dp_error_message());
   static const char *pname[2][3] = {{"none", "rmsnorm", "glu-silu"}, {"none", "rmsnorm+1", "glu-gelu"}};
   char what[128];
-  snprintf(what, sizeof what, "gemv_tex %-4s %-9s M=%d N=%d K=%d bias=%d acc=%d sh=%d H=%u chunk=%d",
+  snprintf(what, sizeof what, "matmul_tex %-4s %-9s M=%d N=%d K=%d bias=%d acc=%d sh=%d H=%u chunk=%d",
            dp_dtype_name(t), pname[arg != 0][pro], M, N, K, bias, accum, shared, H, chunk);
   kt_check(what, out, ref, (size_t)M * N, 1e-5);
   dp_gpu_buffer_free(bb); dp_gpu_buffer_free(bn); dp_gpu_buffer_free(bx);
@@ -148,7 +149,7 @@ static void grid_case(void) {
     KT_OK(dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, dp_view_of(NULL, 0), 1, NULL, 0));
     kt_read(by, out, (size_t)N * 4);
     char what[96];
-    snprintf(what, sizeof what, "gemv_tex F16  none      M=1 N=%u K=%u (2-D grid)", N, K);
+    snprintf(what, sizeof what, "matmul_tex F16  none      M=1 N=%u K=%u (2-D grid)", N, K);
     kt_check(what, out, ref, N, 1e-5);
     dp_gpu_buffer_free(bx); dp_gpu_buffer_free(by);
     dp_wtex_free(wt);
@@ -188,7 +189,7 @@ static void not_applicable_and_errors(void) {
   create_none("GPU kernel family", DP_F16, 64, 64);
   dp_ops_set_cpu_kernels(O, 1);
 
-  /* argument errors of dp_op_gemv_tex and dp_wtex_write */
+  /* argument errors of dp_op_matmul_tex and dp_wtex_write */
   const int N = 40, K = 16;
   dp_wtex *wt = NULL;
   KT_OK(dp_wtex_create(O, DP_BF16, N, K, "test.err", &wt));
@@ -225,7 +226,7 @@ static void not_applicable_and_errors(void) {
 }
 
 int main(void) {
-  if (kt_open()) return dp_test_summary("gpu_kernels_gemv_tex");
+  if (kt_open()) return dp_test_summary("gpu_kernels_matmul_tex");
   dp_ops_set_cpu_kernels(O, 1);
   dp_ops_set_weight_textures(O, 1); /* whatever DOPPLER_WEIGHT_TEXTURES says */
   printf("maxTextureDimension2D %u\n", dp_gpu_get_info(G)->max_texture_2d);
@@ -268,5 +269,5 @@ int main(void) {
   grid_case();
   not_applicable_and_errors();
   kt_close();
-  return dp_test_summary("gpu_kernels_gemv_tex");
+  return dp_test_summary("gpu_kernels_matmul_tex");
 }
