@@ -30,10 +30,14 @@ test-cpu: all
 test-gpu: all
 	cd $(BUILD) && ctest -L gpu --output-on-failure
 
+# ASan + UBSan (leak detection on) over the CPU tests, then the GPU tests on lavapipe except
+# the long perplexity run (Dawn and Mesa are not instrumented; our code around them is).
 sanitize:
 	cmake -S . -B build-asan -DDP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L cpu --output-on-failure -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DOPPLER_ADAPTER=lavapipe \
+	  ctest -L gpu -E gpu_perplexity --output-on-failure
 
 wasm-check:
 	bash scripts/wasm_check.sh

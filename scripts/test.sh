@@ -24,7 +24,7 @@ stage "cpu tests" bash -c "cd build && ctest -L cpu --output-on-failure -j $JOBS
 stage "gpu tests (lavapipe)" bash -c "cd build && DOPPLER_ADAPTER=lavapipe ctest -L gpu --output-on-failure"
 stage "gpu tests (swiftshader)" bash -c "cd build && DOPPLER_ADAPTER=swiftshader ctest -L gpu --output-on-failure"
 stage "cli smoke" bash scripts/cli_smoke.sh
-stage "sanitizers (asan+ubsan, cpu tests)" make --no-print-directory sanitize JOBS="$JOBS"
+stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
 stage "wasm32 compile" bash scripts/wasm_check.sh
 stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
 
