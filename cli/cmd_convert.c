@@ -86,12 +86,7 @@ static void catch_signals(const char *out) {
     put_str(g_tmp, &g_tmp_len, ".tmp-");
     put_num(g_tmp, &g_tmp_len, (unsigned long)getpid(), 1);
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  cli_on_stop_signals(on_signal);
 }
 
 static void convert_usage(FILE *f) {

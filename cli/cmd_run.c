@@ -133,6 +133,15 @@ void cli_cancel_on_sigint(dp_session *s) {
   signal(SIGINT, s ? on_sigint : SIG_DFL);
 }
 
+void cli_on_stop_signals(void (*handler)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len) {
   (void)user, (void)token;
   fwrite(text, 1, len, stdout);

@@ -49,12 +49,7 @@ static void catch_signals(const char *out) {
   snprintf(g_files[1], sizeof g_files[1], "%s/config.json.tmp-%ld", g_dir, pid);
   snprintf(g_files[2], sizeof g_files[2], "%s/model.safetensors", g_dir);
   snprintf(g_files[3], sizeof g_files[3], "%s/model.safetensors.tmp-%ld", g_dir, pid);
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
+  cli_on_stop_signals(on_signal);
 }
 
 /* A decimal integer >= lo (0 or 1) filling the whole argument; -1 with a message otherwise.
