@@ -70,7 +70,7 @@ int main(void) {
    * lavapipe) or rows_mm; no workgroup reduction, so the subgroup mode only picks between
    * rows_mm_sg and rows_mm, so each adapter tests the one it runs (lavapipe rows_mm_sg,
    * SwiftShader with subgroups of 4 rows_mm, for every type). F32/F16/BF16 with K % 8 == 0 take
-   * the 16-byte-load kernels rows_mv4 / rows_mm4_sg (the k1/k2 sizes of the table are not). */
+   * the 16-byte-load kernels rows_mv8 / rows_mm4_sg (the k1/k2 sizes of the table are not). */
   dp_ops_set_cpu_kernels(O, 1);
   for (size_t i = 0; i < nt; i++) {
     dp_dtype t = types[i].t;
@@ -82,7 +82,7 @@ int main(void) {
     run_case(t, 37, 45, k2, 1, 1, 0, 2);
   }
   run_case(DP_F16, 16000, 1056, 2, 1, 0, 0, 2); /* grid past 65535 workgroups */
-  for (int t = DP_F32; t <= DP_BF16; t++) { /* rows_mv4 / rows_mm4_sg (K % 8 == 0: 16-byte loads) */
+  for (int t = DP_F32; t <= DP_BF16; t++) { /* rows_mv8 / rows_mm4_sg (K % 8 == 0: 16-byte loads) */
     run_case((dp_dtype)t, 1, 1, 8, 0, 0, 0, 2);
     run_case((dp_dtype)t, 1, 67, 256, 1, 0, 0, 2);
     run_case((dp_dtype)t, 4, 70, 264, 1, 1, t == DP_F32, 2);

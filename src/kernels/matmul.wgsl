@@ -125,7 +125,7 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec
 // No workgroup memory, no barrier. Grid: cdiv(N, 4 * WG) * cdiv(M, 8) workgroups (nb fastest),
 // or cdiv(N, 8 * WG).
 // With subgroups of exactly 8, ops.c runs rows_mm_sg (matmul_sg8.wgsl) instead of rows_mm;
-// F32/F16/BF16 with K % 8 == 0 run rows_mv4 / rows_mm4_sg (matmul_v4*.wgsl: 16-byte loads).
+// F32/F16/BF16 with K % 8 == 0 run rows_mv8 / rows_mm4_sg (lib_mm16 + matmul_v4*.wgsl: 16-byte loads).
 fn dot8(w: W8, xa: vec4<f32>, xc: vec4<f32>) -> f32 { return dot(w.a, xa) + dot(w.b, xc); }
 fn tile_row(acc: vec4<f32>, xb: u32, k0: u32, w0: W8, w1: W8, w2: W8, w3: W8) -> vec4<f32> {
   let xa = x4(xb, k0);

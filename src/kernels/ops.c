@@ -6,7 +6,7 @@
  *
  * Kernel sources are assembled once per ops context: the reduction library (lib_reduce or,
  * when the device has subgroups, lib_reduce_sg, which starts with `enable subgroups;`), the
- * kernel's own library if any (lib_trig for rope and rope_kv, lib_w8 for the matmuls that load
+ * kernel's own library if any (lib_trig for rope and rope_kv, lib_mm16 for the matmuls that load
  * weights 16 bytes at a time), the weight decoder lib_wdecode
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
@@ -28,9 +28,9 @@ enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX,
 static const struct { const char *name; int wdecode; const char *ext; const char *lib; } kern_info[K_COUNT] = {
   {"matmul", 1, NULL, NULL}, {"embed", 1, NULL, NULL}, {"rmsnorm", 0, NULL, NULL}, {"rope", 0, NULL, "lib_trig"}, {"kv_write", 0, NULL, NULL},
   {"attention", 0, NULL, NULL}, {"softmax", 0, NULL, NULL}, {"glu", 0, NULL, NULL}, {"add", 0, NULL, NULL}, {"argmax", 0, NULL, NULL},
-  {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_w8"},
-  {"matmul_v4", 0, "matmul_v4_sg8", "lib_w8"}, {"matmul_tex", 0, NULL, "lib_w8"},
-  {"matmul_tex", 0, "matmul_v4_sg8", "lib_w8"},
+  {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_mm16"},
+  {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
+  {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
 };
 
 struct dp_ops {
@@ -197,7 +197,7 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
     dp_gpu_constant c4[2] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2}};
     if (mv && v4) {
-      TRY(get_kernel(o, K_MATMUL_V4, DP_F32, "rows_mv4", c4, 2, &k));
+      TRY(get_kernel(o, K_MATMUL_V4, DP_F32, "rows_mv8", c4, 2, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
     }
     if (!mv && v4 && o->sg && o->sg8) {
@@ -314,7 +314,7 @@ dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, ui
     TRY(get_kernel(o, K_MATMUL_TEX_SG8, DP_F32, "rows_mm4_sg", c, 2, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
   }
-  TRY(get_kernel(o, K_MATMUL_TEX, DP_F32, "rows_mvt", c, 3, &k));
+  TRY(get_kernel(o, K_MATMUL_TEX, DP_F32, "rows_mv8", c, 3, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
