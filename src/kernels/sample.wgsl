@@ -1,6 +1,8 @@
 // sample.wgsl -- picks the next token from one row of logits on the GPU (runtime-owned;
-// C side: src/runtime/sampler.c). One workgroup of 256 invocations; thread t owns the tokens
-// t, t + 256, t + 512, ... (coalesced loads; the same order is used for the sampling CDF).
+// C side: src/runtime/sampler.c). One workgroup of WG invocations (256 on GPUs; 8 on CPU
+// adapters, where every barrier of a wider workgroup costs a switch through all its SIMD
+// batches); thread t owns the tokens t, t + WG, t + 2 WG, ... (coalesced loads), except in the
+// draw, where it owns a contiguous chunk so that the CDF runs in token order whatever WG is.
 //
 // Math, in order (HF generation's order of warpers):
 //   w_i = logits_i
@@ -15,7 +17,7 @@
 //       (the smallest top set reaching top_p; bisection over f32 bits)
 //   min-p: keep q_i >= min_p (= min_p * max probability)
 //   u = uniform [0,1) from a hash of (seed, step); the token is where the running sum of
-//       kept q (in thread-major order) first exceeds u * sum(kept q).
+//       kept q (in token order) first exceeds u * sum(kept q).
 // Writes the token to out_ids[out_index], cur[0] (the next decode step's input) and
 // hist[hist_pos] (the penalty history).
 //
@@ -50,11 +52,11 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> cur: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out_ids: array<u32>;
 
-const WG: u32 = 256u;
+override WG: u32 = 256u; // a power of two
 const MASKED: f32 = -3.0e38;
 
-var<workgroup> red_f: array<f32, 256>;
-var<workgroup> red_u: array<u32, 256>;
+var<workgroup> red_f: array<f32, WG>;
+var<workgroup> red_u: array<u32, WG>;
 var<workgroup> chosen: u32;
 
 fn pcg(v: u32) -> u32 {
@@ -101,7 +103,7 @@ fn is_eos(i: u32) -> bool {
   return false;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
   let V = P.vocab;
@@ -197,16 +199,19 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
       }
     }
     let qthr = max(max(bitcast<f32>(pthr), P.min_p), 1.0e-38);
-    // 6. draw
+    // 6. draw: thread t owns tokens [c0, c1), so the CDF below runs in token order
+    let chunk = (V + WG - 1u) / WG;
+    let c0 = min(V, t * chunk);
+    let c1 = min(V, c0 + chunk);
     var own = 0.0;
-    for (var i = t; i < V; i += WG) {
+    for (var i = c0; i < c1; i++) {
       let q = work[i];
       if (q >= qthr) { own += q; }
     }
     red_f[t] = own;
     if (t == 0u) { chosen = amax; }
     workgroupBarrier();
-    // exclusive prefix over threads (thread 0 scans 256 values into red_u as f32 bits)
+    // exclusive prefix over threads (thread 0 scans WG values into red_u as f32 bits)
     if (t == 0u) {
       var acc = 0.0;
       for (var j = 0u; j < WG; j++) {
@@ -223,7 +228,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
     if (own > 0.0 && u >= start && u < start + own) {  // disjoint intervals: one claimant
       var acc = start;
       var pick = 0xffffffffu;
-      for (var i = t; i < V; i += WG) {
+      for (var i = c0; i < c1; i++) {
         let q = work[i];
         if (q >= qthr) {
           pick = i;

@@ -38,7 +38,10 @@ dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32
   const dp_plan *p = s->m->plan;
   dp_gpu *g = s->m->gpu;
   dp_gpu_kernel *k;
-  dp_status st = kernel(g, "sample", &k);
+  /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there
+   * are a coroutine switch through every batch of the workgroup */
+  dp_gpu_constant wg = {"WG", strcmp(dp_gpu_get_info(g)->adapter_type, "cpu") ? 256 : 8};
+  dp_status st = dp_gpu_kernel_get(g, "sample", dp_kernel_source("sample"), "main", &wg, 1, &k);
   if (st) return st;
   sample_params P;
   memset(&P, 0, sizeof P);
