@@ -40,6 +40,14 @@ static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
   return DP_OK;
 }
 
+/* Count n bytes of queued writes; past FLUSH_BYTES finish the queue, which keeps the
+ * device's own upload staging bounded too. */
+static dp_status queued(uploader *u, uint64_t n) {
+  if ((u->since_flush += n) < FLUSH_BYTES) return DP_OK;
+  u->since_flush = 0;
+  return dp_gpu_finish(u->m->gpu);
+}
+
 /* Give w a texture copy of its rows, read from the tensors parts[0..n) (stacked in order), if
  * the ops layer uses one for this shape and type; STAGING_BYTES of whole rows at a time. */
 static dp_status attach_tex(uploader *u, const dp_tensor_info *const *parts, int n, dp_rt_weight *w) {
@@ -66,10 +74,7 @@ static dp_status attach_tex(uploader *u, const dp_tensor_info *const *parts, int
       if ((st = dp_model_file_read(u->mf, parts[i], r * rb, u->staging, k * rb))) return st;
       if ((st = dp_wtex_write(m->ops, t, row, (uint32_t)k, u->staging))) return st;
       row += (uint32_t)k;
-      if ((u->since_flush += k * rb) >= FLUSH_BYTES) {
-        u->since_flush = 0;
-        if ((st = dp_gpu_finish(m->gpu))) return st;
-      }
+      if ((st = queued(u, k * rb))) return st;
     }
   }
   w->tex = t;
@@ -84,13 +89,7 @@ static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp
 
 static dp_status write_bytes(uploader *u, dp_gpu_buffer *b, uint64_t off, const void *p, size_t n) {
   dp_status st = dp_gpu_buffer_write(u->m->gpu, b, off, p, n);
-  if (st) return st;
-  u->since_flush += n;
-  if (u->since_flush >= FLUSH_BYTES) { /* keep the device's own upload staging bounded too */
-    u->since_flush = 0;
-    return dp_gpu_finish(u->m->gpu);
-  }
-  return DP_OK;
+  return st ? st : queued(u, n);
 }
 
 /* Stream tensor t's stored bytes into buf at byte offset `at`, STAGING_BYTES at a time. */
