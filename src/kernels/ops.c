@@ -169,6 +169,8 @@ static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, p1, p2; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
 #define GEMV_MAX_M 4
+/* lib_mm16.wgsl's TYPE override for an F32 / F16 / BF16 weight */
+static int mm16_type(dp_dtype t) { return t == DP_F32 ? 0 : t == DP_F16 ? 1 : 2; }
 
 static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
 
@@ -195,7 +197,7 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
     dp_gpu_constant c[1] = {{"WG", wg}};
     int mv = M <= GEMV_MAX_M;
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
-    dp_gpu_constant c4[2] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2}};
+    dp_gpu_constant c4[2] = {{"WG", wg}, {"TYPE", mm16_type(wt)}};
     if (mv && v4) {
       TRY(get_kernel(o, K_MATMUL_V4, DP_F32, "rows_mv8", c4, 2, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
@@ -308,7 +310,7 @@ dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, ui
                (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
   matmul_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, row0};
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
-  dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", w->wt == DP_F32 ? 0 : w->wt == DP_F16 ? 1 : 2}, {"PRO", pc}};
+  dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", mm16_type(w->wt)}, {"PRO", pc}};
   dp_gpu_kernel *k;
   if (!mv) { /* prefill: matmul_v4_sg8's rows_mm4_sg over the texture (no norm weight binding) */
     TRY(get_kernel(o, K_MATMUL_TEX_SG8, DP_F32, "rows_mm4_sg", c, 2, &k));
