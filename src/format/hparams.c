@@ -17,6 +17,8 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "format/gguf_names.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,22 +117,26 @@ gemma_mm:
   return DP_OK;
 }
 
+/* An id as int; values outside int become INT_MIN (refused by dp_hparams_validate). */
+static int id_of(const dp_json *v) {
+  int64_t x = dp_json_int(v, v && v->type != DP_JSON_NULL ? INT64_MIN : -1);
+  return x >= -1 && x <= INT_MAX ? (int)x : INT_MIN;
+}
+
 static dp_status token_ids(const dp_json *c, const dp_json *root, const char *what, dp_hparams *hp) {
   const dp_json *bos = dp_json_get(c, "bos_token_id"), *eos = dp_json_get(c, "eos_token_id"), *pad = dp_json_get(c, "pad_token_id");
   if (!bos) bos = dp_json_get(root, "bos_token_id");
   if (!eos) eos = dp_json_get(root, "eos_token_id");
   if (!pad) pad = dp_json_get(root, "pad_token_id");
-  hp->bos_id = (int)dp_json_int(bos, -1);
-  hp->pad_id = (int)dp_json_int(pad, -1);
+  hp->bos_id = id_of(bos);
+  hp->pad_id = id_of(pad);
   hp->n_eos = 0;
   if (dp_json_is(eos, DP_JSON_ARRAY)) {
-    for (uint32_t i = 0; i < eos->n && hp->n_eos < DP_MAX_EOS; i++) hp->eos_ids[hp->n_eos++] = (int)dp_json_int(dp_json_at(eos, i), -1);
+    if (eos->n > DP_MAX_EOS) return dp_error(DP_ERR_FORMAT, "%s: field eos_token_id: %u ids (at most %d)", what, eos->n, DP_MAX_EOS);
+    for (uint32_t i = 0; i < eos->n; i++) hp->eos_ids[hp->n_eos++] = id_of(dp_json_at(eos, i));
   } else if (dp_json_is(eos, DP_JSON_NUMBER)) {
-    hp->eos_ids[hp->n_eos++] = (int)dp_json_int(eos, -1);
+    hp->eos_ids[hp->n_eos++] = id_of(eos);
   }
-  for (int i = 0; i < hp->n_eos; i++)
-    if (hp->eos_ids[i] < 0 || hp->eos_ids[i] >= hp->vocab_size) return dp_error(DP_ERR_FORMAT, "%s: field eos_token_id: id out of range", what);
-  if (hp->bos_id >= hp->vocab_size) return dp_error(DP_ERR_FORMAT, "%s: field bos_token_id: id out of range", what);
   return DP_OK;
 }
 
@@ -169,6 +175,7 @@ dp_status dp_hparams_from_hf_config(const dp_json *root, const char *what, dp_hp
   double theta_default = a == DP_ARCH_GEMMA3 ? 1e6 : a == DP_ARCH_GPTOSS ? 150000 : 10000;
   rope_defaults(&hp->rope, dp_json_get_num(c, "rope_theta", theta_default), hp->head_dim, hp->max_pos);
   double prf = dp_json_get_num(c, "partial_rotary_factor", 1.0);
+  if (!(prf > 0 && prf <= 1)) return dp_error(DP_ERR_FORMAT, "%s: field partial_rotary_factor: %g out of range (0, 1]", what, prf);
   hp->rope.rotary_dim = (int)(hp->head_dim * prf);
   const dp_json *rp = dp_json_get(c, "rope_parameters");
   if (a == DP_ARCH_GEMMA3) {
@@ -219,7 +226,11 @@ dp_status dp_hparams_from_hf_config(const dp_json *root, const char *what, dp_hp
 
   /* attention details */
   hp->attn_scale = 1.0 / sqrt((double)hp->head_dim);
-  if (a == DP_ARCH_GEMMA3) hp->attn_scale = 1.0 / sqrt(dp_json_get_num(c, "query_pre_attn_scalar", 256));
+  if (a == DP_ARCH_GEMMA3) {
+    double q = dp_json_get_num(c, "query_pre_attn_scalar", 256);
+    if (!(q >= 1e-6 && q <= 1e12)) return dp_error(DP_ERR_FORMAT, "%s: field query_pre_attn_scalar: %g out of range [1e-06, 1e+12]", what, q);
+    hp->attn_scale = 1.0 / sqrt(q);
+  }
   hp->attn_softcap = dp_json_get_num(c, "attn_logit_softcapping", 0);
   hp->final_softcap = dp_json_get_num(c, "final_logit_softcapping", 0);
   hp->qk_norm = a == DP_ARCH_QWEN3 || a == DP_ARCH_GEMMA3;
@@ -236,20 +247,106 @@ dp_status dp_hparams_from_hf_config(const dp_json *root, const char *what, dp_hp
     if (a == DP_ARCH_GPTOSS) hp->swiglu_limit = dp_json_get_num(c, "swiglu_limit", 7.0);
   }
   if ((st = token_ids(c, root, what, hp))) return st;
-  return dp_hparams_validate(hp, what);
+  return dp_hparams_validate(hp, DP_HP_HF, what);
 }
 
-dp_status dp_hparams_validate(const dp_hparams *hp, const char *what) {
-  if (hp->n_layers <= 0 || hp->n_layers > DP_MAX_LAYERS) return dp_error(DP_ERR_FORMAT, "%s: n_layers %d out of range", what, hp->n_layers);
-  if (hp->d_model <= 0 || hp->n_heads <= 0 || hp->n_kv_heads <= 0 || hp->head_dim <= 0 || hp->d_ff <= 0 || hp->vocab_size <= 0)
-    return dp_error(DP_ERR_FORMAT, "%s: model sizes must be positive", what);
-  if (hp->n_heads % hp->n_kv_heads) return dp_error(DP_ERR_FORMAT, "%s: %d heads not divisible by %d kv heads", what, hp->n_heads, hp->n_kv_heads);
-  if (hp->rope.rotary_dim <= 0 || hp->rope.rotary_dim > hp->head_dim || hp->rope.rotary_dim % 2)
-    return dp_error(DP_ERR_FORMAT, "%s: rotary dims %d invalid for head_dim %d", what, hp->rope.rotary_dim, hp->head_dim);
-  if ((hp->arch == DP_ARCH_MIXTRAL || hp->arch == DP_ARCH_GPTOSS) &&
-      (hp->n_experts <= 0 || hp->n_experts > 4096 || hp->n_experts_per_tok <= 0 || hp->n_experts_per_tok > hp->n_experts))
-    return dp_error(DP_ERR_FORMAT, "%s: bad expert counts %d / %d", what, hp->n_experts_per_tok, hp->n_experts);
-  if (hp->n_eos < 0 || hp->n_eos > DP_MAX_EOS) return dp_error(DP_ERR_FORMAT, "%s: bad eos count", what);
+/* ---- range checks ----
+ * Every field is checked against the range a real model can have, and the error names the
+ * field as the source spells it (config.json key, GGUF key, or the manifest's hparams field)
+ * with the allowed range. Products that size buffers are bounded too (no overflow later). */
+
+typedef struct fname { const char *hf, *gguf, *json; } fname; /* gguf: "." + suffix after "<arch>" */
+
+static const char *field(const dp_hparams *hp, dp_hparams_src src, const fname *f, char *buf, size_t cap) {
+  if (src == DP_HP_HF) snprintf(buf, cap, "field %s", f->hf);
+  else if (src == DP_HP_JSON) snprintf(buf, cap, "field hparams.%s", f->json);
+  else if (f->gguf[0] == '.') snprintf(buf, cap, "key %s%s", dp_gguf_arch_name(hp->arch), f->gguf);
+  else snprintf(buf, cap, "key %s", f->gguf);
+  return buf;
+}
+
+/* lo < x <= hi (lo_open) or lo <= x <= hi, and finite */
+static dp_status check_num(const dp_hparams *hp, dp_hparams_src src, const char *what, const fname *f, double x, double lo, int lo_open, double hi) {
+  if (isfinite(x) && (lo_open ? x > lo : x >= lo) && x <= hi) return DP_OK;
+  char b[128];
+  return dp_error(DP_ERR_FORMAT, "%s: %s: %g out of range %s%g, %g]", what, field(hp, src, f, b, sizeof b), x, lo_open ? "(" : "[", lo, hi);
+}
+
+static dp_status check_int(const dp_hparams *hp, dp_hparams_src src, const char *what, const fname *f, int64_t x, int64_t lo, int64_t hi) {
+  if (x >= lo && x <= hi) return DP_OK;
+  char b[128];
+  return dp_error(DP_ERR_FORMAT, "%s: %s: %lld out of range %lld..%lld", what, field(hp, src, f, b, sizeof b), (long long)x, (long long)lo, (long long)hi);
+}
+
+static dp_status check_rope(const dp_hparams *hp, dp_hparams_src src, const char *what, const dp_rope *r, int local) {
+  static const fname THETA[2] = {{"rope_theta", ".rope.freq_base", "rope.theta"}, {"rope_local_base_freq", ".rope.freq_base", "rope_local.theta"}};
+  static const fname FACTOR[2] = {{"rope_scaling.factor", ".rope.scaling.factor", "rope.factor"}, {"rope_parameters.sliding_attention.factor", ".rope.scaling.factor", "rope_local.factor"}};
+  static const fname LOW = {"rope_scaling.low_freq_factor", ".rope.scaling.low_freq_factor", "rope.low_freq_factor"};
+  static const fname HIGH = {"rope_scaling.high_freq_factor", ".rope.scaling.high_freq_factor", "rope.high_freq_factor"};
+  static const fname ORIG = {"rope_scaling.original_max_position_embeddings", ".rope.scaling.original_context_length", "rope.original_max_pos"};
+  static const fname BETA_F = {"rope_scaling.beta_fast", ".rope.scaling.yarn_beta_fast", "rope.beta_fast"};
+  static const fname BETA_S = {"rope_scaling.beta_slow", ".rope.scaling.yarn_beta_slow", "rope.beta_slow"};
+  static const fname ATTN_F = {"rope_scaling.attention_factor", ".rope.scaling.attn_factor", "rope.attention_factor"};
+  static const fname ROT = {"partial_rotary_factor", ".rope.dimension_count", "rope.rotary_dim"};
+  dp_status st;
+  if ((st = check_num(hp, src, what, &THETA[local], r->theta, 0, 1, 1e12)) || (st = check_num(hp, src, what, &FACTOR[local], r->factor, 0, 1, 1e6)) ||
+      (st = check_int(hp, src, what, &ROT, r->rotary_dim, 2, hp->head_dim)))
+    return st;
+  if (r->rotary_dim % 2) return dp_error(DP_ERR_FORMAT, "%s: rotary dimensions %d: must be even (head_dim %d)", what, r->rotary_dim, hp->head_dim);
+  if (r->type == DP_ROPE_LLAMA3 || r->type == DP_ROPE_YARN) {
+    if ((st = check_num(hp, src, what, &ORIG, r->original_max_pos, 0, 1, 1e9))) return st;
+  }
+  if (r->type == DP_ROPE_LLAMA3) {
+    if ((st = check_num(hp, src, what, &LOW, r->low_freq_factor, 0, 1, 1e6)) || (st = check_num(hp, src, what, &HIGH, r->high_freq_factor, r->low_freq_factor, 1, 1e6)))
+      return st;
+  }
+  if (r->type == DP_ROPE_YARN) {
+    if ((st = check_num(hp, src, what, &BETA_F, r->beta_fast, 0, 1, 1e6)) || (st = check_num(hp, src, what, &BETA_S, r->beta_slow, 0, 1, r->beta_fast)) ||
+        (st = check_num(hp, src, what, &ATTN_F, r->attention_factor, 0, 0, 1e3)))
+      return st;
+  }
+  return DP_OK;
+}
+
+dp_status dp_hparams_validate(const dp_hparams *hp, dp_hparams_src src, const char *what) {
+  static const fname LAYERS = {"num_hidden_layers", ".block_count", "n_layers"}, DMODEL = {"hidden_size", ".embedding_length", "d_model"},
+                     HEADS = {"num_attention_heads", ".attention.head_count", "n_heads"}, KV = {"num_key_value_heads", ".attention.head_count_kv", "n_kv_heads"},
+                     HEAD_DIM = {"head_dim", ".attention.key_length", "head_dim"}, DFF = {"intermediate_size", ".feed_forward_length", "d_ff"},
+                     VOCAB = {"vocab_size", ".vocab_size", "vocab_size"}, MAXPOS = {"max_position_embeddings", ".context_length", "max_pos"},
+                     EPS = {"rms_norm_eps", ".attention.layer_norm_rms_epsilon", "norm_eps"},
+                     SW = {"sliding_window", ".attention.sliding_window", "sliding_window"}, SCALE = {"query_pre_attn_scalar", ".attention.scale", "attn_scale"},
+                     ACAP = {"attn_logit_softcapping", ".attn_logit_softcapping", "attn_softcap"},
+                     FCAP = {"final_logit_softcapping", ".final_logit_softcapping", "final_softcap"},
+                     SWIGLU = {"swiglu_limit", ".swiglu_limit", "swiglu_limit"}, NEXP = {"num_local_experts", ".expert_count", "n_experts"},
+                     NUSED = {"num_experts_per_tok", ".expert_used_count", "n_experts_per_tok"}, MOEFF = {"intermediate_size", ".expert_feed_forward_length", "moe_d_ff"},
+                     BOS = {"bos_token_id", "tokenizer.ggml.bos_token_id", "bos_id"}, PAD = {"pad_token_id", "tokenizer.ggml.padding_token_id", "pad_id"},
+                     EOS = {"eos_token_id", "tokenizer.ggml.eos_token_id", "eos_ids"};
+  dp_status st;
+  if ((st = check_int(hp, src, what, &LAYERS, hp->n_layers, 1, DP_MAX_LAYERS)) || (st = check_int(hp, src, what, &DMODEL, hp->d_model, 1, 1 << 20)) ||
+      (st = check_int(hp, src, what, &HEADS, hp->n_heads, 1, 1 << 14)) || (st = check_int(hp, src, what, &KV, hp->n_kv_heads, 1, hp->n_heads)) ||
+      (st = check_int(hp, src, what, &HEAD_DIM, hp->head_dim, 1, 1 << 14)) || (st = check_int(hp, src, what, &DFF, hp->d_ff, 1, 1 << 22)) ||
+      (st = check_int(hp, src, what, &VOCAB, hp->vocab_size, 1, 1 << 24)) || (st = check_int(hp, src, what, &MAXPOS, hp->max_pos, 1, 1 << 30)))
+    return st;
+  if (hp->n_heads % hp->n_kv_heads) return dp_error(DP_ERR_FORMAT, "%s: %d attention heads not divisible by %d kv heads", what, hp->n_heads, hp->n_kv_heads);
+  /* the largest matrices must stay addressable: q rows, embedding, ffn */
+  if ((int64_t)hp->n_heads * hp->head_dim > (1 << 20) || (int64_t)hp->vocab_size * hp->d_model > (1ll << 36) || (int64_t)hp->d_ff * hp->d_model > (1ll << 36))
+    return dp_error(DP_ERR_FORMAT, "%s: sizes too large (heads %d x head_dim %d, vocab %d x d_model %d, d_ff %d x d_model %d)", what, hp->n_heads, hp->head_dim,
+                    hp->vocab_size, hp->d_model, hp->d_ff, hp->d_model);
+  if ((st = check_num(hp, src, what, &EPS, hp->norm_eps, 0, 1, 1)) || (st = check_rope(hp, src, what, &hp->rope, 0)) ||
+      (st = check_rope(hp, src, what, &hp->rope_local, 1)) || (st = check_int(hp, src, what, &SW, hp->sliding_window, 0, 1 << 30)) ||
+      (st = check_num(hp, src, what, &SCALE, hp->attn_scale, 0, 1, 1e3)) || (st = check_num(hp, src, what, &ACAP, hp->attn_softcap, 0, 0, 1e6)) ||
+      (st = check_num(hp, src, what, &FCAP, hp->final_softcap, 0, 0, 1e6)) || (st = check_num(hp, src, what, &SWIGLU, hp->swiglu_limit, 0, 0, 1e6)))
+    return st;
+  if (hp->arch == DP_ARCH_MIXTRAL || hp->arch == DP_ARCH_GPTOSS) {
+    if ((st = check_int(hp, src, what, &NEXP, hp->n_experts, 1, 4096)) || (st = check_int(hp, src, what, &NUSED, hp->n_experts_per_tok, 1, hp->n_experts)) ||
+        (st = check_int(hp, src, what, &MOEFF, hp->moe_d_ff, 1, 1 << 22)))
+      return st;
+  }
+  if ((st = check_int(hp, src, what, &BOS, hp->bos_id, -1, hp->vocab_size - 1)) || (st = check_int(hp, src, what, &PAD, hp->pad_id, -1, hp->vocab_size - 1)))
+    return st;
+  if (hp->n_eos < 0 || hp->n_eos > DP_MAX_EOS) return dp_error(DP_ERR_FORMAT, "%s: %d eos ids (at most %d)", what, hp->n_eos, DP_MAX_EOS);
+  for (int i = 0; i < hp->n_eos; i++)
+    if ((st = check_int(hp, src, what, &EOS, hp->eos_ids[i], 0, hp->vocab_size - 1))) return st;
   return DP_OK;
 }
 
@@ -329,7 +426,7 @@ dp_status dp_hparams_from_json(const dp_json *o, const char *what, dp_hparams *h
   if (!dp_json_is(eos, DP_JSON_ARRAY) || eos->n > DP_MAX_EOS) return dp_error(DP_ERR_FORMAT, "%s: hparams: bad eos_ids", what);
   hp->n_eos = (int)eos->n;
   for (int i = 0; i < hp->n_eos; i++) hp->eos_ids[i] = (int)dp_json_int(dp_json_at(eos, i), -1);
-  return dp_hparams_validate(hp, what);
+  return dp_hparams_validate(hp, DP_HP_JSON, what);
 }
 
 /* ---------------------------------------------------------------- llama3 rope factors */

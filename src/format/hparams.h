@@ -78,6 +78,9 @@ void dp_rope_llama3_factors(const dp_rope *r, int dim, float *out);
  * 8192 when orig <= 0: only the ratios to it are determined by the factors). Returns 0 when
  * the result reproduces every factor (relative 1e-4), -1 otherwise (best fit kept). */
 int dp_rope_llama3_from_factors(dp_rope *r, int dim, const float *f, double orig);
-/* Checks the invariants every source must satisfy (counts positive, heads divide, ...). */
-dp_status dp_hparams_validate(const dp_hparams *hp, const char *what);
+/* Range checks every source must pass (docs/formats.md "Hyper-parameter ranges"): sizes within
+ * bounds and their products too, heads dividing, eps/theta/scales/softcaps finite and in range,
+ * token ids inside the vocabulary. The error names the field as `src` spells it and the range. */
+typedef enum dp_hparams_src { DP_HP_HF, DP_HP_GGUF, DP_HP_JSON } dp_hparams_src;
+dp_status dp_hparams_validate(const dp_hparams *hp, dp_hparams_src src, const char *what);
 #endif

@@ -11,9 +11,14 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/log.h"
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+/* A metadata integer as int; values outside int become INT_MIN (refused by dp_hparams_validate,
+ * which names the key), never a truncated value that happens to look valid. */
+static int i32(int64_t v) { return v >= INT_MIN && v <= INT_MAX ? (int)v : INT_MIN; }
 
 static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparams *hp) {
   size_t n;
@@ -39,24 +44,24 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
   static const char *MT[] = {"llama", "mistral", "qwen3", "gemma3_text", "mixtral", "gpt_oss"};
   snprintf(hp->model_type, sizeof hp->model_type, "%s", MT[hp->arch]);
   dp_arch a = hp->arch;
-  hp->n_layers = (int)dp_gguf_get_int(g, K("block_count"), 0);
-  hp->d_model = (int)dp_gguf_get_int(g, K("embedding_length"), 0);
-  hp->n_heads = (int)dp_gguf_get_int(g, K("attention.head_count"), 0);
-  hp->n_kv_heads = (int)dp_gguf_get_int(g, K("attention.head_count_kv"), hp->n_heads);
-  hp->head_dim = (int)dp_gguf_get_int(g, K("attention.key_length"), hp->n_heads > 0 ? hp->d_model / hp->n_heads : 0);
-  hp->d_ff = (int)dp_gguf_get_int(g, K("feed_forward_length"), dp_gguf_get_int(g, K("expert_feed_forward_length"), 0));
-  hp->max_pos = (int)dp_gguf_get_int(g, K("context_length"), 2048);
+  hp->n_layers = i32(dp_gguf_get_int(g, K("block_count"), 0));
+  hp->d_model = i32(dp_gguf_get_int(g, K("embedding_length"), 0));
+  hp->n_heads = i32(dp_gguf_get_int(g, K("attention.head_count"), 0));
+  hp->n_kv_heads = i32(dp_gguf_get_int(g, K("attention.head_count_kv"), hp->n_heads));
+  hp->head_dim = i32(dp_gguf_get_int(g, K("attention.key_length"), hp->n_heads > 0 ? hp->d_model / hp->n_heads : 0));
+  hp->d_ff = i32(dp_gguf_get_int(g, K("feed_forward_length"), dp_gguf_get_int(g, K("expert_feed_forward_length"), 0)));
+  hp->max_pos = i32(dp_gguf_get_int(g, K("context_length"), 2048));
   hp->norm_eps = dp_gguf_get_num(g, K("attention.layer_norm_rms_epsilon"), 1e-5);
   const dp_gguf_kv *tok = dp_gguf_find(g, "tokenizer.ggml.tokens");
   const dp_gguf_tensor *emb = dp_gguf_find_tensor(g, "token_embd.weight");
-  hp->vocab_size = (int)dp_gguf_get_int(g, K("vocab_size"), tok ? (int64_t)tok->n : emb ? (int64_t)emb->ne[1] : 0);
+  hp->vocab_size = i32(dp_gguf_get_int(g, K("vocab_size"), tok ? (int64_t)tok->n : emb ? (int64_t)emb->ne[1] : 0));
   hp->tie_embeddings = !dp_gguf_find_tensor(g, "output.weight");
   hp->act = a == DP_ARCH_GEMMA3 ? DP_ACT_GELU_TANH : DP_ACT_SILU;
   dp_rope *r = &hp->rope;
   r->type = DP_ROPE_DEFAULT;
   r->theta = dp_gguf_get_num(g, K("rope.freq_base"), 10000);
   r->factor = 1, r->low_freq_factor = 1, r->high_freq_factor = 4, r->beta_fast = 32, r->beta_slow = 1, r->truncate = 1;
-  r->rotary_dim = (int)dp_gguf_get_int(g, K("rope.dimension_count"), hp->head_dim);
+  r->rotary_dim = i32(dp_gguf_get_int(g, K("rope.dimension_count"), hp->head_dim));
   char st_[32];
   const char *stype = dp_gguf_get_strz(g, K("rope.scaling.type"), st_, sizeof st_, "none");
   double factor = dp_gguf_get_num(g, K("rope.scaling.factor"), 1);
@@ -77,14 +82,14 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
              r->factor, r->low_freq_factor, r->high_freq_factor);
   }
   hp->rope_local = hp->rope;
-  hp->sliding_window = (int)dp_gguf_get_int(g, K("attention.sliding_window"), 0);
+  hp->sliding_window = i32(dp_gguf_get_int(g, K("attention.sliding_window"), 0));
   if (a == DP_ARCH_GEMMA3) {
     /* llama.cpp: sliding window on all layers but every 6th (none without attention.sliding_window),
      * local RoPE base 10k unscaled; a per-layer bool array (or a period) in
      * attention.sliding_window_pattern overrides the 6. */
     hp->rope_local.type = DP_ROPE_DEFAULT, hp->rope_local.factor = 1, hp->rope_local.theta = 10000;
     const dp_gguf_kv *pk = dp_gguf_find(g, K("attention.sliding_window_pattern"));
-    int pat = (int)dp_gguf_get_int(g, K("attention.sliding_window_pattern"), 6);
+    int pat = i32(dp_gguf_get_int(g, K("attention.sliding_window_pattern"), 6));
     if (pk && pk->type == DP_GGUF_ARRAY && pk->n != (uint64_t)hp->n_layers)
       return dp_error(DP_ERR_FORMAT, "%s: key %s: %llu entries for %d layers", what, key, (unsigned long long)pk->n, hp->n_layers);
     for (int i = 0; i < hp->n_layers && i < DP_MAX_LAYERS; i++)
@@ -106,20 +111,20 @@ static dp_status hparams_from_meta(const dp_gguf *g, const char *what, dp_hparam
   hp->attn_bias = hp->o_bias = a == DP_ARCH_GPTOSS || dp_gguf_find_tensor(g, "blk.0.attn_q.bias");
   hp->attn_sinks = a == DP_ARCH_GPTOSS;
   if (n_exp) {
-    hp->n_experts = (int)n_exp;
-    hp->n_experts_per_tok = (int)dp_gguf_get_int(g, K("expert_used_count"), 2);
-    hp->moe_d_ff = (int)dp_gguf_get_int(g, K("expert_feed_forward_length"), hp->d_ff);
+    hp->n_experts = i32(n_exp);
+    hp->n_experts_per_tok = i32(dp_gguf_get_int(g, K("expert_used_count"), 2));
+    hp->moe_d_ff = i32(dp_gguf_get_int(g, K("expert_feed_forward_length"), hp->d_ff));
     hp->router_bias = a == DP_ARCH_GPTOSS;
     if (a == DP_ARCH_GPTOSS) hp->swiglu_limit = 7.0;
   }
-  hp->bos_id = (int)dp_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
-  hp->pad_id = (int)dp_gguf_get_int(g, "tokenizer.ggml.padding_token_id", -1);
+  hp->bos_id = i32(dp_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1));
+  hp->pad_id = i32(dp_gguf_get_int(g, "tokenizer.ggml.padding_token_id", -1));
   int64_t eos = dp_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
-  if (eos >= 0) hp->eos_ids[hp->n_eos++] = (int)eos;
+  if (eos != -1) hp->eos_ids[hp->n_eos++] = i32(eos);
   int64_t eot = dp_gguf_get_int(g, "tokenizer.ggml.eot_token_id", -1);
-  if (eot >= 0 && eot != eos) hp->eos_ids[hp->n_eos++] = (int)eot;
+  if (eot != -1 && eot != eos) hp->eos_ids[hp->n_eos++] = i32(eot);
 #undef K
-  return dp_hparams_validate(hp, what);
+  return dp_hparams_validate(hp, DP_HP_GGUF, what);
 }
 
 static dp_status add_tensor(dp_model_file *mf, const dp_gguf_tensor *t) {
