@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "commands.h"
-#include "doppler_status.h"
+#include "doppler.h"
 #include "format/convert.h"
 
 static volatile sig_atomic_t g_signal; /* first signal received, 0 if none */
@@ -21,6 +21,7 @@ static char g_tmp[4096];                /* OUT.tmp-PID: the converter's temporar
 static size_t g_tmp_len;
 
 static int cancelled(void *ctx) { (void)ctx; return g_signal != 0; }
+static dp_status check_model(const char *path, void *ctx) { (void)ctx; return dp_model_check(path); }
 
 /* Append s to buf at *n (buf has room for 4096), NUL-terminated; signal-safe. */
 static void put_str(char *buf, size_t *n, const char *s) {
@@ -113,6 +114,7 @@ int cmd_convert(int argc, char **argv) {
   if (np != 2) { convert_usage(stderr); return 2; }
   o.progress = isatty(2);
   o.cancelled = cancelled;
+  o.check = check_model;
   catch_signals(pos[1]);
   dp_status st = dp_convert(pos[0], pos[1], &o);
   if (g_signal && st) { /* interrupted: dp_convert removed its temporary output; die by the signal */

@@ -37,6 +37,9 @@ typedef struct dp_load_options {
  * GGUF file. Opens the GPU, uploads every weight tensor (bounded staging, no full copy in RAM). */
 dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out);
 void dp_model_free(dp_model *m);
+/* Everything dp_model_load checks that needs no GPU: the file opens (ranges, tensor bounds),
+ * every tensor the architecture uses exists with its shape, the tokenizer loads. */
+dp_status dp_model_check(const char *path);
 
 typedef struct dp_model_info {
   const char *arch;          /* "llama", "mistral", "qwen3", "gemma3", ... */

@@ -23,7 +23,6 @@
 #include "core/file.h"
 #include "core/log.h"
 #include "quant/quant.h"
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -365,6 +364,9 @@ static dp_status write_rdrr(conv *c, const char *tmp, const char *src) {
 
 /* ---------------------------------------------------------------- GGUF output */
 
+static dp_status verify_output(conv *c, const char *path);
+static int cancelled(const dp_convert_opts *o);
+
 typedef struct gsink { dp_atomic_file *af; } gsink;
 static dp_status gguf_sink(void *ctx, const void *p, uint64_t n) { return dp_atomic_write(((gsink *)ctx)->af, p, (size_t)n); }
 
@@ -451,27 +453,40 @@ static dp_status write_gguf(conv *c, const char *dst, const char *src) {
     for (int e = 0; e < p->n_comp && !st; e++) st = emit(c, c->comp[p->first + e], p->dt, p->flags, p->heads, gguf_sink, &gs);
     pos = p->offset + p->nbytes;
   }
-  if (!st && c->o->cancelled && c->o->cancelled(c->o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
+  if (!st && fflush(af.f)) st = dp_error(DP_ERR_IO, "%s: write failed: %s", af.tmp, strerror(errno));
+  if (!st) st = verify_output(c, af.tmp);
+  if (!st && cancelled(c->o)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
+  if (!st) st = dp_rdrr_check_replaceable(dst, 1, src);
   if (st) { dp_atomic_abort(&af); return st; }
   return dp_atomic_commit(&af);
 }
 
-/* ---------------------------------------------------------------- driver */
+/* ---------------------------------------------------------------- verification */
 
-static void remove_tree(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-      char *p = dp_path_join(dir, e->d_name);
-      if (p) { if (dp_is_dir(p)) remove_tree(p); else unlink(p); }
-      dp_free(p);
-    }
-    closedir(d);
+/* Reopen what was written (path: the temporary output) and compare it with the source: the
+ * same tensors, each with the shape and the type chosen for it; then the caller's check
+ * (the CLI: dp_model_check -- layer plan and tokenizer load). Runs before the rename. */
+static dp_status verify_output(conv *c, const char *path) {
+  dp_model_file *out = NULL;
+  dp_status st = dp_model_file_open(path, &out);
+  size_t n = dp_model_file_tensor_count(c->mf);
+  if (!st && dp_model_file_tensor_count(out) != n)
+    st = dp_error(DP_ERR_INTERNAL, "%s: written model has %zu tensors, source %zu", path, dp_model_file_tensor_count(out), n);
+  for (size_t i = 0; i < n && !st; i++) {
+    const dp_tensor_info *t = dp_model_file_tensor(c->mf, i), *w = dp_model_file_find(out, t->name);
+    dp_dtype want;
+    int fb;
+    if ((st = dp_convert_tensor_type(c->mf, t, c->o->quant, &want, &fb))) break;
+    if (!w || w->dtype != want || w->n_dims != t->n_dims || memcmp(w->shape, t->shape, (size_t)t->n_dims * sizeof *t->shape))
+      st = dp_error(DP_ERR_INTERNAL, "%s: tensor %s: %s in the written model", path, t->name, w ? "type or shape differs" : "missing");
   }
-  rmdir(dir);
+  dp_model_file_close(out);
+  if (!st && c->o->check) st = c->o->check(path, c->o->check_ctx);
+  if (st) return dp_error_wrap(st, "checking the converted model before it replaces anything");
+  return DP_OK;
 }
+
+/* ---------------------------------------------------------------- driver */
 
 static long proc_id(void) {
 #if defined(__wasi__)
@@ -486,54 +501,62 @@ static int ends_with(const char *s, const char *suf) {
   return a >= b && !strcmp(s + a - b, suf);
 }
 
+static int cancelled(const dp_convert_opts *o) { return o->cancelled && o->cancelled(o->cancel_ctx); }
+
+/* RDRR output: written into OUT.tmp-PID, checked, then renamed into place; an existing model at
+ * OUT (checked replaceable again just before) goes aside to OUT.old-PID and is removed by name. */
+static dp_status convert_rdrr(conv *c, const char *src, const char *dst) {
+  size_t n = strlen(dst);
+  while (n > 1 && dst[n - 1] == '/') n--;
+  char *tmp = dp_malloc(n + 32), *old = dp_malloc(n + 32), *out = dp_strndup(dst, n);
+  dp_status st = tmp && old && out ? DP_OK : DP_ERR_NOMEM;
+  if (!st) {
+    snprintf(tmp, n + 32, "%s.tmp-%ld", out, proc_id());
+    snprintf(old, n + 32, "%s.old-%ld", out, proc_id());
+    st = dp_rdrr_dir_remove(tmp); /* left by an earlier process that had our PID */
+  }
+  if (!st && mkdir(tmp, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+  else if (!st) {
+    st = write_rdrr(c, tmp, src);
+    if (!st) st = verify_output(c, tmp);
+    if (!st && cancelled(c->o)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
+    if (!st) st = dp_rdrr_check_replaceable(out, 0, src);
+    int moved = 0;
+    if (!st && dp_is_dir(out)) { /* replace an existing model (or empty directory): old aside, new in, old removed */
+      if (rename(out, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", out, strerror(errno));
+      else moved = 1;
+    }
+    if (!st && rename(tmp, out)) {
+      st = dp_error(DP_ERR_IO, "%s: rename failed: %s", out, strerror(errno));
+      if (moved) rename(old, out);
+      moved = 0;
+    }
+    if (st) {
+      dp_status keep = dp_error_status();
+      char msg[1024];
+      snprintf(msg, sizeof msg, "%s", dp_error_message());
+      if (dp_rdrr_dir_remove(tmp)) dp_log(DP_LOG_WARN, "notice: %s", dp_error_message());
+      dp_error(keep, "%s", msg);
+    } else if (moved && dp_rdrr_dir_remove(old)) dp_log(DP_LOG_WARN, "notice: the replaced model was not fully removed: %s", dp_error_message());
+  }
+  dp_free(tmp), dp_free(old), dp_free(out);
+  return st;
+}
+
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o) {
   dp_convert_opts dflt = {0};
   if (!o) o = &dflt;
   conv c = {0};
   c.o = o;
   int gguf = ends_with(dst, ".gguf");
-  if (!gguf && dp_file_exists(dst)) return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is a file", dst);
-  if (!gguf && dp_is_dir(dst)) {
-    char *m = dp_path_join(dst, "manifest.json");
-    int rdrr = m && dp_file_exists(m);
-    dp_free(m);
-    DIR *d = opendir(dst);
-    int empty = 1;
-    struct dirent *e;
-    while (d && (e = readdir(d))) if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
-    if (d) closedir(d);
-    if (!rdrr && !empty) return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is not an RDRR model; not overwriting it", dst);
-  }
-  dp_status st = dp_model_file_open(src, &c.mf);
+  dp_convert_remove_stale(dst);
+  dp_status st = dp_rdrr_check_replaceable(dst, gguf, src);
+  if (!st) st = dp_model_file_open(src, &c.mf);
   if (st) return st;
-  if (!(st = make_plan(&c, gguf))) {
+  if (o->check && (st = o->check(src, o->check_ctx))) st = dp_error_wrap(st, "%s: source model does not load", src);
+  if (!st && !(st = make_plan(&c, gguf))) {
     c.t0 = now();
-    if (gguf) st = write_gguf(&c, dst, src);
-    else {
-      size_t n = strlen(dst);
-      while (n > 1 && dst[n - 1] == '/') n--;
-      char *tmp = dp_malloc(n + 32), *old = dp_malloc(n + 32);
-      if (!tmp || !old) st = DP_ERR_NOMEM;
-      else {
-        snprintf(tmp, n + 32, "%.*s.tmp-%ld", (int)n, dst, proc_id());
-        snprintf(old, n + 32, "%.*s.old-%ld", (int)n, dst, proc_id());
-        remove_tree(tmp);
-        if (mkdir(tmp, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        if (!st) st = write_rdrr(&c, tmp, src);
-        if (!st && o->cancelled && o->cancelled(o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
-        if (!st && dp_is_dir(dst)) { /* replace an existing model: old aside, new in, old removed */
-          if (rename(dst, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", dst, strerror(errno));
-        }
-        if (!st && rename(tmp, dst)) {
-          st = dp_error(DP_ERR_IO, "%s: rename failed: %s", dst, strerror(errno));
-          rename(old, dst);
-        }
-        if (st) remove_tree(tmp);
-        else remove_tree(old);
-      }
-      dp_free(tmp);
-      dp_free(old);
-    }
+    st = gguf ? write_gguf(&c, dst, src) : convert_rdrr(&c, src, dst);
     if (!st) progress(&c, 1);
   }
   dp_free(c.p);

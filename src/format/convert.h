@@ -1,6 +1,8 @@
 /* convert.h -- `doppler convert`: any model source (HF dir, GGUF, RDRR) -> RDRR directory, or
- * a GGUF file when dst ends in ".gguf". Atomic (temporary name, renamed at the end), and
- * deterministic (same input and options give byte-identical output). */
+ * a GGUF file when dst ends in ".gguf". Atomic (temporary name, checked by reopening it, renamed
+ * at the end), deterministic (same input and options give byte-identical output), and it only
+ * ever replaces what it recognises as a model it wrote (rdrr.h dp_rdrr_check_replaceable);
+ * leftovers of killed converters are removed first (dp_convert_remove_stale). */
 #ifndef DP_FORMAT_CONVERT_H
 #define DP_FORMAT_CONVERT_H
 #include <stdint.h>
@@ -15,6 +17,13 @@ typedef struct dp_convert_opts {
    * DP_ERR_CANCELLED returned. NULL: never. The CLI's SIGINT/SIGTERM handler drives it. */
   int (*cancelled)(void *ctx);
   void *cancel_ctx;
+  /* Optional: a full load check of a model path (the CLI passes dp_model_check: layer plan,
+   * every tensor's shape, tokenizer). Called on the source before anything is written and on
+   * the finished temporary output before it is renamed into place; an error fails the
+   * conversion and nothing is left at OUT. The converter itself always reopens its output and
+   * compares every tensor's name, shape and type with the source. */
+  dp_status (*check)(const char *path, void *ctx);
+  void *check_ctx;
 } dp_convert_opts;
 
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o);

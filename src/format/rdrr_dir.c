@@ -1,0 +1,182 @@
+/* rdrr_dir.c -- what the converter may replace or remove on disk (see rdrr.h and docs/formats.md
+ * "What convert replaces"). Called by convert.c; depends on core (file, json) and rdrr_read.c's
+ * manifest check.
+ *
+ * An output path is replaced only when it holds what the converter itself writes: nothing, an
+ * empty directory, a GGUF file (for a .gguf output), or an RDRR directory whose manifest.json
+ * passes the manifest check and which holds nothing but manifest.json, the shards it lists,
+ * the tokenizer files and our own atomic-write temporaries (NAME.tmp-PID), all regular files.
+ * Removal goes by those names only: each entry is lstat'ed (never followed) and unlinked
+ * relative to the directory, and the directory is rmdir'ed; nothing is ever recursed into, so
+ * a symlink or a foreign file inside stops the removal instead of reaching what it points to.
+ * A source file is never replaced or removed: an output equal to the source, or holding it, is
+ * refused. Leftovers OUT.tmp-PID / OUT.old-PID of a converter that died (SIGKILL, power loss)
+ * are removed by the next conversion to OUT once no process PID runs (native builds only: WASI
+ * has no processes and one converter at a time). */
+#include "format/rdrr.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "format/json_status.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const TOKENIZER_FILES[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.gguf"};
+
+/* "s" is "prefix" followed by one or more digits and nothing else; *num gets the number. */
+static int digits_after(const char *s, const char *prefix, long *num) {
+  size_t n = strlen(prefix);
+  if (strncmp(s, prefix, n) || !s[n] || strspn(s + n, "0123456789") != strlen(s + n) || strlen(s + n) > 9) return 0;
+  if (num) sscanf(s + n, "%ld", num);
+  return 1;
+}
+
+/* A name the converter (or our atomic writer inside it) creates in an RDRR directory; with
+ * n_shards >= 0 only the shards the manifest lists count. */
+static int known_name(const char *name, long n_shards) {
+  char base[256];
+  const char *t = strstr(name, ".tmp-");
+  size_t len = t && digits_after(t, ".tmp-", NULL) ? (size_t)(t - name) : strlen(name);
+  if (len >= sizeof base) return 0;
+  memcpy(base, name, len);
+  base[len] = 0;
+  if (!strcmp(base, "manifest.json")) return 1;
+  for (size_t i = 0; i < sizeof TOKENIZER_FILES / sizeof *TOKENIZER_FILES; i++)
+    if (!strcmp(base, TOKENIZER_FILES[i])) return 1;
+  if (len == 15 && !strncmp(base, "shard_", 6) && strspn(base + 6, "0123456789") == 5 && !strcmp(base + 11, ".bin"))
+    return n_shards < 0 || atol(base + 6) < n_shards;
+  return 0;
+}
+
+static int same_file(const struct stat *a, const struct stat *b) { return a->st_dev == b->st_dev && a->st_ino == b->st_ino; }
+
+/* Number of shards a valid manifest in dir lists, or an error naming why it is not one. */
+static dp_status manifest_shards(const char *dir, long *n) {
+  char *mp = dp_path_join(dir, "manifest.json"), *text = NULL;
+  size_t len;
+  if (!mp) return DP_ERR_NOMEM;
+  dp_status st = dp_file_read_all(mp, &text, &len);
+  if (!st) st = dp_rdrr_manifest_check(text, len, mp);
+  dp_json_doc *d = st ? NULL : dp_json_parse(text, len, mp);
+  if (!st && !d) st = dp_json_fail_status();
+  if (!st) *n = (long)dp_json_len(dp_json_get(dp_json_root(d), "shards"));
+  if (d) dp_json_free(d);
+  dp_free(text);
+  dp_free(mp);
+  return st;
+}
+
+dp_status dp_rdrr_check_replaceable(const char *out, int gguf, const char *src) {
+  struct stat so, ss;
+  int have_src = src && stat(src, &ss) == 0;
+  if (lstat(out, &so)) {
+    if (errno == ENOENT) return DP_OK;
+    return dp_error(DP_ERR_IO, "%s: %s", out, strerror(errno));
+  }
+  if (S_ISLNK(so.st_mode)) return dp_error(DP_ERR_INVALID_ARG, "%s: is a symbolic link; not replacing it (remove it or pick another output)", out);
+  if (have_src && same_file(&so, &ss)) return dp_error(DP_ERR_INVALID_ARG, "%s: is the source model; converting it onto itself would destroy it", out);
+  if (gguf) {
+    uint8_t magic[4] = {0};
+    FILE *f = S_ISREG(so.st_mode) ? fopen(out, "rb") : NULL;
+    size_t got = f ? fread(magic, 1, 4, f) : 0;
+    if (f) fclose(f);
+    if (got == 4 && !memcmp(magic, "GGUF", 4)) return DP_OK;
+    return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is not a GGUF file; not replacing it", out);
+  }
+  if (!S_ISDIR(so.st_mode)) return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is not a directory; not replacing it", out);
+  char *mp = dp_path_join(out, "manifest.json");
+  if (!mp) return DP_ERR_NOMEM;
+  struct stat ms;
+  int has_manifest = !lstat(mp, &ms) && S_ISREG(ms.st_mode);
+  dp_free(mp);
+  long n_shards = -1;
+  if (has_manifest && manifest_shards(out, &n_shards))
+    return dp_error_wrap(DP_ERR_INVALID_ARG, "%s: exists and is not an RDRR model; not replacing it", out);
+  DIR *d = opendir(out);
+  if (!d) return dp_error(DP_ERR_IO, "%s: cannot list directory: %s", out, strerror(errno));
+  dp_status st = DP_OK;
+  struct dirent *e;
+  while (!st && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat es;
+    const char *kind = "";
+    if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW)) { st = dp_error(DP_ERR_IO, "%s/%s: %s", out, e->d_name, strerror(errno)); break; }
+    if (S_ISLNK(es.st_mode)) kind = " (a symbolic link)";
+    else if (S_ISDIR(es.st_mode)) kind = " (a directory)";
+    if (have_src && same_file(&es, &ss))
+      st = dp_error(DP_ERR_INVALID_ARG, "%s: holds the source %s; not replacing it", out, e->d_name);
+    else if (!has_manifest)
+      st = dp_error(DP_ERR_INVALID_ARG, "%s: exists, is not empty and has no RDRR manifest.json (it holds %s%s); not replacing it", out, e->d_name, kind);
+    else if (!known_name(e->d_name, n_shards) || !S_ISREG(es.st_mode))
+      st = dp_error(DP_ERR_INVALID_ARG, "%s: holds %s%s, which is not part of the RDRR model there; not replacing it", out, e->d_name, kind);
+  }
+  closedir(d);
+  return st;
+}
+
+dp_status dp_rdrr_dir_remove(const char *dir) {
+  struct stat s;
+  if (lstat(dir, &s)) return errno == ENOENT ? DP_OK : dp_error(DP_ERR_IO, "%s: %s", dir, strerror(errno));
+  if (!S_ISDIR(s.st_mode)) return dp_error(DP_ERR_INTERNAL, "%s: not a directory; not removed", dir);
+  DIR *d = opendir(dir);
+  if (!d) return dp_error(DP_ERR_IO, "%s: cannot list directory: %s", dir, strerror(errno));
+  dp_status st = DP_OK;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat es;
+    int ok = known_name(e->d_name, -1) && !fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) && (S_ISREG(es.st_mode) || S_ISLNK(es.st_mode));
+    if (ok && unlinkat(dirfd(d), e->d_name, 0)) ok = 0;
+    if (!ok && !st) st = dp_error(DP_ERR_IO, "%s: %s left in place (not a file this converter writes)", dir, e->d_name);
+  }
+  closedir(d);
+  if (!st && rmdir(dir)) st = dp_error(DP_ERR_IO, "%s: cannot remove: %s", dir, strerror(errno));
+  return st;
+}
+
+void dp_convert_remove_stale(const char *out) {
+#if !defined(__wasi__)
+  size_t n = strlen(out);
+  while (n > 1 && out[n - 1] == '/') n--;
+  size_t s = n;
+  while (s > 0 && out[s - 1] != '/') s--;
+  char *dir = dp_strndup(out, s ? s : 0), *base = dp_strndup(out + s, n - s);
+  char *tmp_pre = base ? dp_malloc(strlen(base) + 8) : NULL, *old_pre = base ? dp_malloc(strlen(base) + 8) : NULL;
+  DIR *d = dir && tmp_pre && old_pre ? opendir(s ? dir : ".") : NULL;
+  if (d) {
+    sprintf(tmp_pre, "%s.tmp-", base);
+    sprintf(old_pre, "%s.old-", base);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+      long pid = 0;
+      if (!digits_after(e->d_name, tmp_pre, &pid) && !digits_after(e->d_name, old_pre, &pid)) continue;
+      if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its converter still runs */
+      struct stat es;
+      if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW)) continue;
+      char *p = dp_path_join(s ? dir : ".", e->d_name);
+      if (!p) break;
+      dp_status st = DP_OK;
+      if (S_ISDIR(es.st_mode)) st = dp_rdrr_dir_remove(p);
+      else if (S_ISREG(es.st_mode) && unlinkat(dirfd(d), e->d_name, 0)) st = dp_error(DP_ERR_IO, "%s: %s", p, strerror(errno));
+      if (S_ISDIR(es.st_mode) || S_ISREG(es.st_mode)) {
+        if (st) dp_log(DP_LOG_WARN, "notice: leftover of converter process %ld (gone) not fully removed: %s", pid, dp_error_message());
+        else dp_log(DP_LOG_WARN, "notice: removed %s, left by converter process %ld which is gone", p, pid);
+      }
+      dp_free(p);
+    }
+    closedir(d);
+  }
+  dp_free(dir), dp_free(base), dp_free(tmp_pre), dp_free(old_pre);
+#else
+  (void)out;
+#endif
+}
