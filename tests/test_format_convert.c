@@ -387,10 +387,45 @@ static void test_inspect_update(void) {
   bad.q4k_matmul = "turbo";
   CHECK(dp_manifest_update(d, &bad, &r) == DP_ERR_INVALID_ARG, "unknown value refused");
   dp_buf_free(&r);
+  /* (C) --allow-unsafe is refused too when the result would not load; nothing is written */
   u.allow_unsafe = 1;
-  CHECK(dp_manifest_update(d, &u, &r) == 0 && strstr(r.data, "UNSAFE"), "unsafe edit allowed");
+  dp_file_read_all(man, &mid, &nm);
+  CHECK(dp_manifest_update(d, &u, &r) != DP_OK && strstr(dp_error_message(), "would not load") && strstr(dp_error_message(), "unsupported layout"),
+        "unsafe edit that would not load refused: %s", dp_error_message());
   dp_buf_free(&r);
-  CHECK(dp_model_file_open(d, &mf) == DP_ERR_UNSUPPORTED, "reader refuses a layout it cannot read");
+  char *after;
+  size_t na;
+  dp_file_read_all(man, &after, &na);
+  CHECK(na == nm && !memcmp(after, mid, nm), "refused edit writes nothing");
+  dp_free(after), dp_free(mid);
+  CHECK(dp_model_file_open(d, &mf) == DP_OK, "still loads: %s", dp_error_message());
+  dp_model_file_close(mf);
+  /* a manifest an older tool changed that way can be changed back */
+  char *t;
+  size_t tn;
+  if (!dp_file_read_all(man, &t, &tn)) { /* what an older update-manifest wrote: every q4_k tensor's layout changed */
+    dp_buf nb2 = {0};
+    for (char *line = t, *nl; *line; line = nl) {
+      nl = strchr(line, '\n');
+      nl = nl ? nl + 1 : line + strlen(line);
+      char *h = strstr(line, "\"layout\": \"gguf-blocks\"");
+      if (h && h < nl && strstr(line, "\"dtype\": \"q4_k\"") && strstr(line, "\"dtype\": \"q4_k\"") < nl) {
+        dp_buf_append(&nb2, line, (size_t)(h - line));
+        dp_buf_puts(&nb2, "\"layout\": \"q4k-planes\"");
+        dp_buf_append(&nb2, h + 23, (size_t)(nl - h - 23)); /* 23 = strlen("\"layout\": \"gguf-blocks\"") */
+      } else dp_buf_append(&nb2, line, (size_t)(nl - line));
+    }
+    dp_file_write_atomic(man, nb2.data, nb2.len);
+    dp_buf_free(&nb2);
+    dp_free(t);
+  }
+  CHECK(dp_model_file_open(d, &mf) == DP_ERR_UNSUPPORTED, "damaged manifest refused by the reader");
+  dp_manifest_edit back = {0};
+  back.q4k_layout = "gguf-blocks", back.allow_unsafe = 1;
+  CHECK(dp_manifest_update(d, &back, &r) == DP_OK && strstr(r.data, "q4k-planes -> gguf-blocks"), "changed back: %s", dp_error_message());
+  dp_buf_free(&r);
+  CHECK(dp_model_file_open(d, &mf) == DP_OK, "loads again: %s", dp_error_message());
+  dp_model_file_close(mf);
   dp_free(before);
 }
 

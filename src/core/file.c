@@ -8,6 +8,7 @@
 #include <unistd.h>
 #if !defined(__wasi__)
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #endif
 
@@ -159,4 +160,30 @@ dp_status dp_file_write_atomic(const char *path, const void *p, size_t n) {
   if (st) return st;
   if ((st = dp_atomic_write(&af, p, n))) { dp_atomic_abort(&af); return st; }
   return dp_atomic_commit(&af);
+}
+
+dp_status dp_dir_lock(const char *dir, int *fd) {
+  *fd = -1;
+#if !defined(__wasi__)
+  int d = open(dir, O_RDONLY | O_DIRECTORY);
+  if (d < 0) return dp_error(DP_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
+  while (flock(d, LOCK_EX)) {
+    if (errno == EINTR) continue;
+    dp_status st = dp_error(DP_ERR_IO, "%s: cannot lock: %s", dir, strerror(errno));
+    close(d);
+    return st;
+  }
+  *fd = d;
+#else
+  (void)dir;
+#endif
+  return DP_OK;
+}
+
+void dp_dir_unlock(int fd) {
+#if !defined(__wasi__)
+  if (fd >= 0) close(fd); /* closing the descriptor releases the flock */
+#else
+  (void)fd;
+#endif
 }

@@ -37,4 +37,10 @@ dp_status dp_atomic_write(dp_atomic_file *af, const void *p, size_t n);
 dp_status dp_atomic_commit(dp_atomic_file *af); /* flush, fsync, rename */
 void dp_atomic_abort(dp_atomic_file *af);       /* close and delete the temp file */
 dp_status dp_file_write_atomic(const char *path, const void *p, size_t n);
+
+/* Exclusive advisory lock (flock) on a directory, waited for while another process holds it;
+ * for read-modify-write of a file inside (update-manifest). *fd is handed to dp_dir_unlock.
+ * WASI has one process and no flock: the lock is then a no-op (*fd = -1). */
+dp_status dp_dir_lock(const char *dir, int *fd);
+void dp_dir_unlock(int fd);
 #endif

@@ -4,6 +4,7 @@
  * tensor infos (name, u32 n_dims, u64 ne[n_dims], u32 ggml type, u64 offset), padding to
  * general.alignment (default 32), then the tensor data. */
 #include "format/gguf.h"
+#include "format/ranges.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/utf8.h"
@@ -226,6 +227,13 @@ dp_status dp_gguf_parse(const uint8_t *data, uint64_t size, const char *what, dp
       break;
     }
     t->offset += g->data_offset;
+  }
+  dp_range *rg = st || !g->n_tensors ? NULL : dp_malloc(g->n_tensors * sizeof *rg);
+  if (!st && g->n_tensors && !rg) st = DP_ERR_NOMEM;
+  if (rg) {
+    for (size_t i = 0; i < g->n_tensors; i++) rg[i] = (dp_range){g->t[i].offset, g->t[i].offset + g->t[i].nbytes, g->t[i].name};
+    st = dp_ranges_disjoint(rg, g->n_tensors, what);
+    dp_free(rg);
   }
   if (st) { dp_gguf_free(g); return st; }
   *out = g;

@@ -4,6 +4,7 @@
  * the parsed JSON tree in its original key order with only the edited values changed. */
 #include "format/json_status.h"
 #include "format/inspect.h"
+#include "format/model_file_impl.h"
 #include "format/rdrr.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -143,26 +144,22 @@ static void emit(const dp_json *v, dp_buf *b, int depth) {
 
 static int one_of(const char *v, const char *a, const char *b) { return !strcmp(v, a) || !strcmp(v, b); }
 
-dp_status dp_manifest_update(const char *dir, const dp_manifest_edit *e, dp_buf *report) {
-  if (e->q4k_matmul && !one_of(e->q4k_matmul, "fused", "dequant"))
-    return dp_error(DP_ERR_INVALID_ARG, "--q4k-matmul: unknown value \"%s\" (fused, dequant)", e->q4k_matmul);
-  if (e->compute_precision && !one_of(e->compute_precision, "f16", "f32"))
-    return dp_error(DP_ERR_INVALID_ARG, "--compute-precision: unknown value \"%s\" (f16, f32)", e->compute_precision);
-  if (e->q4k_layout && !one_of(e->q4k_layout, LAYOUTS[0], LAYOUTS[1]))
-    return dp_error(DP_ERR_INVALID_ARG, "--q4k-layout: unknown value \"%s\" (%s, %s)", e->q4k_layout, LAYOUTS[0], LAYOUTS[1]);
-  char *mp = dp_path_join(dir, "manifest.json");
-  if (!mp) return DP_ERR_NOMEM;
+/* Under the directory lock: read manifest.json, edit the tree, check that the result would load
+ * (the reader's full open, shards included), write it atomically. The input itself need not
+ * load, so a manifest a layout edit broke can be edited back. */
+static dp_status update_locked(const char *dir, const char *mp, const dp_manifest_edit *e, dp_buf *report) {
   char *text = NULL;
   size_t len;
   dp_status st = dp_file_read_all(mp, &text, &len);
-  if (!st) st = dp_rdrr_manifest_check(text, len, mp);
   dp_json_doc *doc = st ? NULL : dp_json_parse(text, len, mp);
   if (!st && !doc) st = dp_json_fail_status();
   dp_free(text);
-  if (st) { dp_free(mp); return st; }
+  if (st) return st;
   /* the tree is immutable: edit a shallow copy of the strings we change */
   dp_json *root = (dp_json *)dp_json_root(doc);
-  dp_json *hints = (dp_json *)dp_json_get(root, "hints");
+  dp_json *hints = (dp_json *)dp_json_get(root, "hints"), *tensors = (dp_json *)dp_json_get(root, "tensors");
+  if (!dp_json_is(root, DP_JSON_OBJECT) || strcmp(dp_json_get_str(root, "format", ""), "rdrr") || !dp_json_is(tensors, DP_JSON_ARRAY))
+    st = dp_error(DP_ERR_FORMAT, "%s: not an RDRR manifest (field format, tensors)", mp);
   int changes = 0, unsafe = 0;
   static const struct { const char *key; size_t off; } H[] = {{"q4kMatmul", offsetof(dp_manifest_edit, q4k_matmul)},
                                                               {"computePrecision", offsetof(dp_manifest_edit, compute_precision)}};
@@ -175,37 +172,61 @@ dp_status dp_manifest_update(const char *dir, const dp_manifest_edit *e, dp_buf 
     if (!slot) { st = dp_error(DP_ERR_FORMAT, "%s: field hints.%s: missing", mp, H[h].key); break; }
     const char *cur = dp_json_str(slot, "");
     if (!strcmp(cur, want)) continue;
-    dp_buf_printf(report, "hints.%s: %s -> %s\n", H[h].key, cur, want);
+    dp_buf_printf(report, "hints.%s: %s -> %s (undo: the same flag with %s)\n", H[h].key, cur, want, cur);
     slot->type = DP_JSON_STRING, slot->u.str = want, slot->n = (uint32_t)strlen(want);
     changes++;
   }
-  dp_json *tensors = (dp_json *)dp_json_get(root, "tensors");
   int layout_changes = 0;
+  const char *old_layout = NULL;
   for (uint32_t i = 0; !st && e->q4k_layout && i < tensors->n; i++) {
     dp_json *t = &tensors->u.items[i];
     if (strcmp(dp_json_get_str(t, "dtype", ""), "q4_k")) continue;
     for (uint32_t k = 0; k < t->n; k++)
       if (!strcmp(t->keys[k], "layout") && strcmp(dp_json_str(&t->u.items[k], ""), e->q4k_layout)) {
+        old_layout = dp_json_str(&t->u.items[k], "");
         t->u.items[k].type = DP_JSON_STRING, t->u.items[k].u.str = e->q4k_layout, t->u.items[k].n = (uint32_t)strlen(e->q4k_layout);
         layout_changes++;
       }
   }
   if (layout_changes) {
     unsafe = 1;
-    dp_buf_printf(report, "layout of %d q4_k tensors -> %s (UNSAFE: changes how shard bytes are read)\n", layout_changes, e->q4k_layout);
+    dp_buf_printf(report, "layout of %d q4_k tensors: %s -> %s (UNSAFE: changes how shard bytes are read)\n", layout_changes, old_layout, e->q4k_layout);
     changes += layout_changes;
   }
   if (!st && unsafe && !e->allow_unsafe)
     st = dp_error(DP_ERR_INVALID_ARG, "%s: --q4k-layout %s changes how shard bytes are read; refused without --allow-unsafe "
                   "(which asserts the shards already hold that layout)", mp, e->q4k_layout);
   if (!st && !changes) dp_buf_puts(report, "no changes\n");
-  if (!st && changes && !e->dry_run) {
-    dp_buf out = {0};
+  dp_buf out = {0};
+  if (!st && changes) {
     emit(root, &out, 0);
-    st = out.failed ? DP_ERR_NOMEM : dp_file_write_atomic(mp, out.data, out.len);
-    dp_buf_free(&out);
+    dp_model_file *mf = NULL;
+    if (out.failed) st = DP_ERR_NOMEM;
+    else if ((st = dp_rdrr_open_manifest(dir, out.data, out.len, &mf)))
+      st = dp_error_wrap(st, "%s: refused, the edited manifest would not load (nothing written)", mp);
+    dp_model_file_close(mf);
   }
+  if (!st && changes && !e->dry_run) st = dp_file_write_atomic(mp, out.data, out.len);
+  dp_buf_free(&out);
   dp_json_free(doc);
+  return st;
+}
+
+dp_status dp_manifest_update(const char *dir, const dp_manifest_edit *e, dp_buf *report) {
+  if (e->q4k_matmul && !one_of(e->q4k_matmul, "fused", "dequant"))
+    return dp_error(DP_ERR_INVALID_ARG, "--q4k-matmul: unknown value \"%s\" (fused, dequant)", e->q4k_matmul);
+  if (e->compute_precision && !one_of(e->compute_precision, "f16", "f32"))
+    return dp_error(DP_ERR_INVALID_ARG, "--compute-precision: unknown value \"%s\" (f16, f32)", e->compute_precision);
+  if (e->q4k_layout && !one_of(e->q4k_layout, LAYOUTS[0], LAYOUTS[1]))
+    return dp_error(DP_ERR_INVALID_ARG, "--q4k-layout: unknown value \"%s\" (%s, %s)", e->q4k_layout, LAYOUTS[0], LAYOUTS[1]);
+  char *mp = dp_path_join(dir, "manifest.json");
+  if (!mp) return DP_ERR_NOMEM;
+  int lock;
+  dp_status st = dp_dir_lock(dir, &lock); /* concurrent editors take turns: no edit is lost */
+  if (!st) {
+    st = update_locked(dir, mp, e, report);
+    dp_dir_unlock(lock);
+  }
   dp_free(mp);
   return st;
 }

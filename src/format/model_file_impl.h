@@ -67,4 +67,7 @@ dp_status dp_mf_add_source(dp_model_file *mf, const char *path);
 dp_model_file *dp_mf_new(const char *kind, const char *path);
 dp_status dp_model_file_open_gguf(const char *path, dp_model_file **out);
 dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out);
+/* The same with the manifest given as text instead of DIR/manifest.json (update-manifest checks
+ * that an edited manifest would load before writing it). */
+dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, dp_model_file **out);
 #endif

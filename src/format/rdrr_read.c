@@ -7,6 +7,7 @@
 #include "format/json_status.h"
 #include "format/model_file_impl.h"
 #include "format/rdrr.h"
+#include "format/ranges.h"
 #include "format/gguf.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -23,7 +24,9 @@ static int is_uint(const dp_json *v, uint64_t *out) {
   return 1;
 }
 
-/* Structure of the manifest; fills per-shard sizes when sizes != NULL. */
+static dp_status check_tensor(const dp_json *shards, const dp_json *t, uint32_t i, uint64_t total, const char *what, dp_range *r);
+
+/* Structure of the manifest: shards, alignment, every tensor (check_tensor), no two overlapping. */
 static dp_status check_manifest(const dp_json *m, const char *what) {
   if (!dp_json_is(m, DP_JSON_OBJECT)) return dp_error(DP_ERR_FORMAT, "%s: not a JSON object", what);
   if (strcmp(dp_json_get_str(m, "format", ""), "rdrr")) return dp_error(DP_ERR_FORMAT, "%s: field format: not \"rdrr\"", what);
@@ -39,42 +42,59 @@ static dp_status check_manifest(const dp_json *m, const char *what) {
     char want[32];
     snprintf(want, sizeof want, "shard_%05u.bin", i);
     if (strcmp(dp_json_get_str(s, "file", ""), want)) return dp_error(DP_ERR_FORMAT, "%s: shards[%u]: file must be %s", what, i, want);
-    if (!is_uint(dp_json_get(s, "size"), &sz)) return dp_error(DP_ERR_FORMAT, "%s: shard %s: bad size", what, want);
+    if (!is_uint(dp_json_get(s, "size"), &sz) || sz > (1ull << 60) - total) return dp_error(DP_ERR_FORMAT, "%s: shard %s: bad size", what, want);
     const char *h = dp_json_get_str(s, "sha256", "");
     if (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64) return dp_error(DP_ERR_FORMAT, "%s: shard %s: bad sha256", what, want);
     total += sz;
   }
-  for (uint32_t i = 0; i < tensors->n; i++) {
-    const dp_json *t = dp_json_at(tensors, i);
-    const char *name = dp_json_get_str(t, "name", NULL);
-    if (!name || !*name) return dp_error(DP_ERR_FORMAT, "%s: tensors[%u]: missing name", what, i);
-    dp_dtype dt;
-    if (dp_dtype_from_name(dp_json_get_str(t, "dtype", ""), &dt))
-      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: unknown dtype \"%s\"", what, name, dp_json_get_str(t, "dtype", ""));
-    const dp_json *shape = dp_json_get(t, "shape");
-    if (!dp_json_is(shape, DP_JSON_ARRAY) || shape->n > 4) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bad shape", what, name);
-    uint64_t elems = 1, d, last = 1;
-    for (uint32_t k = 0; k < shape->n; k++) {
-      if (!is_uint(dp_json_at(shape, k), &d) || (d && elems > (1ull << 50) / d)) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bad shape[%u]", what, name, k);
-      elems *= d;
-      last = d;
-    }
-    uint64_t shard, off, size;
-    if (!is_uint(dp_json_get(t, "shard"), &shard) || !is_uint(dp_json_get(t, "offset"), &off) || !is_uint(dp_json_get(t, "size"), &size))
-      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: missing shard/offset/size", what, name);
-    uint64_t rb = dp_dtype_row_bytes(dt, last);
-    if (rb == UINT64_MAX || (last ? rb * (elems / last) : 0) != size)
-      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: dtype %s and shape do not match size %llu", what, name, dp_dtype_name(dt), (unsigned long long)size);
-    if (shard >= shards->n) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: shard %llu does not exist", what, name, (unsigned long long)shard);
-    uint64_t base = 0;
-    for (uint64_t k = 0; k < shard; k++) { is_uint(dp_json_get(dp_json_at(shards, (size_t)k), "size"), &sz); base += sz; }
-    is_uint(dp_json_get(dp_json_at(shards, (size_t)shard), "size"), &sz);
-    if (off > sz || base + off + size > total)
-      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bytes [%llu, +%llu) of shard %llu out of bounds", what, name, (unsigned long long)off,
-                      (unsigned long long)size, (unsigned long long)shard);
-    const char *layout = dp_json_get_str(t, "layout", "");
-    if (strcmp(layout, DP_RDRR_LAYOUT_GGUF)) return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: unsupported layout \"%s\"", what, name, layout);
+  uint64_t align = 0;
+  if (!is_uint(dp_json_get(m, "alignment"), &align) || align != DP_RDRR_ALIGN)
+    return dp_error(DP_ERR_FORMAT, "%s: field alignment: must be %d", what, DP_RDRR_ALIGN);
+  dp_range *rg = dp_malloc((tensors->n ? tensors->n : 1) * sizeof *rg);
+  if (!rg) return DP_ERR_NOMEM;
+  dp_status st = DP_OK;
+  for (uint32_t i = 0; i < tensors->n && !st; i++) st = check_tensor(shards, dp_json_at(tensors, i), i, total, what, &rg[i]);
+  if (!st) st = dp_ranges_disjoint(rg, tensors->n, what);
+  dp_free(rg);
+  return st;
+}
+
+/* One tensor entry: name, dtype, shape agreeing with size, inside the shards, aligned; its
+ * range in the shards' address space goes to *r. */
+static dp_status check_tensor(const dp_json *shards, const dp_json *t, uint32_t i, uint64_t total, const char *what, dp_range *r) {
+  uint64_t sz;
+  const char *name = dp_json_get_str(t, "name", NULL);
+  if (!name || !*name) return dp_error(DP_ERR_FORMAT, "%s: tensors[%u]: missing name", what, i);
+  dp_dtype dt;
+  if (dp_dtype_from_name(dp_json_get_str(t, "dtype", ""), &dt))
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: unknown dtype \"%s\"", what, name, dp_json_get_str(t, "dtype", ""));
+  const dp_json *shape = dp_json_get(t, "shape");
+  if (!dp_json_is(shape, DP_JSON_ARRAY) || shape->n > 4) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bad shape", what, name);
+  uint64_t elems = 1, d, last = 1;
+  for (uint32_t k = 0; k < shape->n; k++) {
+    if (!is_uint(dp_json_at(shape, k), &d) || (d && elems > (1ull << 50) / d)) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bad shape[%u]", what, name, k);
+    elems *= d;
+    last = d;
   }
+  uint64_t shard, off, size;
+  if (!is_uint(dp_json_get(t, "shard"), &shard) || !is_uint(dp_json_get(t, "offset"), &off) || !is_uint(dp_json_get(t, "size"), &size))
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: missing shard/offset/size", what, name);
+  uint64_t rb = dp_dtype_row_bytes(dt, last);
+  if (rb == UINT64_MAX || (last ? rb * (elems / last) : 0) != size)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: dtype %s and shape do not match size %llu", what, name, dp_dtype_name(dt), (unsigned long long)size);
+  if (shard >= shards->n) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: shard %llu does not exist", what, name, (unsigned long long)shard);
+  uint64_t base = 0;
+  for (uint64_t k = 0; k < shard; k++) { is_uint(dp_json_get(dp_json_at(shards, (size_t)k), "size"), &sz); base += sz; }
+  is_uint(dp_json_get(dp_json_at(shards, (size_t)shard), "size"), &sz);
+  if (off > sz || base + off + size > total)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: bytes [%llu, +%llu) of shard %llu out of bounds", what, name, (unsigned long long)off,
+                    (unsigned long long)size, (unsigned long long)shard);
+  if (off % DP_RDRR_ALIGN)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: offset %llu of shard %llu is not a multiple of %d", what, name, (unsigned long long)off,
+                    (unsigned long long)shard, DP_RDRR_ALIGN);
+  const char *layout = dp_json_get_str(t, "layout", "");
+  if (strcmp(layout, DP_RDRR_LAYOUT_GGUF)) return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: unsupported layout \"%s\"", what, name, layout);
+  *r = (dp_range){base + off, base + off + size, name};
   return DP_OK;
 }
 
@@ -119,13 +139,15 @@ static dp_status check_extra(const char *dir, size_t n_shards) {
   return st;
 }
 
-dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out) {
+dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out) { return dp_rdrr_open_manifest(dir, NULL, 0, out); }
+
+dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, dp_model_file **out) {
   dp_model_file *mf = dp_mf_new("rdrr", dir);
   if (!mf) return DP_ERR_NOMEM;
   mf->concat = 1;
   char *mp = dp_path_join(dir, "manifest.json");
   dp_status st = mp ? DP_OK : DP_ERR_NOMEM;
-  if (!st && !(mf->manifest = dp_json_parse_file(mp))) st = dp_json_fail_status();
+  if (!st && !(mf->manifest = text ? dp_json_parse(text, len, mp) : dp_json_parse_file(mp))) st = dp_json_fail_status();
   const dp_json *m = mf->manifest ? dp_json_root(mf->manifest) : NULL;
   if (!st) st = check_manifest(m, mp);
   if (!st) st = dp_hparams_from_json(dp_json_get(m, "hparams"), mp, &mf->hp);

@@ -4,6 +4,7 @@
  * a number read from the file (only to the header's actual length). */
 #include "format/json_status.h"
 #include "format/safetensors.h"
+#include "format/ranges.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/json.h"
@@ -68,6 +69,9 @@ static dp_status parse_entry(const char *what, const char *name, const dp_json *
   if ((uint64_t)e - (uint64_t)b != t->nbytes)
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: data_offsets span %llu bytes, shape needs %llu", what, name,
                     (unsigned long long)((uint64_t)e - (uint64_t)b), (unsigned long long)t->nbytes);
+  if ((uint64_t)b % esz)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: data_offsets begin %llu is not a multiple of its %u-byte element", what, name,
+                    (unsigned long long)b, esz);
   t->offset = data_start + (uint64_t)b;
   return DP_OK;
 }
@@ -117,6 +121,13 @@ dp_status dp_safetensors_parse(const uint8_t *data, uint64_t size, const char *w
         if (!strcmp(sorted[i].name, sorted[i - 1].name))
           st_ = dp_error(DP_ERR_FORMAT, "%s: tensor %s: duplicate name", what, sorted[i].name);
       dp_free(sorted);
+    }
+    dp_range *r = st_ ? NULL : dp_malloc(st->n * sizeof *r);
+    if (!st_ && !r) st_ = DP_ERR_NOMEM;
+    if (r) {
+      for (size_t i = 0; i < st->n; i++) r[i] = (dp_range){st->t[i].offset, st->t[i].offset + st->t[i].nbytes, st->t[i].name};
+      st_ = dp_ranges_disjoint(r, st->n, what);
+      dp_free(r);
     }
   }
   if (st_) free_tensors(st);
