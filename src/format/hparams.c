@@ -63,7 +63,6 @@ static dp_status parse_rope(const dp_json *o, const char *what, dp_rope *r) {
   r->truncate = dp_json_get_bool(o, "truncate", r->truncate);
   if (r->type == DP_ROPE_LLAMA3 && !dp_json_get(o, "original_max_position_embeddings"))
     return dp_error(DP_ERR_FORMAT, "%s: llama3 rope needs original_max_position_embeddings", what);
-  if (!(r->factor > 0) || !(r->theta > 0)) return dp_error(DP_ERR_FORMAT, "%s: rope factor/theta must be positive", what);
   return DP_OK;
 }
 
@@ -117,10 +116,11 @@ gemma_mm:
   return DP_OK;
 }
 
-/* An id as int; values outside int become INT_MIN (refused by dp_hparams_validate). */
+/* An id as int (absent or null: -1); a non-integer or a value outside int becomes INT_MIN,
+ * which dp_hparams_validate refuses naming the field. */
 static int id_of(const dp_json *v) {
   int64_t x = dp_json_int(v, v && v->type != DP_JSON_NULL ? INT64_MIN : -1);
-  return x >= -1 && x <= INT_MAX ? (int)x : INT_MIN;
+  return x > INT_MIN && x <= INT_MAX ? (int)x : INT_MIN;
 }
 
 static dp_status token_ids(const dp_json *c, const dp_json *root, const char *what, dp_hparams *hp) {
@@ -155,7 +155,7 @@ dp_status dp_hparams_from_hf_config(const dp_json *root, const char *what, dp_hp
       (st = get_int(c, "intermediate_size", 0, 1, what, &hp->d_ff)) || (st = get_int(c, "vocab_size", 0, 1, what, &hp->vocab_size)) ||
       (st = get_int(c, "max_position_embeddings", 2048, 0, what, &hp->max_pos)))
     return st;
-  if (hp->n_heads <= 0 || hp->d_model <= 0) return dp_error(DP_ERR_FORMAT, "%s: hidden_size and num_attention_heads must be positive", what);
+  if (hp->n_heads <= 0) return dp_error(DP_ERR_FORMAT, "%s: field num_attention_heads: %d out of range 1..%d", what, hp->n_heads, 1 << 14);
   if ((st = get_int(c, "head_dim", hp->d_model / hp->n_heads, 0, what, &hp->head_dim))) return st;
   hp->norm_eps = dp_json_get_num(c, "rms_norm_eps", a == DP_ARCH_GEMMA3 ? 1e-6 : 1e-5);
   const dp_json *tie = dp_json_get(c, "tie_word_embeddings");
