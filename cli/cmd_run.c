@@ -140,6 +140,7 @@ void cli_on_stop_signals(void (*handler)(int)) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL); /* a closed terminal stops cleanly too */
 }
 
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len) {

@@ -24,7 +24,7 @@ int cli_sampling_flag(int argc, char **argv, int *i, struct dp_generate_options 
 const char *cli_sampling_help(void);
 void cli_generate_defaults(struct dp_generate_options *o);
 void cli_cancel_on_sigint(struct dp_session *s);
-void cli_on_stop_signals(void (*handler)(int)); /* SIGINT and SIGTERM -> handler (sigaction) */
+void cli_on_stop_signals(void (*handler)(int)); /* SIGINT, SIGTERM, SIGHUP -> handler (sigaction) */
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 void cli_print_stats(const struct dp_generate_stats *st);
 #endif

@@ -41,7 +41,7 @@ rm -rf "$tmp"
 # convert interrupted by SIGINT (and SIGTERM): no OUT and no OUT.tmp-PID left behind. If the
 # conversion won the race and finished first, it must have exited 0 with a complete model.
 tmp=$(mktemp -d)
-for sig in INT TERM INTx2; do  # INTx2: INT then TERM at once: the 2nd signal removes the tmp in the handler
+for sig in INT TERM HUP INTx2; do  # INTx2: INT then TERM at once: the 2nd signal removes the tmp in the handler
   for delay in 0.05 0.15; do
     rm -rf "$tmp"/o*
     $D convert $S/models/doppler-tiny "$tmp/o" --quant q4_k_m >/dev/null 2>"$tmp/err" & pid=$!
@@ -54,6 +54,14 @@ for sig in INT TERM INTx2; do  # INTx2: INT then TERM at once: the 2nd signal re
     fi
   done
 done
+# convert replaces only a model it wrote: a stray file beside a manifest.json is an error (exit 1)
+# naming it, and nothing is removed; a SIGKILLed convert's OUT.tmp-PID is removed by the next one
+mkdir "$tmp/s" && echo keep > "$tmp/s/notes.txt" && echo '{}' > "$tmp/s/manifest.json"
+err=$($D convert $S/fixtures/golden/llama2 "$tmp/s" 2>&1); rc=$?
+[ $rc -eq 1 ] && [[ $err == *"not an RDRR model"* ]] && [ "$(cat "$tmp/s/notes.txt")" = keep ] && ok || no "convert onto a foreign directory: rc=$rc '$err'"
+$D convert $S/models/doppler-tiny "$tmp/k" --quant q4_k_m >/dev/null 2>&1 & pid=$!
+sleep 0.3; kill -KILL $pid 2>/dev/null; wait $pid
+$D convert $S/fixtures/golden/llama2 "$tmp/k" >/dev/null 2>&1 && [ -z "$(cd "$tmp" && ls -d k.tmp-* 2>/dev/null)" ] && ok || no "SIGKILL leftover not removed"
 # RDRR hashes: open checks sizes only; inspect --verify (or DOPPLER_VERIFY=1) hashes every shard
 $D convert $S/models/doppler-tiny "$tmp/v" --quant q8_0 --shard-size 1048576 2>/dev/null && \
   $D inspect "$tmp/v" --verify >/dev/null && ok || no "convert + inspect --verify"
