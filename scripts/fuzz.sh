@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}; shift || true
-targets=${*:-"fuzz_safetensors fuzz_gguf fuzz_manifest fuzz_tokenizer"}
+targets=${*:-"fuzz_safetensors fuzz_gguf fuzz_manifest fuzz_config fuzz_tokenizer"}
 out=build-fuzz; mkdir -p "$out"
 CC=${CC:-clang-14}
 flags="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc"
@@ -21,7 +21,12 @@ for t in $targets; do
         head -c 65536 "$shared/fixtures/golden/llama2/model.safetensors" > "$corpus/seed_llama2" || true ;;
     fuzz_gguf) [ -f "$shared/fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf" ] &&
         head -c 200000 "$shared/fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf" > "$corpus/seed_q4" || true ;;
-    fuzz_manifest) [ -f models/doppler-tiny-f16/manifest.json ] && cp models/doppler-tiny-f16/manifest.json "$corpus/seed_manifest" || true ;;
+    fuzz_manifest) if [ -f models/doppler-tiny-f16/manifest.json ]; then  # valid, two tensors overlapping, one off the 256-byte grid
+        m=models/doppler-tiny-f16/manifest.json; cp $m "$corpus/seed_manifest"
+        awk '/"offset": /{c++; if (c == 2) sub(/"offset": [0-9]+/, "\"offset\": 0")} {print}' $m > "$corpus/seed_overlap"
+        sed '0,/"offset": 0/s//"offset": 16/' $m > "$corpus/seed_misaligned"; fi ;;
+    fuzz_config) for g in "$shared"/fixtures/golden/*/config.json; do cp "$g" "$corpus/seed_$(basename "$(dirname "$g")")"; done
+        [ -f "$shared/models/doppler-tiny/config.json" ] && cp "$shared/models/doppler-tiny/config.json" "$corpus/seed_tiny" || true ;;
     fuzz_tokenizer) printf '\001Hello world <|x|> abc' > "$corpus/seed_text"
         printf '\002The jury said 12345 caf\303\251' > "$corpus/seed_tiny"
         { printf '\000'; head -c 4000 "$shared/models/doppler-tiny/tokenizer.json" 2>/dev/null; } > "$corpus/seed_json" ;;

@@ -18,7 +18,11 @@ typedef struct dp_manifest_edit {
   const char *q4k_layout;        /* a tensor layout for every q4_k tensor, or NULL (unsafe) */
   int dry_run, allow_unsafe;
 } dp_manifest_edit;
-/* Apply the edit to DIR/manifest.json (atomically) or, with dry_run, only describe it.
- * `report` receives one line per change. Unsafe edits without allow_unsafe: DP_ERR_INVALID_ARG. */
+/* Apply the edit to DIR/manifest.json (atomically) or, with dry_run, only describe it, under an
+ * exclusive lock on DIR (concurrent editors take turns, no edit is lost). `report` receives one
+ * line per change with the value it replaces (the same flag with that value undoes it). Unsafe
+ * edits without allow_unsafe: DP_ERR_INVALID_ARG; any edit whose result would not load (checked
+ * with the reader's full open): refused, nothing written. The input need not load, so a layout
+ * an older tool changed can be changed back. */
 dp_status dp_manifest_update(const char *dir, const dp_manifest_edit *e, dp_buf *report);
 #endif

@@ -23,12 +23,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if !defined(__wasi__)
+#include <signal.h> /* kill(pid, 0): is the converter that left a temporary still running? */
+#endif
 
 static const char *const TOKENIZER_FILES[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.gguf"};
 

@@ -1,5 +1,8 @@
-/* fuzz_manifest.c -- libFuzzer target for the RDRR manifest validator (src/format/rdrr_read.c)
- * and the hparams JSON reader behind it. Built and run by scripts/fuzz.sh. */
+/* fuzz_manifest.c -- libFuzzer target for the RDRR manifest validator (src/format/rdrr_read.c:
+ * structure, shard table, tensor bounds, 256-byte alignment, overlapping tensor ranges) and the
+ * hparams JSON reader with its range checks behind it. Seeds (scripts/fuzz.sh): a real manifest,
+ * one with two tensors overlapping and one with a misaligned offset. Built and run by
+ * scripts/fuzz.sh. */
 #include <stddef.h>
 #include <stdint.h>
 #include "format/rdrr.h"
