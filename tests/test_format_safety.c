@@ -200,6 +200,11 @@ static void test_leftovers(void) {
   waitpid(sleeper, NULL, 0);
   dp_convert_remove_stale(out);
   CHECK(!exists(live), "removed once its process is gone");
+  /* a GGUF output's temporary file (core/file.h atomic write) of a dead process too */
+  char gdead[600];
+  snprintf(gdead, sizeof gdead, "%s.tmp-%ld", tmp("e.gguf"), (long)pid);
+  put(gdead, "GGUF partial");
+  CHECK(convert(LLAMA2, tmp("e.gguf")) == DP_OK && !exists(gdead), "dead GGUF temporary removed: %s", dp_error_message());
 }
 
 /* ---------------------------------------------------------------- (D) concurrent update-manifest */
