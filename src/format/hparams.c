@@ -12,7 +12,10 @@
  *  - gpt-oss configs may lack `architectures` (model_type decides); YaRN `truncate`;
  *  - head_dim absent or null -> d_model / n_heads; gemma's query_pre_attn_scalar; softcaps;
  *  - tie_word_embeddings default per architecture; eos_token_id int or list;
- *  - Gemma3ForConditionalGeneration: the text model's config is `text_config`. */
+ *  - Gemma3ForConditionalGeneration: the text model's config is `text_config`.
+ * Whatever the source, dp_hparams_validate (below) range-checks every field before anything
+ * uses it: model_file_gguf.c and the JSON reader end with it too (docs/formats.md lists the
+ * ranges); a NaN or negative epsilon, a zero theta, an id past the vocabulary never load. */
 #include "format/hparams.h"
 #include "core/buf.h"
 #include "core/error.h"

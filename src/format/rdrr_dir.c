@@ -151,7 +151,7 @@ void dp_convert_remove_stale(const char *out) {
   while (n > 1 && out[n - 1] == '/') n--;
   size_t s = n;
   while (s > 0 && out[s - 1] != '/') s--;
-  char *dir = dp_strndup(out, s ? s : 0), *base = dp_strndup(out + s, n - s);
+  char *dir = dp_strndup(out, s), *base = dp_strndup(out + s, n - s);
   char *tmp_pre = base ? dp_malloc(strlen(base) + 8) : NULL, *old_pre = base ? dp_malloc(strlen(base) + 8) : NULL;
   DIR *d = dir && tmp_pre && old_pre ? opendir(s ? dir : ".") : NULL;
   if (d) {
