@@ -61,9 +61,15 @@ typedef struct dp_tokenizer_vocab {
   const char *chat_template;      /* tokenizer.chat_template or NULL */
 } dp_tokenizer_vocab;
 dp_status dp_tokenizer_from_vocab(const dp_tokenizer_vocab *v, dp_tokenizer **out);
-/* Same, reading the tokenizer.ggml.* keys of a parsed GGUF file (format/gguf.h). */
+/* Same, reading the tokenizer.ggml.* keys of a parsed GGUF file (format/gguf.h): the one
+ * builder of a tokenizer from GGUF metadata (incl. add_space_prefix, add_bos/eos_token). */
 struct dp_gguf;
 dp_status dp_tokenizer_from_gguf(const struct dp_gguf *g, dp_tokenizer **out);
+/* The tokenizer of a model file (format/model_file.h), as every path (C API, `run`, `chat`,
+ * `logits`, `tokenize --model`) loads it: the tokenizer.json beside the weights when there is
+ * one, else the GGUF tokenizer.ggml.* metadata. *out = NULL (and DP_OK) when it has neither. */
+struct dp_model_file;
+dp_status dp_tokenizer_from_model_file(const struct dp_model_file *mf, dp_tokenizer **out);
 
 void dp_tokenizer_free(dp_tokenizer *t);
 
@@ -85,6 +91,11 @@ dp_status dp_tokenizer_encode(dp_tokenizer *t, const char *text, size_t len, uns
  * are an error. */
 dp_status dp_tokenizer_decode(const dp_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                               dp_buf *out);
+
+/* The text one token stands for inside a decoded text, appended raw to *out: byte-level and
+ * <0xNN> tokens give their bytes (possibly part of a UTF-8 character, never U+FFFD), U+2581
+ * gives a space (not stripped: "▁The" is " The"), special tokens their content. */
+dp_status dp_tokenizer_piece(const dp_tokenizer *t, int32_t id, dp_buf *out);
 
 /* Streaming detokenizer: push ids one at a time; each push appends only text that is final —
  * never a partial UTF-8 sequence, byte-fallback pieces joined first — so the concatenation of
