@@ -124,17 +124,12 @@ dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int
   *out = NULL;
   dp_status st = need_tok(m);
   if (st) return st;
-  if (m->chat == DP_CHAT_NONE) return dp_error(DP_ERR_UNSUPPORTED, "this model has no chat template");
+  if (m->chat == DP_CHAT_NONE) return dp_error(DP_ERR_NOT_FOUND, "this model has no chat template");
   dp_chat_msg *cm = dp_calloc(n ? n : 1, sizeof *cm);
   if (!cm) return DP_ERR_NOMEM;
   for (size_t i = 0; i < n; i++) cm[i].role = msgs[i].role, cm[i].content = msgs[i].content;
   dp_buf b = {0};
-  size_t bl = 0;
-  int32_t bos = dp_tokenizer_bos(m->tok);
-  const char *bt = bos >= 0 ? dp_tokenizer_token(m->tok, bos, &bl) : NULL;
-  char *btz = bt ? dp_strndup(bt, bl) : NULL;
-  st = dp_chat_template_render(m->chat, cm, n, add_generation_prompt, btz, &b);
-  dp_free(btz);
+  st = dp_chat_render(m->tok, m->chat, cm, n, add_generation_prompt, &b);
   dp_free(cm);
   if (st) { dp_buf_free(&b); return st; }
   *out = b.data ? b.data : dp_strdup("");

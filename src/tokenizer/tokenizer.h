@@ -136,6 +136,8 @@ typedef enum dp_chat_kind {
   DP_CHAT_MISTRAL,  /* <s>[INST] user [/INST]answer</s> (Mistral, system joined to 1st user) */
   DP_CHAT_CHATML,   /* <|im_start|>role\n...<|im_end|>\n (Qwen 2/3 and other ChatML models) */
   DP_CHAT_HARMONY,  /* gpt-oss: <|start|>role<|message|>...<|end|>, reply <|start|>assistant */
+  DP_CHAT_JINJA,    /* the model's own chat_template, interpreted (jinja.c): none of the above
+                       recognised it */
 } dp_chat_kind;
 typedef struct dp_chat_msg {
   const char *role;    /* "system", "user", "assistant" (others passed through) */
@@ -143,14 +145,20 @@ typedef struct dp_chat_msg {
 } dp_chat_msg;
 const char *dp_chat_template_name(dp_chat_kind k); /* "gemma3", "llama3", ... "none" */
 dp_chat_kind dp_chat_template_from_name(const char *name); /* DP_CHAT_NONE if unknown */
-/* Pick the template: from the chat_template source by signature when given, else from the
- * architecture ("gemma3", "llama", "mistral", "qwen3", "gpt_oss", ...; for "llama" the
+/* Pick the template: from the chat_template source by signature when given (a source with no
+ * known signature is DP_CHAT_JINJA: rendered by the interpreter, never replaced by a guess), else
+ * from the architecture ("gemma3", "llama", "mistral", "qwen3", "gpt_oss", ...; for "llama" the
  * vocabulary decides between Llama 3 and Llama 2), else from the vocabulary's special tokens. */
 dp_chat_kind dp_chat_template_detect(const char *template_src, const char *arch, const dp_tokenizer *t);
-/* Render messages as prompt text. bos: the BOS token text written by templates that write it
- * (NULL or "" writes none). add_generation_prompt: end with the assistant turn opener. */
+/* Render messages as prompt text with a built-in renderer (not DP_CHAT_JINJA, which needs the
+ * source: dp_chat_render). bos: the BOS token text written by templates that write it (NULL or
+ * "" writes none). add_generation_prompt: end with the assistant turn opener. */
 dp_status dp_chat_template_render(dp_chat_kind k, const dp_chat_msg *msgs, size_t n,
                                   int add_generation_prompt, const char *bos, dp_buf *out);
+/* Render with the tokenizer: its BOS/EOS texts, and for DP_CHAT_JINJA its chat_template source
+ * interpreted (an unsupported construct or raise_exception fails with the template line). */
+dp_status dp_chat_render(const dp_tokenizer *t, dp_chat_kind k, const dp_chat_msg *msgs, size_t n,
+                         int add_generation_prompt, dp_buf *out);
 /* Render with the tokenizer's BOS text and encode with special tokens parsed; BOS is added only
  * when the policy wants one and the rendered prompt does not already start with it (so exactly
  * one BOS either way). EOS is never appended. */
