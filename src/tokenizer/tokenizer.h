@@ -1,6 +1,7 @@
 /* tokenizer.h -- text <-> token ids, exactly as Hugging Face `tokenizers` does it for BPE models,
  * plus chat templates. Used by the runtime (prompt encoding, streamed detokenization), the C API
- * and `doppler tokenize` / `doppler chat`. Depends on core only. See docs/tokenizers.md.
+ * and `doppler tokenize` / `doppler chat`. Depends on core, and on format for GGUF metadata and
+ * model files (dp_tokenizer_from_gguf, dp_tokenizer_from_model_file). See docs/tokenizers.md.
  *
  * Sources: a tokenizer.json (+ the tokenizer_config.json beside it, for BOS/EOS flags and the chat
  * template), or plain vocabulary arrays as GGUF stores them (tokenizer.ggml.*).
