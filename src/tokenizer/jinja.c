@@ -4,15 +4,15 @@
  * loopcontrols extension, HF's tojson (ensure_ascii=False, keys unsorted), raise_exception and
  * strftime_now, Python semantics for values (str, int, float, bool, None, list, dict).
  *
- * Pipeline: the source (line breaks normalised, one trailing newline dropped, as Jinja) is lexed
- * into text and tag tokens with the whitespace rules applied, parsed by recursive descent into a
- * tree, and the tree evaluated with a scope stack (a for-loop iteration is a scope; if is not).
+ * Pipeline: jinja_parse.c lexes and parses the template into a tree; this file evaluates the tree
+ * with a scope stack (a for-loop iteration is a scope; if is not).
  * Supported: {{ }}, {% if/elif/else %}, {% for a[, b] in x [if c] %} with else, loop.index,
  * index0, revindex, revindex0, first, last, length, previtem, nextitem; {% set x = %}, {% set
  * ns.a = %} with namespace(); break, continue; {% generation %}; {# #}; {%- -%} {%+ +%}.
  * Expressions: literals, lists, dicts, names, x.a, x[i], x[a:b:c], if-else, or/and/not, == != <
  * <= > >= in, not in, + - * / // % ** ~, filters (FILTERS[]), tests (TESTS[]), string and dict
- * methods (call_method), functions raise_exception, namespace, range, strftime_now.
+ * methods (call_method), functions raise_exception, namespace, range, strftime_now (FILTERS and
+ * TESTS are in jinja_parse.c, which refuses other names).
  * Anything else fails with "chat template line N: ..." naming the construct. Every tree node and
  * value lives in one arena freed after the render; the limits of jinja.h bound time and memory.
  * Depends on core only. */
@@ -25,109 +25,9 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/utf8.h"
-#include "tokenizer/jinja.h"
+#include "tokenizer/jinja_internal.h"
 
-/* ---- values --------------------------------------------------------------------------------- */
-typedef struct jstr { const char *s; size_t n; } jstr;
-typedef struct jv jv;
-typedef struct jlist { size_t n; jv *v; int tuple; } jlist;
-typedef struct jdict { size_t n, cap; jstr *k; jv *v; int ns; } jdict; /* ns: a namespace() */
-enum { V_UNDEF, V_NONE, V_BOOL, V_INT, V_FLOAT, V_STR, V_LIST, V_DICT };
-struct jv {
-  int t;
-  union { int b; int64_t i; double f; jstr s; jlist *l; jdict *d; } u;
-  const char *why; /* V_UNDEF: what is undefined ("'x' is undefined"), for error messages */
-};
-
-/* ---- tokens and tree ------------------------------------------------------------------------ */
-enum { T_TEXT, T_VAR, T_VAR_END, T_BLOCK, T_BLOCK_END, T_NAME, T_STR, T_INT, T_FLOAT, T_OP, T_EOF };
-typedef struct jtok { int k, line; jstr s; int64_t i; double f; } jtok;
-
-enum { S_TEXT, S_OUT, S_IF, S_FOR, S_SET, S_BREAK, S_CONTINUE, S_BLOCK,
-       E_LIT, E_NAME, E_ATTR, E_INDEX, E_SLICE, E_CALL, E_METHOD, E_FILTER, E_TEST, E_NOT, E_NEG,
-       E_BIN, E_AND, E_OR, E_COND, E_LIST, E_DICT };
-typedef struct jnode jnode;
-struct jnode {
-  int k, line, op;       /* op: E_BIN operator, E_TEST negation, E_NEG sign */
-  jnode *a, *b, *c, *d;  /* children (meaning per kind, see the parser) */
-  jnode **kid;           /* [nkid] block statements, call arguments, list items, dict k/v pairs */
-  jstr *kw;              /* [nkid] E_CALL keyword names (s == NULL: positional) */
-  size_t nkid;
-  jstr s, s2;            /* names, text */
-  jv lit;
-};
-/* binary operators */
-enum { OP_ADD = 1, OP_SUB, OP_MUL, OP_DIV, OP_FDIV, OP_MOD, OP_POW, OP_CAT, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT,
-       OP_GE, OP_IN, OP_NOTIN };
-
-typedef struct jvar { jstr name; jv v; } jvar;
-typedef struct jchunk { struct jchunk *next; size_t used, cap; max_align_t data[]; } jchunk;
-
-typedef struct J {
-  jchunk *mem; size_t mem_total;
-  const char *src; size_t len;     /* normalised source */
-  jtok *tok; size_t ntok, captok;  /* lexed tokens */
-  size_t pos;                      /* parser position in tok */
-  int depth, loops;                /* parser nesting; enclosing for-loops */
-  dp_buf *out; size_t out0;
-  jvar *vars; size_t nvars, capvars, scope; /* scope stack; vars[scope..] = innermost scope */
-  long steps, iters;
-  int nest;                        /* eval/exec recursion depth */
-} J;
-
-/* "chat template line N: ..." */
-static dp_status jfail(dp_status code, int line, const char *fmt, ...) {
-  char msg[400];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  return dp_error(code, "chat template line %d: %s", line, msg);
-}
-#define UNSUP(line, ...) jfail(DP_ERR_UNSUPPORTED, line, __VA_ARGS__)
-#define BAD(line, ...) jfail(DP_ERR_FORMAT, line, __VA_ARGS__)
-#define TRY(x) do { dp_status st_ = (x); if (st_) return st_; } while (0)
-
-/* ---- arena ---------------------------------------------------------------------------------- */
-static void *jalloc(J *j, size_t n) {
-  n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
-  if (!n) n = sizeof(max_align_t);
-  if (!j->mem || j->mem->cap - j->mem->used < n) {
-    size_t cap = n > (64u << 10) ? n : (64u << 10);
-    if (n > DP_JINJA_MAX_MEM || j->mem_total + cap > DP_JINJA_MAX_MEM) {
-      dp_error(DP_ERR_UNSUPPORTED, "chat template: rendering needs more than %d MiB", DP_JINJA_MAX_MEM >> 20);
-      return NULL;
-    }
-    jchunk *c = dp_malloc(sizeof *c + cap);
-    if (!c) { dp_error(DP_ERR_NOMEM, "chat template: out of memory"); return NULL; }
-    c->next = j->mem, c->used = 0, c->cap = cap;
-    j->mem = c, j->mem_total += cap;
-  }
-  void *p = (char *)j->mem->data + j->mem->used;
-  j->mem->used += n;
-  memset(p, 0, n);
-  return p;
-}
-static dp_status mem_status(void) { return dp_error_status() ? dp_error_status() : DP_ERR_NOMEM; }
-#define NEW(j, p, n) do { if (!((p) = jalloc((j), (n) * sizeof *(p)))) return mem_status(); } while (0)
-
-static jv mk(int t) { jv v; memset(&v, 0, sizeof v); v.t = t; return v; }
-static jv mk_undef(const char *why) { jv v = mk(V_UNDEF); v.why = why; return v; }
-static jv mk_none(void) { return mk(V_NONE); }
-static jv mk_bool(int b) { jv v = mk(V_BOOL); v.u.b = !!b; return v; }
-static jv mk_int(int64_t i) { jv v = mk(V_INT); v.u.i = i; return v; }
-static jv mk_float(double f) { jv v = mk(V_FLOAT); v.u.f = f; return v; }
-static jv mk_str(const char *s, size_t n) { jv v = mk(V_STR); v.u.s.s = s, v.u.s.n = n; return v; }
-
-/* A copy of s[0..n) in the arena (limited to DP_JINJA_MAX_OUT bytes). */
-static dp_status new_str(J *j, int line, const char *s, size_t n, jv *out) {
-  if (n > DP_JINJA_MAX_OUT) return UNSUP(line, "a string longer than %d MiB", DP_JINJA_MAX_OUT >> 20);
-  char *p;
-  NEW(j, p, n + 1);
-  if (n) memcpy(p, s, n);
-  *out = mk_str(p, n);
-  return DP_OK;
-}
+/* ---- containers ----------------------------------------------------------------------------- */
 static dp_status new_list(J *j, size_t n, jv *out) {
   jlist *l;
   NEW(j, l, 1);
@@ -147,7 +47,6 @@ static const char *find(const char *h, size_t hn, const char *nd, size_t nn) {
   for (size_t i = 0; i + nn <= hn; i++) if (h[i] == nd[0] && !memcmp(h + i, nd, nn)) return h + i;
   return NULL;
 }
-static int str_eq(jstr a, const char *b, size_t bn) { return a.n == bn && (!bn || !memcmp(a.s, b, bn)); }
 static jv *dict_find(const jdict *d, const char *k, size_t kn) {
   for (size_t i = 0; i < d->n; i++) if (str_eq(d->k[i], k, kn)) return &d->v[i];
   return NULL;
@@ -165,674 +64,6 @@ static dp_status dict_set(J *j, jdict *d, jstr k, jv v) {
     d->k = nk, d->v = nv, d->cap = cap;
   }
   d->k[d->n] = k, d->v[d->n++] = v;
-  return DP_OK;
-}
-
-/* ---- lexer ---------------------------------------------------------------------------------- */
-static dp_status push_tok(J *j, jtok t) {
-  if (j->ntok == j->captok) {
-    size_t cap = j->captok ? j->captok * 2 : 256;
-    jtok *nt;
-    NEW(j, nt, cap);
-    if (j->ntok) memcpy(nt, j->tok, j->ntok * sizeof *nt);
-    j->tok = nt, j->captok = cap;
-  }
-  j->tok[j->ntok++] = t;
-  return DP_OK;
-}
-
-/* Jinja joins source.splitlines() with "\n": every line break (\r\n, \r, \v, \f, \x1c-\x1e,
- * U+0085, U+2028, U+2029) becomes "\n" and one trailing line break is dropped. */
-static dp_status normalize(J *j, const char *s, size_t n) {
-  char *o;
-  NEW(j, o, n + 1);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    size_t brk = 0;
-    if (c == '\r') brk = i + 1 < n && s[i + 1] == '\n' ? 2 : 1;
-    else if (c == '\n' || c == '\v' || c == '\f' || (c >= 0x1c && c <= 0x1e)) brk = 1;
-    else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) brk = 2;
-    else if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 && ((unsigned char)s[i + 2] | 1) == 0xA9) brk = 3;
-    if (brk) { o[k++] = '\n'; i += brk - 1; }
-    else o[k++] = (char)c;
-  }
-  if (k && o[k - 1] == '\n') k--;
-  j->src = o, j->len = k;
-  return DP_OK;
-}
-
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-static int is_name0(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
-static int lines_in(const char *s, size_t n) {
-  int k = 0;
-  for (size_t i = 0; i < n; i++) k += s[i] == '\n';
-  return k;
-}
-
-/* A string literal at src[*p] (quote q): Python escapes decoded. */
-static dp_status lex_string(J *j, size_t *p, int *line, jtok *t) {
-  const char *s = j->src;
-  char q = s[*p];
-  size_t i = *p + 1, start_line = (size_t)*line;
-  dp_buf b = {0};
-  dp_status st = DP_OK;
-  while (i < j->len && s[i] != q && !st) {
-    char c = s[i++];
-    if (c == '\n') (*line)++;
-    if (c != '\\' || i >= j->len) { st = dp_buf_append(&b, &c, 1); continue; }
-    char e = s[i++];
-    static const char ESC[] = "nrtbfva\\'\"", REP[] = "\n\r\t\b\f\v\a\\'\"";
-    const char *simple = e ? strchr(ESC, e) : NULL;
-    if (simple) {
-      st = dp_buf_append(&b, &REP[simple - ESC], 1);
-    } else if ((e >= '0' && e <= '7') || e == 'N') {
-      st = UNSUP(*line, "\\%c escapes in strings", e == 'N' ? 'N' : '0');
-    } else if (e == 'x' || e == 'u' || e == 'U') {
-      size_t nd = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-      uint32_t cp = 0;
-      for (size_t k = 0; k < nd && !st; k++, i++) {
-        char h = i < j->len ? s[i] : 0;
-        int v = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
-        if (v < 0) st = BAD(*line, "bad \\%c escape in a string", e);
-        cp = cp * 16 + (uint32_t)v;
-      }
-      char u[4];
-      if (!st && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) st = UNSUP(*line, "escape \\%c%X outside Unicode scalar values", e, cp);
-      if (!st) st = dp_buf_append(&b, u, dp_utf8_encode(cp, u));
-    } else {
-      char keep[2] = {'\\', e};
-      if (e == '\n') (*line)++;
-      st = dp_buf_append(&b, keep, 2);
-    }
-  }
-  if (!st && i >= j->len) st = BAD((int)start_line, "unterminated string literal");
-  jv v;
-  if (!st) st = new_str(j, *line, b.data ? b.data : "", b.len, &v);
-  dp_buf_free(&b);
-  if (st) return st;
-  t->k = T_STR, t->s = v.u.s;
-  *p = i + 1;
-  return DP_OK;
-}
-
-/* Tokens inside {{ }} or {% %} up to the closing tag; *end_strip: closed with "-}}"/"-%}",
- * *end_plus: with "+%}". */
-static dp_status lex_tag(J *j, size_t *p, int *line, int block, int *end_strip, int *end_plus) {
-  const char *s = j->src;
-  size_t i = *p;
-  int bal = 0, open_line = *line;
-  static const char *const OPS2[] = {"//", "**", "==", "!=", ">=", "<="};
-  for (;;) {
-    while (i < j->len && is_ws(s[i])) { if (s[i] == '\n') (*line)++; i++; }
-    if (i >= j->len) return BAD(open_line, "unterminated '%s' tag", block ? "{%" : "{{");
-    const char *close = block ? "%}" : "}}";
-    *end_strip = *end_plus = 0;
-    if (!bal) {
-      if (!strncmp(s + i, close, 2)) { *p = i + 2; break; }
-      if ((s[i] == '-' || (block && s[i] == '+')) && i + 3 <= j->len && !strncmp(s + i + 1, close, 2)) {
-        *end_strip = s[i] == '-', *end_plus = s[i] == '+';
-        *p = i + 3;
-        break;
-      }
-    }
-    jtok t = {0};
-    t.line = *line;
-    char c = s[i];
-    if (is_name0(c)) {
-      size_t b = i;
-      while (i < j->len && (is_name0(s[i]) || is_digit(s[i]))) i++;
-      t.k = T_NAME, t.s = (jstr){s + b, i - b};
-    } else if (is_digit(c)) {
-      size_t b = i;
-      int fl = 0;
-      while (i < j->len && is_digit(s[i])) i++;
-      if (i + 1 < j->len && s[i] == '.' && is_digit(s[i + 1])) { fl = 1; i++; while (i < j->len && is_digit(s[i])) i++; }
-      if (i < j->len && (s[i] == 'e' || s[i] == 'E')) {
-        size_t e = i + 1;
-        if (e < j->len && (s[e] == '+' || s[e] == '-')) e++;
-        if (e < j->len && is_digit(s[e])) { fl = 1; i = e; while (i < j->len && is_digit(s[i])) i++; }
-      }
-      char num[64];
-      if (i - b >= sizeof num) return UNSUP(*line, "number literal too long");
-      memcpy(num, s + b, i - b);
-      num[i - b] = 0;
-      if (fl) t.k = T_FLOAT, t.f = strtod(num, NULL);
-      else {
-        char *end;
-        unsigned long long v = strtoull(num, &end, 10);
-        if (v > INT64_MAX) return UNSUP(*line, "integer literal %s does not fit 64 bits", num);
-        t.k = T_INT, t.i = (int64_t)v;
-      }
-    } else if (c == '\'' || c == '"') {
-      TRY(lex_string(j, &i, line, &t));
-    } else {
-      size_t n = 0;
-      for (size_t k = 0; k < sizeof OPS2 / sizeof *OPS2 && !n; k++) if (!strncmp(s + i, OPS2[k], 2)) n = 2;
-      if (!n && strchr("+-*/%~[](){}<>=.:|,", c) && c) n = 1;
-      if (!n) return BAD(*line, "unexpected character '%c' in a tag", c);
-      if (c == '(' || c == '[' || c == '{') bal++;
-      if ((c == ')' || c == ']' || c == '}') && bal > 0) bal--;
-      t.k = T_OP, t.s = (jstr){s + i, n};
-      i += n;
-    }
-    TRY(push_tok(j, t));
-  }
-  return DP_OK;
-}
-
-static dp_status lex(J *j) {
-  const char *s = j->src;
-  size_t pos = 0;
-  int line = 1, line_starting = 1, strip_next = 0;
-  for (;;) {
-    size_t p = pos;
-    while (p + 1 < j->len && !(s[p] == '{' && (s[p + 1] == '{' || s[p + 1] == '%' || s[p + 1] == '#'))) p++;
-    int tag = p + 1 < j->len;
-    if (!tag) p = j->len;
-    size_t a = pos, b = p;
-    if (strip_next) while (a < b && is_ws(s[a])) a++;
-    char kind = tag ? s[p + 1] : 0, mod = tag && p + 2 < j->len ? s[p + 2] : 0;
-    if (tag && mod == '-') while (b > a && is_ws(s[b - 1])) b--;
-    else if (tag && kind != '{' && mod != '+') { /* lstrip_blocks */
-      size_t l = b;
-      while (l > a && (s[l - 1] == ' ' || s[l - 1] == '\t')) l--;
-      if ((l > a && s[l - 1] == '\n') || (l == a && line_starting)) b = l;
-    }
-    if (b > a) TRY(push_tok(j, (jtok){T_TEXT, line + lines_in(s + pos, a - pos), {s + a, b - a}, 0, 0}));
-    line += lines_in(s + pos, p - pos);
-    if (!tag) break;
-    int tag_line = line;
-    size_t q = p + 2 + (mod == '-' || (mod == '+' && kind != '{'));
-    int end_strip = 0, end_plus = 0;
-    if (kind == '#') {
-      const char *e = NULL;
-      for (size_t k = q; k + 1 < j->len && !e; k++) if (s[k] == '#' && s[k + 1] == '}') e = s + k;
-      if (!e) return BAD(tag_line, "unterminated comment '{#'");
-      size_t k = (size_t)(e - s);
-      end_strip = k > q && s[k - 1] == '-';
-      end_plus = k > q && s[k - 1] == '+';
-      line += lines_in(s + q, k - q);
-      q = k + 2;
-    } else {
-      TRY(push_tok(j, (jtok){kind == '{' ? T_VAR : T_BLOCK, tag_line, {s + p, 2}, 0, 0}));
-      TRY(lex_tag(j, &q, &line, kind == '%', &end_strip, &end_plus));
-      TRY(push_tok(j, (jtok){kind == '{' ? T_VAR_END : T_BLOCK_END, line, {s + q - 2, 2}, 0, 0}));
-    }
-    strip_next = end_strip;
-    line_starting = 0;
-    if (!end_strip && !end_plus && kind != '{' && q < j->len && s[q] == '\n') { q++; line++; line_starting = 1; } /* trim_blocks */
-    if (end_strip) { /* Jinja's "-%}\s*" consumes the whitespace as part of the tag */
-      size_t k = q;
-      while (k < j->len && is_ws(s[k])) k++;
-      line_starting = k > q && s[k - 1] == '\n';
-    }
-    pos = q;
-  }
-  return push_tok(j, (jtok){T_EOF, line, {"", 0}, 0, 0});
-}
-
-/* ---- parser --------------------------------------------------------------------------------- */
-static const jtok *peek(J *j) { return &j->tok[j->pos]; }
-static const jtok *next(J *j) { const jtok *t = &j->tok[j->pos]; if (t->k != T_EOF) j->pos++; return t; }
-static int is_op(const jtok *t, const char *op) { return t->k == T_OP && str_eq(t->s, op, strlen(op)); }
-static int is_kw(const jtok *t, const char *kw) { return t->k == T_NAME && str_eq(t->s, kw, strlen(kw)); }
-static int accept_op(J *j, const char *op) { if (is_op(peek(j), op)) { j->pos++; return 1; } return 0; }
-static int accept_kw(J *j, const char *kw) { if (is_kw(peek(j), kw)) { j->pos++; return 1; } return 0; }
-static const char *tok_desc(const jtok *t, char *buf, size_t cap) {
-  switch (t->k) {
-  case T_EOF: return "end of template";
-  case T_TEXT: return "text";
-  case T_VAR_END: case T_BLOCK_END: case T_VAR: case T_BLOCK: case T_NAME: case T_OP:
-    snprintf(buf, cap, "'%.*s'", (int)(t->s.n < 40 ? t->s.n : 40), t->s.s);
-    return buf;
-  case T_STR: return "a string";
-  default: return "a number";
-  }
-}
-static dp_status expect_op(J *j, const char *op) {
-  if (accept_op(j, op)) return DP_OK;
-  char b[64];
-  return BAD(peek(j)->line, "expected '%s', found %s", op, tok_desc(peek(j), b, sizeof b));
-}
-static dp_status expect_end(J *j, int kind, const char *what) {
-  if (peek(j)->k == kind) { j->pos++; return DP_OK; }
-  char b[64];
-  return BAD(peek(j)->line, "expected the end of the %s tag, found %s", what, tok_desc(peek(j), b, sizeof b));
-}
-static dp_status new_node(J *j, int k, int line, jnode **out) {
-  NEW(j, *out, 1);
-  (*out)->k = k, (*out)->line = line;
-  return DP_OK;
-}
-static dp_status deeper(J *j) {
-  if (++j->depth > DP_JINJA_MAX_DEPTH) return UNSUP(peek(j)->line, "nesting deeper than %d", DP_JINJA_MAX_DEPTH);
-  return DP_OK;
-}
-
-/* Growable node list in the arena. */
-typedef struct { jnode **v; jstr *kw; size_t n, cap; } nlist;
-static dp_status nl_push(J *j, nlist *l, jnode *x, jstr kw) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 4;
-    jnode **nv;
-    jstr *nk;
-    NEW(j, nv, cap);
-    NEW(j, nk, cap);
-    if (l->n) { memcpy(nv, l->v, l->n * sizeof *nv); memcpy(nk, l->kw, l->n * sizeof *nk); }
-    l->v = nv, l->kw = nk, l->cap = cap;
-  }
-  l->kw[l->n] = kw, l->v[l->n++] = x;
-  return DP_OK;
-}
-
-static const char *const FILTERS[] = {"trim", "length", "count", "upper", "lower", "capitalize", "default", "d", "tojson",
-                                      "string", "first", "last", "join", "safe", "list", "reverse", "items", "int"};
-static const char *const TESTS[] = {"defined", "undefined", "none", "string", "number", "integer", "float", "boolean",
-                                    "true", "false", "iterable", "sequence", "mapping", "even", "odd"};
-static int known(const char *const *names, size_t n, jstr s) {
-  for (size_t i = 0; i < n; i++) if (str_eq(s, names[i], strlen(names[i]))) return 1;
-  return 0;
-}
-
-static dp_status parse_expr(J *j, jnode **out);
-static dp_status parse_or(J *j, jnode **out);
-
-/* (args) after a call or filter: positional expressions and name=expr keywords. */
-static dp_status parse_args(J *j, jnode *n) {
-  nlist l = {0};
-  while (!accept_op(j, ")")) {
-    if (l.n) TRY(expect_op(j, ","));
-    if (accept_op(j, ")")) break;
-    jstr kw = {NULL, 0};
-    if (peek(j)->k == T_NAME && is_op(&j->tok[j->pos + 1], "=")) { kw = peek(j)->s; j->pos += 2; }
-    jnode *x;
-    TRY(parse_expr(j, &x));
-    TRY(nl_push(j, &l, x, kw));
-  }
-  n->kid = l.v, n->kw = l.kw, n->nkid = l.n;
-  return DP_OK;
-}
-
-static dp_status parse_primary(J *j, jnode **out) {
-  const jtok *t = next(j);
-  jnode *n;
-  TRY(new_node(j, E_LIT, t->line, &n));
-  *out = n;
-  switch (t->k) {
-  case T_STR: {
-    jstr s = t->s;
-    if (peek(j)->k == T_STR) { /* adjacent literals concatenate */
-      dp_buf b = {0};
-      dp_buf_append(&b, s.s, s.n);
-      while (peek(j)->k == T_STR) { const jtok *u = next(j); dp_buf_append(&b, u->s.s, u->s.n); }
-      jv v;
-      dp_status st = b.failed ? DP_ERR_NOMEM : new_str(j, t->line, b.data, b.len, &v);
-      dp_buf_free(&b);
-      if (st) return st;
-      s = v.u.s;
-    }
-    n->lit = mk_str(s.s, s.n);
-    return DP_OK;
-  }
-  case T_INT: n->lit = mk_int(t->i); return DP_OK;
-  case T_FLOAT: n->lit = mk_float(t->f); return DP_OK;
-  case T_NAME:
-    if (is_kw(t, "true") || is_kw(t, "True")) n->lit = mk_bool(1);
-    else if (is_kw(t, "false") || is_kw(t, "False")) n->lit = mk_bool(0);
-    else if (is_kw(t, "none") || is_kw(t, "None")) n->lit = mk_none();
-    else n->k = E_NAME, n->s = t->s;
-    return DP_OK;
-  case T_OP:
-    if (is_op(t, "(")) {
-      TRY(parse_expr(j, out));
-      if (is_op(peek(j), ",")) return UNSUP(t->line, "tuples");
-      return expect_op(j, ")");
-    }
-    if (is_op(t, "[") || is_op(t, "{")) {
-      int dict = is_op(t, "{");
-      const char *close = dict ? "}" : "]";
-      nlist l = {0};
-      n->k = dict ? E_DICT : E_LIST;
-      while (!accept_op(j, close)) {
-        if (l.n) TRY(expect_op(j, ","));
-        if (accept_op(j, close)) break;
-        jnode *x;
-        TRY(parse_expr(j, &x));
-        TRY(nl_push(j, &l, x, (jstr){NULL, 0}));
-        if (dict) {
-          TRY(expect_op(j, ":"));
-          TRY(parse_expr(j, &x));
-          TRY(nl_push(j, &l, x, (jstr){NULL, 0}));
-        }
-      }
-      n->kid = l.v, n->nkid = l.n;
-      return DP_OK;
-    }
-    break;
-  default: break;
-  }
-  char b[64];
-  return BAD(t->line, "expected an expression, found %s", tok_desc(t, b, sizeof b));
-}
-
-static dp_status parse_postfix(J *j, jnode **x) {
-  for (;;) {
-    const jtok *t = peek(j);
-    jnode *n;
-    if (is_op(t, ".")) {
-      j->pos++;
-      const jtok *name = next(j);
-      if (name->k != T_NAME) return UNSUP(t->line, "'.' not followed by an attribute name");
-      TRY(new_node(j, E_ATTR, t->line, &n));
-      n->a = *x, n->s = name->s;
-      if (accept_op(j, "(")) { n->k = E_METHOD; TRY(parse_args(j, n)); }
-    } else if (is_op(t, "[")) {
-      j->pos++;
-      TRY(new_node(j, E_INDEX, t->line, &n));
-      n->a = *x;
-      jnode *part[3] = {NULL, NULL, NULL};
-      int k = 0;
-      for (;;) {
-        if (!is_op(peek(j), ":") && !is_op(peek(j), "]")) TRY(parse_expr(j, &part[k]));
-        if (accept_op(j, ":")) {
-          n->k = E_SLICE;
-          if (++k > 2) return BAD(t->line, "a slice has at most three parts");
-          continue;
-        }
-        break;
-      }
-      TRY(expect_op(j, "]"));
-      if (n->k == E_INDEX && !part[0]) return BAD(t->line, "empty subscript");
-      n->b = part[0], n->c = part[1], n->d = part[2];
-    } else if (is_op(t, "(")) {
-      if ((*x)->k != E_NAME) return UNSUP(t->line, "calling anything but a named function");
-      j->pos++;
-      (*x)->k = E_CALL;
-      TRY(parse_args(j, *x));
-      continue;
-    } else if (is_op(t, "|")) {
-      j->pos++;
-      const jtok *name = next(j);
-      if (name->k != T_NAME) return BAD(t->line, "'|' not followed by a filter name");
-      if (!known(FILTERS, sizeof FILTERS / sizeof *FILTERS, name->s))
-        return UNSUP(t->line, "filter '%.*s'", (int)(name->s.n < 40 ? name->s.n : 40), name->s.s);
-      TRY(new_node(j, E_FILTER, t->line, &n));
-      n->a = *x, n->s = name->s;
-      if (accept_op(j, "(")) TRY(parse_args(j, n));
-    } else if (is_kw(t, "is")) {
-      j->pos++;
-      TRY(new_node(j, E_TEST, t->line, &n));
-      n->op = accept_kw(j, "not");
-      const jtok *name = next(j);
-      if (name->k != T_NAME) return BAD(t->line, "'is' not followed by a test name");
-      if (!known(TESTS, sizeof TESTS / sizeof *TESTS, name->s))
-        return UNSUP(t->line, "test '%.*s'", (int)(name->s.n < 40 ? name->s.n : 40), name->s.s);
-      const jtok *a = peek(j);
-      if (a->k == T_STR || a->k == T_INT || a->k == T_FLOAT || is_op(a, "(") || is_op(a, "[") ||
-          (a->k == T_NAME && !is_kw(a, "else") && !is_kw(a, "and") && !is_kw(a, "or") && !is_kw(a, "if") && !is_kw(a, "is") &&
-           !is_kw(a, "in") && !is_kw(a, "not")))
-        return UNSUP(t->line, "test '%.*s' with an argument", (int)name->s.n, name->s.s);
-      n->a = *x, n->s = name->s;
-    } else {
-      return DP_OK;
-    }
-    *x = n;
-  }
-}
-
-static dp_status parse_unary(J *j, jnode **out) {
-  TRY(deeper(j));
-  const jtok *t = peek(j);
-  if (is_op(t, "-") || is_op(t, "+")) {
-    j->pos++;
-    jnode *n;
-    TRY(new_node(j, E_NEG, t->line, &n));
-    n->op = is_op(t, "-");
-    TRY(parse_unary(j, &n->a));
-    *out = n;
-  } else {
-    TRY(parse_primary(j, out));
-    TRY(parse_postfix(j, out));
-  }
-  j->depth--;
-  return DP_OK;
-}
-
-/* Left-associative binary levels, loosest first: ops[level] lists "op:code" pairs. */
-static dp_status parse_level(J *j, int level, jnode **out) {
-  static const struct { const char *op; int code; } LV[4][4] = {
-    {{"+", OP_ADD}, {"-", OP_SUB}},
-    {{"~", OP_CAT}},
-    {{"*", OP_MUL}, {"/", OP_DIV}, {"//", OP_FDIV}, {"%", OP_MOD}},
-    {{"**", OP_POW}},
-  };
-  if (level == 4) return parse_unary(j, out);
-  TRY(parse_level(j, level + 1, out));
-  for (;;) {
-    int code = 0;
-    const jtok *t = peek(j);
-    for (int k = 0; k < 4 && LV[level][k].op && !code; k++) if (is_op(t, LV[level][k].op)) code = LV[level][k].code;
-    if (!code) return DP_OK;
-    j->pos++;
-    jnode *n;
-    TRY(new_node(j, E_BIN, t->line, &n));
-    n->op = code, n->a = *out;
-    TRY(parse_level(j, level + 1, &n->b));
-    *out = n;
-  }
-}
-
-static dp_status parse_compare(J *j, jnode **out) {
-  static const struct { const char *op; int code; } CMP[] = {
-    {"==", OP_EQ}, {"!=", OP_NE}, {"<", OP_LT}, {"<=", OP_LE}, {">", OP_GT}, {">=", OP_GE}};
-  TRY(parse_level(j, 0, out));
-  jnode *prev = NULL; /* chained a < b < c = (a < b) and (b < c) */
-  for (;;) {
-    const jtok *t = peek(j);
-    int code = 0;
-    for (size_t k = 0; k < sizeof CMP / sizeof *CMP && !code; k++) if (is_op(t, CMP[k].op)) code = CMP[k].code;
-    if (!code && is_kw(t, "in")) code = OP_IN;
-    if (!code && is_kw(t, "not") && is_kw(&j->tok[j->pos + 1], "in")) { code = OP_NOTIN; j->pos++; }
-    if (!code) return DP_OK;
-    j->pos++;
-    jnode *n;
-    TRY(new_node(j, E_BIN, t->line, &n));
-    n->op = code, n->a = prev ? prev->b : *out;
-    TRY(parse_level(j, 0, &n->b));
-    if (prev) {
-      jnode *both;
-      TRY(new_node(j, E_AND, t->line, &both));
-      both->a = *out, both->b = n;
-      *out = both;
-    } else *out = n;
-    prev = n;
-  }
-}
-
-static dp_status parse_not(J *j, jnode **out) {
-  if (!is_kw(peek(j), "not")) return parse_compare(j, out);
-  jnode *n;
-  TRY(new_node(j, E_NOT, next(j)->line, &n));
-  TRY(deeper(j));
-  TRY(parse_not(j, &n->a));
-  j->depth--;
-  *out = n;
-  return DP_OK;
-}
-
-static dp_status parse_and_or(J *j, int is_or, jnode **out) {
-  if (is_or) TRY(parse_and_or(j, 0, out));
-  else TRY(parse_not(j, out));
-  while (is_kw(peek(j), is_or ? "or" : "and")) {
-    jnode *n;
-    TRY(new_node(j, is_or ? E_OR : E_AND, next(j)->line, &n));
-    n->a = *out;
-    if (is_or) TRY(parse_and_or(j, 0, &n->b));
-    else TRY(parse_not(j, &n->b));
-    *out = n;
-  }
-  return DP_OK;
-}
-static dp_status parse_or(J *j, jnode **out) { return parse_and_or(j, 1, out); }
-
-/* a if cond else b (else optional: undefined) */
-static dp_status parse_expr(J *j, jnode **out) {
-  TRY(deeper(j));
-  TRY(parse_or(j, out));
-  while (is_kw(peek(j), "if")) {
-    jnode *n;
-    TRY(new_node(j, E_COND, next(j)->line, &n));
-    n->b = *out;
-    TRY(parse_or(j, &n->a));
-    if (accept_kw(j, "else")) TRY(parse_expr(j, &n->c));
-    *out = n;
-  }
-  j->depth--;
-  return DP_OK;
-}
-
-static dp_status parse_body(J *j, const char *const *stop, jnode **out);
-
-/* After "{%": the statement whose keyword is next. */
-static dp_status parse_stmt(J *j, jnode **out) {
-  const jtok *kw = next(j);
-  int line = kw->line;
-  if (kw->k != T_NAME) return BAD(line, "expected a statement keyword after '{%%'");
-  jnode *n;
-  TRY(new_node(j, S_BLOCK, line, &n));
-  *out = n;
-  if (is_kw(kw, "if") || is_kw(kw, "elif")) {
-    static const char *const stop[] = {"elif", "else", "endif", NULL};
-    n->k = S_IF;
-    TRY(parse_expr(j, &n->a));
-    TRY(expect_end(j, T_BLOCK_END, "if"));
-    TRY(parse_body(j, stop, &n->b));
-    const jtok *e = &j->tok[j->pos + 1]; /* parse_body stopped at "{%" before e */
-    if (is_kw(e, "elif")) {
-      j->pos++;
-      TRY(deeper(j));
-      TRY(parse_stmt(j, &n->c));
-      j->depth--;
-      return DP_OK;
-    }
-    j->pos += 2;
-    if (is_kw(e, "else")) {
-      static const char *const stop2[] = {"endif", NULL};
-      TRY(expect_end(j, T_BLOCK_END, "else"));
-      TRY(parse_body(j, stop2, &n->c));
-      j->pos += 2;
-    }
-    return expect_end(j, T_BLOCK_END, "endif");
-  }
-  if (is_kw(kw, "for")) {
-    static const char *const stop[] = {"else", "endfor", NULL};
-    n->k = S_FOR;
-    const jtok *a = next(j);
-    if (a->k != T_NAME) return UNSUP(line, "for-loop target other than names");
-    n->s = a->s;
-    if (accept_op(j, ",")) {
-      const jtok *b = next(j);
-      if (b->k != T_NAME) return UNSUP(line, "for-loop target other than names");
-      n->s2 = b->s;
-      if (is_op(peek(j), ",")) return UNSUP(line, "for-loop unpacking into more than two names");
-    }
-    if (!accept_kw(j, "in")) return BAD(line, "expected 'in' in the for tag");
-    TRY(parse_or(j, &n->a));
-    if (accept_kw(j, "if")) TRY(parse_or(j, &n->d));
-    if (is_kw(peek(j), "recursive")) return UNSUP(line, "recursive for-loops");
-    TRY(expect_end(j, T_BLOCK_END, "for"));
-    j->loops++;
-    TRY(parse_body(j, stop, &n->b));
-    j->loops--;
-    const jtok *e = &j->tok[j->pos + 1];
-    j->pos += 2;
-    if (is_kw(e, "else")) {
-      static const char *const stop2[] = {"endfor", NULL};
-      TRY(expect_end(j, T_BLOCK_END, "else"));
-      TRY(parse_body(j, stop2, &n->c));
-      j->pos += 2;
-    }
-    return expect_end(j, T_BLOCK_END, "endfor");
-  }
-  if (is_kw(kw, "set")) {
-    n->k = S_SET;
-    const jtok *a = next(j);
-    if (a->k != T_NAME) return UNSUP(line, "set target other than a name or name.attribute");
-    n->s = a->s;
-    if (accept_op(j, ".")) {
-      const jtok *b = next(j);
-      if (b->k != T_NAME) return BAD(line, "expected an attribute name after '.' in set");
-      n->s2 = b->s;
-    }
-    if (is_op(peek(j), ",")) return UNSUP(line, "set with several targets");
-    if (!accept_op(j, "=")) return UNSUP(line, "block set ({%% set x %%}...{%% endset %%})");
-    TRY(parse_expr(j, &n->a));
-    return expect_end(j, T_BLOCK_END, "set");
-  }
-  if (is_kw(kw, "break") || is_kw(kw, "continue")) {
-    n->k = is_kw(kw, "break") ? S_BREAK : S_CONTINUE;
-    if (!j->loops) return BAD(line, "'%.*s' outside a for-loop", (int)kw->s.n, kw->s.s);
-    return expect_end(j, T_BLOCK_END, "break/continue");
-  }
-  if (is_kw(kw, "generation")) { /* transformers' assistant-mask marker: renders its body */
-    static const char *const stop[] = {"endgeneration", NULL};
-    TRY(expect_end(j, T_BLOCK_END, "generation"));
-    TRY(parse_body(j, stop, out));
-    j->pos += 2;
-    return expect_end(j, T_BLOCK_END, "endgeneration");
-  }
-  return UNSUP(line, "tag '%.*s'", (int)(kw->s.n < 40 ? kw->s.n : 40), kw->s.s);
-}
-
-/* Statements up to "{% w" for a w in stop (left unconsumed: j->pos at its "{%"), or to the end
- * of the template when stop is NULL. */
-static dp_status parse_body(J *j, const char *const *stop, jnode **out) {
-  TRY(deeper(j));
-  int line = peek(j)->line;
-  nlist l = {0};
-  for (;;) {
-    const jtok *t = peek(j);
-    jnode *n = NULL;
-    if (t->k == T_EOF) {
-      if (stop) {
-        size_t k = 0;
-        while (stop[k + 1]) k++;
-        return BAD(line, "unterminated block: no {%% %s %%} before the end of the template", stop[k]);
-      }
-      break;
-    }
-    if (t->k == T_TEXT) {
-      TRY(new_node(j, S_TEXT, t->line, &n));
-      n->s = t->s;
-      j->pos++;
-    } else if (t->k == T_VAR) {
-      j->pos++;
-      TRY(new_node(j, S_OUT, t->line, &n));
-      TRY(parse_expr(j, &n->a));
-      TRY(expect_end(j, T_VAR_END, "'{{'"));
-    } else if (t->k == T_BLOCK) {
-      const jtok *kw = &j->tok[j->pos + 1];
-      int stops = 0;
-      for (size_t k = 0; stop && stop[k] && !stops; k++) stops = is_kw(kw, stop[k]);
-      if (stops) break;
-      if (kw->k == T_NAME && (is_kw(kw, "endif") || is_kw(kw, "endfor") || is_kw(kw, "elif") || is_kw(kw, "else") ||
-                              is_kw(kw, "endgeneration")))
-        return BAD(kw->line, "unexpected '{%% %.*s %%}'", (int)kw->s.n, kw->s.s);
-      j->pos++;
-      TRY(parse_stmt(j, &n));
-    } else {
-      char b[64];
-      return BAD(t->line, "unexpected %s", tok_desc(t, b, sizeof b));
-    }
-    TRY(nl_push(j, &l, n, (jstr){NULL, 0}));
-  }
-  jnode *blk;
-  TRY(new_node(j, S_BLOCK, line, &blk));
-  blk->kid = l.v, blk->nkid = l.n;
-  *out = blk;
-  j->depth--;
   return DP_OK;
 }
 
@@ -968,7 +199,7 @@ static dp_status put_json(dp_buf *b, const jv *v, int line) {
     }
     dp_buf_puts(b, "}");
     break;
-  default: return jfail(DP_ERR_INVALID_ARG, line, "tojson of an undefined value (%s)", v->why ? v->why : "undefined");
+  default: return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "tojson of an undefined value (%s)", v->why ? v->why : "undefined");
   }
   return DP_OK;
 }
@@ -980,7 +211,7 @@ static dp_status to_str(J *j, int line, const jv *v, int repr, jv *out) {
   if (repr == 2) { dp_status st = put_json(&b, v, line); if (st) { dp_buf_free(&b); return st; } }
   else if (repr) put_repr(&b, v);
   else put_str(&b, v);
-  dp_status st = b.failed ? DP_ERR_NOMEM : new_str(j, line, b.data ? b.data : "", b.len, out);
+  dp_status st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, line, b.data ? b.data : "", b.len, out);
   dp_buf_free(&b);
   return st;
 }
@@ -1087,7 +318,7 @@ static dp_status enter(J *j, int line) {
   return DP_OK;
 }
 static dp_status undefined_use(int line, const jv *v) {
-  return jfail(DP_ERR_INVALID_ARG, line, "%s", v->why ? v->why : "use of an undefined value");
+  return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "%s", v->why ? v->why : "use of an undefined value");
 }
 
 static const jv *lookup(const J *j, jstr name) {
@@ -1114,7 +345,7 @@ static dp_status why_msg(J *j, jv *out, const char *fmt, ...) {
   vsnprintf(m, sizeof m, fmt, ap);
   va_end(ap);
   jv s;
-  TRY(new_str(j, 0, m, strlen(m), &s));
+  TRY(dp_jinja_str(j, 0, m, strlen(m), &s));
   *out = mk_undef(s.u.s.s);
   return DP_OK;
 }
@@ -1160,11 +391,11 @@ static dp_status slice(J *j, const jnode *e, const jv *x, jv *out) {
     jv v;
     TRY(eval(j, pn[k], &v));
     if (v.t == V_NONE) continue;
-    if (v.t != V_INT && v.t != V_BOOL) return jfail(DP_ERR_INVALID_ARG, e->line, "slice index of type %s", type_name(&v));
+    if (v.t != V_INT && v.t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "slice index of type %s", type_name(&v));
     part[k] = inum(&v), given[k] = 1;
   }
   int64_t st = part[2];
-  if (!st) return jfail(DP_ERR_INVALID_ARG, e->line, "slice step cannot be zero");
+  if (!st) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "slice step cannot be zero");
   if (st < -n - 1 || st > n + 1) st = st < 0 ? -n - 1 : n + 1; /* same result, no overflow below */
   int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? n : n - 1; /* Python's PySlice_AdjustIndices */
   int64_t a = given[0] ? part[0] : (st > 0 ? 0 : n - 1), b = given[1] ? part[1] : (st > 0 ? n : -1);
@@ -1227,10 +458,10 @@ static dp_status arith(J *j, int line, int op, const jv *a, const jv *b, jv *out
   if (op == OP_MUL && (b->t == V_STR || b->t == V_LIST) && (a->t == V_INT || a->t == V_BOOL)) return repeat(j, line, b, inum(a), out);
   if (op == OP_MOD && a->t == V_STR) return UNSUP(line, "string formatting with '%%'");
   if (!is_num(a) || !is_num(b))
-    return jfail(DP_ERR_INVALID_ARG, line, "unsupported operand types for %s: '%s' and '%s'", SYM[op], type_name(a), type_name(b));
+    return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "unsupported operand types for %s: '%s' and '%s'", SYM[op], type_name(a), type_name(b));
   int fl = a->t == V_FLOAT || b->t == V_FLOAT || op == OP_DIV;
   if (op == OP_POW && !fl && inum(b) < 0) fl = 1;
-  if ((op == OP_DIV || op == OP_FDIV || op == OP_MOD) && num(b) == 0) return jfail(DP_ERR_INVALID_ARG, line, "division by zero");
+  if ((op == OP_DIV || op == OP_FDIV || op == OP_MOD) && num(b) == 0) return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "division by zero");
   if (fl) {
     double x = num(a), y = num(b), r = 0;
     switch (op) {
@@ -1279,7 +510,7 @@ static dp_status compare(J *j, int line, int op, const jv *a, const jv *b, jv *o
     else if (b->t == V_LIST) { r = 0; for (size_t i = 0; i < b->u.l->n && !r; i++) r = equal(a, &b->u.l->v[i]); }
     else if (b->t == V_DICT && a->t == V_STR) r = dict_find(b->u.d, a->u.s.s, a->u.s.n) != NULL;
     else if (b->t == V_UNDEF) return undefined_use(line, b);
-    else return jfail(DP_ERR_INVALID_ARG, line, "'in <%s>' requires a container, not %s", type_name(b), type_name(a));
+    else return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "'in <%s>' requires a container, not %s", type_name(b), type_name(a));
     *out = mk_bool(r == (op == OP_IN));
     return DP_OK;
   }
@@ -1289,7 +520,7 @@ static dp_status compare(J *j, int line, int op, const jv *a, const jv *b, jv *o
     size_t m = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
     c = m ? memcmp(a->u.s.s, b->u.s.s, m) : 0;
     if (!c) c = a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n;
-  } else return jfail(DP_ERR_INVALID_ARG, line, "ordering comparison between '%s' and '%s'", type_name(a), type_name(b));
+  } else return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "ordering comparison between '%s' and '%s'", type_name(a), type_name(b));
   int r = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
   *out = mk_bool(r);
   return DP_OK;
@@ -1302,21 +533,21 @@ static dp_status eval_args(J *j, const jnode *e, size_t min, size_t max, const c
     if (e->kw && e->kw[i].s) return UNSUP(e->line, "keyword argument '%.*s' to %s", (int)e->kw[i].n, e->kw[i].s, what);
     np++;
   }
-  if (np < min || np > max) return jfail(DP_ERR_INVALID_ARG, e->line, "%s takes %zu to %zu arguments, got %zu", what, min, max, np);
+  if (np < min || np > max) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "%s takes %zu to %zu arguments, got %zu", what, min, max, np);
   for (size_t i = 0; i < np; i++) TRY(eval(j, e->kid[i], &args[i]));
   return DP_OK;
 }
 static dp_status want_str(int line, const jv *v, const char *what) {
   if (v->t == V_STR) return DP_OK;
   if (v->t == V_UNDEF) return undefined_use(line, v);
-  return jfail(DP_ERR_INVALID_ARG, line, "%s needs a string, got %s", what, type_name(v));
+  return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "%s needs a string, got %s", what, type_name(v));
 }
 
 static dp_status split(J *j, const jnode *e, jstr s, const jv *args, size_t na, jv *out) {
   int64_t maxsplit = na > 1 && (args[1].t == V_INT) ? args[1].u.i : -1;
   int ws = na == 0 || args[0].t == V_NONE;
   if (!ws) TRY(want_str(e->line, &args[0], "split"));
-  if (!ws && !args[0].u.s.n) return jfail(DP_ERR_INVALID_ARG, e->line, "split: empty separator");
+  if (!ws && !args[0].u.s.n) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "split: empty separator");
   size_t n = 0;
   jstr *v = NULL;
   size_t i = 0;
@@ -1405,7 +636,7 @@ static dp_status call_method(J *j, const jnode *e, jv *out) {
         i = hit ? end + a.n : end;
         if (r.len > DP_JINJA_MAX_OUT) break;
       }
-      dp_status st = r.failed ? DP_ERR_NOMEM : new_str(j, e->line, r.data ? r.data : "", r.len, out);
+      dp_status st = r.failed ? DP_ERR_NOMEM : dp_jinja_str(j, e->line, r.data ? r.data : "", r.len, out);
       dp_buf_free(&r);
       return st;
     }
@@ -1446,7 +677,7 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     TRY(eval_args(j, e, 1, 1, "raise_exception", args));
     jv msg;
     TRY(to_str(j, e->line, &args[0], 0, &msg));
-    return jfail(DP_ERR_INVALID_ARG, e->line, "raise_exception: %.*s", (int)(msg.u.s.n < 300 ? msg.u.s.n : 300), msg.u.s.s);
+    return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "raise_exception: %.*s", (int)(msg.u.s.n < 300 ? msg.u.s.n : 300), msg.u.s.s);
   }
   if (str_eq(f, "namespace", 9)) {
     TRY(new_dict(j, out));
@@ -1463,10 +694,10 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     TRY(eval_args(j, e, 1, 3, "range", args));
     int64_t p[3] = {0, 0, 1};
     for (size_t i = 0; i < e->nkid; i++) {
-      if (args[i].t != V_INT && args[i].t != V_BOOL) return jfail(DP_ERR_INVALID_ARG, e->line, "range() needs integers");
+      if (args[i].t != V_INT && args[i].t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "range() needs integers");
       p[e->nkid == 1 ? 1 : i] = inum(&args[i]);
     }
-    if (!p[2]) return jfail(DP_ERR_INVALID_ARG, e->line, "range() step cannot be zero");
+    if (!p[2]) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "range() step cannot be zero");
     double cnt = p[2] > 0 ? ceil(((double)p[1] - (double)p[0]) / (double)p[2]) : ceil(((double)p[0] - (double)p[1]) / -(double)p[2]);
     if (cnt < 0) cnt = 0;
     if (cnt > DP_JINJA_MAX_ITERATIONS) return UNSUP(e->line, "range() of more than %d numbers", DP_JINJA_MAX_ITERATIONS);
@@ -1485,10 +716,10 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     struct tm *tm = localtime(&now);
     size_t n = tm ? strftime(buf, sizeof buf, fmt, tm) : 0;
     if (!tm || (!n && fmt[0])) return UNSUP(e->line, "strftime_now(\"%s\")", fmt);
-    return new_str(j, e->line, buf, n, out);
+    return dp_jinja_str(j, e->line, buf, n, out);
   }
   const jv *v = lookup(j, f);
-  if (!v) return jfail(DP_ERR_INVALID_ARG, e->line, "'%.*s' is undefined", (int)(f.n < 60 ? f.n : 60), f.s);
+  if (!v) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "'%.*s' is undefined", (int)(f.n < 60 ? f.n : 60), f.s);
   return UNSUP(e->line, "calling '%.*s'", (int)(f.n < 60 ? f.n : 60), f.s);
 }
 
@@ -1526,7 +757,7 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     else if (x.t == V_LIST) *out = mk_int((int64_t)x.u.l->n);
     else if (x.t == V_DICT) *out = mk_int((int64_t)x.u.d->n);
     else if (x.t == V_UNDEF) *out = mk_int(0);
-    else return jfail(DP_ERR_INVALID_ARG, e->line, "object of type '%s' has no length", type_name(&x));
+    else return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "object of type '%s' has no length", type_name(&x));
     return DP_OK;
   }
   if (IS("upper") || IS("lower") || IS("capitalize")) {
@@ -1566,7 +797,7 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     } else *out = mk_int(0);
     return DP_OK;
   }
-  if (items.t != V_LIST) return jfail(DP_ERR_INVALID_ARG, e->line, "%s of a %s", what, type_name(&x));
+  if (items.t != V_LIST) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "%s of a %s", what, type_name(&x));
   const jlist *l = items.u.l;
   if (IS("first") || IS("last")) {
     if (!l->n) return why_msg(j, out, "%s of an empty sequence", what);
@@ -1592,7 +823,7 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
       if (i) dp_buf_append(&b, sep.u.s.s, sep.u.s.n);
       put_str(&b, &l->v[i]);
     }
-    dp_status st = b.failed ? DP_ERR_NOMEM : new_str(j, e->line, b.data ? b.data : "", b.len, out);
+    dp_status st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, e->line, b.data ? b.data : "", b.len, out);
     dp_buf_free(&b);
     return st;
   }
@@ -1621,7 +852,7 @@ static dp_status test(J *j, const jnode *e, jv *out) {
   else if (IS("mapping")) r = x.t == V_DICT && !x.u.d->ns;
   else { /* even, odd */
     if (x.t == V_UNDEF) return undefined_use(e->line, &x);
-    if (x.t != V_INT && x.t != V_BOOL) return jfail(DP_ERR_INVALID_ARG, e->line, "test '%.*s' of a %s", (int)t.n, t.s, type_name(&x));
+    if (x.t != V_INT && x.t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "test '%.*s' of a %s", (int)t.n, t.s, type_name(&x));
     r = (inum(&x) % 2 != 0) == IS("odd");
   }
 #undef IS
@@ -1663,7 +894,7 @@ static dp_status eval_node(J *j, const jnode *e, jv *out) {
   case E_NOT: TRY(eval(j, e->a, &a)); *out = mk_bool(!truthy(&a)); return DP_OK;
   case E_NEG:
     TRY(eval(j, e->a, &a));
-    if (!e->op) { if (!is_num(&a)) return jfail(DP_ERR_INVALID_ARG, e->line, "bad operand type for unary +: '%s'", type_name(&a)); *out = a; return DP_OK; }
+    if (!e->op) { if (!is_num(&a)) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "bad operand type for unary +: '%s'", type_name(&a)); *out = a; return DP_OK; }
     if (a.t == V_FLOAT) { *out = mk_float(-a.u.f); return DP_OK; }
     b = mk_int(0);
     return arith(j, e->line, OP_SUB, &b, &a, out);
@@ -1702,7 +933,7 @@ static dp_status eval_node(J *j, const jnode *e, jv *out) {
     }
     return DP_OK;
   }
-  return jfail(DP_ERR_INTERNAL, e->line, "bad expression node %d", e->k);
+  return dp_jinja_fail(DP_ERR_INTERNAL, e->line, "bad expression node %d", e->k);
 }
 
 static dp_status emit(J *j, int line, const char *s, size_t n) {
@@ -1722,7 +953,7 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
   else if (seq.t == V_DICT && !seq.u.d->ns) {
     TRY(new_list(j, seq.u.d->n, &items));
     for (size_t i = 0; i < seq.u.d->n; i++) items.u.l->v[i] = mk_str(seq.u.d->k[i].s, seq.u.d->k[i].n);
-  } else return jfail(DP_ERR_INVALID_ARG, s->line, "'%s' object is not iterable", type_name(&seq));
+  } else return dp_jinja_fail(DP_ERR_INVALID_ARG, s->line, "'%s' object is not iterable", type_name(&seq));
   size_t saved = j->scope, n = items.u.l->n;
   if (s->d) { /* {% for x in xs if cond %}: filter first (loop.length counts what is kept) */
     jv kept;
@@ -1757,7 +988,7 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
     dp_status st = DP_OK;
     if (s->s2.s) {
       if (it->t != V_LIST || it->u.l->n != 2)
-        st = jfail(DP_ERR_INVALID_ARG, s->line, "cannot unpack a %s into two loop variables", type_name(it));
+        st = dp_jinja_fail(DP_ERR_INVALID_ARG, s->line, "cannot unpack a %s into two loop variables", type_name(it));
       if (!st) st = set_var(j, s->s, it->u.l->v[0]);
       if (!st) st = set_var(j, s->s2, it->u.l->v[1]);
     } else st = set_var(j, s->s, *it);
@@ -1811,20 +1042,14 @@ static dp_status exec_node(J *j, const jnode *s, int *ctl) {
   case S_BREAK: *ctl = CTL_BREAK; return DP_OK;
   case S_CONTINUE: *ctl = CTL_CONTINUE; return DP_OK;
   }
-  return jfail(DP_ERR_INTERNAL, s->line, "bad statement node %d", s->k);
+  return dp_jinja_fail(DP_ERR_INTERNAL, s->line, "bad statement node %d", s->k);
 }
 
 /* ---- entry ---------------------------------------------------------------------------------- */
 static dp_status render(J *j, const char *src, size_t len, const dp_chat_msg *msgs, size_t n, int gen, const char *bos,
                         const char *eos) {
-  if (len > DP_JINJA_MAX_SRC) return dp_error(DP_ERR_UNSUPPORTED, "chat template: %zu bytes (at most %d)", len, DP_JINJA_MAX_SRC);
-  size_t ok = dp_utf8_validate(src, len);
-  if (ok != len) return dp_error(DP_ERR_FORMAT, "chat template: not valid UTF-8 at byte %zu", ok);
-  if (memchr(src, 0, len)) return dp_error(DP_ERR_FORMAT, "chat template: contains a NUL byte");
-  TRY(normalize(j, src, len));
-  TRY(lex(j));
   jnode *root;
-  TRY(parse_body(j, NULL, &root));
+  TRY(dp_jinja_parse(j, src, len, &root));
   jv messages;
   TRY(new_list(j, n, &messages));
   for (size_t i = 0; i < n; i++) {
