@@ -184,6 +184,7 @@ static void language(void) {
      "True True True True True False"},
     {"{{ 'a' 'b' }}{{ '\\u00e9\\x41\\q' }}{{ 'ab' | reverse }}{{ [1, 2] | join('-') }}", "ab\xc3\xa9" "A\\qba1-2"},
     {"{% if x %}{% elif messages %}E{% else %}N{% endif %}{# note #}{% generation %}g{% endgeneration %}", "Eg"},
+    {"{{ -1|string }} {{ -(1.5)|string ~ 'x' }} {{ -2|string|length }} {{ not messages[0].role is defined }}", "-1 -1.5x 2 False"},
   };
   dp_buf out = {0};
   for (size_t i = 0; i < sizeof T / sizeof *T; i++) {

@@ -894,7 +894,9 @@ static dp_status eval_node(J *j, const jnode *e, jv *out) {
   case E_NOT: TRY(eval(j, e->a, &a)); *out = mk_bool(!truthy(&a)); return DP_OK;
   case E_NEG:
     TRY(eval(j, e->a, &a));
-    if (!e->op) { if (!is_num(&a)) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "bad operand type for unary +: '%s'", type_name(&a)); *out = a; return DP_OK; }
+    if (a.t == V_UNDEF) return undefined_use(e->line, &a);
+    if (!is_num(&a)) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "bad operand type for unary %c: '%s'", e->op ? '-' : '+', type_name(&a));
+    if (!e->op) { *out = a; return DP_OK; }
     if (a.t == V_FLOAT) { *out = mk_float(-a.u.f); return DP_OK; }
     b = mk_int(0);
     return arith(j, e->line, OP_SUB, &b, &a, out);

@@ -403,7 +403,9 @@ static dp_status parse_primary(J *j, jnode **out) {
   return BAD(t->line, "expected an expression, found %s", tok_desc(t, b, sizeof b));
 }
 
-static dp_status parse_postfix(J *j, jnode **x) {
+/* x.a, x[i], x[a:b], f(...); with filters also x|f(...) and x is [not] t (Jinja applies a
+ * unary minus before the filters: -1|string is (-1)|string). */
+static dp_status parse_postfix(J *j, jnode **x, int filters) {
   for (;;) {
     const jtok *t = peek(j);
     jnode *n;
@@ -438,7 +440,7 @@ static dp_status parse_postfix(J *j, jnode **x) {
       (*x)->k = E_CALL;
       TRY(parse_args(j, *x));
       continue;
-    } else if (is_op(t, "|")) {
+    } else if (filters && is_op(t, "|")) {
       j->pos++;
       const jtok *name = next(j);
       if (name->k != T_NAME) return BAD(t->line, "'|' not followed by a filter name");
@@ -447,7 +449,7 @@ static dp_status parse_postfix(J *j, jnode **x) {
       TRY(new_node(j, E_FILTER, t->line, &n));
       n->a = *x, n->s = name->s;
       if (accept_op(j, "(")) TRY(parse_args(j, n));
-    } else if (is_kw(t, "is")) {
+    } else if (filters && is_kw(t, "is")) {
       j->pos++;
       TRY(new_node(j, E_TEST, t->line, &n));
       n->op = accept_kw(j, "not");
@@ -468,7 +470,7 @@ static dp_status parse_postfix(J *j, jnode **x) {
   }
 }
 
-static dp_status parse_unary(J *j, jnode **out) {
+static dp_status parse_unary(J *j, jnode **out, int filters) {
   TRY(deeper(j));
   const jtok *t = peek(j);
   if (is_op(t, "-") || is_op(t, "+")) {
@@ -476,12 +478,13 @@ static dp_status parse_unary(J *j, jnode **out) {
     jnode *n;
     TRY(new_node(j, E_NEG, t->line, &n));
     n->op = is_op(t, "-");
-    TRY(parse_unary(j, &n->a));
+    TRY(parse_unary(j, &n->a, 0));
     *out = n;
   } else {
     TRY(parse_primary(j, out));
-    TRY(parse_postfix(j, out));
+    TRY(parse_postfix(j, out, 0));
   }
+  if (filters) TRY(parse_postfix(j, out, 1));
   j->depth--;
   return DP_OK;
 }
@@ -494,7 +497,7 @@ static dp_status parse_level(J *j, int level, jnode **out) {
     {{"*", OP_MUL}, {"/", OP_DIV}, {"//", OP_FDIV}, {"%", OP_MOD}},
     {{"**", OP_POW}},
   };
-  if (level == 4) return parse_unary(j, out);
+  if (level == 4) return parse_unary(j, out, 1);
   TRY(parse_level(j, level + 1, out));
   for (;;) {
     int code = 0;
