@@ -61,7 +61,12 @@ dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, 
  * terminating NUL (when cap > 0) and sets *len to the full byte count (without the NUL; a piece
  * may contain a 0 byte). Fails with DP_ERR_INVALID_ARG for an id outside the vocabulary. */
 dp_status dp_token_piece(const dp_model *m, int32_t id, char *buf, size_t cap, size_t *len);
-/* Render a chat conversation with the model's chat template (dp_free-able via dp_string_free). */
+/* Render a chat conversation with the model's chat template (free with dp_string_free): a
+ * known family's built-in renderer, else the template itself through the Jinja-subset
+ * interpreter. DP_ERR_NOT_FOUND when the model ships no template; a template that cannot be
+ * rendered fails with a message naming the line (DP_ERR_UNSUPPORTED: a construct outside the
+ * subset; DP_ERR_FORMAT: a syntax error; DP_ERR_INVALID_ARG: its raise_exception, e.g. roles
+ * that do not alternate). Feed the text to dp_generate / dp_tokenize_prompt. */
 typedef struct dp_chat_message { const char *role, *content; } dp_chat_message;
 dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out);
 void dp_string_free(char *s);
