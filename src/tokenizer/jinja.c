@@ -271,6 +271,10 @@ static jstr py_strip(jstr s, const jstr *chars, int which) {
   }
   return (jstr){s.s + a, b - a};
 }
+void dp_jinja_trim(const char *s, size_t n, size_t *start, size_t *len) {
+  jstr r = py_strip((jstr){s, n}, NULL, 3);
+  *start = (size_t)(r.s - s), *len = r.n;
+}
 static size_t cp_count(jstr s) {
   size_t n = 0;
   uint32_t c;

@@ -26,4 +26,7 @@ enum {
  * fails with a one-line message naming the template line. */
 dp_status dp_jinja_render(const char *src, size_t len, const dp_chat_msg *msgs, size_t n, int add_generation_prompt,
                           const char *bos_token, const char *eos_token, dp_buf *out);
+/* Jinja's |trim (Python str.strip()): s[*start, *start + *len) without the Unicode whitespace
+ * Python strips at both ends. The built-in renderers trim with it too. */
+void dp_jinja_trim(const char *s, size_t n, size_t *start, size_t *len);
 #endif
