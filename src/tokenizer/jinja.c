@@ -7,7 +7,7 @@
  * Pipeline: jinja_parse.c lexes and parses the template into a tree; this file evaluates the tree
  * with a scope stack (a for-loop iteration is a scope; if is not).
  * Supported: {{ }}, {% if/elif/else %}, {% for a[, b] in x [if c] %} with else, loop.index,
- * index0, revindex, revindex0, first, last, length, previtem, nextitem; {% set x = %}, {% set
+ * index0, revindex, revindex0, first, last, length, previtem, nextitem, depth(0); {% set x = %}, {% set
  * ns.a = %} with namespace(); break, continue; {% generation %}; {# #}; {%- -%} {%+ +%}.
  * Expressions: literals, lists, dicts, names, x.a, x[i], x[a:b:c], if-else, or/and/not, == != <
  * <= > >= in, not in, + - * / // % ** ~, filters (FILTERS[]), tests (TESTS[]), string and dict
@@ -980,8 +980,10 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
   }
   jv loop;
   TRY(new_dict(j, &loop));
-  static const char *const KEYS[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem"};
-  for (size_t k = 0; k < 9; k++) TRY(dict_set(j, loop.u.d, (jstr){KEYS[k], strlen(KEYS[k])}, mk_none()));
+  static const char *const KEYS[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem",
+                                     "depth", "depth0"};
+  for (size_t k = 0; k < 11; k++) TRY(dict_set(j, loop.u.d, (jstr){KEYS[k], strlen(KEYS[k])}, mk_none()));
+  loop.u.d->v[9] = mk_int(1), loop.u.d->v[10] = mk_int(0); /* no recursive loops */
   for (size_t i = 0; i < n; i++) {
     if (++j->iters > DP_JINJA_MAX_ITERATIONS) return UNSUP(s->line, "more than %d loop iterations", DP_JINJA_MAX_ITERATIONS);
     jv *lv = loop.u.d->v;
