@@ -199,7 +199,7 @@ static dp_status put_json(dp_buf *b, const jv *v, int line) {
     }
     dp_buf_puts(b, "}");
     break;
-  default: return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "tojson of an undefined value (%s)", v->why ? v->why : "undefined");
+  default: return INVAL(line, "tojson of an undefined value (%s)", v->why ? v->why : "undefined");
   }
   return DP_OK;
 }
@@ -322,7 +322,7 @@ static dp_status enter(J *j, int line) {
   return DP_OK;
 }
 static dp_status undefined_use(int line, const jv *v) {
-  return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "%s", v->why ? v->why : "use of an undefined value");
+  return INVAL(line, "%s", v->why ? v->why : "use of an undefined value");
 }
 
 static const jv *lookup(const J *j, jstr name) {
@@ -360,7 +360,8 @@ static dp_status get_item(J *j, int line, const jv *x, const jv *key, jv *out) {
   if (x->t == V_DICT && key->t == V_STR) {
     const jv *v = dict_find(x->u.d, key->u.s.s, key->u.s.n);
     if (v) { *out = *v; return DP_OK; }
-    return why_msg(j, out, "'%s object' has no attribute '%.*s'", type_name(x), (int)(key->u.s.n < 60 ? key->u.s.n : 60), key->u.s.s);
+    return why_msg(j, out, "'%s object' has no attribute '%.*s'", type_name(x), (int)(key->u.s.n < 60 ? key->u.s.n : 60),
+                   key->u.s.s);
   }
   if ((x->t == V_LIST || x->t == V_STR) && (key->t == V_INT || key->t == V_BOOL)) {
     int64_t i = inum(key);
@@ -378,7 +379,8 @@ static dp_status get_item(J *j, int line, const jv *x, const jv *key, jv *out) {
     return why_msg(j, out, "str object has no element %lld", (long long)inum(key));
   }
   if (key->t == V_STR)
-    return why_msg(j, out, "'%s object' has no attribute '%.*s'", type_name(x), (int)(key->u.s.n < 60 ? key->u.s.n : 60), key->u.s.s);
+    return why_msg(j, out, "'%s object' has no attribute '%.*s'", type_name(x), (int)(key->u.s.n < 60 ? key->u.s.n : 60),
+                   key->u.s.s);
   return why_msg(j, out, "'%s object' has no element of type %s", type_name(x), type_name(key));
 }
 
@@ -395,11 +397,11 @@ static dp_status slice(J *j, const jnode *e, const jv *x, jv *out) {
     jv v;
     TRY(eval(j, pn[k], &v));
     if (v.t == V_NONE) continue;
-    if (v.t != V_INT && v.t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "slice index of type %s", type_name(&v));
+    if (v.t != V_INT && v.t != V_BOOL) return INVAL(e->line, "slice index of type %s", type_name(&v));
     part[k] = inum(&v), given[k] = 1;
   }
   int64_t st = part[2];
-  if (!st) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "slice step cannot be zero");
+  if (!st) return INVAL(e->line, "slice step cannot be zero");
   if (st < -n - 1 || st > n + 1) st = st < 0 ? -n - 1 : n + 1; /* same result, no overflow below */
   int64_t lo = st > 0 ? 0 : -1, hi = st > 0 ? n : n - 1; /* Python's PySlice_AdjustIndices */
   int64_t a = given[0] ? part[0] : (st > 0 ? 0 : n - 1), b = given[1] ? part[1] : (st > 0 ? n : -1);
@@ -410,7 +412,10 @@ static dp_status slice(J *j, const jnode *e, const jv *x, jv *out) {
   jv r;
   TRY(new_list(j, cnt, &r));
   size_t k = 0, bytes = 0;
-  for (int64_t i = a; st > 0 ? i < b : i > b; i += st) { r.u.l->v[k++] = items.u.l->v[i]; if (x->t == V_STR) bytes += items.u.l->v[i].u.s.n; }
+  for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
+    r.u.l->v[k++] = items.u.l->v[i];
+    if (x->t == V_STR) bytes += items.u.l->v[i].u.s.n;
+  }
   if (x->t == V_LIST) { *out = r; return DP_OK; }
   char *p;
   NEW(j, p, bytes + 1);
@@ -432,7 +437,8 @@ static dp_status concat(J *j, int line, jstr a, jstr b, jv *out) {
 static dp_status repeat(J *j, int line, const jv *x, int64_t times, jv *out) {
   if (times < 0) times = 0;
   size_t unit = x->t == V_STR ? x->u.s.n : x->u.l->n * sizeof(jv);
-  if (unit && (uint64_t)times > DP_JINJA_MAX_OUT / unit) return UNSUP(line, "a repetition larger than %d MiB", DP_JINJA_MAX_OUT >> 20);
+  if (unit && (uint64_t)times > DP_JINJA_MAX_OUT / unit)
+    return UNSUP(line, "a repetition larger than %d MiB", DP_JINJA_MAX_OUT >> 20);
   if (x->t == V_STR) {
     char *p;
     NEW(j, p, unit * (size_t)times + 1);
@@ -458,14 +464,16 @@ static dp_status arith(J *j, int line, int op, const jv *a, const jv *b, jv *out
     if (b->u.l->n) memcpy(out->u.l->v + a->u.l->n, b->u.l->v, b->u.l->n * sizeof(jv));
     return DP_OK;
   }
-  if (op == OP_MUL && (a->t == V_STR || a->t == V_LIST) && (b->t == V_INT || b->t == V_BOOL)) return repeat(j, line, a, inum(b), out);
-  if (op == OP_MUL && (b->t == V_STR || b->t == V_LIST) && (a->t == V_INT || a->t == V_BOOL)) return repeat(j, line, b, inum(a), out);
+  if (op == OP_MUL && (a->t == V_STR || a->t == V_LIST) && (b->t == V_INT || b->t == V_BOOL))
+    return repeat(j, line, a, inum(b), out);
+  if (op == OP_MUL && (b->t == V_STR || b->t == V_LIST) && (a->t == V_INT || a->t == V_BOOL))
+    return repeat(j, line, b, inum(a), out);
   if (op == OP_MOD && a->t == V_STR) return UNSUP(line, "string formatting with '%%'");
   if (!is_num(a) || !is_num(b))
-    return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "unsupported operand types for %s: '%s' and '%s'", SYM[op], type_name(a), type_name(b));
+    return INVAL(line, "unsupported operand types for %s: '%s' and '%s'", SYM[op], type_name(a), type_name(b));
   int fl = a->t == V_FLOAT || b->t == V_FLOAT || op == OP_DIV;
   if (op == OP_POW && !fl && inum(b) < 0) fl = 1;
-  if ((op == OP_DIV || op == OP_FDIV || op == OP_MOD) && num(b) == 0) return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "division by zero");
+  if ((op == OP_DIV || op == OP_FDIV || op == OP_MOD) && num(b) == 0) return INVAL(line, "division by zero");
   if (fl) {
     double x = num(a), y = num(b), r = 0;
     switch (op) {
@@ -514,7 +522,7 @@ static dp_status compare(J *j, int line, int op, const jv *a, const jv *b, jv *o
     else if (b->t == V_LIST) { r = 0; for (size_t i = 0; i < b->u.l->n && !r; i++) r = equal(a, &b->u.l->v[i]); }
     else if (b->t == V_DICT && a->t == V_STR) r = dict_find(b->u.d, a->u.s.s, a->u.s.n) != NULL;
     else if (b->t == V_UNDEF) return undefined_use(line, b);
-    else return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "'in <%s>' requires a container, not %s", type_name(b), type_name(a));
+    else return INVAL(line, "'in <%s>' requires a container, not %s", type_name(b), type_name(a));
     *out = mk_bool(r == (op == OP_IN));
     return DP_OK;
   }
@@ -524,7 +532,7 @@ static dp_status compare(J *j, int line, int op, const jv *a, const jv *b, jv *o
     size_t m = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
     c = m ? memcmp(a->u.s.s, b->u.s.s, m) : 0;
     if (!c) c = a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n;
-  } else return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "ordering comparison between '%s' and '%s'", type_name(a), type_name(b));
+  } else return INVAL(line, "ordering comparison between '%s' and '%s'", type_name(a), type_name(b));
   int r = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
   *out = mk_bool(r);
   return DP_OK;
@@ -537,21 +545,21 @@ static dp_status eval_args(J *j, const jnode *e, size_t min, size_t max, const c
     if (e->kw && e->kw[i].s) return UNSUP(e->line, "keyword argument '%.*s' to %s", (int)e->kw[i].n, e->kw[i].s, what);
     np++;
   }
-  if (np < min || np > max) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "%s takes %zu to %zu arguments, got %zu", what, min, max, np);
+  if (np < min || np > max) return INVAL(e->line, "%s takes %zu to %zu arguments, got %zu", what, min, max, np);
   for (size_t i = 0; i < np; i++) TRY(eval(j, e->kid[i], &args[i]));
   return DP_OK;
 }
 static dp_status want_str(int line, const jv *v, const char *what) {
   if (v->t == V_STR) return DP_OK;
   if (v->t == V_UNDEF) return undefined_use(line, v);
-  return dp_jinja_fail(DP_ERR_INVALID_ARG, line, "%s needs a string, got %s", what, type_name(v));
+  return INVAL(line, "%s needs a string, got %s", what, type_name(v));
 }
 
 static dp_status split(J *j, const jnode *e, jstr s, const jv *args, size_t na, jv *out) {
   int64_t maxsplit = na > 1 && (args[1].t == V_INT) ? args[1].u.i : -1;
   int ws = na == 0 || args[0].t == V_NONE;
   if (!ws) TRY(want_str(e->line, &args[0], "split"));
-  if (!ws && !args[0].u.s.n) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "split: empty separator");
+  if (!ws && !args[0].u.s.n) return INVAL(e->line, "split: empty separator");
   size_t n = 0;
   jstr *v = NULL;
   size_t i = 0;
@@ -681,7 +689,7 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     TRY(eval_args(j, e, 1, 1, "raise_exception", args));
     jv msg;
     TRY(to_str(j, e->line, &args[0], 0, &msg));
-    return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "raise_exception: %.*s", (int)(msg.u.s.n < 300 ? msg.u.s.n : 300), msg.u.s.s);
+    return INVAL(e->line, "raise_exception: %.*s", (int)(msg.u.s.n < 300 ? msg.u.s.n : 300), msg.u.s.s);
   }
   if (str_eq(f, "namespace", 9)) {
     TRY(new_dict(j, out));
@@ -698,11 +706,11 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     TRY(eval_args(j, e, 1, 3, "range", args));
     int64_t p[3] = {0, 0, 1};
     for (size_t i = 0; i < e->nkid; i++) {
-      if (args[i].t != V_INT && args[i].t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "range() needs integers");
+      if (args[i].t != V_INT && args[i].t != V_BOOL) return INVAL(e->line, "range() needs integers");
       p[e->nkid == 1 ? 1 : i] = inum(&args[i]);
     }
-    if (!p[2]) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "range() step cannot be zero");
-    double cnt = p[2] > 0 ? ceil(((double)p[1] - (double)p[0]) / (double)p[2]) : ceil(((double)p[0] - (double)p[1]) / -(double)p[2]);
+    if (!p[2]) return INVAL(e->line, "range() step cannot be zero");
+    double cnt = ceil(((double)p[1] - (double)p[0]) / (double)p[2]);
     if (cnt < 0) cnt = 0;
     if (cnt > DP_JINJA_MAX_ITERATIONS) return UNSUP(e->line, "range() of more than %d numbers", DP_JINJA_MAX_ITERATIONS);
     TRY(new_list(j, (size_t)cnt, out));
@@ -723,7 +731,7 @@ static dp_status call_function(J *j, const jnode *e, jv *out) {
     return dp_jinja_str(j, e->line, buf, n, out);
   }
   const jv *v = lookup(j, f);
-  if (!v) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "'%.*s' is undefined", (int)(f.n < 60 ? f.n : 60), f.s);
+  if (!v) return INVAL(e->line, "'%.*s' is undefined", (int)(f.n < 60 ? f.n : 60), f.s);
   return UNSUP(e->line, "calling '%.*s'", (int)(f.n < 60 ? f.n : 60), f.s);
 }
 
@@ -761,7 +769,7 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     else if (x.t == V_LIST) *out = mk_int((int64_t)x.u.l->n);
     else if (x.t == V_DICT) *out = mk_int((int64_t)x.u.d->n);
     else if (x.t == V_UNDEF) *out = mk_int(0);
-    else return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "object of type '%s' has no length", type_name(&x));
+    else return INVAL(e->line, "object of type '%s' has no length", type_name(&x));
     return DP_OK;
   }
   if (IS("upper") || IS("lower") || IS("capitalize")) {
@@ -801,7 +809,7 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     } else *out = mk_int(0);
     return DP_OK;
   }
-  if (items.t != V_LIST) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "%s of a %s", what, type_name(&x));
+  if (items.t != V_LIST) return INVAL(e->line, "%s of a %s", what, type_name(&x));
   const jlist *l = items.u.l;
   if (IS("first") || IS("last")) {
     if (!l->n) return why_msg(j, out, "%s of an empty sequence", what);
@@ -856,7 +864,7 @@ static dp_status test(J *j, const jnode *e, jv *out) {
   else if (IS("mapping")) r = x.t == V_DICT && !x.u.d->ns;
   else { /* even, odd */
     if (x.t == V_UNDEF) return undefined_use(e->line, &x);
-    if (x.t != V_INT && x.t != V_BOOL) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "test '%.*s' of a %s", (int)t.n, t.s, type_name(&x));
+    if (x.t != V_INT && x.t != V_BOOL) return INVAL(e->line, "test '%.*s' of a %s", (int)t.n, t.s, type_name(&x));
     r = (inum(&x) % 2 != 0) == IS("odd");
   }
 #undef IS
@@ -899,7 +907,7 @@ static dp_status eval_node(J *j, const jnode *e, jv *out) {
   case E_NEG:
     TRY(eval(j, e->a, &a));
     if (a.t == V_UNDEF) return undefined_use(e->line, &a);
-    if (!is_num(&a)) return dp_jinja_fail(DP_ERR_INVALID_ARG, e->line, "bad operand type for unary %c: '%s'", e->op ? '-' : '+', type_name(&a));
+    if (!is_num(&a)) return INVAL(e->line, "bad operand type for unary %c: '%s'", e->op ? '-' : '+', type_name(&a));
     if (!e->op) { *out = a; return DP_OK; }
     if (a.t == V_FLOAT) { *out = mk_float(-a.u.f); return DP_OK; }
     b = mk_int(0);
@@ -959,7 +967,7 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
   else if (seq.t == V_DICT && !seq.u.d->ns) {
     TRY(new_list(j, seq.u.d->n, &items));
     for (size_t i = 0; i < seq.u.d->n; i++) items.u.l->v[i] = mk_str(seq.u.d->k[i].s, seq.u.d->k[i].n);
-  } else return dp_jinja_fail(DP_ERR_INVALID_ARG, s->line, "'%s' object is not iterable", type_name(&seq));
+  } else return INVAL(s->line, "'%s' object is not iterable", type_name(&seq));
   size_t saved = j->scope, n = items.u.l->n;
   if (s->d) { /* {% for x in xs if cond %}: filter first (loop.length counts what is kept) */
     jv kept;
@@ -980,8 +988,8 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
   }
   jv loop;
   TRY(new_dict(j, &loop));
-  static const char *const KEYS[] = {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem",
-                                     "depth", "depth0"};
+  static const char *const KEYS[] = {"index", "index0", "revindex", "revindex0", "first", "last",
+                                     "length", "previtem", "nextitem", "depth", "depth0"};
   for (size_t k = 0; k < 11; k++) TRY(dict_set(j, loop.u.d, (jstr){KEYS[k], strlen(KEYS[k])}, mk_none()));
   loop.u.d->v[9] = mk_int(1), loop.u.d->v[10] = mk_int(0); /* no recursive loops */
   for (size_t i = 0; i < n; i++) {
@@ -996,7 +1004,7 @@ static dp_status exec_for(J *j, const jnode *s, int *ctl) {
     dp_status st = DP_OK;
     if (s->s2.s) {
       if (it->t != V_LIST || it->u.l->n != 2)
-        st = dp_jinja_fail(DP_ERR_INVALID_ARG, s->line, "cannot unpack a %s into two loop variables", type_name(it));
+        st = INVAL(s->line, "cannot unpack a %s into two loop variables", type_name(it));
       if (!st) st = set_var(j, s->s, it->u.l->v[0]);
       if (!st) st = set_var(j, s->s2, it->u.l->v[1]);
     } else st = set_var(j, s->s, *it);
@@ -1044,7 +1052,8 @@ static dp_status exec_node(J *j, const jnode *s, int *ctl) {
     if (!s->s2.s) return set_var(j, s->s, v);
     const jv *ns = lookup(j, s->s);
     if (!ns || ns->t != V_DICT || !ns->u.d->ns)
-      return UNSUP(s->line, "set of an attribute of '%.*s', which is not a namespace()", (int)(s->s.n < 60 ? s->s.n : 60), s->s.s);
+      return UNSUP(s->line, "set of an attribute of '%.*s', which is not a namespace()", (int)(s->s.n < 60 ? s->s.n : 60),
+                   s->s.s);
     return dict_set(j, ns->u.d, s->s2, v);
   }
   case S_BREAK: *ctl = CTL_BREAK; return DP_OK;
@@ -1078,7 +1087,8 @@ static dp_status render(J *j, const char *src, size_t len, const dp_chat_msg *ms
 dp_status dp_jinja_render(const char *src, size_t len, const dp_chat_msg *msgs, size_t n, int add_generation_prompt,
                           const char *bos_token, const char *eos_token, dp_buf *out) {
   for (size_t i = 0; i < n; i++)
-    if (!msgs[i].role || !msgs[i].content) return dp_error(DP_ERR_INVALID_ARG, "chat template: message %zu has no role/content", i);
+    if (!msgs[i].role || !msgs[i].content)
+      return dp_error(DP_ERR_INVALID_ARG, "chat template: message %zu has no role/content", i);
   J j;
   memset(&j, 0, sizeof j);
   j.out = out, j.out0 = out->len;

@@ -60,6 +60,7 @@ typedef struct J {
 
 #define UNSUP(line, ...) dp_jinja_fail(DP_ERR_UNSUPPORTED, line, __VA_ARGS__)
 #define BAD(line, ...) dp_jinja_fail(DP_ERR_FORMAT, line, __VA_ARGS__)
+#define INVAL(line, ...) dp_jinja_fail(DP_ERR_INVALID_ARG, line, __VA_ARGS__)
 #define TRY(x) do { dp_status st_ = (x); if (st_) return st_; } while (0)
 /* "chat template line N: ..." with the status code (DP_ERR_UNSUPPORTED: a construct this subset
  * lacks; DP_ERR_FORMAT: a syntax error; DP_ERR_INVALID_ARG: the template failed on this input). */

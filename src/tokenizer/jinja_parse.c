@@ -125,7 +125,8 @@ static dp_status lex_string(J *j, size_t *p, int *line, jtok *t) {
         cp = cp * 16 + (uint32_t)v;
       }
       char u[4];
-      if (!st && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) st = UNSUP(*line, "escape \\%c%X outside Unicode scalar values", e, cp);
+      if (!st && (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)))
+        st = UNSUP(*line, "escape \\%c%X outside Unicode scalar values", e, cp);
       if (!st) st = dp_buf_append(&b, u, dp_utf8_encode(cp, u));
     } else {
       char keep[2] = {'\\', e};
@@ -248,7 +249,10 @@ static dp_status lex(J *j) {
     }
     strip_next = end_strip;
     line_starting = 0;
-    if (!end_strip && !end_plus && kind != '{' && q < j->len && s[q] == '\n') { q++; line++; line_starting = 1; } /* trim_blocks */
+    if (!end_strip && !end_plus && kind != '{' && q < j->len && s[q] == '\n') { /* trim_blocks */
+      q++, line++;
+      line_starting = 1;
+    }
     if (end_strip) { /* Jinja's "-%}\s*" consumes the whitespace as part of the tag */
       size_t k = q;
       while (k < j->len && is_ws(s[k])) k++;
