@@ -12,7 +12,7 @@
  * * language details against Jinja's own results (whitespace control, scoping, Python values);
  * * errors: unsupported constructs and syntax errors name the construct and line;
  *   raise_exception (gemma3's role check); hostile templates hit the limits (iterations, output,
- *   memory, nesting) quickly with an error and no output;
+ *   memory, nesting, self-containing or hugely shared values) quickly with an error and no output;
  * * dp_tokenizer_piece: a token's text as it reads inside a text (U+2581 -> space, byte tokens). */
 #include <string.h>
 #include <time.h>
@@ -254,6 +254,13 @@ static void limits(void) {
     {"{% set ns = namespace(x=[1]) %}{% for i in range(100) %}{% set ns.x = ns.x + ns.x %}{% endfor %}", "needs more than 64 MiB"},
     {"{{ 'x' * 100000000 }}", "a repetition larger than 16 MiB"},
     {deep, "nesting deeper than 64"},
+    {"{% set ns = namespace(x=1) %}{% for i in range(2000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+     "values nested deeper than 512"},
+    {"{% set ns = namespace(x=1) %}{% set ns.x = [ns] %}{{ ns | string }}", "or containing themselves"},
+    {"{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}{{ ns.x == ns.x }}",
+     "comparison of values nested deeper"},
+    {"{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = [ns.x, ns.x] %}{% endfor %}{{ ns.x | tojson }}",
+     "a value printing longer than 16 MiB"},
     {chain, "nested deeper than 512"},
   };
   dp_buf out = {0};

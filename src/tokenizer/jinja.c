@@ -120,9 +120,19 @@ static void put_float(dp_buf *b, double f) {
   }
 }
 
-static void put_repr(dp_buf *b, const jv *v);
+/* The value writers and equal() walk nested values: a value can hold itself through a namespace
+ * (ns.x = [ns]) or share parts many times, so the walk is bounded in depth and in bytes / steps. */
+static dp_status walk_check(const dp_buf *b, int line, int depth) {
+  if (depth > DP_JINJA_MAX_NEST)
+    return UNSUP(line, "values nested deeper than %d (or containing themselves)", DP_JINJA_MAX_NEST);
+  if (b->len > DP_JINJA_MAX_OUT) return UNSUP(line, "a value printing longer than %d MiB", DP_JINJA_MAX_OUT >> 20);
+  return DP_OK;
+}
+
+static dp_status put_repr(dp_buf *b, const jv *v, int line, int depth);
 /* str(v) as Python prints it (undefined prints as nothing). */
-static void put_str(dp_buf *b, const jv *v) {
+static dp_status put_str(dp_buf *b, const jv *v, int line, int depth) {
+  TRY(walk_check(b, line, depth));
   switch (v->t) {
   case V_UNDEF: break;
   case V_NONE: dp_buf_puts(b, "None"); break;
@@ -133,7 +143,10 @@ static void put_str(dp_buf *b, const jv *v) {
   case V_LIST: {
     const jlist *l = v->u.l;
     dp_buf_puts(b, l->tuple ? "(" : "[");
-    for (size_t i = 0; i < l->n; i++) { if (i) dp_buf_puts(b, ", "); put_repr(b, &l->v[i]); }
+    for (size_t i = 0; i < l->n; i++) {
+      if (i) dp_buf_puts(b, ", ");
+      TRY(put_repr(b, &l->v[i], line, depth + 1));
+    }
     dp_buf_puts(b, l->tuple ? (l->n == 1 ? ",)" : ")") : "]");
     break;
   }
@@ -144,18 +157,19 @@ static void put_str(dp_buf *b, const jv *v) {
     for (size_t i = 0; i < d->n; i++) {
       if (i) dp_buf_puts(b, ", ");
       jv k = mk_str(d->k[i].s, d->k[i].n);
-      put_repr(b, &k);
+      TRY(put_repr(b, &k, line, depth + 1));
       dp_buf_puts(b, ": ");
-      put_repr(b, &d->v[i]);
+      TRY(put_repr(b, &d->v[i], line, depth + 1));
     }
     dp_buf_puts(b, d->ns ? "}>" : "}");
     break;
   }
   }
+  return DP_OK;
 }
 /* repr(v): strings quoted as Python does ('x', or "x" when it holds ' and no "). */
-static void put_repr(dp_buf *b, const jv *v) {
-  if (v->t != V_STR) { put_str(b, v); return; }
+static dp_status put_repr(dp_buf *b, const jv *v, int line, int depth) {
+  if (v->t != V_STR) return put_str(b, v, line, depth);
   const char *s = v->u.s.s;
   size_t n = v->u.s.n;
   char q = memchr(s, '\'', n) && !memchr(s, '"', n) ? '"' : '\'';
@@ -170,9 +184,11 @@ static void put_repr(dp_buf *b, const jv *v) {
     else dp_buf_append(b, &s[i], 1);
   }
   dp_buf_append(b, &q, 1);
+  return DP_OK;
 }
 /* HF's tojson: json.dumps(x, ensure_ascii=False), keys in insertion order. */
-static dp_status put_json(dp_buf *b, const jv *v, int line) {
+static dp_status put_json(dp_buf *b, const jv *v, int line, int depth) {
+  TRY(walk_check(b, line, depth));
   switch (v->t) {
   case V_NONE: dp_buf_puts(b, "null"); break;
   case V_BOOL: dp_buf_puts(b, v->u.b ? "true" : "false"); break;
@@ -185,7 +201,10 @@ static dp_status put_json(dp_buf *b, const jv *v, int line) {
   case V_STR: dp_buf_json_string(b, v->u.s.s, v->u.s.n); break;
   case V_LIST:
     dp_buf_puts(b, "[");
-    for (size_t i = 0; i < v->u.l->n; i++) { if (i) dp_buf_puts(b, ", "); TRY(put_json(b, &v->u.l->v[i], line)); }
+    for (size_t i = 0; i < v->u.l->n; i++) {
+      if (i) dp_buf_puts(b, ", ");
+      TRY(put_json(b, &v->u.l->v[i], line, depth + 1));
+    }
     dp_buf_puts(b, "]");
     break;
   case V_DICT:
@@ -195,7 +214,7 @@ static dp_status put_json(dp_buf *b, const jv *v, int line) {
       if (i) dp_buf_puts(b, ", ");
       dp_buf_json_string(b, v->u.d->k[i].s, v->u.d->k[i].n);
       dp_buf_puts(b, ": ");
-      TRY(put_json(b, &v->u.d->v[i], line));
+      TRY(put_json(b, &v->u.d->v[i], line, depth + 1));
     }
     dp_buf_puts(b, "}");
     break;
@@ -208,34 +227,35 @@ static dp_status put_json(dp_buf *b, const jv *v, int line) {
 static dp_status to_str(J *j, int line, const jv *v, int repr, jv *out) {
   if (v->t == V_STR && !repr) { *out = *v; return DP_OK; }
   dp_buf b = {0};
-  if (repr == 2) { dp_status st = put_json(&b, v, line); if (st) { dp_buf_free(&b); return st; } }
-  else if (repr) put_repr(&b, v);
-  else put_str(&b, v);
-  dp_status st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, line, b.data ? b.data : "", b.len, out);
+  dp_status st = repr == 2 ? put_json(&b, v, line, 0) : repr ? put_repr(&b, v, line, 0) : put_str(&b, v, line, 0);
+  if (!st) st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, line, b.data ? b.data : "", b.len, out);
   dp_buf_free(&b);
   return st;
 }
 
-static int equal(const jv *a, const jv *b) {
+/* Python ==: 1 equal, 0 not, -1 when the values are nested too deep or too large to compare. */
+static int equal(J *j, const jv *a, const jv *b, int depth) {
+  if (depth > DP_JINJA_MAX_NEST || ++j->steps > DP_JINJA_MAX_STEPS) return -1;
   if (is_num(a) && is_num(b)) {
     if (a->t == V_FLOAT || b->t == V_FLOAT) return num(a) == num(b);
     return inum(a) == inum(b);
   }
   if (a->t != b->t) return 0;
+  int r = 1;
   switch (a->t) {
   case V_UNDEF: case V_NONE: return 1;
   case V_STR: return str_eq(a->u.s, b->u.s.s, b->u.s.n);
   case V_LIST:
     if (a->u.l->n != b->u.l->n) return 0;
-    for (size_t i = 0; i < a->u.l->n; i++) if (!equal(&a->u.l->v[i], &b->u.l->v[i])) return 0;
-    return 1;
+    for (size_t i = 0; i < a->u.l->n && r == 1; i++) r = equal(j, &a->u.l->v[i], &b->u.l->v[i], depth + 1);
+    return r;
   case V_DICT:
     if (a->u.d->n != b->u.d->n || a->u.d->ns || b->u.d->ns) return a->u.d == b->u.d;
-    for (size_t i = 0; i < a->u.d->n; i++) {
+    for (size_t i = 0; i < a->u.d->n && r == 1; i++) {
       const jv *o = dict_find(b->u.d, a->u.d->k[i].s, a->u.d->k[i].n);
-      if (!o || !equal(&a->u.d->v[i], o)) return 0;
+      r = o ? equal(j, &a->u.d->v[i], o, depth + 1) : 0;
     }
-    return 1;
+    return r;
   default: return 0;
   }
 }
@@ -514,12 +534,21 @@ static dp_status arith(J *j, int line, int op, const jv *a, const jv *b, jv *out
 }
 
 static dp_status compare(J *j, int line, int op, const jv *a, const jv *b, jv *out) {
-  (void)j;
-  if (op == OP_EQ || op == OP_NE) { *out = mk_bool(equal(a, b) == (op == OP_EQ)); return DP_OK; }
+  static const char DEEP[] = "comparison of values nested deeper than %d or larger than the step budget";
+  if (op == OP_EQ || op == OP_NE) {
+    int r = equal(j, a, b, 0);
+    if (r < 0) return UNSUP(line, DEEP, DP_JINJA_MAX_NEST);
+    *out = mk_bool(r == (op == OP_EQ));
+    return DP_OK;
+  }
   if (op == OP_IN || op == OP_NOTIN) {
     int r;
     if (b->t == V_STR && a->t == V_STR) r = !a->u.s.n || find(b->u.s.s, b->u.s.n, a->u.s.s, a->u.s.n) != NULL;
-    else if (b->t == V_LIST) { r = 0; for (size_t i = 0; i < b->u.l->n && !r; i++) r = equal(a, &b->u.l->v[i]); }
+    else if (b->t == V_LIST) {
+      r = 0;
+      for (size_t i = 0; i < b->u.l->n && !r; i++) r = equal(j, a, &b->u.l->v[i], 0);
+      if (r < 0) return UNSUP(line, DEEP, DP_JINJA_MAX_NEST);
+    }
     else if (b->t == V_DICT && a->t == V_STR) r = dict_find(b->u.d, a->u.s.s, a->u.s.n) != NULL;
     else if (b->t == V_UNDEF) return undefined_use(line, b);
     else return INVAL(line, "'in <%s>' requires a container, not %s", type_name(b), type_name(a));
@@ -831,11 +860,12 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     jv sep = mk_str("", 0);
     if (e->nkid) TRY(to_str(j, e->line, &args[0], 0, &sep));
     dp_buf b = {0};
-    for (size_t i = 0; i < l->n && b.len <= DP_JINJA_MAX_OUT; i++) {
+    dp_status st = DP_OK;
+    for (size_t i = 0; i < l->n && !st; i++) {
       if (i) dp_buf_append(&b, sep.u.s.s, sep.u.s.n);
-      put_str(&b, &l->v[i]);
+      st = put_str(&b, &l->v[i], e->line, 1);
     }
-    dp_status st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, e->line, b.data ? b.data : "", b.len, out);
+    if (!st) st = b.failed ? DP_ERR_NOMEM : dp_jinja_str(j, e->line, b.data ? b.data : "", b.len, out);
     dp_buf_free(&b);
     return st;
   }

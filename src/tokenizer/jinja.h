@@ -14,7 +14,7 @@ enum {
   DP_JINJA_MAX_OUT = 16 << 20,       /* rendered bytes, and the longest string value */
   DP_JINJA_MAX_MEM = 64 << 20,       /* bytes of parse tree and values per render */
   DP_JINJA_MAX_DEPTH = 64,           /* nesting of blocks and of parenthesised expressions */
-  DP_JINJA_MAX_NEST = 512,           /* evaluation recursion (operator chains included) */
+  DP_JINJA_MAX_NEST = 512,           /* evaluation recursion (operator chains included), value nesting */
   DP_JINJA_MAX_ITERATIONS = 1000000, /* for-loop iterations per render */
   DP_JINJA_MAX_STEPS = 20000000,     /* evaluation steps per render */
 };
