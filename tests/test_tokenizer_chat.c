@@ -188,6 +188,10 @@ static void language(void) {
     {"{{ 'a' 'b' }}{{ '\\u00e9\\x41\\q' }}{{ 'ab' | reverse }}{{ [1, 2] | join('-') }}", "ab\xc3\xa9" "A\\qba1-2"},
     {"{% if x %}{% elif messages %}E{% else %}N{% endif %}{# note #}{% generation %}g{% endgeneration %}", "Eg"},
     {"{{ -1|string }} {{ -(1.5)|string ~ 'x' }} {{ -2|string|length }} {{ not messages[0].role is defined }}", "-1 -1.5x 2 False"},
+    /* strings index and slice by code point */
+    {"{% set s = 'h\xc3\xa9llo \xf0\x9f\xa6\x9c!' %}{{ s[1] }}|{{ s[-2] }}|{{ s[1:5] }}|{{ s[::-1] }}|{{ s[::3] }}|{{ s|first }}"
+     "|{{ s|last }}|{{ s|reverse }}|{{ s|length }}|{{ ''|first is defined }}",
+     "\xc3\xa9|\xf0\x9f\xa6\x9c|\xc3\xa9llo|!\xf0\x9f\xa6\x9c oll\xc3\xa9h|hl\xf0\x9f\xa6\x9c|h|!|!\xf0\x9f\xa6\x9c oll\xc3\xa9h|8|False"},
   };
   dp_buf out = {0};
   for (size_t i = 0; i < sizeof T / sizeof *T; i++) {

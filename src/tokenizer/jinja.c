@@ -312,6 +312,18 @@ static dp_status chars_of(J *j, jstr s, jv *out) {
   }
   return DP_OK;
 }
+/* Byte offsets of the code points of s: (*offs)[0..*n], the last one s.n. A temporary array
+ * (dp_free it): indexing and slicing strings then cost no arena memory per operation. */
+static dp_status cp_offsets(jstr s, size_t **offs, size_t *n) {
+  size_t cnt = cp_count(s), k = 0;
+  size_t *o = dp_malloc((cnt + 1) * sizeof *o);
+  if (!o) return dp_error(DP_ERR_NOMEM, "chat template: out of memory");
+  uint32_t c;
+  for (size_t i = 0; i < s.n; i += cp_at(s.s + i, s.n - i, &c)) o[k++] = i;
+  o[cnt] = s.n;
+  *offs = o, *n = cnt;
+  return DP_OK;
+}
 
 /* ASCII case mapping; other letters would need Unicode tables: refused. */
 static dp_status change_case(J *j, int line, jstr s, int mode, jv *out) { /* 0 lower, 1 upper, 2 capitalize */
@@ -391,11 +403,13 @@ static dp_status get_item(J *j, int line, const jv *x, const jv *key, jv *out) {
       if (i >= 0 && i < n) { *out = x->u.l->v[i]; return DP_OK; }
       return why_msg(j, out, "list object has no element %lld", (long long)inum(key));
     }
-    jv cs;
-    TRY(chars_of(j, x->u.s, &cs));
-    int64_t n = (int64_t)cs.u.l->n;
-    if (i < 0) i += n;
-    if (i >= 0 && i < n) { *out = cs.u.l->v[i]; return DP_OK; }
+    size_t *o, n;
+    TRY(cp_offsets(x->u.s, &o, &n));
+    if (i < 0) i += (int64_t)n;
+    int in = i >= 0 && i < (int64_t)n;
+    if (in) *out = mk_str(x->u.s.s + o[i], o[i + 1] - o[i]);
+    dp_free(o);
+    if (in) return DP_OK;
     return why_msg(j, out, "str object has no element %lld", (long long)inum(key));
   }
   if (key->t == V_STR)
@@ -407,9 +421,7 @@ static dp_status get_item(J *j, int line, const jv *x, const jv *key, jv *out) {
 static dp_status slice(J *j, const jnode *e, const jv *x, jv *out) {
   if (x->t == V_UNDEF) return undefined_use(e->line, x);
   if (x->t != V_LIST && x->t != V_STR) return UNSUP(e->line, "slicing a %s", type_name(x));
-  jv items = *x;
-  if (x->t == V_STR) TRY(chars_of(j, x->u.s, &items));
-  int64_t n = (int64_t)items.u.l->n, part[3] = {0, 0, 1};
+  int64_t n = x->t == V_LIST ? (int64_t)x->u.l->n : (int64_t)cp_count(x->u.s), part[3] = {0, 0, 1};
   int given[3] = {0, 0, 0};
   const jnode *pn[3] = {e->b, e->c, e->d};
   for (int k = 0; k < 3; k++) {
@@ -429,19 +441,26 @@ static dp_status slice(J *j, const jnode *e, const jv *x, jv *out) {
   if (given[1]) { if (b < 0) b += n; b = b < lo ? lo : b > hi ? hi : b; }
   size_t cnt = 0;
   for (int64_t i = a; st > 0 ? i < b : i > b; i += st) cnt++;
-  jv r;
-  TRY(new_list(j, cnt, &r));
-  size_t k = 0, bytes = 0;
-  for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
-    r.u.l->v[k++] = items.u.l->v[i];
-    if (x->t == V_STR) bytes += items.u.l->v[i].u.s.n;
+  if (x->t == V_LIST) {
+    TRY(new_list(j, cnt, out));
+    size_t k = 0;
+    for (int64_t i = a; st > 0 ? i < b : i > b; i += st) out->u.l->v[k++] = x->u.l->v[i];
+    return DP_OK;
   }
-  if (x->t == V_LIST) { *out = r; return DP_OK; }
-  char *p;
-  NEW(j, p, bytes + 1);
-  for (size_t i = 0, o = 0; i < cnt; o += r.u.l->v[i].u.s.n, i++) memcpy(p + o, r.u.l->v[i].u.s.s, r.u.l->v[i].u.s.n);
-  *out = mk_str(p, bytes);
-  return DP_OK;
+  size_t *o, cn, bytes = 0;
+  TRY(cp_offsets(x->u.s, &o, &cn));
+  for (int64_t i = a; st > 0 ? i < b : i > b; i += st) bytes += o[i + 1] - o[i];
+  char *p = dp_jinja_alloc(j, bytes + 1);
+  if (p) {
+    size_t w = 0;
+    for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
+      memcpy(p + w, x->u.s.s + o[i], o[i + 1] - o[i]);
+      w += o[i + 1] - o[i];
+    }
+    *out = mk_str(p, bytes);
+  }
+  dp_free(o);
+  return p ? DP_OK : dp_jinja_mem_status();
 }
 
 static dp_status concat(J *j, int line, jstr a, jstr b, jv *out) {
@@ -807,6 +826,20 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
     return change_case(j, e->line, s.u.s, IS("lower") ? 0 : IS("upper") ? 1 : 2, out);
   }
   if (x.t == V_UNDEF) return undefined_use(e->line, &x);
+  if (x.t == V_STR && (IS("first") || IS("last") || IS("reverse"))) {
+    size_t *o, n;
+    TRY(cp_offsets(x.u.s, &o, &n));
+    char *p = IS("reverse") ? dp_jinja_alloc(j, x.u.s.n + 1) : NULL;
+    if (p)
+      for (size_t k = n, w = 0; k-- > 0; w += o[k + 1] - o[k]) memcpy(p + w, x.u.s.s + o[k], o[k + 1] - o[k]);
+    jv r = p ? mk_str(p, x.u.s.n) : !n ? mk_undef(NULL)
+             : IS("first") ? mk_str(x.u.s.s, o[1]) : mk_str(x.u.s.s + o[n - 1], o[n] - o[n - 1]);
+    dp_free(o);
+    if (IS("reverse") && !p) return dp_jinja_mem_status();
+    if (r.t == V_UNDEF) return why_msg(j, out, "%s of an empty sequence", what);
+    *out = r;
+    return DP_OK;
+  }
   jv items = x;
   if (x.t == V_STR) TRY(chars_of(j, x.u.s, &items));
   if (x.t == V_DICT && !x.u.d->ns) {
@@ -847,13 +880,8 @@ static dp_status filter(J *j, const jnode *e, jv *out) {
   }
   if (IS("list")) { *out = items; return DP_OK; }
   if (IS("reverse")) {
-    jv r;
-    TRY(new_list(j, l->n, &r));
-    for (size_t i = 0; i < l->n; i++) r.u.l->v[i] = l->v[l->n - 1 - i];
-    if (x.t != V_STR) { *out = r; return DP_OK; }
-    jv s = mk_str("", 0);
-    for (size_t i = 0; i < l->n; i++) TRY(concat(j, e->line, s.u.s, r.u.l->v[i].u.s, &s));
-    *out = s;
+    TRY(new_list(j, l->n, out));
+    for (size_t i = 0; i < l->n; i++) out->u.l->v[i] = l->v[l->n - 1 - i];
     return DP_OK;
   }
   if (IS("join")) {
