@@ -129,8 +129,15 @@ int cmd_chat(int argc, char **argv) {
   }
   char *probe = NULL;
   dp_chat_message pm = {"user", "x"};
-  int templated = dp_chat_format(m, &pm, 1, 1, &probe) == DP_OK;
+  dp_status ps = dp_chat_format(m, &pm, 1, 1, &probe);
   dp_string_free(probe);
+  int templated = ps == DP_OK;
+  if (ps && ps != DP_ERR_NOT_FOUND) { /* the model's template cannot be rendered: say why, never guess */
+    fprintf(stderr, "doppler chat: %s\n", dp_error_message());
+    dp_session_free(s);
+    dp_model_free(m);
+    return 1;
+  }
   if (!templated) fprintf(stderr, "doppler chat: this model has no chat template; continuing plain text\n");
   convo c;
   memset(&c, 0, sizeof c);

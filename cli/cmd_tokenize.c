@@ -14,7 +14,6 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/json.h"
-#include "format/gguf.h"
 #include "format/model_file.h"
 #include "tokenizer/tokenizer.h"
 
@@ -31,11 +30,8 @@ static dp_status open_tokenizer(const char *tok_json, const char *model, dp_toke
     dp_free(p);
     return st;
   }
-  const char *tj = dp_model_file_tokenizer_json(mf);
-  const struct dp_gguf *g = dp_model_file_gguf(mf);
-  if (tj) st = dp_tokenizer_load_json(tj, t);
-  else if (g) st = dp_tokenizer_from_gguf(g, t);
-  else st = dp_error(DP_ERR_NOT_FOUND, "%s: no tokenizer.json and no GGUF tokenizer metadata", model);
+  st = dp_tokenizer_from_model_file(mf, t);
+  if (!st && !*t) st = dp_error(DP_ERR_NOT_FOUND, "%s: no tokenizer.json and no GGUF tokenizer metadata", model);
   dp_model_file_close(mf);
   return st;
 }

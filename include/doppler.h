@@ -54,9 +54,22 @@ typedef struct dp_model_info {
 dp_status dp_model_get_info(const dp_model *m, dp_model_info *info);
 
 /* Tokenizer access (fails with DP_ERR_UNSUPPORTED when the model has no tokenizer).
- * dp_tokenize writes at most cap ids and sets *n to the full count. */
+ * dp_tokenize writes at most cap ids and sets *n to the full count (call with cap 0 to size the
+ * array). Special tokens written in the text ("<|eot_id|>") are parsed; add_bos: -1 as the
+ * tokenizer's settings say, 0 no, 1 yes; never two BOS (none is added to text starting with it). */
 dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, size_t cap, size_t *n);
-/* Render a chat conversation with the model's chat template (dp_free-able via dp_string_free). */
+/* The text token `id` stands for inside a decoded text (e.g. to print the prompt as fed,
+ * "415 -> ' The'"): raw bytes (a byte token may be part of a UTF-8 character), SentencePiece's
+ * U+2581 as a space, special tokens as written ("<s>"). Writes at most cap bytes including a
+ * terminating NUL (when cap > 0) and sets *len to the full byte count (without the NUL; a piece
+ * may contain a 0 byte). Fails with DP_ERR_INVALID_ARG for an id outside the vocabulary. */
+dp_status dp_token_piece(const dp_model *m, int32_t id, char *buf, size_t cap, size_t *len);
+/* Render a chat conversation with the model's chat template (free with dp_string_free): a
+ * known family's built-in renderer, else the template itself through the Jinja-subset
+ * interpreter. DP_ERR_NOT_FOUND when the model ships no template; a template that cannot be
+ * rendered fails with a message naming the line (DP_ERR_UNSUPPORTED: a construct outside the
+ * subset; DP_ERR_FORMAT: a syntax error; DP_ERR_INVALID_ARG: its raise_exception, e.g. roles
+ * that do not alternate). Feed the text to dp_generate / dp_tokenize_prompt. */
 typedef struct dp_chat_message { const char *role, *content; } dp_chat_message;
 dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out);
 void dp_string_free(char *s);
@@ -115,6 +128,10 @@ dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_optio
 /* The same from token ids (nothing added). */
 dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o,
                           dp_token_fn cb, void *user, dp_generate_stats *stats);
+/* Exactly the ids dp_generate(s, prompt, o, ...) feeds: dp_tokenize with o->add_bos (o NULL:
+ * the defaults, -1), and no BOS once the session holds tokens. Same cap / *n contract. */
+dp_status dp_tokenize_prompt(dp_session *s, const char *prompt, const dp_generate_options *o, int32_t *ids, size_t cap,
+                             size_t *n);
 
 /* ---- logits (tests, `doppler logits`, perplexity) ---- */
 /* Feed n ids at the current position; write the logits of every one of them to

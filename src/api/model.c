@@ -4,81 +4,18 @@
  * the GGUF's tokenizer.ggml.* metadata); sessions wrap runtime sessions. Also the logits-level
  * entry points (eval, greedy, score) used by `doppler logits` / `perplexity` and the tests.
  * Called by cli/ and by hosts embedding the engine. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
 #include "core/alloc.h"
 #include "core/error.h"
-#include "format/gguf.h"
-
-/* ---- tokenizer from GGUF metadata ---- */
-static dp_status tokenizer_from_gguf(const dp_gguf *g, dp_tokenizer **out) {
-  const dp_gguf_kv *tok = dp_gguf_find(g, "tokenizer.ggml.tokens");
-  if (!tok || tok->type != DP_GGUF_ARRAY || tok->arr_type != DP_GGUF_STRING)
-    return dp_error(DP_ERR_NOT_FOUND, "%s: no tokenizer.ggml.tokens", g->path ? g->path : "gguf");
-  const dp_gguf_kv *mer = dp_gguf_find(g, "tokenizer.ggml.merges");
-  const dp_gguf_kv *sco = dp_gguf_find(g, "tokenizer.ggml.scores");
-  const dp_gguf_kv *typ = dp_gguf_find(g, "tokenizer.ggml.token_type");
-  size_t nt = (size_t)tok->n, nm = mer && mer->type == DP_GGUF_ARRAY ? (size_t)mer->n : 0;
-  const char **tokens = dp_calloc(nt ? nt : 1, sizeof *tokens);
-  uint32_t *tlen = dp_calloc(nt ? nt : 1, sizeof *tlen);
-  const char **merges = dp_calloc(nm ? nm : 1, sizeof *merges);
-  uint32_t *mlen = dp_calloc(nm ? nm : 1, sizeof *mlen);
-  float *scores = sco && sco->n == nt ? dp_calloc(nt ? nt : 1, sizeof *scores) : NULL;
-  int32_t *types = typ && typ->n == nt ? dp_calloc(nt ? nt : 1, sizeof *types) : NULL;
-  dp_status st = DP_OK;
-  if (!tokens || !tlen || !merges || !mlen || (sco && sco->n == nt && !scores) || (typ && typ->n == nt && !types))
-    st = DP_ERR_NOMEM;
-  for (size_t i = 0; !st && i < nt; i++) {
-    size_t l;
-    tokens[i] = dp_gguf_arr_str(tok, i, &l);
-    tlen[i] = (uint32_t)l;
-    if (scores) scores[i] = (float)dp_gguf_arr_num(sco, i);
-    if (types) types[i] = (int32_t)dp_gguf_arr_int(typ, i);
-  }
-  for (size_t i = 0; !st && i < nm; i++) {
-    size_t l;
-    merges[i] = dp_gguf_arr_str(mer, i, &l);
-    mlen[i] = (uint32_t)l;
-  }
-  char model[32], pre[64], *tmpl = NULL;
-  size_t tl = 0;
-  const char *t = dp_gguf_get_str(g, "tokenizer.chat_template", &tl);
-  if (!st && t && !(tmpl = dp_strndup(t, tl))) st = DP_ERR_NOMEM;
-  if (!st) {
-    dp_tokenizer_vocab v;
-    memset(&v, 0, sizeof v);
-    v.model = dp_gguf_get_strz(g, "tokenizer.ggml.model", model, sizeof model, "gpt2");
-    v.pre = dp_gguf_get_strz(g, "tokenizer.ggml.pre", pre, sizeof pre, "default");
-    v.n_tokens = nt, v.tokens = tokens, v.token_lens = tlen, v.scores = scores, v.token_types = types;
-    v.n_merges = nm, v.merges = merges, v.merge_lens = mlen;
-    v.bos_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.bos_token_id", -1);
-    v.eos_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.eos_token_id", -1);
-    v.unk_id = (int32_t)dp_gguf_get_int(g, "tokenizer.ggml.unknown_token_id", -1);
-    v.add_bos = (int)dp_gguf_get_int(g, "tokenizer.ggml.add_bos_token", -1);
-    v.add_eos = (int)dp_gguf_get_int(g, "tokenizer.ggml.add_eos_token", -1);
-    v.chat_template = tmpl;
-    st = dp_tokenizer_from_vocab(&v, out);
-  }
-  dp_free(tokens);
-  dp_free(tlen);
-  dp_free(merges);
-  dp_free(mlen);
-  dp_free(scores);
-  dp_free(types);
-  dp_free(tmpl);
-  return st;
-}
 
 static dp_status load_tokenizer(dp_model *m, dp_model_file *mf) {
-  const char *tj = dp_model_file_tokenizer_json(mf);
-  const dp_gguf *g = dp_model_file_gguf(mf);
-  dp_status st = DP_OK;
-  if (tj) st = dp_tokenizer_load_json(tj, &m->tok);
-  else if (g && dp_gguf_find(g, "tokenizer.ggml.tokens")) st = tokenizer_from_gguf(g, &m->tok);
-  else return DP_OK; /* no tokenizer: ids only */
+  dp_status st = dp_tokenizer_from_model_file(mf, &m->tok);
   if (st) return dp_error_wrap(st, "%s: tokenizer", dp_model_file_path(mf));
+  if (!m->tok) return DP_OK; /* no tokenizer: ids only */
   const int32_t *eog;
   size_t n = dp_tokenizer_eog_ids(m->tok, &eog);
   for (size_t i = 0; i < n; i++)
@@ -142,6 +79,7 @@ static dp_status need_tok(const dp_model *m) {
 }
 
 dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, size_t cap, size_t *n) {
+  if (!m || !text || !n || (cap && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_tokenize: NULL argument");
   dp_status st = need_tok(m);
   if (st) return st;
   dp_token_list l = {0};
@@ -158,21 +96,40 @@ dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, 
   return st;
 }
 
+dp_status dp_tokenize_prompt(dp_session *s, const char *prompt, const dp_generate_options *o, int32_t *ids, size_t cap,
+                             size_t *n) {
+  if (!s || !prompt || !n) return dp_error(DP_ERR_INVALID_ARG, "dp_tokenize_prompt: NULL argument");
+  int add_bos = o ? o->add_bos : -1;
+  if (dp_session_position(s) > 0) add_bos = 0; /* BOS only at the start of a conversation */
+  return dp_tokenize(s->m, prompt, add_bos, ids, cap, n);
+}
+
+dp_status dp_token_piece(const dp_model *m, int32_t id, char *buf, size_t cap, size_t *len) {
+  if (!m || !len || (cap && !buf)) return dp_error(DP_ERR_INVALID_ARG, "dp_token_piece: NULL argument");
+  dp_status st = need_tok(m);
+  if (st) return st;
+  dp_buf b = {0};
+  st = dp_tokenizer_piece(m->tok, id, &b);
+  if (!st && b.failed) st = DP_ERR_NOMEM;
+  if (!st) {
+    *len = b.len;
+    size_t k = b.len < cap ? b.len : cap ? cap - 1 : 0;
+    if (cap) { memcpy(buf, b.data ? b.data : "", k); buf[k] = 0; }
+  }
+  dp_buf_free(&b);
+  return st;
+}
+
 dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out) {
   *out = NULL;
   dp_status st = need_tok(m);
   if (st) return st;
-  if (m->chat == DP_CHAT_NONE) return dp_error(DP_ERR_UNSUPPORTED, "this model has no chat template");
+  if (m->chat == DP_CHAT_NONE) return dp_error(DP_ERR_NOT_FOUND, "this model has no chat template");
   dp_chat_msg *cm = dp_calloc(n ? n : 1, sizeof *cm);
   if (!cm) return DP_ERR_NOMEM;
   for (size_t i = 0; i < n; i++) cm[i].role = msgs[i].role, cm[i].content = msgs[i].content;
   dp_buf b = {0};
-  size_t bl = 0;
-  int32_t bos = dp_tokenizer_bos(m->tok);
-  const char *bt = bos >= 0 ? dp_tokenizer_token(m->tok, bos, &bl) : NULL;
-  char *btz = bt ? dp_strndup(bt, bl) : NULL;
-  st = dp_chat_template_render(m->chat, cm, n, add_generation_prompt, btz, &b);
-  dp_free(btz);
+  st = dp_chat_render(m->tok, m->chat, cm, n, add_generation_prompt, &b);
   dp_free(cm);
   if (st) { dp_buf_free(&b); return st; }
   *out = b.data ? b.data : dp_strdup("");

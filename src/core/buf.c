@@ -51,6 +51,8 @@ dp_status dp_buf_json_string(dp_buf *b, const char *s, size_t n) {
     case '\n': dp_buf_append(b, "\\n", 2); break;
     case '\r': dp_buf_append(b, "\\r", 2); break;
     case '\t': dp_buf_append(b, "\\t", 2); break;
+    case '\b': dp_buf_append(b, "\\b", 2); break;
+    case '\f': dp_buf_append(b, "\\f", 2); break;
     default:
       if (c < 0x20) dp_buf_printf(b, "\\u%04x", c);
       else dp_buf_append(b, &s[i], 1);

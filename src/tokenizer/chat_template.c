@@ -1,17 +1,18 @@
-/* chat_template.c -- chat prompt formats for the supported model families, written out in C
- * rather than interpreted from Jinja: the template kind is recognised from the model's
- * chat_template string by signature (or the architecture, or the vocabulary), then rendered
- * here to exactly the text the reference Jinja template produces for plain-text messages
- * (contents trimmed where the reference trims them). Called by `doppler chat`, the C API and
- * the runtime; depends on core and the tokenizer (for BOS text and encoding). */
-#include <ctype.h>
+/* chat_template.c -- chat prompt formats for the supported model families, written out in C:
+ * the template kind is recognised from the model's chat_template string by signature (or the
+ * architecture, or the vocabulary), then rendered here to exactly the text the reference Jinja
+ * template produces for plain-text messages (contents trimmed where the reference trims them).
+ * A chat_template with no known signature is interpreted instead (jinja.c), never replaced by
+ * a guessed format. Called by `doppler chat`, the C API and the runtime; depends on core and
+ * the tokenizer (for BOS text and encoding). */
 #include <string.h>
 #include "core/error.h"
+#include "tokenizer/jinja.h"
 #include "tokenizer/tok_internal.h"
 
 static const struct { dp_chat_kind k; const char *name; } NAMES[] = {
   {DP_CHAT_NONE, "none"}, {DP_CHAT_GEMMA3, "gemma3"}, {DP_CHAT_LLAMA3, "llama3"}, {DP_CHAT_LLAMA2, "llama2"},
-  {DP_CHAT_MISTRAL, "mistral"}, {DP_CHAT_CHATML, "chatml"}, {DP_CHAT_HARMONY, "harmony"},
+  {DP_CHAT_MISTRAL, "mistral"}, {DP_CHAT_CHATML, "chatml"}, {DP_CHAT_HARMONY, "harmony"}, {DP_CHAT_JINJA, "jinja"},
 };
 
 const char *dp_chat_template_name(dp_chat_kind k) {
@@ -37,6 +38,7 @@ dp_chat_kind dp_chat_template_detect(const char *src, const char *arch, const dp
     if (has(src, "<|im_start|>")) return DP_CHAT_CHATML;
     if (has(src, "<<SYS>>")) return DP_CHAT_LLAMA2;
     if (has(src, "[INST]")) return DP_CHAT_MISTRAL;
+    return DP_CHAT_JINJA;
   }
   if (arch && *arch) {
     if (!strncmp(arch, "gemma", 5)) return DP_CHAT_GEMMA3;
@@ -53,12 +55,11 @@ dp_chat_kind dp_chat_template_detect(const char *src, const char *arch, const dp
   return DP_CHAT_NONE;
 }
 
-/* Jinja's |trim: strip ASCII and Unicode-space-ish whitespace at both ends (Python str.strip). */
+/* Jinja's |trim (Python str.strip(): Unicode whitespace at both ends). */
 static dp_status put_trim(dp_buf *b, const char *s) {
-  size_t n = strlen(s), a = 0;
-  while (a < n && isspace((unsigned char)s[a])) a++;
-  while (n > a && isspace((unsigned char)s[n - 1])) n--;
-  return dp_buf_append(b, s + a, n - a);
+  size_t a, n;
+  dp_jinja_trim(s, strlen(s), &a, &n);
+  return dp_buf_append(b, s + a, n);
 }
 
 static dp_status render(dp_chat_kind k, const dp_chat_msg *m, size_t n, int gen, const char *bos, dp_buf *b) {
@@ -126,6 +127,8 @@ static dp_status render(dp_chat_kind k, const dp_chat_msg *m, size_t n, int gen,
     }
     if (gen) dp_buf_puts(b, "<|start|>assistant");
     break;
+  case DP_CHAT_JINJA:
+    return dp_error(DP_ERR_INVALID_ARG, "chat template: the interpreted template needs its source (dp_chat_render)");
   default:
     return dp_error(DP_ERR_UNSUPPORTED, "chat template: none selected for this model");
   }
@@ -139,11 +142,20 @@ dp_status dp_chat_template_render(dp_chat_kind k, const dp_chat_msg *msgs, size_
   return render(k, msgs, n, add_generation_prompt, bos, out);
 }
 
+dp_status dp_chat_render(const dp_tokenizer *t, dp_chat_kind k, const dp_chat_msg *msgs, size_t n, int add_generation_prompt,
+                         dp_buf *out) {
+  /* token strings in the arena are NUL-terminated */
+  const char *bos = t->bos >= 0 ? dp_tokenizer_token(t, t->bos, NULL) : NULL;
+  const char *eos = t->eos >= 0 ? dp_tokenizer_token(t, t->eos, NULL) : NULL;
+  if (k != DP_CHAT_JINJA) return dp_chat_template_render(k, msgs, n, add_generation_prompt, bos, out);
+  if (!t->chat_template) return dp_error(DP_ERR_NOT_FOUND, "chat template: this tokenizer has no chat_template");
+  return dp_jinja_render(t->chat_template, strlen(t->chat_template), msgs, n, add_generation_prompt, bos, eos, out);
+}
+
 dp_status dp_chat_encode(dp_tokenizer *t, dp_chat_kind k, const dp_chat_msg *msgs, size_t n, int add_generation_prompt,
                          dp_token_list *out) {
-  const char *bos = t->bos >= 0 ? dp_tokenizer_token(t, t->bos, NULL) : NULL;
   dp_buf text = {0};
-  dp_status st = dp_chat_template_render(k, msgs, n, add_generation_prompt, bos, &text);
+  dp_status st = dp_chat_render(t, k, msgs, n, add_generation_prompt, &text);
   size_t n0 = out->n;
   if (!st) st = dp_tokenizer_encode(t, text.data ? text.data : "", text.len, DP_TOK_PARSE_SPECIAL, out);
   dp_buf_free(&text);

@@ -3,7 +3,8 @@
  * Metaspace), then invalid UTF-8 becomes U+FFFD (Rust from_utf8_lossy rules). Also the
  * streaming detokenizer: it decodes a small window of ids, holds back a trailing incomplete
  * UTF-8 sequence (raw byte-level bytes or an unfinished <0xNN> group) and emits the difference
- * from what was already emitted. Called by the runtime, the C API and cmd_tokenize. */
+ * from what was already emitted; and the text of one token on its own (dp_tokenizer_piece, for
+ * printing the prompt as fed). Called by the runtime, the C API and cmd_tokenize. */
 #include <string.h>
 #include "core/alloc.h"
 #include "core/error.h"
@@ -97,17 +98,18 @@ static int parse_byte_token(const uint8_t *s, size_t n) {
   return v;
 }
 
-static dp_status flush_bytes(toks *out, dp_buf *bytes) {
+/* A run of <0xNN> bytes as one token: raw when valid UTF-8 (or raw is asked for), else one U+FFFD
+ * per byte, as HF. */
+static dp_status flush_bytes(toks *out, dp_buf *bytes, int raw) {
   dp_status st = DP_OK;
   if (!bytes->len) return DP_OK;
-  if (utf8_valid((const uint8_t *)bytes->data, bytes->len)) st = toks_add(out, bytes->data, bytes->len);
+  if (raw || utf8_valid((const uint8_t *)bytes->data, bytes->len)) st = toks_add(out, bytes->data, bytes->len);
   else
     for (size_t i = 0; i < bytes->len && !st; i++) st = toks_add(out, "\xEF\xBF\xBD", 3);
   bytes->len = 0;
   return st;
 }
 
-/* One decoder step: in -> out. *held set when a trailing byte group is kept back (stream). */
 /* tmp = s[0, n) with every occurrence of a (alen > 0; an empty pattern matches nothing)
  * replaced by b, scanning left to right (the Replace and Metaspace decoders). */
 static dp_status replace_all(dp_buf *tmp, const uint8_t *s, size_t n, const char *a, size_t alen, const char *b,
@@ -121,7 +123,14 @@ static dp_status replace_all(dp_buf *tmp, const uint8_t *s, size_t n, const char
   return st;
 }
 
-static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int stream, int *held) {
+/* How a decode runs: ONESHOT = HF decode; STREAM = the same, but a trailing unfinished
+ * character is held back; PIECE = one token as it reads inside a text (raw bytes, no U+FFFD, no
+ * first-token treatment: Strip and Metaspace's leading-space removal do not apply). */
+enum { MODE_ONESHOT, MODE_STREAM, MODE_PIECE };
+
+/* One decoder step: in -> out. *held set when a trailing byte group is kept back (stream). */
+static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int mode, int *held) {
+  int stream = mode == MODE_STREAM;
   dp_status st = DP_OK;
   switch (d->kind) {
   case DEC_BYTELEVEL: {
@@ -161,14 +170,14 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
     for (size_t i = 0; i < in->n && !st; i++) {
       int b = parse_byte_token(TOK(in, i), in->len[i]);
       if (b >= 0) { uint8_t c = (uint8_t)b; st = dp_buf_append(&bytes, &c, 1); continue; }
-      st = flush_bytes(out, &bytes);
+      st = flush_bytes(out, &bytes, mode == MODE_PIECE);
       if (!st) st = toks_add(out, TOK(in, i), in->len[i]);
     }
     if (!st && bytes.len && stream && !utf8_valid((const uint8_t *)bytes.data, bytes.len)) {
       size_t tail = utf8_incomplete_tail((const uint8_t *)bytes.data, bytes.len);
       if (tail && utf8_valid((const uint8_t *)bytes.data, bytes.len - tail)) { *held = 1; bytes.len = 0; }
     }
-    if (!st) st = flush_bytes(out, &bytes);
+    if (!st) st = flush_bytes(out, &bytes, mode == MODE_PIECE);
     dp_buf_free(&bytes);
     return st;
   }
@@ -183,6 +192,7 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
     for (size_t i = 0; i < in->n && !st; i++) {
       const uint8_t *s = TOK(in, i);
       size_t a = 0, b = in->len[i];
+      if (mode == MODE_PIECE) { st = toks_add(out, s, b); continue; }
       for (int k = 0; k < d->start && d->alen && a + d->alen <= b && !memcmp(s + a, d->a, d->alen); k++) a += d->alen;
       for (int k = 0; k < d->stop && d->alen && b >= a + d->alen && !memcmp(s + b - d->alen, d->a, d->alen); k++) b -= d->alen;
       st = toks_add(out, s + a, b - a);
@@ -195,7 +205,7 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
       const uint8_t *s = TOK(in, i);
       size_t n = in->len[i];
       st = replace_all(&tmp, s, n, d->a, d->alen, " ", 1);
-      size_t skip = (i == 0 && d->prepend && tmp.len && tmp.data[0] == ' ') ? 1 : 0;
+      size_t skip = (i == 0 && d->prepend && mode != MODE_PIECE && tmp.len && tmp.data[0] == ' ') ? 1 : 0;
       if (!st) st = toks_add(out, tmp.data ? tmp.data + skip : "", tmp.len - skip);
     }
     dp_buf_free(&tmp);
@@ -205,8 +215,8 @@ static dp_status dec_step(const tok_dec *d, const toks *in, toks *out, int strea
   return dp_error(DP_ERR_INTERNAL, "tokenizer: bad decoder step");
 }
 
-/* Decode; with stream, a trailing unfinished character is left out and *held set. */
-static dp_status decode_impl(const dp_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int stream,
+/* Decode; with MODE_STREAM, a trailing unfinished character is left out and *held set. */
+static dp_status decode_impl(const dp_tokenizer *t, const int32_t *ids, size_t n, int skip_special, int mode,
                              dp_buf *out, int *held) {
   *held = 0;
   toks a = {0}, b = {0};
@@ -234,18 +244,19 @@ static dp_status decode_impl(const dp_tokenizer *t, const int32_t *ids, size_t n
   }
   for (size_t k = 0; k < t->n_dec && !st; k++) {
     b.b.len = 0; b.n = 0;
-    st = dec_step(&t->dec[k], &a, &b, stream, held);
+    st = dec_step(&t->dec[k], &a, &b, mode, held);
     toks sw = a; a = b; b = sw;
   }
   dp_buf all = {0};
   for (size_t i = 0; i < a.n && !st; i++) st = dp_buf_append(&all, TOK(&a, i), a.len[i]);
   if (!st) {
     size_t len = all.len;
-    if (stream) {
+    if (mode == MODE_STREAM) {
       size_t tail = utf8_incomplete_tail((const uint8_t *)all.data, len);
       if (tail) { *held = 1; len -= tail; }
     }
-    st = append_lossy(out, (const uint8_t *)(all.data ? all.data : ""), len);
+    if (mode == MODE_PIECE) st = dp_buf_append(out, all.data ? all.data : "", len);
+    else st = append_lossy(out, (const uint8_t *)(all.data ? all.data : ""), len);
     if (!st && !out->data) st = dp_buf_append(out, "", 0);
   }
   dp_buf_free(&all);
@@ -255,7 +266,12 @@ static dp_status decode_impl(const dp_tokenizer *t, const int32_t *ids, size_t n
 
 dp_status dp_tokenizer_decode(const dp_tokenizer *t, const int32_t *ids, size_t n, int skip_special, dp_buf *out) {
   int held;
-  return decode_impl(t, ids, n, skip_special, 0, out, &held);
+  return decode_impl(t, ids, n, skip_special, MODE_ONESHOT, out, &held);
+}
+
+dp_status dp_tokenizer_piece(const dp_tokenizer *t, int32_t id, dp_buf *out) {
+  int held;
+  return decode_impl(t, &id, 1, 0, MODE_PIECE, out, &held);
 }
 
 /* ---- streaming ----------------------------------------------------------------------------- */
@@ -301,7 +317,7 @@ dp_status dp_detok_push(dp_detok *d, int32_t id, dp_buf *out) {
   if (dp_token_list_push(&d->ids, id)) return DP_ERR_NOMEM;
   dp_buf text = {0};
   int held, advanced;
-  dp_status st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, 1, &text, &held);
+  dp_status st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, MODE_STREAM, &text, &held);
   if (st) { d->ids.n--; dp_buf_free(&text); return st; }
   st = emit_delta(d, &text, out, &advanced);
   if (!st && !out->data) st = dp_buf_append(out, "", 0);
@@ -315,7 +331,7 @@ dp_status dp_detok_push(dp_detok *d, int32_t id, dp_buf *out) {
       memmove(d->ids.ids, d->ids.ids + k, (d->ids.n - k) * sizeof *d->ids.ids);
       d->ids.n -= k;
       text.len = 0;
-      st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, 1, &text, &held);
+      st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, MODE_STREAM, &text, &held);
       if (!st) { d->prev.len = 0; st = dp_buf_append(&d->prev, text.data ? text.data : "", text.len); }
     }
   }
@@ -327,7 +343,7 @@ dp_status dp_detok_flush(dp_detok *d, dp_buf *out) {
   dp_buf text = {0};
   int held;
   int advanced;
-  dp_status st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, 0, &text, &held);
+  dp_status st = decode_impl(d->t, d->ids.ids, d->ids.n, d->skip, MODE_ONESHOT, &text, &held);
   if (!st) st = emit_delta(d, &text, out, &advanced);
   if (!st && !out->data) st = dp_buf_append(out, "", 0);
   dp_buf_free(&text);

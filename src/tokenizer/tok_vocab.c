@@ -3,13 +3,16 @@
  * behave as the equivalent tokenizer.json: "gpt2" = byte-level BPE with the pre-tokenizer regex
  * named by .pre; "llama" = SentencePiece BPE (U+2581 for spaces, <0xNN> byte fallback, merge
  * priority from the scores of the merged tokens, as llama.cpp and HF's converted files do).
- * Called by dp_tokenizer_from_gguf (below) and tests; depends on core and format/gguf.h. */
+ * Also the one place that picks a model file's tokenizer (dp_tokenizer_from_model_file).
+ * Called by the C API (src/api/model.c), `doppler tokenize` and tests; depends on core and
+ * format (gguf.h, model_file.h). */
 #include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/utf8.h"
 #include "format/gguf.h"
+#include "format/model_file.h"
 #include "tokenizer/tok_internal.h"
 
 #define SPACE_MARK "\xe2\x96\x81" /* U+2581 */
@@ -225,4 +228,13 @@ dp_status dp_tokenizer_from_gguf(const struct dp_gguf *g, dp_tokenizer **out) {
   }
   dp_free(toks); dp_free(merges); dp_free(tl); dp_free(ml); dp_free(scores); dp_free(types); dp_free(tmpl);
   return st;
+}
+
+dp_status dp_tokenizer_from_model_file(const struct dp_model_file *mf, dp_tokenizer **out) {
+  *out = NULL;
+  const char *tj = dp_model_file_tokenizer_json(mf);
+  const dp_gguf *g = dp_model_file_gguf(mf);
+  if (tj) return dp_tokenizer_load_json(tj, out);
+  if (g && dp_gguf_find(g, "tokenizer.ggml.tokens")) return dp_tokenizer_from_gguf(g, out);
+  return DP_OK; /* no tokenizer: the model takes ids only */
 }

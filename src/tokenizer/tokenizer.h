@@ -1,6 +1,7 @@
 /* tokenizer.h -- text <-> token ids, exactly as Hugging Face `tokenizers` does it for BPE models,
  * plus chat templates. Used by the runtime (prompt encoding, streamed detokenization), the C API
- * and `doppler tokenize` / `doppler chat`. Depends on core only. See docs/tokenizers.md.
+ * and `doppler tokenize` / `doppler chat`. Depends on core, and on format for GGUF metadata and
+ * model files (dp_tokenizer_from_gguf, dp_tokenizer_from_model_file). See docs/tokenizers.md.
  *
  * Sources: a tokenizer.json (+ the tokenizer_config.json beside it, for BOS/EOS flags and the chat
  * template), or plain vocabulary arrays as GGUF stores them (tokenizer.ggml.*).
@@ -61,9 +62,15 @@ typedef struct dp_tokenizer_vocab {
   const char *chat_template;      /* tokenizer.chat_template or NULL */
 } dp_tokenizer_vocab;
 dp_status dp_tokenizer_from_vocab(const dp_tokenizer_vocab *v, dp_tokenizer **out);
-/* Same, reading the tokenizer.ggml.* keys of a parsed GGUF file (format/gguf.h). */
+/* Same, reading the tokenizer.ggml.* keys of a parsed GGUF file (format/gguf.h): the one
+ * builder of a tokenizer from GGUF metadata (incl. add_space_prefix, add_bos/eos_token). */
 struct dp_gguf;
 dp_status dp_tokenizer_from_gguf(const struct dp_gguf *g, dp_tokenizer **out);
+/* The tokenizer of a model file (format/model_file.h), as every path (C API, `run`, `chat`,
+ * `logits`, `tokenize --model`) loads it: the tokenizer.json beside the weights when there is
+ * one, else the GGUF tokenizer.ggml.* metadata. *out = NULL (and DP_OK) when it has neither. */
+struct dp_model_file;
+dp_status dp_tokenizer_from_model_file(const struct dp_model_file *mf, dp_tokenizer **out);
 
 void dp_tokenizer_free(dp_tokenizer *t);
 
@@ -85,6 +92,11 @@ dp_status dp_tokenizer_encode(dp_tokenizer *t, const char *text, size_t len, uns
  * are an error. */
 dp_status dp_tokenizer_decode(const dp_tokenizer *t, const int32_t *ids, size_t n, int skip_special,
                               dp_buf *out);
+
+/* The text one token stands for inside a decoded text, appended raw to *out: byte-level and
+ * <0xNN> tokens give their bytes (possibly part of a UTF-8 character, never U+FFFD), U+2581
+ * gives a space (not stripped: "▁The" is " The"), special tokens their content. */
+dp_status dp_tokenizer_piece(const dp_tokenizer *t, int32_t id, dp_buf *out);
 
 /* Streaming detokenizer: push ids one at a time; each push appends only text that is final —
  * never a partial UTF-8 sequence, byte-fallback pieces joined first — so the concatenation of
@@ -125,6 +137,8 @@ typedef enum dp_chat_kind {
   DP_CHAT_MISTRAL,  /* <s>[INST] user [/INST]answer</s> (Mistral, system joined to 1st user) */
   DP_CHAT_CHATML,   /* <|im_start|>role\n...<|im_end|>\n (Qwen 2/3 and other ChatML models) */
   DP_CHAT_HARMONY,  /* gpt-oss: <|start|>role<|message|>...<|end|>, reply <|start|>assistant */
+  DP_CHAT_JINJA,    /* the model's own chat_template, interpreted (jinja.c): none of the above
+                       recognised it */
 } dp_chat_kind;
 typedef struct dp_chat_msg {
   const char *role;    /* "system", "user", "assistant" (others passed through) */
@@ -132,14 +146,20 @@ typedef struct dp_chat_msg {
 } dp_chat_msg;
 const char *dp_chat_template_name(dp_chat_kind k); /* "gemma3", "llama3", ... "none" */
 dp_chat_kind dp_chat_template_from_name(const char *name); /* DP_CHAT_NONE if unknown */
-/* Pick the template: from the chat_template source by signature when given, else from the
- * architecture ("gemma3", "llama", "mistral", "qwen3", "gpt_oss", ...; for "llama" the
+/* Pick the template: from the chat_template source by signature when given (a source with no
+ * known signature is DP_CHAT_JINJA: rendered by the interpreter, never replaced by a guess), else
+ * from the architecture ("gemma3", "llama", "mistral", "qwen3", "gpt_oss", ...; for "llama" the
  * vocabulary decides between Llama 3 and Llama 2), else from the vocabulary's special tokens. */
 dp_chat_kind dp_chat_template_detect(const char *template_src, const char *arch, const dp_tokenizer *t);
-/* Render messages as prompt text. bos: the BOS token text written by templates that write it
- * (NULL or "" writes none). add_generation_prompt: end with the assistant turn opener. */
+/* Render messages as prompt text with a built-in renderer (not DP_CHAT_JINJA, which needs the
+ * source: dp_chat_render). bos: the BOS token text written by templates that write it (NULL or
+ * "" writes none). add_generation_prompt: end with the assistant turn opener. */
 dp_status dp_chat_template_render(dp_chat_kind k, const dp_chat_msg *msgs, size_t n,
                                   int add_generation_prompt, const char *bos, dp_buf *out);
+/* Render with the tokenizer: its BOS/EOS texts, and for DP_CHAT_JINJA its chat_template source
+ * interpreted (an unsupported construct or raise_exception fails with the template line). */
+dp_status dp_chat_render(const dp_tokenizer *t, dp_chat_kind k, const dp_chat_msg *msgs, size_t n,
+                         int add_generation_prompt, dp_buf *out);
 /* Render with the tokenizer's BOS text and encode with special tokens parsed; BOS is added only
  * when the policy wants one and the rendered prompt does not already start with it (so exactly
  * one BOS either way). EOS is never appended. */

@@ -2,7 +2,8 @@
  * the JSON text: no crash, no leak, errors only), and the encoder/decoder (input as text to a
  * byte-level tokenizer built from a small in-memory tokenizer.json exercising added tokens,
  * Split regex, ByteLevel; and, when DP_SHARED points at ../shared, doppler-tiny's real file):
- * for valid UTF-8, decode(encode(x)) == x must hold and the streaming decode must agree; invalid
+ * for valid UTF-8, decode(encode(x)) == x must hold (and the tokens' pieces concatenate to x)
+ * and the streaming decode must agree; invalid
  * UTF-8 must be refused. The first input byte picks the mode.
  * Built and run by scripts/fuzz.sh (clang-14, -fsanitize=fuzzer,address,undefined). */
 #include <stdint.h>
@@ -45,8 +46,13 @@ static void roundtrip(dp_tokenizer *t, const uint8_t *d, size_t n, int complete_
   if (st) { dp_token_list_free(&ids); return; } /* e.g. regex budget: an error, not a crash */
   dp_buf out = {0}, s = {0};
   if (dp_tokenizer_decode(t, ids.ids, ids.n, 0, &out)) abort();
-  /* every byte has a token in a real byte-level vocabulary: exact round trip */
+  /* every byte has a token in a real byte-level vocabulary: exact round trip, and the pieces
+   * of the ids (dp_tokenizer_piece, raw bytes) concatenate to the text too */
   if (complete_vocab && (out.len != n || memcmp(out.data, d, n))) abort();
+  dp_buf pieces = {0};
+  for (size_t i = 0; i < ids.n; i++) if (dp_tokenizer_piece(t, ids.ids[i], &pieces)) abort();
+  if (complete_vocab && (pieces.len != n || (n && memcmp(pieces.data, d, n)))) abort();
+  dp_buf_free(&pieces);
   dp_detok *dt;
   if (dp_detok_new(t, 0, &dt) == DP_OK) {
     for (size_t i = 0; i < ids.n; i++) dp_detok_push(dt, ids.ids[i], &s);
