@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < 2; i++) {
     char out[128];
     snprintf(out, sizeof out, "/tmp/bench_convert_%ld_%s", (long)getpid(), C[i]);
-    dp_convert_opts o = {C[i], 0, 0, NULL, NULL};
+    dp_convert_opts o = {C[i], 0, NULL, NULL, NULL, NULL};
     double best = 1e9, bestc = 1e9;
     for (int rep = 0; rep < 5; rep++) {
       double t0 = now(), c0 = cpu_now();

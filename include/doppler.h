@@ -53,6 +53,9 @@ dp_status dp_model_get_info(const dp_model *m, dp_model_info *info);
 /* Tokenizer access (fails with DP_ERR_UNSUPPORTED when the model has no tokenizer).
  * dp_tokenize writes at most cap ids and sets *n to the full count. */
 dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, size_t cap, size_t *n);
+/* The text of one token decoded alone, special tokens written out ("<|begin_of_text|>"); a
+ * byte piece that is not whole UTF-8 by itself comes out as U+FFFD. *out: dp_string_free. */
+dp_status dp_token_piece(dp_model *m, int32_t id, char **out, size_t *len);
 /* Render a chat conversation with the model's chat template (dp_free-able via dp_string_free). */
 typedef struct dp_chat_message { const char *role, *content; } dp_chat_message;
 dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out);
@@ -84,7 +87,8 @@ typedef struct dp_sampling {
 } dp_sampling;
 
 typedef struct dp_generate_options {
-  int max_tokens;            /* tokens to generate at most (0 = until EOS / context end) */
+  int max_tokens;            /* tokens to generate at most (0 = until EOS or a full context,
+                                which then ends generation with DP_OK and stop_reason 4) */
   dp_sampling sampling;
   int add_bos;               /* -1 = as the tokenizer says, 0 no, 1 yes */
   const char *const *stop;   /* stop strings (not emitted), n_stop of them */
@@ -103,10 +107,16 @@ typedef int (*dp_token_fn)(void *user, int32_t token, const char *text, size_t l
 typedef struct dp_generate_stats {
   int n_prompt, n_generated;
   double prefill_ms, decode_ms, ttft_ms;  /* ttft: from the call to the first token */
-  int stop_reason;                        /* 0 max_tokens, 1 eos, 2 stop string, 3 callback */
+  int stop_reason;                        /* 0 max_tokens, 1 eos, 2 stop string, 3 callback,
+                                             4 context full (max_tokens 0: not an error) */
 } dp_generate_stats;
 
-/* Tokenize `prompt` (BOS as options say), append it to the session's context, generate. */
+/* The ids dp_generate feeds for `prompt` in this session: special tokens written in the text
+ * parsed, BOS as o->add_bos says (o NULL: the tokenizer's policy) and only at position 0.
+ * Writes at most cap ids and sets *n to the full count (as dp_tokenize). */
+dp_status dp_session_tokenize(dp_session *s, const char *prompt, const dp_generate_options *o, int32_t *ids, size_t cap,
+                              size_t *n);
+/* Tokenize `prompt` (dp_session_tokenize), append it to the session's context, generate. */
 dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o,
                       dp_token_fn cb, void *user, dp_generate_stats *stats);
 /* The same from token ids (nothing added). */

@@ -115,7 +115,7 @@ int main(void) {
   char q8[1100] = "";
   if (mkdtemp(tmpdir)) {
     snprintf(q8, sizeof q8, "%s/q8_0", tmpdir);
-    dp_convert_opts co = {"q8_0", 0, 0, NULL, NULL};
+    dp_convert_opts co = {"q8_0", 0, NULL, NULL, NULL, NULL};
     st = dp_convert(hf, q8, &co);
     CHECK(!st, "convert q8_0: %s", dp_error_message());
   }

@@ -85,7 +85,7 @@ static void rmrf(const char *p) {
 }
 
 static dp_status conv(const char *src, const char *dst, const char *q, uint64_t shard) {
-  dp_convert_opts o = {q, shard, 0, NULL, NULL};
+  dp_convert_opts o = {q, shard, NULL, NULL, NULL, NULL};
   dp_status st = dp_convert(src, dst, &o);
   if (st) fprintf(stderr, "convert %s -> %s (%s): %s\n", src, dst, q ? q : "keep", dp_error_message());
   return st;
@@ -328,7 +328,7 @@ static void test_corruption(void) {
   expect_open_error(d, "unsupported layout", "layout");
   /* a failing conversion into an existing model leaves the old one intact */
   d = FRESH("c-keep");
-  dp_convert_opts o = {"q9_9", 0, 0, NULL, NULL};
+  dp_convert_opts o = {"q9_9", 0, NULL, NULL, NULL, NULL};
   CHECK(dp_convert(tiny, d, &o) == DP_ERR_INVALID_ARG, "bad quant refused");
   dp_model_file *mf = NULL;
   CHECK(dp_model_file_open(d, &mf) == DP_OK, "old model intact: %s", dp_error_message());

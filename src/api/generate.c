@@ -2,6 +2,8 @@
  * ids (tokenizer, BOS policy) -> prefill (runtime/session.c) -> batched GPU decode
  * (runtime/generate.c) -> streaming detokenizer -> stop strings -> the caller's callback.
  *
+ * With max_tokens 0, generation runs until end-of-sequence or a full context; the latter ends
+ * it with DP_OK and stop_reason 4.
  * Stop strings: decoded text is held back while its tail could still be the start of a stop
  * string; a complete match ends generation and nothing from the match on is emitted.
  * Timing (dp_generate_stats): the prefill is timed to completion of its GPU work; the time to
@@ -147,6 +149,8 @@ dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_
   dp_rt_sampling sp = to_rt(&o->sampling, o->ignore_eos);
   int made = 0, eos = 0;
   st = dp_rt_generate(s->rt, &sp, o->max_tokens, on_ids, &g, &made, &eos);
+  int full = st == DP_ERR_CONTEXT_FULL && o->max_tokens == 0; /* asked for "until the end": not an error */
+  if (full) st = DP_OK;
   if (!st && g.err) st = g.err;
   /* flush the detokenizer and any held-back text unless a stop string ended it */
   if (g.detok && !g.stopped_by && !g.err) {
@@ -160,25 +164,30 @@ dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_
   stats->n_generated = made;
   stats->ttft_ms = g.t_first ? g.t_first - g.t0 : 0;
   stats->decode_ms = g.t_first ? t2 - g.t_first : 0;
-  stats->stop_reason = eos ? 1 : g.stopped_by;
+  stats->stop_reason = eos ? 1 : g.stopped_by ? g.stopped_by : full ? 4 : 0;
   dp_detok_free(g.detok);
   dp_buf_free(&g.held);
   return st;
 }
 
+dp_status dp_session_tokenize(dp_session *s, const char *prompt, const dp_generate_options *o, int32_t *ids, size_t cap,
+                              size_t *n) {
+  if (!s || !prompt || !n) return dp_error(DP_ERR_INVALID_ARG, "dp_session_tokenize: NULL argument");
+  int add_bos = o ? o->add_bos : -1;
+  if (dp_session_position(s) > 0) add_bos = 0; /* BOS only at the start of a conversation */
+  return dp_tokenize(s->m, prompt, add_bos, ids, cap, n);
+}
+
 dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o, dp_token_fn cb, void *user,
                       dp_generate_stats *stats) {
   if (!s || !prompt) return dp_error(DP_ERR_INVALID_ARG, "dp_generate: NULL argument");
-  dp_model *m = s->m;
-  if (!m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (use dp_generate_ids)");
-  int add_bos = o ? o->add_bos : -1;
-  if (dp_session_position(s) > 0) add_bos = 0; /* BOS only at the start of a conversation */
+  if (!s->m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (use dp_generate_ids)");
   size_t n = 0;
-  dp_status st = dp_tokenize(m, prompt, add_bos, NULL, 0, &n);
+  dp_status st = dp_session_tokenize(s, prompt, o, NULL, 0, &n);
   if (st) return st;
   int32_t *ids = dp_malloc((n ? n : 1) * sizeof *ids);
   if (!ids) return DP_ERR_NOMEM;
-  st = dp_tokenize(m, prompt, add_bos, ids, n, &n);
+  st = dp_session_tokenize(s, prompt, o, ids, n, &n);
   if (!st) st = dp_generate_ids(s, ids, n, o, cb, user, stats);
   dp_free(ids);
   return st;

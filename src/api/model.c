@@ -158,6 +158,20 @@ dp_status dp_tokenize(dp_model *m, const char *text, int add_bos, int32_t *ids, 
   return st;
 }
 
+dp_status dp_token_piece(dp_model *m, int32_t id, char **out, size_t *len) {
+  *out = NULL;
+  dp_status st = need_tok(m);
+  if (st) return st;
+  dp_buf b = {0};
+  st = dp_tokenizer_decode(m->tok, &id, 1, 0, &b);
+  if (!st && b.failed) st = DP_ERR_NOMEM;
+  if (!st && !b.data && !(b.data = dp_strndup("", 0))) st = DP_ERR_NOMEM;
+  if (st) { dp_buf_free(&b); return st; }
+  *out = b.data;
+  if (len) *len = b.len;
+  return DP_OK;
+}
+
 dp_status dp_chat_format(dp_model *m, const dp_chat_message *msgs, size_t n, int add_generation_prompt, char **out) {
   *out = NULL;
   dp_status st = need_tok(m);
