@@ -97,7 +97,7 @@ int cli_parse(const cli_spec *sp, int argc, char **argv) {
 
 /* ---- input text: an argument, a file or stdin ---- */
 
-int cli_read_text(const char *cmd, const char *what, const char *path, char **out) {
+int cli_read_text(const char *cmd, const char *what, const char *path, int drop_newline, char **out) {
   *out = NULL;
   int is_stdin = !strcmp(path, "-");
   FILE *f = is_stdin ? stdin : fopen(path, "rb");
@@ -137,7 +137,7 @@ int cli_read_text(const char *cmd, const char *what, const char *path, char **ou
     free(buf);
     return 1;
   }
-  if (len && buf[len - 1] == '\n') buf[--len] = 0; /* as llama.cpp's -f, and as $(cat FILE) does */
+  if (drop_newline && len && buf[len - 1] == '\n') buf[--len] = 0; /* as llama.cpp's -f */
   *out = buf;
   return 0;
 }

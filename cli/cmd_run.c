@@ -154,7 +154,7 @@ int cmd_run(int argc, char **argv) {
   if (!prompt_arg == !file) return cli_usage_error("run", prompt_arg ? "-p and -f both given: one prompt" : "-p PROMPT or -f FILE is required");
   if (!(model = cli_model_or_default("run", model))) return 1;
   char *read = NULL; /* -p - and -f: the prompt text read */
-  if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", &read)) return 1;
+  if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", 1, &read)) return 1;
   const char *prompt = read ? read : prompt_arg;
 
   dp_load_options lo = {cli_adapter(adapter), 0};

@@ -53,9 +53,10 @@ int cli_parse(const cli_spec *sp, int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* `doppler CMD: <dp_error_message()>` on stderr; returns 1. */
 int cli_fail(const char *cmd);
-/* Read all of a text file, or stdin for "-" (any size); one trailing newline is dropped, a NUL
- * byte is an error. 0, or 1 after a message (`doppler CMD: WHAT: PATH: reason`). free() it. */
-int cli_read_text(const char *cmd, const char *what, const char *path, char **out);
+/* Read all of a text file, or stdin for "-" (any size); a NUL byte is an error; drop_newline:
+ * one trailing newline is dropped (prompts). 0, or 1 after a message (`doppler CMD: WHAT:
+ * PATH: reason`). free() it. */
+int cli_read_text(const char *cmd, const char *what, const char *path, int drop_newline, char **out);
 
 /* ---- models and adapters (cli/args.c) ---- */
 #define CLI_DEFAULT_MODEL "doppler-tiny-f16"

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include "doppler_status.h"
 
+#define DOPPLER_VERSION "0.1.0" /* `doppler --version`; bumped with a change to this API */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
