@@ -520,9 +520,29 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   return dp_mf_finish(mf);
 }
 
+/* A file inside a model directory (config.json, manifest.json, model.safetensors, a shard...)
+ * stands for the directory, unless it is a .gguf file: a malloc'd directory path, or NULL. */
+static char *model_dir_of(const char *path) {
+  size_t n = strlen(path);
+  if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return NULL;
+  const char *slash = strrchr(path, '/');
+  char *dir = slash ? dp_strndup(path, slash > path ? (size_t)(slash - path) : 1) : dp_strndup(".", 1);
+  char *m = dir ? dp_path_join(dir, "manifest.json") : NULL, *c = dir ? dp_path_join(dir, "config.json") : NULL;
+  int model = (m && dp_file_exists(m)) || (c && dp_file_exists(c));
+  dp_free(m), dp_free(c);
+  if (!model) dp_free(dir);
+  return model ? dir : NULL;
+}
+
 dp_status dp_model_file_open(const char *path, dp_model_file **out) {
   *out = NULL;
   if (!dp_is_dir(path)) {
+    char *dir = dp_file_exists(path) ? model_dir_of(path) : NULL;
+    if (dir) {
+      dp_status st = dp_model_file_open(dir, out);
+      dp_free(dir);
+      return st;
+    }
     if (dp_file_exists(path)) return dp_model_file_open_gguf(path, out);
     return dp_error(DP_ERR_IO, "%s: no such file or directory", path);
   }
