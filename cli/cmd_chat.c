@@ -136,13 +136,19 @@ int cmd_chat(int argc, char **argv) {
   convo c;
   memset(&c, 0, sizeof c);
   if (system_msg && templated) push_msg(&c, "system", system_msg);
-  char line[8192];
+  char *line = NULL; /* one message: a whole input line, any length */
+  size_t line_cap = 0;
   rc = 0;
   for (;;) {
     fputs("> ", stdout);
     fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) break;
-    size_t ll = strlen(line);
+    ssize_t got = getline(&line, &line_cap, stdin);
+    if (got < 0) break;
+    size_t ll = (size_t)got;
+    if (strlen(line) != ll) {
+      fprintf(stderr, "doppler chat: a NUL byte in the message; not sent\n");
+      continue;
+    }
     while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) line[--ll] = 0;
     if (!strcmp(line, "/exit")) break;
     if (!strcmp(line, "/reset")) {
@@ -189,6 +195,7 @@ int cmd_chat(int argc, char **argv) {
     if (st) { rc = cli_fail("chat"); break; }
     cli_print_stats("chat", &gs, dp_session_context_length(s));
   }
+  free(line);
   for (size_t i = 0; i < c.n; i++) free(c.owned[i]);
   free(c.owned);
   free(c.msgs);
