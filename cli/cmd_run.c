@@ -180,6 +180,17 @@ int cmd_run(int argc, char **argv) {
   }
   if (!st) st = dp_session_tokenize(s, feed, &g.o, ids, n, &n);
   if (!st && verbose_prompt) st = print_prompt_tokens(m, ids, n);
+  int room = s ? dp_session_context_length(s) - (int)n : 0; /* positions left to generate into */
+  if (!st && room < 0) {
+    rc = 1;
+    fprintf(stderr, "doppler run: the prompt is %zu tokens, more than the context of %d (--ctx)\n", n, dp_session_context_length(s));
+    goto done;
+  }
+  if (!st && g.n_predict > room) {
+    rc = cli_usage_error("run", "-n: '%d' is out of range [-1, %d] (a context of %d minus the prompt's %zu tokens)", g.n_predict,
+                         room, dp_session_context_length(s), n);
+    goto done;
+  }
   dp_generate_stats gs;
   memset(&gs, 0, sizeof gs);
   if (!st) {

@@ -111,6 +111,8 @@ expect 2 run run -p x --seed 18446744073709551616
 expect 2 run run -p x --ctx 0
 expect 2 run run $M -p x --ctx 100000   # past the model's positions
 expect 2 run run -p x --bogus
+expect 2 run run $M -p x -n 5000          # past what the context leaves after the prompt
+expect 1 run run $M -p "The jury said" --ctx 3   # a prompt longer than the context
 expect 2 run run -p
 expect 2 run run -n 4
 expect 2 chat chat --steps 3
