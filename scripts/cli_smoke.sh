@@ -139,16 +139,16 @@ printf 'The \xffjury' >"$tmpx/bad"; expect 1 run run $M -f "$tmpx/bad"
 out=$($D frobnicate 2>&1); [ $? -eq 2 ] && ok || no "unknown command: exit 2"
 out=$($D --version) && [[ $out =~ ^doppler\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok || no "--version: '$out'"
 # Prompts: -p TEXT, -f FILE (one trailing newline dropped) and -p - (stdin) give the same stdout,
-# prompt echo included, for a short prompt and a ~6 KB one.
+# prompt echo included, for a short prompt and a ~3 KB one (~830 of the 1024 positions).
 G="--temp 0 -n 6"
 a=$($D run $M -p "The jury said" $G 2>/dev/null) && [[ $a == "The jury said"?* ]] && ok || no "run -p: '$a'"
 echo "The jury said" >"$tmpx/p"
-b=$($D run $M -f "$tmpx/p" $G 2>/dev/null); c=$(printf 'The jury said' | $D run $M -p - $G 2>/dev/null)
-[ "$a" = "$b" ] && [ "$a" = "$c" ] && ok || no "-p / -f / -p - differ: '$a' '$b' '$c'"
-head -c 6000 $S/models/doppler-tiny/heldout.txt | iconv -f utf-8 -t utf-8 -c >"$tmpx/big"
-a=$($D run $M -p "$(cat "$tmpx/big")" $G 2>/dev/null); b=$($D run $M -f "$tmpx/big" $G 2>/dev/null)
-c=$($D run $M -p - $G <"$tmpx/big" 2>/dev/null)
-[ ${#a} -gt 5000 ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] && ok || no "big prompt: -p / -f / -p - differ (${#a} ${#b} ${#c} chars)"
+b=$($D run $M -f "$tmpx/p" $G 2>/dev/null) && c=$(printf 'The jury said' | $D run $M -p - $G 2>/dev/null) && \
+  [ "$a" = "$b" ] && [ "$a" = "$c" ] && ok || no "-p / -f / -p - fail or differ: '$a' '$b' '$c'"
+head -c 3000 $S/models/doppler-tiny/heldout.txt | iconv -f utf-8 -t utf-8 -c >"$tmpx/big"
+a=$($D run $M -p "$(cat "$tmpx/big")" $G 2>/dev/null) && b=$($D run $M -f "$tmpx/big" $G 2>/dev/null) && \
+  c=$($D run $M -p - $G <"$tmpx/big" 2>/dev/null) && [ ${#a} -gt 2900 ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] && ok \
+  || no "big prompt: -p / -f / -p - fail or differ (${#a} ${#b} ${#c} chars)"
 # --verbose-prompt: every token fed, BOS first, `ID -> 'PIECE'` on stderr; stdout unchanged
 a=$($D run $M -p "The jury said" $G 2>/dev/null); b=$($D run $M -p "The jury said" $G --verbose-prompt 2>"$tmpx/err")
 v=$(grep -- "->" "$tmpx/err")
@@ -162,8 +162,8 @@ out=$($D run $M -p "The jury said" -n -1 --ctx 16 --ignore-eos 2>"$tmpx/err"); r
 [ $rc -eq 0 ] && [[ $out == "The jury said"?* ]] && grep -q "^doppler run: context full (16 tokens)" "$tmpx/err" && \
   grep -q "prefill: 5 tokens.*decode: 11 tokens" "$tmpx/err" && ok || no "-n -1 --ctx 16: rc=$rc $(cat "$tmpx/err")"
 # a file inside a model directory stands for the directory
-a=$($D run $M -p "The jury said" $G 2>/dev/null); b=$($D run $M/manifest.json -p "The jury said" $G 2>/dev/null)
-[ "$a" = "$b" ] && ok || no "run MODEL/manifest.json: '$b'"
+a=$($D run $M -p "The jury said" $G 2>/dev/null) && b=$($D run $M/manifest.json -p "The jury said" $G 2>/dev/null) && \
+  [[ $a == "The jury said"?* ]] && [ "$a" = "$b" ] && ok || no "run MODEL/manifest.json: '$b'"
 for f in config.json model.safetensors; do
   out=$($D inspect $S/models/doppler-tiny/$f) && [[ ${out%%$'\n'*} == *"models/doppler-tiny (hf)" ]] && ok || no "inspect $f: '${out%%$'\n'*}'"
 done
@@ -184,8 +184,11 @@ q=$($D run models/doppler-tiny-q4_k_m -p "The jury said" $G 2>/dev/null)
 b=$(DOPPLER_MODELS=$PWD/models/doppler-tiny-q4_k_m $D run -p "The jury said" $G 2>/dev/null)
 c=$(DOPPLER_MODEL_DIR=$PWD/models/doppler-tiny-q4_k_m $D run -p "The jury said" $G 2>/dev/null)
 d=$(cd / && DOPPLER_MODELS="$tmpx/moved/share/doppler/models" "$tmpx/moved/bin/doppler" run -p "The jury said" $G 2>/dev/null)
-[ "$b" = "$q" ] && [ "$c" = "$q" ] && [ "$d" = "$a" ] && ok || no "DOPPLER_MODELS: '$b' '$c' '$d'"
-out=$(DOPPLER_MODELS=/nonexistent $D run -p x 2>&1); [ $? -eq 1 ] && [[ $out == *DOPPLER_MODELS* ]] && ok || no "DOPPLER_MODELS missing: '$out'"
+[[ $q == "The jury said"?* ]] && [ "$b" = "$q" ] && [ "$c" = "$q" ] && [ "$d" = "$a" ] && ok \
+  || no "DOPPLER_MODELS: '$q' '$b' '$c' '$d'"
+for v in DOPPLER_MODELS DOPPLER_MODEL_DIR; do  # consulted: a folder without the model is an error
+  out=$(env $v="$tmpx" $D run -p x 2>&1); [ $? -eq 1 ] && [[ $out == *DOPPLER_MODELS* ]] && ok || no "$v without a model: '$out'"
+done
 rm -rf "$tmpx"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]
