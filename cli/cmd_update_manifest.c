@@ -3,6 +3,7 @@
  * kernel hints in an RDRR manifest without touching shards (src/format/inspect.c). */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "commands.h"
 #include "core/buf.h"
 #include "doppler_status.h"
@@ -10,7 +11,8 @@
 
 static void usage(FILE *f) {
   fputs("usage: doppler update-manifest MODEL [--q4k-matmul fused|dequant] [--compute-precision f16|f32]\n"
-        "                                [--q4k-layout LAYOUT] [--dry-run] [--allow-unsafe]\n", f);
+        "                                [--q4k-layout LAYOUT] [--dry-run] [--allow-unsafe]\n"
+        "MODEL: an RDRR directory, or a file inside it (its manifest.json).\n", f);
 }
 
 int cmd_update_manifest(int argc, char **argv) {
@@ -28,6 +30,13 @@ int cmd_update_manifest(int argc, char **argv) {
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   if (!dir) return cli_usage_error("update-manifest", "MODEL is required");
+  struct stat sb;
+  char parent[4096];
+  const char *slash = strrchr(dir, '/');
+  if (!stat(dir, &sb) && S_ISREG(sb.st_mode)) { /* a file inside the model directory (its manifest.json) */
+    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash > dir ? slash - dir : 1) : 1, slash ? dir : ".");
+    dir = parent;
+  }
   dp_buf r = {0};
   dp_status st = dp_manifest_update(dir, &e, &r);
   if (r.data) fputs(r.data, stdout);

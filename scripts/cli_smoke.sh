@@ -164,6 +164,8 @@ out=$($D run $M -p "The jury said" -n -1 --ctx 16 --ignore-eos 2>"$tmpx/err"); r
 # a file inside a model directory stands for the directory
 a=$($D run $M -p "The jury said" $G 2>/dev/null) && b=$($D run $M/manifest.json -p "The jury said" $G 2>/dev/null) && \
   [[ $a == "The jury said"?* ]] && [ "$a" = "$b" ] && ok || no "run MODEL/manifest.json: '$b'"
+out=$($D update-manifest $M/manifest.json --compute-precision f16 --dry-run) && [[ $out == *"f32 -> f16"* ]] && ok \
+  || no "update-manifest MODEL/manifest.json: '$out'"
 for f in config.json model.safetensors; do
   out=$($D inspect $S/models/doppler-tiny/$f) && [[ ${out%%$'\n'*} == *"models/doppler-tiny (hf)" ]] && ok || no "inspect $f: '${out%%$'\n'*}'"
 done
