@@ -1,5 +1,7 @@
 /* cmd_convert.c -- `doppler convert SRC OUT [--quant TYPE] [--shard-size BYTES]`: thin CLI
- * over dp_convert (src/format/convert.c). The progress bar is drawn only on a terminal.
+ * over dp_convert (src/format/convert.c). --quant is case-insensitive. Progress comes through
+ * dp_convert_opts.progress: redrawn in place on stderr when it is a terminal (tensors, MB, MB/s,
+ * ETA), and one summary line at the end either way; stdout stays empty.
  *
  * Interruption: SIGINT/SIGTERM set a flag that dp_convert polls between chunks; it then removes
  * its temporary output (OUT.tmp-PID) and returns DP_ERR_CANCELLED, and the command exits by the
@@ -112,8 +114,12 @@ static int parse_quant(const char *cmd, const char *flag, const char *v, void *d
   return cli_usage_error(cmd, "%s: unknown type '%s' (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", flag, v);
 }
 
+typedef struct progress_state { int tty, drawn; } progress_state; /* drawn: a progress line is open */
+
 static void on_progress(void *ctx, const dp_convert_progress *p) {
-  int tty = *(const int *)ctx;
+  progress_state *ps = ctx;
+  int tty = ps->tty;
+  ps->drawn = tty && !p->final;
   double mbs = p->seconds > 0 ? p->bytes_done / 1e6 / p->seconds : 0;
   if (tty) {
     double eta = mbs > 0 ? (p->bytes - p->bytes_done) / 1e6 / mbs : 0;
@@ -139,14 +145,15 @@ int cmd_convert(int argc, char **argv) {
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   if (np != 2) return cli_usage_error("convert", "SRC and OUT are required");
-  int tty = isatty(2);
+  progress_state ps = {isatty(2), 0};
   o.progress = on_progress;
-  o.progress_ctx = &tty;
+  o.progress_ctx = &ps;
   o.cancelled = cancelled;
   catch_signals(pos[1]);
   dp_status st = dp_convert(pos[0], pos[1], &o);
+  if (ps.drawn) fputc('\n', stderr); /* close the progress line before a message */
   if (g_signal && st) { /* interrupted: dp_convert removed its temporary output; die by the signal */
-    if (st == DP_ERR_CANCELLED) fprintf(stderr, "\ndoppler convert: interrupted; no output written\n");
+    if (st == DP_ERR_CANCELLED) fprintf(stderr, "doppler convert: interrupted; no output written\n");
     int sig = g_signal;
     signal(sig, SIG_DFL);
     raise(sig);
