@@ -38,24 +38,25 @@ int cli_fail(const char *cmd) {
   return 1;
 }
 
-/* A number filling the whole argument, within the option's range; 0 or a usage error (2). */
-static int parse_number(const char *cmd, const cli_opt *o, const char *v) {
+/* A number filling the whole argument, within the option's range; 0 or a usage error (2)
+ * naming the flag as typed. */
+static int parse_number(const char *cmd, const char *flag, const cli_opt *o, const char *v) {
   char *end = NULL;
   errno = 0;
   if (o->kind == CLI_U64) {
     unsigned long long x = strtoull(v, &end, 10);
     int neg = v[0] == '-' && isdigit((unsigned char)v[1]);
-    if ((!isdigit((unsigned char)v[0]) && !neg) || *end) return cli_usage_error(cmd, "%s: '%s' is not a number", o->name, v);
+    if ((!isdigit((unsigned char)v[0]) && !neg) || *end) return cli_usage_error(cmd, "%s: '%s' is not a number", flag, v);
     unsigned long long lo = (unsigned long long)o->lo, hi = o->hi > 0 ? (unsigned long long)o->hi : ULLONG_MAX;
-    if (neg || errno == ERANGE || x < lo || x > hi) return cli_usage_error(cmd, "%s: '%s' is out of range [%llu, %llu]", o->name, v, lo, hi);
+    if (neg || errno == ERANGE || x < lo || x > hi) return cli_usage_error(cmd, "%s: '%s' is out of range [%llu, %llu]", flag, v, lo, hi);
     *(uint64_t *)o->dst = x;
     return 0;
   }
   double x = strtod(v, &end);
-  if (!*v || *end || isspace((unsigned char)*v) || isnan(x)) return cli_usage_error(cmd, "%s: '%s' is not a number", o->name, v);
-  if (o->kind == CLI_INT && x != floor(x)) return cli_usage_error(cmd, "%s: '%s' is not a whole number", o->name, v);
+  if (!*v || *end || isspace((unsigned char)*v) || isnan(x)) return cli_usage_error(cmd, "%s: '%s' is not a number", flag, v);
+  if (o->kind == CLI_INT && x != floor(x)) return cli_usage_error(cmd, "%s: '%s' is not a whole number", flag, v);
   if (!(x >= o->lo && x <= o->hi) || (o->lo_open && x == o->lo))
-    return cli_usage_error(cmd, "%s: '%s' is out of range %c%.15g, %.15g]", o->name, v, o->lo_open ? '(' : '[', o->lo, o->hi);
+    return cli_usage_error(cmd, "%s: '%s' is out of range %c%.15g, %.15g]", flag, v, o->lo_open ? '(' : '[', o->lo, o->hi);
   if (o->kind == CLI_INT) *(int *)o->dst = (int)x;
   else *(float *)o->dst = (float)x;
   return 0;
@@ -88,8 +89,8 @@ int cli_parse(const cli_spec *sp, int argc, char **argv) {
     const char *v = argv[++i];
     int rc = 0;
     if (o->kind == CLI_STR) *(const char **)o->dst = v;
-    else if (o->kind == CLI_CALL) rc = o->call(sp->cmd, o->name, v, o->dst);
-    else rc = parse_number(sp->cmd, o, v);
+    else if (o->kind == CLI_CALL) rc = o->call(sp->cmd, a, v, o->dst);
+    else rc = parse_number(sp->cmd, a, o, v);
     if (rc) return rc;
   }
   return -1;
