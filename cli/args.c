@@ -33,6 +33,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
+int cli_version(void) {
+  printf("doppler %s\n", DOPPLER_VERSION);
+  return 0;
+}
+
 int cli_fail(const char *cmd) {
   fprintf(stderr, "doppler %s: %s\n", cmd, dp_error_message());
   return 1;
@@ -70,6 +75,7 @@ int cli_parse(const cli_spec *sp, int argc, char **argv) {
       sp->usage(stdout);
       return 0;
     }
+    if (!strcmp(a, "--version")) return cli_version();
     if (a[0] != '-' || !a[1]) { /* positional ("-" alone is one: stdin) */
       if (!sp->n_pos || *sp->n_pos >= sp->max_pos) return cli_usage_error(sp->cmd, "unexpected argument '%s'", a);
       sp->pos[(*sp->n_pos)++] = a;

@@ -46,11 +46,12 @@ typedef struct cli_spec {
   int max_pos, *n_pos;
   void (*usage)(FILE *f);        /* printed on stdout for --help / -h */
 } cli_spec;
-/* -1: parsed, go on; otherwise the exit status to return (0 after --help, 2 after a one-line
+/* -1: parsed, go on; otherwise the exit status to return (0 after --help or --version, 2 after a one-line
  * usage error on stderr). A value is always the next argument, even when it starts with '-'. */
 int cli_parse(const cli_spec *sp, int argc, char **argv);
 /* `doppler CMD: WHAT (see `doppler CMD --help`)` on stderr; returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_version(void); /* `doppler X.Y.Z` on stdout; returns 0 */
 /* `doppler CMD: <dp_error_message()>` on stderr; returns 1. */
 int cli_fail(const char *cmd);
 /* Read all of a text file, or stdin for "-" (any size); a NUL byte is an error; drop_newline:

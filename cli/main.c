@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
-#include "doppler.h"
 
 static const struct { const char *name; int (*fn)(int, char **); const char *help; } COMMANDS[] = {
   {"devices", cmd_devices, "show the WebGPU adapter in use: backend, features, limits (--json)"},
@@ -27,12 +26,12 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   if (argc < 2) { usage(stderr); return 2; }
-  if (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h") && strcmp(argv[1], "--version")) {
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) return cli_version();
+  if (argv[1][0] == '-') {
     fprintf(stderr, "doppler: unknown flag '%s' (see `doppler --help`)\n", argv[1]);
     return 2;
   }
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
-  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) { printf("doppler %s\n", DOPPLER_VERSION); return 0; }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
   fprintf(stderr, "doppler: unknown command '%s' (see `doppler --help`)\n", argv[1]);
