@@ -3,7 +3,9 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check clean
+PREFIX ?= /usr/local
+
+.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check install clean
 
 all:
 	@test -f node_modules/bun-webgpu-linux-x64/libwebgpu_wrapper.so || bash scripts/setup.sh
@@ -38,6 +40,11 @@ sanitize:
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L cpu --output-on-failure -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 DOPPLER_ADAPTER=lavapipe \
 	  ctest -L gpu -E gpu_perplexity --output-on-failure
+
+# A relocatable install: PREFIX/bin/doppler finds PREFIX/lib/libwebgpu_wrapper.so through its
+# RUNPATH ($ORIGIN/../lib) and the default model in PREFIX/share/doppler/models.
+install: all
+	cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 wasm-check:
 	bash scripts/wasm_check.sh

@@ -85,47 +85,48 @@ static dp_status feed_and_generate(dp_session *s, convo *c, const int32_t *ids, 
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler chat [MODEL] [flags]\n"
-             "MODEL: an RDRR directory, an HF directory or a GGUF file (default: the default model)\n"
+             "MODEL: an RDRR directory, an HF directory or a GGUF file (default: the default model, see run)\n"
              "  --system TEXT        a system message\n"
              "%s"
-             "  --ctx N              context length (default: the model's)\n"
+             "  --ctx N              context length (default: the model's, at most 4096)\n"
              "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "Type a message and Enter; /reset starts over, /exit (or end of input) quits.\n",
-          cli_sampling_help());
+          cli_gen_help());
 }
 
 int cmd_chat(int argc, char **argv) {
   const char *model = NULL, *adapter = NULL, *system_msg = NULL;
-  int ctx = 0;
-  dp_generate_options o;
-  cli_generate_defaults(&o);
-  o.max_tokens = 256;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    int r = cli_sampling_flag(argc, argv, &i, &o);
-    if (r < 0) return 2;
-    if (r > 0) continue;
-    if (!strcmp(a, "--system") && i + 1 < argc) system_msg = argv[++i];
-    else if (!strcmp(a, "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
-    else if (!strcmp(a, "--adapter") && i + 1 < argc) adapter = argv[++i];
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-    else if (a[0] != '-' && !model) model = a;
-    else { fprintf(stderr, "doppler chat: unknown or incomplete argument '%s'\n", a); usage(stderr); return 2; }
-  }
-  if (!model && !(model = cli_default_model())) {
-    fprintf(stderr, "doppler chat: no MODEL given and the default model was not found\n");
-    return 1;
-  }
+  int ctx = 0, npos = 0;
+  cli_gen g;
+  cli_gen_init(&g, 256);
+  cli_opt gen[CLI_GEN_OPTS];
+  const cli_opt opts[] = {
+    {"--system", NULL, CLI_STR, &system_msg, 0, 0, 0, NULL},
+    {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
+    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"chat", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  cli_gen_finish(&g);
+  if (g.n_predict == 0) return cli_usage_error("chat", "-n: 0 would generate no reply (-1 = until the end)");
+  const dp_generate_options o = g.o;
+  if (!(model = cli_model_or_default("chat", model))) return 1;
   dp_load_options lo = {cli_adapter(adapter), 0};
   dp_model *m = NULL;
   dp_session *s = NULL;
   dp_session_options so = {ctx, 0};
   dp_status st = dp_model_load(model, &lo, &m);
+  if (!st && (rc = cli_check_ctx("chat", m, ctx, 0))) {
+    dp_model_free(m);
+    return rc;
+  }
   if (!st) st = dp_session_create(m, &so, &s);
   if (st) {
-    fprintf(stderr, "doppler chat: %s\n", dp_error_message());
+    rc = cli_fail("chat");
+    dp_session_free(s);
     dp_model_free(m);
-    return 1;
+    return rc;
   }
   char *probe = NULL;
   dp_chat_message pm = {"user", "x"};
@@ -142,13 +143,19 @@ int cmd_chat(int argc, char **argv) {
   convo c;
   memset(&c, 0, sizeof c);
   if (system_msg && templated) push_msg(&c, "system", system_msg);
-  char line[8192];
-  int rc = 0;
+  char *line = NULL; /* one message: a whole input line, any length */
+  size_t line_cap = 0;
+  rc = 0;
   for (;;) {
     fputs("> ", stdout);
     fflush(stdout);
-    if (!fgets(line, sizeof line, stdin)) break;
-    size_t ll = strlen(line);
+    ssize_t got = getline(&line, &line_cap, stdin);
+    if (got < 0) break;
+    size_t ll = (size_t)got;
+    if (strlen(line) != ll) {
+      fprintf(stderr, "doppler chat: a NUL byte in the message; not sent\n");
+      continue;
+    }
     while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r')) line[--ll] = 0;
     if (!strcmp(line, "/exit")) break;
     if (!strcmp(line, "/reset")) {
@@ -192,9 +199,10 @@ int cmd_chat(int argc, char **argv) {
       fprintf(stderr, "doppler chat: %s -- use /reset\n", dp_error_message());
       continue;
     }
-    if (st) { fprintf(stderr, "doppler chat: %s\n", dp_error_message()); rc = 1; break; }
-    cli_print_stats(&gs);
+    if (st) { rc = cli_fail("chat"); break; }
+    cli_print_stats("chat", &gs, dp_session_context_length(s));
   }
+  free(line);
   for (size_t i = 0; i < c.n; i++) free(c.owned[i]);
   free(c.owned);
   free(c.msgs);

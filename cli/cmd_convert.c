@@ -1,11 +1,14 @@
 /* cmd_convert.c -- `doppler convert SRC OUT [--quant TYPE] [--shard-size BYTES]`: thin CLI
- * over dp_convert (src/format/convert.c). The progress bar is drawn only on a terminal.
+ * over dp_convert (src/format/convert.c). --quant is case-insensitive. Progress comes through
+ * dp_convert_opts.progress: redrawn in place on stderr when it is a terminal (tensors, MB, MB/s,
+ * ETA), and one summary line at the end either way; stdout stays empty.
  *
  * Interruption: SIGINT/SIGTERM set a flag that dp_convert polls between chunks; it then removes
  * its temporary output (OUT.tmp-PID) and returns DP_ERR_CANCELLED, and the command exits by the
  * same signal. A second signal (the converter stuck outside its loop) removes the temporary
  * output from inside the handler with async-signal-safe calls only (unlink/rmdir of the names
  * the converter writes, paths built by hand) and exits at once. */
+#include <ctype.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -92,31 +95,65 @@ static void catch_signals(const char *out) {
 
 static void convert_usage(FILE *f) {
   fprintf(f, "usage: doppler convert SRC OUT [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m] [--shard-size BYTES]\n"
-             "  SRC: HF directory, .gguf file or RDRR directory; OUT: RDRR directory, or a .gguf file\n"
-             "  without --quant, stored types are kept (MXFP4 always stays MXFP4, 1-D tensors become f32)\n");
+             "  SRC: HF directory, .gguf file or RDRR directory (or a file inside a model directory);\n"
+             "  OUT: RDRR directory, or a .gguf file. --quant is case-insensitive (Q4_K_M = q4_k_m).\n"
+             "  Without --quant, stored types are kept (MXFP4 always stays MXFP4, 1-D tensors become f32).\n"
+             "  stderr: progress (tensors, MB, MB/s) on a terminal, one summary line at the end.\n");
+}
+
+/* --quant: one of the known types, any case; stored lower-case (the names dp_convert takes). */
+static int parse_quant(const char *cmd, const char *flag, const char *v, void *dst) {
+  static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_k", "q6_k", "q4_k_m"};
+  static char lower[8];
+  size_t n = strlen(v);
+  for (size_t i = 0; n < sizeof lower && i <= n; i++) lower[i] = (char)tolower((unsigned char)v[i]);
+  for (size_t k = 0; n < sizeof lower && k < sizeof names / sizeof *names; k++)
+    if (!strcmp(lower, names[k])) {
+      *(const char **)dst = names[k];
+      return 0;
+    }
+  return cli_usage_error(cmd, "%s: unknown type '%s' (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", flag, v);
+}
+
+typedef struct progress_state { int tty, drawn; } progress_state; /* drawn: a progress line is open */
+
+static void on_progress(void *ctx, const dp_convert_progress *p) {
+  progress_state *ps = ctx;
+  int tty = ps->tty;
+  ps->drawn = tty && !p->final;
+  double mbs = p->seconds > 0 ? p->bytes_done / 1e6 / p->seconds : 0;
+  if (tty) {
+    double eta = mbs > 0 ? (p->bytes - p->bytes_done) / 1e6 / mbs : 0;
+    fprintf(stderr, "\rtensor %llu/%llu, %.1f/%.1f MB, %.1f MB/s, ETA %.0f s   ", (unsigned long long)p->tensors_done,
+            (unsigned long long)p->tensors, p->bytes_done / 1e6, p->bytes / 1e6, mbs, eta);
+    if (p->final) fputc('\n', stderr);
+    fflush(stderr);
+  }
+  if (p->final)
+    fprintf(stderr, "converted %llu tensors, %.1f MB in %.1f s (%.1f MB/s)\n", (unsigned long long)p->tensors, p->bytes / 1e6,
+            p->seconds, mbs);
 }
 
 int cmd_convert(int argc, char **argv) {
   const char *pos[2] = {0};
   int np = 0;
   dp_convert_opts o = {0};
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { convert_usage(stdout); return 0; }
-    if (!strcmp(argv[i], "--quant") && i + 1 < argc) o.quant = argv[++i];
-    else if (!strcmp(argv[i], "--shard-size") && i + 1 < argc) {
-      char *end;
-      o.shard_size = strtoull(argv[++i], &end, 10);
-      if (*end || !o.shard_size) { fprintf(stderr, "doppler convert: bad --shard-size %s\n", argv[i]); return 2; }
-    } else if (argv[i][0] == '-' && argv[i][1]) { fprintf(stderr, "doppler convert: unknown flag %s\n", argv[i]); convert_usage(stderr); return 2; }
-    else if (np < 2) pos[np++] = argv[i];
-    else { convert_usage(stderr); return 2; }
-  }
-  if (np != 2) { convert_usage(stderr); return 2; }
-  o.progress = isatty(2);
+  const cli_opt opts[] = {
+    {"--quant", NULL, CLI_CALL, &o.quant, 0, 0, 0, parse_quant},
+    {"--shard-size", NULL, CLI_U64, &o.shard_size, 1, 0, 0, NULL},
+  };
+  cli_spec sp = {"convert", opts, sizeof opts / sizeof *opts, NULL, 0, pos, 2, &np, convert_usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  if (np != 2) return cli_usage_error("convert", "SRC and OUT are required");
+  progress_state ps = {isatty(2), 0};
+  o.progress = on_progress;
+  o.progress_ctx = &ps;
   o.cancelled = cancelled;
   o.check = check_model;
   catch_signals(pos[1]);
   dp_status st = dp_convert(pos[0], pos[1], &o);
+  if (ps.drawn) fputc('\n', stderr); /* close the progress line before a message */
   if (g_signal && st) { /* interrupted: dp_convert removed its temporary output; die by the signal */
     if (st == DP_ERR_CANCELLED) fprintf(stderr, "doppler convert: interrupted; no output written\n");
     int sig = g_signal;
@@ -124,6 +161,6 @@ int cmd_convert(int argc, char **argv) {
     raise(sig);
     return 128 + sig;
   }
-  if (st) { fprintf(stderr, "doppler convert: %s\n", dp_error_message()); return 1; }
+  if (st) return cli_fail("convert");
   return 0;
 }

@@ -6,26 +6,23 @@
 #include "core/buf.h"
 #include "gpu/gpu.h"
 
+static void usage(FILE *f) {
+  fprintf(f, "usage: doppler devices [--json] [--adapter auto|default|lavapipe|swiftshader|ICD.json]\n"
+             "The adapter may also be chosen with DOPPLER_ADAPTER.\n");
+}
+
 int cmd_devices(int argc, char **argv) {
   int json = 0;
   const char *adapter = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) json = 1;
-    else if (!strcmp(argv[i], "--adapter") && i + 1 < argc) adapter = argv[++i];
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      printf("usage: doppler devices [--json] [--adapter auto|default|lavapipe|swiftshader|ICD.json]\n"
-             "The adapter may also be chosen with DOPPLER_ADAPTER.\n");
-      return 0;
-    } else {
-      fprintf(stderr, "doppler devices: unknown argument '%s'\n", argv[i]);
-      return 2;
-    }
-  }
+  const cli_opt opts[] = {
+    {"--json", NULL, CLI_BOOL, &json, 0, 0, 0, NULL},
+    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"devices", opts, sizeof opts / sizeof *opts, NULL, 0, NULL, 0, NULL, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
   dp_gpu *g;
-  if (dp_gpu_open(adapter, &g)) {
-    fprintf(stderr, "doppler: %s\n", dp_error_message());
-    return 1;
-  }
+  if (dp_gpu_open(adapter, &g)) return cli_fail("devices");
   const dp_gpu_info *in = dp_gpu_get_info(g);
   const char *feat[32];
   size_t nf = dp_gpu_feature_names(g, feat, 32);

@@ -10,26 +10,30 @@
 #include "format/inspect.h"
 #include "format/model_file.h"
 
+static void usage(FILE *f) {
+  fprintf(f, "usage: doppler inspect MODEL [--json] [--verify]\n"
+             "MODEL: an RDRR directory, an HF directory, a GGUF file, or a file inside a model directory.\n");
+}
+
 int cmd_inspect(int argc, char **argv) {
   const char *path = NULL;
-  int json = 0, verify = 0;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--json")) json = 1;
-    else if (!strcmp(argv[i], "--verify")) verify = 1;
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { printf("usage: doppler inspect MODEL [--json] [--verify]\n"); return 0; }
-    else if (argv[i][0] == '-') { fprintf(stderr, "doppler inspect: unknown flag %s\n", argv[i]); return 2; }
-    else if (!path) path = argv[i];
-    else { fprintf(stderr, "usage: doppler inspect MODEL [--json] [--verify]\n"); return 2; }
-  }
-  if (!path) { fprintf(stderr, "usage: doppler inspect MODEL [--json] [--verify]\n"); return 2; }
+  int json = 0, verify = 0, npos = 0;
+  const cli_opt opts[] = {
+    {"--json", NULL, CLI_BOOL, &json, 0, 0, 0, NULL},
+    {"--verify", NULL, CLI_BOOL, &verify, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"inspect", opts, sizeof opts / sizeof *opts, NULL, 0, &path, 1, &npos, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  if (!path) return cli_usage_error("inspect", "MODEL is required");
   dp_model_file *mf;
-  if (dp_model_file_open(path, &mf)) { fprintf(stderr, "doppler inspect: %s\n", dp_error_message()); return 1; }
+  if (dp_model_file_open(path, &mf)) return cli_fail("inspect");
   dp_buf b = {0};
   dp_status st = verify ? dp_model_file_verify(mf) : DP_OK;
   if (!st) st = dp_inspect(mf, json, &b);
   if (!st) fwrite(b.data, 1, b.len, stdout);
-  else fprintf(stderr, "doppler inspect: %s\n", dp_error_message());
+  rc = st ? cli_fail("inspect") : 0;
   dp_buf_free(&b);
   dp_model_file_close(mf);
-  return st ? 1 : 0;
+  return rc;
 }

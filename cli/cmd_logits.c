@@ -52,14 +52,19 @@ static int parse_ids(const char *s, int32_t **out, size_t *n) {
   while (v && *s) {
     char *end;
     long x = strtol(s, &end, 10);
-    if (end == s || x < 0 || x > 0x7fffffff) { free(v); return -1; }
-    if (*n == cap && !(v = realloc(v, (cap *= 2) * sizeof *v))) return -1;
+    if (end == s || x < 0 || x > 0x7fffffff) break;
+    if (*n == cap) {
+      int32_t *nv = realloc(v, (cap *= 2) * sizeof *v);
+      if (!nv) break;
+      v = nv;
+    }
     v[(*n)++] = (int32_t)x;
     s = end;
     while (*s == ',' || *s == ' ') s++;
   }
+  if (!v || *s || !*n) { free(v); return -1; }
   *out = v;
-  return v && *n ? 0 : -1;
+  return 0;
 }
 
 static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N, float *logits, int32_t *gen, float *gl,
@@ -90,25 +95,22 @@ static void usage(FILE *f) {
 
 int cmd_logits(int argc, char **argv) {
   const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
-  int N = 0, cpu = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--ids") && i + 1 < argc) ids_arg = argv[++i];
-    else if (!strcmp(a, "--decode") && i + 1 < argc) N = atoi(argv[++i]);
-    else if (!strcmp(a, "--out") && i + 1 < argc) out = argv[++i];
-    else if (!strcmp(a, "--adapter") && i + 1 < argc) adapter = argv[++i];
-    else if (!strcmp(a, "--cpu")) cpu = 1;
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-    else if (a[0] != '-' && !model) model = a;
-    else { fprintf(stderr, "doppler logits: unknown or incomplete argument '%s'\n", a); usage(stderr); return 2; }
-  }
-  if (!model || !ids_arg || !out || N < 0) { usage(stderr); return 2; }
+  int N = 0, cpu = 0, npos = 0;
+  const cli_opt opts[] = {
+    {"--ids", NULL, CLI_STR, &ids_arg, 0, 0, 0, NULL},
+    {"--decode", NULL, CLI_INT, &N, 0, 1 << 20, 0, NULL},
+    {"--out", "-o", CLI_STR, &out, 0, 0, 0, NULL},
+    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+    {"--cpu", NULL, CLI_BOOL, &cpu, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"logits", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  if (!model || !ids_arg || !out) return cli_usage_error("logits", "%s is required", !model ? "MODEL" : !ids_arg ? "--ids" : "--out");
   int32_t *ids;
   size_t T;
-  if (parse_ids(ids_arg, &ids, &T)) {
-    fprintf(stderr, "doppler logits: --ids: expected comma-separated non-negative integers\n");
-    return 2;
-  }
+  if (parse_ids(ids_arg, &ids, &T))
+    return cli_usage_error("logits", "--ids: '%s' is not a list of comma-separated ids in [0, 2147483647]", ids_arg);
   dp_model *m = NULL;
   dp_session *s = NULL;
   int V = 0;
@@ -129,6 +131,11 @@ int cmd_logits(int argc, char **argv) {
     if (!st) V = dp_model_file_hparams(mf)->vocab_size;
     dp_model_file_close(mf);
   }
+  for (size_t i = 0; !st && i < T; i++)
+    if (ids[i] >= V) {
+      rc = cli_usage_error("logits", "--ids: id %d is out of range [0, %d] (the model's vocabulary)", (int)ids[i], V - 1);
+      goto done;
+    }
   if (!st) {
     logits = malloc(T * (size_t)V * sizeof *logits);
     gl = malloc(((size_t)N + 1) * (size_t)V * sizeof *gl);
@@ -151,12 +158,13 @@ int cmd_logits(int argc, char **argv) {
     st = write_safetensors(out, e, N > 0 ? 3 : 1);
     if (!st) fprintf(stderr, "wrote %s: logits [%zu, %d]%s\n", out, T, V, N > 0 ? ", gen_ids, gen_logits" : "");
   }
-  if (st) fprintf(stderr, "doppler logits: %s\n", dp_error_message());
+  rc = st ? cli_fail("logits") : 0;
+done:
   free(ids);
   free(logits);
   free(gl);
   free(gen);
   dp_session_free(s);
   dp_model_free(m);
-  return st ? 1 : 0;
+  return rc;
 }

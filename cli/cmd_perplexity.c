@@ -6,11 +6,13 @@
  * an empty cache, predicting its tokens 1..n-1 (the negative log-likelihoods are computed on
  * the GPU, only they are read back). perplexity = exp(mean NLL). The last line printed is
  * `perplexity: <value>` with 4 decimals. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "core/alloc.h"
@@ -90,60 +92,79 @@ static dp_status read_ids(const char *path, stream *out) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME]\n"
+  fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--quiet]\n"
              "Documents are split on blank lines and joined as [BOS] doc [EOS] ...; windows of ctx predictions,\n"
-             "each scored from an empty cache. --windows N scores only the first N windows.\n");
+             "each scored from an empty cache. --windows N scores only the first N windows (0 = all).\n"
+             "stdout: only the last line `perplexity: X.XXXX`. stderr: progress (windows, running value, ETA)\n"
+             "on a terminal, else one summary line at the end; --quiet: neither.\n");
+}
+
+/* Progress on stderr: redrawn in place on a terminal, nothing until the summary otherwise. */
+static void draw_progress(int w, int n_windows, size_t count, double sum, double t0) {
+  double el = now_s() - t0, eta = w ? el / w * (n_windows - w) : 0;
+  fprintf(stderr, "\rwindow %d/%d: running perplexity %.4f, %.0f tok/s, ETA %.0f s   ", w, n_windows, exp(sum / (double)count),
+          (double)count / (el > 0 ? el : 1e-9), eta);
+  fflush(stderr);
 }
 
 int cmd_perplexity(int argc, char **argv) {
   const char *model = NULL, *file = NULL, *ids_file = NULL, *adapter = NULL;
-  int ctx = 256, max_windows = 0, quiet = 0;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--file") && i + 1 < argc) file = argv[++i];
-    else if (!strcmp(a, "--ids") && i + 1 < argc) ids_file = argv[++i];
-    else if (!strcmp(a, "--ctx") && i + 1 < argc) ctx = atoi(argv[++i]);
-    else if (!strcmp(a, "--windows") && i + 1 < argc) max_windows = atoi(argv[++i]);
-    else if (!strcmp(a, "--adapter") && i + 1 < argc) adapter = argv[++i];
-    else if (!strcmp(a, "--quiet")) quiet = 1;
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-    else if (a[0] != '-' && !model) model = a;
-    else { fprintf(stderr, "doppler perplexity: unknown or incomplete argument '%s'\n", a); usage(stderr); return 2; }
-  }
-  if (!model || (!file == !ids_file) || ctx < 1) { usage(stderr); return 2; }
+  int ctx = 256, max_windows = 0, quiet = 0, npos = 0;
+  const cli_opt opts[] = {
+    {"--file", "-f", CLI_STR, &file, 0, 0, 0, NULL},
+    {"--ids", NULL, CLI_STR, &ids_file, 0, 0, 0, NULL},
+    {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
+    {"--windows", NULL, CLI_INT, &max_windows, 0, INT_MAX, 0, NULL},
+    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+    {"--quiet", NULL, CLI_BOOL, &quiet, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"perplexity", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  if (!model) return cli_usage_error("perplexity", "MODEL is required");
+  if (!file == !ids_file) return cli_usage_error("perplexity", "one of --file and --ids is required");
   dp_load_options lo = {cli_adapter(adapter), 0};
   dp_model *m = NULL;
   dp_session *s = NULL;
   stream S = {0};
   double *nll = NULL;
   dp_status st = dp_model_load(model, &lo, &m);
+  if (!st && (rc = cli_check_ctx("perplexity", m, ctx, 1))) {
+    dp_model_free(m);
+    return rc;
+  }
   dp_session_options so = {ctx + 1, 0};
   if (!st) st = dp_session_create(m, &so, &s);
   if (!st) st = file ? build_stream(m, file, &S) : read_ids(ids_file, &S);
-  if (!st && S.n < 2) st = dp_error(DP_ERR_INVALID_ARG, "perplexity: fewer than 2 tokens to score");
-  if (!st && !(nll = malloc((size_t)ctx * sizeof *nll))) st = DP_ERR_NOMEM;
-  double sum = 0, t0 = now_s();
+  if (!st && S.n < 2) st = dp_error(DP_ERR_INVALID_ARG, "%s: fewer than 2 tokens to score", file ? file : ids_file);
+  if (!st && !(nll = malloc((size_t)ctx * sizeof *nll))) st = dp_error(DP_ERR_NOMEM, "out of memory for %d scores", ctx);
+  double sum = 0, t0 = now_s(), last = 0;
   size_t count = 0;
-  int w = 0;
-  for (; !st && (size_t)w * (size_t)ctx + 1 < S.n && (max_windows <= 0 || w < max_windows); w++) {
+  size_t all = S.n > 1 ? (S.n - 2) / (size_t)ctx + 1 : 0; /* windows in the stream */
+  int n_windows = max_windows > 0 && (size_t)max_windows < all ? max_windows : (int)all;
+  int tty = !quiet && isatty(2), w = 0;
+  for (; !st && w < n_windows; w++) {
     size_t start = (size_t)w * (size_t)ctx, n = S.n - start < (size_t)ctx + 1 ? S.n - start : (size_t)ctx + 1;
     st = dp_session_score(s, S.ids + start, n, nll);
     for (size_t i = 0; !st && i + 1 < n; i++) sum += nll[i];
     count += n - 1;
-    if (!st && !quiet && (w % 32 == 31))
-      fprintf(stderr, "window %d: %zu predictions, running perplexity %.4f, %.0f tok/s\n", w + 1, count, exp(sum / (double)count),
-              (double)count / (now_s() - t0));
+    if (!st && tty && (now_s() - last >= 0.2 || w + 1 == n_windows)) {
+      draw_progress(w + 1, n_windows, count, sum, t0);
+      last = now_s();
+    }
   }
+  if (tty && w) fputc('\n', stderr);
   if (!st) {
     double dt = now_s() - t0;
-    fprintf(stderr, "%d windows, %zu predictions in %.1f s (%.0f tok/s)\n", w, count, dt, (double)count / dt);
+    if (!quiet) fprintf(stderr, "%d windows, %zu predictions in %.1f s (%.0f tok/s)\n", w, count, dt, (double)count / dt);
     printf("perplexity: %.4f\n", exp(sum / (double)count));
+    rc = 0;
   } else {
-    fprintf(stderr, "doppler perplexity: %s\n", dp_error_message());
+    rc = cli_fail("perplexity");
   }
   free(nll);
   free(S.ids);
   dp_session_free(s);
   dp_model_free(m);
-  return st ? 1 : 0;
+  return rc;
 }

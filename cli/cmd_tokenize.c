@@ -76,52 +76,51 @@ static dp_status run_one(dp_tokenizer *t, const char *s, size_t n, int decode, u
   return st;
 }
 
-int cmd_tokenize(int argc, char **argv) {
-  const char *tok_json = NULL, *model = NULL, *text = NULL, *file = NULL;
-  int jsonl = 0, json = 0, decode = 0;
-  unsigned flags = DP_TOK_PARSE_SPECIAL;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--tokenizer") && i + 1 < argc) tok_json = argv[++i];
-    else if (!strcmp(a, "--model") && i + 1 < argc) model = argv[++i];
-    else if (!strcmp(a, "--text") && i + 1 < argc) text = argv[++i];
-    else if (!strcmp(a, "--file") && i + 1 < argc) file = argv[++i];
-    else if (!strcmp(a, "--jsonl")) jsonl = 1;
-    else if (!strcmp(a, "--json")) json = 1;
-    else if (!strcmp(a, "--decode")) decode = 1;
-    else if (!strcmp(a, "--add-special")) flags |= DP_TOK_ADD_SPECIAL;
-    else if (!strcmp(a, "--no-parse-special")) flags &= ~(unsigned)DP_TOK_PARSE_SPECIAL;
-    else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      printf("usage: doppler tokenize (--tokenizer FILE.json | --model DIR|FILE.gguf)\n"
+static void usage(FILE *f) {
+  fprintf(f, "usage: doppler tokenize (--tokenizer FILE.json | --model DIR|FILE.gguf)\n"
              "                        (--text T | --file F | --jsonl) [--json] [--decode]\n"
              "                        [--add-special] [--no-parse-special]\n"
              "  encode text to ids (space-separated, or a JSON array with --json);\n"
              "  --decode: input is ids, output is text (JSON string with --json);\n"
+             "  --file F: the text of a file (- = stdin, read whole);\n"
              "  --jsonl: one JSON string (or id array with --decode) per stdin line, one JSON result per line;\n"
              "  --add-special: apply the BOS/EOS policy; --no-parse-special: special tokens in the text stay text.\n");
-      return 0;
-    } else {
-      fprintf(stderr, "doppler tokenize: unknown argument '%s' (see --help)\n", a);
-      return 2;
-    }
-  }
-  if (!tok_json == !model || (!!text + !!file + jsonl) != 1) {
-    fprintf(stderr, "doppler tokenize: need one of --tokenizer/--model and one of --text/--file/--jsonl (see --help)\n");
-    return 2;
-  }
+}
+
+int cmd_tokenize(int argc, char **argv) {
+  const char *tok_json = NULL, *model = NULL, *text = NULL, *file = NULL;
+  int jsonl = 0, json = 0, decode = 0, add_special = 0, no_parse_special = 0;
+  const cli_opt opts[] = {
+    {"--tokenizer", NULL, CLI_STR, &tok_json, 0, 0, 0, NULL},
+    {"--model", "-m", CLI_STR, &model, 0, 0, 0, NULL},
+    {"--text", NULL, CLI_STR, &text, 0, 0, 0, NULL},
+    {"--file", "-f", CLI_STR, &file, 0, 0, 0, NULL},
+    {"--jsonl", NULL, CLI_BOOL, &jsonl, 0, 0, 0, NULL},
+    {"--json", NULL, CLI_BOOL, &json, 0, 0, 0, NULL},
+    {"--decode", NULL, CLI_BOOL, &decode, 0, 0, 0, NULL},
+    {"--add-special", NULL, CLI_BOOL, &add_special, 0, 0, 0, NULL},
+    {"--no-parse-special", NULL, CLI_BOOL, &no_parse_special, 0, 0, 0, NULL},
+  };
+  cli_spec sp = {"tokenize", opts, sizeof opts / sizeof *opts, NULL, 0, NULL, 0, NULL, usage};
+  int rc = cli_parse(&sp, argc, argv);
+  if (rc >= 0) return rc;
+  unsigned flags = (add_special ? DP_TOK_ADD_SPECIAL : 0) | (no_parse_special ? 0 : DP_TOK_PARSE_SPECIAL);
+  if (!tok_json == !model || (!!text + !!file + jsonl) != 1)
+    return cli_usage_error("tokenize", "need one of --tokenizer/--model and one of --text/--file/--jsonl");
   dp_tokenizer *t = NULL;
-  if (open_tokenizer(tok_json, model, &t)) { fprintf(stderr, "doppler: %s\n", dp_error_message()); return 1; }
-  int rc = 0;
+  if (open_tokenizer(tok_json, model, &t)) return cli_fail("tokenize");
+  rc = 0;
   dp_buf out = {0};
   if (!jsonl) {
     char *data = NULL;
     size_t len = 0;
     dp_status st = DP_OK;
-    if (file) st = dp_file_read_all(file, &data, &len);
-    if (!st) st = run_one(t, file ? data : text, file ? len : strlen(text), decode, flags, json, &out);
-    if (st) { fprintf(stderr, "doppler: %s\n", dp_error_message()); rc = 1; }
+    if (file && (rc = cli_read_text("tokenize", "--file", file, 0, &data))) goto done;
+    if (file) len = strlen(data);
+    st = run_one(t, file ? data : text, file ? len : strlen(text), decode, flags, json, &out);
+    if (st) rc = cli_fail("tokenize");
     else { fwrite(out.data, 1, out.len, stdout); fputc('\n', stdout); }
-    dp_free(data);
+    free(data);
   } else {
     char *line = NULL;
     size_t cap = 0;
@@ -142,12 +141,13 @@ int cmd_tokenize(int argc, char **argv) {
         else st = run_one(t, v->u.str, v->n, 0, flags, 1, &out);
         dp_json_free(d);
       }
-      if (st) { fprintf(stderr, "doppler: line %zu: %s\n", lineno, dp_error_message()); rc = 1; break; }
+      if (st) { fprintf(stderr, "doppler tokenize: stdin line %zu: %s\n", lineno, dp_error_message()); rc = 1; break; }
       fwrite(out.data, 1, out.len, stdout);
       fputc('\n', stdout);
     }
     free(line);
   }
+done:
   dp_buf_free(&out);
   dp_tokenizer_free(t);
   return rc;

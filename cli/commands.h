@@ -1,9 +1,13 @@
-/* commands.h -- one entry point per `doppler` sub-command (cli/cmd_NAME.c). The CLI is thin:
- * parse flags, call the engine, print. Each returns the process exit code. */
+/* commands.h -- one entry point per `doppler` sub-command (cli/cmd_NAME.c) and what they share.
+ * The CLI is thin: parse flags, call the engine, print. Each command returns the process exit
+ * status: 0 success, 1 runtime failure, 2 usage error; messages are one line, `doppler CMD: WHAT`. */
 #ifndef DP_CLI_COMMANDS_H
 #define DP_CLI_COMMANDS_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include "doppler.h"
+
 int cmd_devices(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
@@ -14,17 +18,73 @@ int cmd_chat(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
-/* shared by the generation commands (cli/cmd_run.c) */
-struct dp_generate_options;
-struct dp_generate_stats;
-struct dp_session;
-const char *cli_default_model(void);            /* models/doppler-tiny-f16 beside the executable or $DOPPLER_MODEL_DIR */
+
+/* ---- argument parsing (cli/args.c): one table-driven parser for every command ---- */
+typedef enum cli_kind {
+  CLI_BOOL,  /* no value; dst int* set to 1 */
+  CLI_STR,   /* dst const char ** */
+  CLI_INT,   /* dst int*, a whole number in [lo, hi] */
+  CLI_FLOAT, /* dst float*, a number in [lo, hi] ((lo, hi] with lo_open) */
+  CLI_U64,   /* dst uint64_t*, an unsigned 64-bit decimal >= lo (and <= hi unless hi is 0) */
+  CLI_CALL,  /* call(cmd, flag, value, dst): 0, or the exit status after printing a message */
+} cli_kind;
+typedef struct cli_opt {
+  const char *name, *alias; /* "--prompt", "-p" (alias may be NULL) */
+  cli_kind kind;
+  void *dst;
+  double lo, hi;
+  int lo_open;
+  int (*call)(const char *cmd, const char *flag, const char *value, void *dst);
+} cli_opt;
+typedef struct cli_spec {
+  const char *cmd;               /* "run": messages read `doppler run: ...` */
+  const cli_opt *opts;           /* the command's flags */
+  size_t n_opts;
+  const cli_opt *more;           /* shared flags (the generation flags of run and chat), or NULL */
+  size_t n_more;
+  const char **pos;              /* positional arguments, at most max_pos of them */
+  int max_pos, *n_pos;
+  void (*usage)(FILE *f);        /* printed on stdout for --help / -h */
+} cli_spec;
+/* -1: parsed, go on; otherwise the exit status to return (0 after --help or --version, 2 after a one-line
+ * usage error on stderr). A value is always the next argument, even when it starts with '-'. */
+int cli_parse(const cli_spec *sp, int argc, char **argv);
+/* `doppler CMD: WHAT (see `doppler CMD --help`)` on stderr; returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_version(void); /* `doppler X.Y.Z` on stdout; returns 0 */
+/* `doppler CMD: <dp_error_message()>` on stderr; returns 1. */
+int cli_fail(const char *cmd);
+/* Read all of a text file, or stdin for "-" (any size); a NUL byte is an error; drop_newline:
+ * one trailing newline is dropped (prompts). 0, or 1 after a message (`doppler CMD: WHAT:
+ * PATH: reason`). free() it. */
+int cli_read_text(const char *cmd, const char *what, const char *path, int drop_newline, char **out);
+
+/* ---- models and adapters (cli/args.c) ---- */
+#define CLI_DEFAULT_MODEL "doppler-tiny-f16"
+/* $DOPPLER_MODELS (alias $DOPPLER_MODEL_DIR: the model itself or the folder holding it), else
+ * share/doppler/models/ (installed) or models/ beside the executable; NULL if none. */
+const char *cli_default_model(void);
+/* model if given, else the default model, else NULL after a message. */
+const char *cli_model_or_default(const char *cmd, const char *model);
+/* 0, or 2 after a usage error when --ctx N (+ extra positions) exceeds the model's positions. */
+int cli_check_ctx(const char *cmd, dp_model *m, int ctx, int extra);
 const char *cli_adapter(const char *flag);      /* --adapter, else $DOPPLER_ADAPTER, else NULL */
-int cli_sampling_flag(int argc, char **argv, int *i, struct dp_generate_options *o); /* 1 taken, 0 not, -1 bad */
-const char *cli_sampling_help(void);
-void cli_generate_defaults(struct dp_generate_options *o);
-void cli_cancel_on_sigint(struct dp_session *s);
+
+/* ---- generation, shared by run and chat (cli/cmd_run.c) ---- */
+typedef struct cli_gen {
+  dp_generate_options o;
+  int n_predict;            /* -n: -1 = until end-of-sequence or a full context */
+  const char *stops[16];    /* --stop strings (o.stop points here) */
+} cli_gen;
+void cli_gen_init(cli_gen *g, int n_predict);
+/* The generation flags as a table for cli_spec.more (opts must hold CLI_GEN_OPTS entries). */
+#define CLI_GEN_OPTS 9
+size_t cli_gen_opts(cli_gen *g, cli_opt *opts);
+void cli_gen_finish(cli_gen *g);        /* after parsing: -n -> o.max_tokens */
+const char *cli_gen_help(void);
+void cli_cancel_on_sigint(dp_session *s);
 void cli_on_stop_signals(void (*handler)(int)); /* SIGINT, SIGTERM, SIGHUP -> handler (sigaction) */
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len);
-void cli_print_stats(const struct dp_generate_stats *st);
+/* Prefill/decode speed on stderr; a generation stopped by a full context says so first. */
+void cli_print_stats(const char *cmd, const dp_generate_stats *st, int ctx);
 #endif

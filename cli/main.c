@@ -9,7 +9,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
   {"inspect", cmd_inspect, "show a model's architecture, parameters, dtypes, shards, tensors (--json)"},
   {"update-manifest", cmd_update_manifest, "persist kernel hints in an RDRR manifest"},
   {"tokenize", cmd_tokenize, "text -> token ids (or --decode ids -> text) with a model's tokenizer"},
-  {"run", cmd_run, "generate text from a prompt: run [MODEL] -p PROMPT [-n N] [--temp ...] [--chat]"},
+  {"run", cmd_run, "generate text from a prompt: run [MODEL] (-p PROMPT | -f FILE | -p -) [-n N] [--temp ...] [--chat]"},
   {"chat", cmd_chat, "interactive chat with the model's chat template: chat [MODEL]"},
   {"logits", cmd_logits, "logits of given ids (+ greedy decode) to safetensors: logits MODEL --ids ... --out F"},
   {"perplexity", cmd_perplexity, "perplexity over a text file: perplexity MODEL --file F [--ctx 256]"},
@@ -20,14 +20,20 @@ static void usage(FILE *f) {
   fprintf(f, "usage: doppler COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
     fprintf(f, "  %-16s %s\n", COMMANDS[i].name, COMMANDS[i].help);
-  fprintf(f, "\nrun `doppler COMMAND --help` for a command's flags.\n");
+  fprintf(f, "\nrun `doppler COMMAND --help` for a command's flags; `doppler --version` for the version.\n"
+             "exit status: 0 success, 1 runtime failure (missing model or file, GPU error...), 2 usage error.\n");
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) { usage(stderr); return 2; }
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) { usage(stdout); return 0; }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) return cli_version();
+  if (argv[1][0] == '-') {
+    fprintf(stderr, "doppler: unknown flag '%s' (see `doppler --help`)\n", argv[1]);
+    return 2;
+  }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
     if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
-  fprintf(stderr, "doppler: unknown command '%s' (run `doppler --help`)\n", argv[1]);
+  fprintf(stderr, "doppler: unknown command '%s' (see `doppler --help`)\n", argv[1]);
   return 2;
 }

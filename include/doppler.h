@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include "doppler_status.h"
 
+#define DOPPLER_VERSION "0.1.0" /* `doppler --version`; bumped with a change to this API */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -100,7 +102,8 @@ typedef struct dp_sampling {
 } dp_sampling;
 
 typedef struct dp_generate_options {
-  int max_tokens;            /* tokens to generate at most (0 = until EOS / context end) */
+  int max_tokens;            /* tokens to generate at most (0 = until EOS or a full context,
+                                which then ends generation with DP_OK and stop_reason 4) */
   dp_sampling sampling;
   int add_bos;               /* -1 = as the tokenizer says, 0 no, 1 yes */
   const char *const *stop;   /* stop strings (not emitted), n_stop of them */
@@ -119,10 +122,11 @@ typedef int (*dp_token_fn)(void *user, int32_t token, const char *text, size_t l
 typedef struct dp_generate_stats {
   int n_prompt, n_generated;
   double prefill_ms, decode_ms, ttft_ms;  /* ttft: from the call to the first token */
-  int stop_reason;                        /* 0 max_tokens, 1 eos, 2 stop string, 3 callback */
+  int stop_reason;                        /* 0 max_tokens, 1 eos, 2 stop string, 3 callback,
+                                             4 context full (max_tokens 0: not an error) */
 } dp_generate_stats;
 
-/* Tokenize `prompt` (BOS as options say), append it to the session's context, generate. */
+/* Tokenize `prompt` (dp_tokenize_prompt), append it to the session's context, generate. */
 dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o,
                       dp_token_fn cb, void *user, dp_generate_stats *stats);
 /* The same from token ids (nothing added). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# cli_smoke.sh -- the CLI's user-facing contract: JSON shapes and one-line errors with a
-# non-zero exit for bad input.
+# cli_smoke.sh -- the CLI's user-facing contract: JSON shapes; one-line errors shaped
+# `doppler CMD: WHAT`, exit 2 for usage errors and 1 for runtime failures; prompts from -p, -f
+# and stdin alike; -n -1 to a full context; progress on stderr only; make install relocatable.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 D=${DOPPLER_BIN:-./build/doppler}
@@ -97,5 +98,107 @@ PY
 err=$($D synth --arch nosuch --out "$tmp/x" 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ $err == *nosuch* ]] && [ ! -e "$tmp/x" ] && ok || no "synth bad arch: rc=$rc '$err'"
 rm -rf "$tmp"
+# Exit status and message shape: 2 for usage errors, 1 for runtime failures, one line
+# `doppler CMD: ...` on stderr and nothing on stdout.
+M=models/doppler-tiny-f16
+expect() {  # rc cmd-name args...
+  local want=$1 cmd=$2; shift 2
+  local out err rc
+  out=$($D "$@" 2>"$tmpx/err" </dev/null); rc=$?; err=$(cat "$tmpx/err")
+  [ $rc -eq $want ] && [ -z "$out" ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == "doppler $cmd: "* ]] && ok \
+    || no "exit $want expected: doppler $*: rc=$rc '$err'"
+}
+tmpx=$(mktemp -d)
+expect 2 run run -p x -n abc
+[ "$(cat "$tmpx/err")" = "doppler run: -n: 'abc' is not a number (see \`doppler run --help\`)" ] && ok || no "-n abc message: $(cat "$tmpx/err")"
+expect 2 run run -p x -n -2
+expect 2 run run -p x --temp -1
+expect 2 run run -p x --top-p 1.5
+expect 2 run run -p x --top-k 2.5
+expect 2 run run -p x --seed 18446744073709551616
+expect 2 run run -p x --ctx 0
+expect 2 run run $M -p x --ctx 100000   # past the model's positions
+expect 2 run run -p x --bogus
+expect 2 run run $M -p x -n 5000          # past what the context leaves after the prompt
+expect 1 run run $M -p "The jury said" --ctx 3   # a prompt longer than the context
+expect 2 run run -p
+expect 2 run run -n 4
+expect 2 chat chat --steps 3
+expect 2 perplexity perplexity $M --file x --ctx -5
+expect 2 logits logits $M --ids 1,2 --out "$tmpx/l" --decode x
+expect 2 logits logits $M --ids 1,999999 --out "$tmpx/l"
+expect 2 convert convert $M "$tmpx/c" --quant q9_9
+expect 2 convert convert $M "$tmpx/c" --shard-size 0
+expect 2 tokenize tokenize --model $M
+expect 2 inspect inspect $M extra
+expect 2 devices devices --nope
+expect 2 update-manifest update-manifest
+expect 1 run run /nonexistent -p x
+expect 1 run run $M -f /nonexistent
+expect 1 inspect inspect /nonexistent
+expect 1 perplexity perplexity $M --file /nonexistent
+expect 1 convert convert /nonexistent "$tmpx/c"
+expect 1 tokenize tokenize --model /nonexistent --text x
+expect 1 logits logits /nonexistent --ids 1 --out "$tmpx/l"
+printf 'The \0jury' >"$tmpx/nul"; expect 1 run run $M -f "$tmpx/nul"
+[[ $(cat "$tmpx/err") == *NUL* ]] && ok || no "NUL in a prompt: $(cat "$tmpx/err")"
+printf 'The \xffjury' >"$tmpx/bad"; expect 1 run run $M -f "$tmpx/bad"
+[[ $(cat "$tmpx/err") == *"not valid UTF-8"* ]] && ok || no "invalid UTF-8 in a prompt: $(cat "$tmpx/err")"
+out=$($D frobnicate 2>&1); [ $? -eq 2 ] && ok || no "unknown command: exit 2"
+out=$($D --version) && [[ $out =~ ^doppler\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && ok || no "--version: '$out'"
+# Prompts: -p TEXT, -f FILE (one trailing newline dropped) and -p - (stdin) give the same stdout,
+# prompt echo included, for a short prompt and a ~3 KB one (~830 of the 1024 positions).
+G="--temp 0 -n 6"
+a=$($D run $M -p "The jury said" $G 2>/dev/null) && [[ $a == "The jury said"?* ]] && ok || no "run -p: '$a'"
+echo "The jury said" >"$tmpx/p"
+b=$($D run $M -f "$tmpx/p" $G 2>/dev/null) && c=$(printf 'The jury said' | $D run $M -p - $G 2>/dev/null) && \
+  [ "$a" = "$b" ] && [ "$a" = "$c" ] && ok || no "-p / -f / -p - fail or differ: '$a' '$b' '$c'"
+head -c 3000 $S/models/doppler-tiny/heldout.txt | iconv -f utf-8 -t utf-8 -c >"$tmpx/big"
+a=$($D run $M -p "$(cat "$tmpx/big")" $G 2>/dev/null) && b=$($D run $M -f "$tmpx/big" $G 2>/dev/null) && \
+  c=$($D run $M -p - $G <"$tmpx/big" 2>/dev/null) && [ ${#a} -gt 2900 ] && [ "$a" = "$b" ] && [ "$a" = "$c" ] && ok \
+  || no "big prompt: -p / -f / -p - fail or differ (${#a} ${#b} ${#c} chars)"
+# --verbose-prompt: every token fed, BOS first, `ID -> 'PIECE'` on stderr; stdout unchanged
+a=$($D run $M -p "The jury said" $G 2>/dev/null); b=$($D run $M -p "The jury said" $G --verbose-prompt 2>"$tmpx/err")
+v=$(grep -- "->" "$tmpx/err")
+[ "$a" = "$b" ] && [ "$v" = "     0 -> '<|begin_of_text|>'
+   476 -> 'The'
+   502 -> ' j'
+  1162 -> 'ury'
+   549 -> ' said'" ] && ok || no "--verbose-prompt: '$v'"
+# -n -1: until end-of-sequence or a full context; --ignore-eos makes it the context: a notice, exit 0
+out=$($D run $M -p "The jury said" -n -1 --ctx 16 --ignore-eos 2>"$tmpx/err"); rc=$?
+[ $rc -eq 0 ] && [[ $out == "The jury said"?* ]] && grep -q "^doppler run: context full (16 tokens)" "$tmpx/err" && \
+  grep -q "prefill: 5 tokens.*decode: 11 tokens" "$tmpx/err" && ok || no "-n -1 --ctx 16: rc=$rc $(cat "$tmpx/err")"
+# a file inside a model directory stands for the directory
+a=$($D run $M -p "The jury said" $G 2>/dev/null) && b=$($D run $M/manifest.json -p "The jury said" $G 2>/dev/null) && \
+  [[ $a == "The jury said"?* ]] && [ "$a" = "$b" ] && ok || no "run MODEL/manifest.json: '$b'"
+out=$($D update-manifest $M/manifest.json --compute-precision f16 --dry-run) && [[ $out == *"f32 -> f16"* ]] && ok \
+  || no "update-manifest MODEL/manifest.json: '$out'"
+for f in config.json model.safetensors; do
+  out=$($D inspect $S/models/doppler-tiny/$f) && [[ ${out%%$'\n'*} == *"models/doppler-tiny (hf)" ]] && ok || no "inspect $f: '${out%%$'\n'*}'"
+done
+# convert: --quant in any case gives the same bytes; stdout empty, stderr one summary line (not a terminal)
+$D convert $M "$tmpx/a" --quant Q8_0 >"$tmpx/out" 2>"$tmpx/err" && $D convert $M "$tmpx/b" --quant q8_0 2>/dev/null && \
+  cmp -s "$tmpx/a/shard_00000.bin" "$tmpx/b/shard_00000.bin" && [ ! -s "$tmpx/out" ] && \
+  [[ $(cat "$tmpx/err") =~ ^converted\ [0-9]+\ tensors,\ .*MB/s\)$ ]] && ok || no "convert --quant Q8_0: $(cat "$tmpx/err")"
+# perplexity: stdout only `perplexity: X.XXXX`; stderr (not a terminal) one summary line
+out=$($D perplexity $M --file $S/models/doppler-tiny/heldout.txt --ctx 32 --windows 2 2>"$tmpx/err")
+[[ $out =~ ^perplexity:\ [0-9]+\.[0-9]{4}$ ]] && [ $(wc -l <"$tmpx/err") -eq 1 ] && ! grep -q "^perplexity:" "$tmpx/err" && \
+  ok || no "perplexity output: '$out' / '$(cat "$tmpx/err")'"
+# make install: relocatable (Dawn through $ORIGIN/../lib), default model from share/doppler/models
+make -s install PREFIX="$tmpx/inst" >/dev/null 2>&1 && mv "$tmpx/inst" "$tmpx/moved" && \
+  out=$(cd / && env -u LD_LIBRARY_PATH -u DOPPLER_MODELS -u DOPPLER_MODEL_DIR "$tmpx/moved/bin/doppler" run -p "The jury said" $G 2>/dev/null) && \
+  [ "$out" = "$a" ] && ok || no "make install + run from elsewhere: '$out'"
+# $DOPPLER_MODELS (a folder of models or a model) and its older name $DOPPLER_MODEL_DIR
+q=$($D run models/doppler-tiny-q4_k_m -p "The jury said" $G 2>/dev/null)
+b=$(DOPPLER_MODELS=$PWD/models/doppler-tiny-q4_k_m $D run -p "The jury said" $G 2>/dev/null)
+c=$(DOPPLER_MODEL_DIR=$PWD/models/doppler-tiny-q4_k_m $D run -p "The jury said" $G 2>/dev/null)
+d=$(cd / && DOPPLER_MODELS="$tmpx/moved/share/doppler/models" "$tmpx/moved/bin/doppler" run -p "The jury said" $G 2>/dev/null)
+[[ $q == "The jury said"?* ]] && [ "$b" = "$q" ] && [ "$c" = "$q" ] && [ "$d" = "$a" ] && ok \
+  || no "DOPPLER_MODELS: '$q' '$b' '$c' '$d'"
+for v in DOPPLER_MODELS DOPPLER_MODEL_DIR; do  # consulted: a folder without the model is an error
+  out=$(env $v="$tmpx" $D run -p x 2>&1); [ $? -eq 1 ] && [[ $out == *DOPPLER_MODELS* ]] && ok || no "$v without a model: '$out'"
+done
+rm -rf "$tmpx"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

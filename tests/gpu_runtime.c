@@ -6,7 +6,9 @@
  *   streaming callback), and the text of the first sample;
  * * sampling: a fixed seed reproduces itself, a different seed differs; top-k 1 equals greedy;
  *   sampled ids stay inside the top-k set (checked against the logits of the first step);
- * * stop strings, EOS, cancel from the callback, reset, and the context-length error. */
+ * * stop strings, EOS, cancel from the callback, reset, and the context-length error;
+ * * max_tokens 0 up to a full context (DP_OK, stop_reason 4), the prompt ids dp_generate feeds
+ *   (dp_tokenize_prompt) and token pieces (dp_token_piece). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,34 @@ static void text_api(const char *path, const sample *S) {
   CHECK(st == DP_ERR_CONTEXT_FULL && strstr(dp_error_message(), "context length"), "context: status %d '%s'", st,
         dp_error_message());
   printf("context error: %s\n", dp_error_message());
+
+  /* max_tokens 0: until EOS or a full context; the full context ends it with DP_OK, reason 4 */
+  dp_session *small = NULL;
+  dp_session_options so16 = {16, 0};
+  st = dp_session_create(m, &so16, &small);
+  o.max_tokens = 0;
+  o.ignore_eos = 1;
+  memset(&c, 0, sizeof c);
+  if (!st) st = dp_generate(small, "The jury said", &o, on_text, &c, &gs);
+  CHECK(!st && gs.stop_reason == 4 && gs.n_prompt + gs.n_generated == 16 && dp_session_position(small) == 16,
+        "until a full context: st %d reason %d prompt %d generated %d: %s", st, gs.stop_reason, gs.n_prompt, gs.n_generated,
+        dp_error_message());
+  /* the prompt ids dp_generate feeds: eval.json's (BOS first) at position 0, no BOS later */
+  int32_t pid[64];
+  size_t np = 0;
+  st = dp_tokenize_prompt(small, "The jury said", &o, pid, 64, &np);
+  CHECK(!st && np == (size_t)S[0].np - 1 && !memcmp(pid, S[0].prompt + 1, np * sizeof *pid), "tokenize mid-session: %d n %zu", st, np);
+  dp_session_reset(small);
+  st = dp_tokenize_prompt(small, "The jury said", &o, pid, 64, &np);
+  CHECK(!st && np == (size_t)S[0].np && !memcmp(pid, S[0].prompt, np * sizeof *pid), "tokenize at 0: %d n %zu", st, np);
+  char piece[64] = "", bos[64] = "";
+  size_t plen = 0, blen = 0;
+  st = dp_token_piece(m, S[0].prompt[1], piece, sizeof piece, &plen);
+  dp_status st2 = dp_token_piece(m, S[0].prompt[0], bos, sizeof bos, &blen);
+  CHECK(!st && plen == 3 && !strcmp(piece, "The") && !st2 && !strcmp(bos, "<|begin_of_text|>"), "pieces: '%s' '%s'", piece, bos);
+  CHECK(dp_token_piece(m, 1 << 30, piece, sizeof piece, &plen) == DP_ERR_INVALID_ARG, "piece of a bad id: %s", dp_error_message());
+  dp_session_free(small);
+  o.ignore_eos = 0;
 
   /* bad arguments: an error code and a message, never a crash */
   o = dp_generate_defaults();

@@ -2,6 +2,8 @@
  * ids (tokenizer, BOS policy) -> prefill (runtime/session.c) -> batched GPU decode
  * (runtime/generate.c) -> streaming detokenizer -> stop strings -> the caller's callback.
  *
+ * With max_tokens 0, generation runs until end-of-sequence or a full context; the latter ends
+ * it with DP_OK and stop_reason 4.
  * Stop strings: decoded text is held back while its tail could still be the start of a stop
  * string; a complete match ends generation and nothing from the match on is emitted.
  * Timing (dp_generate_stats): the prefill is timed to completion of its GPU work; the time to
@@ -147,6 +149,8 @@ dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_
   dp_rt_sampling sp = to_rt(&o->sampling, o->ignore_eos);
   int made = 0, eos = 0;
   st = dp_rt_generate(s->rt, &sp, o->max_tokens, on_ids, &g, &made, &eos);
+  int full = st == DP_ERR_CONTEXT_FULL && o->max_tokens == 0; /* asked for "until the end": not an error */
+  if (full) st = DP_OK;
   if (!st && g.err) st = g.err;
   /* flush the detokenizer and any held-back text unless a stop string ended it */
   if (g.detok && !g.stopped_by && !g.err) {
@@ -160,7 +164,7 @@ dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_
   stats->n_generated = made;
   stats->ttft_ms = g.t_first ? g.t_first - g.t0 : 0;
   stats->decode_ms = g.t_first ? t2 - g.t_first : 0;
-  stats->stop_reason = eos ? 1 : g.stopped_by;
+  stats->stop_reason = eos ? 1 : g.stopped_by ? g.stopped_by : full ? 4 : 0;
   dp_detok_free(g.detok);
   dp_buf_free(&g.held);
   return st;

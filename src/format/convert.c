@@ -87,6 +87,7 @@ typedef struct conv {
   dp_dtype *comp_dt;
   size_t ncomp;
   uint64_t total_in, done_in;
+  size_t tensors_done;     /* output tensors complete (progress) */
   double t0, last_draw;
   float *f32;
   uint8_t *raw, *out, *perm;
@@ -103,15 +104,8 @@ static void progress(conv *c, int final) {
   double t = now();
   if (!final && t - c->last_draw < 0.1) return;
   c->last_draw = t;
-  double el = t - c->t0, frac = c->total_in ? (double)c->done_in / c->total_in : 1, mbs = el > 0 ? c->done_in / 1e6 / el : 0;
-  double eta = mbs > 0 ? (c->total_in - c->done_in) / 1e6 / mbs : 0;
-  char bar[31];
-  int w = (int)(frac * 30);
-  for (int i = 0; i < 30; i++) bar[i] = i < w ? '=' : i == w ? '>' : ' ';
-  bar[30] = 0;
-  fprintf(stderr, "\r[%s] %3.0f%% %.1f/%.1f MB %.1f MB/s ETA %.0fs ", bar, frac * 100, c->done_in / 1e6, c->total_in / 1e6, mbs, eta);
-  if (final) fputc('\n', stderr);
-  fflush(stderr);
+  dp_convert_progress p = {final ? c->np : c->tensors_done, c->np, c->done_in, c->total_in, t - c->t0, final};
+  c->o->progress(c->o->progress_ctx, &p);
 }
 
 static dp_status plan_add(conv *c, const char *name, const dp_tensor_info *t, dp_dtype dt, int flags, int n_dims, const uint64_t *shape) {
@@ -312,7 +306,7 @@ static dp_status write_rdrr(conv *c, const char *tmp, const char *src) {
   dp_status st = dp_rdrr_writer_open(tmp, c->o->shard_size ? c->o->shard_size : DP_RDRR_SHARD_SIZE, &w);
   if (st) return st;
   int counts[DP_DTYPE_COUNT] = {0};
-  for (size_t i = 0; i < c->np && !st; i++) {
+  for (size_t i = 0; i < c->np && !st; c->tensors_done = ++i) {
     plan_t *p = &c->p[i];
     counts[p->dt]++;
     if (!(st = dp_rdrr_writer_begin(w, p->name, p->dt, p->n_dims, p->shape, p->nbytes)))
@@ -442,7 +436,7 @@ static dp_status write_gguf(conv *c, const char *dst, const char *src) {
   dp_buf_free(&h);
   gsink gs = {&af};
   uint64_t pos = 0;
-  for (size_t i = 0; i < c->np && !st; i++) {
+  for (size_t i = 0; i < c->np && !st; c->tensors_done = ++i) {
     plan_t *p = &c->p[i];
     if (pos < p->offset) st = dp_atomic_write(&af, zero, (size_t)(p->offset - pos));
     if (p->flags & PLAN_ROPE_FREQS) {

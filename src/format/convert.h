@@ -9,10 +9,20 @@
 #include "core/dtype.h"
 #include "doppler_status.h"
 
+typedef struct dp_convert_progress {
+  uint64_t tensors_done, tensors;   /* output tensors written so far / in all */
+  uint64_t bytes_done, bytes;       /* source tensor bytes read so far / in all */
+  double seconds;                   /* since the first tensor */
+  int final;                        /* 1: the conversion finished (the last call) */
+} dp_convert_progress;
+
 typedef struct dp_convert_opts {
   const char *quant;    /* NULL: keep stored types; f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m */
   uint64_t shard_size;  /* RDRR shard bytes; 0 = 64 MiB */
-  int progress;         /* 1: progress bar on stderr (the CLI sets it only on a terminal) */
+  /* Progress: called as chunks are written (at most every 0.1 s) and once at the end with
+   * final = 1. NULL: none. The converter itself prints nothing; the CLI draws it on stderr. */
+  void (*progress)(void *ctx, const struct dp_convert_progress *p);
+  void *progress_ctx;
   /* Polled between chunks; non-zero stops the conversion: the temporary output is removed and
    * DP_ERR_CANCELLED returned. NULL: never. The CLI's SIGINT/SIGTERM handler drives it. */
   int (*cancelled)(void *ctx);

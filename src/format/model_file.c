@@ -520,9 +520,29 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   return dp_mf_finish(mf);
 }
 
+/* A file inside a model directory (config.json, manifest.json, model.safetensors, a shard...)
+ * stands for the directory, unless it is a .gguf file: *dir = the directory (dp_free), or NULL. */
+static dp_status model_dir_of(const char *path, char **dir) {
+  *dir = NULL;
+  size_t n = strlen(path);
+  if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return DP_OK;
+  const char *slash = strrchr(path, '/');
+  char *d = slash ? dp_strndup(path, slash > path ? (size_t)(slash - path) : 1) : dp_strndup(".", 1);
+  char *m = d ? dp_path_join(d, "manifest.json") : NULL, *c = d ? dp_path_join(d, "config.json") : NULL;
+  dp_status st = d && m && c ? DP_OK : DP_ERR_NOMEM;
+  if (!st && (dp_file_exists(m) || dp_file_exists(c))) *dir = d, d = NULL;
+  dp_free(m), dp_free(c), dp_free(d);
+  return st;
+}
+
 dp_status dp_model_file_open(const char *path, dp_model_file **out) {
   *out = NULL;
   if (!dp_is_dir(path)) {
+    char *dir = NULL;
+    dp_status st = dp_file_exists(path) ? model_dir_of(path, &dir) : DP_OK;
+    if (dir) st = dp_model_file_open(dir, out);
+    dp_free(dir);
+    if (st || *out) return st;
     if (dp_file_exists(path)) return dp_model_file_open_gguf(path, out);
     return dp_error(DP_ERR_IO, "%s: no such file or directory", path);
   }

@@ -1,0 +1,212 @@
+/* args.c -- the one argument parser of every `doppler` command, and the conventions all commands
+ * share (declared in commands.h):
+ *   * a command describes its flags in a cli_opt table and calls cli_parse, which takes each
+ *     flag's value, checks numbers against the flag's range and fills the destination;
+ *   * usage errors (unknown flag, missing or bad value, number out of range, missing argument)
+ *     print one line `doppler CMD: WHAT` on stderr and give exit status 2 (cli_usage_error);
+ *   * runtime failures (a model or input file missing or unreadable, a GPU error...) print
+ *     `doppler CMD: <the engine's message>` and give exit status 1 (cli_fail);
+ *   * prompts and input text come from an argument, a file or stdin (cli_read_text);
+ *   * the default model: $DOPPLER_MODELS (or its older name $DOPPLER_MODEL_DIR), then the
+ *     installed share/doppler/models beside the executable, then the source tree's models/.
+ * Depends only on the C library and include/doppler.h. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "doppler.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "doppler %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, " (see `doppler %s --help`)\n", cmd);
+  va_end(ap);
+  return 2;
+}
+
+int cli_version(void) {
+  printf("doppler %s\n", DOPPLER_VERSION);
+  return 0;
+}
+
+int cli_fail(const char *cmd) {
+  fprintf(stderr, "doppler %s: %s\n", cmd, dp_error_message());
+  return 1;
+}
+
+/* A number filling the whole argument, within the option's range; 0 or a usage error (2)
+ * naming the flag as typed. */
+static int parse_number(const char *cmd, const char *flag, const cli_opt *o, const char *v) {
+  char *end = NULL;
+  errno = 0;
+  if (o->kind == CLI_U64) {
+    unsigned long long x = strtoull(v, &end, 10);
+    int neg = v[0] == '-' && isdigit((unsigned char)v[1]);
+    if ((!isdigit((unsigned char)v[0]) && !neg) || *end) return cli_usage_error(cmd, "%s: '%s' is not a number", flag, v);
+    unsigned long long lo = (unsigned long long)o->lo, hi = o->hi > 0 ? (unsigned long long)o->hi : ULLONG_MAX;
+    if (neg || errno == ERANGE || x < lo || x > hi) return cli_usage_error(cmd, "%s: '%s' is out of range [%llu, %llu]", flag, v, lo, hi);
+    *(uint64_t *)o->dst = x;
+    return 0;
+  }
+  double x = strtod(v, &end);
+  if (!*v || *end || isspace((unsigned char)*v) || isnan(x)) return cli_usage_error(cmd, "%s: '%s' is not a number", flag, v);
+  if (o->kind == CLI_INT && x != floor(x)) return cli_usage_error(cmd, "%s: '%s' is not a whole number", flag, v);
+  if (!(x >= o->lo && x <= o->hi) || (o->lo_open && x == o->lo))
+    return cli_usage_error(cmd, "%s: '%s' is out of range %c%.15g, %.15g]", flag, v, o->lo_open ? '(' : '[', o->lo, o->hi);
+  if (o->kind == CLI_INT) *(int *)o->dst = (int)x;
+  else *(float *)o->dst = (float)x;
+  return 0;
+}
+
+int cli_parse(const cli_spec *sp, int argc, char **argv) {
+  if (sp->n_pos) *sp->n_pos = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      sp->usage(stdout);
+      return 0;
+    }
+    if (!strcmp(a, "--version")) return cli_version();
+    if (a[0] != '-' || !a[1]) { /* positional ("-" alone is one: stdin) */
+      if (!sp->n_pos || *sp->n_pos >= sp->max_pos) return cli_usage_error(sp->cmd, "unexpected argument '%s'", a);
+      sp->pos[(*sp->n_pos)++] = a;
+      continue;
+    }
+    const cli_opt *o = NULL;
+    for (size_t k = 0; k < sp->n_opts + sp->n_more && !o; k++) {
+      const cli_opt *c = k < sp->n_opts ? &sp->opts[k] : &sp->more[k - sp->n_opts];
+      if (!strcmp(a, c->name) || (c->alias && !strcmp(a, c->alias))) o = c;
+    }
+    if (!o) return cli_usage_error(sp->cmd, "unknown flag '%s'", a);
+    if (o->kind == CLI_BOOL) {
+      *(int *)o->dst = 1;
+      continue;
+    }
+    if (i + 1 >= argc) return cli_usage_error(sp->cmd, "%s needs a value", a);
+    const char *v = argv[++i];
+    int rc = 0;
+    if (o->kind == CLI_STR) *(const char **)o->dst = v;
+    else if (o->kind == CLI_CALL) rc = o->call(sp->cmd, a, v, o->dst);
+    else rc = parse_number(sp->cmd, a, o, v);
+    if (rc) return rc;
+  }
+  return -1;
+}
+
+/* ---- input text: an argument, a file or stdin ---- */
+
+int cli_read_text(const char *cmd, const char *what, const char *path, int drop_newline, char **out) {
+  *out = NULL;
+  int is_stdin = !strcmp(path, "-");
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  const char *name = is_stdin ? "stdin" : path;
+  if (!f) {
+    fprintf(stderr, "doppler %s: %s: %s: %s\n", cmd, what, name, strerror(errno));
+    return 1;
+  }
+  size_t len = 0, cap = 1 << 16;
+  char *buf = malloc(cap);
+  int err = 0;
+  while (buf) {
+    if (len + 1 >= cap) {
+      char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
+      if (!nb) { free(buf); buf = NULL; break; }
+      buf = nb, cap *= 2;
+    }
+    size_t got = fread(buf + len, 1, cap - 1 - len, f);
+    len += got;
+    if (got == 0) { err = ferror(f); break; }
+  }
+  int saved = errno;
+  if (!is_stdin) fclose(f);
+  if (!buf) {
+    fprintf(stderr, "doppler %s: %s: %s: out of memory\n", cmd, what, name);
+    return 1;
+  }
+  if (err) {
+    fprintf(stderr, "doppler %s: %s: %s: read failed: %s\n", cmd, what, name, strerror(saved));
+    free(buf);
+    return 1;
+  }
+  buf[len] = 0;
+  const char *nul = memchr(buf, 0, len);
+  if (nul) {
+    fprintf(stderr, "doppler %s: %s: %s: NUL byte at offset %zu (text expected)\n", cmd, what, name, (size_t)(nul - buf));
+    free(buf);
+    return 1;
+  }
+  if (drop_newline && len && buf[len - 1] == '\n') buf[--len] = 0; /* as llama.cpp's -f */
+  *out = buf;
+  return 0;
+}
+
+/* ---- the default model ---- */
+
+static int has_model_files(const char *dir) {
+  char p[PATH_MAX + 32];
+  const char *names[] = {"manifest.json", "config.json"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    if (access(p, R_OK) == 0) return 1;
+  }
+  return 0;
+}
+
+/* `dir` itself when it is a model, else dir/name when that is one. */
+static const char *model_in(const char *dir, char *path, size_t cap) {
+  if (has_model_files(dir)) return dir;
+  snprintf(path, cap, "%s/%s", dir, CLI_DEFAULT_MODEL);
+  return has_model_files(path) ? path : NULL;
+}
+
+const char *cli_default_model(void) {
+  static char path[PATH_MAX + 64];
+  const char *envs[] = {"DOPPLER_MODELS", "DOPPLER_MODEL_DIR"};
+  for (int i = 0; i < 2; i++) {
+    const char *env = getenv(envs[i]);
+    if (env && env[0]) return model_in(env, path, sizeof path); /* set: the only place looked at */
+  }
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = 0;
+    /* installed (PREFIX/bin -> PREFIX/share/doppler/models), then the source tree (build/ or .) */
+    const char *rel[] = {"../share/doppler/models/", "../models/", "models/"};
+    for (int i = 0; i < 3; i++) {
+      snprintf(path, sizeof path, "%s/%s%s", exe, rel[i], CLI_DEFAULT_MODEL);
+      if (has_model_files(path)) return path;
+    }
+  }
+  return NULL;
+}
+
+const char *cli_model_or_default(const char *cmd, const char *model) {
+  if (model) return model;
+  model = cli_default_model();
+  if (!model)
+    fprintf(stderr, "doppler %s: no MODEL given and the default model (%s) was not found in $DOPPLER_MODELS nor in "
+                    "share/doppler/models or models/ beside the executable\n", cmd, CLI_DEFAULT_MODEL);
+  return model;
+}
+
+int cli_check_ctx(const char *cmd, dp_model *m, int ctx, int extra) {
+  dp_model_info mi;
+  if (ctx <= 0 || dp_model_get_info(m, &mi) || mi.max_context <= 0 || ctx + extra <= mi.max_context) return 0;
+  return cli_usage_error(cmd, "--ctx: '%d' is out of range [1, %d] (the model's positions)", ctx, mi.max_context - extra);
+}
+
+const char *cli_adapter(const char *flag) {
+  if (flag) return flag;
+  return getenv("DOPPLER_ADAPTER");
+}
