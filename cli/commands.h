@@ -14,6 +14,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 /* shared by the generation commands (cli/cmd_run.c) */
 struct dp_generate_options;
 struct dp_generate_stats;
