@@ -73,8 +73,9 @@ dp_status dp_bench_probe(dp_model *m, dp_bench_ceilings *out) {
   const dp_gpu_info *in = dp_gpu_get_info(g);
   int cpu = !strcmp(in->adapter_type, "cpu");
   /* read: 1 GiB (4x a 50 MB L2 and more) on GPUs, 64 MiB on CPU adapters (past their caches,
-   * a few ms); grid-stride over 4096 (GPU) or 32 workgroups of 256 */
-  uint32_t groups = cpu ? 32 : 4096, inv = groups * DP_PROBE_WG;
+   * a few ms); grid-stride over 4096 (GPU) or 1024 workgroups of 256 (lavapipe: 16 vec4 loads
+   * per invocation read faster than longer loops or shorter ones) */
+  uint32_t groups = cpu ? 1024 : 4096, inv = groups * DP_PROBE_WG;
   uint64_t bytes = cpu ? 64ull << 20 : 1ull << 30;
   if (bytes > in->max_storage_binding) bytes = in->max_storage_binding;
   if (bytes > in->max_buffer) bytes = in->max_buffer;
