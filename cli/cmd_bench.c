@@ -122,7 +122,7 @@ static void print_table(const char *model_type, const dp_bench_model *bm, const 
   enum { COLS = 11 };
   static const char *head[COLS] = {"model", "quant", "size", "params", "backend", "adapter", "test", "t/s", "bw", "flops", "disp/tok"};
   static const int right[COLS] = {0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 1};
-  char cell[64][COLS][160];
+  static char cell[64][COLS][160];
   int w[COLS];
   if (nrows > 64) nrows = 64;
   for (int i = 0; i < nrows; i++) {
