@@ -4,6 +4,7 @@
  * the JSON records. Everything measured lives in the library (src/api/bench.c,
  * src/api/bench_kernels.c, through include/doppler.h); this file parses flags and prints.
  * Bad flags: a message and exit 2; a failure while running: exit 1. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,10 +75,13 @@ static void json_str(const char *s) {
 
 /* ---- --preset ---- */
 
-/* Write the preset's random-weight model into a new temporary directory `dir` (removed by
- * remove_model_dir after the run). The synth presets (`synth --preset`) are written on another
- * branch: until they are merged this function only says so. Wiring them: create `dir` with
- * mkdtemp, call the synth library's preset writer with (name, quant, layers, dir), return 0. */
+/* Write the preset's random-weight model to `dir` (cap bytes) = a new temporary directory's
+ * "model" entry; remove_model_dir removes both after the run. The synth presets (`synth
+ * --preset`, format/synth.h) are on another branch: until they are merged this only says so.
+ * Wiring them here: mkdtemp("/tmp/doppler-bench-XXXXXX"), dir = that + "/model", then
+ * dp_synth_write with .preset = name, .n_layers = layers, .quant = quant, .old_form = 1,
+ * .window = -1, .dtype = DP_F16 (and the tokenizer search the synth command uses); return 0,
+ * or print the error, remove what exists and return 1. */
 static int preset_model(const char *name, const char *quant, int layers, char *dir, size_t cap) {
   (void)quant, (void)layers, (void)dir, (void)cap;
   fprintf(stderr, "doppler bench: --preset %s: not available in this build (synth presets are not merged yet); pass a MODEL\n",
@@ -85,15 +89,20 @@ static int preset_model(const char *name, const char *quant, int layers, char *d
   return 1;
 }
 
-/* Remove a directory written by preset_model and the files in it. */
+/* Remove the model directory preset_model wrote (its files: an HF checkpoint or an RDRR
+ * directory) and the temporary directory holding it. */
 static void remove_model_dir(const char *dir) {
-  static const char *names[] = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"};
-  char p[4200];
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+  char p[4400];
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
     unlink(p);
   }
-  if (rmdir(dir)) fprintf(stderr, "doppler bench: could not remove %s\n", dir);
+  if (d) closedir(d);
+  snprintf(p, sizeof p, "%s", dir);
+  char *slash = strrchr(p, '/');
+  if (rmdir(dir) || !slash || (*slash = 0, rmdir(p))) fprintf(stderr, "doppler bench: could not remove %s\n", dir);
 }
 
 /* ---- the model tests ---- */
