@@ -523,24 +523,7 @@ dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer 
   return DP_OK;
 }
 
-typedef struct { int status; } map_result;
-static void on_map(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, void *u2) { ((map_result *)u1)->status = (int)st; }
-
-/* After a submit that resolved n dispatches' timestamps: read them back, add to the kernels. */
-static dp_status profile_collect(dp_gpu *g, uint32_t n) {
-  map_result mr = {0};
-  size_t bytes = (size_t)n * 16;
-  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
-  if (!wait_future(g, wgpuBufferMapAsync(g->prof_read, WGPUMapMode_Read, 0, bytes, cb)) || mr.status != 1)
-    return dp_error(DP_ERR_GPU, "profile: timestamp read-back failed (map status %d)", mr.status);
-  const uint64_t *ts = wgpuBufferGetConstMappedRange(g->prof_read, 0, bytes);
-  for (uint32_t i = 0; ts && i < n; i++) {
-    g->prof_k[i]->prof_calls++;
-    if (ts[2 * i + 1] > ts[2 * i]) g->prof_k[i]->prof_ns += (double)(ts[2 * i + 1] - ts[2 * i]);
-  }
-  wgpuBufferUnmap(g->prof_read);
-  return ts ? DP_OK : dp_error(DP_ERR_GPU, "profile: mapped range unavailable");
-}
+static dp_status profile_collect(dp_gpu *g, uint32_t n); /* below, with the profiler */
 
 dp_status dp_gpu_submit(dp_gpu *g) {
   if (g->lost) return take_error(g);
@@ -566,6 +549,9 @@ dp_status dp_gpu_submit(dp_gpu *g) {
   if (!st && prof_n) st = profile_collect(g, prof_n);
   return st;
 }
+
+typedef struct { int status; } map_result;
+static void on_map(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, void *u2) { ((map_result *)u1)->status = (int)st; }
 
 dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n) {
   if (g->lost) return take_error(g);
@@ -741,6 +727,22 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
 }
 
 uint64_t dp_gpu_dispatch_count(const dp_gpu *g) { return g->n_dispatch; }
+
+/* After a submit that resolved n dispatches' timestamps: read them back, add to the kernels. */
+static dp_status profile_collect(dp_gpu *g, uint32_t n) {
+  map_result mr = {0};
+  size_t bytes = (size_t)n * 16;
+  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
+  if (!wait_future(g, wgpuBufferMapAsync(g->prof_read, WGPUMapMode_Read, 0, bytes, cb)) || mr.status != 1)
+    return dp_error(DP_ERR_GPU, "profile: timestamp read-back failed (map status %d)", mr.status);
+  const uint64_t *ts = wgpuBufferGetConstMappedRange(g->prof_read, 0, bytes);
+  for (uint32_t i = 0; ts && i < n; i++) {
+    g->prof_k[i]->prof_calls++;
+    if (ts[2 * i + 1] > ts[2 * i]) g->prof_k[i]->prof_ns += (double)(ts[2 * i + 1] - ts[2 * i]);
+  }
+  wgpuBufferUnmap(g->prof_read);
+  return ts ? DP_OK : dp_error(DP_ERR_GPU, "profile: mapped range unavailable");
+}
 
 dp_status dp_gpu_profile(dp_gpu *g, int on) {
   if (!on) {
