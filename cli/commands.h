@@ -10,11 +10,11 @@ int cmd_inspect(int argc, char **argv);
 int cmd_update_manifest(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
 /* shared by the generation commands (cli/cmd_run.c) */
 struct dp_generate_options;
 struct dp_generate_stats;
