@@ -3,8 +3,9 @@
  * the right call counts, also past one query set's worth of dispatches in a submit, or
  * DP_ERR_UNSUPPORTED without timestamp-query), and on models/doppler-tiny-f16 the library's
  * figures: parameters and bytes per decode token computed here from the shapes, the
- * statistics and fractions of dp_bench_run, and its argument checks. Timings themselves are
- * not checked (a shared machine). */
+ * statistics and fractions of dp_bench_run, and its argument checks; dp_bench_kernels' records
+ * at a tiny shape (figures consistent with the time, the callback's stop, bad types and
+ * shapes). Timings themselves are not checked (a shared machine). */
 #include <math.h>
 #include "doppler.h"
 #include "gpu_kernels_util.h"
@@ -120,6 +121,39 @@ static void test_model_figures(void) {
   dp_model_free(m);
 }
 
+typedef struct kseen { int n, stop_after; dp_bench_kernel r[8]; } kseen;
+static int on_kernel(void *user, const dp_bench_kernel *r) {
+  kseen *k = user;
+  if (k->n < 8) k->r[k->n] = *r;
+  return ++k->n == k->stop_after;
+}
+
+static void test_kernels(void) {
+  static const int ms[] = {1, 5};
+  static const char *const types[] = {"q4_k", "bf16"};
+  dp_bench_kernels_options o = {NULL, 64, 256, ms, 2, types, 2};
+  kseen k = {0, 0, {{0}}};
+  KT_OK(dp_bench_kernels(&o, on_kernel, &k));
+  CHECK(k.n == 4, "%d products, expected 4", k.n);
+  for (int i = 0; i < k.n && i < 4; i++) {
+    const dp_bench_kernel *r = &k.r[i];
+    printf("  bench kernels %-5s m=%d: %.1f us, %d reps\n", r->type, r->m, r->us, r->reps);
+    CHECK(!strcmp(r->type, types[i / 2]) && r->m == ms[i % 2] && r->n == 64 && r->k == 256 && !r->skipped, "record %d: %s m=%d",
+          i, r->type, r->m);
+    double wbytes = !strcmp(r->type, "q4_k") ? 64.0 * 144 : 64.0 * 256 * 2;
+    CHECK(r->us > 0 && r->reps >= 1 && fabs(r->gbps - wbytes / (r->us * 1e3)) <= 1e-9 * r->gbps &&
+              fabs(r->tflops - 2.0 * r->m * 64 * 256 / (r->us * 1e6)) <= 1e-9 * r->tflops,
+          "record %d figures: %g us %g GB/s %g TFLOP/s", i, r->us, r->gbps, r->tflops);
+  }
+  kseen stop = {0, 1, {{0}}};
+  KT_OK(dp_bench_kernels(&o, on_kernel, &stop));
+  CHECK(stop.n == 1, "callback asked to stop after 1, got %d", stop.n);
+  static const char *const bad_type[] = {"f32"};
+  dp_bench_kernels_options bt = {NULL, 64, 256, ms, 1, bad_type, 1}, bk = {NULL, 64, 100, ms, 1, types, 1};
+  CHECK(dp_bench_kernels(&bt, on_kernel, &k) == DP_ERR_INVALID_ARG, "type f32 accepted");
+  CHECK(dp_bench_kernels(&bk, on_kernel, &k) == DP_ERR_INVALID_ARG, "q4_k with k = 100 accepted");
+}
+
 int main(void) {
   if (kt_open()) return dp_test_summary("gpu_bench");
   printf("seed %llu\n", (unsigned long long)dp_test_seed());
@@ -127,5 +161,6 @@ int main(void) {
   test_counter_and_profile();
   kt_close();
   test_model_figures();
+  test_kernels();
   return dp_test_summary("gpu_bench");
 }
