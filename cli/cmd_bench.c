@@ -117,9 +117,10 @@ static void size_str(char *b, size_t n, double bytes) {
   if (bytes >= 1024.0 * 1024 * 1024) snprintf(b, n, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
   else snprintf(b, n, "%.2f MiB", bytes / (1024.0 * 1024));
 }
-static void params_str(char *b, size_t n, double p) {
-  if (p >= 1e9) snprintf(b, n, "%.2f B", p * 1e-9);
-  else snprintf(b, n, "%.2f M", p * 1e-6);
+/* "1.24 B" / "5.77 M" (sep " "), or "5.77M" in model_type (sep "") */
+static void params_str(char *b, size_t n, double p, const char *sep) {
+  if (p >= 1e9) snprintf(b, n, "%.2f%sB", p * 1e-9, sep);
+  else snprintf(b, n, "%.2f%sM", p * 1e-6, sep);
 }
 static void frac_str(char *b, size_t n, double f) {
   if (f < 0) snprintf(b, n, "-");
@@ -139,7 +140,7 @@ static void print_table(const char *model_type, const dp_bench_model *bm, const 
     snprintf(cell[i][0], 160, "%s", model_type);
     snprintf(cell[i][1], 160, "%s", bm->quant);
     size_str(cell[i][2], 160, (double)bm->size_bytes);
-    params_str(cell[i][3], 160, (double)bm->n_params);
+    params_str(cell[i][3], 160, (double)bm->n_params, " ");
     snprintf(cell[i][4], 160, "WebGPU/%s", bm->backend);
     snprintf(cell[i][5], 160, "%s", mi->adapter);
     snprintf(cell[i][6], 160, "%s", r->name);
@@ -400,9 +401,7 @@ int cmd_bench(int argc, char **argv) {
   if (progress) fprintf(stderr, "%40s\r", "");
   if (!st) {
     char model_type[128], ps[32];
-    params_str(ps, sizeof ps, (double)bm.n_params);
-    ps[strlen(ps) - 2] = ps[strlen(ps) - 1]; /* "8.45 M" -> "8.45M" */
-    ps[strlen(ps) - 1] = 0;
+    params_str(ps, sizeof ps, (double)bm.n_params, "");
     snprintf(model_type, sizeof model_type, "%s %s %s", mi.arch, ps, bm.quant); /* llama-bench: "llama 1B Q4_K - Medium" */
     if (json) print_json(preset ? preset : model, model_type, &bm, &mi, rows, nrows, &ceil);
     else {
