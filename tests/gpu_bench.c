@@ -2,12 +2,15 @@
  * (probe.h), the device layer's dispatch counter and timestamp profiler (one entry per kernel,
  * the right call counts, also past one query set's worth of dispatches in a submit, or
  * DP_ERR_UNSUPPORTED without timestamp-query), and on models/doppler-tiny-f16 the library's
- * figures: parameters and bytes per decode token computed here from the shapes, the
+ * figures: parameters and bytes per decode token computed here from the shapes (and for an
+ * untied synth model), the
  * statistics and fractions of dp_bench_run, and its argument checks; dp_bench_kernels' records
  * at a tiny shape (figures consistent with the time, the callback's stop, bad types and
  * shapes). Timings themselves are not checked (a shared machine). */
 #include <math.h>
+#include <unistd.h>
 #include "doppler.h"
+#include "format/synth.h"
 #include "gpu_kernels_util.h"
 #include "kernels/probe.h"
 #include "ref/kernels_ref.h"
@@ -121,6 +124,32 @@ static void test_model_figures(void) {
   dp_model_free(m);
 }
 
+/* An untied model (llama2: MHA, lm_head of its own) at f32: its LM head counts as parameters too. */
+static void test_untied(void) {
+  char dir[300], base[256];
+  snprintf(base, sizeof base, "%s/dp_gpu_bench_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  if (!mkdtemp(base)) { CHECK(0, "mkdtemp"); return; }
+  snprintf(dir, sizeof dir, "%s/m", base);
+  dp_synth_opts so = {.arch = "llama2", .vocab = 300, .d_model = 64, .n_heads = 4, .d_ff = 96, .n_layers = 2, .window = -1,
+                      .seed = dp_test_rand_u32(), .dtype = DP_F32};
+  dp_model *m = NULL;
+  dp_status st = dp_synth_write(&so, dir);
+  CHECK(st == DP_OK, "synth: %s", dp_error_message());
+  if (!st && (st = dp_model_load(dir, NULL, &m))) CHECK(0, "load: %s", dp_error_message());
+  if (!st) {
+    dp_bench_model bm;
+    KT_OK(dp_bench_model_info(m, &bm));
+    uint64_t layer = 4 * 64 * 64 + 3 * 96 * 64 + 2 * 64, params = 2 * 300 * 64 + 2 * layer + 64;
+    uint64_t bytes = 4 * (2 * layer + 64 + 300 * 64 + 64);
+    CHECK(bm.n_params == params && bm.token_bytes == bytes && !strcmp(bm.quant, "f32"), "untied: %llu params (%llu), %llu bytes (%llu), %s",
+          (unsigned long long)bm.n_params, (unsigned long long)params, (unsigned long long)bm.token_bytes,
+          (unsigned long long)bytes, bm.quant);
+  }
+  dp_model_free(m);
+  dp_test_rm_synth(dir);
+  rmdir(base);
+}
+
 typedef struct kseen { int n, stop_after; dp_bench_kernel r[8]; } kseen;
 static int on_kernel(void *user, const dp_bench_kernel *r) {
   kseen *k = user;
@@ -161,6 +190,7 @@ int main(void) {
   test_counter_and_profile();
   kt_close();
   test_model_figures();
+  test_untied();
   test_kernels();
   return dp_test_summary("gpu_bench");
 }

@@ -124,8 +124,9 @@ dp_status dp_bench_probe(dp_model *m, dp_bench_ceilings *out) {
 
 /* ---- the model's size figures ---- */
 
-static uint64_t w_bytes(const dp_rt_weight *w) { return w->buf ? w->rows * dp_dtype_row_bytes(w->dtype, w->cols) : 0; }
-static uint64_t w_params(const dp_rt_weight *w) { return w->buf ? w->rows * w->cols : 0; }
+/* absent weights have no rows (whatever holds the bytes: a buffer, a texture, parts) */
+static uint64_t w_bytes(const dp_rt_weight *w) { return w->rows ? w->rows * dp_dtype_row_bytes(w->dtype, w->cols) : 0; }
+static uint64_t w_params(const dp_rt_weight *w) { return w->rows * w->cols; }
 
 /* Every weight of a layer (q, k, v, gate, up as parts, not the stacked views). */
 static int layer_weights(const dp_rt_layer *L, const dp_rt_weight **w) {
@@ -136,8 +137,9 @@ static int layer_weights(const dp_rt_layer *L, const dp_rt_weight **w) {
   for (int i = 0; i < n; i++) w[i] = all[i];
   return n;
 }
-static int is_matrix(const dp_rt_weight *w) { return w->buf && w->rows > 1; }
-static int tied(const dp_rt_model *rt) { return rt->output.buf == rt->embed.buf && rt->output.offset == rt->embed.offset; }
+static int is_matrix(const dp_rt_weight *w) { return w->rows > 1; }
+/* the LM head is the embedding (the rule of runtime/weights.c) */
+static int tied(const dp_rt_model *rt) { return rt->plan->tied || !strcmp(rt->plan->output, rt->plan->embed); }
 
 dp_status dp_bench_model_info(const dp_model *m, dp_bench_model *out) {
   if (!m || !out) return dp_error(DP_ERR_INVALID_ARG, "dp_bench_model_info: NULL argument");
