@@ -76,14 +76,18 @@ dp_status dp_bench_probe(dp_model *m, dp_bench_ceilings *out) {
   /* read: 1 GiB (4x a 50 MB L2 and more) on GPUs, 64 MiB on CPU adapters (past their caches,
    * a few ms); grid-stride over 4096 (GPU) or 1024 workgroups of 256 (lavapipe: 16 vec4 loads
    * per invocation read faster than longer loops or shorter ones) */
-  uint32_t groups = cpu ? 1024 : 4096, inv = groups * DP_PROBE_WG;
+  uint64_t limit = in->max_storage_binding < in->max_buffer ? in->max_storage_binding : in->max_buffer;
   uint64_t bytes = cpu ? 64ull << 20 : 1ull << 30;
-  if (bytes > in->max_storage_binding) bytes = in->max_storage_binding;
-  if (bytes > in->max_buffer) bytes = in->max_buffer;
-  bytes &= ~((1ull << 20) - 1); /* whole MiB: the fill pattern repeats every 32 bytes */
+  if (bytes > limit) bytes = limit;
+  bytes &= ~31ull; /* the fill pattern repeats every 32 bytes */
   uint32_t n4 = (uint32_t)(bytes / 16);
-  /* fma: 32 * iters FLOPs per invocation */
-  uint32_t fgroups = cpu ? 16 : 8192, iters = cpu ? 512 : 4096, finv = fgroups * DP_PROBE_WG;
+  /* fma: 32 * iters FLOPs per invocation; both write one f32 per invocation (within the limit) */
+  uint32_t groups = cpu ? 1024 : 4096, fgroups = cpu ? 16 : 8192, iters = cpu ? 512 : 4096;
+  uint64_t max_groups = limit / (DP_PROBE_WG * 4);
+  if (groups > max_groups) groups = (uint32_t)max_groups;
+  if (fgroups > max_groups) fgroups = (uint32_t)max_groups;
+  if (!groups) return dp_error(DP_ERR_UNSUPPORTED, "probe: a %llu-byte binding limit is too small", (unsigned long long)limit);
+  uint32_t inv = groups * DP_PROBE_WG, finv = fgroups * DP_PROBE_WG;
   dp_gpu_buffer *src = NULL, *res = NULL;
   uint32_t nres = inv > finv ? inv : finv;
   float *host = dp_malloc(1u << 20), *got = dp_malloc((size_t)nres * sizeof *got);
@@ -94,7 +98,7 @@ dp_status dp_bench_probe(dp_model *m, dp_bench_ceilings *out) {
    * invocation i sums ceil((n4 - i) / inv) vec4s of one kind, exactly in f32 */
   for (uint32_t i = 0; host && i < (1u << 18); i++) host[i] = (float)(i % 8);
   for (uint64_t off = 0; !st && off < bytes; off += 1u << 20) {
-    st = dp_gpu_buffer_write(g, src, off, host, 1u << 20);
+    st = dp_gpu_buffer_write(g, src, off, host, (size_t)(bytes - off < (1u << 20) ? bytes - off : 1u << 20));
     if (!st && (off >> 20) % 64 == 63) st = dp_gpu_finish(g); /* bound Dawn's upload staging */
   }
   double t_read = 0, t_fma = 0;
