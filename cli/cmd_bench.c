@@ -78,10 +78,19 @@ static void json_str(const char *s) {
 /* Write the preset's random-weight model to `dir` (cap bytes) = a new temporary directory's
  * "model" entry; remove_model_dir removes both after the run. The synth presets (`synth
  * --preset`, format/synth.h) are on another branch: until they are merged this only says so.
- * Wiring them here: mkdtemp("/tmp/doppler-bench-XXXXXX"), dir = that + "/model", then
- * dp_synth_write with .preset = name, .n_layers = layers, .quant = quant, .old_form = 1,
- * .window = -1, .dtype = DP_F16 (and the tokenizer search the synth command uses); return 0,
- * or print the error, remove what exists and return 1. */
+ * Wiring, checked in a trial merge with wip-synth (and wip-big, wip-cli): include
+ * "format/synth.h" and make the body
+ *   char base[] = "/tmp/doppler-bench-XXXXXX";
+ *   if (!mkdtemp(base)) { fprintf(stderr, "doppler bench: --preset: cannot create a temporary directory\n"); return 1; }
+ *   snprintf(dir, cap, "%s/model", base);
+ *   dp_synth_opts o = {0};
+ *   o.preset = name, o.n_layers = layers, o.quant = quant, o.window = -1, o.seed = 1, o.dtype = DP_BF16, o.old_form = 1;
+ *   o.no_tokenizer = 1, o.progress = isatty(2);
+ *   int rc = dp_synth_defaults(&o) || dp_synth_check(&o) ? 2 : dp_synth_write(&o, dir) ? 1 : 0;
+ *   if (rc) { fprintf(stderr, "doppler bench: --preset %s: %s\n", name, dp_error_message()); rmdir(base); }
+ *   return rc;
+ * (`bench --preset qwen3-0.6b --layers 1 -p 16 -n 8 -r 1` then ran on lavapipe in 7 s and left
+ * nothing in /tmp; an unknown preset exits 2 naming the presets). */
 static int preset_model(const char *name, const char *quant, int layers, char *dir, size_t cap) {
   (void)quant, (void)layers, (void)dir, (void)cap;
   fprintf(stderr, "doppler bench: --preset %s: not available in this build (synth presets are not merged yet); pass a MODEL\n",
