@@ -3,7 +3,7 @@
  * of every weight type at real shapes. docs/bench.md describes the tests, the formulas and
  * the JSON records. Everything measured lives in the library (src/api/bench.c,
  * src/api/bench_kernels.c, through include/doppler.h); this file parses flags and prints.
- * Bad flags: a message and exit 2; a failure while running: exit 1. */
+ * Bad flags: a one-line message and exit 2; a failure while running: exit 1. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -252,7 +252,7 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
     return 0;
   }
   if (k->json) {
-    printf("%s\n  {\"adapter\": ", k->n ? "," : "");
+    printf("%s\n  {\"adapter\": ", k->n ? "," : "["); /* the array opens with the first record */
     json_str(r->adapter);
     printf(", \"type\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, \"reps\": %d}",
            r->type, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
@@ -281,10 +281,11 @@ static int cmd_bench_kernels(int argc, char **argv) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { k.json = 1; continue; }
-    if (i + 1 >= argc || a[0] != '-') {
-      fprintf(stderr, "doppler bench kernels: unexpected or incomplete argument '%s'\n", a);
+    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types")) {
+      fprintf(stderr, "doppler bench kernels: unknown argument '%s' (see `doppler bench --help`)\n", a);
       return 2;
     }
+    if (i + 1 >= argc) { fprintf(stderr, "doppler bench kernels: %s needs a value\n", a); return 2; }
     const char *v = argv[++i];
     if (!strcmp(a, "--adapter")) o.adapter = v;
     else if (!strcmp(a, "-m")) { if (parse_list(a, v, 1, 65536, ms, &o.n_ms)) return 2; o.ms = ms; }
@@ -292,20 +293,16 @@ static int cmd_bench_kernels(int argc, char **argv) {
       if (parse_list(a, v, 1, 1 << 20, nk, &n_nk)) return 2;
       if (n_nk != 2) { fprintf(stderr, "doppler bench kernels: --shape: expected N,K\n"); return 2; }
       o.n = nk[0], o.k = nk[1];
-    } else if (!strcmp(a, "--types")) {
+    } else { /* --types */
       snprintf(types_buf, sizeof types_buf, "%s", v);
       char *save = NULL;
       for (char *t = strtok_r(types_buf, ",", &save); t && o.n_types < MAX_LIST; t = strtok_r(NULL, ",", &save)) types[o.n_types++] = t;
       o.types = types;
-    } else {
-      fprintf(stderr, "doppler bench kernels: unknown flag '%s'\n", a);
-      return 2;
     }
   }
   o.adapter = cli_adapter(o.adapter);
-  if (k.json) printf("[");
   dp_status st = dp_bench_kernels(&o, on_kernel, &k);
-  if (k.json) printf("%s]\n", k.n ? "\n" : "");
+  if (k.json && (k.n || !st)) printf("%s]\n", k.n ? "\n" : "["); /* what was printed stays an array */
   if (st) {
     fprintf(stderr, "doppler bench kernels: %s\n", dp_error_message());
     return st == DP_ERR_INVALID_ARG ? 2 : 1;
@@ -331,6 +328,14 @@ int cmd_bench(int argc, char **argv) {
       model = a;
       continue;
     }
+    static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
+                                             "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings"};
+    size_t f = 0;
+    while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
+    if (f == sizeof with_value / sizeof *with_value) {
+      fprintf(stderr, "doppler bench: unknown flag '%s' (see `doppler bench --help`)\n", a);
+      return 2;
+    }
     if (i + 1 >= argc) { fprintf(stderr, "doppler bench: %s needs a value\n", a); return 2; }
     const char *v = argv[++i];
     int bad = 0;
@@ -352,16 +357,11 @@ int cmd_bench(int argc, char **argv) {
         return 2;
       }
       have_ceil = 1;
-    } else {
-      fprintf(stderr, "doppler bench: unknown flag '%s'\n", a);
-      usage(stderr);
-      return 2;
     }
     if (bad) return 2;
   }
   if (!model == !preset) {
-    fprintf(stderr, "doppler bench: give either MODEL or --preset NAME\n");
-    usage(stderr);
+    fprintf(stderr, "doppler bench: give either MODEL or --preset NAME (see `doppler bench --help`)\n");
     return 2;
   }
   if ((quant || layers) && !preset) { fprintf(stderr, "doppler bench: --quant and --layers go with --preset\n"); return 2; }

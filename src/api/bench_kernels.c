@@ -137,16 +137,16 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   const char *const *types = o.types ? o.types : ALL_TYPES;
   int n_types = o.types ? o.n_types : (int)(sizeof ALL_TYPES / sizeof *ALL_TYPES);
   for (int i = 0; i < n_ms; i++)
-    if (ms[i] < 1) return dp_error(DP_ERR_INVALID_ARG, "bench kernels: m = %d must be >= 1", ms[i]);
+    if (ms[i] < 1) return dp_error(DP_ERR_INVALID_ARG, "matrix rows m = %d must be >= 1", ms[i]);
   dp_dtype dt[16];
-  if (n_types > 16) return dp_error(DP_ERR_INVALID_ARG, "bench kernels: at most 16 types");
+  if (n_types > 16) return dp_error(DP_ERR_INVALID_ARG, "at most 16 weight types");
   for (int i = 0; i < n_types; i++) {
     int ok = 0;
     for (size_t j = 0; j < sizeof ALL_TYPES / sizeof *ALL_TYPES; j++) ok |= !strcmp(types[i], ALL_TYPES[j]);
     if (!ok || dp_dtype_from_name(types[i], &dt[i]))
-      return dp_error(DP_ERR_INVALID_ARG, "bench kernels: unknown weight type '%s' (f16, bf16, q8_0, q4_k, q6_k, mxfp4)", types[i]);
+      return dp_error(DP_ERR_INVALID_ARG, "unknown weight type '%s' (f16, bf16, q8_0, q4_k, q6_k, mxfp4)", types[i]);
     if (dp_dtype_row_bytes(dt[i], K) == UINT64_MAX)
-      return dp_error(DP_ERR_INVALID_ARG, "bench kernels: k = %u is not a multiple of %s's block of %u", K, types[i],
+      return dp_error(DP_ERR_INVALID_ARG, "k = %u is not a multiple of %s's block of %u", K, types[i],
                       dp_dtype_block_elems(dt[i]));
   }
   dp_gpu *g = NULL;
