@@ -71,9 +71,9 @@ static int cmp_d(const void *a, const void *b) {
 
 typedef struct product {
   dp_ops *o;
-  dp_gpu_buffer **w;
+  dp_gpu_buffer **w;     /* [copies] each W [n, k] of type t (rows as stored), used in turn */
   int copies, next;
-  dp_gpu_buffer *x, *y;
+  dp_gpu_buffer *x, *y;  /* x [m, k] f32, y [m, n] f32 */
   dp_dtype t;
   uint32_t m, n, k;
 } product;
