@@ -13,6 +13,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
   {"chat", cmd_chat, "interactive chat with the model's chat template: chat [MODEL]"},
   {"logits", cmd_logits, "logits of given ids (+ greedy decode) to safetensors: logits MODEL --ids ... --out F"},
   {"perplexity", cmd_perplexity, "perplexity over a text file: perplexity MODEL --file F [--ctx 256]"},
+  {"bench", cmd_bench, "speed like llama-bench (pp/tg tok/s, share of the ceilings): bench MODEL [-p 512] [-n 128]; bench kernels"},
   {"synth", cmd_synth, "write a random-weight HF checkpoint of any shape: synth --arch A --out DIR [--vocab V ...]"},
 };
 

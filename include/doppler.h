@@ -149,6 +149,81 @@ dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits
  * (the session is reset first and after). nll[n-1] (natural log), computed on the GPU. */
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll);
 
+/* ---- statistics and benchmarks (`doppler bench`, docs/bench.md) ---- */
+typedef struct dp_model_stats {
+  uint64_t dispatches;       /* GPU dispatches recorded since the model was loaded */
+} dp_model_stats;
+dp_status dp_model_get_stats(const dp_model *m, dp_model_stats *st);
+
+typedef struct dp_bench_ceilings {
+  double gbps;               /* memory read bandwidth, GB/s (1e9 bytes/s) */
+  double tflops;             /* FP32 FMA throughput, TFLOP/s */
+} dp_bench_ceilings;
+/* Measure both on the model's adapter with the probe kernels (src/kernels/probe.wgsl: a vec4
+ * read reduction over a buffer larger than a GPU's L2, and FMA chains), each result checked. */
+dp_status dp_bench_probe(dp_model *m, dp_bench_ceilings *out);
+
+typedef struct dp_bench_model {
+  char backend[16];          /* the adapter's backend: "vulkan", ... */
+  char quant[48];            /* matrix types, most bytes first: "f16", "q4_k/q6_k" */
+  uint64_t n_params;         /* parameters (tied embeddings counted once) */
+  uint64_t size_bytes;       /* weight bytes on the GPU (dp_model_info.weight_bytes) */
+  uint64_t token_bytes;      /* weight bytes one decode step reads: layers, final norm, LM head, one embedding row */
+} dp_bench_model;
+dp_status dp_bench_model_info(const dp_model *m, dp_bench_model *out);
+
+#define DP_BENCH_MAX_REPS 100
+#define DP_BENCH_MAX_KERNELS 64
+typedef struct dp_bench_test {
+  int n_prompt;              /* pp: time a prefill of n_prompt tokens (then n_gen = 0) */
+  int n_gen;                 /* tg: time n_gen decoded tokens (then n_prompt = 0) */
+  int n_depth;               /* tokens prefilled (untimed) before the timed part */
+  int reps;                  /* timed repetitions, 1..DP_BENCH_MAX_REPS (one warm-up run before) */
+  int steps;                 /* decode steps per submit (0 = the session default, 8) */
+  int profile;               /* 1: one more run with a GPU timestamp around every dispatch */
+} dp_bench_test;
+typedef struct dp_bench_kernel_time {
+  char kernel[64];           /* "name:entry" */
+  uint64_t calls;
+  double us;                 /* GPU time summed over the profiled run */
+} dp_bench_kernel_time;
+typedef struct dp_bench_result {
+  int n_samples;
+  double samples_ts[DP_BENCH_MAX_REPS]; /* tokens/s of each repetition */
+  double avg_ts, stddev_ts;  /* mean and sample standard deviation of samples_ts */
+  double dispatches_per_token; /* dispatches of a timed run / its tokens */
+  double bytes_per_token;    /* tg: token_bytes + K/V bytes read at the timed positions (mean); pp: 0 */
+  double flops_per_token;    /* pp: matmul and attention FLOPs of the prefill / n_prompt; tg: 0 */
+  double bw_fraction;        /* tg: bytes_per_token * avg_ts / ceiling; -1 for pp or no ceiling */
+  double flops_fraction;     /* pp: flops_per_token * avg_ts / ceiling; -1 for tg or no ceiling */
+  int n_profile;             /* kernels in profile; -1: the adapter has no timestamp-query */
+  dp_bench_kernel_time profile[DP_BENCH_MAX_KERNELS]; /* largest time first */
+} dp_bench_result;
+/* Run one test: a fresh session sized to fit, the warm-up, then t->reps timed runs (the
+ * session reset before each; prompt ids cycle through the vocabulary; decoding is greedy
+ * with EOS ignored). c may be NULL (fractions -1). */
+dp_status dp_bench_run(dp_model *m, const dp_bench_test *t, const dp_bench_ceilings *c, dp_bench_result *r);
+
+/* Matrix products y[m, n] = x[m, k] . W[n, k]^T timed by the op layer, one call per product. */
+typedef struct dp_bench_kernel {
+  const char *adapter;       /* the adapter's description */
+  const char *type;          /* weight type: "f16", "bf16", "q8_0", "q4_k", "q6_k", "mxfp4" */
+  int m, n, k;
+  int reps;                  /* timed dispatches (fewer on slow adapters) */
+  double us;                 /* time per product (median of the batches) */
+  double gbps;               /* weight bytes / time */
+  double tflops;             /* 2 m n k / time */
+  const char *skipped;       /* NULL, or why this product was not run (then no figures) */
+} dp_bench_kernel;
+typedef struct dp_bench_kernels_options {
+  const char *adapter;       /* as dp_load_options.adapter */
+  int n, k;                  /* 0: 4096, 14336 (Llama-3-8B ffn_down, ../shared/docs/anchors.md) */
+  const int *ms; int n_ms;   /* rows of x; NULL: 1, 8, 512 */
+  const char *const *types; int n_types; /* NULL: all six above */
+} dp_bench_kernels_options;
+/* cb gets each product as it is measured; a nonzero return stops (DP_OK). */
+dp_status dp_bench_kernels(const dp_bench_kernels_options *o, int (*cb)(void *user, const dp_bench_kernel *r), void *user);
+
 #ifdef __cplusplus
 }
 #endif

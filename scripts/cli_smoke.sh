@@ -39,6 +39,27 @@ ln -s "$PWD/models/doppler-tiny-f16/manifest.json" "$PWD/models/doppler-tiny-f16
 err=$($D tokenize --model "$tmp" --text x 2>&1); rc=$?
 [ $rc -ne 0 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == *"no tokenizer.json"* ]] && ok || no "tokenize without tokenizer: rc=$rc '$err'"
 rm -rf "$tmp"
+# bench: the JSON records and the table on doppler-tiny at tiny sizes (no timing asserted)
+out=$($D bench models/doppler-tiny-f16 -p 16 -n 8 -d 16 -r 2 --json) && python3 -c '
+import json,sys; d=json.loads(sys.argv[1]); assert len(d)==3, d
+assert [(r["n_prompt"],r["n_gen"],r["n_depth"]) for r in d]==[(16,0,0),(0,8,0),(0,8,16)], d
+for r in d:
+    for k in ("model_type","model_size","model_n_params","avg_ts","stddev_ts","adapter","dispatches_per_token"): assert k in r, k
+    assert len(r["samples_ts"])==2 and r["avg_ts"]>0 and r["stddev_ts"]>=0 and r["model_n_params"]==5770496, r
+    assert (r["flops_fraction"] is None)==(r["n_gen"]>0) and (r["bw_fraction"] is None)==(r["n_prompt"]>0), r
+assert d[1]["bytes_per_token"]<d[2]["bytes_per_token"], d' "$out" && ok || no "bench --json: $out"
+out=$($D bench models/doppler-tiny-q4_k_m -p 16 -n 4 -r 1 --ceilings 10,1) && [ $(printf '%s\n' "$out" | grep -c '^| llama') -eq 2 ] && \
+  [[ $out == *"| pp16 |"* ]] && [[ $out == *"q4_k/q6_k"* ]] && [[ $out == *"ceilings (--ceilings): 10.0 GB/s"* ]] && ok || no "bench table: $out"
+for flags in "-r 0" "-p x" "--ceilings 5" "--frob 1"; do
+  err=$($D bench models/doppler-tiny-f16 $flags 2>&1 >/dev/null); rc=$?
+  [ $rc -eq 2 ] && [[ $err == "doppler bench: "* ]] && ok || no "bench $flags: rc=$rc '$err'"
+done
+out=$($D bench kernels --shape 64,256 -m 1,5 --types q8_0,f16 --json) && python3 -c '
+import json,sys; d=json.loads(sys.argv[1])
+assert [(r["type"],r["m"],r["n"],r["k"]) for r in d]==[("q8_0",1,64,256),("q8_0",5,64,256),("f16",1,64,256),("f16",5,64,256)], d
+assert all(r["us"]>0 and r["gbps"]>0 and r["tflops"]>0 and r["reps"]>=1 for r in d), d' "$out" && ok || no "bench kernels --json: $out"
+err=$($D bench kernels --types q5_0 2>&1); rc=$?
+[ $rc -eq 2 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == *q5_0* ]] && ok || no "bench kernels bad type: rc=$rc '$err'"
 # convert interrupted by SIGINT (and SIGTERM): no OUT and no OUT.tmp-PID left behind. If the
 # conversion won the race and finished first, it must have exited 0 with a complete model.
 tmp=$(mktemp -d)

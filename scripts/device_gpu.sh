@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # device_gpu.sh -- run on the lent NVIDIA machine (see docs/device.md): unpack the Vulkan
 # loader carried in .gl/, point the loader at the NVIDIA ICD, then run `doppler devices`, the
-# GPU kernel tests and (with BENCH=1) the benchmarks. Logs go to $OUT.
+# GPU kernel tests and (with BENCH=1) `doppler bench kernels` and `doppler bench`. Logs go to $OUT.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
@@ -20,8 +20,8 @@ for t in "$BIN"/gpu_device "$BIN"/gpu_kernels_* "$BIN"/gpu_synth; do
 done
 echo "gpu test binaries: $pass passed, $fail failed" | tee -a "$OUT/gpu_tests.log"
 if [ "${BENCH:-0}" = 1 ]; then
-  [ -x "$BIN/bench_kernels" ] && "$BIN/bench_kernels" 2>&1 | tee -a "$OUT/bench.log"
-  [ -x "$BIN/bench_decode" ] && "$BIN/bench_decode" models/doppler-tiny-f16 -n 256 --steps 1,8,16,32 2>&1 | tee -a "$OUT/bench.log"
+  "$BIN/doppler" bench kernels 2>&1 | tee -a "$OUT/bench.log"
+  "$BIN/doppler" bench models/doppler-tiny-f16 -n 256 --steps 1,8,16,32 --profile 2>&1 | tee -a "$OUT/bench.log"
 fi
 if [ "${BENCH:-0}" = 1 ] && [ -d models/doppler-tiny-f16 ]; then
   # End to end: the default model (dispatch-bound at this size) and its q4_k_m variant.

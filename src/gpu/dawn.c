@@ -12,6 +12,8 @@
  * reused immediately). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
+ * Profiling (dp_gpu_profile): each dispatch gets its own compute pass with begin/end
+ * timestamps in a query set, resolved and read back at submit, summed per kernel.
  * Called by src/kernels (ops) and src/runtime; depends on core and webgpu_min.h only. */
 #include "gpu/gpu.h"
 #include "core/alloc.h"
@@ -27,6 +29,7 @@ _Static_assert(sizeof(WGPULimits) == 152, "WGPULimits layout of this Dawn build"
 
 #define SV(s) ((WGPUStringView){(s), WGPU_STRLEN})
 #define UNIFORM_ARENA_BYTES (1u << 20)
+#define PROFILE_MAX 1024 /* profiled dispatches per submit (2 timestamps each) */
 #define LAVAPIPE_ICD "/usr/share/vulkan/icd.d/lvp_icd.json"
 #define SWIFTSHADER_ICD "/usr/lib/chromium/vk_swiftshader_icd.json"
 
@@ -50,6 +53,9 @@ struct dp_gpu_kernel {
   uint64_t hash;
   WGPUComputePipeline pipeline;
   WGPUBindGroupLayout layout;
+  char label[64];        /* "name:entry" */
+  uint64_t prof_calls;   /* profiled dispatches and their summed GPU time */
+  double prof_ns;
 };
 
 struct dp_gpu {
@@ -73,6 +79,13 @@ struct dp_gpu {
   /* kernel cache */
   dp_gpu_kernel **kernels;
   size_t n_kernels, cap_kernels;
+  uint64_t n_dispatch;
+  /* profiling: timestamps of the dispatches recorded since the last submit */
+  int prof_on;
+  WGPUQuerySet prof_qs;         /* [2 * PROFILE_MAX] timestamps */
+  WGPUBuffer prof_resolve, prof_read;
+  dp_gpu_kernel *prof_k[PROFILE_MAX];
+  uint32_t prof_n;
   /* errors reported by callbacks */
   char error[1024];
   int has_error, lost;
@@ -282,6 +295,10 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   WGPUDeviceDescriptor dd;
   memset(&dd, 0, sizeof dd);
   dd.label = SV("doppler");
+  /* timestamps at full resolution for dp_gpu_profile (Dawn rounds them down by default) */
+  static const char *const no_quantization[] = {"timestamp_quantization"};
+  WGPUDawnTogglesDescriptor toggles = {{NULL, WGPUSType_DawnTogglesDescriptor}, 0, NULL, 1, no_quantization};
+  dd.nextInChain = &toggles.chain;
   dd.requiredFeatureCount = nreq;
   dd.requiredFeatures = req;
   dd.requiredLimits = &lim; /* everything the adapter offers */
@@ -351,6 +368,9 @@ void dp_gpu_close(dp_gpu *g) {
     dp_free(k);
   }
   dp_free(g->kernels);
+  if (g->prof_qs) { wgpuQuerySetDestroy(g->prof_qs); wgpuQuerySetRelease(g->prof_qs); }
+  if (g->prof_resolve) wgpuBufferRelease(g->prof_resolve);
+  if (g->prof_read) wgpuBufferRelease(g->prof_read);
   if (g->staging) wgpuBufferRelease(g->staging);
   dp_gpu_buffer_free(g->fence);
   if (g->uniforms) wgpuBufferRelease(g->uniforms);
@@ -503,11 +523,19 @@ dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer 
   return DP_OK;
 }
 
+static dp_status profile_collect(dp_gpu *g, uint32_t n); /* below, with the profiler */
+
 dp_status dp_gpu_submit(dp_gpu *g) {
   if (g->lost) return take_error(g);
   end_pass(g);
   if (g->uniform_used) wgpuQueueWriteBuffer(g->queue, g->uniforms, 0, g->uniform_host, g->uniform_used);
   g->uniform_used = 0;
+  uint32_t prof_n = g->prof_n;
+  g->prof_n = 0;
+  if (prof_n && g->encoder) {
+    wgpuCommandEncoderResolveQuerySet(g->encoder, g->prof_qs, 0, 2 * prof_n, g->prof_resolve, 0);
+    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, g->prof_resolve, 0, g->prof_read, 0, (uint64_t)prof_n * 16);
+  }
   if (g->encoder) {
     WGPUCommandBuffer cb = wgpuCommandEncoderFinish(g->encoder, NULL);
     wgpuCommandEncoderRelease(g->encoder);
@@ -517,7 +545,9 @@ dp_status dp_gpu_submit(dp_gpu *g) {
       wgpuCommandBufferRelease(cb);
     }
   }
-  return take_error(g);
+  dp_status st = take_error(g);
+  if (!st && prof_n) st = profile_collect(g, prof_n);
+  return st;
 }
 
 typedef struct { int status; } map_result;
@@ -629,6 +659,7 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   k->hash = h;
   k->pipeline = p;
   k->layout = wgpuComputePipelineGetBindGroupLayout(p, 0);
+  snprintf(k->label, sizeof k->label, "%s:%s", name, entry);
   g->kernels[g->n_kernels++] = k;
   *out = k;
   return DP_OK;
@@ -641,6 +672,10 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   if (gx > lim || gy > lim || gz > lim)
     return dp_error(DP_ERR_INVALID_ARG, "dispatch of %u x %u x %u workgroups exceeds the per-dimension limit %u (use dp_gpu_grid_2d)", gx, gy, gz, lim);
   if (nb > 15) return dp_error(DP_ERR_INVALID_ARG, "dispatch with %zu storage bindings (max 15)", nb);
+  if (g->prof_on && g->prof_n == PROFILE_MAX) { /* query set full: submit before this dispatch's uniforms */
+    dp_status st = dp_gpu_submit(g);
+    if (st) return st;
+  }
   WGPUBindGroupEntry e[16];
   size_t ne = 0;
   if (params_size) {
@@ -675,12 +710,84 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   WGPUBindGroup bg = wgpuDeviceCreateBindGroup(g->device, &bgd);
   if (!bg) return dp_error(DP_ERR_GPU, "dispatch: bind group creation failed");
   ensure_encoder(g);
+  if (g->prof_on) { /* a pass of its own, timestamped */
+    end_pass(g);
+    WGPUPassTimestampWrites tw = {NULL, g->prof_qs, 2 * g->prof_n, 2 * g->prof_n + 1};
+    WGPUComputePassDescriptor pd = {NULL, SV(""), &tw};
+    g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, &pd);
+    g->prof_k[g->prof_n++] = k;
+  }
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
   wgpuComputePassEncoderSetPipeline(g->pass, k->pipeline);
   wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, 0, NULL);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
   wgpuBindGroupRelease(bg);
+  g->n_dispatch++;
   return DP_OK;
+}
+
+uint64_t dp_gpu_dispatch_count(const dp_gpu *g) { return g->n_dispatch; }
+
+/* After a submit that resolved n dispatches' timestamps: read them back, add to the kernels. */
+static dp_status profile_collect(dp_gpu *g, uint32_t n) {
+  map_result mr = {0};
+  size_t bytes = (size_t)n * 16;
+  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
+  if (!wait_future(g, wgpuBufferMapAsync(g->prof_read, WGPUMapMode_Read, 0, bytes, cb)) || mr.status != 1)
+    return dp_error(DP_ERR_GPU, "profile: timestamp read-back failed (map status %d)", mr.status);
+  const uint64_t *ts = wgpuBufferGetConstMappedRange(g->prof_read, 0, bytes);
+  for (uint32_t i = 0; ts && i < n; i++) {
+    g->prof_k[i]->prof_calls++;
+    if (ts[2 * i + 1] > ts[2 * i]) g->prof_k[i]->prof_ns += (double)(ts[2 * i + 1] - ts[2 * i]);
+  }
+  wgpuBufferUnmap(g->prof_read);
+  return ts ? DP_OK : dp_error(DP_ERR_GPU, "profile: mapped range unavailable");
+}
+
+dp_status dp_gpu_profile(dp_gpu *g, int on) {
+  if (!on) {
+    dp_status st = g->prof_n ? dp_gpu_submit(g) : DP_OK; /* collect what is recorded */
+    g->prof_on = 0;
+    return st;
+  }
+  if (!g->info.has_timestamp) return dp_error(DP_ERR_UNSUPPORTED, "adapter '%s' has no timestamp-query", g->info.adapter);
+  dp_status st = dp_gpu_submit(g); /* earlier dispatches are not profiled */
+  if (st) return st;
+  if (!g->prof_qs) {
+    WGPUQuerySetDescriptor qd = {NULL, SV("profile"), 2 /* timestamp */, 2 * PROFILE_MAX};
+    WGPUBufferDescriptor rd = {NULL, SV("profile-resolve"), WGPUBufferUsage_QueryResolve | WGPUBufferUsage_CopySrc, 16 * PROFILE_MAX, 0};
+    WGPUBufferDescriptor md = {NULL, SV("profile-read"), WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst, 16 * PROFILE_MAX, 0};
+    g->prof_qs = wgpuDeviceCreateQuerySet(g->device, &qd);
+    g->prof_resolve = wgpuDeviceCreateBuffer(g->device, &rd);
+    g->prof_read = wgpuDeviceCreateBuffer(g->device, &md);
+    if ((st = take_error(g))) return st;
+    if (!g->prof_qs || !g->prof_resolve || !g->prof_read) return dp_error(DP_ERR_GPU, "profile: cannot create the timestamp query set");
+  }
+  for (size_t i = 0; i < g->n_kernels; i++) g->kernels[i]->prof_calls = 0, g->kernels[i]->prof_ns = 0;
+  g->prof_on = 1;
+  return DP_OK;
+}
+
+static int by_time(const void *a, const void *b) {
+  double x = ((const dp_gpu_kernel_time *)a)->ns, y = ((const dp_gpu_kernel_time *)b)->ns;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t dp_gpu_profile_read(const dp_gpu *g, dp_gpu_kernel_time *out, size_t max) {
+  /* kernels that differ only in override constants share a label: one entry per label */
+  size_t n = 0;
+  for (size_t i = 0; i < g->n_kernels; i++) {
+    const dp_gpu_kernel *k = g->kernels[i];
+    if (!k->prof_calls) continue;
+    size_t j = 0;
+    while (j < n && strcmp(out[j].kernel, k->label)) j++;
+    if (j == max) continue;
+    if (j == n) out[n++] = (dp_gpu_kernel_time){k->label, 0, 0};
+    out[j].calls += k->prof_calls;
+    out[j].ns += k->prof_ns;
+  }
+  qsort(out, n, sizeof *out, by_time);
+  return n;
 }
 
 void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy) {

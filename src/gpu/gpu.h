@@ -101,4 +101,20 @@ dp_status dp_gpu_finish(dp_gpu *g);
 /* Split n workgroups into a 2-D grid within the per-dimension limit: x*y >= n.
  * Kernels recover the linear index as wg.x + wg.y * num_workgroups.x and skip >= n. */
 void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy);
+/* ---- counters and profiling (`doppler bench`) ---- */
+/* Dispatches recorded since the device was opened. */
+uint64_t dp_gpu_dispatch_count(const dp_gpu *g);
+/* GPU time per dispatch from timestamp queries. While on, every dispatch runs in its own
+ * compute pass with begin/end timestamps, resolved and read back at each submit (a blocking
+ * wait: profiling slows the run down), and summed per kernel "name:entry". Turning it on
+ * clears the sums. DP_ERR_UNSUPPORTED when the device has no timestamp-query. */
+dp_status dp_gpu_profile(dp_gpu *g, int on);
+typedef struct dp_gpu_kernel_time {
+  const char *kernel;  /* "name:entry" (valid while the device is open) */
+  uint64_t calls;
+  double ns;           /* summed GPU time */
+} dp_gpu_kernel_time;
+/* The sums so far, one entry per kernel label, largest time first; returns the entries
+ * written (at most max). */
+size_t dp_gpu_profile_read(const dp_gpu *g, dp_gpu_kernel_time *out, size_t max);
 #endif

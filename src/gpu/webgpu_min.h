@@ -274,4 +274,14 @@ void wgpuQueueWriteTexture(WGPUQueue, const WGPUTexelCopyTextureInfo*, const voi
 void wgpuTextureDestroy(WGPUTexture);
 void wgpuTextureRelease(WGPUTexture);
 void wgpuTextureViewRelease(WGPUTextureView);
+
+/* ---- timestamp queries (doppler bench --profile; same ABI era) ---- */
+#define WGPUBufferUsage_QueryResolve 0x200ull
+#define WGPU_QUERY_SET_INDEX_UNDEFINED 0xFFFFFFFFu
+typedef uint32_t WGPUQueryType;         /* 1 Occlusion, 2 Timestamp */
+typedef struct WGPUQuerySetDescriptor { const WGPUChainedStruct* nextInChain; WGPUStringView label; WGPUQueryType type; uint32_t count; } WGPUQuerySetDescriptor;
+WGPUQuerySet wgpuDeviceCreateQuerySet(WGPUDevice, const WGPUQuerySetDescriptor*);
+void wgpuCommandEncoderResolveQuerySet(WGPUCommandEncoder, WGPUQuerySet, uint32_t firstQuery, uint32_t queryCount, WGPUBuffer destination, uint64_t destinationOffset);
+void wgpuQuerySetDestroy(WGPUQuerySet);
+void wgpuQuerySetRelease(WGPUQuerySet);
 #endif

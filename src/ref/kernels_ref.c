@@ -189,3 +189,22 @@ void dp_ref_argmax(uint32_t *ids, const float *x, int rows, int n) {
     ids[r] = best;
   }
 }
+
+void dp_ref_probe_read(float *out, const float *src, uint32_t n4, uint32_t n_inv) {
+  for (uint32_t i = 0; i < n_inv; i++) {
+    double s = 0;
+    for (uint64_t j = i; j < n4; j += n_inv)
+      for (int c = 0; c < 4; c++) s += src[j * 4 + c];
+    out[i] = (float)s;
+  }
+}
+
+float dp_ref_probe_fma(uint32_t iters, float a, float b) {
+  double s = 0;
+  for (int c = 0; c < 16; c++) {
+    float x = (float)c;
+    for (uint32_t k = 0; k < iters; k++) x = fmaf(x, a, b);
+    s += x;
+  }
+  return (float)s;
+}

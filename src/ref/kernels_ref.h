@@ -44,4 +44,8 @@ void dp_ref_glu(float *y, const float *gate, const float *up, int n, int act);
 void dp_ref_add(float *y, const float *a, const float *b, int n);
 /* ids[r] = first index of the maximum of row r over values > -FLT_MAX (else 0). */
 void dp_ref_argmax(uint32_t *ids, const float *x, int rows, int n);
+/* probe.h: out[i] (i < n_inv) = sum of the components of the vec4s j = i, i + n_inv, ... < n4
+ * of src [n4 * 4]; and the value every invocation of the FMA probe stores. */
+void dp_ref_probe_read(float *out, const float *src, uint32_t n4, uint32_t n_inv);
+float dp_ref_probe_fma(uint32_t iters, float a, float b);
 #endif

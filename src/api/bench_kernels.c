@@ -1,0 +1,194 @@
+/* bench_kernels.c -- `doppler bench kernels` (dp_bench_kernels in include/doppler.h,
+ * docs/bench.md): the matrix products y[m, n] = x[m, k] . W[n, k]^T of the op layer
+ * (dp_op_matmul: the GEMV for m <= 4, the tiled / register-tiled matmul above) for each
+ * weight type, at the shapes of ../shared/docs/anchors.md by default (W 4096 x 14336,
+ * Llama-3-8B's ffn_down; m = 1 decode, 8, 512 prefill).
+ * Weights are random normal rows quantized on the CPU (src/quant) row block by row block, so
+ * the host holds one quantized copy. On GPUs several copies rotate (together past 256 MB, so
+ * repeated products do not run from a 50 MB L2); CPU adapters get one copy. Timing: one
+ * untimed product (pipeline compilation), one timed to size the batches (about 0.25 s of
+ * work each, 1..200 products, 3 batches, 1 when a product takes over 0.5 s: slow adapters run
+ * few), wall clock around a finished queue, median batch. Depends on the device, op and
+ * quant layers; called by cli/cmd_bench.c. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "gpu/gpu.h"
+#include "kernels/ops.h"
+#include "quant/quant.h"
+#include "doppler.h"
+
+#define ROTATE_BYTES (256ull << 20)
+#define MAX_COPIES 8
+#define BATCH_S 0.25
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Normal deviates (sum of 4 uniforms, xorshift64*) scaled by sd: deterministic from the state. */
+static void fill_normal(uint64_t *state, float *x, size_t n, float sd) {
+  for (size_t i = 0; i < n; i++) {
+    double s = 0;
+    for (int j = 0; j < 4; j++) {
+      uint64_t z = *state;
+      z ^= z >> 12, z ^= z << 25, z ^= z >> 27;
+      *state = z;
+      s += (double)((z * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    }
+    x[i] = (float)((s - 2.0) * 1.7320508 * sd); /* variance of a sum of 4 U(0,1): 1/3 */
+  }
+}
+
+/* W[n, k] of type t: random rows quantized 64 at a time into *out (row_bytes * n bytes). */
+static dp_status make_weights(dp_dtype t, uint32_t n, uint32_t k, uint8_t **out) {
+  uint64_t rb = dp_dtype_row_bytes(t, k);
+  uint8_t *w = dp_malloc(rb * n + 4);
+  float *f = dp_malloc((size_t)64 * k * sizeof *f);
+  uint64_t state = 0x9e3779b97f4a7c15ull ^ (uint64_t)t;
+  dp_status st = w && f ? DP_OK : DP_ERR_NOMEM;
+  for (uint32_t r = 0; !st && r < n; r += 64) {
+    uint32_t nr = n - r < 64 ? n - r : 64;
+    fill_normal(&state, f, (size_t)nr * k, 0.02f);
+    st = dp_quantize(t, f, w + rb * r, (uint64_t)nr * k);
+  }
+  dp_free(f);
+  if (st) { dp_free(w); return st; }
+  memset(w + rb * n, 0, 4);
+  *out = w;
+  return DP_OK;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct product {
+  dp_ops *o;
+  dp_gpu_buffer **w;     /* [copies] each W [n, k] of type t (rows as stored), used in turn */
+  int copies, next;
+  dp_gpu_buffer *x, *y;  /* x [m, k] f32, y [m, n] f32 */
+  dp_dtype t;
+  uint32_t m, n, k;
+} product;
+
+/* Record `count` products (rotating the weight copies) and wait; seconds elapsed. */
+static dp_status run_products(product *p, int count, double *secs) {
+  dp_gpu *g = dp_ops_gpu(p->o);
+  dp_status st = dp_gpu_finish(g);
+  double t0 = now_s();
+  for (int i = 0; !st && i < count; i++) {
+    st = dp_op_matmul(p->o, dp_view_of(p->y, 0), dp_view_of(p->x, 0), dp_view_of(p->w[p->next], 0), p->t, (dp_view){0},
+                      p->m, p->n, p->k, 0);
+    p->next = (p->next + 1) % p->copies;
+  }
+  if (!st) st = dp_gpu_finish(g);
+  *secs = now_s() - t0;
+  return st;
+}
+
+/* Time one product shape: fills r->reps, r->us. */
+static dp_status time_product(product *p, dp_bench_kernel *r) {
+  dp_gpu *g = dp_ops_gpu(p->o);
+  dp_status st = dp_gpu_buffer_create(g, (uint64_t)p->m * p->k * 4, "bench-x", &p->x);
+  if (!st) st = dp_gpu_buffer_create(g, (uint64_t)p->m * p->n * 4, "bench-y", &p->y);
+  float *xf = st ? NULL : dp_malloc((size_t)p->m * p->k * sizeof *xf);
+  if (!st && !xf) st = DP_ERR_NOMEM;
+  uint64_t state = 12345;
+  if (!st) fill_normal(&state, xf, (size_t)p->m * p->k, 1.0f);
+  if (!st) st = dp_gpu_buffer_write(g, p->x, 0, xf, (size_t)p->m * p->k * 4);
+  dp_free(xf);
+  double one = 0, t[3];
+  if (!st) st = run_products(p, 1, &one); /* pipeline compilation */
+  if (!st) st = run_products(p, 1, &one);
+  int reps = one > 0 ? (int)(BATCH_S / one) : 200, batches = one > 0.5 ? 1 : 3;
+  reps = reps < 1 ? 1 : reps > 200 ? 200 : reps;
+  for (int b = 0; !st && b < batches; b++) {
+    st = run_products(p, reps, &t[b]);
+    t[b] /= reps;
+  }
+  if (!st) {
+    qsort(t, (size_t)batches, sizeof *t, cmp_d);
+    r->reps = reps * batches;
+    r->us = t[batches / 2] * 1e6;
+  }
+  dp_gpu_buffer_free(p->x);
+  dp_gpu_buffer_free(p->y);
+  p->x = p->y = NULL;
+  return st;
+}
+
+static const char *const ALL_TYPES[] = {"f16", "bf16", "q8_0", "q4_k", "q6_k", "mxfp4"};
+
+dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *, const dp_bench_kernel *), void *user) {
+  dp_bench_kernels_options o;
+  memset(&o, 0, sizeof o);
+  if (opt) o = *opt;
+  static const int default_ms[] = {1, 8, 512};
+  uint32_t N = o.n > 0 ? (uint32_t)o.n : 4096, K = o.k > 0 ? (uint32_t)o.k : 14336;
+  const int *ms = o.ms ? o.ms : default_ms;
+  int n_ms = o.ms ? o.n_ms : 3;
+  const char *const *types = o.types ? o.types : ALL_TYPES;
+  int n_types = o.types ? o.n_types : (int)(sizeof ALL_TYPES / sizeof *ALL_TYPES);
+  for (int i = 0; i < n_ms; i++)
+    if (ms[i] < 1) return dp_error(DP_ERR_INVALID_ARG, "matrix rows m = %d must be >= 1", ms[i]);
+  dp_dtype dt[16];
+  if (n_types > 16) return dp_error(DP_ERR_INVALID_ARG, "at most 16 weight types");
+  for (int i = 0; i < n_types; i++) {
+    int ok = 0;
+    for (size_t j = 0; j < sizeof ALL_TYPES / sizeof *ALL_TYPES; j++) ok |= !strcmp(types[i], ALL_TYPES[j]);
+    if (!ok || dp_dtype_from_name(types[i], &dt[i]))
+      return dp_error(DP_ERR_INVALID_ARG, "unknown weight type '%s' (f16, bf16, q8_0, q4_k, q6_k, mxfp4)", types[i]);
+    if (dp_dtype_row_bytes(dt[i], K) == UINT64_MAX)
+      return dp_error(DP_ERR_INVALID_ARG, "k = %u is not a multiple of %s's block of %u", K, types[i],
+                      dp_dtype_block_elems(dt[i]));
+  }
+  dp_gpu *g = NULL;
+  dp_ops *ops = NULL;
+  dp_status st = dp_gpu_open(o.adapter, &g);
+  if (!st) st = dp_ops_create(g, &ops);
+  const dp_gpu_info *in = g ? dp_gpu_get_info(g) : NULL;
+  int cpu = in && !strcmp(in->adapter_type, "cpu"), stop = 0;
+  for (int ti = 0; !st && !stop && ti < n_types; ti++) {
+    dp_dtype t = dt[ti];
+    uint64_t wbytes = dp_dtype_row_bytes(t, K) * N;
+    dp_bench_kernel r;
+    memset(&r, 0, sizeof r);
+    r.adapter = in->adapter, r.type = types[ti], r.n = (int)N, r.k = (int)K;
+    if (wbytes > in->max_storage_binding) {
+      r.skipped = "the weights exceed the adapter's storage binding limit";
+      for (int mi = 0; !stop && mi < n_ms; mi++) r.m = ms[mi], stop = cb && cb(user, &r);
+      continue;
+    }
+    uint8_t *wq = NULL;
+    product p = {ops, NULL, cpu ? 1 : (int)((ROTATE_BYTES + wbytes - 1) / wbytes), 0, NULL, NULL, t, 0, N, K};
+    if (p.copies > MAX_COPIES) p.copies = MAX_COPIES;
+    dp_gpu_buffer *w[MAX_COPIES] = {NULL};
+    p.w = w;
+    st = make_weights(t, N, K, &wq);
+    for (int c = 0; !st && c < p.copies; c++) {
+      st = dp_gpu_buffer_create(g, (wbytes + 3) & ~3ull, "bench-w", &w[c]);
+      if (!st) st = dp_gpu_buffer_write(g, w[c], 0, wq, (size_t)((wbytes + 3) & ~3ull));
+      if (!st) st = dp_gpu_finish(g); /* one copy's upload staging at a time */
+    }
+    dp_free(wq);
+    for (int mi = 0; !st && !stop && mi < n_ms; mi++) {
+      p.m = r.m = ms[mi];
+      if (!(st = time_product(&p, &r))) {
+        r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
+        r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;
+        stop = cb && cb(user, &r);
+      }
+    }
+    for (int c = 0; c < p.copies; c++) dp_gpu_buffer_free(w[c]);
+  }
+  dp_ops_free(ops);
+  dp_gpu_close(g);
+  return st;
+}
