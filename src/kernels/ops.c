@@ -11,7 +11,11 @@
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
  * matmul_v4_sg8; only assembled into the subgroup sources). The
- * assembled strings live as long as the context, so their pointers are stable cache keys. */
+ * assembled strings live as long as the context, so their pointers are stable cache keys.
+ *
+ * Model matrices are dp_weights (ops.h): parts of whole rows, each its own buffer (and texture)
+ * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
+ * part, the matmuls writing each part's columns of the same output (Params c0, ldy). */
 #include "kernels/ops.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,14 +2,16 @@
  *
  * Called by the public API (src/api/) and the GPU tests. Builds the layer plan (model/plan.h)
  * from the file's hyper-parameters, checks it against the file, then streams every tensor the
- * plan names from the model file (format/model_file.h: HF dir, GGUF or RDRR shards) into its
- * own GPU buffer through one bounded host staging buffer: RAM use is O(staging), never a copy
- * of the model. Matrices keep their stored type (the matmul/embed kernels take F32, F16, BF16,
- * Q8_0, Q4_K, Q6_K, MXFP4 rows); 1-D tensors (norm weights, biases, sinks) become f32, since
- * the kernels read those as f32. Where the ops layer wants it (CPU adapters), the matrices
- * (q|k|v, o, gate|up, down, the LM head) also get a texture copy (dp_wtex), streamed the same
- * way; the matmuls read that instead of the buffer. Also fills the per-layer RoPE inverse-frequency tables with
- * the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one buffer. */
+ * plan names from the model file (format/model_file.h: HF dir, GGUF or RDRR shards) through one
+ * bounded host staging buffer: RAM use is O(staging), never a copy of the model. Matrices keep
+ * their stored type (the matmul/embed kernels take F32, F16, BF16, Q8_0, Q4_K, Q6_K, MXFP4 rows)
+ * in a dp_weight each (kernels/ops.h: parts of whole rows, each its own buffer within the
+ * storage binding limit, so a tensor may exceed a binding or maxBufferSize); 1-D tensors (norm
+ * weights, biases, sinks) become f32 in a buffer of their own, since the kernels read those as
+ * f32. Where the ops layer wants it (CPU adapters), the matrices (q|k|v, o, gate|up, down, the
+ * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
+ * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
+ * tables with the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one dp_weight. */
 #include <math.h>
 #include <string.h>
 
