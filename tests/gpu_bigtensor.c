@@ -59,7 +59,7 @@ typedef struct bigcase {
 
 static const bigcase CAPPED[] = {
   /* name                arch      vocab  d   H KV  ff    dtype   quant   cap        big_ffn */
-  {"untied-f32-cap256k", "llama2", 3000, 64, 2, 2, 1088, DP_F32, NULL, 256 << 10, 1},
+  {"untied-f32-cap256k", "llama2", 3000, 192, 3, 3, 1088, DP_F32, NULL, 256 << 10, 1},
   {"tied-f16-cap256k", "llama", 5000, 64, 4, 2, 2112, DP_F16, NULL, 256 << 10, 1},
   {"untied-q8_0-cap128k", "llama2", 2000, 256, 2, 2, 1024, DP_F32, "q8_0", 128 << 10, 1},
   {"tied-q4_k-cap128k", "llama", 2000, 256, 2, 1, 1024, DP_F32, "q4_k", 128 << 10, 1},
@@ -145,10 +145,12 @@ static dp_status load(const bigcase *c, dp_gpu *g, const char *path, int pass_b,
   check_split(c->name, "gate", &L->gate, lim, c->big_ffn);
   check_split(c->name, "up", &L->up, lim, c->big_ffn);
   check_split(c->name, "down", &L->down, lim, c->big_ffn);
+  check_split(c->name, "q|k|v", &L->q, lim, 0);
   if (!pass_b)
-    printf("%-20s embed %s x%u, head x%u, gate|up %s x%u, down x%u parts; textures: head %d, gate|up %d, down %d\n", c->name,
-           dp_dtype_name(m->embed.dtype), m->embed.mat->n_parts, m->output.mat->n_parts, dp_dtype_name(L->gate.dtype),
-           L->gate.mat->n_parts, L->down.mat->n_parts, m->output.mat->tex, L->gate.mat->tex, L->down.mat->tex);
+    printf("%-20s parts: embed %s x%u, head x%u, q|k|v %s x%u, gate|up %s x%u, down x%u; textures: head %d, q|k|v %d, gate|up %d, "
+           "down %d\n", c->name, dp_dtype_name(m->embed.dtype), m->embed.mat->n_parts, m->output.mat->n_parts,
+           dp_dtype_name(L->q.dtype), L->q.mat->n_parts, dp_dtype_name(L->gate.dtype), L->gate.mat->n_parts, L->down.mat->n_parts,
+           m->output.mat->tex, L->q.mat->tex, L->gate.mat->tex, L->down.mat->tex);
   return DP_OK;
 }
 

@@ -46,7 +46,7 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   if (ff > row) row = ff;
   const struct { const char *what; uint64_t bytes; } one[] = {
     {"an activation row", row * 4}, {"the decode q|k|v row", (qd + 2 * kd) * 4}, {"the decode gate|up row", 2 * ff * 4},
-    {"a logits row", V * 4}};
+    {"a logits row", V * 4}, {"the token history", ((uint64_t)ctx + (uint64_t)steps + 1) * 4}};
   for (size_t i = 0; i < sizeof one / sizeof *one; i++)
     if (one[i].bytes > lim)
       return dp_error(DP_ERR_UNSUPPORTED, "%s of %llu bytes exceeds the adapter's storage binding limit %llu", one[i].what,
