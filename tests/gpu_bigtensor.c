@@ -6,10 +6,13 @@
  * first and last id of every part of the embedding and random ids, all its logits (prefill),
  * then greedy decode steps, by the rules of tests/gpu_synth.c: Frobenius relative error <= 1e-4
  * on the prompt and decode logits (f32 compute on both sides over the same stored weights),
- * greedy ids equal unless the reference's top-2 margin is below 1e-3 * max(1, |top|).
+ * greedy ids equal unless the reference's top-2 margin is below 1e-3 * max(1, |top|); the
+ * per-token NLL of the prompt (dp_rt_score, perplexity) within 1e-4 * max(1, |nll|) of the
+ * reference logits' log-softmax.
  *
  * Capped cases (every adapter, and under the sanitizers): DOPPLER_MAX_BINDING_BYTES lowers both
- * limits to 128-256 KiB, so small models (F32, F16, Q8_0, Q4_K, Q6_K) split their embedding,
+ * limits to 128-256 KiB, so small models (F32, F16, BF16, Q8_0, Q4_K, Q6_K; Llama 2 and 3,
+ * Gemma 3) split their embedding,
  * LM head, stacked gate|up and down into 2-5 parts; the test checks that they did, and that
  * the prefill chunk shrank to fit the activations. Each runs twice: A as loaded (weight
  * textures on CPU adapters: decode through the texture GEMVs with their prologues), B without
@@ -17,6 +20,7 @@
  * meant for GPUs: gemv / tiled). Real case (lavapipe only, whose real limit is 128 MiB, not under
  * the sanitizers): an untied f32 model whose embedding, LM head, gate, up and down are each just
  * over 128 MiB, and a tied one with a just-over-128 MiB embedding. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +68,7 @@ static const bigcase CAPPED[] = {
   {"untied-q8_0-cap128k", "llama2", 2000, 256, 2, 2, 1024, DP_F32, "q8_0", 128 << 10, 1},
   {"tied-q4_k-cap128k", "llama", 2000, 256, 2, 1, 1024, DP_F32, "q4_k", 128 << 10, 1},
   {"untied-q6_k-cap128k", "llama2", 2000, 256, 2, 2, 1024, DP_F32, "q6_k", 128 << 10, 1},
+  {"gemma3-bf16-cap256k", "gemma3", 4000, 64, 2, 1, 2112, DP_BF16, NULL, 256 << 10, 1}, /* GeGLU, sandwich norms */
 };
 /* just over 128 MiB: 525000 (524352: stacks with its 256-byte rows) rows of 64 f32, 134.4 (134.2) MB */
 static const bigcase REAL[] = {
@@ -168,14 +173,27 @@ static void eval_judge(const bigcase *c, dp_rt_model *rt, int pass_b, const char
     st = dp_rt_eval(s, ref->ids, (size_t)ref->T, out->logits);
   }
   if (!st) st = dp_rt_greedy(s, N_GEN, out->gen, out->gl);
+  /* perplexity scoring (sample_nll over the LM head's logits rows): NLL of ids[1..T-1] against
+   * the log-softmax of the reference's prompt logits */
+  double nll[MAX_T], worst = 0;
+  if (!st) st = dp_rt_score(s, ref->ids, (size_t)ref->T, nll);
+  for (int t = 0; !st && t + 1 < ref->T; t++) {
+    const float *l = ref->logits + (size_t)t * (size_t)c->vocab;
+    double mx = l[0], sum = 0;
+    for (int v = 1; v < c->vocab; v++) mx = l[v] > mx ? l[v] : mx;
+    for (int v = 0; v < c->vocab; v++) sum += exp(l[v] - mx);
+    double want = mx + log(sum) - l[ref->ids[t + 1]], e = fabs(nll[t] - want) / (fabs(want) > 1 ? fabs(want) : 1);
+    worst = e > worst ? e : worst;
+  }
   CHECK(!st, "%s %s: GPU: %s", c->name, pn, dp_error_message());
+  CHECK(worst <= 1e-4, "%s %s: scored NLL rel err %.3e > 1e-4", c->name, pn, worst);
   if (!st) {
     size_t V = (size_t)c->vocab;
     double e1 = dp_test_rel_err(out->logits, ref->logits, (size_t)ref->T * V);
     int agree, bad = dp_test_greedy_diverges(out->gen, ref->gen, ref->gl, N_GEN, c->vocab, &agree);
     double e2 = agree ? dp_test_rel_err(out->gl, ref->gl, (size_t)agree * V) : 0;
-    printf("%-20s %s (%s, %s, chunk %d): prefill of %d rel %.2e, greedy %d/%d same, decode rel %.2e (%.1f s)\n", c->name, pn,
-           pass_b ? "no textures" : "as loaded", kern, s->chunk, ref->T, e1, agree, N_GEN, e2, now_s() - t0);
+    printf("%-20s %s (%s, %s, chunk %d): prefill of %d rel %.2e, greedy %d/%d same, decode rel %.2e, NLL %.1e (%.1f s)\n",
+           c->name, pn, pass_b ? "no textures" : "as loaded", kern, s->chunk, ref->T, e1, agree, N_GEN, e2, worst, now_s() - t0);
     CHECK(e1 <= 1e-4, "%s %s: prefill logits rel err %.3e > 1e-4", c->name, pn, e1);
     CHECK(bad < 0, "%s %s: greedy id differs at step %d with a clear margin", c->name, pn, bad);
     CHECK(e2 <= 1e-4, "%s %s: decode logits rel err %.3e > 1e-4", c->name, pn, e2);
