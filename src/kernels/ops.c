@@ -357,15 +357,16 @@ dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int te
     return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu]: more than 2^32 - 1 rows or columns", name, (unsigned long long)N,
                     (unsigned long long)K);
   const dp_gpu_info *gi = dp_gpu_get_info(o->g);
-  uint64_t lim = gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer;
+  /* rounded down to 256: a part's binding, rounded up to 4 bytes, must fit (4 GiB - 1 on the H200) */
+  uint64_t lim = (gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer) & ~255ull;
   uint64_t align = 256 / gcd64(rb, 256); /* rows that make a multiple of 256 bytes */
   uint64_t pr = N;
   if (N > lim / rb) { /* more than one binding: parts of whole rows, 256-aligned boundaries */
     pr = lim / rb / align * align;
     if (pr == 0)
-      return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu] %s (%llu bytes): a part of %llu row(s) of %llu bytes exceeds the storage "
+      return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu] %s (%.0f bytes): a part of %llu row(s) of %llu bytes exceeds the storage "
                       "binding limit %llu", name, (unsigned long long)N, (unsigned long long)K, dp_dtype_name(t),
-                      (unsigned long long)(N * rb), (unsigned long long)align, (unsigned long long)rb, (unsigned long long)lim);
+                      (double)N * (double)rb, (unsigned long long)align, (unsigned long long)rb, (unsigned long long)lim);
   }
   uint32_t np = (uint32_t)cdiv(N, pr);
   dp_weight *w = dp_calloc(1, sizeof *w + np * sizeof w->part[0]);
