@@ -129,8 +129,8 @@ typedef struct dp_weight {
 } dp_weight;
 dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out);
 /* Queue a write of rows [row0, row0 + n) (stored bytes, back to back) into the parts and their
- * textures. The first row of each part written must start 4-byte aligned in it (writes in whole
- * rows, 4 rows at a time, always are). */
+ * textures. Each write must start 4-byte aligned in its part (writes whose row0 is a multiple
+ * of 4 always do; the bytes past a part's last row are zero-padded to 4). */
 dp_status dp_weight_write(dp_ops *o, dp_weight *w, uint64_t row0, uint64_t n, const void *rows);
 void dp_weight_free(dp_weight *w);
 
