@@ -12,9 +12,9 @@
  *
  * Capped cases (every adapter, and under the sanitizers): DOPPLER_MAX_BINDING_BYTES lowers both
  * limits to 128-256 KiB, so small models (F32, F16, BF16, Q8_0, Q4_K, Q6_K; Llama 2 and 3,
- * Gemma 3) split their embedding,
- * LM head, stacked gate|up and down into 2-5 parts; the test checks that they did, and that
- * the prefill chunk shrank to fit the activations. Each runs twice: A as loaded (weight
+ * Gemma 3) split their embedding, LM head, stacked gate|up and down (and in some, stacked
+ * q|k|v) into 2-9 parts; the test checks that every matrix is split exactly when it exceeds
+ * the limit, that every part fits, and that the prefill chunk shrank to fit the activations. Each runs twice: A as loaded (weight
  * textures on CPU adapters: decode through the texture GEMVs with their prologues), B without
  * weight textures in prefill chunks of 8 tokens (on lavapipe and GPUs also the kernel family
  * meant for GPUs: gemv / tiled). Real case (lavapipe only, whose real limit is 128 MiB, not under
