@@ -49,16 +49,23 @@ static dp_gpu_buffer *buf_rand(size_t n_floats) {
   free(h);
   return b;
 }
-static dp_gpu_buffer *weights(dp_dtype t, uint32_t N, uint32_t K) {
-  uint64_t rb = dp_dtype_row_bytes(t, K), n = rb * N;
+/* random W[N, K] of type t in its stored bytes (+ 4 bytes of padding) */
+static void *weight_rows(dp_dtype t, uint32_t N, uint32_t K) {
+  uint64_t n = dp_dtype_row_bytes(t, K) * N;
   float *wf = malloc((size_t)N * K * 4);
   dp_test_fill_normal(wf, (size_t)N * K, 0.05f);
   void *wq = calloc(1, n + 4);
   if (dp_quantize(t, wf, wq, (uint64_t)N * K)) { fprintf(stderr, "%s\n", dp_error_message()); exit(1); }
+  free(wf);
+  return wq;
+}
+static dp_gpu_buffer *weights(dp_dtype t, uint32_t N, uint32_t K) {
+  uint64_t n = dp_dtype_row_bytes(t, K) * N;
+  void *wq = weight_rows(t, N, K);
   dp_gpu_buffer *b;
   dp_gpu_buffer_create(g, (n + 4) & ~3ull, "w", &b);
   dp_gpu_buffer_write(g, b, 0, wq, (n + 3) & ~3ull);
-  free(wf); free(wq);
+  free(wq);
   return b;
 }
 
@@ -67,6 +74,7 @@ enum { OP_ADD, OP_MATMUL, OP_ATTN, OP_RMSNORM, OP_ROPE, OP_KVW, OP_GLU, OP_EMBED
 typedef struct {
   int op;
   dp_view a, b, c, d, e, f;
+  const dp_weight *w; /* embed's table */
   dp_dtype t;
   uint32_t M, N, K, flags;
   dp_attn_desc ad;
@@ -81,7 +89,7 @@ static dp_status rec(const bcase *c) {
   case OP_ROPE: return dp_op_rope(o, c->a, c->b, c->M, c->N, c->K, c->K, 7, DP_ROPE_HALF, 1.0f);
   case OP_KVW: return dp_op_kv_write(o, c->a, c->b, c->c, c->d, c->M, 2, 64, c->K, 512);
   case OP_GLU: return dp_op_glu(o, c->a, c->a, c->b, c->N, DP_GLU_SILU);
-  case OP_EMBED: return dp_op_embed(o, c->a, c->b, c->c, c->t, c->M, c->N, 1.0f);
+  case OP_EMBED: return dp_op_embed(o, c->a, c->b, c->w, c->M, 1.0f);
   case OP_ARGMAX: return dp_op_argmax(o, c->a, c->b, c->M, c->N);
   case OP_ROPE_KV: return dp_op_rope_kv(o, c->a, c->b, c->c, c->d, c->e, c->f, c->M, 4, 2, 64, 64, c->K, DP_ROPE_HALF,
                                         1.0f, 512);
@@ -185,11 +193,17 @@ int main(int argc, char **argv) {
   double gl1 = timeit("glu n=768", &(bcase){OP_GLU, X, Y, .N = FF});
   double glp = timeit("glu n=257*768", &(bcase){OP_GLU, X, Y, .N = T * FF});
   double ad1t = timeit("add n=256", &(bcase){OP_ADD, X, Y, .N = D});
-  dp_gpu_buffer *emb = weights(mt, VOC, D);
+  dp_weight *emb;
+  void *embq = weight_rows(mt, VOC, D);
+  if (dp_weight_create(o, mt, VOC, D, 0, "embed", &emb) || dp_weight_write(o, emb, 0, VOC, embq)) {
+    fprintf(stderr, "%s\n", dp_error_message());
+    exit(1);
+  }
+  free(embq);
   snprintf(name, sizeof name, "embed %s T=1", dp_dtype_name(mt));
-  double em1 = timeit(name, &(bcase){OP_EMBED, Y, dp_view_of(ids, 0), dp_view_of(emb, 0), .t = mt, .M = 1, .N = D});
+  double em1 = timeit(name, &(bcase){OP_EMBED, Y, dp_view_of(ids, 0), .w = emb, .M = 1, .N = D});
   snprintf(name, sizeof name, "embed %s T=257", dp_dtype_name(mt));
-  double emp = timeit(name, &(bcase){OP_EMBED, Y, dp_view_of(ids, 0), dp_view_of(emb, 0), .t = mt, .M = T, .N = D});
+  double emp = timeit(name, &(bcase){OP_EMBED, Y, dp_view_of(ids, 0), .w = emb, .M = T, .N = D});
   double am1 = timeit("argmax 1x4096", &(bcase){OP_ARGMAX, dp_view_of(ids, 0), dp_view_of(lg, 0), .M = 1, .N = VOC});
   (void)ad1t;
 

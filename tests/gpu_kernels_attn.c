@@ -160,13 +160,16 @@ static void test_embed(void) {
     ids[T - 1] = V - 1; /* the last row of the table */
     float *ref = kt_alloc((size_t)T * D * 4), *out = kt_alloc((size_t)T * D * 4);
     dp_ref_embed(ref, ids, tabd, T, D, cs[c].scale);
-    dp_gpu_buffer *bt = kt_upload(tq, rb * V), *bi = kt_upload(ids, (size_t)T * 4), *by = kt_buf((size_t)T * D * 4);
-    KT_OK(dp_op_embed(O, kv(by), kv(bi), kv(bt), t, T, D, cs[c].scale));
+    dp_weight *wt = NULL;
+    KT_OK(dp_weight_create(O, t, V, D, 0, "test.embed", &wt));
+    if (wt) KT_OK(dp_weight_write(O, wt, 0, V, tq));
+    dp_gpu_buffer *bi = kt_upload(ids, (size_t)T * 4), *by = kt_buf((size_t)T * D * 4);
+    KT_OK(dp_op_embed(O, kv(by), kv(bi), wt, T, cs[c].scale));
     kt_read(by, out, (size_t)T * D * 4);
     char what[96];
     snprintf(what, sizeof what, "embed %s D=%d vocab=%d T=%d scale=%g", dp_dtype_name(t), D, V, T, cs[c].scale);
     kt_check(what, out, ref, (size_t)T * D, 1e-6);
-    dp_gpu_buffer_free(bt); dp_gpu_buffer_free(bi); dp_gpu_buffer_free(by);
+    dp_weight_free(wt); dp_gpu_buffer_free(bi); dp_gpu_buffer_free(by);
     free(tab); free(tabd); free(tq); free(ids); free(ref); free(out);
   }
 }

@@ -276,6 +276,26 @@ static dp_status choose_adapter(dp_gpu *g, const char *choice) {
 
 /* ---- device ---- */
 
+/* DOPPLER_MAX_BINDING_BYTES (tests only): lower maxStorageBufferBindingSize and maxBufferSize
+ * to this many bytes (rounded down to 256), so the paths that split tensors too large for one
+ * binding (kernels/ops.h, dp_weight) run with small models on any adapter, as they run on
+ * lavapipe (128 MiB bindings) and SwiftShader (1 GiB bindings and buffers) for real ones.
+ * Both limits drop, as on SwiftShader, where no buffer may exceed a binding. */
+#define BINDING_CAP_MIN 4096u
+static dp_status apply_binding_cap(dp_gpu_info *in) {
+  const char *env = getenv("DOPPLER_MAX_BINDING_BYTES");
+  if (!env || !*env) return DP_OK;
+  char *end = NULL;
+  unsigned long long cap = strtoull(env, &end, 10);
+  if (*end || env[0] == '-' || cap < BINDING_CAP_MIN)
+    return dp_error(DP_ERR_INVALID_ARG, "DOPPLER_MAX_BINDING_BYTES='%s': expected a byte count >= %u", env, BINDING_CAP_MIN);
+  cap &= ~255ull;
+  if (cap < in->max_storage_binding) in->max_storage_binding = cap;
+  if (cap < in->max_buffer) in->max_buffer = cap;
+  dp_log(DP_LOG_INFO, "gpu: storage bindings and buffers capped at %llu bytes (DOPPLER_MAX_BINDING_BYTES)", cap);
+  return DP_OK;
+}
+
 dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   *out = NULL;
   dp_gpu *g = dp_calloc(1, sizeof *g);
@@ -336,6 +356,10 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   in->max_storage_buffers = dl.maxStorageBuffersPerShaderStage;
   in->min_storage_offset_align = dl.minStorageBufferOffsetAlignment;
   in->min_uniform_offset_align = dl.minUniformBufferOffsetAlignment;
+  if ((st = apply_binding_cap(in))) {
+    dp_gpu_close(g);
+    return st;
+  }
 
   WGPUSupportedFeatures sf = {0};
   wgpuAdapterGetFeatures(g->adapter, &sf);
@@ -703,7 +727,9 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
     if (b->offset + size > b->buf->size)
       return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i + 1,
                       (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
-    if (size > g->info.max_storage_binding) size = g->info.max_storage_binding & ~(uint64_t)3;
+    if (size > g->info.max_storage_binding) /* never clamped: a kernel would read past it unseen */
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i + 1,
+                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
     e[ne++] = (WGPUBindGroupEntry){NULL, (uint32_t)(i + 1), b->buf->buf, b->offset, size, NULL, NULL};
   }
   WGPUBindGroupDescriptor bgd = {NULL, SV(""), k->layout, ne, e};

@@ -32,8 +32,8 @@ typedef struct dp_gpu_info {
   int has_f16, has_subgroups, has_timestamp;
   uint32_t subgroup_min, subgroup_max;
   /* limits the engine respects */
-  uint64_t max_storage_binding;     /* maxStorageBufferBindingSize */
-  uint64_t max_buffer;              /* maxBufferSize */
+  uint64_t max_storage_binding;     /* maxStorageBufferBindingSize (both lowered by the test-only */
+  uint64_t max_buffer;              /* maxBufferSize               DOPPLER_MAX_BINDING_BYTES)  */
   uint64_t max_uniform_binding;
   uint32_t max_workgroups_per_dim;  /* maxComputeWorkgroupsPerDimension (65535) */
   uint32_t max_invocations;         /* maxComputeInvocationsPerWorkgroup */
@@ -86,7 +86,7 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
 typedef struct dp_gpu_binding {
   dp_gpu_buffer *buf;
   uint64_t offset; /* multiple of min_storage_offset_align (256) */
-  uint64_t size;   /* 0 = to the end of the buffer (clamped to max_storage_binding) */
+  uint64_t size;   /* 0 = to the end of the buffer; past max_storage_binding is an error, never clamped */
   dp_gpu_texture *tex; /* instead of buf: a texture (texture_2d<u32> in the kernel) */
 } dp_gpu_binding;
 

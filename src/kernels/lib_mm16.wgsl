@@ -2,7 +2,8 @@
 // a time share: matmul_v4.wgsl (from a storage buffer) and matmul_tex.wgsl (from a texture),
 // each placed after this file, and matmul_v4_sg8.wgsl appended to either. Here: the weight
 // decoder, the output store and the GEMV rows_mv8. The including file provides
-//   Params P (M, N, K, flags: 1 add bias, 2 accumulate), bindings X (vec4<f32>), B, Y,
+//   Params P (M, N, K, flags: 1 add bias, 2 accumulate; c0, ldy: W row n goes to column c0 + n
+//   of Y rows of ldy floats, bias B[c0 + n]), bindings X (vec4<f32>), B, Y,
 //   fn wrow(n) -> vec2<u32>        a handle for W row n,
 //   fn w8v(t, g) -> V8             weights 8g .. 8g+7 of the row with handle t,
 //   fn xin(m, q, s) -> vec4<f32>   inputs 4q .. 4q+3 of x row m (s from row_scale),
@@ -33,8 +34,8 @@ fn w8_decode(lo: vec4<u32>, hi: vec4<u32>) -> V8 {
 fn put(m: u32, n: u32, v: f32) {
   if (n >= P.N) { return; }
   var r = v;
-  if ((P.flags & 1u) != 0u) { r += B[n]; }
-  let i = m * P.N + n;
+  if ((P.flags & 1u) != 0u) { r += B[P.c0 + n]; }
+  let i = m * P.ldy + P.c0 + n;
   if ((P.flags & 2u) != 0u) { r += Y[i]; }
   Y[i] = r;
 }

@@ -1,7 +1,7 @@
 // matmul.wgsl -- y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]), f32 compute, W decoded in-kernel.
 // Placed after lib_reduce(_sg).wgsl and lib_wdecode.wgsl (read their headers).
 // Bindings: 0 uniform Params; 1 X [M, K] f32; 2 W [N rows of row_bytes] (GGUF blocks, as u32);
-//           3 B [N] f32 (bound to W when there is no bias); 4 Y [M, N] f32.
+//           3 B [c0 + N] f32 (a dummy when there is no bias); 4 Y [M, ldy] f32.
 // Entry points:
 //   gemv   small M (decode): one workgroup per output row n (linear id over a 2-D grid), each
 //          invocation takes 8-weight groups lid, lid+WG, ... (adjacent invocations read
@@ -9,13 +9,16 @@
 //   tiled  larger M (prefill): one workgroup (WG = 256) per 32x32 tile of Y, K in steps of 32;
 //          X and decoded W tiles staged in workgroup memory, 2x2 outputs per invocation.
 // Variants: the weight type (w_load8, chosen by ops.c, see lib_wdecode); override WG.
-// Parameters: flags bit 0 adds the bias, bit 1 accumulates (y += ...).
+// Parameters: flags bit 0 adds the bias, bit 1 accumulates (y += ...). Output: W row n goes to
+// column c0 + n of Y rows of ldy floats, bias B[c0 + n] (c0 = 0, ldy = N for a whole weight; a
+// part of a weight split by rows writes its own columns of the same Y).
 struct Params {
   M: u32, N: u32, K: u32,
   row_bytes: u32, // bytes per W row (dp_dtype_row_bytes(type, K))
   ntn: u32,       // tiled: number of 32-wide tiles along N
   flags: u32,     // 1: + bias, 2: accumulate into Y
-  p1: u32, p2: u32,
+  c0: u32,        // output column of W row 0 (a part of a weight split by rows: ops.h dp_weight)
+  ldy: u32,       // floats per Y row (N for a whole weight)
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -32,8 +35,8 @@ fn x4(base: u32, k: u32) -> vec4<f32> {
 
 fn store(m: u32, n: u32, v: f32) {
   var r = v;
-  if ((P.flags & 1u) != 0u) { r += B[n]; }
-  let i = m * P.N + n;
+  if ((P.flags & 1u) != 0u) { r += B[P.c0 + n]; }
+  let i = m * P.ldy + P.c0 + n;
   if ((P.flags & 2u) != 0u) { r += Y[i]; }
   Y[i] = r;
 }

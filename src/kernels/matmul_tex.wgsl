@@ -16,7 +16,8 @@
 // The GEMV is lib_mm16.wgsl's rows_mv8 (8 rows per invocation) over wrow / w8v / xin here.
 // Overrides: TYPE 0 F32, 1 F16, 2 BF16 (lib_mm16.wgsl, placed before this file); PRO as above; WG.
 // Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W texture; 3 B [N] f32 (dummy when no bias);
-//           4 Y [M, N] f32; 5 NW [K] f32 norm weight (rows_mv8 only; dummy unless PRO 1).
+//           4 Y [M, ldy] f32 (W row row0 + n -> column c0 + n); 5 NW [K] f32 norm weight
+//           (rows_mv8 only; dummy unless PRO 1). B [c0 + N].
 // Params.row0: the rows used are W rows row0 .. row0 + N - 1 (a part of stacked q|k|v).
 // Prefill (M > 4, subgroups of 8): matmul_v4_sg8.wgsl appended, its rows_mm4_sg reads W
 // through wrow / w8v here (no prologue).
@@ -24,6 +25,7 @@
 struct Params {
   M: u32, N: u32, K: u32, rq: u32,
   H: u32, flags: u32, eps: f32, row0: u32,
+  c0: u32, ldy: u32, p0: u32, p1: u32, // output columns as matmul.wgsl
 }
 override PRO: u32 = 0u;
 @group(0) @binding(0) var<uniform> P: Params;

@@ -9,10 +9,11 @@
 // the 8-weight group g of a row is 1 (F16/BF16) or 2 (F32) vec4<u32> loads.
 // Override TYPE (lib_mm16): 0 F32, 1 F16, 2 BF16 (a pipeline constant: the other decoders are dead code).
 // Bindings: 0 uniform Params; 1 X [M, K/4] vec4<f32>; 2 W [N rows of row_bytes/16] vec4<u32>;
-//           3 B [N] f32 (bound to W when there is no bias); 4 Y [M, N] f32.
+//           3 B [c0 + N] f32 (a dummy when there is no bias); 4 Y [M, ldy] f32, columns c0 .. c0 + N - 1.
 struct Params {
   M: u32, N: u32, K: u32,
-  row_bytes: u32, ntn: u32, flags: u32, p1: u32, p2: u32,
+  row_bytes: u32, ntn: u32, flags: u32,
+  c0: u32, ldy: u32, // output column of W row 0, floats per Y row (matmul.wgsl)
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;

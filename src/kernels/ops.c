@@ -11,7 +11,11 @@
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
  * matmul_v4_sg8; only assembled into the subgroup sources). The
- * assembled strings live as long as the context, so their pointers are stable cache keys. */
+ * assembled strings live as long as the context, so their pointers are stable cache keys.
+ *
+ * Model matrices are dp_weights (ops.h): parts of whole rows, each its own buffer (and texture)
+ * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
+ * part, the matmuls writing each part's columns of the same output (Params c0, ldy). */
 #include "kernels/ops.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,7 +170,7 @@ static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, cons
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 /* ---- matmul --------------------------------------------------------------------------------- */
-typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, p1, p2; } matmul_params;
+typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, c0, ldy; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
 #define GEMV_MAX_M 4
 /* lib_mm16.wgsl's TYPE override for an F32 / F16 / BF16 weight */
@@ -174,23 +178,27 @@ static int mm16_type(dp_dtype t) { return t == DP_F32 ? 0 : t == DP_F16 ? 1 : 2;
 
 static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
 
-dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
-                       uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
+/* Where the N outputs of a matmul over one binding of W go: columns [c0, c0 + N) of y rows of
+ * ldy floats, bias [c0, c0 + N) (a part of a dp_weight; c0 = 0, ldy = N for a whole one). */
+typedef struct { uint32_t c0, ldy; } out_cols;
+
+static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
+                             uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
   if (!weight_type_ok(wt)) return dp_error(DP_ERR_UNSUPPORTED, "matmul: weight type %s", dp_dtype_name(wt));
   uint64_t rb = dp_dtype_row_bytes(wt, K);
   if (rb == UINT64_MAX || K == 0)
     return dp_error(DP_ERR_INVALID_ARG, "matmul: K=%u is not a whole number of %s blocks", K, dp_dtype_name(wt));
   if (M == 0 || N == 0) return DP_OK;
-  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * N > UINT32_MAX)
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
     return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
   dp_gpu_binding b[4];
   TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4, &b[0]));
   TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
-  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, (uint64_t)N * 4, &b[2]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
   else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul", "y", y, (uint64_t)M * N * 4, &b[3]));
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
   uint32_t mflags = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
-  matmul_params p = {M, N, K, (uint32_t)rb, (uint32_t)cdiv(N, 32), mflags, 0, 0};
+  matmul_params p = {M, N, K, (uint32_t)rb, (uint32_t)cdiv(N, 32), mflags, oc.c0, oc.ldy};
   dp_gpu_kernel *k;
   if (o->cpu) { /* one W row per invocation, 8 rows of x each, no barriers */
     uint32_t wg = o->cpu_wg;
@@ -219,6 +227,11 @@ dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, 
   dp_gpu_constant c[1] = {{"WG", wg}};
   TRY(get_kernel(o, K_MATMUL, wt, gemv ? "gemv" : "tiled", c, 1, &k));
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
+}
+
+dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
+                       uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
+  return matmul_part(o, y, (out_cols){0, N}, x, w, wt, bias, M, N, K, flags);
 }
 
 /* ---- weight textures and matmul_tex -------------------------------------------------------------- */
@@ -275,18 +288,15 @@ void dp_wtex_free(dp_wtex *w) {
 
 uint32_t dp_wtex_rows(const dp_wtex *w) { return w->N; }
 
-typedef struct { uint32_t M, N, K, rq, H, flags; float eps; uint32_t row0; } matmul_tex_params;
-_Static_assert(sizeof(matmul_tex_params) == 32, "matmul_tex.wgsl Params");
+typedef struct { uint32_t M, N, K, rq, H, flags; float eps; uint32_t row0, c0, ldy, p0, p1; } matmul_tex_params;
+_Static_assert(sizeof(matmul_tex_params) == 48, "matmul_tex.wgsl Params");
 
 int dp_ops_tex_prefill(const dp_ops *o) { return o->sg && o->sg8; }
 
-dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
-                           uint32_t M, const dp_gemv_pro *pro, uint32_t flags) {
+/* matmul_tex over rows [row0, row0 + N) of w (N > 0, checked by the callers), outputs to oc */
+static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N,
+                                 dp_view bias, uint32_t M, const dp_gemv_pro *pro, uint32_t flags) {
   int kind = pro ? pro->kind : DP_PRO_NONE;
-  if (!w) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: no weight texture");
-  if (N == 0 && row0 < w->N) N = w->N - row0;
-  if ((uint64_t)row0 + N > w->N || N == 0)
-    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: rows [%u, +%u) of a %u-row weight texture", row0, N, w->N);
   if (M == 0) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=0");
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
     return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
@@ -295,20 +305,20 @@ dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, ui
     return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d)", M, GEMV_MAX_M);
   if (!mv && !dp_ops_tex_prefill(o))
     return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: M=%u needs subgroups of 8 (dp_ops_tex_prefill)", M);
-  if ((uint64_t)M * w->K * 2 > UINT32_MAX || (uint64_t)M * N > UINT32_MAX)
+  if ((uint64_t)M * w->K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
     return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: %ux%ux%u too large for 32-bit indexing", M, N, w->K);
   uint32_t K = w->K;
   dp_gpu_binding b[5];
   TRY(bind(o, "matmul_tex", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
   b[1] = (dp_gpu_binding){NULL, 0, 0, w->tex};
-  if (bias.buf) TRY(bind(o, "matmul_tex", "bias", bias, (uint64_t)N * 4, &b[2]));
+  if (bias.buf) TRY(bind(o, "matmul_tex", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
   else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul_tex", "y", y, (uint64_t)M * N * 4, &b[3]));
+  TRY(bind(o, "matmul_tex", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
   if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul_tex", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
   else b[4] = dummy_binding(o);
   uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
                (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
-  matmul_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, row0};
+  matmul_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, row0, oc.c0, oc.ldy, 0, 0};
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
   dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", mm16_type(w->wt)}, {"PRO", pc}};
   dp_gpu_kernel *k;
@@ -320,33 +330,148 @@ dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, ui
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
-/* ---- embed ---------------------------------------------------------------------------------- */
-typedef struct { uint32_t T, D, row_bytes, ngr; float scale; uint32_t p0, p1, p2; } embed_params;
+dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
+                           uint32_t M, const dp_gemv_pro *pro, uint32_t flags) {
+  if (!w) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: no weight texture");
+  if (N == 0 && row0 < w->N) N = w->N - row0;
+  if ((uint64_t)row0 + N > w->N || N == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: rows [%u, +%u) of a %u-row weight texture", row0, N, w->N);
+  return matmul_tex_part(o, y, (out_cols){0, N}, x, w, row0, N, bias, M, pro, flags);
+}
+
+/* ---- weights in row parts (dp_weight), linear, embed --------------------------------------------- */
+static uint64_t gcd64(uint64_t a, uint64_t b) { while (b) { uint64_t t = a % b; a = b; b = t; } return a; }
+static uint32_t part_rows_of(const dp_weight *w, uint32_t i) {
+  return i + 1 < w->n_parts ? w->part_rows : w->N - i * w->part_rows;
+}
+
+dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out) {
+  *out = NULL;
+  const char *name = label ? label : "weight";
+  if (!weight_type_ok(t)) return dp_error(DP_ERR_UNSUPPORTED, "%s: weight type %s", name, dp_dtype_name(t));
+  uint64_t rb = K ? dp_dtype_row_bytes(t, K) : UINT64_MAX;
+  if (rb == UINT64_MAX || N == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "%s: [%llu, %llu] %s: empty, or rows not whole blocks", name, (unsigned long long)N,
+                    (unsigned long long)K, dp_dtype_name(t));
+  if (N > UINT32_MAX || K > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu]: more than 2^32 - 1 rows or columns", name, (unsigned long long)N,
+                    (unsigned long long)K);
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  /* rounded down to 256: a part's binding, rounded up to 4 bytes, must fit (4 GiB - 1 on the H200) */
+  uint64_t lim = (gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer) & ~255ull;
+  uint64_t align = 256 / gcd64(rb, 256); /* rows that make a multiple of 256 bytes */
+  uint64_t pr = N;
+  if (N > lim / rb) { /* more than one binding: parts of whole rows, 256-aligned boundaries */
+    pr = lim / rb / align * align;
+    if (pr == 0)
+      return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu] %s (%.0f bytes): a part of %llu row(s) of %llu bytes exceeds the storage "
+                      "binding limit %llu", name, (unsigned long long)N, (unsigned long long)K, dp_dtype_name(t),
+                      (double)N * (double)rb, (unsigned long long)align, (unsigned long long)rb, (unsigned long long)lim);
+  }
+  uint32_t np = (uint32_t)cdiv(N, pr);
+  dp_weight *w = dp_calloc(1, sizeof *w + np * sizeof w->part[0]);
+  if (!w) return DP_ERR_NOMEM;
+  w->type = t, w->N = (uint32_t)N, w->K = (uint32_t)K, w->row_bytes = rb, w->part_rows = (uint32_t)pr, w->n_parts = np;
+  char lab[160];
+  dp_status st = DP_OK;
+  for (uint32_t i = 0; i < np && !st; i++) {
+    if (np > 1) snprintf(lab, sizeof lab, "%s#%u", name, i);
+    else snprintf(lab, sizeof lab, "%s", name);
+    st = dp_gpu_buffer_create(o->g, part_rows_of(w, i) * rb, lab, &w->part[i].buf);
+  }
+  w->tex = tex;
+  for (uint32_t i = 0; i < np && !st && w->tex; i++) {
+    st = dp_wtex_create(o, t, part_rows_of(w, i), (uint32_t)K, name, &w->part[i].tex);
+    w->tex = w->part[i].tex != NULL;
+  }
+  if (!w->tex) /* all parts or none: the ops pick the texture path per weight */
+    for (uint32_t i = 0; i < np; i++) { dp_wtex_free(w->part[i].tex); w->part[i].tex = NULL; }
+  if (st) { dp_weight_free(w); return st; }
+  *out = w;
+  return DP_OK;
+}
+
+dp_status dp_weight_write(dp_ops *o, dp_weight *w, uint64_t row0, uint64_t n, const void *rows) {
+  if (row0 > w->N || n > w->N - row0)
+    return dp_error(DP_ERR_INVALID_ARG, "weight write: rows [%llu, +%llu) of %u", (unsigned long long)row0, (unsigned long long)n, w->N);
+  const uint8_t *src = rows;
+  while (n) {
+    uint32_t i = (uint32_t)(row0 / w->part_rows), r = (uint32_t)(row0 - (uint64_t)i * w->part_rows);
+    uint32_t k = (uint32_t)(n < part_rows_of(w, i) - r ? n : part_rows_of(w, i) - r);
+    uint64_t off = r * w->row_bytes, bytes = k * w->row_bytes, body = bytes & ~3ull;
+    if (off % 4)
+      return dp_error(DP_ERR_INVALID_ARG, "weight write: row %llu starts at byte %llu of its part, not 4-aligned",
+                      (unsigned long long)row0, (unsigned long long)off);
+    if (body) TRY(dp_gpu_buffer_write(o->g, w->part[i].buf, off, src, (size_t)body));
+    if (bytes > body) { /* the part's last bytes, zero-padded to 4 (its buffer is rounded up) */
+      uint8_t tail[4] = {0};
+      memcpy(tail, src + body, (size_t)(bytes - body));
+      TRY(dp_gpu_buffer_write(o->g, w->part[i].buf, off + body, tail, 4));
+    }
+    if (w->part[i].tex) TRY(dp_wtex_write(o, w->part[i].tex, r, k, src));
+    src += bytes, row0 += k, n -= k;
+  }
+  return DP_OK;
+}
+
+void dp_weight_free(dp_weight *w) {
+  if (!w) return;
+  for (uint32_t i = 0; i < w->n_parts; i++) {
+    dp_gpu_buffer_free(w->part[i].buf);
+    dp_wtex_free(w->part[i].tex);
+  }
+  dp_free(w);
+}
+
+dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
+                       uint32_t M, const dp_gemv_pro *pro, uint32_t flags) {
+  if (!w) return dp_error(DP_ERR_INVALID_ARG, "linear: no weight");
+  if (N == 0 && row0 < w->N) N = w->N - row0;
+  if ((uint64_t)row0 + N > w->N || N == 0)
+    return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
+  int tex = w->tex && (M <= GEMV_MAX_M || dp_ops_tex_prefill(o));
+  if (pro && pro->kind != DP_PRO_NONE && !(tex && M <= GEMV_MAX_M))
+    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s)",
+                    GEMV_MAX_M, M, w->tex ? "present" : "absent");
+  for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) { /* each part's rows -> its columns of y */
+    uint32_t i = (uint32_t)(r / w->part_rows);
+    uint64_t p0 = (uint64_t)i * w->part_rows, e = p0 + part_rows_of(w, i) < end ? p0 + part_rows_of(w, i) : end;
+    out_cols oc = {(uint32_t)(r - row0), N};
+    if (tex) {
+      TRY(matmul_tex_part(o, y, oc, x, w->part[i].tex, (uint32_t)(r - p0), (uint32_t)(e - r), bias, M, pro, flags));
+    } else {
+      uint64_t off = (r - p0) * w->row_bytes;
+      if (off % 256)
+        return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
+                        (unsigned long long)r, (unsigned long long)off);
+      TRY(matmul_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, flags));
+    }
+    r = e;
+  }
+  return DP_OK;
+}
+
+typedef struct { uint32_t T, D, row_bytes, ngr; float scale; uint32_t row0, rows, p2; } embed_params;
 _Static_assert(sizeof(embed_params) == 32, "embed.wgsl Params");
 
-dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, dp_view table, dp_dtype tt, uint32_t T,
-                      uint32_t D, float scale) {
-  if (!weight_type_ok(tt)) return dp_error(DP_ERR_UNSUPPORTED, "embed: table type %s", dp_dtype_name(tt));
-  uint64_t rb = dp_dtype_row_bytes(tt, D);
-  if (rb == UINT64_MAX || D == 0)
-    return dp_error(DP_ERR_INVALID_ARG, "embed: D=%u is not a whole number of %s blocks", D, dp_dtype_name(tt));
+dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, const dp_weight *table, uint32_t T, float scale) {
+  if (!table) return dp_error(DP_ERR_INVALID_ARG, "embed: no table");
+  uint32_t D = table->K;
   if (T == 0) return DP_OK;
-  if (!table.buf || table.offset > dp_gpu_buffer_size(table.buf)) return dp_error(DP_ERR_INVALID_ARG, "embed: no table");
-  /* the table is bound from its offset to the end of its buffer (the vocabulary size is not
-   * needed), clamped to the storage binding limit */
-  uint64_t tb = (dp_gpu_buffer_size(table.buf) - table.offset) & ~(uint64_t)3;
-  if (tb > dp_gpu_get_info(o->g)->max_storage_binding) tb = dp_gpu_get_info(o->g)->max_storage_binding & ~(uint64_t)3;
+  if ((uint64_t)T * D > UINT32_MAX) return dp_error(DP_ERR_UNSUPPORTED, "embed: %u x %u too large", T, D);
   dp_gpu_binding b[3];
   TRY(bind(o, "embed", "ids", ids, (uint64_t)T * 4, &b[0]));
-  TRY(bind(o, "embed", "table", table, tb, &b[1]));
   TRY(bind(o, "embed", "y", y, (uint64_t)T * D * 4, &b[2]));
   uint32_t ngr = (D + 7) / 8;
-  if ((uint64_t)T * D > UINT32_MAX) return dp_error(DP_ERR_UNSUPPORTED, "embed: %u x %u too large", T, D);
   dp_gpu_constant c[1] = {{"WG", 32}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_EMBED, tt, "main", c, 1, &k));
-  embed_params p = {T, D, (uint32_t)rb, ngr, scale, 0, 0, 0};
-  return run(o, k, &p, sizeof p, b, 3, cdiv((uint64_t)T * ngr, 32));
+  TRY(get_kernel(o, K_EMBED, table->type, "main", c, 1, &k));
+  for (uint32_t i = 0; i < table->n_parts; i++) { /* each part gathers the ids it holds */
+    TRY(bind(o, "embed", "table", dp_view_of(table->part[i].buf, 0), part_rows_of(table, i) * table->row_bytes, &b[1]));
+    embed_params p = {T, D, (uint32_t)table->row_bytes, ngr, scale, i * table->part_rows, part_rows_of(table, i), 0};
+    TRY(run(o, k, &p, sizeof p, b, 3, cdiv((uint64_t)T * ngr, 32)));
+  }
+  return DP_OK;
 }
 
 /* ---- rmsnorm -------------------------------------------------------------------------------- */

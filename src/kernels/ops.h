@@ -102,13 +102,53 @@ int dp_ops_tex_prefill(const dp_ops *o);
 dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
                            uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
 
+/* ---- weights of any size: a matrix in parts of whole rows ---------------------------------
+ * A model's matrix W[N, K] (stored bytes, as dp_op_matmul takes them) may exceed one storage
+ * binding (maxStorageBufferBindingSize: 128 MiB on lavapipe, 1 GiB on SwiftShader) or even
+ * maxBufferSize. A dp_weight holds it as parts: part i is rows [i * part_rows, +part_rows)
+ * (the last may be shorter) in a buffer of its own, each part within both limits, part_rows a
+ * multiple of the rows that make 256 bytes (so a row range starting 256-aligned in W starts
+ * 256-aligned in its part: stacked q|k|v and gate|up). With `tex` and where dp_wtex applies to
+ * every part, each part also has a texture copy of its rows (else none has). Every consumer goes
+ * through the parts: dp_op_linear writes each part's output columns of the same y, dp_op_embed
+ * gathers each id from the part holding it. A matrix whose single part of whole rows cannot fit
+ * the limits is refused by dp_weight_create with DP_ERR_UNSUPPORTED naming it, its size and the
+ * limit. */
+typedef struct dp_wpart {
+  dp_gpu_buffer *buf;   /* [rows of the part, row_bytes] stored bytes from offset 0 */
+  dp_wtex *tex;         /* the same rows in a texture (matmul_tex), or NULL */
+} dp_wpart;
+typedef struct dp_weight {
+  dp_dtype type;
+  uint32_t N, K;
+  uint64_t row_bytes;   /* dp_dtype_row_bytes(type, K) */
+  uint32_t part_rows;   /* rows per part */
+  uint32_t n_parts;
+  int tex;              /* every part has a texture copy */
+  dp_wpart part[];      /* [n_parts] */
+} dp_weight;
+dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out);
+/* Queue a write of rows [row0, row0 + n) (stored bytes, back to back) into the parts and their
+ * textures. Each write must start 4-byte aligned in its part (writes whose row0 is a multiple
+ * of 4 always do; the bytes past a part's last row are zero-padded to 4). */
+dp_status dp_weight_write(dp_ops *o, dp_weight *w, uint64_t row0, uint64_t n, const void *rows);
+void dp_weight_free(dp_weight *w);
+
+/* ---- linear: y[M, N] (+)= pro(x)[M, K] . W[row0 .. row0+N-1]^T (+ bias[N]), W a dp_weight ----
+ * N = 0 means all rows from row0. Runs per part the rows overlap: dp_op_matmul_tex on the
+ * part's texture when w->tex and (M <= 4 or dp_ops_tex_prefill), else dp_op_matmul on its
+ * buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex, only
+ * with w->tex and M <= 4 (else DP_ERR_UNSUPPORTED). bias: [N] f32 or {NULL}; y: [M, N] f32.
+ * flags: DP_MM_ACCUM. x and y must not overlap. */
+dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
+                       uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
+
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
- * ids: [T] u32 (each < vocab, not checked on the GPU: an id >= vocab reads garbage rows);
- * table: [vocab, D] of type tt (any weight type; D a multiple of its block), bound from its
- * offset to the end of its buffer, so the rows used must lie within maxStorageBufferBindingSize
- * of the offset (128 MiB on lavapipe); y: [T, D] f32. scale: 1, or sqrt(d_model) for Gemma. */
-dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, dp_view table, dp_dtype tt,
-                      uint32_t T, uint32_t D, float scale);
+ * ids: [T] u32 (each < vocab = table->N, not checked on the GPU: the rows of an id >= vocab are
+ * left unwritten; the runtime checks ids on the host); table: a dp_weight [vocab, D] of any
+ * weight type (D a multiple of its block), one dispatch per part; y: [T, D] f32. scale: 1, or
+ * sqrt(d_model) for Gemma. */
+dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, const dp_weight *table, uint32_t T, float scale);
 
 /* ---- rmsnorm: y[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * w' ----------------------------
  * w' = w, or (1 + w) with DP_NORM_PLUS_ONE (Gemma's HF form). x, y: [rows, D] f32; w: [D] f32.

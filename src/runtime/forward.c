@@ -14,22 +14,19 @@
 #include "runtime/runtime.h"
 
 static dp_view V(dp_gpu_buffer *b) { return dp_view_of(b, 0); }
-static dp_view W(const dp_rt_weight *w) { return dp_view_of(w->buf, w->offset); }
+static dp_view W(const dp_rt_weight *w) { return dp_view_of(w->buf, 0); }
 
-/* y = x . w^T (+ bias), rows M; flags DP_MM_ACCUM adds into y. Reads w's texture copy where
- * it has one and the device can use it for M rows. */
+/* y = x . w^T (+ bias), rows M; flags DP_MM_ACCUM adds into y. dp_op_linear runs it over the
+ * weight's parts and reads their texture copies where the device can use them for M rows. */
 static dp_status linear(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_rt_weight *bias,
                         uint32_t M, uint32_t flags) {
-  dp_view b = {bias ? bias->buf : NULL, bias ? bias->offset : 0};
-  if (w->tex && (M <= 4 || dp_ops_tex_prefill(o)))
-    return dp_op_matmul_tex(o, y, x, w->tex, w->tex_row0, (uint32_t)w->rows, b, M, NULL, flags);
-  return dp_op_matmul(o, y, x, W(w), w->dtype, b, M, (uint32_t)w->rows, (uint32_t)w->cols, flags);
+  return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias ? bias->buf : NULL, 0), M, NULL, flags);
 }
 
-/* decode GEMV through w's texture copy with an input prologue: y (+)= pro(x) . w^T */
+/* decode GEMV through w's texture copies with an input prologue: y (+)= pro(x) . w^T */
 static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_gemv_pro *pro,
                             uint32_t flags) {
-  return dp_op_matmul_tex(o, y, x, w->tex, w->tex_row0, (uint32_t)w->rows, dp_view_of(NULL, 0), 1, pro, flags);
+  return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(NULL, 0), 1, pro, flags);
 }
 
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
@@ -53,8 +50,8 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   float eps = (float)p->norm_eps;
   dp_status st;
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
-  int fused = T == 1 && L->qkv.buf && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
-  if (fused && L->qkv.tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
+  int fused = T == 1 && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
+  if (fused && L->qkv.mat->tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
   } else {
@@ -92,7 +89,7 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_status st;
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
-  if (T == 1 && L->gate_up.tex && L->down.tex) { /* decode: RMSNorm + gate|up, then GLU + down */
+  if (T == 1 && L->gate_up.mat && L->gate_up.mat->tex && L->down.mat->tex) { /* decode: RMSNorm + gate|up, then GLU + down */
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
     dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
     if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, 0))) return st;
@@ -102,7 +99,7 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   }
   if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->ffn_norm), T, d, (float)p->norm_eps, norm_flags(p)))) return st;
   dp_view gate = V(s->gate), up = V(s->up);
-  if (T == 1 && L->gate_up.buf) { /* decode: one matmul for gate | up */
+  if (T == 1 && L->gate_up.mat) { /* decode: one matmul for gate | up */
     if ((st = linear(o, V(s->gu1), V(s->h), &L->gate_up, NULL, 1, 0))) return st;
     gate = dp_view_of(s->gu1, 0), up = dp_view_of(s->gu1, (uint64_t)ff * 4);
   } else {
@@ -121,7 +118,7 @@ dp_status dp_rt_record_body(dp_rt_session *s, dp_view ids, uint32_t T, uint32_t 
   if (T == 0 || T > (uint32_t)s->chunk) return dp_error(DP_ERR_INTERNAL, "forward pass of %u tokens (chunk %d)", T, s->chunk);
   if (pos0 + T > (uint32_t)s->ctx)
     return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded (%u + %u tokens)", s->ctx, pos0, T);
-  dp_status st = dp_op_embed(m->ops, V(s->x), ids, W(&m->embed), m->embed.dtype, T, (uint32_t)p->d_model, (float)p->embed_scale);
+  dp_status st = dp_op_embed(m->ops, V(s->x), ids, m->embed.mat, T, (float)p->embed_scale);
   for (int li = 0; !st && li < p->n_layers; li++) {
     st = attention_block(s, li, T, pos0);
     if (!st) st = ffn_block(s, li, T);

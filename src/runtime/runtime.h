@@ -17,22 +17,24 @@
 #include "kernels/ops.h"
 #include "model/plan.h"
 
-/* One weight tensor on the GPU. Matrices keep their stored type (ops.h takes them all);
- * 1-D tensors (norms, biases, sinks) are converted to f32 on upload. */
+/* One weight tensor on the GPU. 1-D tensors (norms, biases, sinks) are converted to f32 on
+ * upload, in `buf`. Matrices keep their stored type (ops.h takes them all) in a dp_weight
+ * (ops.h: parts of whole rows, each within one storage binding, with texture copies on CPU
+ * adapters), which may hold more than this matrix: stacked q|k|v and gate|up are row ranges
+ * of one dp_weight, a tied LM head is the embedding's. */
 typedef struct dp_rt_weight {
-  dp_gpu_buffer *buf;   /* NULL = absent */
-  uint64_t offset;      /* bytes into buf (256-aligned): fused matrices share one buffer */
+  dp_gpu_buffer *buf;   /* 1-D tensors: [cols] f32; NULL = absent */
+  dp_weight *mat;       /* matrices: the weight holding this one's rows; NULL = absent */
+  uint32_t row0;        /* this matrix's first row in mat */
   dp_dtype dtype;
   uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
-  dp_wtex *tex;         /* a texture copy the matmuls read (CPU adapters, ops.h), or NULL */
-  uint32_t tex_row0;    /* this matrix's first row in tex (parts of stacked q|k|v, gate|up) */
 } dp_rt_weight;
 
 typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
   dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
   /* Fused views for decode (T = 1), set when the rows stack with 256-aligned offsets:
-   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are views into it), gate_up = [gate; up]. */
+   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are row ranges of it), gate_up = [gate; up]. */
   dp_rt_weight qkv, gate_up;
   dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
   float rope_attn_factor;
@@ -43,12 +45,12 @@ typedef struct dp_rt_model {
   dp_gpu *gpu;
   dp_ops *ops;
   dp_plan *plan;
-  dp_rt_weight embed, final_norm, output;  /* output may share embed's buffer (tied) */
+  dp_rt_weight embed, final_norm, output;  /* output may share embed's dp_weight (tied) */
   dp_rt_layer *layers;                     /* [n_layers] */
-  dp_gpu_buffer **owned;                   /* every buffer to free, [n_owned] */
+  dp_gpu_buffer **owned;                   /* every 1-D tensor buffer to free, [n_owned] */
   size_t n_owned, cap_owned;
-  dp_wtex **owned_tex;                     /* every weight texture to free, [n_tex] */
-  size_t n_tex, cap_tex;
+  dp_weight **owned_w;                     /* every matrix to free, [n_w] */
+  size_t n_w, cap_w;
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;

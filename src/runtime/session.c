@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "runtime/runtime.h"
 
 #define DEFAULT_CTX 4096   /* default context when the caller gives none (KV memory grows with it) */
@@ -36,12 +37,29 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   if (chunk <= 0) chunk = DEFAULT_CHUNK;
   if (chunk > ctx) chunk = ctx;
   if (steps <= 0) steps = DEFAULT_STEPS;
+  uint64_t V = (uint64_t)p->vocab_size, d = (uint64_t)p->d_model;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  /* Every activation is bound whole: a prefill chunk has at most the rows whose widest
+   * activation fits one storage binding; a single row that cannot is an error (never a clamp). */
+  uint64_t lim = gi->max_storage_binding, ff = (uint64_t)p->d_ff, row = d;
+  if (qd > row) row = qd;
+  if (ff > row) row = ff;
+  const struct { const char *what; uint64_t bytes; } one[] = {
+    {"an activation row", row * 4}, {"the decode q|k|v row", (qd + 2 * kd) * 4}, {"the decode gate|up row", 2 * ff * 4},
+    {"a logits row", V * 4}, {"the token history", ((uint64_t)ctx + (uint64_t)steps + 1) * 4}};
+  for (size_t i = 0; i < sizeof one / sizeof *one; i++)
+    if (one[i].bytes > lim)
+      return dp_error(DP_ERR_UNSUPPORTED, "%s of %llu bytes exceeds the adapter's storage binding limit %llu", one[i].what,
+                      (unsigned long long)one[i].bytes, (unsigned long long)lim);
+  if ((uint64_t)chunk * row * 4 > lim) {
+    chunk = (int)(lim / (row * 4));
+    dp_log(DP_LOG_INFO, "prefill chunks of %d tokens: rows of %llu floats, storage bindings of %llu bytes", chunk,
+           (unsigned long long)row, (unsigned long long)lim);
+  }
   dp_rt_session *s = dp_calloc(1, sizeof *s);
   if (!s) return DP_ERR_NOMEM;
   s->m = m, s->ctx = ctx, s->chunk = chunk, s->steps = steps, s->pending = -1;
-  uint64_t V = (uint64_t)p->vocab_size, d = (uint64_t)p->d_model;
-  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
-  uint64_t lbytes = LOGITS_BYTES < gi->max_storage_binding ? LOGITS_BYTES : gi->max_storage_binding;
+  uint64_t lbytes = LOGITS_BYTES < lim ? LOGITS_BYTES : lim;
   uint64_t lr = lbytes / (V * 4);
   s->lrows = (int)(lr < 1 ? 1 : lr > (uint64_t)chunk ? (uint64_t)chunk : lr);
   uint64_t C = (uint64_t)chunk;

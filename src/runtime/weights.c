@@ -2,14 +2,16 @@
  *
  * Called by the public API (src/api/) and the GPU tests. Builds the layer plan (model/plan.h)
  * from the file's hyper-parameters, checks it against the file, then streams every tensor the
- * plan names from the model file (format/model_file.h: HF dir, GGUF or RDRR shards) into its
- * own GPU buffer through one bounded host staging buffer: RAM use is O(staging), never a copy
- * of the model. Matrices keep their stored type (the matmul/embed kernels take F32, F16, BF16,
- * Q8_0, Q4_K, Q6_K, MXFP4 rows); 1-D tensors (norm weights, biases, sinks) become f32, since
- * the kernels read those as f32. Where the ops layer wants it (CPU adapters), the matrices
- * (q|k|v, o, gate|up, down, the LM head) also get a texture copy (dp_wtex), streamed the same
- * way; the matmuls read that instead of the buffer. Also fills the per-layer RoPE inverse-frequency tables with
- * the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one buffer. */
+ * plan names from the model file (format/model_file.h: HF dir, GGUF or RDRR shards) through one
+ * bounded host staging buffer: RAM use is O(staging), never a copy of the model. Matrices keep
+ * their stored type (the matmul/embed kernels take F32, F16, BF16, Q8_0, Q4_K, Q6_K, MXFP4 rows)
+ * in a dp_weight each (kernels/ops.h: parts of whole rows, each its own buffer within the
+ * storage binding limit, so a tensor may exceed a binding or maxBufferSize); 1-D tensors (norm
+ * weights, biases, sinks) become f32 in a buffer of their own, since the kernels read those as
+ * f32. Where the ops layer wants it (CPU adapters), the matrices (q|k|v, o, gate|up, down, the
+ * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
+ * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
+ * tables with the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one dp_weight. */
 #include <math.h>
 #include <string.h>
 
@@ -48,39 +50,6 @@ static dp_status queued(uploader *u, uint64_t n) {
   return dp_gpu_finish(u->m->gpu);
 }
 
-/* Give w a texture copy of its rows, read from the tensors parts[0..n) (stacked in order), if
- * the ops layer uses one for this shape and type; STAGING_BYTES of whole rows at a time. */
-static dp_status attach_tex(uploader *u, const dp_tensor_info *const *parts, int n, dp_rt_weight *w) {
-  dp_rt_model *m = u->m;
-  dp_wtex *t;
-  if (w->rows > UINT32_MAX || w->cols > UINT32_MAX) return DP_OK;
-  dp_status st = dp_wtex_create(m->ops, w->dtype, (uint32_t)w->rows, (uint32_t)w->cols, parts[0]->name, &t);
-  if (st || !t) return st;
-  if (m->n_tex == m->cap_tex) {
-    size_t nc = m->cap_tex ? 2 * m->cap_tex : 32;
-    dp_wtex **nt = dp_realloc(m->owned_tex, nc * sizeof *nt);
-    if (!nt) { dp_wtex_free(t); return DP_ERR_NOMEM; }
-    m->owned_tex = nt, m->cap_tex = nc;
-  }
-  m->owned_tex[m->n_tex++] = t;
-  uint64_t rb = dp_dtype_row_bytes(w->dtype, w->cols), per = STAGING_BYTES / rb;
-  if (per == 0) return dp_error(DP_ERR_UNSUPPORTED, "%s: rows of %llu bytes exceed the staging buffer", parts[0]->name,
-                                (unsigned long long)rb);
-  uint32_t row = 0;
-  for (int i = 0; i < n; i++) {
-    uint64_t rows = parts[i]->nbytes / rb;
-    for (uint64_t r = 0; r < rows; r += per) {
-      uint64_t k = rows - r < per ? rows - r : per;
-      if ((st = dp_model_file_read(u->mf, parts[i], r * rb, u->staging, k * rb))) return st;
-      if ((st = dp_wtex_write(m->ops, t, row, (uint32_t)k, u->staging))) return st;
-      row += (uint32_t)k;
-      if ((st = queued(u, k * rb))) return st;
-    }
-  }
-  w->tex = t;
-  return DP_OK;
-}
-
 static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp_gpu_buffer **out) {
   dp_status st = dp_gpu_buffer_create(m->gpu, size ? size : 4, label, out);
   if (st) return st;
@@ -90,25 +59,6 @@ static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp
 static dp_status write_bytes(uploader *u, dp_gpu_buffer *b, uint64_t off, const void *p, size_t n) {
   dp_status st = dp_gpu_buffer_write(u->m->gpu, b, off, p, n);
   return st ? st : queued(u, n);
-}
-
-/* Stream tensor t's stored bytes into buf at byte offset `at`, STAGING_BYTES at a time. */
-static dp_status upload_into(uploader *u, const dp_tensor_info *t, dp_gpu_buffer *buf, uint64_t at) {
-  dp_status st = DP_OK;
-  for (uint64_t off = 0; off < t->nbytes; off += STAGING_BYTES) {
-    uint64_t n = t->nbytes - off < STAGING_BYTES ? t->nbytes - off : STAGING_BYTES;
-    if ((st = dp_model_file_read(u->mf, t, off, u->staging, n))) return st;
-    size_t padded = (size_t)((n + 3) & ~3ull);
-    if (padded != n) memset(u->staging + n, 0, padded - n);
-    if ((st = write_bytes(u, buf, at + off, u->staging, padded))) return st;
-  }
-  u->m->weight_bytes += t->nbytes;
-  return DP_OK;
-}
-
-static dp_status upload_raw(uploader *u, const dp_tensor_info *t, dp_gpu_buffer **out) {
-  dp_status st = new_buffer(u->m, (t->nbytes + 3) & ~3ull, t->name, out);
-  return st ? st : upload_into(u, t, *out, 0);
 }
 
 /* A 1-D tensor (norm, bias, sinks) as f32. */
@@ -156,21 +106,57 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
   return DP_OK;
 }
 
-/* A matrix [rows, cols] in its stored type, in its own buffer (and a texture copy for decode
- * when `decode` and the ops layer wants one). */
-static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, int decode, dp_rt_weight *w) {
+/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
+ * split into parts of whole rows where it exceeds a storage binding; with texture copies when
+ * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
+ * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
+static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
+  dp_rt_model *m = u->m;
+  uint64_t rows = 0, rb = dp_dtype_row_bytes(t[0]->dtype, cols);
+  for (int i = 0; i < n; i++) rows += t[i]->nbytes / rb;
+  dp_status st = dp_weight_create(m->ops, t[0]->dtype, rows, cols, tex, t[0]->name, out);
+  if (st) return st;
+  if (m->n_w == m->cap_w) {
+    size_t nc = m->cap_w ? 2 * m->cap_w : 64;
+    dp_weight **nw = dp_realloc(m->owned_w, nc * sizeof *nw);
+    if (!nw) { dp_weight_free(*out); return DP_ERR_NOMEM; }
+    m->owned_w = nw, m->cap_w = nc;
+  }
+  m->owned_w[m->n_w++] = *out;
+  uint64_t a4 = rb % 4 == 0 ? 1 : rb % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
+  uint64_t per = STAGING_BYTES / rb / a4 * a4, at = 0;
+  if (per == 0)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
+                    (unsigned long long)a4, (unsigned long long)rb, STAGING_BYTES);
+  for (int i = 0; i < n; i++) {
+    uint64_t tr = t[i]->nbytes / rb;
+    for (uint64_t r = 0; r < tr; r += per) {
+      uint64_t k = tr - r < per ? tr - r : per;
+      if ((st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb))) return st;
+      if ((st = dp_weight_write(m->ops, *out, at + r, k, u->staging))) return st;
+      if ((st = queued(u, k * rb * ((*out)->tex ? 2 : 1)))) return st;
+    }
+    at += tr;
+    m->weight_bytes += t[i]->nbytes;
+  }
+  return DP_OK;
+}
+
+/* A matrix [rows, cols] in its stored type, in a dp_weight of its own (with texture copies
+ * when `tex` and the ops layer wants them). */
+static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64_t cols, int tex, dp_rt_weight *w) {
   memset(w, 0, sizeof *w);
   const dp_tensor_info *t;
   dp_status st = find_mat(u, name, rows, cols, &t);
-  if (!st) st = upload_raw(u, t, &w->buf);
+  if (!st) st = upload_rows(u, &t, 1, cols, tex, &w->mat);
   if (st) return st;
   w->dtype = t->dtype, w->rows = rows, w->cols = cols;
-  return decode ? attach_tex(u, &t, 1, w) : DP_OK;
+  return DP_OK;
 }
 
-/* Matrices with equal type and row length stacked row-wise in one buffer, when every part
+/* Matrices with equal type and row length stacked row-wise in one dp_weight, when every part
  * starts at a 256-aligned byte offset both in the weights and in a T = 1 output row (f32):
- * `fused` spans all, parts[i] are views. Otherwise each part gets its own buffer. */
+ * `fused` spans all, parts[i] are row ranges of it. Otherwise each part gets its own. */
 static dp_status upload_stack(uploader *u, const char *const *names, const uint64_t *rows, int n, uint64_t cols,
                               dp_rt_weight *parts, dp_rt_weight *fused) {
   const dp_tensor_info *t[4];
@@ -188,17 +174,13 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
       if ((st = upload_mat(u, names[i], rows[i], cols, 0, &parts[i]))) return st;
     return DP_OK;
   }
-  if ((st = new_buffer(u->m, (at + 3) & ~3ull, names[0], &fused->buf))) return st;
-  fused->dtype = t[0]->dtype, fused->cols = cols;
-  at = 0;
+  dp_weight *w;
+  if ((st = upload_rows(u, t, n, cols, 1, &w))) return st;
+  *fused = (dp_rt_weight){NULL, w, 0, t[0]->dtype, 0, cols};
   for (int i = 0; i < n; i++) {
-    if ((st = upload_into(u, t[i], fused->buf, at))) return st;
-    parts[i] = (dp_rt_weight){fused->buf, at, t[i]->dtype, rows[i], cols, NULL, (uint32_t)fused->rows};
+    parts[i] = (dp_rt_weight){NULL, w, (uint32_t)fused->rows, t[i]->dtype, rows[i], cols};
     fused->rows += rows[i];
-    at += t[i]->nbytes;
   }
-  if ((st = attach_tex(u, t, n, fused))) return st;
-  for (int i = 0; i < n; i++) parts[i].tex = fused->tex; /* prefill reads the parts' row ranges */
   return DP_OK;
 }
 
@@ -279,16 +261,12 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, 0, &m->embed);
+  int tied = p->tied || !strcmp(p->output, p->embed);
+  /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
+  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
   if (!st) st = upload_vec(&u, p->final_norm, p->d_model, &m->final_norm);
-  if (!st) {
-    if (p->tied || !strcmp(p->output, p->embed)) {
-      m->output = m->embed; /* same buffer; the LM head's texture copy is its own */
-      const dp_tensor_info *t = dp_model_file_find(mf, p->embed);
-      st = attach_tex(&u, &t, 1, &m->output);
-    } else
-      st = upload_mat(&u, p->output, p->vocab_size, p->d_model, 1, &m->output);
-  }
+  if (!st && tied) m->output = m->embed;
+  else if (!st) st = upload_mat(&u, p->output, p->vocab_size, p->d_model, 1, &m->output);
   for (int i = 0; !st && i < p->n_layers; i++) {
     st = load_layer(&u, i);
     if (!st) st = upload_rope(&u, i, tables);
@@ -309,8 +287,8 @@ void dp_rt_model_free(dp_rt_model *m) {
   if (!m) return;
   for (size_t i = 0; i < m->n_owned; i++) dp_gpu_buffer_free(m->owned[i]);
   dp_free(m->owned);
-  for (size_t i = 0; i < m->n_tex; i++) dp_wtex_free(m->owned_tex[i]);
-  dp_free(m->owned_tex);
+  for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
+  dp_free(m->owned_w);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
