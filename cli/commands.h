@@ -25,6 +25,9 @@ const char *cli_sampling_help(void);
 void cli_generate_defaults(struct dp_generate_options *o);
 void cli_cancel_on_sigint(struct dp_session *s);
 void cli_on_stop_signals(void (*handler)(int)); /* SIGINT and SIGTERM -> handler (sigaction) */
+/* From a signal handler (async-signal-safe): remove what convert or synth may have written in
+ * dir (manifest, shards, config, weights, tokenizer files, their .tmp-PID), then dir itself. */
+void cli_remove_output_now(const char *dir);
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 void cli_print_stats(const struct dp_generate_stats *st);
 #endif

@@ -92,8 +92,12 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
       snprintf(cp, sizeof cp, "%s/config.json", dir);
       if (!dp_file_read_all(cp, &cfg, &n)) {
         CHECK(!strstr(cfg, "rope_parameters") && strstr(cfg, "torch_dtype") && !strstr(cfg, "layer_types"), "%s: old form keys", arch);
-        CHECK(!!strstr(cfg, "num_key_value_heads") == (hp.n_kv_heads != hp.n_heads), "%s: old form num_key_value_heads", arch);
-        CHECK(!!strstr(cfg, "\"head_dim\"") == (hp.head_dim * hp.n_heads != hp.d_model), "%s: old form head_dim", arch);
+        /* left out exactly where HF's default gives the value: LlamaConfig's heads and hidden / heads,
+         * Gemma3TextConfig's 4 and 256; Mistral and Qwen3 configs always carry both */
+        int llama = !strcmp(arch, "llama") || !strcmp(arch, "llama2"), gemma = !strcmp(arch, "gemma3");
+        int kv_dflt = llama ? hp.n_heads : gemma ? 4 : -1, hd_dflt = llama ? hp.d_model / hp.n_heads : gemma ? 256 : -1;
+        CHECK(!!strstr(cfg, "num_key_value_heads") == (hp.n_kv_heads != kv_dflt), "%s: old form num_key_value_heads", arch);
+        CHECK(!!strstr(cfg, "\"head_dim\"") == (hp.head_dim != hd_dflt), "%s: old form head_dim", arch);
       }
       dp_free(cfg);
     }

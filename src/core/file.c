@@ -160,3 +160,13 @@ dp_status dp_file_write_atomic(const char *path, const void *p, size_t n) {
   if ((st = dp_atomic_write(&af, p, n))) { dp_atomic_abort(&af); return st; }
   return dp_atomic_commit(&af);
 }
+
+dp_status dp_file_copy(const char *from, const char *to) {
+  char *d;
+  size_t n;
+  dp_status st = dp_file_read_all(from, &d, &n);
+  if (st) return st;
+  st = dp_file_write_atomic(to, d, n);
+  dp_free(d);
+  return st;
+}

@@ -37,4 +37,6 @@ dp_status dp_atomic_write(dp_atomic_file *af, const void *p, size_t n);
 dp_status dp_atomic_commit(dp_atomic_file *af); /* flush, fsync, rename */
 void dp_atomic_abort(dp_atomic_file *af);       /* close and delete the temp file */
 dp_status dp_file_write_atomic(const char *path, const void *p, size_t n);
+/* Copy a whole file: read, then written atomically to `to`. */
+dp_status dp_file_copy(const char *from, const char *to);
 #endif

@@ -414,6 +414,23 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
   return DP_OK;
 }
 
+/* Gemma3ForConditionalGeneration: the text model's tensors are presented under the names of
+ * Gemma3ForCausalLM -- `model.language_model.X` (transformers >= 4.52) and the hub files'
+ * `language_model.model.X` as `model.X`, `language_model.lm_head.weight` as `lm_head.weight`;
+ * the vision tower and the multimodal projector are no part of the text model: NULL (skipped).
+ * Other names are returned unchanged. buf holds the renamed name. */
+static const char *text_name(const dp_hparams *hp, const char *n, char *buf, size_t cap) {
+  if (hp->arch != DP_ARCH_GEMMA3) return n;
+  static const char *const skip[] = {"vision_tower.", "model.vision_tower.", "multi_modal_projector.", "model.multi_modal_projector."};
+  for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+    if (!strncmp(n, skip[i], strlen(skip[i]))) return NULL;
+  static const struct { const char *from, *to; } R[] = {
+    {"model.language_model.", "model."}, {"language_model.model.", "model."}, {"language_model.lm_head.", "lm_head."}};
+  for (size_t i = 0; i < sizeof R / sizeof *R; i++)
+    if (!strncmp(n, R[i].from, strlen(R[i].from)) && snprintf(buf, cap, "%s%s", R[i].to, n + strlen(R[i].from)) < (int)cap) return buf;
+  return n;
+}
+
 static dp_status add_st_tensors(dp_model_file *mf, int src, const dp_safetensors *st, const dp_json *weight_map, const char *fname) {
   for (size_t i = 0; i < st->n; i++) {
     const dp_st_tensor *t = &st->t[i];
@@ -440,7 +457,10 @@ static dp_status add_st_tensors(dp_model_file *mf, int src, const dp_safetensors
       if (strstr(rest, "_scales") || strstr(rest, "_bias")) continue; /* consumed with _blocks */
       return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: only MXFP4-packed gpt-oss experts are supported", st->path, t->name);
     }
-    mf_view *v = dp_mf_add(mf, t->name, t->dtype, t->n_dims, t->shape);
+    char renamed[256];
+    const char *name = text_name(&mf->hp, t->name, renamed, sizeof renamed);
+    if (!name) continue;
+    mf_view *v = dp_mf_add(mf, name, t->dtype, t->n_dims, t->shape);
     if (!v) return DP_ERR_NOMEM;
     v->src = src;
     v->off = t->offset;
@@ -503,8 +523,10 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   }
   if (!st && wm && listed != wm->n) {
     for (uint32_t i = 0; i < wm->n; i++) {
-      int found = 0;
-      for (size_t k = 0; k < mf->n && !found; k++) found = !strcmp(mf->v[k].info.name, wm->keys[i]);
+      char renamed[256];
+      const char *key = text_name(&mf->hp, wm->keys[i], renamed, sizeof renamed);
+      int found = !key; /* skipped (vision tower) */
+      for (size_t k = 0; k < mf->n && !found; k++) found = !strcmp(mf->v[k].info.name, key);
       if (!found && !strstr(wm->keys[i], "_scales") && !strstr(wm->keys[i], "_blocks") && !strstr(wm->keys[i], "_bias") &&
           !strstr(wm->keys[i], "inv_freq")) {
         st = dp_error(DP_ERR_FORMAT, "%s: tensor %s: listed in the index but not found in %s", idx, wm->keys[i],
