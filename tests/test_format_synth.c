@@ -431,7 +431,7 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
 static void preset_sparse_load(const real_ckpt *r, int layers, int old_form) {
   dp_synth_opts o = preset_opts(r->preset, layers, old_form);
   const char *dir = path_in("sparse");
-  char *js = NULL, p[600];
+  char *js = NULL, p[4200];
   dp_synth_tensor *t = NULL;
   int n = 0;
   dp_status st = dp_synth_config(&o, &js);
@@ -525,7 +525,7 @@ static void presets(void) {
 /* Rewrite the Gemma3ForCausalLM synth model in src as Gemma3ForConditionalGeneration in dst:
  * config under text_config, text tensors under `pre`, plus vision/projector tensors (skipped). */
 static int make_multimodal(const char *src, const char *dst, const char *pre, const char *vpre) {
-  char p[600], *cfg = NULL;
+  char p[4200], *cfg = NULL;
   size_t n;
   snprintf(p, sizeof p, "%s/config.json", src);
   if (dp_file_read_all(p, &cfg, &n)) return -1;
