@@ -318,6 +318,7 @@ static const real_ckpt REAL[] = {
   {"gemma-3-4b", DP_ARCH_GEMMA3, 34, 2560, 8, 4, 256, 10240, 262208, 131072, 1024, 1, DP_ROPE_LINEAR, 2, 1, 2, 1e-6, 1e6, 8, 0, 256, 4300079472ull},
   {"qwen3-0.6b", DP_ARCH_QWEN3, 28, 1024, 16, 8, 128, 3072, 151936, 40960, 0, 1, DP_ROPE_DEFAULT, 151643, 151645, 1, 1e-6, 1e6, 1, 0, 0, 596049920ull},
   {"mistral-7b", DP_ARCH_MISTRAL, 32, 4096, 32, 8, 128, 14336, 32000, 32768, 4096, 0, DP_ROPE_DEFAULT, 1, 2, 1, 1e-5, 1e4, 1, 0, 0, 7241732096ull},
+  {"mixtral-8x7b", DP_ARCH_MIXTRAL, 32, 4096, 32, 8, 128, 14336, 32000, 32768, 0, 0, DP_ROPE_DEFAULT, 1, 2, 1, 1e-5, 1e6, 1, 0, 0, 46702792704ull},
 };
 
 static dp_synth_opts preset_opts(const char *name, int layers, int old_form) {
@@ -357,6 +358,8 @@ static void preset_config(const real_ckpt *r, int layers, int old_form) {
       CHECK(fabs(hp.attn_scale - 1 / sqrt(r->qpas)) < 1e-15 && hp.rope_local.theta == 1e4 && hp.rope_local.type == DP_ROPE_DEFAULT &&
                 hp.pad_id == 0, "%s: gemma scale %g, local rope", r->preset, hp.attn_scale);
     if (r->arch == DP_ARCH_QWEN3) CHECK(hp.qk_norm && !hp.sliding_window, "%s: qk norm", r->preset);
+    if (r->arch == DP_ARCH_MIXTRAL) CHECK(hp.n_experts == 8 && hp.n_experts_per_tok == 2, "%s: experts %d top %d", r->preset, hp.n_experts,
+                                          hp.n_experts_per_tok);
     if (!strcmp(r->preset, "gemma-3-4b") && old_form) /* the hub's text_config: only what differs from the defaults */
       CHECK(!strstr(js, "\"vocab_size\"") && !strstr(js, "\"num_attention_heads\": 8") && !strstr(js, "\"head_dim\"") &&
                 strstr(js, "\"text_config\"") && strstr(js, "Gemma3ForConditionalGeneration"), "gemma-3-4b: minimal text_config");
@@ -398,10 +401,18 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
     {"embed_tokens.weight", (uint64_t)r->V, d}, {"norm.weight", d, 0},
     {"layers.%d.self_attn.q_proj.weight", q, d}, {"layers.%d.self_attn.k_proj.weight", kv, d},
     {"layers.%d.self_attn.v_proj.weight", kv, d}, {"layers.%d.self_attn.o_proj.weight", d, q},
+    {"layers.%d.input_layernorm.weight", d, 0}, {"layers.%d.post_attention_layernorm.weight", d, 0},
     {"layers.%d.mlp.gate_proj.weight", (uint64_t)r->ff, d}, {"layers.%d.mlp.up_proj.weight", (uint64_t)r->ff, d},
-    {"layers.%d.mlp.down_proj.weight", d, (uint64_t)r->ff}, {"layers.%d.input_layernorm.weight", d, 0},
-    {"layers.%d.post_attention_layernorm.weight", d, 0},
+    {"layers.%d.mlp.down_proj.weight", d, (uint64_t)r->ff},
   };
+  int moe = r->arch == DP_ARCH_MIXTRAL;
+  if (moe) { /* Mixtral: the router and expert 7's w1 (gate), w3 (up), w2 (down) instead */
+    want[8].suffix = "layers.%d.block_sparse_moe.gate.weight", want[8].a = 8;
+    want[9].suffix = "layers.%d.block_sparse_moe.experts.7.w1.weight";
+    want[10].suffix = "layers.%d.block_sparse_moe.experts.7.w2.weight";
+    want[10].a = d, want[10].b = (uint64_t)r->ff;
+    want[9].a = (uint64_t)r->ff;
+  }
   int good = 1;
   for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
     char suf[96];
@@ -411,7 +422,7 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
   }
   CHECK(good, "%s: tensor shapes", r->preset);
   CHECK((find_t(t, n, "lm_head.weight") == NULL) == r->tied, "%s: lm_head present iff untied", r->preset);
-  int per_layer = 9 + (r->arch == DP_ARCH_QWEN3 ? 2 : r->arch == DP_ARCH_GEMMA3 ? 4 : 0);
+  int per_layer = 9 + (r->arch == DP_ARCH_QWEN3 ? 2 : r->arch == DP_ARCH_GEMMA3 ? 4 : 0) + (moe ? 1 + 3 * 8 - 3 : 0);
   int vision = mm ? 7 + 16 * 27 : 0;
   CHECK(n == 2 + !r->tied + per_layer * r->L + vision, "%s: %d tensors", r->preset, n);
   if (mm) {

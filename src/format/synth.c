@@ -31,11 +31,11 @@
 
 #define CHUNK (1u << 16) /* elements generated per step */
 
-enum { A_LLAMA, A_LLAMA2, A_MISTRAL, A_QWEN3, A_GEMMA3 };
-static const char *const ARCHS[] = {"llama", "llama2", "mistral", "qwen3", "gemma3"};
+enum { A_LLAMA, A_LLAMA2, A_MISTRAL, A_QWEN3, A_GEMMA3, A_MIXTRAL };
+static const char *const ARCHS[] = {"llama", "llama2", "mistral", "qwen3", "gemma3", "mixtral"}; /* mixtral: presets only */
 
 static int arch_index(const char *a) {
-  for (int i = 0; a && i < 5; i++)
+  for (int i = 0; a && i < 6; i++)
     if (!strcmp(a, ARCHS[i])) return i;
   return -1;
 }
@@ -56,6 +56,7 @@ typedef struct model {
   int qpas, pattern;                      /* gemma3: query_pre_attn_scalar, sliding_window_pattern */
   int mm;                                 /* gemma3 multimodal (Gemma3ForConditionalGeneration) */
   int vision_layers;                      /* mm: SigLIP encoder layers written */
+  int experts, top_k;                     /* mixtral: experts per layer, experts per token */
   /* per write */
   int a, old_form;
   dp_dtype dtype;
@@ -82,6 +83,9 @@ static const model PRESETS[] = {
   {.name = "mistral-7b", .source = "mistralai/Mistral-7B-v0.1", .arch = "mistral", .tok = NULL, .vocab = 32000, .d = 4096,
    .heads = 32, .kv = 8, .hd = 128, .ff = 14336, .layers = 32, .window = 4096, .max_pos = 32768, .eps = 1e-5, .theta = 10000,
    .rope = ROPE_NONE, .tied = 0, .bos = 1, .pad = -1, .eos = {2}, .n_eos = 1},
+  {.name = "mixtral-8x7b", .source = "mistralai/Mixtral-8x7B-v0.1", .arch = "mixtral", .tok = NULL, .vocab = 32000, .d = 4096,
+   .heads = 32, .kv = 8, .hd = 128, .ff = 14336, .layers = 32, .window = 0, .max_pos = 32768, .eps = 1e-5, .theta = 1e6,
+   .rope = ROPE_NONE, .tied = 0, .bos = 1, .pad = -1, .eos = {2}, .n_eos = 1, .experts = 8, .top_k = 2},
 };
 #define N_PRESETS (int)(sizeof PRESETS / sizeof *PRESETS)
 
@@ -122,8 +126,9 @@ dp_status dp_synth_defaults(dp_synth_opts *o) {
     return DP_OK;
   }
   int a = arch_index(o->arch);
-  if (a < 0) return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\" (llama, llama2, mistral, qwen3, gemma3)",
-                             o->arch ? o->arch : "");
+  if (a < 0 || a == A_MIXTRAL)
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\" (llama, llama2, mistral, qwen3, gemma3; "
+                    "mixtral as --preset mixtral-8x7b)", o->arch ? o->arch : "");
   if (!o->vocab) o->vocab = 512;
   if (!o->d_model) o->d_model = 128;
   if (!o->n_heads) o->n_heads = 4;
@@ -143,6 +148,7 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
   if (a < 0) return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\"", o->arch ? o->arch : "");
   const model *p = o->preset ? find_preset(o->preset) : NULL;
   if (o->preset && !p) return unknown_preset(o->preset);
+  if (a == A_MIXTRAL && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: mixtral is written as --preset mixtral-8x7b only");
   if (p && o->n_layers > p->layers)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --layers %d: %s has %d layers (--layers cuts it to its first ones)", o->n_layers, p->name,
                     p->layers);
@@ -279,8 +285,9 @@ static void layer_types(jobj *j, const model *m) {
 
 /* The text model's keys (a whole config, or Gemma 3 4B's text_config). */
 static void put_text(jobj *j, const model *m) {
-  static const char *const CLS[] = {"LlamaForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM"};
-  static const char *const MT[] = {"llama", "llama", "mistral", "qwen3", "gemma3_text"};
+  static const char *const CLS[] = {"LlamaForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM",
+                                    "MixtralForCausalLM"};
+  static const char *const MT[] = {"llama", "llama", "mistral", "qwen3", "gemma3_text", "mixtral"};
   int a = m->a, old = m->old_form;
   if (!m->mm) jput(j, "architectures", "[\"%s\"]", CLS[a]);
   jput(j, "model_type", "\"%s\"", MT[a]);
@@ -311,21 +318,28 @@ static void put_text(jobj *j, const model *m) {
   case A_LLAMA:
   case A_LLAMA2:
   case A_MISTRAL:
-  case A_QWEN3: {
+  case A_QWEN3:
+  case A_MIXTRAL: {
     char sc[256] = "null";
     if (m->rope == ROPE_LLAMA3)
       snprintf(sc, sizeof sc, "{\"factor\": %.1f, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": %d, \"%s\": \"llama3\"}",
                m->factor, m->orig, old ? "type" : "rope_type");
     if (old) {
       jput(j, "rope_theta", "%.1f", m->theta);
-      if (a != A_MISTRAL) jput(j, "rope_scaling", "%s", sc);
+      if (a != A_MISTRAL && a != A_MIXTRAL) jput(j, "rope_scaling", "%s", sc);
     } else if (m->rope == ROPE_LLAMA3)
       jput(j, "rope_parameters", "{\"factor\": %.1f, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": %d, "
                                  "\"rope_theta\": %.1f, \"rope_type\": \"llama3\"}", m->factor, m->orig, m->theta);
     else jput(j, "rope_parameters", "{\"rope_theta\": %.1f, \"rope_type\": \"default\"}", m->theta);
-    if (a == A_MISTRAL) {
+    if (a == A_MISTRAL || a == A_MIXTRAL) {
       if (m->window) jput(j, "sliding_window", "%d", m->window);
       else jput(j, "sliding_window", "null");
+    }
+    if (a == A_MIXTRAL) {
+      jput(j, "num_local_experts", "%d", m->experts);
+      jput(j, "num_experts_per_tok", "%d", m->top_k);
+      jput(j, "output_router_logits", "false");
+      jput(j, "router_aux_loss_coef", "0.02");
     }
     if (a == A_QWEN3) {
       if (!old) layer_types(j, m);
@@ -419,7 +433,7 @@ static void add(tlist *l, tkind k, int nd, uint64_t s0, uint64_t s1, const char 
   t->std = k == K_MAT ? 1 / sqrt((double)(nd == 2 ? s1 : 1)) : 0;
 }
 
-static int count_tensors(const model *m) { return 3 + 13 * m->layers + (m->mm ? 8 + 16 * m->vision_layers : 0); }
+static int count_tensors(const model *m) { return 3 + (13 + 1 + 3 * m->experts) * m->layers + (m->mm ? 8 + 16 * m->vision_layers : 0); }
 
 static int by_name(const void *a, const void *b) { return strcmp(((const tspec *)a)->t.name, ((const tspec *)b)->t.name); }
 
@@ -488,9 +502,21 @@ static void list_tensors(const model *m, tlist *l) {
       add(l, nk, 1, d, 0, pre, "layers.%d.pre_feedforward_layernorm.weight", i);
       add(l, nk, 1, d, 0, pre, "layers.%d.post_feedforward_layernorm.weight", i);
     }
-    add(l, K_MAT, 2, ff, d, pre, "layers.%d.mlp.gate_proj.weight", i);
-    add(l, K_MAT, 2, ff, d, pre, "layers.%d.mlp.up_proj.weight", i);
-    add(l, K_MAT, 2, d, ff, pre, "layers.%d.mlp.down_proj.weight", i);
+    if (m->experts) { /* Mixtral: router, then experts e = down(silu(w1 h) * w3 h) with w2 as down */
+      add(l, K_MAT, 2, (uint64_t)m->experts, d, pre, "layers.%d.block_sparse_moe.gate.weight", i);
+      for (int e = 0; e < m->experts; e++) {
+        char f[96];
+        static const char *const W[] = {"w1", "w2", "w3"};
+        for (int k = 0; k < 3; k++) {
+          snprintf(f, sizeof f, "layers.%%d.block_sparse_moe.experts.%d.%s.weight", e, W[k]);
+          add(l, K_MAT, 2, k == 1 ? d : ff, k == 1 ? ff : d, pre, f, i);
+        }
+      }
+    } else {
+      add(l, K_MAT, 2, ff, d, pre, "layers.%d.mlp.gate_proj.weight", i);
+      add(l, K_MAT, 2, ff, d, pre, "layers.%d.mlp.up_proj.weight", i);
+      add(l, K_MAT, 2, d, ff, pre, "layers.%d.mlp.down_proj.weight", i);
+    }
   }
   if (m->mm) list_vision(m, l);
   qsort(l->t, (size_t)l->n, sizeof *l->t, by_name);

@@ -42,6 +42,9 @@
  *                 151936, tied, RoPE 1e6                                               qwen3
  *   mistral-7b    mistralai/Mistral-7B-v0.1   32 x 4096, 32/8 heads of 128, ff 14336, vocab 32000,
  *                 window 4096, RoPE 10000                     (no tokenizer package: ids only)
+ *   mixtral-8x7b  mistralai/Mixtral-8x7B-v0.1 as Mistral 7B without window, RoPE 1e6, 8 experts
+ *                 (w1/w2/w3 each) top 2 per layer (4.67e10 parameters; the GPU runtime has no
+ *                 MoE yet: CPU reference, converter, benchmarks to come)        (ids only)
  * `n_layers` cuts a preset to its first layers (config and tensors, Gemma's local/global pattern
  * kept: layer i keeps its kind), and gemma-3-4b's vision tower to min(n_layers, 27) layers.
  *
@@ -67,7 +70,8 @@
 
 typedef struct dp_synth_opts {
   const char *preset; /* NULL, or a preset name (dp_synth_preset_at): arch and sizes then come from it */
-  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3" (without a preset) */
+  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3" (without a preset; "mixtral" comes only
+                       * with its preset) */
   /* sizes; 0 = the architecture's default (dp_synth_defaults fills them); with a preset only
    * n_layers may be set (1..its layer count: the cut) */
   int vocab, d_model, n_heads, n_kv_heads, head_dim, d_ff, n_layers;
