@@ -549,27 +549,52 @@ static uint64_t stream_for(uint64_t seed, const char *name) {
   return (seed ^ h) + GAMMA;
 }
 
-/* n values base + scale * z, z ~ N(0, 1) as the centred sum of four 16-bit uniforms
- * (mean 4 * 32767.5, variance 65536^2 / 3 up to 1e-10). */
-static void fill(float *f, size_t n, uint64_t *s, double base, double sd) {
-  const double k = sd * 1.7320508075688772 / 65536.0;
+/* A tensor's values are base + sd * z with z ~ N(0, 1) approximated by the centred sum of four
+ * uniform bytes (Irwin-Hall: 1021 levels within +-3.45 sd; mean 510, variance 65535 / 3): each
+ * splitmix64 output gives two values, through a table of the 1021 possible values already in
+ * the stored type (so an f16 model is exactly the f32 model rounded). */
+#define LEVELS 1021
+static void make_table(double base, double sd, dp_dtype dt, float *f, uint8_t *tab) {
+  const double k = sd / sqrt(65535.0 / 3.0);
+  for (int i = 0; i < LEVELS; i++) f[i] = (float)(base + (double)(i - 510) * k);
+  if (dt == DP_F32) memcpy(tab, f, LEVELS * sizeof *f);
+  else dp_quantize(dt, f, tab, LEVELS); /* f16/bf16: cannot fail */
+}
+
+/* The sums of bytes 0-3 and 4-7 of z. */
+static inline void two_sums(uint64_t z, uint32_t *a, uint32_t *b) {
+  uint64_t t = (z & 0x00ff00ff00ff00ffull) + ((z >> 8) & 0x00ff00ff00ff00ffull);
+  t = (t & 0x0000ffff0000ffffull) + ((t >> 16) & 0x0000ffff0000ffffull);
+  *a = (uint32_t)(t & 0xffffffffu), *b = (uint32_t)(t >> 32);
+}
+
+/* n elements of es bytes (2 or 4) from the table into out, continuing stream *s. */
+static void fill(uint8_t *out, size_t n, uint64_t *s, const uint8_t *tab, size_t es) {
   uint64_t c = *s;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t z = mix64(c += GAMMA);
-    int64_t sum = (int64_t)(z & 0xffff) + (int64_t)((z >> 16) & 0xffff) + (int64_t)((z >> 32) & 0xffff) + (int64_t)(z >> 48);
-    f[i] = (float)(base + (double)(sum - 131070) * k);
+  uint32_t x, y;
+  size_t i = 0;
+  if (es == 2) {
+    const uint16_t *t = (const uint16_t *)(const void *)tab;
+    uint16_t *o = (uint16_t *)(void *)out;
+    for (; i + 1 < n; i += 2) two_sums(mix64(c += GAMMA), &x, &y), o[i] = t[x], o[i + 1] = t[y];
+  } else {
+    const uint32_t *t = (const uint32_t *)(const void *)tab;
+    uint32_t *o = (uint32_t *)(void *)out;
+    for (; i + 1 < n; i += 2) two_sums(mix64(c += GAMMA), &x, &y), o[i] = t[x], o[i + 1] = t[y];
   }
+  if (i < n) two_sums(mix64(c += GAMMA), &x, &y), memcpy(out + i * es, tab + x * es, es);
   *s = c;
 }
 
 static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const tspec *t, float *f, uint8_t *out) {
   uint64_t s = stream_for(o->seed, t->t.name), n = nelems(&t->t);
-  double base = t->kind == K_ONE ? 1 : 0, sd = t->kind == K_MAT ? t->std : 0.1;
+  size_t es = dp_dtype_block_bytes(o->dtype);
+  uint8_t tab[LEVELS * 4];
+  make_table(t->kind == K_ONE ? 1 : 0, t->kind == K_MAT ? t->std : 0.1, o->dtype, f, tab);
   for (uint64_t done = 0; done < n;) {
     size_t k = (size_t)(n - done < CHUNK ? n - done : CHUNK);
-    fill(f, k, &s, base, sd);
-    dp_status st = o->dtype == DP_F32 ? DP_OK : dp_quantize(o->dtype, f, out, k);
-    if (!st) st = dp_atomic_write(af, o->dtype == DP_F32 ? (const void *)f : out, k * dp_dtype_block_bytes(o->dtype));
+    fill(out, k, &s, tab, es);
+    dp_status st = dp_atomic_write(af, out, k * es);
     if (!st && o->cancelled && o->cancelled(o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "synth: interrupted");
     if (st) return st;
     done += k;
@@ -579,8 +604,8 @@ static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const 
 
 static dp_status write_safetensors(const dp_synth_opts *o, const model *m, const char *path) {
   tlist l = {0};
-  float *f = dp_malloc(CHUNK * sizeof *f);
-  uint8_t *out = dp_malloc(CHUNK * 2);
+  float *f = dp_malloc(LEVELS * sizeof *f);
+  uint8_t *out = dp_malloc(CHUNK * 4);
   dp_st_entry *e = NULL;
   dp_buf h = {0};
   dp_status st = f && out ? make_list(m, &l) : DP_ERR_NOMEM;
