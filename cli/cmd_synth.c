@@ -106,9 +106,9 @@ static double now_s(void) {
 }
 
 /* What was written, and where the tokenizer came from. */
-static void report(const dp_synth_opts *o, const char *out, const char *tok, uint64_t params, double dt) {
+static void report(const dp_synth_opts *o, const char *out, const char *tok, uint64_t bytes, double dt) {
   const char *dts = o->dtype == DP_F16 ? "f16" : o->dtype == DP_BF16 ? "bf16" : "f32";
-  double mb = (double)params * (o->dtype == DP_F32 ? 4 : 2) / 1e6;
+  double mb = (double)bytes / 1e6;
   if (o->preset)
     fprintf(stderr, "wrote %s: preset %s, %d layers, %s%s%s, seed %llu, %s config\n", out, o->preset, o->n_layers, dts,
             o->quant ? " -> " : "", o->quant ? o->quant : "", (unsigned long long)o->seed, o->old_form ? "old" : "new");
@@ -117,8 +117,8 @@ static void report(const dp_synth_opts *o, const char *out, const char *tok, uin
             out, o->arch, o->vocab, o->d_model, o->n_heads, o->n_kv_heads, o->head_dim, o->d_ff, o->n_layers,
             o->window ? ", window " : "", o->window, dts, o->quant ? " -> " : "", o->quant ? o->quant : "",
             (unsigned long long)o->seed, o->old_form ? "old" : "new");
-  fprintf(stderr, "%.4g parameters: %.1f MB of %s weights in %.2f s (%.0f MB/s%s)\n", (double)params, mb, dts, dt,
-          dt > 0 ? mb / dt : 0.0, o->quant ? ", conversion included" : "");
+  fprintf(stderr, "%.1f MB of weights (%s) generated in %.2f s: %.0f MB/s%s\n", mb, dts, dt, dt > 0 ? mb / dt : 0.0,
+          o->quant ? " (conversion included)" : "");
   if (!o->preset) return;
   const dp_synth_preset *p = NULL;
   for (int i = 0; dp_synth_preset_at(i); i++)
@@ -215,12 +215,12 @@ int cmd_synth(int argc, char **argv) {
   }
   dp_synth_tensor *ts = NULL;
   int nt = 0;
-  uint64_t params = 0;
+  uint64_t bytes = 0; /* of model.safetensors' data */
   if (!dp_synth_tensors(&o, &ts, &nt))
     for (int i = 0; i < nt; i++) {
-      uint64_t e = 1;
+      uint64_t e = dp_dtype_block_bytes(ts[i].dtype);
       for (int d = 0; d < ts[i].n_dims; d++) e *= ts[i].shape[d];
-      params += e;
+      bytes += e;
     }
   dp_free(ts);
   o.cancelled = cancelled;
@@ -240,6 +240,6 @@ int cmd_synth(int argc, char **argv) {
     fprintf(stderr, "doppler synth: %s\n", dp_error_message());
     return 1;
   }
-  report(&o, out, tok, params, dt);
+  report(&o, out, tok, bytes, dt);
   return 0;
 }

@@ -319,6 +319,8 @@ static const real_ckpt REAL[] = {
   {"qwen3-0.6b", DP_ARCH_QWEN3, 28, 1024, 16, 8, 128, 3072, 151936, 40960, 0, 1, DP_ROPE_DEFAULT, 151643, 151645, 1, 1e-6, 1e6, 1, 0, 0, 596049920ull},
   {"mistral-7b", DP_ARCH_MISTRAL, 32, 4096, 32, 8, 128, 14336, 32000, 32768, 4096, 0, DP_ROPE_DEFAULT, 1, 2, 1, 1e-5, 1e4, 1, 0, 0, 7241732096ull},
   {"mixtral-8x7b", DP_ARCH_MIXTRAL, 32, 4096, 32, 8, 128, 14336, 32000, 32768, 0, 0, DP_ROPE_DEFAULT, 1, 2, 1, 1e-5, 1e6, 1, 0, 0, 46702792704ull},
+  {"gpt-oss-20b", DP_ARCH_GPTOSS, 24, 2880, 64, 8, 64, 2880, 201088, 131072, 128, 0, DP_ROPE_YARN, 199998, 200002, 1, 1e-5, 150000, 32, 4096, 0,
+   20914757184ull}, /* MXFP4 experts counted as their elements (two per block byte), as HF counts them */
 };
 
 static dp_synth_opts preset_opts(const char *name, int layers, int old_form) {
@@ -352,7 +354,8 @@ static void preset_config(const real_ckpt *r, int layers, int old_form) {
           "%s: bos %d eos %d x %d", r->preset, hp.bos_id, hp.eos_ids[0], hp.n_eos);
     CHECK(hp.sliding_window == r->window, "%s: window %d", r->preset, hp.sliding_window);
     int kinds = 1;
-    for (int i = 0; i < L; i++) kinds &= hp.layer_sliding[i] == (r->arch == DP_ARCH_GEMMA3 ? (i + 1) % 6 != 0 : r->window > 0);
+    for (int i = 0; i < L; i++)
+      kinds &= hp.layer_sliding[i] == (r->arch == DP_ARCH_GEMMA3 ? (i + 1) % 6 != 0 : r->arch == DP_ARCH_GPTOSS ? i % 2 == 0 : r->window > 0);
     CHECK(kinds, "%s: layer kinds (Gemma: 5 local, 1 global)", r->preset);
     if (r->arch == DP_ARCH_GEMMA3)
       CHECK(fabs(hp.attn_scale - 1 / sqrt(r->qpas)) < 1e-15 && hp.rope_local.theta == 1e4 && hp.rope_local.type == DP_ROPE_DEFAULT &&
@@ -360,6 +363,9 @@ static void preset_config(const real_ckpt *r, int layers, int old_form) {
     if (r->arch == DP_ARCH_QWEN3) CHECK(hp.qk_norm && !hp.sliding_window, "%s: qk norm", r->preset);
     if (r->arch == DP_ARCH_MIXTRAL) CHECK(hp.n_experts == 8 && hp.n_experts_per_tok == 2, "%s: experts %d top %d", r->preset, hp.n_experts,
                                           hp.n_experts_per_tok);
+    if (r->arch == DP_ARCH_GPTOSS)
+      CHECK(hp.n_experts == 32 && hp.n_experts_per_tok == 4 && hp.attn_bias && hp.attn_sinks && hp.router_bias && hp.swiglu_limit == 7 &&
+                hp.rope.beta_fast == 32 && hp.rope.beta_slow == 1 && !hp.rope.truncate, "%s: experts, biases, sinks, yarn", r->preset);
     if (!strcmp(r->preset, "gemma-3-4b") && old_form) /* the hub's text_config: only what differs from the defaults */
       CHECK(!strstr(js, "\"vocab_size\"") && !strstr(js, "\"num_attention_heads\": 8") && !strstr(js, "\"head_dim\"") &&
                 strstr(js, "\"text_config\"") && strstr(js, "Gemma3ForConditionalGeneration"), "gemma-3-4b: minimal text_config");
@@ -389,7 +395,8 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
   for (int i = 0; i < n; i++) {
     uint64_t e = 1;
     for (int k = 0; k < t[i].n_dims; k++) e *= t[i].shape[k];
-    params += e;
+    size_t L = strlen(t[i].name); /* MXFP4: two elements per block byte; the scales are no parameters */
+    params += L > 7 && !strcmp(t[i].name + L - 7, "_blocks") ? 2 * e : L > 7 && !strcmp(t[i].name + L - 7, "_scales") ? 0 : e;
   }
   CHECK(params == r->params, "%s: %llu parameters, the checkpoint has %llu", r->preset, (unsigned long long)params,
         (unsigned long long)r->params);
@@ -405,7 +412,12 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
     {"layers.%d.mlp.gate_proj.weight", (uint64_t)r->ff, d}, {"layers.%d.mlp.up_proj.weight", (uint64_t)r->ff, d},
     {"layers.%d.mlp.down_proj.weight", d, (uint64_t)r->ff},
   };
-  int moe = r->arch == DP_ARCH_MIXTRAL;
+  int moe = r->arch == DP_ARCH_MIXTRAL, oss = r->arch == DP_ARCH_GPTOSS;
+  if (oss) { /* gpt-oss: router, attention sinks and biases instead of the dense FFN */
+    want[8].suffix = "layers.%d.mlp.router.weight", want[8].a = 32;
+    want[9].suffix = "layers.%d.self_attn.sinks", want[9].a = 64, want[9].b = 0;
+    want[10].suffix = "layers.%d.self_attn.q_proj.bias", want[10].a = q, want[10].b = 0;
+  }
   if (moe) { /* Mixtral: the router and expert 7's w1 (gate), w3 (up), w2 (down) instead */
     want[8].suffix = "layers.%d.block_sparse_moe.gate.weight", want[8].a = 8;
     want[9].suffix = "layers.%d.block_sparse_moe.experts.7.w1.weight";
@@ -422,7 +434,17 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
   }
   CHECK(good, "%s: tensor shapes", r->preset);
   CHECK((find_t(t, n, "lm_head.weight") == NULL) == r->tied, "%s: lm_head present iff untied", r->preset);
-  int per_layer = 9 + (r->arch == DP_ARCH_QWEN3 ? 2 : r->arch == DP_ARCH_GEMMA3 ? 4 : 0) + (moe ? 1 + 3 * 8 - 3 : 0);
+  int per_layer = 9 + (r->arch == DP_ARCH_QWEN3 ? 2 : r->arch == DP_ARCH_GEMMA3 ? 4 : 0) + (moe ? 1 + 3 * 8 - 3 : 0) + (oss ? 13 - 3 : 0);
+  if (oss) { /* the packed experts as the checkpoint stores them */
+    snprintf(nm, sizeof nm, "model.layers.%d.mlp.experts.gate_up_proj_blocks", r->L - 1);
+    const dp_synth_tensor *b = find_t(t, n, nm);
+    CHECK(b && b->n_dims == 4 && b->shape[0] == 32 && b->shape[1] == 5760 && b->shape[2] == 90 && b->shape[3] == 16, "%s: %s", r->preset, nm);
+    snprintf(nm, sizeof nm, "model.layers.%d.mlp.experts.down_proj_scales", r->L - 1);
+    b = find_t(t, n, nm);
+    CHECK(b && b->n_dims == 3 && b->shape[0] == 32 && b->shape[1] == 2880 && b->shape[2] == 90, "%s: %s", r->preset, nm);
+    snprintf(nm, sizeof nm, "model.layers.%d.mlp.experts.gate_up_proj_bias", r->L - 1);
+    CHECK(shape_is(find_t(t, n, nm), 32, 5760), "%s: %s", r->preset, nm);
+  }
   int vision = mm ? 7 + 16 * 27 : 0;
   CHECK(n == 2 + !r->tied + per_layer * r->L + vision, "%s: %d tensors", r->preset, n);
   if (mm) {
@@ -453,8 +475,9 @@ static void preset_sparse_load(const real_ckpt *r, int layers, int old_form) {
   for (int i = 0; e && i < n; i++) {
     uint64_t el = 1;
     for (int k = 0; k < t[i].n_dims; k++) el *= t[i].shape[k];
-    e[i] = (dp_st_entry){t[i].name, DP_BF16, t[i].n_dims, t[i].shape, 2 * el};
-    total += 2 * el;
+    uint64_t bytes = el * dp_dtype_block_bytes(t[i].dtype);
+    e[i] = (dp_st_entry){t[i].name, t[i].dtype, t[i].n_dims, t[i].shape, bytes};
+    total += bytes;
   }
   if (!st && e) st = dp_safetensors_header(e, (size_t)n, 1, &h);
   mkdir(dir, 0755);

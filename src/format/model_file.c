@@ -8,9 +8,9 @@
  * gpt-oss: HF stores experts packed as `mlp.experts.gate_up_proj_blocks` [E, 2I, H/32, 16] +
  * `_scales` [E, 2I, H/32] with gate/up interleaved (gate = even rows). They are presented per
  * expert, de-interleaved, as GGUF MXFP4 blocks:
- *   model.layers.L.mlp.experts.E.gate_proj.weight  MXFP4 [I, H]   (+ .bias F32 [I])
- *   model.layers.L.mlp.experts.E.up_proj.weight    MXFP4 [I, H]   (+ .bias F32 [I])
- *   model.layers.L.mlp.experts.E.down_proj.weight  MXFP4 [H, I]   (+ .bias F32 [H]) */
+ *   model.layers.L.mlp.experts.E.gate_proj.weight  MXFP4 [I, H]   (+ .bias [I], stored type)
+ *   model.layers.L.mlp.experts.E.up_proj.weight    MXFP4 [I, H]   (+ .bias [I], stored type)
+ *   model.layers.L.mlp.experts.E.down_proj.weight  MXFP4 [H, I]   (+ .bias [H], stored type) */
 #include "format/json_status.h"
 #include "format/model_file_impl.h"
 #include "format/safetensors.h"
@@ -379,7 +379,8 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
   uint64_t E = blk->shape[0], out = blk->shape[1], G = blk->shape[2];
   int gate_up = !strcmp(proj, "gate_up_proj");
   if (gate_up && out % 2) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: odd gate_up rows", st->path, blk->name);
-  if (bias && (bias->dtype != DP_F32 || bias->n_dims != 2 || bias->shape[0] != E || bias->shape[1] != out))
+  if (bias && ((bias->dtype != DP_F32 && bias->dtype != DP_BF16 && bias->dtype != DP_F16) || bias->n_dims != 2 || bias->shape[0] != E ||
+               bias->shape[1] != out)) /* the released checkpoints store them bf16 */
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: unexpected bias shape", st->path, bias->name);
   static const char *PARTS[] = {"gate_proj", "up_proj", "down_proj"};
   for (uint64_t e = 0; e < E; e++) {
@@ -400,7 +401,7 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
       if (bias) {
         snprintf(name, sizeof name, "%s%llu.%s.bias", prefix, (unsigned long long)e, PARTS[part]);
         uint64_t bs[1] = {rows};
-        mf_view *b = dp_mf_add(mf, name, DP_F32, 1, bs);
+        mf_view *b = dp_mf_add(mf, name, bias->dtype, 1, bs);
         if (!b) return DP_ERR_NOMEM;
         /* one f32 per "row" so the stride machinery picks every other element */
         b->src = src;

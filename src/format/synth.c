@@ -31,18 +31,19 @@
 
 #define CHUNK (1u << 16) /* elements generated per step */
 
-enum { A_LLAMA, A_LLAMA2, A_MISTRAL, A_QWEN3, A_GEMMA3, A_MIXTRAL };
-static const char *const ARCHS[] = {"llama", "llama2", "mistral", "qwen3", "gemma3", "mixtral"}; /* mixtral: presets only */
+enum { A_LLAMA, A_LLAMA2, A_MISTRAL, A_QWEN3, A_GEMMA3, A_MIXTRAL, A_GPTOSS };
+/* mixtral and gpt_oss: presets only */
+static const char *const ARCHS[] = {"llama", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gpt_oss"};
 
 static int arch_index(const char *a) {
-  for (int i = 0; a && i < 6; i++)
+  for (int i = 0; a && i < 7; i++)
     if (!strcmp(a, ARCHS[i])) return i;
   return -1;
 }
 
 /* ---------------------------------------------------------------- presets */
 
-enum { ROPE_NONE, ROPE_LINEAR, ROPE_LLAMA3 };
+enum { ROPE_NONE, ROPE_LINEAR, ROPE_LLAMA3, ROPE_YARN };
 
 /* Everything the files say about a model: a preset, or the generic options filled in. */
 typedef struct model {
@@ -56,7 +57,7 @@ typedef struct model {
   int qpas, pattern;                      /* gemma3: query_pre_attn_scalar, sliding_window_pattern */
   int mm;                                 /* gemma3 multimodal (Gemma3ForConditionalGeneration) */
   int vision_layers;                      /* mm: SigLIP encoder layers written */
-  int experts, top_k;                     /* mixtral: experts per layer, experts per token */
+  int experts, top_k;                     /* MoE: experts per layer, experts per token */
   /* per write */
   int a, old_form;
   dp_dtype dtype;
@@ -86,6 +87,10 @@ static const model PRESETS[] = {
   {.name = "mixtral-8x7b", .source = "mistralai/Mixtral-8x7B-v0.1", .arch = "mixtral", .tok = NULL, .vocab = 32000, .d = 4096,
    .heads = 32, .kv = 8, .hd = 128, .ff = 14336, .layers = 32, .window = 0, .max_pos = 32768, .eps = 1e-5, .theta = 1e6,
    .rope = ROPE_NONE, .tied = 0, .bos = 1, .pad = -1, .eos = {2}, .n_eos = 1, .experts = 8, .top_k = 2},
+  {.name = "gpt-oss-20b", .source = "openai/gpt-oss-20b", .arch = "gpt_oss", .tok = "gptoss", .vocab = 201088, .d = 2880,
+   .heads = 64, .kv = 8, .hd = 64, .ff = 2880, .layers = 24, .window = 128, .max_pos = 131072, .eps = 1e-5, .theta = 150000,
+   .rope = ROPE_YARN, .factor = 32, .orig = 4096, .tied = 0, .bos = 199998, .pad = 199999, .eos = {200002}, .n_eos = 1,
+   .experts = 32, .top_k = 4},
 };
 #define N_PRESETS (int)(sizeof PRESETS / sizeof *PRESETS)
 
@@ -126,9 +131,9 @@ dp_status dp_synth_defaults(dp_synth_opts *o) {
     return DP_OK;
   }
   int a = arch_index(o->arch);
-  if (a < 0 || a == A_MIXTRAL)
+  if (a < 0 || a >= A_MIXTRAL)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\" (llama, llama2, mistral, qwen3, gemma3; "
-                    "mixtral as --preset mixtral-8x7b)", o->arch ? o->arch : "");
+                    "mixtral and gpt_oss as presets)", o->arch ? o->arch : "");
   if (!o->vocab) o->vocab = 512;
   if (!o->d_model) o->d_model = 128;
   if (!o->n_heads) o->n_heads = 4;
@@ -148,7 +153,7 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
   if (a < 0) return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\"", o->arch ? o->arch : "");
   const model *p = o->preset ? find_preset(o->preset) : NULL;
   if (o->preset && !p) return unknown_preset(o->preset);
-  if (a == A_MIXTRAL && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: mixtral is written as --preset mixtral-8x7b only");
+  if (a >= A_MIXTRAL && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: %s is written as a preset only", ARCHS[a]);
   if (p && o->n_layers > p->layers)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --layers %d: %s has %d layers (--layers cuts it to its first ones)", o->n_layers, p->name,
                     p->layers);
@@ -166,7 +171,7 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
     return dp_error(DP_ERR_INVALID_ARG, "synth: --heads %d is not a multiple of --kv-heads %d", o->n_heads, o->n_kv_heads);
   if (a == A_LLAMA2 && o->n_kv_heads != o->n_heads)
     return dp_error(DP_ERR_INVALID_ARG, "synth: llama2 is multi-head attention: --kv-heads must equal --heads");
-  if (o->window && a != A_MISTRAL && a != A_GEMMA3)
+  if (o->window && a != A_MISTRAL && a != A_GEMMA3 && !p)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --window applies to mistral and gemma3 only");
   if (a == A_GEMMA3 && !o->window) return dp_error(DP_ERR_INVALID_ARG, "synth: gemma3 needs --window >= 1");
   if (o->dtype != DP_F32 && o->dtype != DP_F16 && o->dtype != DP_BF16)
@@ -278,7 +283,8 @@ static void layer_types(jobj *j, const model *m) {
   dp_buf b = {0};
   dp_buf_puts(&b, "[");
   for (int i = 0; i < m->layers; i++)
-    dp_buf_printf(&b, "%s\"%s\"", i ? ", " : "", m->a == A_GEMMA3 && (i + 1) % m->pattern ? "sliding_attention" : "full_attention");
+    dp_buf_printf(&b, "%s\"%s\"", i ? ", " : "",
+                  (m->a == A_GEMMA3 && (i + 1) % m->pattern) || (m->a == A_GPTOSS && i % 2 == 0) ? "sliding_attention" : "full_attention");
   dp_buf_puts(&b, "]");
   jput_buf(j, "layer_types", &b);
 }
@@ -286,8 +292,8 @@ static void layer_types(jobj *j, const model *m) {
 /* The text model's keys (a whole config, or Gemma 3 4B's text_config). */
 static void put_text(jobj *j, const model *m) {
   static const char *const CLS[] = {"LlamaForCausalLM", "LlamaForCausalLM", "MistralForCausalLM", "Qwen3ForCausalLM", "Gemma3ForCausalLM",
-                                    "MixtralForCausalLM"};
-  static const char *const MT[] = {"llama", "llama", "mistral", "qwen3", "gemma3_text", "mixtral"};
+                                    "MixtralForCausalLM", "GptOssForCausalLM"};
+  static const char *const MT[] = {"llama", "llama", "mistral", "qwen3", "gemma3_text", "mixtral", "gpt_oss"};
   int a = m->a, old = m->old_form;
   if (!m->mm) jput(j, "architectures", "[\"%s\"]", CLS[a]);
   jput(j, "model_type", "\"%s\"", MT[a]);
@@ -305,7 +311,7 @@ static void put_text(jobj *j, const model *m) {
   jput(j, "max_position_embeddings", "%d", m->max_pos);
   jput(j, "rms_norm_eps", "%g", m->eps);
   jput(j, "tie_word_embeddings", m->tied ? "true" : "false");
-  jput(j, "attention_bias", "false");
+  jput(j, "attention_bias", a == A_GPTOSS ? "true" : "false");
   jput(j, "attention_dropout", "0.0");
   jput(j, "initializer_range", "0.02");
   jput(j, "use_cache", "true");
@@ -319,14 +325,23 @@ static void put_text(jobj *j, const model *m) {
   case A_LLAMA2:
   case A_MISTRAL:
   case A_QWEN3:
-  case A_MIXTRAL: {
+  case A_MIXTRAL:
+  case A_GPTOSS: {
     char sc[256] = "null";
+    if (m->rope == ROPE_YARN)
+      snprintf(sc, sizeof sc, "{\"beta_fast\": 32.0, \"beta_slow\": 1.0, \"factor\": %.1f, \"original_max_position_embeddings\": %d, "
+                              "%s\"rope_type\": \"yarn\", \"truncate\": false}", m->factor, m->orig, old ? "" : "ROPE_THETA");
     if (m->rope == ROPE_LLAMA3)
       snprintf(sc, sizeof sc, "{\"factor\": %.1f, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": %d, \"%s\": \"llama3\"}",
                m->factor, m->orig, old ? "type" : "rope_type");
     if (old) {
       jput(j, "rope_theta", "%.1f", m->theta);
       if (a != A_MISTRAL && a != A_MIXTRAL) jput(j, "rope_scaling", "%s", sc);
+    } else if (m->rope == ROPE_YARN) {
+      char *t = strstr(sc, "ROPE_THETA"), rest[256];
+      snprintf(rest, sizeof rest, "%s", t + 10);
+      snprintf(t, sizeof sc - (size_t)(t - sc), "\"rope_theta\": %.1f, %s", m->theta, rest);
+      jput(j, "rope_parameters", "%s", sc);
     } else if (m->rope == ROPE_LLAMA3)
       jput(j, "rope_parameters", "{\"factor\": %.1f, \"high_freq_factor\": 4.0, \"low_freq_factor\": 1.0, \"original_max_position_embeddings\": %d, "
                                  "\"rope_theta\": %.1f, \"rope_type\": \"llama3\"}", m->factor, m->orig, m->theta);
@@ -335,11 +350,20 @@ static void put_text(jobj *j, const model *m) {
       if (m->window) jput(j, "sliding_window", "%d", m->window);
       else jput(j, "sliding_window", "null");
     }
-    if (a == A_MIXTRAL) {
+    if (a == A_MIXTRAL || a == A_GPTOSS) {
       jput(j, "num_local_experts", "%d", m->experts);
       jput(j, "num_experts_per_tok", "%d", m->top_k);
       jput(j, "output_router_logits", "false");
-      jput(j, "router_aux_loss_coef", "0.02");
+      jput(j, "router_aux_loss_coef", a == A_GPTOSS ? "0.9" : "0.02");
+    }
+    if (a == A_GPTOSS) { /* alternating sliding / full layers, clamped SwiGLU, MXFP4 experts */
+      layer_types(j, m);
+      jput(j, "sliding_window", "%d", m->window);
+      jput(j, "experts_per_token", "%d", m->top_k);
+      jput(j, "initial_context_length", "%d", m->orig);
+      jput(j, "swiglu_limit", "7.0");
+      jput(j, "quantization_config", "{\"modules_to_not_convert\": [\"model.layers.*.self_attn\", \"model.layers.*.mlp.router\", "
+                                     "\"model.embed_tokens\", \"lm_head\"], \"quant_method\": \"mxfp4\"}");
     }
     if (a == A_QWEN3) {
       if (!old) layer_types(j, m);
@@ -414,11 +438,14 @@ static void put_config(const model *m, dp_buf *b) {
 
 /* ---------------------------------------------------------------- tensors */
 
-typedef enum { K_MAT, K_ONE, K_SMALL } tkind; /* N(0, std^2); 1 + N(0, 0.01); N(0, 0.01) */
+/* N(0, std^2); 1 + N(0, 0.01); N(0, 0.01); U8: random bytes (MXFP4 blocks: every nibble is an
+ * E2M1 code); U8: one E8M0 exponent byte (MXFP4 scales) */
+typedef enum { K_MAT, K_ONE, K_SMALL, K_BYTES, K_SCALE } tkind;
 typedef struct tspec {
   dp_synth_tensor t;
   tkind kind;
   double std;          /* K_MAT */
+  int scale_byte;      /* K_SCALE */
 } tspec;
 
 typedef struct tlist { tspec *t; int n, cap; } tlist;
@@ -433,7 +460,7 @@ static void add(tlist *l, tkind k, int nd, uint64_t s0, uint64_t s1, const char 
   t->std = k == K_MAT ? 1 / sqrt((double)(nd == 2 ? s1 : 1)) : 0;
 }
 
-static int count_tensors(const model *m) { return 3 + (13 + 1 + 3 * m->experts) * m->layers + (m->mm ? 8 + 16 * m->vision_layers : 0); }
+static int count_tensors(const model *m) { return 3 + (20 + 3 * m->experts) * m->layers + (m->mm ? 8 + 16 * m->vision_layers : 0); }
 
 static int by_name(const void *a, const void *b) { return strcmp(((const tspec *)a)->t.name, ((const tspec *)b)->t.name); }
 
@@ -474,6 +501,38 @@ static void list_vision(const model *m, tlist *l) {
   add(l, K_SMALL, 1, D, 0, mp, "mm_soft_emb_norm.weight", 0);
 }
 
+/* gpt-oss, as the checkpoint stores it: attention biases and sinks, router with bias, experts
+ * packed as HF's MXFP4 (`*_blocks` U8 [E, out, in/32, 16], `*_scales` U8 [E, out, in/32], gate
+ * and up interleaved in gate_up_proj) with bf16 biases [E, out]. The scale byte 2^(s-127) puts
+ * the E2M1 codes (rms 2.93 when uniform) near rms 1/sqrt(fan_in). */
+static void list_gptoss_layer(const model *m, tlist *l, const char *pre, int i) {
+  uint64_t d = (uint64_t)m->d, F = (uint64_t)m->ff, E = (uint64_t)m->experts, hd = (uint64_t)m->hd;
+  uint64_t qd = (uint64_t)m->heads * hd, kd = (uint64_t)m->kv * hd;
+  add(l, K_SMALL, 1, qd, 0, pre, "layers.%d.self_attn.q_proj.bias", i);
+  add(l, K_SMALL, 1, kd, 0, pre, "layers.%d.self_attn.k_proj.bias", i);
+  add(l, K_SMALL, 1, kd, 0, pre, "layers.%d.self_attn.v_proj.bias", i);
+  add(l, K_SMALL, 1, d, 0, pre, "layers.%d.self_attn.o_proj.bias", i);
+  add(l, K_SMALL, 1, (uint64_t)m->heads, 0, pre, "layers.%d.self_attn.sinks", i);
+  add(l, K_MAT, 2, E, d, pre, "layers.%d.mlp.router.weight", i);
+  add(l, K_SMALL, 1, E, 0, pre, "layers.%d.mlp.router.bias", i);
+  static const char *const P[] = {"gate_up_proj", "down_proj"};
+  for (int k = 0; k < 2; k++) {
+    uint64_t out = k ? d : 2 * F, in = k ? F : d;
+    char f[96];
+    snprintf(f, sizeof f, "layers.%%d.mlp.experts.%s_blocks", P[k]);
+    add(l, K_BYTES, 2, E, out, pre, f, i);
+    tspec *b = &l->t[l->n - 1];
+    b->t.n_dims = 4, b->t.shape[2] = in / 32, b->t.shape[3] = 16;
+    snprintf(f, sizeof f, "layers.%%d.mlp.experts.%s_scales", P[k]);
+    add(l, K_SCALE, 2, E, out, pre, f, i);
+    tspec *sc = &l->t[l->n - 1];
+    sc->t.n_dims = 3, sc->t.shape[2] = in / 32;
+    sc->scale_byte = 127 + (int)lround(log2(1 / sqrt((double)in) / 2.926));
+    snprintf(f, sizeof f, "layers.%%d.mlp.experts.%s_bias", P[k]);
+    add(l, K_SMALL, 2, E, out, pre, f, i);
+  }
+}
+
 static void list_tensors(const model *m, tlist *l) {
   int a = m->a;
   uint64_t d = (uint64_t)m->d, ff = (uint64_t)m->ff, V = (uint64_t)m->vocab, hd = (uint64_t)m->hd;
@@ -502,6 +561,10 @@ static void list_tensors(const model *m, tlist *l) {
       add(l, nk, 1, d, 0, pre, "layers.%d.pre_feedforward_layernorm.weight", i);
       add(l, nk, 1, d, 0, pre, "layers.%d.post_feedforward_layernorm.weight", i);
     }
+    if (a == A_GPTOSS) {
+      list_gptoss_layer(m, l, pre, i);
+      continue;
+    }
     if (m->experts) { /* Mixtral: router, then experts e = down(silu(w1 h) * w3 h) with w2 as down */
       add(l, K_MAT, 2, (uint64_t)m->experts, d, pre, "layers.%d.block_sparse_moe.gate.weight", i);
       for (int e = 0; e < m->experts; e++) {
@@ -528,10 +591,13 @@ static uint64_t nelems(const dp_synth_tensor *t) {
   return n;
 }
 
+static int is_u8(const tspec *t) { return t->kind == K_BYTES || t->kind == K_SCALE; }
+
 static dp_status make_list(const model *m, tlist *l) {
   l->cap = count_tensors(m), l->n = 0;
   if (!(l->t = dp_malloc(sizeof *l->t * (size_t)l->cap))) return DP_ERR_NOMEM;
   list_tensors(m, l);
+  for (int i = 0; i < l->n; i++) l->t[i].t.dtype = is_u8(&l->t[i]) ? DP_U8 : m->dtype;
   return DP_OK;
 }
 
@@ -588,6 +654,22 @@ static void fill(uint8_t *out, size_t n, uint64_t *s, const uint8_t *tab, size_t
 
 static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const tspec *t, float *f, uint8_t *out) {
   uint64_t s = stream_for(o->seed, t->t.name), n = nelems(&t->t);
+  if (is_u8(t)) {
+    for (uint64_t done = 0; done < n;) {
+      size_t k = (size_t)(n - done < CHUNK ? n - done : CHUNK);
+      if (t->kind == K_SCALE) memset(out, t->scale_byte, k);
+      else
+        for (size_t i = 0; i < k; i += 8) {
+          uint64_t z = mix64(s += GAMMA);
+          memcpy(out + i, &z, k - i < 8 ? k - i : 8);
+        }
+      dp_status st = dp_atomic_write(af, out, k);
+      if (!st && o->cancelled && o->cancelled(o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "synth: interrupted");
+      if (st) return st;
+      done += k;
+    }
+    return DP_OK;
+  }
   size_t es = dp_dtype_block_bytes(o->dtype);
   uint8_t tab[LEVELS * 4];
   make_table(t->kind == K_ONE ? 1 : 0, t->kind == K_MAT ? t->std : 0.1, o->dtype, f, tab);
@@ -612,7 +694,8 @@ static dp_status write_safetensors(const dp_synth_opts *o, const model *m, const
   if (!st && !(e = dp_malloc(sizeof *e * (size_t)l.n))) st = DP_ERR_NOMEM;
   if (!st) {
     for (int i = 0; i < l.n; i++)
-      e[i] = (dp_st_entry){l.t[i].t.name, o->dtype, l.t[i].t.n_dims, l.t[i].t.shape, nelems(&l.t[i].t) * dp_dtype_block_bytes(o->dtype)};
+      e[i] = (dp_st_entry){l.t[i].t.name, l.t[i].t.dtype, l.t[i].t.n_dims, l.t[i].t.shape,
+                           nelems(&l.t[i].t) * dp_dtype_block_bytes(l.t[i].t.dtype)};
     st = dp_safetensors_header(e, (size_t)l.n, 1, &h);
   }
   dp_atomic_file af;

@@ -45,6 +45,10 @@
  *   mixtral-8x7b  mistralai/Mixtral-8x7B-v0.1 as Mistral 7B without window, RoPE 1e6, 8 experts
  *                 (w1/w2/w3 each) top 2 per layer (4.67e10 parameters; the GPU runtime has no
  *                 MoE yet: CPU reference, converter, benchmarks to come)        (ids only)
+ *   gpt-oss-20b   openai/gpt-oss-20b          GptOssForCausalLM: 24 x 2880, 64/8 heads of 64, 32
+ *                 experts of 2880 top 4 stored as the release does (MXFP4 `*_blocks`/`*_scales`
+ *                 U8, bf16 biases), attention biases and sinks, router bias, 128-token window on
+ *                 every other layer, YaRN (150000, x32, 4096), vocab 201088           gptoss
  * `n_layers` cuts a preset to its first layers (config and tensors, Gemma's local/global pattern
  * kept: layer i keeps its kind), and gemma-3-4b's vision tower to min(n_layers, 27) layers.
  *
@@ -71,8 +75,8 @@
 
 typedef struct dp_synth_opts {
   const char *preset; /* NULL, or a preset name (dp_synth_preset_at): arch and sizes then come from it */
-  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3" (without a preset; "mixtral" comes only
-                       * with its preset) */
+  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3" (without a preset; "mixtral" and
+                       * "gpt_oss" come only with their presets) */
   /* sizes; 0 = the architecture's default (dp_synth_defaults fills them); with a preset only
    * n_layers may be set (1..its layer count: the cut) */
   int vocab, d_model, n_heads, n_kv_heads, head_dim, d_ff, n_layers;
@@ -118,6 +122,7 @@ dp_status dp_synth_check(const dp_synth_opts *o);
  * config.json's text (dp_free it), and the tensors of model.safetensors as stored. */
 typedef struct dp_synth_tensor {
   char name[112];
+  dp_dtype dtype;     /* as stored: the dtype option, U8 for gpt-oss's MXFP4 blocks and scales */
   int n_dims;
   uint64_t shape[4];
 } dp_synth_tensor;
