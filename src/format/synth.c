@@ -245,7 +245,7 @@ static void jput_buf(jobj *o, const char *k, dp_buf *b) {
   else if (b->data) {
     size_t n0 = o->n;
     jput(o, k, "%s", "");
-    if ((size_t)o->n > n0) { o->v.len--; dp_buf_append(&o->v, b->data, b->len + 1); }
+    if ((size_t)o->n > n0 && !o->v.failed) { o->v.len--; dp_buf_append(&o->v, b->data, b->len + 1); } /* over the NUL */
   }
   dp_buf_free(b);
 }
