@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "doppler.h"
+#include "format/synth.h"
 
 #define MAX_LIST 16
 
@@ -75,27 +76,27 @@ static void json_str(const char *s) {
 
 /* ---- --preset ---- */
 
-/* Write the preset's random-weight model to `dir` (cap bytes) = a new temporary directory's
- * "model" entry; remove_model_dir removes both after the run. The synth presets (`synth
- * --preset`, format/synth.h) are on another branch: until they are merged this only says so.
- * Wiring, checked in a trial merge with wip-synth (and wip-big, wip-cli): include
- * "format/synth.h" and make the body
- *   char base[] = "/tmp/doppler-bench-XXXXXX";
- *   if (!mkdtemp(base)) { fprintf(stderr, "doppler bench: --preset: cannot create a temporary directory\n"); return 1; }
- *   snprintf(dir, cap, "%s/model", base);
- *   dp_synth_opts o = {0};
- *   o.preset = name, o.n_layers = layers, o.quant = quant, o.window = -1, o.seed = 1, o.dtype = DP_BF16, o.old_form = 1;
- *   o.no_tokenizer = 1, o.progress = isatty(2);
- *   int rc = dp_synth_defaults(&o) || dp_synth_check(&o) ? 2 : dp_synth_write(&o, dir) ? 1 : 0;
- *   if (rc) { fprintf(stderr, "doppler bench: --preset %s: %s\n", name, dp_error_message()); rmdir(base); }
- *   return rc;
- * (`bench --preset qwen3-0.6b --layers 1 -p 16 -n 8 -r 1` then ran on lavapipe in 7 s and left
- * nothing in /tmp; an unknown preset exits 2 naming the presets). */
+/* Write the preset's random-weight model (format/synth.h, as `synth --preset`: bf16 unless --quant,
+ * no tokenizer: the bench runs on ids) to `dir` (cap bytes) = a new temporary directory's "model"
+ * entry; remove_model_dir removes both after the run. 0, 2 (bad preset or cut) or 1. */
 static int preset_model(const char *name, const char *quant, int layers, char *dir, size_t cap) {
-  (void)quant, (void)layers, (void)dir, (void)cap;
-  fprintf(stderr, "doppler bench: --preset %s: not available in this build (synth presets are not merged yet); pass a MODEL\n",
-          name);
-  return 1;
+  char base[] = "/tmp/doppler-bench-XXXXXX";
+  if (!mkdtemp(base)) {
+    fprintf(stderr, "doppler bench: --preset: cannot create a temporary directory: %s\n", strerror(errno));
+    return 1;
+  }
+  snprintf(dir, cap, "%s/model", base);
+  dp_synth_opts o = {0};
+  o.preset = name, o.n_layers = layers, o.quant = quant, o.window = -1, o.seed = 1, o.dtype = DP_BF16, o.old_form = 1;
+  o.no_tokenizer = 1;
+  cli_progress_state ps = {isatty(2), 0};
+  o.progress = cli_convert_progress, o.progress_ctx = &ps;
+  int rc = dp_synth_defaults(&o) || dp_synth_check(&o) ? 2 : dp_synth_write(&o, dir) ? 1 : 0;
+  if (rc) {
+    fprintf(stderr, "doppler bench: --preset %s: %s\n", name, dp_error_message());
+    rmdir(base);
+  }
+  return rc;
 }
 
 /* Remove the model directory preset_model wrote (its files: an HF checkpoint or an RDRR

@@ -40,11 +40,11 @@ static void put_num(char *buf, size_t *n, unsigned long v, int width) {
   buf[*n] = 0;
 }
 
-/* Remove one file of the temporary directory, and its own atomic-write temporary. */
-static int unlink_in_tmp(const char *name, long pid) {
+/* Remove one file of the directory, and its own atomic-write temporary. */
+static int unlink_in(const char *dir, const char *name, long pid) {
   char p[4096];
   size_t n = 0;
-  put_str(p, &n, g_tmp);
+  put_str(p, &n, dir);
   put_str(p, &n, "/");
   put_str(p, &n, name);
   int r = unlink(p);
@@ -54,20 +54,25 @@ static int unlink_in_tmp(const char *name, long pid) {
   return r;
 }
 
-static void remove_tmp_now(void) {
+void cli_remove_output_now(const char *dir) {
   long pid = (long)getpid();
-  if (unlink(g_tmp) == 0) return; /* a .gguf output: one file */
-  static const char *const names[] = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.gguf"};
-  for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink_in_tmp(names[i], pid);
+  static const char *const names[] = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.gguf", "config.json",
+                                      "model.safetensors"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink_in(dir, names[i], pid);
   for (unsigned long k = 0; k < 100000; k++) { /* shards are created in order: stop at the first gap */
     char name[4096];
     size_t n = 0;
     put_str(name, &n, "shard_");
     put_num(name, &n, k, 5);
     put_str(name, &n, ".bin");
-    if (unlink_in_tmp(name, pid)) break;
+    if (unlink_in(dir, name, pid)) break;
   }
-  rmdir(g_tmp);
+  rmdir(dir);
+}
+
+static void remove_tmp_now(void) {
+  if (unlink(g_tmp) == 0) return; /* a .gguf output: one file */
+  cli_remove_output_now(g_tmp);
 }
 
 static void on_signal(int sig) {
@@ -115,10 +120,8 @@ static int parse_quant(const char *cmd, const char *flag, const char *v, void *d
   return cli_usage_error(cmd, "%s: unknown type '%s' (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", flag, v);
 }
 
-typedef struct progress_state { int tty, drawn; } progress_state; /* drawn: a progress line is open */
-
-static void on_progress(void *ctx, const dp_convert_progress *p) {
-  progress_state *ps = ctx;
+void cli_convert_progress(void *ctx, const dp_convert_progress *p) {
+  cli_progress_state *ps = ctx;
   int tty = ps->tty;
   ps->drawn = tty && !p->final;
   double mbs = p->seconds > 0 ? p->bytes_done / 1e6 / p->seconds : 0;
@@ -146,8 +149,8 @@ int cmd_convert(int argc, char **argv) {
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   if (np != 2) return cli_usage_error("convert", "SRC and OUT are required");
-  progress_state ps = {isatty(2), 0};
-  o.progress = on_progress;
+  cli_progress_state ps = {isatty(2), 0};
+  o.progress = cli_convert_progress;
   o.progress_ctx = &ps;
   o.cancelled = cancelled;
   o.check = check_model;

@@ -14,32 +14,18 @@
 #include "core/file.h"
 #include "doppler.h"
 #include "format/model_file.h"
+#include "format/safetensors.h"
 #include "ref/forward.h"
 
-typedef struct st_entry { const char *name, *dtype; uint64_t shape[2]; int nd; const void *data; uint64_t bytes; } st_entry;
-
-/* Write a safetensors file: JSON header (padded to 8 bytes) + the tensors back to back. */
-static dp_status write_safetensors(const char *path, const st_entry *e, int n) {
+/* Write a safetensors file: the header (format/safetensors.h) + the tensors back to back. */
+static dp_status write_safetensors(const char *path, const dp_st_entry *e, const void *const *data, int n) {
   dp_buf h = {0};
-  uint64_t off = 0;
-  dp_buf_puts(&h, "{");
-  for (int i = 0; i < n; i++) {
-    dp_buf_printf(&h, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[", i ? "," : "", e[i].name, e[i].dtype);
-    for (int d = 0; d < e[i].nd; d++) dp_buf_printf(&h, "%s%llu", d ? "," : "", (unsigned long long)e[i].shape[d]);
-    dp_buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + e[i].bytes));
-    off += e[i].bytes;
-  }
-  dp_buf_puts(&h, "}");
-  while (h.len % 8 && !h.failed) dp_buf_puts(&h, " ");
-  if (h.failed) { dp_buf_free(&h); return DP_ERR_NOMEM; }
-  dp_atomic_file af;
-  dp_status st = dp_atomic_open(&af, path);
+  dp_status st = dp_safetensors_header(e, (size_t)n, 0, &h);
   if (st) { dp_buf_free(&h); return st; }
-  uint8_t len8[8];
-  for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
-  st = dp_atomic_write(&af, len8, 8);
-  if (!st) st = dp_atomic_write(&af, h.data, h.len);
-  for (int i = 0; !st && i < n; i++) st = dp_atomic_write(&af, e[i].data, (size_t)e[i].bytes);
+  dp_atomic_file af;
+  if ((st = dp_atomic_open(&af, path))) { dp_buf_free(&h); return st; }
+  st = dp_atomic_write(&af, h.data, h.len);
+  for (int i = 0; !st && i < n; i++) st = dp_atomic_write(&af, data[i], (size_t)e[i].nbytes);
   dp_buf_free(&h);
   if (st) { dp_atomic_abort(&af); return st; }
   return dp_atomic_commit(&af);
@@ -150,12 +136,14 @@ int cmd_logits(int argc, char **argv) {
     }
   }
   if (!st) {
-    st_entry e[3] = {
-        {"logits", "F32", {T, (uint64_t)V}, 2, logits, T * (uint64_t)V * 4},
-        {"gen_ids", "I32", {(uint64_t)N, 0}, 1, gen, (uint64_t)N * 4},
-        {"gen_logits", "F32", {(uint64_t)N, (uint64_t)V}, 2, gl, (uint64_t)N * (uint64_t)V * 4},
+    uint64_t s_logits[2] = {T, (uint64_t)V}, s_ids[1] = {(uint64_t)N}, s_gl[2] = {(uint64_t)N, (uint64_t)V};
+    dp_st_entry e[3] = {
+        {"logits", DP_F32, 2, s_logits, T * (uint64_t)V * 4},
+        {"gen_ids", DP_I32, 1, s_ids, (uint64_t)N * 4},
+        {"gen_logits", DP_F32, 2, s_gl, (uint64_t)N * (uint64_t)V * 4},
     };
-    st = write_safetensors(out, e, N > 0 ? 3 : 1);
+    const void *data[3] = {logits, gen, gl};
+    st = write_safetensors(out, e, data, N > 0 ? 3 : 1);
     if (!st) fprintf(stderr, "wrote %s: logits [%zu, %d]%s\n", out, T, V, N > 0 ? ", gen_ids, gen_logits" : "");
   }
   rc = st ? cli_fail("logits") : 0;

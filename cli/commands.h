@@ -85,6 +85,14 @@ void cli_gen_finish(cli_gen *g);        /* after parsing: -n -> o.max_tokens */
 const char *cli_gen_help(void);
 void cli_cancel_on_sigint(dp_session *s);
 void cli_on_stop_signals(void (*handler)(int)); /* SIGINT, SIGTERM, SIGHUP -> handler (sigaction) */
+/* From a signal handler (async-signal-safe): remove what convert or synth may have written in
+ * dir (manifest, shards, config, weights, tokenizer files, their .tmp-PID), then dir itself. */
+void cli_remove_output_now(const char *dir);
+/* convert's progress on stderr (cli/cmd_convert.c), also drawn by synth --quant: a line redrawn on
+ * a terminal, then one summary line. ctx: a cli_progress_state. */
+typedef struct cli_progress_state { int tty, drawn; } cli_progress_state; /* drawn: a progress line is open */
+struct dp_convert_progress;
+void cli_convert_progress(void *ctx, const struct dp_convert_progress *p);
 int cli_print_piece(void *user, int32_t token, const char *text, size_t len);
 /* Prefill/decode speed on stderr; a generation stopped by a full context says so first. */
 void cli_print_stats(const char *cmd, const dp_generate_stats *st, int ctx);

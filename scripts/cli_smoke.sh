@@ -118,6 +118,14 @@ assert (g["gen_ids"] == c["gen_ids"]).all(), (g["gen_ids"], c["gen_ids"])
 PY
 err=$($D synth --arch nosuch --out "$tmp/x" 2>&1); rc=$?
 [ $rc -eq 2 ] && [[ $err == *nosuch* ]] && [ ! -e "$tmp/x" ] && ok || no "synth bad arch: rc=$rc '$err'"
+# synth presets: listed; a bad name lists them, a cut past the end and a size beside a preset are refused
+$D synth --list-presets | grep -q "gemma-3-4b *google/gemma-3-4b-it" && ok || no "synth --list-presets"
+err=$($D synth --preset llama-9 --out "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ $err == *"llama-3.1-8b"* ]] && [ ! -e "$tmp/x" ] && ok || no "synth bad preset: rc=$rc '$err'"
+err=$($D synth --preset qwen3-0.6b --layers 29 --out "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ $err == *"28 layers"* ]] && [ ! -e "$tmp/x" ] && ok || no "synth preset cut past the end: rc=$rc '$err'"
+err=$($D synth --preset qwen3-0.6b --vocab 100 --out "$tmp/x" 2>&1); rc=$?
+[ $rc -eq 2 ] && [[ $err == *"only --layers"* ]] && [ ! -e "$tmp/x" ] && ok || no "synth preset with a size: rc=$rc '$err'"
 rm -rf "$tmp"
 # Exit status and message shape: 2 for usage errors, 1 for runtime failures, one line
 # `doppler CMD: ...` on stderr and nothing on stdout.

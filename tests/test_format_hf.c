@@ -25,7 +25,8 @@ static int parse_cfg(const char *text, dp_hparams *hp) {
 
 static void test_config_forms(void) {
   dp_hparams hp;
-  /* older Gemma 3 form: rope_theta + rope_scaling + rope_local_base_freq + sliding_window_pattern, no head_dim */
+  /* older Gemma 3 form: rope_theta + rope_scaling + rope_local_base_freq + sliding_window_pattern, no head_dim
+   * (Gemma3TextConfig's default 256 then, not hidden / heads) */
   const char *old_gemma =
       "{\"architectures\": [\"Gemma3ForCausalLM\"], \"model_type\": \"gemma3_text\", \"num_hidden_layers\": 7,"
       "\"hidden_size\": 64, \"num_attention_heads\": 4, \"num_key_value_heads\": 2, \"intermediate_size\": 128,"
@@ -34,7 +35,7 @@ static void test_config_forms(void) {
       "\"query_pre_attn_scalar\": 16, \"final_logit_softcapping\": 30.0, \"attn_logit_softcapping\": 50.0,"
       "\"bos_token_id\": 2, \"eos_token_id\": [1, 106]}";
   CHECK(parse_cfg(old_gemma, &hp) == 0, "old gemma form: %s", dp_error_message());
-  CHECK(hp.head_dim == 16, "head_dim derived %d", hp.head_dim);
+  CHECK(hp.head_dim == 256, "head_dim default %d", hp.head_dim);
   CHECK(hp.rope.type == DP_ROPE_LINEAR && hp.rope.factor == 8 && hp.rope.theta == 1e6, "global rope");
   CHECK(hp.rope_local.type == DP_ROPE_DEFAULT && hp.rope_local.theta == 1e4, "local rope %g", hp.rope_local.theta);
   int pat_ok = 1;
@@ -48,7 +49,7 @@ static void test_config_forms(void) {
 
   /* multimodal Gemma 3: text_config, token ids at the top */
   const char *mm = "{\"architectures\": [\"Gemma3ForConditionalGeneration\"], \"eos_token_id\": [1, 106], \"text_config\": {"
-                   "\"model_type\": \"gemma3_text\", \"num_hidden_layers\": 2, \"hidden_size\": 32, \"num_attention_heads\": 2,"
+                   "\"model_type\": \"gemma3_text\", \"num_hidden_layers\": 2, \"hidden_size\": 32, \"num_attention_heads\": 2, \"num_key_value_heads\": 1,"
                    "\"intermediate_size\": 64, \"vocab_size\": 200, \"head_dim\": 16, \"rope_parameters\": {\"full_attention\": "
                    "{\"rope_type\": \"default\", \"rope_theta\": 1e6}, \"sliding_attention\": {\"rope_type\": \"default\", \"rope_theta\": 1e4}},"
                    "\"layer_types\": [\"sliding_attention\", \"full_attention\"], \"sliding_window\": 4}}";

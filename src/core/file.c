@@ -187,3 +187,13 @@ void dp_dir_unlock(int fd) {
   (void)fd;
 #endif
 }
+
+dp_status dp_file_copy(const char *from, const char *to) {
+  char *d;
+  size_t n;
+  dp_status st = dp_file_read_all(from, &d, &n);
+  if (st) return st;
+  st = dp_file_write_atomic(to, d, n);
+  dp_free(d);
+  return st;
+}

@@ -43,4 +43,6 @@ dp_status dp_file_write_atomic(const char *path, const void *p, size_t n);
  * WASI has one process and no flock: the lock is then a no-op (*fd = -1). */
 dp_status dp_dir_lock(const char *dir, int *fd);
 void dp_dir_unlock(int fd);
+/* Copy a whole file: read, then written atomically to `to`. */
+dp_status dp_file_copy(const char *from, const char *to);
 #endif

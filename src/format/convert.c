@@ -40,6 +40,11 @@
 static int is_router(const char *n) { return strstr(n, "mlp.router.weight") || strstr(n, "block_sparse_moe.gate.weight"); }
 static int is_float(dp_dtype t) { return t <= DP_MXFP4; }
 
+int dp_convert_quant_known(const char *quant) {
+  dp_dtype t;
+  return !strcmp(quant, "q4_k_m") || (!dp_dtype_from_name(quant, &t) && is_float(t) && t != DP_MXFP4);
+}
+
 dp_status dp_convert_tensor_type(const dp_model_file *mf, const dp_tensor_info *t, const char *quant, dp_dtype *out, int *fell_back) {
   *fell_back = 0;
   if (!is_float(t->dtype)) return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s cannot be converted", dp_model_file_path(mf), t->name, dp_dtype_name(t->dtype));
@@ -57,7 +62,7 @@ dp_status dp_convert_tensor_type(const dp_model_file *mf, const dp_tensor_info *
     *fell_back = *out != DP_Q4_K && *out != DP_Q6_K;
     return DP_OK;
   }
-  if (dp_dtype_from_name(quant, &want) || !is_float(want) || want == DP_MXFP4)
+  if (!dp_convert_quant_known(quant) || dp_dtype_from_name(quant, &want))
     return dp_error(DP_ERR_INVALID_ARG, "--quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", quant);
   *out = dp_quant_fallback(want, row);
   *fell_back = *out != want;
@@ -264,16 +269,6 @@ static dp_status emit(conv *c, const dp_tensor_info *t, dp_dtype dt, int flags, 
 
 static dp_status rdrr_sink(void *ctx, const void *p, uint64_t n) { return dp_rdrr_writer_write(ctx, p, n); }
 
-static dp_status copy_file(const char *from, const char *to) {
-  char *d;
-  size_t n;
-  dp_status st = dp_file_read_all(from, &d, &n);
-  if (st) return st;
-  st = dp_file_write_atomic(to, d, n);
-  dp_free(d);
-  return st;
-}
-
 static dp_status write_tokenizer_gguf(const struct dp_gguf *g, const char *path) {
   dp_gguf_kvbuf k = {{0}, 0};
   for (size_t i = 0; i < g->n_kv; i++)
@@ -326,13 +321,13 @@ static dp_status write_rdrr(conv *c, const char *tmp, const char *src) {
   const struct dp_gguf *g = dp_model_file_gguf(c->mf);
   if (tj) {
     char *to = dp_path_join(tmp, "tokenizer.json");
-    st = to ? copy_file(tj, to) : DP_ERR_NOMEM;
+    st = to ? dp_file_copy(tj, to) : DP_ERR_NOMEM;
     dp_free(to);
     char *dir = dp_strdup(tj), *sl = dir ? strrchr(dir, '/') : NULL;
     if (sl) *sl = 0;
     char *cfg = dir ? dp_path_join(sl ? dir : ".", "tokenizer_config.json") : NULL, *cto = dp_path_join(tmp, "tokenizer_config.json");
     int has_cfg = cfg && dp_file_exists(cfg);
-    if (!st && has_cfg) st = cto ? copy_file(cfg, cto) : DP_ERR_NOMEM;
+    if (!st && has_cfg) st = cto ? dp_file_copy(cfg, cto) : DP_ERR_NOMEM;
     dp_free(dir), dp_free(cfg), dp_free(cto);
     dp_buf_printf(&f, ",\n  \"tokenizer\": {\"type\": \"huggingface\", \"file\": \"tokenizer.json\"%s}", has_cfg ? ", \"config\": \"tokenizer_config.json\"" : "");
   } else if (g) {
@@ -535,6 +530,11 @@ static dp_status convert_rdrr(conv *c, const char *src, const char *dst) {
   }
   dp_free(tmp), dp_free(old), dp_free(out);
   return st;
+}
+
+dp_status dp_convert_check_output(const char *dst) {
+  dp_convert_remove_stale(dst);
+  return dp_rdrr_check_replaceable(dst, ends_with(dst, ".gguf"), NULL);
 }
 
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o) {

@@ -37,6 +37,12 @@ typedef struct dp_convert_opts {
 } dp_convert_opts;
 
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o);
+/* The output check dp_convert makes first (after removing dead converters' leftovers): dst may
+ * be absent, a GGUF file for a .gguf path, an empty directory or an RDRR directory this project
+ * wrote (dp_rdrr_check_replaceable); anything else is DP_ERR_INVALID_ARG, left untouched. */
+dp_status dp_convert_check_output(const char *dst);
+/* 1 if quant names a type dp_convert accepts (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m). */
+int dp_convert_quant_known(const char *quant);
 /* The stored type a tensor gets (exposed for tests and inspect). quant as in opts. */
 struct dp_model_file;
 struct dp_tensor_info;

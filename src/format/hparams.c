@@ -12,7 +12,8 @@
  *  - gpt-oss configs may lack `architectures` (model_type decides); YaRN `truncate`;
  *  - head_dim absent or null -> d_model / n_heads; gemma's query_pre_attn_scalar; softcaps;
  *  - tie_word_embeddings default per architecture; eos_token_id int or list;
- *  - Gemma3ForConditionalGeneration: the text model's config is `text_config`.
+ *  - Gemma3ForConditionalGeneration: the text model's config is `text_config`; absent Gemma 3
+ *    keys take Gemma3TextConfig's defaults (vocab 262208, 8 heads, 4 kv heads, head_dim 256, ...).
  * Whatever the source, dp_hparams_validate (below) range-checks every field before anything
  * uses it: model_file_gguf.c and the JSON reader end with it too (docs/formats.md lists the
  * ranges); a NaN or negative epsilon, a zero theta, an id past the vocabulary never load. */
@@ -131,9 +132,11 @@ static dp_status token_ids(const dp_json *c, const dp_json *root, const char *wh
   if (!bos) bos = dp_json_get(root, "bos_token_id");
   if (!eos) eos = dp_json_get(root, "eos_token_id");
   if (!pad) pad = dp_json_get(root, "pad_token_id");
-  hp->bos_id = id_of(bos);
-  hp->pad_id = id_of(pad);
+  int g = hp->arch == DP_ARCH_GEMMA3; /* Gemma3TextConfig's defaults: bos 2, eos 1, pad 0 */
+  hp->bos_id = g && !bos ? 2 : id_of(bos);
+  hp->pad_id = g && !pad ? 0 : id_of(pad);
   hp->n_eos = 0;
+  if (g && !eos) hp->eos_ids[hp->n_eos++] = 1;
   if (dp_json_is(eos, DP_JSON_ARRAY)) {
     if (eos->n > DP_MAX_EOS) return dp_error(DP_ERR_FORMAT, "%s: field eos_token_id: %u ids (at most %d)", what, eos->n, DP_MAX_EOS);
     for (uint32_t i = 0; i < eos->n; i++) hp->eos_ids[hp->n_eos++] = id_of(dp_json_at(eos, i));
@@ -152,14 +155,17 @@ dp_status dp_hparams_from_hf_config(const dp_json *root, const char *what, dp_hp
   dp_arch a = hp->arch;
   static const char *MT[] = {"llama", "mistral", "qwen3", "gemma3_text", "mixtral", "gpt_oss"};
   snprintf(hp->model_type, sizeof hp->model_type, "%s", MT[a]);
-  if ((st = get_int(c, "num_hidden_layers", 0, 1, what, &hp->n_layers)) || (st = get_int(c, "hidden_size", 0, 1, what, &hp->d_model)) ||
-      (st = get_int(c, "num_attention_heads", 0, 1, what, &hp->n_heads)) ||
-      (st = get_int(c, "num_key_value_heads", hp->n_heads, 0, what, &hp->n_kv_heads)) ||
-      (st = get_int(c, "intermediate_size", 0, 1, what, &hp->d_ff)) || (st = get_int(c, "vocab_size", 0, 1, what, &hp->vocab_size)) ||
-      (st = get_int(c, "max_position_embeddings", 2048, 0, what, &hp->max_pos)))
+  /* Gemma 3: absent keys take Gemma3TextConfig's defaults, as transformers applies them (the
+   * multimodal checkpoints' text_config lists only the keys that differ from them) */
+  int g = a == DP_ARCH_GEMMA3;
+  if ((st = get_int(c, "num_hidden_layers", 26, !g, what, &hp->n_layers)) || (st = get_int(c, "hidden_size", 2304, !g, what, &hp->d_model)) ||
+      (st = get_int(c, "num_attention_heads", 8, !g, what, &hp->n_heads)) ||
+      (st = get_int(c, "num_key_value_heads", g ? 4 : hp->n_heads, 0, what, &hp->n_kv_heads)) ||
+      (st = get_int(c, "intermediate_size", 9216, !g, what, &hp->d_ff)) || (st = get_int(c, "vocab_size", 262208, !g, what, &hp->vocab_size)) ||
+      (st = get_int(c, "max_position_embeddings", g ? 131072 : 2048, 0, what, &hp->max_pos)))
     return st;
   if (hp->n_heads <= 0) return dp_error(DP_ERR_FORMAT, "%s: field num_attention_heads: %d out of range 1..%d", what, hp->n_heads, 1 << 14);
-  if ((st = get_int(c, "head_dim", hp->d_model / hp->n_heads, 0, what, &hp->head_dim))) return st;
+  if ((st = get_int(c, "head_dim", g ? 256 : hp->d_model / hp->n_heads, 0, what, &hp->head_dim))) return st;
   hp->norm_eps = dp_json_get_num(c, "rms_norm_eps", a == DP_ARCH_GEMMA3 ? 1e-6 : 1e-5);
   const dp_json *tie = dp_json_get(c, "tie_word_embeddings");
   if (!tie || tie->type == DP_JSON_NULL) tie = dp_json_get(root, "tie_word_embeddings");

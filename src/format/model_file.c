@@ -8,9 +8,9 @@
  * gpt-oss: HF stores experts packed as `mlp.experts.gate_up_proj_blocks` [E, 2I, H/32, 16] +
  * `_scales` [E, 2I, H/32] with gate/up interleaved (gate = even rows). They are presented per
  * expert, de-interleaved, as GGUF MXFP4 blocks:
- *   model.layers.L.mlp.experts.E.gate_proj.weight  MXFP4 [I, H]   (+ .bias F32 [I])
- *   model.layers.L.mlp.experts.E.up_proj.weight    MXFP4 [I, H]   (+ .bias F32 [I])
- *   model.layers.L.mlp.experts.E.down_proj.weight  MXFP4 [H, I]   (+ .bias F32 [H]) */
+ *   model.layers.L.mlp.experts.E.gate_proj.weight  MXFP4 [I, H]   (+ .bias [I], stored type)
+ *   model.layers.L.mlp.experts.E.up_proj.weight    MXFP4 [I, H]   (+ .bias [I], stored type)
+ *   model.layers.L.mlp.experts.E.down_proj.weight  MXFP4 [H, I]   (+ .bias [H], stored type) */
 #include "format/json_status.h"
 #include "format/model_file_impl.h"
 #include "format/safetensors.h"
@@ -379,7 +379,8 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
   uint64_t E = blk->shape[0], out = blk->shape[1], G = blk->shape[2];
   int gate_up = !strcmp(proj, "gate_up_proj");
   if (gate_up && out % 2) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: odd gate_up rows", st->path, blk->name);
-  if (bias && (bias->dtype != DP_F32 || bias->n_dims != 2 || bias->shape[0] != E || bias->shape[1] != out))
+  if (bias && ((bias->dtype != DP_F32 && bias->dtype != DP_BF16 && bias->dtype != DP_F16) || bias->n_dims != 2 || bias->shape[0] != E ||
+               bias->shape[1] != out)) /* the released checkpoints store them bf16 */
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: unexpected bias shape", st->path, bias->name);
   static const char *PARTS[] = {"gate_proj", "up_proj", "down_proj"};
   for (uint64_t e = 0; e < E; e++) {
@@ -400,7 +401,7 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
       if (bias) {
         snprintf(name, sizeof name, "%s%llu.%s.bias", prefix, (unsigned long long)e, PARTS[part]);
         uint64_t bs[1] = {rows};
-        mf_view *b = dp_mf_add(mf, name, DP_F32, 1, bs);
+        mf_view *b = dp_mf_add(mf, name, bias->dtype, 1, bs);
         if (!b) return DP_ERR_NOMEM;
         /* one f32 per "row" so the stride machinery picks every other element */
         b->src = src;
@@ -412,6 +413,23 @@ static dp_status add_gptoss_experts(dp_model_file *mf, int src, const dp_safeten
     }
   }
   return DP_OK;
+}
+
+/* Gemma3ForConditionalGeneration: the text model's tensors are presented under the names of
+ * Gemma3ForCausalLM -- `model.language_model.X` (transformers >= 4.52) and the hub files'
+ * `language_model.model.X` as `model.X`, `language_model.lm_head.weight` as `lm_head.weight`;
+ * the vision tower and the multimodal projector are no part of the text model: NULL (skipped).
+ * Other names are returned unchanged. buf holds the renamed name. */
+static const char *text_name(const dp_hparams *hp, const char *n, char *buf, size_t cap) {
+  if (hp->arch != DP_ARCH_GEMMA3) return n;
+  static const char *const skip[] = {"vision_tower.", "model.vision_tower.", "multi_modal_projector.", "model.multi_modal_projector."};
+  for (size_t i = 0; i < sizeof skip / sizeof *skip; i++)
+    if (!strncmp(n, skip[i], strlen(skip[i]))) return NULL;
+  static const struct { const char *from, *to; } R[] = {
+    {"model.language_model.", "model."}, {"language_model.model.", "model."}, {"language_model.lm_head.", "lm_head."}};
+  for (size_t i = 0; i < sizeof R / sizeof *R; i++)
+    if (!strncmp(n, R[i].from, strlen(R[i].from)) && snprintf(buf, cap, "%s%s", R[i].to, n + strlen(R[i].from)) < (int)cap) return buf;
+  return n;
 }
 
 static dp_status add_st_tensors(dp_model_file *mf, int src, const dp_safetensors *st, const dp_json *weight_map, const char *fname) {
@@ -440,7 +458,10 @@ static dp_status add_st_tensors(dp_model_file *mf, int src, const dp_safetensors
       if (strstr(rest, "_scales") || strstr(rest, "_bias")) continue; /* consumed with _blocks */
       return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: only MXFP4-packed gpt-oss experts are supported", st->path, t->name);
     }
-    mf_view *v = dp_mf_add(mf, t->name, t->dtype, t->n_dims, t->shape);
+    char renamed[256];
+    const char *name = text_name(&mf->hp, t->name, renamed, sizeof renamed);
+    if (!name) continue;
+    mf_view *v = dp_mf_add(mf, name, t->dtype, t->n_dims, t->shape);
     if (!v) return DP_ERR_NOMEM;
     v->src = src;
     v->off = t->offset;
@@ -503,8 +524,10 @@ static dp_status open_hf(const char *dir, dp_model_file *mf) {
   }
   if (!st && wm && listed != wm->n) {
     for (uint32_t i = 0; i < wm->n; i++) {
-      int found = 0;
-      for (size_t k = 0; k < mf->n && !found; k++) found = !strcmp(mf->v[k].info.name, wm->keys[i]);
+      char renamed[256];
+      const char *key = text_name(&mf->hp, wm->keys[i], renamed, sizeof renamed);
+      int found = !key; /* skipped (vision tower) */
+      for (size_t k = 0; k < mf->n && !found; k++) found = !strcmp(mf->v[k].info.name, key);
       if (!found && !strstr(wm->keys[i], "_scales") && !strstr(wm->keys[i], "_blocks") && !strstr(wm->keys[i], "_bias") &&
           !strstr(wm->keys[i], "inv_freq")) {
         st = dp_error(DP_ERR_FORMAT, "%s: tensor %s: listed in the index but not found in %s", idx, wm->keys[i],

@@ -1,11 +1,13 @@
-/* safetensors.c -- the safetensors reader (see safetensors.h). Called by model_file.c for
- * HF directories and by the fuzzer; depends on core (json, file, alloc, utf8). The header is
+/* safetensors.c -- the safetensors reader (see safetensors.h), and the header writer used by
+ * synth.c and `doppler logits`. The reader is called by model_file.c for HF directories and
+ * by the fuzzer; depends on core (json, file, alloc, utf8). The header is
  * untrusted: every size is checked before it is used, nothing is allocated in proportion to
  * a number read from the file (only to the header's actual length). */
 #include "format/json_status.h"
 #include "format/safetensors.h"
 #include "format/ranges.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/utf8.h"
@@ -157,4 +159,30 @@ const dp_st_tensor *dp_safetensors_find(const dp_safetensors *st, const char *na
   for (size_t i = 0; i < st->n; i++)
     if (!strcmp(st->t[i].name, name)) return &st->t[i];
   return NULL;
+}
+
+dp_status dp_safetensors_header(const dp_st_entry *e, size_t n, int pt_metadata, dp_buf *out) {
+  dp_buf h = {0};
+  uint64_t off = 0;
+  dp_buf_puts(&h, pt_metadata ? "{\"__metadata__\":{\"format\":\"pt\"}" : "{");
+  for (size_t i = 0; i < n; i++) {
+    const char *dt = "?";
+    for (size_t k = 0; k < sizeof ST_TYPES / sizeof *ST_TYPES; k++)
+      if (ST_TYPES[k].t == e[i].dtype) dt = ST_TYPES[k].name;
+    dp_buf_puts(&h, i || pt_metadata ? "," : "");
+    dp_buf_json_string(&h, e[i].name, strlen(e[i].name));
+    dp_buf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dt);
+    for (int d = 0; d < e[i].n_dims; d++) dp_buf_printf(&h, "%s%llu", d ? "," : "", (unsigned long long)e[i].shape[d]);
+    dp_buf_printf(&h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)(off + e[i].nbytes));
+    off += e[i].nbytes;
+  }
+  dp_buf_puts(&h, "}");
+  while (h.len % 8 && !h.failed) dp_buf_puts(&h, " ");
+  uint8_t len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
+  if (!h.failed) dp_buf_append(out, len8, 8);
+  if (!h.failed) dp_buf_append(out, h.data, h.len);
+  dp_status st = h.failed || out->failed ? DP_ERR_NOMEM : DP_OK;
+  dp_buf_free(&h);
+  return st;
 }

@@ -1,4 +1,4 @@
-/* safetensors.h -- reader for one .safetensors file: 8-byte little-endian header length,
+/* safetensors.h -- reader (and the header writer) for one .safetensors file: 8-byte little-endian header length,
  * a JSON header {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
  * then the data. Every entry is validated (dtype known, shape product * element size ==
  * end - begin without overflow, range inside the file, names unique and valid UTF-8). */
@@ -34,4 +34,12 @@ dp_status dp_safetensors_parse(const uint8_t *data, uint64_t size, const char *w
 dp_status dp_safetensors_open(const char *path, dp_safetensors **out);
 void dp_safetensors_free(dp_safetensors *st); /* NULL-safe; unmaps if mapped */
 const dp_st_tensor *dp_safetensors_find(const dp_safetensors *st, const char *name);
+
+/* Writer side: the bytes that open a safetensors file whose tensors follow back to back in the
+ * order given -- the 8-byte little-endian header length, then the JSON header (with
+ * "__metadata__": {"format": "pt"} when pt_metadata, as torch writes it) padded with spaces to
+ * a multiple of 8. Appended to out; DP_ERR_NOMEM if it failed. dtype: F32, F16, BF16, I32, ... */
+typedef struct dp_st_entry { const char *name; dp_dtype dtype; int n_dims; const uint64_t *shape; uint64_t nbytes; } dp_st_entry;
+struct dp_buf;
+dp_status dp_safetensors_header(const dp_st_entry *e, size_t n, int pt_metadata, struct dp_buf *out);
 #endif
