@@ -6,7 +6,7 @@
  * figures are copied into notes/performance.md by hand. */
 #include "testlib.h"
 #include "core/alloc.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "quant/quant.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "doppler.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 
 #define MAX_LIST 16
 
@@ -76,7 +76,7 @@ static void json_str(const char *s) {
 
 /* ---- --preset ---- */
 
-/* Write the preset's random-weight model (format/synth.h, as `synth --preset`: bf16 unless --quant,
+/* Write the preset's random-weight model (tools/synth.h, as `synth --preset`: bf16 unless --quant,
  * no tokenizer: the bench runs on ids) to `dir` (cap bytes) = a new temporary directory's "model"
  * entry; remove_model_dir removes both after the run. 0, 2 (bad preset or cut) or 1. */
 static int preset_model(const char *name, const char *quant, int layers, char *dir, size_t cap) {

@@ -1,5 +1,5 @@
 /* cmd_convert.c -- `doppler convert SRC OUT [--quant TYPE] [--shard-size BYTES]`: thin CLI
- * over dp_convert (src/format/convert.c). --quant is case-insensitive. Progress comes through
+ * over dp_convert (src/tools/convert.c). --quant is case-insensitive. Progress comes through
  * dp_convert_opts.progress: redrawn in place on stderr when it is a terminal (tensors, MB, MB/s,
  * ETA), and one summary line at the end either way; stdout stays empty.
  *
@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "doppler.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 
 static volatile sig_atomic_t g_signal; /* first signal received, 0 if none */
 static char g_tmp[4096];                /* OUT.tmp-PID: the converter's temporary output */

@@ -1,5 +1,5 @@
 /* cmd_inspect.c -- `doppler inspect MODEL [--json] [--verify]`: architecture, parameter count,
- * bytes per dtype, shards and tensors of an HF dir, GGUF file or RDRR dir (src/format/inspect.c).
+ * bytes per dtype, shards and tensors of an HF dir, GGUF file or RDRR dir (src/tools/inspect.c).
  * --verify hashes every RDRR shard against the manifest first (opening checks sizes only;
  * hashes are otherwise checked as shards are first read). */
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include "commands.h"
 #include "core/buf.h"
 #include "doppler_status.h"
-#include "format/inspect.h"
+#include "tools/inspect.h"
 #include "format/model_file.h"
 
 static void usage(FILE *f) {

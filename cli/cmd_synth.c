@@ -1,6 +1,6 @@
 /* cmd_synth.c -- `doppler synth (--arch A [sizes] | --preset NAME [--layers N]) --out DIR [--seed S]
  * [--dtype T] [--config-form F] [--quant Q] [--tokenizer DIR | --no-tokenizer]`, and
- * `doppler synth --list-presets`: writes a random-weight HF checkpoint (src/format/synth.h) of
+ * `doppler synth --list-presets`: writes a random-weight HF checkpoint (src/tools/synth.h) of
  * any shape, e.g. to check the GPU path against the CPU reference on shapes no real model has:
  *   doppler synth --arch gemma3 --vocab 777 --head-dim 48 --config-form old --out /tmp/g
  *   doppler logits /tmp/g --ids 1,2,3 --decode 16 --out gpu.safetensors
@@ -24,7 +24,7 @@
 #include "commands.h"
 #include "core/alloc.h"
 #include "core/error.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 
 static void list_presets(FILE *f) {
   fprintf(f, "presets (the checkpoint's exact config.json, tensor names and shapes; tokenizer family):\n");

@@ -1,13 +1,13 @@
 /* cmd_update_manifest.c -- `doppler update-manifest MODEL [--q4k-matmul fused|dequant]
  * [--compute-precision f16|f32] [--q4k-layout LAYOUT] [--dry-run] [--allow-unsafe]`: persist
- * kernel hints in an RDRR manifest without touching shards (src/format/inspect.c). */
+ * kernel hints in an RDRR manifest without touching shards (src/tools/inspect.c). */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "commands.h"
 #include "core/buf.h"
 #include "doppler_status.h"
-#include "format/inspect.h"
+#include "tools/inspect.h"
 
 static void usage(FILE *f) {
   fputs("usage: doppler update-manifest MODEL [--q4k-matmul fused|dequant] [--compute-precision f16|f32]\n"

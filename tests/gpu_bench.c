@@ -10,7 +10,7 @@
 #include <math.h>
 #include <unistd.h>
 #include "doppler.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "gpu_kernels_util.h"
 #include "kernels/probe.h"
 #include "ref/kernels_ref.h"

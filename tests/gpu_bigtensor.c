@@ -1,7 +1,7 @@
 /* gpu_bigtensor.c -- tensors larger than one storage binding (kernels/ops.h dp_weight: parts of
  * whole rows, each its own buffer within maxStorageBufferBindingSize and maxBufferSize).
- * Synthetic checkpoints (src/format/synth.h; quantized ones converted to GGUF by
- * src/format/convert.h) whose embedding (tied and untied), LM head and FFN matrices exceed the
+ * Synthetic checkpoints (src/tools/synth.h; quantized ones converted to GGUF by
+ * src/tools/convert.h) whose embedding (tied and untied), LM head and FFN matrices exceed the
  * limit run on the GPU against the CPU reference (src/ref/forward.c): a prompt holding the
  * first and last id of every part of the embedding and random ids, all its logits (prefill),
  * then greedy decode steps, by the rules of tests/gpu_synth.c: Frobenius relative error <= 1e-4
@@ -29,9 +29,9 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/model_file.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "ref/forward.h"
 #include "runtime/runtime.h"
 #include "testlib.h"

@@ -30,7 +30,7 @@ static void test_rope(void) {
     int T = cs[c].T, H = cs[c].H, hd = cs[c].hd, rot = cs[c].rot;
     size_t n = (size_t)T * H * hd;
     float inv[256], af;
-    KT_OK(dp_ref_rope_freqs(&r, hd, inv, &af));
+    KT_OK(dp_rope_freqs(&r, hd, inv, &af));
     float *x = kt_randn(n, 1), *ref = kt_alloc(n * 4), *out = kt_alloc(n * 4);
     memcpy(ref, x, n * 4);
     dp_ref_rope(ref, inv, T, H, hd, rot, cs[c].pos0, cs[c].style, af);
@@ -61,7 +61,7 @@ static void test_rope_kv(void) {
     r.theta = 10000;
     r.rotary_dim = rot;
     float inv[256], af;
-    KT_OK(dp_ref_rope_freqs(&r, hd, inv, &af));
+    KT_OK(dp_rope_freqs(&r, hd, inv, &af));
     size_t nq = (size_t)T * H * hd, nk = (size_t)T * KVH * hd, nc = (size_t)cap * KVH * hd, row = (size_t)KVH * hd;
     float *q = kt_randn(nq, 1), *k = kt_randn(nk, 1), *v = kt_randn(nk, 1);
     float *kc = kt_randn(nc, 1), *vc = kt_randn(nc, 1);

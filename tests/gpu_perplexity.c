@@ -20,7 +20,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "doppler.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/model_file.h"
 #include "ref/forward.h"
 #include "testlib.h"

@@ -1,4 +1,4 @@
-/* gpu_presets.c -- the small presets of `doppler synth` (src/format/synth.h) end to end on the
+/* gpu_presets.c -- the small presets of `doppler synth` (src/tools/synth.h) end to end on the
  * GPU: qwen3-0.6b, llama-3.2-1b and gemma-3-1b with their real config.json, vocabularies and
  * widths, cut to their first layer (gemma-3-1b: its first six, five local layers with a window
  * of 512 and one global layer, so both RoPE bases and both attention kinds run), bf16 weights as
@@ -23,7 +23,7 @@
 #include "core/error.h"
 #include "doppler.h"
 #include "format/model_file.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "ref/forward.h"
 #include "testlib.h"
 

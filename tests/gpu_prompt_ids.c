@@ -21,7 +21,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "doppler.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "testlib.h"
 
 static char TMP[256];

@@ -1,4 +1,4 @@
-/* gpu_synth.c -- held-back shapes: synthetic checkpoints (src/format/synth.h) of every dense
+/* gpu_synth.c -- held-back shapes: synthetic checkpoints (src/tools/synth.h) of every dense
  * architecture with sizes no golden fixture has (vocabularies, head dimensions and widths that
  * are not multiples of 8, 32 or 64, an odd width, head_dim 2 and 256, f16/bf16 weights with
  * odd row lengths, both HF config forms), each checked GPU against the CPU reference
@@ -33,7 +33,7 @@
 #include "core/error.h"
 #include "doppler.h"
 #include "format/model_file.h"
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "ref/forward.h"
 #include "testlib.h"
 

@@ -12,9 +12,9 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/file.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/gguf.h"
-#include "format/inspect.h"
+#include "tools/inspect.h"
 #include "format/model_file.h"
 #include "format/rdrr.h"
 #include <math.h>

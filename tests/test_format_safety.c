@@ -18,13 +18,13 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "doppler.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/gguf.h"
-#include "format/gguf_write.h"
+#include "tools/gguf_write.h"
 #include "format/hparams.h"
-#include "format/inspect.h"
+#include "tools/inspect.h"
 #include "format/model_file.h"
-#include "format/rdrr.h"
+#include "tools/rdrr_write.h"
 #include "format/safetensors.h"
 #include <errno.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* test_format_synth.c -- synthetic checkpoints (src/format/synth.c) without a GPU:
+/* test_format_synth.c -- synthetic checkpoints (src/tools/synth.c) without a GPU:
  * * every architecture, in both config forms, opens as an HF directory whose plan passes
  *   dp_plan_check, and the old and new forms of the same options give identical hparams
  *   (compared through their lossless JSON form) -- with shapes where the old form drops
@@ -32,14 +32,14 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/hparams.h"
 #include "format/model_file.h"
 #include "format/safetensors.h"
 #include "core/json.h"
 #include "ref/forward.h"
 #include <fcntl.h>
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "model/plan.h"
 #include "quant/quant.h"
 #include "testlib.h"

@@ -12,7 +12,7 @@
 
 static void check_freqs(const char *what, const dp_rope *r, int head_dim, const double *want, int n, double af) {
   float inv[64], f;
-  CHECK(dp_ref_rope_freqs(r, head_dim, inv, &f) == DP_OK, "%s", what);
+  CHECK(dp_rope_freqs(r, head_dim, inv, &f) == DP_OK, "%s", what);
   for (int i = 0; i < n; i++) CHECK(NEAR(inv[i], want[i], 1e-6), "%s: inv_freq[%d] = %.9g, want %.9g", what, i, inv[i], want[i]);
   CHECK(NEAR(f, af, 1e-6), "%s: attn_factor %g, want %g", what, f, af);
 }
@@ -53,7 +53,7 @@ int main(void) {
   check_freqs("yarn attention_factor", &r, 8, (double[]){1, 0.0625, 0.0025, 0.00025}, 4, 0.5);
   r.rotary_dim = 3;
   float inv[8], af;
-  CHECK(dp_ref_rope_freqs(&r, 8, inv, &af) == DP_ERR_INVALID_ARG, "odd rotary dim accepted");
+  CHECK(dp_rope_freqs(&r, 8, inv, &af) == DP_ERR_INVALID_ARG, "odd rotary dim accepted");
 
   /* RoPE styles: position 1, inv_freq {1, 0}: the pair of frequency 0 turns by 1 radian */
   float fr[2] = {1, 0};

@@ -3,7 +3,7 @@
  * every tensor it names exists with its shape (model/plan.c dp_plan_check), and the tokenizer
  * loads (tokenizer.json, else the GGUF tokenizer.ggml.* keys) as dp_model_load loads it.
  * Called by `doppler convert` on its source and on its output before the output is renamed
- * into place (format/convert.h check hook); depends on format, model and tokenizer. */
+ * into place (tools/convert.h check hook); depends on format, model and tokenizer. */
 #include "doppler.h"
 #include "core/error.h"
 #include "format/gguf.h"

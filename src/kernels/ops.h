@@ -158,7 +158,7 @@ dp_status dp_op_rmsnorm(dp_ops *o, dp_view y, dp_view x, dp_view w, uint32_t row
                         float eps, uint32_t flags);
 
 /* ---- rope: rotate x[t, h, :rot_dim] by angle (pos0 + t) * inv_freq[i], in place -------------
- * x: [T, n_heads, head_dim] f32. inv_freq: [rot_dim / 2] f32 from dp_ref_rope_freqs()
+ * x: [T, n_heads, head_dim] f32. inv_freq: [rot_dim / 2] f32 from dp_rope_freqs()
  * (src/ref/kernels_ref.h: default / linear / llama3 / YaRN computed on the CPU in double),
  * uploaded once per model. attn_factor multiplies cos and sin (YaRN's mscale; 1 otherwise).
  * style: DP_ROPE_HALF pairs (i, i + rot_dim/2) (HF rotate_half); DP_ROPE_PAIRS pairs

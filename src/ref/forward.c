@@ -149,7 +149,7 @@ static dp_status load_all(dp_ref_model *m, dp_model_file *mf) {
     int rot = P->rope.rotary_dim > 0 ? P->rope.rotary_dim : p->head_dim;
     L->inv_freq = own(m, dp_malloc((size_t)(rot / 2 + 1) * sizeof(float)));
     if (!L->inv_freq) return DP_ERR_NOMEM;
-    TRY(dp_ref_rope_freqs(&P->rope, p->head_dim, L->inv_freq, &L->rope_factor));
+    TRY(dp_rope_freqs(&P->rope, p->head_dim, L->inv_freq, &L->rope_factor));
   }
   return DP_OK;
 }

@@ -2,10 +2,10 @@
  * out, double accumulation. Used by the kernel tests (tests/gpu_kernels_*.c) and by the CPU
  * forward pass. Shapes, layouts and semantics are exactly those documented in ops.h; weights
  * here are f32 (dequantise GGUF blocks first with dp_ref_dequant_rows / dp_dequantize).
- * Also home of the RoPE frequency rules (dp_ref_rope_freqs), which the runtime uses to fill
- * the GPU inv_freq table. */
+ * RoPE frequency tables come from model/rope.h (dp_rope_freqs), shared with the runtime. */
 #ifndef DP_REF_KERNELS_REF_H
 #define DP_REF_KERNELS_REF_H
+#include "model/rope.h"
 #include <stdint.h>
 #include "core/dtype.h"
 #include "doppler_status.h"
@@ -23,10 +23,6 @@ void dp_ref_embed(float *y, const uint32_t *ids, const float *table, int T, int 
 void dp_ref_rmsnorm(float *y, const float *x, const float *w, int rows, int D, float eps,
                     int plus_one);
 
-/* RoPE inverse frequencies inv_freq[i], i < rot_dim/2, for the rule in r (default, linear,
- * llama3, YaRN; rot_dim = r->rotary_dim or head_dim when that is 0), computed in double as
- * HF transformers does; *attn_factor gets the factor on cos/sin (YaRN mscale, else 1). */
-dp_status dp_ref_rope_freqs(const dp_rope *r, int head_dim, float *inv_freq, float *attn_factor);
 /* In place on x[T, n_heads, head_dim], positions pos0 + t; style 0 rotate-half, 1 pairs. */
 void dp_ref_rope(float *x, const float *inv_freq, int T, int n_heads, int head_dim, int rot_dim,
                  int pos0, int style, float attn_factor);

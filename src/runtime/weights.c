@@ -11,14 +11,14 @@
  * f32. Where the ops layer wants it (CPU adapters), the matrices (q|k|v, o, gate|up, down, the
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
- * tables with the CPU rules of src/ref/kernels_ref.h. Tied embeddings share one dp_weight. */
+ * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. */
 #include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
-#include "ref/kernels_ref.h"
+#include "model/rope.h"
 #include "runtime/runtime.h"
 
 #define STAGING_BYTES (4u << 20)      /* host staging buffer */
@@ -196,7 +196,7 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   float *f = dp_malloc((size_t)(rot / 2) * sizeof *f);
   if (!f) return DP_ERR_NOMEM;
   float af = 1;
-  dp_status st = dp_ref_rope_freqs(r, p->head_dim, f, &af);
+  dp_status st = dp_rope_freqs(r, p->head_dim, f, &af);
   if (st) { dp_free(f); return st; }
   L->rot_dim = rot, L->rope_attn_factor = af, L->rope_style = r->interleaved ? DP_ROPE_PAIRS : DP_ROPE_HALF;
   tables[li] = f;

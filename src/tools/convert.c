@@ -11,12 +11,12 @@
  *
  * GGUF output: llama.cpp names (gguf_names.c), Q/K rows permuted back to llama.cpp's order,
  * Gemma norms stored as w+1, per-expert tensors merged into [E, out, in]. */
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/model_file.h"
 #include "format/gguf.h"
 #include "format/gguf_names.h"
-#include "format/gguf_write.h"
-#include "format/rdrr.h"
+#include "tools/gguf_write.h"
+#include "tools/rdrr_write.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"

@@ -64,7 +64,7 @@
  * Output: DIR is written as DIR.tmp-PID and renamed at the end; nothing is left on failure.
  * An existing DIR is replaced only when empty or holding just the files this module writes
  * (config.json carries a "_doppler_synth" object: seed, arch or preset, form). With `quant`, the
- * HF checkpoint is staged in DIR.synth-PID/NAME and converted by dp_convert (format/convert.h):
+ * HF checkpoint is staged in DIR.synth-PID/NAME and converted by dp_convert (tools/convert.h):
  * DIR becomes an RDRR directory (or a GGUF file when it ends in ".gguf") of that type. */
 #ifndef DP_FORMAT_SYNTH_H
 #define DP_FORMAT_SYNTH_H

@@ -3,19 +3,19 @@
  * written into a temporary directory renamed at the end (or staged and handed to the converter
  * for --quant). Called by cli/cmd_synth.c and the tests (tests/test_format_synth.c,
  * tests/gpu_synth.c, tests/gpu_presets.c); depends on core (buf, file, error, alloc), quant
- * (f32 -> f16/bf16 rounding), format/safetensors (the header) and format/convert (--quant).
+ * (f32 -> f16/bf16 rounding), format/safetensors (the header) and tools/convert (--quant).
  *
  * One description (`model`) is filled from a preset or from the options, and everything is
  * written from it: the config keys (collected, then emitted sorted as HF does) and the tensor
  * list (HF names, [out, in]; safetensors data in name order, as HF writes it). Each tensor's
  * values come from its own generator stream (seed and name hashed), generated and converted
  * CHUNK elements at a time, so memory stays bounded for any size. */
-#include "format/synth.h"
+#include "tools/synth.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "format/convert.h"
+#include "tools/convert.h"
 #include "format/hparams.h"
 #include "format/safetensors.h"
 #include "quant/quant.h"

@@ -2,7 +2,7 @@
  * 256 bytes, cut into shards of shard_size bytes (a tensor may continue in the next shard),
  * each shard hashed with SHA-256 as it is written; manifest.json is written last. Called by
  * the converter; depends on core (sha256, buf, file). Output is deterministic. */
-#include "format/rdrr.h"
+#include "tools/rdrr_write.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"

@@ -3,7 +3,7 @@
  * model_file, rdrr (manifest checks) and core (json, buf, file). The manifest editor re-emits
  * the parsed JSON tree in its original key order with only the edited values changed. */
 #include "format/json_status.h"
-#include "format/inspect.h"
+#include "tools/inspect.h"
 #include "format/model_file_impl.h"
 #include "format/rdrr.h"
 #include "core/alloc.h"

@@ -13,7 +13,7 @@
  * refused. Leftovers OUT.tmp-PID / OUT.old-PID of a converter that died (SIGKILL, power loss)
  * are removed by the next conversion to OUT once no process PID runs (native builds only: WASI
  * has no processes and one converter at a time). */
-#include "format/rdrr.h"
+#include "tools/rdrr_write.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"

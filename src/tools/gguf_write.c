@@ -5,7 +5,7 @@
  * .attention.layer_norm_rms_epsilon, .rope.freq_base, .rope.dimension_count,
  * .rope.scaling.*, .expert_count, .expert_used_count, .attention.sliding_window, ... */
 #include "format/json_status.h"
-#include "format/gguf_write.h"
+#include "tools/gguf_write.h"
 #include "format/gguf_names.h"
 #include "core/alloc.h"
 #include "core/error.h"
