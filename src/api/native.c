@@ -3,7 +3,7 @@
  * read-back in flight has completed (the device layer's dp_gpu_read_wait, Dawn's instance
  * event processing); dp_generate and dp_generate_ids are start, then wait + resume until
  * nothing is pending, then finish. This file is the only one in src/api and src/runtime's
- * generation path that waits for the GPU (scripts/cli_smoke.sh checks; the browser build
+ * generation path that waits for the GPU (scripts/wasm_check.sh checks; the browser build
  * awaits the map in JS instead and calls dp_gen_resume). */
 #include "api/api_internal.h"
 #include "core/error.h"

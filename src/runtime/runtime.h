@@ -6,7 +6,8 @@
  *   dp_rt_model    the plan + every weight tensor uploaded once (weights.c)
  *   dp_rt_session  KV cache, activation buffers, sampler scratch (session.c)
  * Graph recording (forward.c) only records dispatches; session.c / generate.c decide when to
- * submit and what to read back (token ids, or logits for tests). */
+ * submit and what to read back (token ids, or logits for tests); generate.c never waits for a
+ * read-back (the host does, between dp_rt_gen_step calls). */
 #ifndef DP_RUNTIME_RUNTIME_H
 #define DP_RUNTIME_RUNTIME_H
 #include <stddef.h>
@@ -172,7 +173,7 @@ int dp_rt_gen_pending(const dp_rt_gen *g);
 dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g);
 /* After the read-back completed: accept its ids up to and including an end-of-generation id
  * (unless sp->no_eos), hand them to cb (nonzero: stop), then, unless generation ends (EOS,
- * stop, the limit; DP_ERR_CANCELLED after dp_session cancel; DP_ERR_CONTEXT_FULL when
+ * stop, the limit; DP_ERR_CANCELLED after s->cancel was set; DP_ERR_CONTEXT_FULL when
  * max_new was 0 and the context filled), record and submit the next batch of `steps` and start
  * its read-back. Never waits. Stepping a generation whose read-back has not completed is
  * DP_ERR_INVALID_ARG (nothing changes). */
@@ -184,6 +185,9 @@ void dp_rt_gen_free(dp_rt_gen *g);
 dp_status dp_rt_gen_prepare(dp_rt_session *s);
 /* Record the forward pass of the pending token (in cur_id); then the logits predict pos + 1. */
 dp_status dp_rt_record_feed_pending(dp_rt_session *s);
+int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
+/* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
+void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
 
 /* ---- blocking.c: blocking drivers (native tools: bench, logits, golden tests) ---- */
 /* dp_rt_gen_begin, then wait + step until done. *n_out gets the number of tokens produced. */
@@ -192,7 +196,4 @@ dp_status dp_rt_generate(dp_rt_session *s, const dp_rt_sampling *sp, int max_new
 /* Greedy continuation of exactly n tokens (EOS never chosen); logits [n][vocab] or NULL:
  * the raw logits each id was chosen from. The session must hold valid logits. */
 dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits);
-int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
-/* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
-void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
 #endif
