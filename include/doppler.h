@@ -148,7 +148,8 @@ dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_
  * has at most one generation in progress; sessions of one model may interleave freely. */
 typedef struct dp_gen dp_gen;
 /* Tokenize `prompt` (as dp_generate), submit its prefill and return; nothing is awaited.
- * Errors found before any work (options, context room) come back here. */
+ * Errors found before any work (options, context room) come back here. *o is copied, but its
+ * stop strings are not: they (and user) must stay valid until dp_gen_finish. */
 dp_status dp_gen_start(dp_session *s, const char *prompt, const dp_generate_options *o, dp_token_fn cb,
                        void *user, dp_gen **out);
 /* The same from token ids (nothing added). */
