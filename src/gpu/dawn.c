@@ -12,6 +12,10 @@
  * reused immediately). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
+ * Read-backs: each handle owns a map-read staging buffer (pooled, several in flight); start
+ * copies + submits + calls wgpuBufferMapAsync (WaitAnyOnly), poll is wgpuInstanceWaitAny with
+ * timeout 0, wait the same without a timeout (counted), a discarded map's late callback is
+ * told apart by a generation number.
  * Profiling (dp_gpu_profile): each dispatch gets its own compute pass with begin/end
  * timestamps in a query set, resolved and read back at submit, summed per kernel.
  * Called by src/kernels (ops) and src/runtime; depends on core and webgpu_min.h only. */
