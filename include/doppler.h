@@ -13,7 +13,12 @@
  *
  * Everything runs on the calling thread (the browser build has no threads). dp_session_cancel
  * may be called from the token callback (or a signal handler): generation stops after the
- * current batch with DP_ERR_CANCELLED. */
+ * current batch with DP_ERR_CANCELLED.
+ *
+ * dp_generate blocks until the end. Underneath it is resumable generation (dp_gen_*), where
+ * no call waits for the GPU: each submits work and returns; the host waits for the read-back
+ * in flight (natively dp_gen_wait or dp_gen_poll, in the browser the mapAsync promise) and
+ * calls dp_gen_resume. One thread can so drive several sessions at once (the server). */
 #ifndef DOPPLER_H
 #define DOPPLER_H
 #include <stddef.h>
@@ -126,12 +131,49 @@ typedef struct dp_generate_stats {
                                              4 context full (max_tokens 0: not an error) */
 } dp_generate_stats;
 
-/* Tokenize `prompt` (dp_tokenize_prompt), append it to the session's context, generate. */
+/* Tokenize `prompt` (dp_tokenize_prompt), append it to the session's context, generate; blocks
+ * until the end (start, then wait + resume while pending, then finish: src/api/native.c). */
 dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o,
                       dp_token_fn cb, void *user, dp_generate_stats *stats);
 /* The same from token ids (nothing added). */
 dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o,
                           dp_token_fn cb, void *user, dp_generate_stats *stats);
+/* ---- resumable generation ----
+ *   dp_gen *g;
+ *   dp_gen_start(s, "The jury said", &o, on_token, user, &g);  // prefill submitted
+ *   while (dp_gen_pending(g)) { dp_gen_wait(g); dp_gen_resume(g); } // == dp_generate
+ *   dp_gen_finish(g, &stats);
+ * The token callback runs inside dp_gen_resume, with the same pieces, in the same order, as
+ * from dp_generate; output (greedy ids, text, stop strings, stats) is identical. A session
+ * has at most one generation in progress; sessions of one model may interleave freely. */
+typedef struct dp_gen dp_gen;
+/* Tokenize `prompt` (as dp_generate), submit its prefill and return; nothing is awaited.
+ * Errors found before any work (options, context room) come back here. *o is copied, but its
+ * stop strings are not: they (and user) must stay valid until dp_gen_finish. */
+dp_status dp_gen_start(dp_session *s, const char *prompt, const dp_generate_options *o, dp_token_fn cb,
+                       void *user, dp_gen **out);
+/* The same from token ids (nothing added). */
+dp_status dp_gen_start_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o,
+                           dp_token_fn cb, void *user, dp_gen **out);
+/* 1 while a GPU read-back is in flight (dp_gen_resume must follow its completion); 0 once
+ * generation has ended (then dp_gen_finish). */
+int dp_gen_pending(const dp_gen *g);
+/* Never blocks: 1 when dp_gen_resume may be called (the read-back completed, or nothing is
+ * pending). Natively it lets the GPU runtime process its events; a server polls its sessions. */
+int dp_gen_poll(dp_gen *g);
+/* Native hosts only: block until dp_gen_poll would say 1. */
+dp_status dp_gen_wait(dp_gen *g);
+/* After the read-back completed: deliver its tokens' text through the callback, then submit
+ * the next batch (or end: EOS, max_tokens, a stop string, the callback's stop, cancel, a full
+ * context). Returns the error that ended generation, if any (DP_ERR_CANCELLED after
+ * dp_session_cancel, a full context with max_tokens > 0, ...); a call before the read-back
+ * completed is DP_ERR_INVALID_ARG and changes nothing. */
+dp_status dp_gen_resume(dp_gen *g);
+/* Release g; returns how generation ended (as dp_generate would) and its stats (may be NULL).
+ * Before the end, the batch in flight is dropped, held text is flushed through the callback,
+ * and the result is DP_ERR_CANCELLED; the session keeps every token accepted so far. */
+dp_status dp_gen_finish(dp_gen *g, dp_generate_stats *stats);
+
 /* Exactly the ids dp_generate(s, prompt, o, ...) feeds: dp_tokenize with o->add_bos (o NULL:
  * the defaults, -1), and no BOS once the session holds tokens. Same cap / *n contract. */
 dp_status dp_tokenize_prompt(dp_session *s, const char *prompt, const dp_generate_options *o, int32_t *ids, size_t cap,

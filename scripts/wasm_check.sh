@@ -19,3 +19,13 @@ for f in "${srcs[@]}" "$out/gen/kernels_embedded.c"; do
   n=$((n+1))
 done
 echo "wasm-check: $n files compiled for wasm32-wasi"
+# The browser cannot block: the generation path (recording, sampling, the resumable steps of
+# runtime and API) never calls the device layer's waits. Only the native drivers do
+# (src/api/native.c, src/runtime/blocking.c), and the still-blocking paths: logits read-back and
+# scoring (session.c), model loading (weights.c), benchmarks. tests/gpu_resumable.c checks the
+# same at run time with the device layer's wait counter.
+core=(src/runtime/generate.c src/runtime/forward.c src/runtime/sampler.c src/api/generate.c src/kernels/*.c)
+if hits=$(grep -nE '\bdp_gpu_(read_wait|buffer_read|finish)\b' "${core[@]}"); then
+  echo "wasm-check: blocking GPU waits in the generation core:"; echo "$hits"; exit 1
+fi
+echo "wasm-check: no blocking GPU wait in ${#core[@]} generation-core files"

@@ -1,5 +1,6 @@
 /* api_internal.h -- the structs behind the public handles of include/doppler.h, shared by
- * src/api/model.c (models, tokenizer, sessions) and src/api/generate.c (text generation). */
+ * src/api/model.c (models, tokenizer, sessions) and src/api/generate.c (text generation)
+ * and src/api/native.c (its blocking loop). */
 #ifndef DP_API_INTERNAL_H
 #define DP_API_INTERNAL_H
 #include "doppler.h"
@@ -20,5 +21,9 @@ struct dp_model {
 struct dp_session {
   dp_model *m;
   dp_rt_session *rt;
+  dp_gen *active;          /* the generation in progress (generate.c), NULL when none */
 };
+/* generate.c: the read-back a dp_gen waits for (NULL when none), for native.c's wait. */
+dp_gpu_readback *dp_gen_readback(const dp_gen *g);
+dp_gpu *dp_gen_gpu(const dp_gen *g);
 #endif

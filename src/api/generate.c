@@ -1,6 +1,10 @@
-/* generate.c -- text generation for the public API (dp_generate, dp_generate_ids): prompt ->
- * ids (tokenizer, BOS policy) -> prefill (runtime/session.c) -> batched GPU decode
- * (runtime/generate.c) -> streaming detokenizer -> stop strings -> the caller's callback.
+/* generate.c -- resumable text generation for the public API (dp_gen_start, dp_gen_resume,
+ * dp_gen_finish; the blocking dp_generate is a loop over them in native.c): prompt -> ids
+ * (tokenizer, BOS policy) -> prefill (runtime/session.c) -> batched GPU decode, one batch per
+ * resume (runtime/generate.c) -> streaming detokenizer -> stop strings -> the caller's callback.
+ * Nothing here waits for the GPU: each call submits work and returns; the host waits for the
+ * read-back in between (dp_gen_wait natively, the mapAsync promise in the browser), so one
+ * thread can interleave several sessions.
  *
  * With max_tokens 0, generation runs until end-of-sequence or a full context; the latter ends
  * it with DP_OK and stop_reason 4.
@@ -36,17 +40,23 @@ dp_generate_options dp_generate_defaults(void) {
   return o;
 }
 
-typedef struct gen_ctx {
+struct dp_gen {
   dp_session *s;
-  const dp_generate_options *o;
+  dp_generate_options opts;  /* the caller's, copied (stop strings: its pointers, kept by the caller) */
+  const dp_generate_options *o; /* &opts */
+  dp_rt_gen *rt;
   dp_token_fn cb;
   void *user;
   dp_detok *detok;
   dp_buf held;           /* decoded text not yet emitted */
   double t0, t_first;
   int stopped_by;        /* 0 none, 2 stop string, 3 callback */
-  dp_status err;
-} gen_ctx;
+  dp_status err;         /* a failure inside the callback path (detokenizer, memory) */
+  dp_status result;      /* how generation ended (DP_OK until then) */
+  int ended;
+  dp_generate_stats stats;
+};
+typedef struct dp_gen gen_ctx;
 
 /* Bytes at the end of held that could begin a stop string (must be kept back). */
 static size_t holdback(const gen_ctx *g) {
@@ -122,66 +132,112 @@ static dp_status check_options(const dp_generate_options *o) {
   return DP_OK;
 }
 
-dp_status dp_generate_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o, dp_token_fn cb,
-                          void *user, dp_generate_stats *stats) {
-  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_generate_ids: NULL argument");
+/* Generation ended (or failed) with st: flush held text, fill the stats, release the runtime
+ * generation. */
+static void end(gen_ctx *g, dp_status st) {
+  int full = st == DP_ERR_CONTEXT_FULL && g->o->max_tokens == 0; /* asked for "until the end": not an error */
+  if (full) st = DP_OK;
+  if (!st && g->err) st = g->err;
+  /* flush the detokenizer and any held-back text unless a stop string ended it */
+  if (g->detok && !g->stopped_by && !g->err) {
+    dp_status fs = dp_detok_flush(g->detok, &g->held);
+    if (!fs && g->held.len) emit(g, -1, g->held.len);
+    if (fs && !st) st = fs;
+  } else if (!g->detok && g->held.len && !g->stopped_by) {
+    emit(g, -1, g->held.len);
+  }
+  double t2 = now_ms();
+  dp_generate_stats *stats = &g->stats;
+  stats->n_generated = g->rt ? g->rt->made : 0;
+  stats->ttft_ms = g->t_first ? g->t_first - g->t0 : 0;
+  stats->decode_ms = g->t_first ? t2 - g->t_first : 0;
+  int eos = g->rt && g->rt->eos;
+  stats->stop_reason = eos ? 1 : g->stopped_by ? g->stopped_by : full ? 4 : 0;
+  dp_rt_gen_free(g->rt);
+  g->rt = NULL;
+  g->ended = 1;
+  g->result = st;
+}
+
+dp_status dp_gen_start_ids(dp_session *s, const int32_t *ids, size_t n, const dp_generate_options *o, dp_token_fn cb,
+                           void *user, dp_gen **out) {
+  if (!out) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_start_ids: NULL argument");
+  *out = NULL;
+  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_start_ids: NULL argument");
+  if (s->active) return dp_error(DP_ERR_INVALID_ARG, "the session is already generating (dp_gen_finish it first)");
   dp_generate_options def = dp_generate_defaults();
   if (!o) o = &def;
   dp_status st = check_options(o);
   if (st) return st;
-  gen_ctx g;
-  memset(&g, 0, sizeof g);
-  g.s = s, g.o = o, g.cb = cb, g.user = user, g.t0 = now_ms();
-  dp_generate_stats local;
-  if (!stats) stats = &local;
-  memset(stats, 0, sizeof *stats);
-  stats->n_prompt = (int)n;
   /* the whole request must fit: prompt plus max_tokens */
   int have = dp_session_position(s);
   if (o->max_tokens > 0 && (size_t)have + n + (size_t)o->max_tokens > (size_t)s->rt->ctx)
     return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded: %d tokens in the session + %zu prompt + %d to generate",
                     s->rt->ctx, have, n, o->max_tokens);
-  if ((st = dp_rt_eval(s->rt, ids, n, NULL))) return st;
-  if ((st = dp_gpu_finish(s->m->gpu))) return st;
-  double t1 = now_ms();
-  stats->prefill_ms = t1 - g.t0;
-  if (s->m->tok && (st = dp_detok_new(s->m->tok, 1, &g.detok))) return st;
+  gen_ctx *g = dp_calloc(1, sizeof *g);
+  if (!g) return DP_ERR_NOMEM;
+  g->s = s, g->opts = *o, g->o = &g->opts, g->cb = cb, g->user = user, g->t0 = now_ms();
+  g->stats.n_prompt = (int)n;
   dp_rt_sampling sp = to_rt(&o->sampling, o->ignore_eos);
-  int made = 0, eos = 0;
-  st = dp_rt_generate(s->rt, &sp, o->max_tokens, on_ids, &g, &made, &eos);
-  int full = st == DP_ERR_CONTEXT_FULL && o->max_tokens == 0; /* asked for "until the end": not an error */
-  if (full) st = DP_OK;
-  if (!st && g.err) st = g.err;
-  /* flush the detokenizer and any held-back text unless a stop string ended it */
-  if (g.detok && !g.stopped_by && !g.err) {
-    dp_status fs = dp_detok_flush(g.detok, &g.held);
-    if (!fs && g.held.len) emit(&g, -1, g.held.len);
-    if (fs && !st) st = fs;
-  } else if (!g.detok && g.held.len && !g.stopped_by) {
-    emit(&g, -1, g.held.len);
+  st = dp_rt_eval(s->rt, ids, n, NULL); /* submitted, not waited for */
+  if (!st && s->m->tok) st = dp_detok_new(s->m->tok, 1, &g->detok);
+  if (!st) st = dp_rt_gen_begin(s->rt, &sp, o->max_tokens, 1, &g->rt); /* pending: the prefill's completion */
+  if (st) {
+    dp_detok_free(g->detok);
+    dp_free(g);
+    return st;
   }
-  double t2 = now_ms();
-  stats->n_generated = made;
-  stats->ttft_ms = g.t_first ? g.t_first - g.t0 : 0;
-  stats->decode_ms = g.t_first ? t2 - g.t_first : 0;
-  stats->stop_reason = eos ? 1 : g.stopped_by ? g.stopped_by : full ? 4 : 0;
-  dp_detok_free(g.detok);
-  dp_buf_free(&g.held);
-  return st;
+  s->active = g;
+  *out = g;
+  return DP_OK;
 }
 
-dp_status dp_generate(dp_session *s, const char *prompt, const dp_generate_options *o, dp_token_fn cb, void *user,
-                      dp_generate_stats *stats) {
-  if (!s || !prompt) return dp_error(DP_ERR_INVALID_ARG, "dp_generate: NULL argument");
-  dp_model *m = s->m;
-  if (!m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (use dp_generate_ids)");
+dp_status dp_gen_start(dp_session *s, const char *prompt, const dp_generate_options *o, dp_token_fn cb, void *user,
+                       dp_gen **out) {
+  if (!out) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_start: NULL argument");
+  *out = NULL;
+  if (!s || !prompt) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_start: NULL argument");
+  if (!s->m->tok) return dp_error(DP_ERR_UNSUPPORTED, "this model has no tokenizer (use dp_gen_start_ids)");
   size_t n = 0;
   dp_status st = dp_tokenize_prompt(s, prompt, o, NULL, 0, &n);
   if (st) return st;
   int32_t *ids = dp_malloc((n ? n : 1) * sizeof *ids);
   if (!ids) return DP_ERR_NOMEM;
   st = dp_tokenize_prompt(s, prompt, o, ids, n, &n);
-  if (!st) st = dp_generate_ids(s, ids, n, o, cb, user, stats);
+  if (!st) st = dp_gen_start_ids(s, ids, n, o, cb, user, out);
   dp_free(ids);
+  return st;
+}
+
+int dp_gen_pending(const dp_gen *g) { return g && !g->ended && g->rt && dp_rt_gen_pending(g->rt); }
+
+dp_gpu_readback *dp_gen_readback(const dp_gen *g) { return dp_gen_pending(g) ? dp_rt_gen_readback(g->rt) : NULL; }
+dp_gpu *dp_gen_gpu(const dp_gen *g) { return g->s->m->gpu; }
+
+int dp_gen_poll(dp_gen *g) {
+  if (!dp_gen_pending(g)) return 1;
+  return dp_gpu_read_poll(g->s->m->gpu, dp_rt_gen_readback(g->rt));
+}
+
+dp_status dp_gen_resume(dp_gen *g) {
+  if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_resume: NULL argument");
+  if (g->ended) return g->result;
+  int was_prefilled = g->rt->prefilled;
+  dp_status st = dp_rt_gen_step(g->rt, on_ids, g);
+  if (st == DP_ERR_INVALID_ARG && !g->rt->done) return st; /* resumed too early: nothing changed */
+  if (!was_prefilled && g->rt->prefilled) g->stats.prefill_ms = now_ms() - g->t0;
+  if (st || g->rt->done) end(g, st);
+  return st ? g->result : DP_OK;
+}
+
+dp_status dp_gen_finish(dp_gen *g, dp_generate_stats *stats) {
+  if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_finish: NULL argument");
+  if (!g->ended) end(g, dp_error(DP_ERR_CANCELLED, "generation finished before its end"));
+  dp_status st = g->result;
+  if (stats) *stats = g->stats;
+  g->s->active = NULL;
+  dp_detok_free(g->detok);
+  dp_buf_free(&g->held);
+  dp_free(g);
   return st;
 }

@@ -12,6 +12,10 @@
  * reused immediately). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
+ * Read-backs: each handle owns a map-read staging buffer (pooled, several in flight); start
+ * copies + submits + calls wgpuBufferMapAsync (WaitAnyOnly), poll is wgpuInstanceWaitAny with
+ * timeout 0, wait the same without a timeout (counted), a discarded map's late callback is
+ * told apart by a generation number.
  * Profiling (dp_gpu_profile): each dispatch gets its own compute pass with begin/end
  * timestamps in a query set, resolved and read back at submit, summed per kernel.
  * Called by src/kernels (ops) and src/runtime; depends on core and webgpu_min.h only. */
@@ -48,6 +52,19 @@ struct dp_gpu_texture {
   uint32_t width, height;
 };
 
+/* A read-back: a map-read staging buffer of its own and the state of its mapAsync. Several
+ * may be in flight at once (sessions interleaved on one device). */
+struct dp_gpu_readback {
+  WGPUBuffer staging;
+  uint64_t staging_size;
+  int busy;              /* started, not yet finished or discarded */
+  int done, status;      /* the map callback fired, with this WGPUMapAsyncStatus */
+  uint64_t gen;          /* bumped per start: a stale callback of a discarded map is ignored */
+  WGPUFuture future;
+  size_t n;              /* bytes asked for */
+  uint64_t n4;           /* bytes copied and mapped (n rounded up to 4) */
+};
+
 struct dp_gpu_kernel {
   char *key;
   uint64_t hash;
@@ -72,9 +89,10 @@ struct dp_gpu {
   WGPUBuffer uniforms;          /* device side of the arena */
   uint8_t *uniform_host;        /* [UNIFORM_ARENA_BYTES] */
   uint32_t uniform_used, uniform_align;
-  /* read-back staging */
-  WGPUBuffer staging;
-  uint64_t staging_size;
+  /* read-backs: every one ever started, free ones reused (each has its own staging buffer) */
+  dp_gpu_readback **rbs;
+  size_t n_rb, cap_rb;
+  uint64_t n_wait;              /* blocking waits (dp_gpu_read_wait) so far */
   dp_gpu_buffer *fence;         /* 4 bytes, read back by dp_gpu_finish */
   /* kernel cache */
   dp_gpu_kernel **kernels;
@@ -395,13 +413,16 @@ void dp_gpu_close(dp_gpu *g) {
   if (g->prof_qs) { wgpuQuerySetDestroy(g->prof_qs); wgpuQuerySetRelease(g->prof_qs); }
   if (g->prof_resolve) wgpuBufferRelease(g->prof_resolve);
   if (g->prof_read) wgpuBufferRelease(g->prof_read);
-  if (g->staging) wgpuBufferRelease(g->staging);
+  for (size_t i = 0; i < g->n_rb; i++)
+    if (g->rbs[i]->staging) wgpuBufferRelease(g->rbs[i]->staging);
   dp_gpu_buffer_free(g->fence);
   if (g->uniforms) wgpuBufferRelease(g->uniforms);
   dp_free(g->uniform_host);
   if (g->queue) wgpuQueueRelease(g->queue);
   if (g->device) { wgpuDeviceDestroy(g->device); wgpuDeviceRelease(g->device); }
   release_instance(g);
+  for (size_t i = 0; i < g->n_rb; i++) dp_free(g->rbs[i]); /* after the instance: no callback can still fire */
+  dp_free(g->rbs);
   dp_free(g);
 }
 
@@ -577,39 +598,114 @@ dp_status dp_gpu_submit(dp_gpu *g) {
 typedef struct { int status; } map_result;
 static void on_map(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, void *u2) { ((map_result *)u1)->status = (int)st; }
 
-dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n) {
+/* ---- read-backs: start (copy + mapAsync), poll / wait, finish ---- */
+
+static void on_readback(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, void *u2) {
+  dp_gpu_readback *r = u1;
+  if ((uint64_t)(uintptr_t)u2 != r->gen) return; /* a discarded map's late callback */
+  r->done = 1;
+  r->status = (int)st;
+}
+
+dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t n, dp_gpu_readback **out) {
+  *out = NULL;
   if (g->lost) return take_error(g);
   if ((offset & 3) || offset + n > b->size)
     return dp_error(DP_ERR_INVALID_ARG, "buffer read [%llu, +%zu) invalid for a %llu-byte buffer",
                     (unsigned long long)offset, n, (unsigned long long)b->size);
   uint64_t n4 = (n + 3) & ~(uint64_t)3;
   if (offset + n4 > b->size) n4 = b->size - offset; /* size is a multiple of 4 */
-  if (g->staging_size < n4 || !g->staging) {
-    if (g->staging) wgpuBufferRelease(g->staging);
+  dp_gpu_readback *r = NULL;
+  for (size_t i = 0; i < g->n_rb && !r; i++) /* a free one, preferably large enough */
+    if (!g->rbs[i]->busy && g->rbs[i]->staging_size >= n4) r = g->rbs[i];
+  for (size_t i = 0; i < g->n_rb && !r; i++)
+    if (!g->rbs[i]->busy) r = g->rbs[i];
+  if (!r) {
+    if (g->n_rb == g->cap_rb) {
+      size_t cap = g->cap_rb ? g->cap_rb * 2 : 4;
+      dp_gpu_readback **a = dp_realloc(g->rbs, cap * sizeof *a);
+      if (!a) return DP_ERR_NOMEM;
+      g->rbs = a, g->cap_rb = cap;
+    }
+    if (!(r = dp_calloc(1, sizeof *r))) return DP_ERR_NOMEM;
+    g->rbs[g->n_rb++] = r;
+  }
+  if (r->staging_size < n4 || !r->staging) {
+    if (r->staging) wgpuBufferRelease(r->staging);
     uint64_t sz = n4 < 65536 ? 65536 : n4;
     WGPUBufferDescriptor bd = {NULL, SV("readback"), WGPUBufferUsage_MapRead | WGPUBufferUsage_CopyDst, sz, 0};
-    g->staging = wgpuDeviceCreateBuffer(g->device, &bd);
-    g->staging_size = g->staging ? sz : 0;
-    if (!g->staging) return dp_error(DP_ERR_GPU, "cannot create a %llu-byte read-back buffer", (unsigned long long)sz);
+    r->staging = wgpuDeviceCreateBuffer(g->device, &bd);
+    r->staging_size = r->staging ? sz : 0;
+    if (!r->staging) return dp_error(DP_ERR_GPU, "cannot create a %llu-byte read-back buffer", (unsigned long long)sz);
   }
-  dp_status st = DP_OK;
   if (n4) {
     end_pass(g);
     ensure_encoder(g);
-    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, b->buf, offset, g->staging, 0, n4);
+    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, b->buf, offset, r->staging, 0, n4);
   }
-  if ((st = dp_gpu_submit(g))) return st;
-  map_result mr = {0};
-  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_map, &mr, NULL};
-  if (!wait_future(g, wgpuBufferMapAsync(g->staging, WGPUMapMode_Read, 0, (size_t)(n4 ? n4 : 4), cb)) || mr.status != 1) {
+  dp_status st = dp_gpu_submit(g);
+  if (st) return st;
+  r->busy = 1, r->done = 0, r->status = 0, r->gen++, r->n = n, r->n4 = n4;
+  WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_readback, r, (void *)(uintptr_t)r->gen};
+  r->future = wgpuBufferMapAsync(r->staging, WGPUMapMode_Read, 0, (size_t)(n4 ? n4 : 4), cb);
+  *out = r;
+  return DP_OK;
+}
+
+int dp_gpu_read_poll(dp_gpu *g, dp_gpu_readback *r) {
+  if (!r->done) {
+    WGPUFutureWaitInfo w = {r->future, 0};
+    wgpuInstanceWaitAny(g->instance, 1, &w, 0); /* timeout 0: only looks */
+  }
+  return r->done || g->lost;
+}
+
+dp_status dp_gpu_read_wait(dp_gpu *g, dp_gpu_readback *r) {
+  g->n_wait++;
+  if (!r->done && !wait_future(g, r->future) && !g->lost)
+    return dp_error(DP_ERR_GPU, "read-back: waiting for the map failed");
+  return DP_OK;
+}
+
+uint64_t dp_gpu_wait_count(const dp_gpu *g) { return g->n_wait; }
+
+dp_status dp_gpu_read_finish(dp_gpu *g, dp_gpu_readback *r, void *dst) {
+  dp_status st = DP_OK;
+  if (!r->done) {
+    dp_gpu_read_discard(g, r);
     if ((st = take_error(g))) return st;
-    return dp_error(DP_ERR_GPU, "read-back failed (map status %d)", mr.status);
+    return dp_error(DP_ERR_INTERNAL, "read-back finished before its map completed");
   }
-  const void *p = wgpuBufferGetConstMappedRange(g->staging, 0, (size_t)(n4 ? n4 : 4));
-  if (p && n) memcpy(dst, p, n);
-  wgpuBufferUnmap(g->staging);
+  r->busy = 0;
+  if (r->status != 1) {
+    if ((st = take_error(g))) return st;
+    return dp_error(DP_ERR_GPU, "read-back failed (map status %d)", r->status);
+  }
+  size_t m = (size_t)(r->n4 ? r->n4 : 4);
+  const void *p = wgpuBufferGetConstMappedRange(r->staging, 0, m);
+  if (p && r->n) memcpy(dst, p, r->n);
+  wgpuBufferUnmap(r->staging);
   if ((st = take_error(g))) return st;
   return p ? DP_OK : dp_error(DP_ERR_GPU, "read-back: mapped range unavailable");
+}
+
+void dp_gpu_read_discard(dp_gpu *g, dp_gpu_readback *r) {
+  if (!r || !r->busy) return;
+  if (!r->done || r->status == 1) wgpuBufferUnmap(r->staging); /* aborts a pending map */
+  if (!r->done) { /* its callback may still come: give the buffer up, bump gen so it is ignored */
+    wgpuBufferRelease(r->staging);
+    r->staging = NULL, r->staging_size = 0;
+    r->gen++;
+  }
+  r->busy = 0;
+}
+
+dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n) {
+  dp_gpu_readback *r;
+  dp_status st = dp_gpu_read_start(g, b, offset, n, &r);
+  if (!st) st = dp_gpu_read_wait(g, r);
+  if (st) { dp_gpu_read_discard(g, r); return st; }
+  return dp_gpu_read_finish(g, r, dst);
 }
 
 dp_status dp_gpu_finish(dp_gpu *g) {

@@ -9,7 +9,13 @@
  *
  * Recording: dispatches accumulate in one command encoder / compute pass until
  * dp_gpu_submit (or a read-back, which submits first). Uniform parameters come from an
- * arena that is recycled after each submit completes. */
+ * arena that is recycled after each submit completes.
+ *
+ * Read-backs come in two halves so that the engine core never blocks: dp_gpu_read_start
+ * (copy + submit + map request, returns a pending handle) and dp_gpu_read_finish (the bytes,
+ * once the map completed). Only a host loop waits in between: natively dp_gpu_read_wait
+ * (Dawn's instance event processing); in the browser the JS side resolves the mapAsync
+ * promise and calls back in. dp_gpu_buffer_read is start + wait + finish (tests, tools). */
 #ifndef DP_GPU_GPU_H
 #define DP_GPU_GPU_H
 #include <stddef.h>
@@ -59,8 +65,25 @@ void dp_gpu_buffer_free(dp_gpu_buffer *b);
 uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b);
 /* Queue a write (ordered before later submits). n must be a multiple of 4. */
 dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n);
-/* Submit pending work, copy [offset, offset+n) to the host and wait (native). */
+/* Blocking read-back (start + wait + finish): submit pending work, copy [offset, offset+n)
+ * to the host. Not for the generation core, which uses the halves below. */
 dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n);
+
+/* ---- read-back in halves ---- */
+typedef struct dp_gpu_readback dp_gpu_readback;
+/* Record a copy of [offset, offset+n) into a staging buffer of the handle's own, submit
+ * everything recorded, request the map. Several handles may be in flight at once. */
+dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t n, dp_gpu_readback **out);
+/* Never blocks: 1 once the map has completed (or failed, or the device is lost). */
+int dp_gpu_read_poll(dp_gpu *g, dp_gpu_readback *r);
+/* Native host loops only: block until the map completed. Counted (dp_gpu_wait_count). */
+dp_status dp_gpu_read_wait(dp_gpu *g, dp_gpu_readback *r);
+/* The n bytes asked for, once the map completed (poll said 1 or wait returned); releases r. */
+dp_status dp_gpu_read_finish(dp_gpu *g, dp_gpu_readback *r, void *dst);
+/* Release r without its bytes, pending or not (NULL: nothing). */
+void dp_gpu_read_discard(dp_gpu *g, dp_gpu_readback *r);
+/* Blocking waits (dp_gpu_read_wait, hence dp_gpu_buffer_read and dp_gpu_finish) so far. */
+uint64_t dp_gpu_wait_count(const dp_gpu *g);
 /* Record a buffer-to-buffer copy (sizes and offsets multiples of 4). */
 dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t src_off, dp_gpu_buffer *dst, uint64_t dst_off, uint64_t n);
 

@@ -13,8 +13,12 @@
  * Forward passes that ran past an accepted EOS leave K/V in slots that are rewritten later
  * (session.c sizes ring caches for that).
  *
- * Called by the public API (src/api/) and tests; depends on forward.c, sampler.c,
- * session.c. Never blocks except in the device layer's read-back. */
+ * Resumable: dp_rt_gen_begin records and submits, dp_rt_gen_step takes the ids of the read-back
+ * that completed, accepts them and records + submits the next batch; nothing here waits for the
+ * GPU (the host does, between steps: src/api/native.c natively, JS in the browser).
+ * Called by the public API (src/api/), blocking.c and tests; depends on forward.c, sampler.c,
+ * session.c and the device layer's read-back halves. */
+#include "core/alloc.h"
 #include "core/error.h"
 #include "runtime/runtime.h"
 
@@ -39,7 +43,7 @@ static dp_status pending_to_gpu(dp_rt_session *s) {
 }
 
 /* Record the forward pass of the pending token (in cur_id): logits then predict s->pos + 1. */
-static dp_status record_feed_pending(dp_rt_session *s) {
+dp_status dp_rt_record_feed_pending(dp_rt_session *s) {
   dp_status st = dp_rt_record_body(s, dp_view_of(s->cur_id, 0), 1, (uint32_t)s->pos);
   if (!st) st = dp_rt_record_head(s, 0, 1);
   if (st) return st;
@@ -47,101 +51,116 @@ static dp_status record_feed_pending(dp_rt_session *s) {
   return DP_OK;
 }
 
-static dp_status start(dp_rt_session *s) {
+/* The session's pending token, if any, goes to cur_id; else its logits must be valid. */
+dp_status dp_rt_gen_prepare(dp_rt_session *s) {
   if (s->pending >= 0) return pending_to_gpu(s);
   if (!s->logits_valid) return dp_error(DP_ERR_INVALID_ARG, "nothing to continue from: the session holds no tokens");
   return DP_OK;
 }
 
-dp_status dp_rt_generate(dp_rt_session *s, const dp_rt_sampling *sp, int max_new, dp_rt_ids_fn cb, void *user,
-                         int *n_out, int *hit_eos) {
-  dp_gpu *g = s->m->gpu;
-  *n_out = 0;
-  if (hit_eos) *hit_eos = 0;
-  dp_status st = start(s);
+dp_status dp_rt_gen_begin(dp_rt_session *s, const dp_rt_sampling *sp, int max_new, int sync_prefill, dp_rt_gen **out) {
+  *out = NULL;
+  dp_status st = dp_rt_gen_prepare(s);
   if (st) return st;
   int room = s->ctx - s->pos - (s->pending >= 0); /* each new token needs a position */
   if (max_new > room)
     return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded: %d tokens in the session + %d to generate", s->ctx,
                     s->pos + (s->pending >= 0), max_new);
-  int limit = max_new > 0 ? max_new : room;
-  int32_t ids[256];
-  uint32_t got[256];
-  int steps = s->steps < 256 ? s->steps : 256;
+  dp_rt_gen *g = dp_calloc(1, sizeof *g);
+  if (!g) return DP_ERR_NOMEM;
+  g->s = s, g->sp = *sp, g->max_new = max_new;
+  g->limit = max_new > 0 ? max_new : room;
+  g->steps = s->steps < DP_RT_GEN_MAX_STEPS ? s->steps : DP_RT_GEN_MAX_STEPS;
   s->cancel = 0;
-  int eos = 0;
-  for (int batch = 0; *n_out < limit; batch++) {
-    int B = batch == 0 ? 1 : steps; /* first token as early as possible */
-    if (B > limit - *n_out) B = limit - *n_out;
-    if (s->pending >= 0 && (st = record_feed_pending(s))) break;
-    uint32_t p0 = (uint32_t)s->pos; /* position of the batch's first sampled id */
-    for (int j = 0; j < B && !st; j++) {
-      if (j > 0) {
-        st = dp_rt_record_body(s, dp_view_of(s->cur_id, 0), 1, p0 + (uint32_t)j - 1);
-        if (!st) st = dp_rt_record_head(s, 0, 1);
-      }
-      if (!st) st = dp_rt_record_sample(s, sp, (uint32_t)j, p0 + (uint32_t)j, s->n_sampled + (uint64_t)j);
-    }
-    if (!st) st = dp_gpu_buffer_read(g, s->out_ids, 0, got, (size_t)B * 4);
-    if (st) break;
-    s->n_sampled += (uint64_t)B;
-    int k = 0;
-    while (k < B) {
-      ids[k] = (int32_t)got[k];
-      k++;
-      if (!sp->no_eos && dp_rt_is_eos(s->m, ids[k - 1])) { eos = 1; break; }
-    }
-    /* ids[0..k) accepted: ids[0..k-1) were fed (positions p0..), ids[k-1] is pending */
-    s->pos = (int)p0 + k - 1;
-    s->pending = ids[k - 1];
-    s->pending_in_cur = k == B;
-    s->logits_valid = 0;
-    *n_out += k;
-    int stop = cb ? cb(user, ids, (size_t)k) : 0;
-    if (eos || stop) break;
-    if (s->cancel) return dp_error(DP_ERR_CANCELLED, "generation cancelled");
-  }
-  if (st) {
-    s->logits_valid = 0;
-    return st;
-  }
-  if (hit_eos) *hit_eos = eos;
-  if (max_new <= 0 && *n_out >= limit && !eos)
-    return dp_error(DP_ERR_CONTEXT_FULL, "context length %d reached after %d generated tokens", s->ctx, *n_out);
+  if (sync_prefill) st = dp_gpu_read_start(s->m->gpu, s->cur_id, 0, 4, &g->rb); /* completes with the prefill */
+  else st = dp_rt_gen_step(g, NULL, NULL);
+  if (st) { dp_rt_gen_free(g); return st; }
+  *out = g;
   return DP_OK;
 }
 
-typedef struct collect { int32_t *ids; size_t n, cap; } collect;
-static int collect_ids(void *user, const int32_t *ids, size_t n) {
-  collect *c = user;
-  for (size_t i = 0; i < n && c->n < c->cap; i++) c->ids[c->n++] = ids[i];
-  return 0;
-}
-
-dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits) {
-  dp_gpu *g = s->m->gpu;
-  dp_rt_sampling sp = {0};
-  sp.no_eos = 1;
-  if (!logits) { /* batched: ids only */
-    collect c = {ids, 0, n};
-    int got = 0;
-    dp_status st = dp_rt_generate(s, &sp, (int)n, collect_ids, &c, &got, NULL);
-    if (!st && (size_t)got != n) st = dp_error(DP_ERR_INTERNAL, "greedy produced %d of %zu tokens", got, n);
-    return st;
+/* Record one batch (the first of a call is one step) and start reading its ids back. */
+static dp_status submit_batch(dp_rt_gen *g) {
+  dp_rt_session *s = g->s;
+  int B = g->batch == 0 ? 1 : g->steps; /* first token as early as possible */
+  if (B > g->limit - g->made) B = g->limit - g->made;
+  g->prev_pos = s->pos, g->prev_pending = s->pending, g->prev_logits_valid = s->logits_valid;
+  dp_status st = DP_OK;
+  if (s->pending >= 0 && (st = dp_rt_record_feed_pending(s))) return st;
+  uint32_t p0 = (uint32_t)s->pos; /* position of the batch's first sampled id */
+  for (int j = 0; j < B && !st; j++) {
+    if (j > 0) {
+      st = dp_rt_record_body(s, dp_view_of(s->cur_id, 0), 1, p0 + (uint32_t)j - 1);
+      if (!st) st = dp_rt_record_head(s, 0, 1);
+    }
+    if (!st) st = dp_rt_record_sample(s, &g->sp, (uint32_t)j, p0 + (uint32_t)j, s->n_sampled + (uint64_t)j);
   }
-  dp_status st = start(s);
+  if (!st) st = dp_gpu_read_start(s->m->gpu, s->out_ids, 0, (size_t)B * 4, &g->rb);
   if (st) return st;
-  if ((size_t)s->pos + (s->pending >= 0) + n > (size_t)s->ctx)
-    return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded: %d tokens + %zu to generate", s->ctx, s->pos, n);
-  uint64_t V = (uint64_t)s->m->plan->vocab_size;
-  for (size_t i = 0; i < n; i++) {
-    if (s->pending >= 0 && (st = record_feed_pending(s))) return st;
-    if ((st = dp_gpu_buffer_read(g, s->logits, 0, logits + i * V, (size_t)(V * 4)))) return st;
-    if ((st = dp_rt_record_sample(s, &sp, 0, (uint32_t)s->pos, s->n_sampled++))) return st;
-    uint32_t id;
-    if ((st = dp_gpu_buffer_read(g, s->out_ids, 0, &id, 4))) return st;
-    ids[i] = (int32_t)id;
-    s->pending = (int32_t)id, s->pending_in_cur = 1, s->logits_valid = 0;
-  }
+  g->B = B, g->p0 = p0, g->batch++;
   return DP_OK;
+}
+
+/* Accept the ids of the batch just read back; 1 when generation ends here. */
+static int accept(dp_rt_gen *g, const uint32_t *got, dp_rt_ids_fn cb, void *user, dp_status *st) {
+  dp_rt_session *s = g->s;
+  int32_t ids[DP_RT_GEN_MAX_STEPS];
+  int B = g->B, k = 0;
+  s->n_sampled += (uint64_t)B;
+  while (k < B) {
+    ids[k] = (int32_t)got[k];
+    k++;
+    if (!g->sp.no_eos && dp_rt_is_eos(s->m, ids[k - 1])) { g->eos = 1; break; }
+  }
+  /* ids[0..k) accepted: ids[0..k-1) were fed (positions p0..), ids[k-1] is pending */
+  s->pos = (int)g->p0 + k - 1;
+  s->pending = ids[k - 1];
+  s->pending_in_cur = k == B;
+  s->logits_valid = 0;
+  g->made += k;
+  int stop = cb ? cb(user, ids, (size_t)k) : 0;
+  if (!g->eos && !stop && s->cancel) { *st = dp_error(DP_ERR_CANCELLED, "generation cancelled"); return 1; }
+  return g->eos || stop;
+}
+
+dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user) {
+  if (g->done) return dp_error(DP_ERR_INVALID_ARG, "generation step after the end");
+  dp_rt_session *s = g->s;
+  dp_status st = DP_OK;
+  int end = 0;
+  if (g->rb) {
+    uint32_t got[DP_RT_GEN_MAX_STEPS];
+    dp_gpu_readback *rb = g->rb;
+    g->rb = NULL;
+    if (!dp_gpu_read_poll(s->m->gpu, rb)) {
+      g->rb = rb;
+      return dp_error(DP_ERR_INVALID_ARG, "generation step before its read-back completed");
+    }
+    st = dp_gpu_read_finish(s->m->gpu, rb, got);
+    if (!st && g->batch) end = accept(g, got, cb, user, &st);
+    g->prefilled = 1;
+  }
+  if (!st && !end && g->made >= g->limit) end = 1;
+  if (!st && end && g->max_new <= 0 && g->made >= g->limit && !g->eos)
+    st = dp_error(DP_ERR_CONTEXT_FULL, "context length %d reached after %d generated tokens", s->ctx, g->made);
+  if (!st && !end) st = submit_batch(g);
+  if (st) s->logits_valid = 0;
+  if (st || end) g->done = 1;
+  return st;
+}
+
+int dp_rt_gen_pending(const dp_rt_gen *g) { return g->rb != NULL; }
+dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g) { return g->rb; }
+
+void dp_rt_gen_free(dp_rt_gen *g) {
+  if (!g) return;
+  if (g->rb) { /* a batch in flight is dropped: back to the state before it */
+    dp_rt_session *s = g->s;
+    dp_gpu_read_discard(s->m->gpu, g->rb);
+    if (g->batch) {
+      s->pos = g->prev_pos, s->pending = g->prev_pending, s->pending_in_cur = 0;
+      s->logits_valid = g->prev_pending < 0 && g->B == 1 ? g->prev_logits_valid : 0; /* a forward overwrote them */
+    }
+  }
+  dp_free(g);
 }

@@ -6,7 +6,8 @@
  *   dp_rt_model    the plan + every weight tensor uploaded once (weights.c)
  *   dp_rt_session  KV cache, activation buffers, sampler scratch (session.c)
  * Graph recording (forward.c) only records dispatches; session.c / generate.c decide when to
- * submit and what to read back (token ids, or logits for tests). */
+ * submit and what to read back (token ids, or logits for tests); generate.c never waits for a
+ * read-back (the host does, between dp_rt_gen_step calls). */
 #ifndef DP_RUNTIME_RUNTIME_H
 #define DP_RUNTIME_RUNTIME_H
 #include <stddef.h>
@@ -140,20 +141,59 @@ dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, ui
 /* Record: logits[r, :] = c * tanh(logits[r, :] / c), r < rows (final softcap). */
 dp_status dp_rt_record_softcap(dp_rt_session *s, uint32_t rows, float c);
 
-/* ---- generate.c: the batched decode loop (ids only; text is the API's business) ---- */
+/* ---- generate.c: the resumable batched decode (ids only; text is the API's business) ---- */
 /* Called with each batch of accepted ids; return nonzero to stop. */
 typedef int (*dp_rt_ids_fn)(void *user, const int32_t *ids, size_t n);
-/* Sample up to max_new tokens (0 = until the context is full), `steps` per submit (the first
- * batch is one step, so the first token comes right after the prefill), the input of each
- * step read by the GPU from the previous step's sample. Stops after an end-of-generation id
- * (unless sp->no_eos; the id is passed to cb) or when cb returns nonzero. The session must
- * hold valid logits or a pending token. *n_out gets the number of tokens produced. */
+#define DP_RT_GEN_MAX_STEPS 256 /* steps per batch at most (more in a session are clamped) */
+/* One generation in progress on a session: at most one read-back (a batch's ids) in flight. */
+typedef struct dp_rt_gen {
+  dp_rt_session *s;
+  dp_rt_sampling sp;
+  int max_new;           /* as asked (0 = until the context is full) */
+  int limit;             /* tokens to produce at most */
+  int steps;             /* steps per batch after the first */
+  int made;              /* tokens accepted so far */
+  int batch;             /* batches submitted */
+  int eos;               /* ended on an end-of-generation id */
+  int prefilled;         /* the prefill read-back (sync_prefill) or the first batch completed */
+  int done;              /* ended (or failed): no further step */
+  int B; uint32_t p0;    /* the batch in flight: its steps, the position of its first id */
+  int prev_pos, prev_logits_valid; int32_t prev_pending; /* session state before it */
+  dp_gpu_readback *rb;   /* the read-back in flight, NULL when none */
+} dp_rt_gen;
+/* Start sampling up to max_new tokens (0 = until the context is full): checks the room, then
+ * submits work and returns without waiting. sync_prefill: first only a 4-byte read-back that
+ * completes with the work already submitted (the prefill, so its time can be measured), the
+ * first batch at the next step; else the first batch (one step, so the first token comes
+ * right after the prefill) at once. The session must hold valid logits or a pending token. */
+dp_status dp_rt_gen_begin(dp_rt_session *s, const dp_rt_sampling *sp, int max_new, int sync_prefill, dp_rt_gen **out);
+/* 1 while a read-back is in flight: the host waits for it (dp_gpu_read_poll / _wait on
+ * dp_rt_gen_readback, or the browser's mapAsync), then calls dp_rt_gen_step. */
+int dp_rt_gen_pending(const dp_rt_gen *g);
+dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g);
+/* After the read-back completed: accept its ids up to and including an end-of-generation id
+ * (unless sp->no_eos), hand them to cb (nonzero: stop), then, unless generation ends (EOS,
+ * stop, the limit; DP_ERR_CANCELLED after s->cancel was set; DP_ERR_CONTEXT_FULL when
+ * max_new was 0 and the context filled), record and submit the next batch of `steps` and start
+ * its read-back. Never waits. Stepping a generation whose read-back has not completed is
+ * DP_ERR_INVALID_ARG (nothing changes). */
+dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user);
+/* Free; a batch still in flight is dropped and the session put back as before it (its pending
+ * token then re-fed from the CPU). NULL: nothing. */
+void dp_rt_gen_free(dp_rt_gen *g);
+/* The session's pending token, if any, into cur_id; else its logits must be valid. */
+dp_status dp_rt_gen_prepare(dp_rt_session *s);
+/* Record the forward pass of the pending token (in cur_id); then the logits predict pos + 1. */
+dp_status dp_rt_record_feed_pending(dp_rt_session *s);
+int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
+/* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
+void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
+
+/* ---- blocking.c: blocking drivers (native tools: bench, logits, golden tests) ---- */
+/* dp_rt_gen_begin, then wait + step until done. *n_out gets the number of tokens produced. */
 dp_status dp_rt_generate(dp_rt_session *s, const dp_rt_sampling *sp, int max_new, dp_rt_ids_fn cb,
                          void *user, int *n_out, int *hit_eos);
 /* Greedy continuation of exactly n tokens (EOS never chosen); logits [n][vocab] or NULL:
  * the raw logits each id was chosen from. The session must hold valid logits. */
 dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits);
-int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
-/* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
-void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
 #endif
