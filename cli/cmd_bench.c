@@ -20,6 +20,7 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler bench (MODEL | --preset NAME [--quant Q] [--layers N]) [flags]\n"
              "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--adapter A]\n"
+             "       doppler bench kernels --list | --dump NAME [--adapter A]\n"
              "Times prefill (pp) and decode (tg) like llama-bench; lists are comma-separated.\n"
              "  -p, --n-prompt P,...   prefill tests of P tokens (default 512; 0 = none)\n"
              "  -n, --n-gen N,...      decode tests of N tokens (default 128; 0 = none)\n"
@@ -32,7 +33,9 @@ static void usage(FILE *f) {
              "  --adapter NAME         lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --preset NAME          a random-weight model at a real shape instead of MODEL\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
-             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n",
+             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
+             "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
+             "  --dump NAME            the complete WGSL module of variant NAME on the adapter\n",
           DP_BENCH_MAX_REPS);
 }
 
@@ -271,24 +274,33 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
   return 0;
 }
 
+static int on_variant(void *user, const char *name, const char *op, const char *condition) {
+  (void)user;
+  printf("%s\t%s\t%s\n", name, op, condition);
+  return 0;
+}
+
 static int cmd_bench_kernels(int argc, char **argv) {
   dp_bench_kernels_options o;
   memset(&o, 0, sizeof o);
   kctx k = {0, 0};
   int ms[MAX_LIST], nk[MAX_LIST], n_nk = 0;
   char types_buf[256];
-  const char *types[MAX_LIST];
+  const char *types[MAX_LIST], *dump = NULL;
+  int list = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { k.json = 1; continue; }
-    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types")) {
+    if (!strcmp(a, "--list")) { list = 1; continue; }
+    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump")) {
       fprintf(stderr, "doppler bench kernels: unknown argument '%s' (see `doppler bench --help`)\n", a);
       return 2;
     }
     if (i + 1 >= argc) { fprintf(stderr, "doppler bench kernels: %s needs a value\n", a); return 2; }
     const char *v = argv[++i];
     if (!strcmp(a, "--adapter")) o.adapter = v;
+    else if (!strcmp(a, "--dump")) dump = v;
     else if (!strcmp(a, "-m")) { if (parse_list(a, v, 1, 65536, ms, &o.n_ms)) return 2; o.ms = ms; }
     else if (!strcmp(a, "--shape")) {
       if (parse_list(a, v, 1, 1 << 20, nk, &n_nk)) return 2;
@@ -302,6 +314,19 @@ static int cmd_bench_kernels(int argc, char **argv) {
     }
   }
   o.adapter = cli_adapter(o.adapter);
+  if (list && dump) { fprintf(stderr, "doppler bench kernels: --list and --dump exclude each other\n"); return 2; }
+  if (list) return dp_kernel_list(on_variant, NULL) ? 1 : 0;
+  if (dump) {
+    char *wgsl = NULL;
+    dp_status ds = dp_kernel_dump(o.adapter, dump, &wgsl);
+    if (ds) {
+      fprintf(stderr, "doppler bench kernels: %s\n", dp_error_message());
+      return ds == DP_ERR_NOT_FOUND ? 2 : 1;
+    }
+    fputs(wgsl, stdout);
+    dp_string_free(wgsl);
+    return 0;
+  }
   dp_status st = dp_bench_kernels(&o, on_kernel, &k);
   if (k.json && (k.n || !st)) printf("%s]\n", k.n ? "\n" : "["); /* what was printed stays an array */
   if (st) {

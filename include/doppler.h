@@ -223,6 +223,13 @@ typedef struct dp_bench_kernels_options {
 } dp_bench_kernels_options;
 /* cb gets each product as it is measured; a nonzero return stops (DP_OK). */
 dp_status dp_bench_kernels(const dp_bench_kernels_options *o, int (*cb)(void *user, const dp_bench_kernel *r), void *user);
+/* The op layer's kernel variants (docs/kernels.md), in table order: cb(user, NAME, OP,
+ * CONDITION) for each; a nonzero return stops (DP_OK). */
+dp_status dp_kernel_list(int (*cb)(void *user, const char *name, const char *op, const char *condition), void *user);
+/* The complete WGSL module of variant NAME as the ops compile it on adapter (as
+ * dp_load_options.adapter), in *wgsl (free with dp_string_free). DP_ERR_NOT_FOUND for an
+ * unknown NAME, DP_ERR_UNSUPPORTED where the adapter cannot run it. */
+dp_status dp_kernel_dump(const char *adapter, const char *name, char **wgsl);
 
 #ifdef __cplusplus
 }

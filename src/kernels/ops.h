@@ -22,6 +22,7 @@
  *   dtype an op does not take, DP_ERR_GPU from the device layer. */
 #ifndef DP_KERNELS_OPS_H
 #define DP_KERNELS_OPS_H
+#include <stddef.h>
 #include <stdint.h>
 #include "core/dtype.h"
 #include "doppler_status.h"
@@ -56,6 +57,25 @@ void dp_ops_set_weight_textures(dp_ops *o, int enabled);
 /* Tests: at most max_rows rows per texture column block (0 = the device limit), so the
  * column-block layout of tall matrices (matmul_tex.wgsl) is exercised at small sizes. */
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows);
+
+/* ---- kernel variants (docs/kernels.md) ----------------------------------------------------------
+ * Every dispatch runs one entry of the ops' variant table: NAME (a kernel variant, with the
+ * weight type appended where the module decodes weights: matmul_gemv_q4_k), OP (the op whose
+ * dispatch it is; the matrix products' OPs contain "matmul") and CONDITION (when the op picks
+ * it). The table is static: dp_kernel_variant_get(i) for i < dp_kernel_variant_count(). */
+typedef struct dp_kernel_variant {
+  char name[48];
+  const char *op, *condition;
+} dp_kernel_variant;
+size_t dp_kernel_variant_count(void);
+dp_status dp_kernel_variant_get(size_t i, dp_kernel_variant *out);
+long dp_kernel_variant_find(const char *name); /* its index, or -1 */
+/* Whether entry i can run on o's adapter (subgroups of 8 for the *_sg variants), the
+ * dispatches o recorded with it so far (tests), and its complete WGSL module as o compiles it
+ * (NULL with dp_error where unavailable; valid while o lives). */
+int dp_ops_variant_available(const dp_ops *o, size_t i);
+uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i);
+const char *dp_ops_variant_source(dp_ops *o, size_t i);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
