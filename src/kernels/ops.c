@@ -43,11 +43,12 @@ static const struct { const char *name; int wdecode; const char *ext; const char
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
  * point and override set. Rows marked `typed` decode weights in the kernel (lib_wdecode): they
  * are one module per weight type, listed as NAME_TYPE (matmul_gemv_q4_k). `need` is what the
- * adapter must offer (subgroups of exactly 8: NEED_SG8; checked per ops context), `cond` the
+ * adapter must offer (subgroups of exactly 8: NEED_SG8; weight textures, a CPU adapter with
+ * textures on: NEED_TEX; checked per ops context), `cond` the
  * whole condition as `doppler bench kernels --list` prints it. The ops pick a row by the kernel
  * family (dp_ops_set_cpu_kernels), subgroups and the shape; the pipeline is cached by (row,
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
-enum { NEED_NONE = 0, NEED_SG8 = 1 };
+enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
@@ -68,9 +69,9 @@ static const struct variant {
   {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
   {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
    "rows_mm4_sg", 0, NEED_SG8},
-  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_NONE},
+  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
   {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, subgroups of 8", K_MATMUL_TEX_SG8,
-   "rows_mm4_sg", 0, NEED_SG8},
+   "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
   {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
   {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
   {"rmsnorm_inplace", "rmsnorm", "y == x", K_RMSNORM, "inplace", 0, NEED_NONE},
@@ -229,7 +230,9 @@ long dp_kernel_variant_find(const char *name) {
 int dp_ops_variant_available(const dp_ops *o, size_t i) {
   int t, v = entry_row(i, &t);
   if (v < 0) return 0;
-  return variants[v].need == NEED_NONE || (o->sg && o->sg8);
+  int need = variants[v].need;
+  int tex = !strcmp(dp_gpu_get_info(o->g)->adapter_type, "cpu") && o->wtex;
+  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex);
 }
 
 uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i) {
@@ -245,7 +248,7 @@ const char *dp_ops_variant_source(dp_ops *o, size_t i) {
   int t, v = entry_row(i, &t);
   if (v < 0) { dp_error(DP_ERR_INVALID_ARG, "kernel variant %zu of %zu", i, dp_kernel_variant_count()); return NULL; }
   if (!dp_ops_variant_available(o, i)) {
-    dp_error(DP_ERR_UNSUPPORTED, "kernel %s needs subgroups of 8, which this adapter does not have", variants[v].name);
+    dp_error(DP_ERR_UNSUPPORTED, "kernel %s: %s: not on this adapter", variants[v].name, variants[v].cond);
     return NULL;
   }
   return kernel_source(o, variants[v].kern, variants[v].typed ? (dp_dtype)t : DP_F32);

@@ -70,7 +70,8 @@ typedef struct dp_kernel_variant {
 size_t dp_kernel_variant_count(void);
 dp_status dp_kernel_variant_get(size_t i, dp_kernel_variant *out);
 long dp_kernel_variant_find(const char *name); /* its index, or -1 */
-/* Whether entry i can run on o's adapter (subgroups of 8 for the *_sg variants), the
+/* Whether entry i can run on o's adapter (subgroups of 8 for the *_sg variants, a CPU adapter
+ * with weight textures on for matmul_tex), the
  * dispatches o recorded with it so far (tests), and its complete WGSL module as o compiles it
  * (NULL with dp_error where unavailable; valid while o lives). */
 int dp_ops_variant_available(const dp_ops *o, size_t i);
