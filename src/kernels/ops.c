@@ -109,6 +109,7 @@ struct dp_ops {
    * and takes no TYPE override) */
   dp_gpu_kernel *(*pipe)[V_COUNT][N_WT][N_WG][N_PRO];
   uint64_t runs[V_COUNT][N_WT]; /* dispatches recorded per variant and weight type */
+  char *swap[V_COUNT][N_WT]; /* replacement modules (dp_ops_variant_replace), [type 0] untyped */
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
 };
 
@@ -135,12 +136,16 @@ void dp_ops_free(dp_ops *o) {
   for (int v = 0; v < 2; v++)
     for (int k = 0; k < K_COUNT; k++)
       for (int t = 0; t < N_WT; t++) dp_free(o->src[v][k][t]);
+  for (int v = 0; v < V_COUNT; v++)
+    for (int t = 0; t < N_WT; t++) dp_free(o->swap[v][t]);
   dp_gpu_buffer_free(o->dummy);
   dp_free(o->pipe);
   dp_free(o);
 }
 
 dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
+int dp_ops_cpu_kernels(const dp_ops *o) { return o->cpu; }
+int dp_ops_subgroups(const dp_ops *o) { return o->sg; }
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows) { o->wtex_h = max_rows; }
@@ -185,7 +190,8 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   dp_gpu_kernel **slot = &o->pipe[o->sg][v][t][wg_log2(wg)][pro];
   o->runs[v][t]++;
   if (*slot) { *out = *slot; return DP_OK; }
-  const char *src = kernel_source(o, k, r->typed ? wt : DP_F32);
+  const char *src = o->swap[v][r->typed ? t : 0];
+  if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : 1;
@@ -242,6 +248,20 @@ uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i) {
   uint64_t n = 0;
   for (int k = 0; k < N_WT; k++) n += o->runs[v][k];
   return n;
+}
+
+dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) return dp_error(DP_ERR_INVALID_ARG, "kernel variant %zu of %zu", i, dp_kernel_variant_count());
+  char *copy = NULL;
+  if (wgsl && !(copy = dp_strndup(wgsl, strlen(wgsl)))) return DP_ERR_NOMEM;
+  int ts = variants[v].typed ? t : 0;
+  dp_free(o->swap[v][ts]);
+  o->swap[v][ts] = copy;
+  for (int s = 0; s < 2; s++) /* the row's pipelines are rebuilt from the new module */
+    for (int w = 0; w < N_WT; w++)
+      if (!variants[v].typed || w == t) memset(o->pipe[s][v][w], 0, sizeof o->pipe[s][v][w]);
+  return DP_OK;
 }
 
 const char *dp_ops_variant_source(dp_ops *o, size_t i) {

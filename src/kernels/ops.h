@@ -42,6 +42,8 @@ void dp_ops_free(dp_ops *o);
 dp_gpu *dp_ops_gpu(dp_ops *o);
 /* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
 void dp_ops_set_subgroups(dp_ops *o, int enabled);
+int dp_ops_subgroups(const dp_ops *o);   /* the current settings of both */
+int dp_ops_cpu_kernels(const dp_ops *o);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
  * SwiftShader) the ops pick barrier-free variants that keep data in registers (matmul: one
  * invocation per 8x4 / 1x8 tile, see matmul.wgsl); on GPUs the coalesced workgroup variants.
@@ -77,6 +79,10 @@ long dp_kernel_variant_find(const char *name); /* its index, or -1 */
 int dp_ops_variant_available(const dp_ops *o, size_t i);
 uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i);
 const char *dp_ops_variant_source(dp_ops *o, size_t i);
+/* Hot swap: from now on entry i runs the complete WGSL module wgsl (its bindings and entry
+ * point as dp_ops_variant_source shows them; NULL = back to the built-in one). Compiled at the
+ * next dispatch that picks it (a compile error is that op's DP_ERR_GPU). */
+dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
