@@ -32,6 +32,7 @@ static void usage(FILE *f) {
              "  --json                 a JSON array of records on stdout, nothing else\n"
              "  --adapter NAME         lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --preset NAME          a random-weight model at a real shape instead of MODEL\n"
+             "  --kernel NAME=FILE     replace kernel variant NAME (--list) by the WGSL module in FILE\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
              "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
              "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
@@ -344,6 +345,8 @@ int cmd_bench(int argc, char **argv) {
   int pp[MAX_LIST] = {512}, tg[MAX_LIST] = {128}, dd[MAX_LIST], steps[MAX_LIST] = {8};
   int n_pp = 1, n_tg = 1, n_dd = 0, n_steps = 1, reps = 5, layers = 0, json = 0, profile = 0, have_ceil = 0;
   dp_bench_ceilings ceil = {0, 0};
+  cli_kernels kern = {{NULL}, 0};
+  int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -355,7 +358,8 @@ int cmd_bench(int argc, char **argv) {
       continue;
     }
     static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
-                                             "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings"};
+                                             "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings",
+                                             "--kernel"};
     size_t f = 0;
     while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
     if (f == sizeof with_value / sizeof *with_value) {
@@ -372,6 +376,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) bad = parse_int(a, v, 1, DP_BENCH_MAX_REPS, &reps);
     else if (!strcmp(a, "--layers")) bad = parse_int(a, v, 1, 1 << 16, &layers);
     else if (!strcmp(a, "--adapter")) adapter = v;
+    else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) quant = v;
     else if (!strcmp(a, "--ceilings")) {
@@ -413,12 +418,11 @@ int cmd_bench(int argc, char **argv) {
   if (!nrows) { fprintf(stderr, "doppler bench: no tests (-p and -n are both 0)\n"); return 2; }
 
   char dir[4096] = "";
-  int rc = 0;
   if (preset) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
   dp_model *m = NULL;
   dp_model_info mi;
   dp_bench_model bm;
@@ -449,5 +453,6 @@ int cmd_bench(int argc, char **argv) {
   }
   dp_model_free(m);
   if (preset) remove_model_dir(dir);
+  cli_kernels_free(&kern);
   return rc;
 }

@@ -33,6 +33,12 @@ typedef struct dp_session dp_session;
 typedef struct dp_load_options {
   const char *adapter;  /* NULL/"" = $DOPPLER_ADAPTER then automatic; "lavapipe", "swiftshader", ... */
   int verbose;          /* 1: progress lines on stderr */
+  /* Kernel hot swap: n_kernels entries "NAME=MODULE", each replacing kernel variant NAME (of
+   * dp_kernel_list) with the complete WGSL module MODULE (its bindings and entry point, as
+   * dp_kernel_dump gives it). Each is first run on a small problem against the CPU reference;
+   * a module that fails to compile or to match fails the load with "kernel NAME: why". */
+  const char *const *kernels;
+  int n_kernels;
 } dp_load_options;
 
 /* path: an RDRR directory (manifest.json), an HF directory (config.json + safetensors) or a

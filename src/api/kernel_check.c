@@ -87,8 +87,7 @@ static void compare(chk *c, const char *what, dp_view v, const float *ref, size_
   if (isnan(rel)) rel = INFINITY; /* a NaN left in the output (poison never overwritten) */
   if (rel > c->worst) c->worst = rel;
   if (!(rel <= tol))
-    c->st = dp_error(DP_ERR_GPU, "%s: %s differs from the CPU reference: ||out - ref|| / ||ref|| = %.3g > %.0e", c->name,
-                     what, rel, tol);
+    c->st = dp_error(DP_ERR_GPU, "%s differs from the CPU reference: ||out - ref|| / ||ref|| = %.3g > %.0e", what, rel, tol);
 }
 
 static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
@@ -105,7 +104,7 @@ static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
   if (!c->st && tex) {
     dp_wtex *wt = NULL;
     run(c, dp_wtex_create(c->o, t, N, K, "kernel-check", &wt));
-    if (!c->st && !wt) c->st = dp_error(DP_ERR_UNSUPPORTED, "%s: no weight texture on this adapter", c->name);
+    if (!c->st && !wt) c->st = dp_error(DP_ERR_UNSUPPORTED, "no weight texture on this adapter");
     if (!c->st) run(c, dp_wtex_write(c->o, wt, 0, N, wq));
     if (!c->st) run(c, dp_op_matmul_tex(c->o, vy, vx, wt, 0, N, vb, M, NULL, 0));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
@@ -163,7 +162,7 @@ static void rowop(chk *c, const char *op, int inplace) {
     run(c, dp_op_argmax(c->o, vy, va, rows, n));
     if (!c->st) run(c, dp_gpu_buffer_read(c->g, vy.buf, 0, ids, sizeof ids));
     for (int r = 0; r < rows && !c->st; r++)
-      if (ids[r] != rid[r]) c->st = dp_error(DP_ERR_GPU, "%s: row %d: id %u, the CPU reference %u", c->name, r, ids[r], rid[r]);
+      if (ids[r] != rid[r]) c->st = dp_error(DP_ERR_GPU, "row %d: id %u, the CPU reference %u", r, ids[r], rid[r]);
     return;
   }
   compare(c, "y", y, ref, e, 1e-5);
