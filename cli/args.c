@@ -247,3 +247,10 @@ void cli_kernels_free(cli_kernels *k) {
   for (int i = 0; i < k->n; i++) free((char *)k->spec[i]);
   k->n = 0;
 }
+
+static int print_kernel(void *user, const char *name, const char *op, uint64_t n) {
+  fprintf(stderr, "doppler %s: kernel %s %s (%llu dispatches)\n", (const char *)user, op, name, (unsigned long long)n);
+  return 0;
+}
+
+void cli_print_kernels(const char *cmd, const dp_model *m) { dp_model_kernels_used(m, print_kernel, (void *)cmd); }

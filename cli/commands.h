@@ -80,6 +80,9 @@ typedef struct cli_kernels {
 } cli_kernels;
 int cli_kernel_opt(const char *cmd, const char *flag, const char *value, void *dst);
 void cli_kernels_free(cli_kernels *k);
+/* --verbose of run and logits: `doppler CMD: kernel OP NAME (N dispatches)` on stderr for each
+ * kernel variant m has run, by its `bench kernels --list` NAME. */
+void cli_print_kernels(const char *cmd, const dp_model *m);
 
 /* ---- generation, shared by run and chat (cli/cmd_run.c) ---- */
 typedef struct cli_gen {

@@ -236,6 +236,10 @@ dp_status dp_kernel_list(int (*cb)(void *user, const char *name, const char *op,
  * dp_load_options.adapter), in *wgsl (free with dp_string_free). DP_ERR_NOT_FOUND for an
  * unknown NAME, DP_ERR_UNSUPPORTED where the adapter cannot run it. */
 dp_status dp_kernel_dump(const char *adapter, const char *name, char **wgsl);
+/* The kernel variants m has dispatched so far, in table order: cb(user, NAME, OP, dispatches)
+ * for each used one (`--verbose` of run and logits). */
+dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const char *name, const char *op, uint64_t n),
+                                void *user);
 
 #ifdef __cplusplus
 }

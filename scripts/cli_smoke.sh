@@ -237,8 +237,11 @@ $D bench kernels --list > "$tmpk/list" && awk -F'\t' 'NF != 3 { exit 1 }' "$tmpk
   grep -q $'^matmul_gemv_q4_k\tmatmul\t' "$tmpk/list" && [ $(awk -F'\t' '$1 ~ /^matmul/ && $2 !~ /matmul/' "$tmpk/list" | wc -l) -eq 0 ] \
   && ok || no "bench kernels --list: $(head -3 "$tmpk/list")"
 err=$($D bench kernels --dump nosuch 2>&1 >/dev/null); [ $? -eq 2 ] && [[ $err == *nosuch* ]] && ok || no "bench kernels --dump nosuch: '$err'"
+err=$($D run models/doppler-tiny-f16 -p "The jury said" -n 2 --verbose 2>&1 >/dev/null) && \
+  [[ $err == *"doppler run: kernel rmsnorm rmsnorm"* ]] && printf '%s\n' "$err" | grep -q '^doppler run: kernel [a-z_]*matmul[a-z_]* [a-z0-9_]* (' && ok \
+  || no "run --verbose: no kernel lines: '$err'"
 sw=""
-for k in rmsnorm add_inplace argmax; do
+for k in rmsnorm glu_inplace rope_kv; do
   $D bench kernels --dump $k > "$tmpk/$k.wgsl" && grep -q '@compute' "$tmpk/$k.wgsl" && ok || no "bench kernels --dump $k"
   sw="$sw --kernel $k=$tmpk/$k.wgsl"
 done

@@ -50,6 +50,19 @@ static dp_status swap_kernels(dp_model *m, const dp_load_options *opt) {
   return DP_OK;
 }
 
+dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const char *name, const char *op, uint64_t n),
+                                void *user) {
+  dp_kernel_variant e;
+  for (size_t i = 0, n = dp_kernel_variant_count(); i < n; i++) {
+    uint64_t runs = dp_ops_variant_runs(m->rt->ops, i);
+    if (!runs) continue;
+    dp_status st = dp_kernel_variant_get(i, &e);
+    if (st) return st;
+    if (cb(user, e.name, e.op, runs)) break;
+  }
+  return DP_OK;
+}
+
 dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out) {
   *out = NULL;
   if (!path || !path[0]) return dp_error(DP_ERR_INVALID_ARG, "dp_model_load: no model path");

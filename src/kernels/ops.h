@@ -34,8 +34,9 @@ typedef struct dp_view {
 } dp_view;
 static inline dp_view dp_view_of(dp_gpu_buffer *b, uint64_t offset) { dp_view v = {b, offset}; return v; }
 
-/* The ops context: the device plus the assembled WGSL variants (subgroup or not). One per
- * dp_gpu; pipelines are cached by the device layer, so creating it is cheap. */
+/* The ops context: the device plus the assembled WGSL modules (subgroup or not) and the
+ * pipelines of the variant table (below), built at first use and cached by variant index. One
+ * per model; creating it is cheap. */
 typedef struct dp_ops dp_ops;
 dp_status dp_ops_create(dp_gpu *g, dp_ops **out);
 void dp_ops_free(dp_ops *o);
