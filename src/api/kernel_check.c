@@ -210,6 +210,46 @@ static void attention(chk *c, int hd) {
   compare(c, "out", vo, ref, nq, 1e-5);
 }
 
+/* sample (greedy: the CPU reference is argmax), nll and softcap (references computed here) */
+static void sampler(chk *c, const char *op) {
+  int rows = 3, V = 300;
+  size_t e = (size_t)rows * V;
+  float *x = randn(c, e, 3), *ref = host(c, e);
+  if (c->st) return;
+  dp_view vx = buf(c, x, e * 4);
+  if (!strcmp(op, "softcap")) {
+    for (size_t i = 0; i < e; i++) ref[i] = 5.0f * tanhf(x[i] / 5.0f);
+    if (!c->st) run(c, dp_op_softcap(c->o, vx, (uint32_t)e, 5.0f));
+    compare(c, "x", vx, ref, e, 1e-5);
+  } else if (!strcmp(op, "nll")) {
+    uint32_t tg[3] = {7, 299, 0};
+    for (int r = 0; r < rows; r++) {
+      double m = -INFINITY, z = 0;
+      for (int j = 0; j < V; j++) m = x[r * V + j] > m ? x[r * V + j] : m;
+      for (int j = 0; j < V; j++) z += exp(x[r * V + j] - m);
+      ref[r] = (float)(log(z) + m - x[r * V + tg[r]]);
+    }
+    dp_view vt = buf(c, tg, sizeof tg), vn = buf(c, NULL, 8 * 4);
+    if (!c->st) run(c, dp_op_nll(c->o, vn, vx, vt, rows, V, 0, 0));
+    compare(c, "nll", vn, ref, rows, 1e-5);
+  } else { /* sample, greedy: the token is the argmax of row 0, written to out_ids[1], cur and hist[3] */
+    uint32_t want, got[3];
+    dp_ref_argmax(&want, x, 1, V);
+    dp_sample_params p;
+    memset(&p, 0, sizeof p);
+    p.vocab = (uint32_t)V, p.hist_pos = 3, p.out_index = 1, p.top_p = 1, p.penalty = 1;
+    dp_view vw = buf(c, NULL, (size_t)V * 4), vh = buf(c, NULL, 8 * 4), vc = buf(c, NULL, 4), vo = buf(c, NULL, 4 * 4);
+    if (!c->st) run(c, dp_op_sample(c->o, &p, vx, vw, vh, vc, vo));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vo.buf, 4, &got[0], 4));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vc.buf, 0, &got[1], 4));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vh.buf, 12, &got[2], 4));
+    for (int j = 0; j < 3 && !c->st; j++)
+      if (got[j] != want)
+        c->st = dp_error(DP_ERR_GPU, "greedy token in %s: %u, the CPU reference (argmax) %u", j == 0 ? "out_ids" : j == 1 ? "cur" : "hist",
+                         got[j], want);
+  }
+}
+
 static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
 /* weight type of a typed entry ("matmul_gemv_q4_k" -> Q4_K); F16 for the others */
@@ -250,6 +290,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(e.op, "rope") || !strcmp(e.op, "kv_write") || !strcmp(e.op, "rope_kv")) rope(&c, e.op);
   else if (!strcmp(n, "attention")) attention(&c, 80);
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64);
+  else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
   else c.st = dp_error(DP_ERR_UNSUPPORTED, "%s (op %s): no check for this variant in src/api/kernel_check.c", n, e.op);
   if (!c.st && dp_ops_variant_runs(o, i) == runs0)
     c.st = dp_error(DP_ERR_INVALID_ARG, "%s: its op picked another variant (condition: %s)", n, e.condition);

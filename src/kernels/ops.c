@@ -27,7 +27,8 @@
 #define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
-       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8, K_COUNT };
+       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -37,7 +38,11 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_mm16"},
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
+  {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
 };
+/* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
+ * sample_softcap: a fixed workgroup of 256) */
+static int standalone(int k) { return k >= K_SAMPLE; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -52,7 +57,7 @@ enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -87,6 +92,9 @@ static const struct variant {
   {"add", "add", "y != a", K_ADD, "main", 0, NEED_NONE},
   {"add_inplace", "add", "y == a", K_ADD, "inplace", 0, NEED_NONE},
   {"argmax", "argmax", "always", K_ARGMAX, "main", 0, NEED_NONE},
+  {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
+  {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
+  {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
 };
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
@@ -161,7 +169,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
-  const char *parts[6] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+  const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
                           kern_info[k].lib ? dp_kernel_source(kern_info[k].lib) : "",
                           kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
                           dp_kernel_source(kern_info[k].name),
@@ -194,7 +202,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
-  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : 1;
+  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
   return DP_OK;
@@ -794,4 +802,57 @@ dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_
   TRY(pipeline(o, V_ARGMAX, DP_F32, row_wg(o, n), 0, &k));
   pair_params p = {rows, n, 0, 0};
   return run(o, k, &p, sizeof p, b, 2, rows);
+}
+
+/* ---- the sampler's kernels (sample.wgsl, sample_nll.wgsl, sample_softcap.wgsl) ------------- */
+_Static_assert(sizeof(dp_sample_params) == 128, "sample.wgsl Params");
+typedef struct { uint32_t vocab, rows, out_off, tgt_off; } nll_params;
+_Static_assert(sizeof(nll_params) == 16, "sample_nll.wgsl Params");
+typedef struct { uint32_t n; float cap; } softcap_params;
+_Static_assert(sizeof(softcap_params) == 8, "sample_softcap.wgsl Params");
+
+/* a binding from v to the end of its buffer, at least `bytes` */
+static dp_status bind_rest(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
+  if (v.buf && dp_gpu_buffer_size(v.buf) > v.offset && dp_gpu_buffer_size(v.buf) - v.offset > bytes)
+    bytes = dp_gpu_buffer_size(v.buf) - v.offset;
+  return bind(o, op, what, v, bytes, b);
+}
+
+dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,
+                       dp_view out_ids) {
+  if (p->vocab == 0 || p->n_eos > 16) return dp_error(DP_ERR_INVALID_ARG, "sample: vocab %u, %u eos ids (<= 16)", p->vocab, p->n_eos);
+  dp_gpu_binding b[5];
+  TRY(bind(o, "sample", "logits", logits, (uint64_t)p->vocab * 4, &b[0]));
+  TRY(bind(o, "sample", "work", work, (uint64_t)p->vocab * 4, &b[1]));
+  TRY(bind_rest(o, "sample", "hist", hist, ((uint64_t)p->hist_pos + 1) * 4, &b[2]));
+  TRY(bind(o, "sample", "cur", cur, 4, &b[3]));
+  TRY(bind_rest(o, "sample", "out_ids", out_ids, ((uint64_t)p->out_index + 1) * 4, &b[4]));
+  dp_gpu_kernel *k;
+  /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there are
+   * a coroutine switch through every batch of the workgroup */
+  TRY(pipeline(o, V_SAMPLE, DP_F32, o->cpu ? 8 : 256, 0, &k));
+  return dp_gpu_dispatch(o->g, k, p, sizeof *p, b, 5, 1, 1, 1);
+}
+
+dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uint32_t rows, uint32_t vocab,
+                    uint32_t out_off, uint32_t tgt_off) {
+  if (rows == 0) return DP_OK;
+  dp_gpu_binding b[3];
+  TRY(bind(o, "nll", "logits", logits, (uint64_t)rows * vocab * 4, &b[0]));
+  TRY(bind_rest(o, "nll", "targets", targets, ((uint64_t)tgt_off + rows) * 4, &b[1]));
+  TRY(bind_rest(o, "nll", "nll", nll, ((uint64_t)out_off + rows) * 4, &b[2]));
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_SAMPLE_NLL, DP_F32, 256, 0, &k));
+  nll_params p = {vocab, rows, out_off, tgt_off};
+  return run(o, k, &p, sizeof p, b, 3, rows);
+}
+
+dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap) {
+  if (n == 0) return DP_OK;
+  dp_gpu_binding b[1];
+  TRY(bind(o, "softcap", "x", x, (uint64_t)n * 4, &b[0]));
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_SAMPLE_SOFTCAP, DP_F32, 256, 0, &k));
+  softcap_params p = {n, cap};
+  return run(o, k, &p, sizeof p, b, 1, cdiv(n, 256));
 }

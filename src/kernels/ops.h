@@ -259,4 +259,25 @@ dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view b, uint32_t n);
  * ids: [rows] u32. Only values > -FLT_MAX count (NaN and -inf are never chosen; a row with
  * none gives 0). */
 dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n);
+
+/* ---- sample: the next token from logits[vocab] (the math: sample.wgsl's header) -------------
+ * Repetition penalty over hist[hist_pos - repeat_n, hist_pos), end-of-generation masking of
+ * eos[n_eos], greedy when temperature == 0, else top-k, temperature, top-p, min-p and a draw
+ * hashed from (seed, step). Writes the token to out_ids[out_index], cur[0] and hist[hist_pos].
+ * work: [vocab] f32 scratch. One workgroup. */
+typedef struct dp_sample_params {
+  uint32_t vocab, top_k, hist_pos, repeat_n;
+  float temperature, top_p, min_p, penalty;
+  uint32_t seed_lo, seed_hi, step_lo, step_hi;
+  uint32_t out_index, n_eos, pad0, pad1;
+  uint32_t eos[16];
+} dp_sample_params;
+dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,
+                       dp_view out_ids);
+/* ---- nll: nll[out_off + r] = logsumexp(logits[r, :]) - logits[r, targets[tgt_off + r]], r < rows
+ * (perplexity). logits: [rows, vocab] f32; targets u32; nll f32. */
+dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uint32_t rows, uint32_t vocab,
+                    uint32_t out_off, uint32_t tgt_off);
+/* ---- softcap: x[i] = cap * tanh(x[i] / cap), i < n, in place (final logit soft-capping). */
+dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap);
 #endif
