@@ -10,8 +10,13 @@
  * weights 16 bytes at a time), the weight decoder lib_wdecode
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
- * matmul_v4_sg8; only assembled into the subgroup sources). The
- * assembled strings live as long as the context, so their pointers are stable cache keys.
+ * matmul_v4_sg8; only assembled into the subgroup sources); the sampler's kernels (sample,
+ * sample_nll, sample_softcap) stand alone. The assembled strings live as long as the context.
+ *
+ * Every dispatch runs one row of the variant table (`variants[]` below: name, op, condition,
+ * pieces, entry point); its pipeline is cached per context by row index, weight type and
+ * overrides. The table is listed, dumped and hot-swapped through ops.h (dp_kernel_variant_*,
+ * dp_ops_variant_*), and checked row by row by src/api/kernel_check.c.
  *
  * Model matrices are dp_weights (ops.h): parts of whole rows, each its own buffer (and texture)
  * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
