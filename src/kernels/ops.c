@@ -254,6 +254,8 @@ int dp_ops_variant_available(const dp_ops *o, size_t i) {
   return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex);
 }
 
+void dp_ops_clear_runs(dp_ops *o) { memset(o->runs, 0, sizeof o->runs); }
+
 uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i) {
   int t, v = entry_row(i, &t);
   if (v < 0) return 0;

@@ -79,6 +79,7 @@ long dp_kernel_variant_find(const char *name); /* its index, or -1 */
  * (NULL with dp_error where unavailable; valid while o lives). */
 int dp_ops_variant_available(const dp_ops *o, size_t i);
 uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i);
+void dp_ops_clear_runs(dp_ops *o); /* all counts back to 0 (after the hot-swap checks) */
 const char *dp_ops_variant_source(dp_ops *o, size_t i);
 /* Hot swap: from now on entry i runs the complete WGSL module wgsl (its bindings and entry
  * point as dp_ops_variant_source shows them; NULL = back to the built-in one). Compiled at the
