@@ -210,3 +210,47 @@ const char *cli_adapter(const char *flag) {
   if (flag) return flag;
   return getenv("DOPPLER_ADAPTER");
 }
+
+/* ---- --kernel NAME=FILE ---- */
+
+typedef struct kernel_find { const char *name; int found; } kernel_find;
+static int kernel_seen(void *user, const char *name, const char *op, const char *condition) {
+  kernel_find *f = user;
+  (void)op, (void)condition;
+  return f->found = !strcmp(name, f->name);
+}
+
+int cli_kernel_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_kernels *k = dst;
+  const char *eq = strchr(value, '=');
+  if (!eq || eq == value || !eq[1]) return cli_usage_error(cmd, "%s: '%s': expected NAME=FILE.wgsl", flag, value);
+  char name[64];
+  snprintf(name, sizeof name, "%.*s", (int)(eq - value), value);
+  kernel_find f = {name, 0};
+  dp_kernel_list(kernel_seen, &f);
+  if (!f.found) return cli_usage_error(cmd, "%s: no kernel variant '%s' (`doppler bench kernels --list`)", flag, name);
+  if (k->n == CLI_MAX_KERNELS) return cli_usage_error(cmd, "%s: more than %d kernels", flag, CLI_MAX_KERNELS);
+  char *text = NULL;
+  if (cli_read_text(cmd, flag, eq + 1, 0, &text)) return 1;
+  size_t nl = strlen(name), tl = strlen(text);
+  char *spec = malloc(nl + tl + 2);
+  if (!spec) { free(text); fprintf(stderr, "doppler %s: out of memory\n", cmd); return 1; }
+  memcpy(spec, name, nl);
+  spec[nl] = '=';
+  memcpy(spec + nl + 1, text, tl + 1);
+  free(text);
+  k->spec[k->n++] = spec;
+  return 0;
+}
+
+void cli_kernels_free(cli_kernels *k) {
+  for (int i = 0; i < k->n; i++) free((char *)k->spec[i]);
+  k->n = 0;
+}
+
+static int print_kernel(void *user, const char *name, const char *op, uint64_t n) {
+  fprintf(stderr, "doppler %s: kernel %s %s (%llu dispatches)\n", (const char *)user, op, name, (unsigned long long)n);
+  return 0;
+}
+
+void cli_print_kernels(const char *cmd, const dp_model *m) { dp_model_kernels_used(m, print_kernel, (void *)cmd); }

@@ -20,6 +20,7 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler bench (MODEL | --preset NAME [--quant Q] [--layers N]) [flags]\n"
              "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--adapter A]\n"
+             "       doppler bench kernels --list | --dump NAME [--adapter A]\n"
              "Times prefill (pp) and decode (tg) like llama-bench; lists are comma-separated.\n"
              "  -p, --n-prompt P,...   prefill tests of P tokens (default 512; 0 = none)\n"
              "  -n, --n-gen N,...      decode tests of N tokens (default 128; 0 = none)\n"
@@ -31,8 +32,11 @@ static void usage(FILE *f) {
              "  --json                 a JSON array of records on stdout, nothing else\n"
              "  --adapter NAME         lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --preset NAME          a random-weight model at a real shape instead of MODEL\n"
+             "  --kernel NAME=FILE     replace kernel variant NAME (--list) by the WGSL module in FILE\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
-             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n",
+             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
+             "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
+             "  --dump NAME            the complete WGSL module of variant NAME on the adapter\n",
           DP_BENCH_MAX_REPS);
 }
 
@@ -271,24 +275,33 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
   return 0;
 }
 
+static int on_variant(void *user, const char *name, const char *op, const char *condition) {
+  (void)user;
+  printf("%s\t%s\t%s\n", name, op, condition);
+  return 0;
+}
+
 static int cmd_bench_kernels(int argc, char **argv) {
   dp_bench_kernels_options o;
   memset(&o, 0, sizeof o);
   kctx k = {0, 0};
   int ms[MAX_LIST], nk[MAX_LIST], n_nk = 0;
   char types_buf[256];
-  const char *types[MAX_LIST];
+  const char *types[MAX_LIST], *dump = NULL;
+  int list = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { k.json = 1; continue; }
-    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types")) {
+    if (!strcmp(a, "--list")) { list = 1; continue; }
+    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump")) {
       fprintf(stderr, "doppler bench kernels: unknown argument '%s' (see `doppler bench --help`)\n", a);
       return 2;
     }
     if (i + 1 >= argc) { fprintf(stderr, "doppler bench kernels: %s needs a value\n", a); return 2; }
     const char *v = argv[++i];
     if (!strcmp(a, "--adapter")) o.adapter = v;
+    else if (!strcmp(a, "--dump")) dump = v;
     else if (!strcmp(a, "-m")) { if (parse_list(a, v, 1, 65536, ms, &o.n_ms)) return 2; o.ms = ms; }
     else if (!strcmp(a, "--shape")) {
       if (parse_list(a, v, 1, 1 << 20, nk, &n_nk)) return 2;
@@ -302,6 +315,19 @@ static int cmd_bench_kernels(int argc, char **argv) {
     }
   }
   o.adapter = cli_adapter(o.adapter);
+  if (list && dump) { fprintf(stderr, "doppler bench kernels: --list and --dump exclude each other\n"); return 2; }
+  if (list) return dp_kernel_list(on_variant, NULL) ? 1 : 0;
+  if (dump) {
+    char *wgsl = NULL;
+    dp_status ds = dp_kernel_dump(o.adapter, dump, &wgsl);
+    if (ds) {
+      fprintf(stderr, "doppler bench kernels: %s\n", dp_error_message());
+      return ds == DP_ERR_NOT_FOUND ? 2 : 1;
+    }
+    fputs(wgsl, stdout);
+    dp_string_free(wgsl);
+    return 0;
+  }
   dp_status st = dp_bench_kernels(&o, on_kernel, &k);
   if (k.json && (k.n || !st)) printf("%s]\n", k.n ? "\n" : "["); /* what was printed stays an array */
   if (st) {
@@ -319,6 +345,8 @@ int cmd_bench(int argc, char **argv) {
   int pp[MAX_LIST] = {512}, tg[MAX_LIST] = {128}, dd[MAX_LIST], steps[MAX_LIST] = {8};
   int n_pp = 1, n_tg = 1, n_dd = 0, n_steps = 1, reps = 5, layers = 0, json = 0, profile = 0, have_ceil = 0;
   dp_bench_ceilings ceil = {0, 0};
+  cli_kernels kern = {{NULL}, 0};
+  int rc = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -330,7 +358,8 @@ int cmd_bench(int argc, char **argv) {
       continue;
     }
     static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
-                                             "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings"};
+                                             "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings",
+                                             "--kernel"};
     size_t f = 0;
     while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
     if (f == sizeof with_value / sizeof *with_value) {
@@ -347,6 +376,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) bad = parse_int(a, v, 1, DP_BENCH_MAX_REPS, &reps);
     else if (!strcmp(a, "--layers")) bad = parse_int(a, v, 1, 1 << 16, &layers);
     else if (!strcmp(a, "--adapter")) adapter = v;
+    else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) quant = v;
     else if (!strcmp(a, "--ceilings")) {
@@ -388,12 +418,11 @@ int cmd_bench(int argc, char **argv) {
   if (!nrows) { fprintf(stderr, "doppler bench: no tests (-p and -n are both 0)\n"); return 2; }
 
   char dir[4096] = "";
-  int rc = 0;
   if (preset) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
   dp_model *m = NULL;
   dp_model_info mi;
   dp_bench_model bm;
@@ -424,5 +453,6 @@ int cmd_bench(int argc, char **argv) {
   }
   dp_model_free(m);
   if (preset) remove_model_dir(dir);
+  cli_kernels_free(&kern);
   return rc;
 }

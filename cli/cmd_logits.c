@@ -73,7 +73,7 @@ static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N,
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME]\n"
+  fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME] [--kernel NAME=FILE] [--verbose]\n"
              "Writes logits F32 [T,V] for the ids as given (no BOS added); with --decode N also the greedy\n"
              "continuation gen_ids I32 [N] (end-of-sequence never chosen) and gen_logits F32 [N,V].\n"
              "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n");
@@ -82,11 +82,15 @@ static void usage(FILE *f) {
 int cmd_logits(int argc, char **argv) {
   const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
   int N = 0, cpu = 0, npos = 0;
+  cli_kernels kern = {{NULL}, 0};
+  int verbose = 0;
   const cli_opt opts[] = {
     {"--ids", NULL, CLI_STR, &ids_arg, 0, 0, 0, NULL},
     {"--decode", NULL, CLI_INT, &N, 0, 1 << 20, 0, NULL},
     {"--out", "-o", CLI_STR, &out, 0, 0, 0, NULL},
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
+    {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
     {"--cpu", NULL, CLI_BOOL, &cpu, 0, 0, 0, NULL},
   };
   cli_spec sp = {"logits", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
@@ -105,7 +109,7 @@ int cmd_logits(int argc, char **argv) {
   dp_status st = DP_OK;
   dp_model_info mi;
   if (!cpu) {
-    dp_load_options lo = {cli_adapter(adapter), 0};
+    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
     dp_session_options so = {0, 0};
     st = dp_model_load(model, &lo, &m);
     if (!st) st = dp_model_get_info(m, &mi);
@@ -146,6 +150,7 @@ int cmd_logits(int argc, char **argv) {
     st = write_safetensors(out, e, data, N > 0 ? 3 : 1);
     if (!st) fprintf(stderr, "wrote %s: logits [%zu, %d]%s\n", out, T, V, N > 0 ? ", gen_ids, gen_logits" : "");
   }
+  if (!st && verbose && m) cli_print_kernels("logits", m);
   rc = st ? cli_fail("logits") : 0;
 done:
   free(ids);
@@ -154,5 +159,6 @@ done:
   free(gen);
   dp_session_free(s);
   dp_model_free(m);
+  cli_kernels_free(&kern);
   return rc;
 }

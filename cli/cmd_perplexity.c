@@ -92,7 +92,7 @@ static dp_status read_ids(const char *path, stream *out) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--quiet]\n"
+  fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--kernel NAME=FILE] [--quiet]\n"
              "Documents are split on blank lines and joined as [BOS] doc [EOS] ...; windows of ctx predictions,\n"
              "each scored from an empty cache. --windows N scores only the first N windows (0 = all).\n"
              "stdout: only the last line `perplexity: X.XXXX`. stderr: progress (windows, running value, ETA)\n"
@@ -110,12 +110,14 @@ static void draw_progress(int w, int n_windows, size_t count, double sum, double
 int cmd_perplexity(int argc, char **argv) {
   const char *model = NULL, *file = NULL, *ids_file = NULL, *adapter = NULL;
   int ctx = 256, max_windows = 0, quiet = 0, npos = 0;
+  cli_kernels kern = {{NULL}, 0};
   const cli_opt opts[] = {
     {"--file", "-f", CLI_STR, &file, 0, 0, 0, NULL},
     {"--ids", NULL, CLI_STR, &ids_file, 0, 0, 0, NULL},
     {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
     {"--windows", NULL, CLI_INT, &max_windows, 0, INT_MAX, 0, NULL},
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--quiet", NULL, CLI_BOOL, &quiet, 0, 0, 0, NULL},
   };
   cli_spec sp = {"perplexity", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
@@ -123,7 +125,7 @@ int cmd_perplexity(int argc, char **argv) {
   if (rc >= 0) return rc;
   if (!model) return cli_usage_error("perplexity", "MODEL is required");
   if (!file == !ids_file) return cli_usage_error("perplexity", "one of --file and --ids is required");
-  dp_load_options lo = {cli_adapter(adapter), 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
   dp_model *m = NULL;
   dp_session *s = NULL;
   stream S = {0};
@@ -166,5 +168,6 @@ int cmd_perplexity(int argc, char **argv) {
   free(S.ids);
   dp_session_free(s);
   dp_model_free(m);
+  cli_kernels_free(&kern);
   return rc;
 }

@@ -70,6 +70,19 @@ const char *cli_model_or_default(const char *cmd, const char *model);
 /* 0, or 2 after a usage error when --ctx N (+ extra positions) exceeds the model's positions. */
 int cli_check_ctx(const char *cmd, dp_model *m, int ctx, int extra);
 const char *cli_adapter(const char *flag);      /* --adapter, else $DOPPLER_ADAPTER, else NULL */
+/* --kernel NAME=FILE.wgsl (run, chat, logits, perplexity, bench): the hot-swapped kernels, as
+ * dp_load_options.kernels takes them. cli_kernel_opt is the flag's CLI_CALL (dst: a
+ * cli_kernels): an unknown NAME is a usage error (2), an unreadable FILE 1. */
+#define CLI_MAX_KERNELS 16
+typedef struct cli_kernels {
+  const char *spec[CLI_MAX_KERNELS]; /* "NAME=MODULE", malloc'd */
+  int n;
+} cli_kernels;
+int cli_kernel_opt(const char *cmd, const char *flag, const char *value, void *dst);
+void cli_kernels_free(cli_kernels *k);
+/* --verbose of run and logits: `doppler CMD: kernel OP NAME (N dispatches)` on stderr for each
+ * kernel variant m has run, by its `bench kernels --list` NAME. */
+void cli_print_kernels(const char *cmd, const dp_model *m);
 
 /* ---- generation, shared by run and chat (cli/cmd_run.c) ---- */
 typedef struct cli_gen {

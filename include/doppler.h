@@ -38,6 +38,12 @@ typedef struct dp_session dp_session;
 typedef struct dp_load_options {
   const char *adapter;  /* NULL/"" = $DOPPLER_ADAPTER then automatic; "lavapipe", "swiftshader", ... */
   int verbose;          /* 1: progress lines on stderr */
+  /* Kernel hot swap: n_kernels entries "NAME=MODULE", each replacing kernel variant NAME (of
+   * dp_kernel_list) with the complete WGSL module MODULE (its bindings and entry point, as
+   * dp_kernel_dump gives it). Each is first run on a small problem against the CPU reference;
+   * a module that fails to compile or to match fails the load with "kernel NAME: why". */
+  const char *const *kernels;
+  int n_kernels;
 } dp_load_options;
 
 /* path: an RDRR directory (manifest.json), an HF directory (config.json + safetensors) or a
@@ -265,6 +271,17 @@ typedef struct dp_bench_kernels_options {
 } dp_bench_kernels_options;
 /* cb gets each product as it is measured; a nonzero return stops (DP_OK). */
 dp_status dp_bench_kernels(const dp_bench_kernels_options *o, int (*cb)(void *user, const dp_bench_kernel *r), void *user);
+/* The op layer's kernel variants (docs/kernels.md), in table order: cb(user, NAME, OP,
+ * CONDITION) for each; a nonzero return stops (DP_OK). */
+dp_status dp_kernel_list(int (*cb)(void *user, const char *name, const char *op, const char *condition), void *user);
+/* The complete WGSL module of variant NAME as the ops compile it on adapter (as
+ * dp_load_options.adapter), in *wgsl (free with dp_string_free). DP_ERR_NOT_FOUND for an
+ * unknown NAME, DP_ERR_UNSUPPORTED where the adapter cannot run it. */
+dp_status dp_kernel_dump(const char *adapter, const char *name, char **wgsl);
+/* The kernel variants m has dispatched so far, in table order: cb(user, NAME, OP, dispatches)
+ * for each used one (`--verbose` of run and logits). */
+dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const char *name, const char *op, uint64_t n),
+                                void *user);
 
 #ifdef __cplusplus
 }

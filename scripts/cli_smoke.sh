@@ -229,5 +229,37 @@ for v in DOPPLER_MODELS DOPPLER_MODEL_DIR; do  # consulted: a folder without the
   out=$(env $v="$tmpx" $D run -p x 2>&1); [ $? -eq 1 ] && [[ $out == *DOPPLER_MODELS* ]] && ok || no "$v without a model: '$out'"
 done
 rm -rf "$tmpx"
+# kernel variants: --list one a line NAME<TAB>OP<TAB>CONDITION (matrix products' OPs contain matmul);
+# --dump NAME a complete module; --kernel NAME=FILE swaps it in (dumped modules: identical
+# logits), a module that fails to compile or to match the CPU reference exits 1, an unknown NAME 2.
+tmpk=$(mktemp -d)
+$D bench kernels --list > "$tmpk/list" && awk -F'\t' 'NF != 3 { exit 1 }' "$tmpk/list" && [ $(wc -l < "$tmpk/list") -gt 20 ] && \
+  grep -q $'^matmul_gemv_q4_k\tmatmul\t' "$tmpk/list" && [ $(awk -F'\t' '$1 ~ /^matmul/ && $2 !~ /matmul/' "$tmpk/list" | wc -l) -eq 0 ] \
+  && ok || no "bench kernels --list: $(head -3 "$tmpk/list")"
+err=$($D bench kernels --dump nosuch 2>&1 >/dev/null); [ $? -eq 2 ] && [[ $err == *nosuch* ]] && ok || no "bench kernels --dump nosuch: '$err'"
+err=$($D run models/doppler-tiny-f16 -p "The jury said" -n 2 --verbose 2>&1 >/dev/null) && \
+  [[ $err == *"doppler run: kernel rmsnorm rmsnorm"* ]] && printf '%s\n' "$err" | grep -q '^doppler run: kernel [a-z_]*matmul[a-z_]* [a-z0-9_]* (' && ok \
+  || no "run --verbose: no kernel lines: '$err'"
+sw=""
+for k in rmsnorm glu_inplace rope_kv; do
+  $D bench kernels --dump $k > "$tmpk/$k.wgsl" && grep -q '@compute' "$tmpk/$k.wgsl" && ok || no "bench kernels --dump $k"
+  sw="$sw --kernel $k=$tmpk/$k.wgsl"
+done
+M=models/doppler-tiny-f16
+$D logits $M --ids 0,476,502 --out "$tmpk/a.st" >/dev/null 2>&1 && $D logits $M --ids 0,476,502 --out "$tmpk/b.st" $sw >/dev/null 2>&1 && \
+  cmp -s "$tmpk/a.st" "$tmpk/b.st" && ok || no "logits with the dumped kernels swapped in differ"
+a=$($D run $M -p "The jury said" -n 6 2>/dev/null) && b=$($D run $M -p "The jury said" -n 6 $sw 2>/dev/null) && [ "$a" = "$b" ] && ok || no "run --kernel (dumped): '$a' vs '$b'"
+$D bench kernels --dump add | sed 's/Y\[i\] = A\[i\] + B\[i\]/Y[i] = A[i] - B[i]/' > "$tmpk/sub.wgsl"
+printf 'fn broken( {\n' > "$tmpk/bad.wgsl"
+for c in "run $M -p x -n 1" "logits $M --ids 1 --out $tmpk/c.st" "perplexity $M --file README.md --windows 1 --quiet" "bench $M -p 4 -n 0 -r 1"; do
+  cmd=${c%% *}
+  for kb in "add=$tmpk/sub.wgsl" "rmsnorm=$tmpk/bad.wgsl"; do
+    err=$($D $c --kernel $kb 2>&1 >/dev/null); rc=$?
+    [ $rc -eq 1 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == "doppler $cmd: kernel ${kb%%=*}: "* ]] && ok || no "$cmd --kernel $kb: rc=$rc '$err'"
+  done
+  err=$($D $c --kernel nosuch=$tmpk/bad.wgsl 2>&1 >/dev/null); rc=$?
+  [ $rc -eq 2 ] && [[ $err == *nosuch* ]] && ok || no "$cmd --kernel nosuch: rc=$rc '$err'"
+done
+rm -rf "$tmpk"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

@@ -9,7 +9,8 @@
  * untimed product (pipeline compilation), one timed to size the batches (about 0.25 s of
  * work each, 1..200 products, 3 batches, 1 when a product takes over 0.5 s: slow adapters run
  * few), wall clock around a finished queue, median batch. Depends on the device, op and
- * quant layers; called by cli/cmd_bench.c. */
+ * quant layers; called by cli/cmd_bench.c. Also the kernel variant table as the API lists
+ * and dumps it (`doppler bench kernels --list / --dump NAME`). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -187,6 +188,36 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
       }
     }
     for (int c = 0; c < p.copies; c++) dp_gpu_buffer_free(w[c]);
+  }
+  dp_ops_free(ops);
+  dp_gpu_close(g);
+  return st;
+}
+
+dp_status dp_kernel_list(int (*cb)(void *user, const char *name, const char *op, const char *condition), void *user) {
+  dp_kernel_variant e;
+  for (size_t i = 0, n = dp_kernel_variant_count(); i < n; i++) {
+    dp_status st = dp_kernel_variant_get(i, &e);
+    if (st) return st;
+    if (cb(user, e.name, e.op, e.condition)) break;
+  }
+  return DP_OK;
+}
+
+dp_status dp_kernel_dump(const char *adapter, const char *name, char **wgsl) {
+  *wgsl = NULL;
+  long i = dp_kernel_variant_find(name);
+  if (i < 0) return dp_error(DP_ERR_NOT_FOUND, "no kernel variant '%s' (see `doppler bench kernels --list`)", name);
+  dp_gpu *g = NULL;
+  dp_ops *ops = NULL;
+  dp_status st = dp_gpu_open(adapter && *adapter ? adapter : NULL, &g);
+  if (!st) st = dp_ops_create(g, &ops);
+  const char *src = st ? NULL : dp_ops_variant_source(ops, (size_t)i);
+  if (!st && !src) st = dp_error_status() ? dp_error_status() : DP_ERR_NOMEM;
+  if (src) {
+    size_t n = strlen(src) + 1;
+    if (!(*wgsl = dp_malloc(n))) st = DP_ERR_NOMEM;
+    else memcpy(*wgsl, src, n);
   }
   dp_ops_free(ops);
   dp_gpu_close(g);

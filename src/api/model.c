@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "api/kernel_check.h"
 #include "core/alloc.h"
 #include "core/error.h"
 
@@ -27,6 +28,42 @@ static dp_status load_tokenizer(dp_model *m, dp_model_file *mf) {
   return DP_OK;
 }
 
+/* Kernel hot swap (dp_load_options.kernels): each "NAME=MODULE" replaces variant NAME in the
+ * model's ops, then must pass dp_kernel_check against the CPU reference. */
+static dp_status swap_kernels(dp_model *m, const dp_load_options *opt) {
+  dp_ops *o = m->rt->ops;
+  for (int j = 0; opt && j < opt->n_kernels; j++) {
+    const char *spec = opt->kernels[j], *eq = strchr(spec, '=');
+    char name[48];
+    if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof name)
+      return dp_error(DP_ERR_INVALID_ARG, "kernel '%s': expected NAME=MODULE", spec);
+    memcpy(name, spec, (size_t)(eq - spec));
+    name[eq - spec] = 0;
+    long i = dp_kernel_variant_find(name);
+    if (i < 0) return dp_error(DP_ERR_INVALID_ARG, "kernel %s: no such variant (see `doppler bench kernels --list`)", name);
+    if (!dp_ops_variant_available(o, (size_t)i))
+      return dp_error(DP_ERR_UNSUPPORTED, "kernel %s: the variant does not run on this adapter", name);
+    dp_status st = dp_ops_variant_replace(o, (size_t)i, eq + 1);
+    if (!st) st = dp_kernel_check(o, (size_t)i, NULL);
+    if (st) return dp_error_wrap(st, "kernel %s", name);
+  }
+  dp_ops_clear_runs(o); /* --verbose reports what the model runs, not the checks */
+  return DP_OK;
+}
+
+dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const char *name, const char *op, uint64_t n),
+                                void *user) {
+  dp_kernel_variant e;
+  for (size_t i = 0, n = dp_kernel_variant_count(); i < n; i++) {
+    uint64_t runs = dp_ops_variant_runs(m->rt->ops, i);
+    if (!runs) continue;
+    dp_status st = dp_kernel_variant_get(i, &e);
+    if (st) return st;
+    if (cb(user, e.name, e.op, runs)) break;
+  }
+  return DP_OK;
+}
+
 dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out) {
   *out = NULL;
   if (!path || !path[0]) return dp_error(DP_ERR_INVALID_ARG, "dp_model_load: no model path");
@@ -42,6 +79,7 @@ dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model *
     snprintf(m->adapter, sizeof m->adapter, "%s", dp_gpu_get_info(m->gpu)->adapter);
     st = dp_rt_model_load(m->gpu, mf, &m->rt);
   }
+  if (!st) st = swap_kernels(m, opt);
   if (!st) st = load_tokenizer(m, mf);
   dp_model_file_close(mf);
   if (st) { dp_model_free(m); return st; }

@@ -10,8 +10,13 @@
  * weights 16 bytes at a time), the weight decoder lib_wdecode
  * for the kernels that read GGUF blocks, then NAME.wgsl, then for
  * the CPU-adapter variants that need subgroups an appended file (matmul_sg8, attention_sg8,
- * matmul_v4_sg8; only assembled into the subgroup sources). The
- * assembled strings live as long as the context, so their pointers are stable cache keys.
+ * matmul_v4_sg8; only assembled into the subgroup sources); the sampler's kernels (sample,
+ * sample_nll, sample_softcap) stand alone. The assembled strings live as long as the context.
+ *
+ * Every dispatch runs one row of the variant table (`variants[]` below: name, op, condition,
+ * pieces, entry point); its pipeline is cached per context by row index, weight type and
+ * overrides. The table is listed, dumped and hot-swapped through ops.h (dp_kernel_variant_*,
+ * dp_ops_variant_*), and checked row by row by src/api/kernel_check.c.
  *
  * Model matrices are dp_weights (ops.h): parts of whole rows, each its own buffer (and texture)
  * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
@@ -24,8 +29,11 @@
 #include "core/error.h"
 #include "kernels/registry.h"
 
+#define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
+
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
-       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8, K_COUNT };
+       K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -35,7 +43,69 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_mm16"},
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
+  {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
 };
+/* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
+ * sample_softcap: a fixed workgroup of 256) */
+static int standalone(int k) { return k >= K_SAMPLE; }
+
+/* ---- the variant table ------------------------------------------------------------------------
+ * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
+ * point and override set. Rows marked `typed` decode weights in the kernel (lib_wdecode): they
+ * are one module per weight type, listed as NAME_TYPE (matmul_gemv_q4_k). `need` is what the
+ * adapter must offer (subgroups of exactly 8: NEED_SG8; weight textures, a CPU adapter with
+ * textures on: NEED_TEX; checked per ops context), `cond` the
+ * whole condition as `doppler bench kernels --list` prints it. The ops pick a row by the kernel
+ * family (dp_ops_set_cpu_kernels), subgroups and the shape; the pipeline is cached by (row,
+ * type, WG, PRO), so a dispatch builds no string and scans no cache. */
+enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
+enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
+       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
+       V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_COUNT };
+static const struct variant {
+  const char *name, *op, *cond;
+  int kern;          /* WGSL pieces: kern_info[kern] */
+  const char *entry;
+  int typed;         /* one module per weight type (lib_wdecode) */
+  int need;          /* NEED_* */
+} variants[V_COUNT] = {
+  {"matmul_gemv", "matmul", "gpu family, M <= 4", K_MATMUL, "gemv", 1, NEED_NONE},
+  {"matmul_tiled", "matmul", "gpu family, M > 4", K_MATMUL, "tiled", 1, NEED_NONE},
+  {"matmul_rows_mv", "matmul", "cpu family, M <= 4, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
+  {"matmul_rows_mm", "matmul", "cpu family, M > 4, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
+  {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
+   "rows_mm_sg", 1, NEED_SG8},
+  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
+  {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
+   "rows_mm4_sg", 0, NEED_SG8},
+  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
+  {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, subgroups of 8", K_MATMUL_TEX_SG8,
+   "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
+  {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
+  {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
+  {"rmsnorm_inplace", "rmsnorm", "y == x", K_RMSNORM, "inplace", 0, NEED_NONE},
+  {"rope", "rope", "always", K_ROPE, "main", 0, NEED_NONE},
+  {"kv_write", "kv_write", "always", K_KV_WRITE, "main", 0, NEED_NONE},
+  {"rope_kv", "rope_kv", "always", K_ROPE_KV, "main", 0, NEED_NONE},
+  {"attention", "attention", "not attention_sg8", K_ATTENTION, "main", 0, NEED_NONE},
+  {"attention_sg8", "attention", "cpu family, subgroups of 8, head_dim <= 64", K_ATTENTION_SG8, "rows_sg", 0, NEED_SG8},
+  {"softmax", "softmax", "y != x", K_SOFTMAX, "main", 0, NEED_NONE},
+  {"softmax_inplace", "softmax", "y == x", K_SOFTMAX, "inplace", 0, NEED_NONE},
+  {"glu", "glu", "y != gate", K_GLU, "main", 0, NEED_NONE},
+  {"glu_inplace", "glu", "y == gate", K_GLU, "inplace", 0, NEED_NONE},
+  {"add", "add", "y != a", K_ADD, "main", 0, NEED_NONE},
+  {"add_inplace", "add", "y == a", K_ADD, "inplace", 0, NEED_NONE},
+  {"argmax", "argmax", "always", K_ARGMAX, "main", 0, NEED_NONE},
+  {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
+  {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
+  {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
+};
+#define N_WT (DP_MXFP4 + 1)
+#define N_WG 9   /* WG override 1 << (0..8) */
+#define N_PRO 4  /* matmul_tex PRO override 0..3 */
+/* listed entries: a typed row is N_WT entries (one per weight type), any other row one */
+static size_t row_entries(int v) { return variants[v].typed ? N_WT : 1; }
 
 struct dp_ops {
   dp_gpu *g;
@@ -47,13 +117,20 @@ struct dp_ops {
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
   /* assembled sources: [subgroups][kernel][weight type] (type 0 for kernels without weights) */
-  char *src[2][K_COUNT][DP_MXFP4 + 1];
+  char *src[2][K_COUNT][N_WT];
+  /* pipelines: [subgroups][variant][weight type][log2 WG][PRO] (type 0 where the row is untyped
+   * and takes no TYPE override) */
+  dp_gpu_kernel *(*pipe)[V_COUNT][N_WT][N_WG][N_PRO];
+  uint64_t runs[V_COUNT][N_WT]; /* dispatches recorded per variant and weight type */
+  char *swap[V_COUNT][N_WT]; /* replacement modules (dp_ops_variant_replace), [type 0] untyped */
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
 };
 
 dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   dp_ops *o = dp_calloc(1, sizeof *o);
   if (!o) return DP_ERR_NOMEM;
+  o->pipe = dp_calloc(2, sizeof *o->pipe);
+  if (!o->pipe) { dp_free(o); return DP_ERR_NOMEM; }
   o->g = g;
   o->sg = dp_gpu_get_info(g)->has_subgroups;
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
@@ -62,7 +139,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
-  if (s) { dp_free(o); return s; }
+  if (s) { dp_free(o->pipe); dp_free(o); return s; }
   *out = o;
   return DP_OK;
 }
@@ -71,12 +148,17 @@ void dp_ops_free(dp_ops *o) {
   if (!o) return;
   for (int v = 0; v < 2; v++)
     for (int k = 0; k < K_COUNT; k++)
-      for (int t = 0; t <= DP_MXFP4; t++) dp_free(o->src[v][k][t]);
+      for (int t = 0; t < N_WT; t++) dp_free(o->src[v][k][t]);
+  for (int v = 0; v < V_COUNT; v++)
+    for (int t = 0; t < N_WT; t++) dp_free(o->swap[v][t]);
   dp_gpu_buffer_free(o->dummy);
+  dp_free(o->pipe);
   dp_free(o);
 }
 
 dp_gpu *dp_ops_gpu(dp_ops *o) { return o->g; }
+int dp_ops_cpu_kernels(const dp_ops *o) { return o->cpu; }
+int dp_ops_subgroups(const dp_ops *o) { return o->sg; }
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows) { o->wtex_h = max_rows; }
@@ -92,7 +174,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
-  const char *parts[6] = {dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+  const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
                           kern_info[k].lib ? dp_kernel_source(kern_info[k].lib) : "",
                           kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
                           dp_kernel_source(kern_info[k].name),
@@ -109,12 +191,102 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   return *slot = s;
 }
 
-/* Compile (or fetch from the cache) kernel k with entry point and overrides (WG first). */
-static dp_status get_kernel(dp_ops *o, int k, dp_dtype wt, const char *entry,
-                            const dp_gpu_constant *c, size_t nc, dp_gpu_kernel **out) {
-  const char *src = kernel_source(o, k, wt);
-  if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", kern_info[k].name);
-  return dp_gpu_kernel_get(o->g, kern_info[k].name, src, entry, c, nc, out);
+static int wg_log2(uint32_t wg) { int l = 0; while ((1u << l) < wg) l++; return l; }
+
+/* The pipeline of variant v for weight type wt (typed rows and the TYPE override), workgroup
+ * size wg (a power of two <= 256) and matmul_tex prologue pro; counts the dispatch it is for. */
+static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, dp_gpu_kernel **out) {
+  const struct variant *r = &variants[v];
+  int k = r->kern;
+  int mm16 = kern_info[k].lib && !strcmp(kern_info[k].lib, "lib_mm16");
+  int t = r->typed || mm16 ? (int)wt : 0;
+  dp_gpu_kernel **slot = &o->pipe[o->sg][v][t][wg_log2(wg)][pro];
+  o->runs[v][t]++;
+  if (*slot) { *out = *slot; return DP_OK; }
+  const char *src = o->swap[v][r->typed ? t : 0];
+  if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
+  if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
+  dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
+  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
+  *out = *slot;
+  return DP_OK;
+}
+
+/* ---- the table as ops.h lists it ---- */
+size_t dp_kernel_variant_count(void) {
+  size_t n = 0;
+  for (int v = 0; v < V_COUNT; v++) n += row_entries(v);
+  return n;
+}
+
+/* entry i -> row and weight type */
+static int entry_row(size_t i, int *t) {
+  for (int v = 0; v < V_COUNT; v++) {
+    if (i < row_entries(v)) { *t = (int)i; return v; }
+    i -= row_entries(v);
+  }
+  return -1;
+}
+
+dp_status dp_kernel_variant_get(size_t i, dp_kernel_variant *out) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) return dp_error(DP_ERR_INVALID_ARG, "kernel variant %zu of %zu", i, dp_kernel_variant_count());
+  if (variants[v].typed) snprintf(out->name, sizeof out->name, "%s_%s", variants[v].name, dp_dtype_name((dp_dtype)t));
+  else snprintf(out->name, sizeof out->name, "%s", variants[v].name);
+  out->op = variants[v].op;
+  out->condition = variants[v].cond;
+  return DP_OK;
+}
+
+long dp_kernel_variant_find(const char *name) {
+  dp_kernel_variant e;
+  for (size_t i = 0, n = dp_kernel_variant_count(); i < n; i++)
+    if (!dp_kernel_variant_get(i, &e) && !strcmp(e.name, name)) return (long)i;
+  return -1;
+}
+
+int dp_ops_variant_available(const dp_ops *o, size_t i) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) return 0;
+  int need = variants[v].need;
+  int tex = !strcmp(dp_gpu_get_info(o->g)->adapter_type, "cpu") && o->wtex;
+  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex);
+}
+
+void dp_ops_clear_runs(dp_ops *o) { memset(o->runs, 0, sizeof o->runs); }
+
+uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) return 0;
+  if (variants[v].typed) return o->runs[v][t];
+  uint64_t n = 0;
+  for (int k = 0; k < N_WT; k++) n += o->runs[v][k];
+  return n;
+}
+
+dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) return dp_error(DP_ERR_INVALID_ARG, "kernel variant %zu of %zu", i, dp_kernel_variant_count());
+  char *copy = NULL;
+  if (wgsl && !(copy = dp_strndup(wgsl, strlen(wgsl)))) return DP_ERR_NOMEM;
+  int ts = variants[v].typed ? t : 0;
+  dp_free(o->swap[v][ts]);
+  o->swap[v][ts] = copy;
+  for (int s = 0; s < 2; s++) /* the row's pipelines are rebuilt from the new module */
+    for (int w = 0; w < N_WT; w++)
+      if (!variants[v].typed || w == t) memset(o->pipe[s][v][w], 0, sizeof o->pipe[s][v][w]);
+  return DP_OK;
+}
+
+const char *dp_ops_variant_source(dp_ops *o, size_t i) {
+  int t, v = entry_row(i, &t);
+  if (v < 0) { dp_error(DP_ERR_INVALID_ARG, "kernel variant %zu of %zu", i, dp_kernel_variant_count()); return NULL; }
+  if (!dp_ops_variant_available(o, i)) {
+    dp_error(DP_ERR_UNSUPPORTED, "kernel %s: %s: not on this adapter", variants[v].name, variants[v].cond);
+    return NULL;
+  }
+  return kernel_source(o, variants[v].kern, variants[v].typed ? (dp_dtype)t : DP_F32);
 }
 
 /* A binding of `bytes` bytes at view v, checked against alignment, buffer size and limits. */
@@ -166,15 +338,12 @@ static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, cons
   return dp_gpu_dispatch(o->g, k, p, ps, b, nb, gx, gy, 1);
 }
 
-#define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
 /* ---- matmul --------------------------------------------------------------------------------- */
 typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, c0, ldy; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
 #define GEMV_MAX_M 4
-/* lib_mm16.wgsl's TYPE override for an F32 / F16 / BF16 weight */
-static int mm16_type(dp_dtype t) { return t == DP_F32 ? 0 : t == DP_F16 ? 1 : 2; }
 
 static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
 
@@ -202,30 +371,27 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   dp_gpu_kernel *k;
   if (o->cpu) { /* one W row per invocation, 8 rows of x each, no barriers */
     uint32_t wg = o->cpu_wg;
-    dp_gpu_constant c[1] = {{"WG", wg}};
     int mv = M <= GEMV_MAX_M;
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
-    dp_gpu_constant c4[2] = {{"WG", wg}, {"TYPE", mm16_type(wt)}};
     if (mv && v4) {
-      TRY(get_kernel(o, K_MATMUL_V4, DP_F32, "rows_mv8", c4, 2, &k));
+      TRY(pipeline(o, V_MATMUL_V4_MV8, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
     }
     if (!mv && v4 && o->sg && o->sg8) {
-      TRY(get_kernel(o, K_MATMUL_V4_SG8, DP_F32, "rows_mm4_sg", c4, 2, &k));
+      TRY(pipeline(o, V_MATMUL_V4_MM4_SG, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 4) * cdiv(M, 8));
     }
     if (!mv && o->sg && o->sg8) { /* x rows shared across the 8 lanes by subgroupBroadcast */
-      TRY(get_kernel(o, K_MATMUL_SG8, wt, "rows_mm_sg", c, 1, &k));
+      TRY(pipeline(o, V_MATMUL_ROWS_MM_SG, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 4) * cdiv(M, 8));
     }
-    TRY(get_kernel(o, K_MATMUL, wt, mv ? "rows_mv" : "rows_mm", c, 1, &k));
+    TRY(pipeline(o, mv ? V_MATMUL_ROWS_MV : V_MATMUL_ROWS_MM, wt, wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
   }
   int gemv = M <= GEMV_MAX_M;
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
-  dp_gpu_constant c[1] = {{"WG", wg}};
-  TRY(get_kernel(o, K_MATMUL, wt, gemv ? "gemv" : "tiled", c, 1, &k));
+  TRY(pipeline(o, gemv ? V_MATMUL_GEMV : V_MATMUL_TILED, wt, wg, 0, &k));
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
 }
 
@@ -320,13 +486,12 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
                (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
   matmul_tex_params p = {M, N, K, w->rq, w->H, f, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, row0, oc.c0, oc.ldy, 0, 0};
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
-  dp_gpu_constant c[3] = {{"WG", o->cpu_wg}, {"TYPE", mm16_type(w->wt)}, {"PRO", pc}};
   dp_gpu_kernel *k;
   if (!mv) { /* prefill: matmul_v4_sg8's rows_mm4_sg over the texture (no norm weight binding) */
-    TRY(get_kernel(o, K_MATMUL_TEX_SG8, DP_F32, "rows_mm4_sg", c, 2, &k));
+    TRY(pipeline(o, V_MATMUL_TEX_MM4_SG, w->wt, o->cpu_wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
   }
-  TRY(get_kernel(o, K_MATMUL_TEX, DP_F32, "rows_mv8", c, 3, &k));
+  TRY(pipeline(o, V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
@@ -463,10 +628,9 @@ dp_status dp_op_embed(dp_ops *o, dp_view y, dp_view ids, const dp_weight *table,
   TRY(bind(o, "embed", "ids", ids, (uint64_t)T * 4, &b[0]));
   TRY(bind(o, "embed", "y", y, (uint64_t)T * D * 4, &b[2]));
   uint32_t ngr = (D + 7) / 8;
-  dp_gpu_constant c[1] = {{"WG", 32}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_EMBED, table->type, "main", c, 1, &k));
   for (uint32_t i = 0; i < table->n_parts; i++) { /* each part gathers the ids it holds */
+    TRY(pipeline(o, V_EMBED, table->type, 32, 0, &k));
     TRY(bind(o, "embed", "table", dp_view_of(table->part[i].buf, 0), part_rows_of(table, i) * table->row_bytes, &b[1]));
     embed_params p = {T, D, (uint32_t)table->row_bytes, ngr, scale, i * table->part_rows, part_rows_of(table, i), 0};
     TRY(run(o, k, &p, sizeof p, b, 3, cdiv((uint64_t)T * ngr, 32)));
@@ -486,9 +650,8 @@ dp_status dp_op_rmsnorm(dp_ops *o, dp_view y, dp_view x, dp_view w, uint32_t row
   TRY(bind(o, "rmsnorm", "x", x, (uint64_t)rows * D * 4, &b[0]));
   TRY(bind(o, "rmsnorm", "w", w, (uint64_t)D * 4, &b[1]));
   if (!inplace) TRY(bind(o, "rmsnorm", "y", y, (uint64_t)rows * D * 4, &b[2]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(o, D)}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_RMSNORM, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  TRY(pipeline(o, inplace ? V_RMSNORM_INPLACE : V_RMSNORM, DP_F32, row_wg(o, D), 0, &k));
   rmsnorm_params p = {rows, D, eps, (flags & DP_NORM_PLUS_ONE) != 0};
   return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, rows);
 }
@@ -506,9 +669,8 @@ dp_status dp_op_rope(dp_ops *o, dp_view x, dp_view inv_freq, uint32_t T, uint32_
   dp_gpu_binding b[2];
   TRY(bind(o, "rope", "x", x, (uint64_t)T * n_heads * head_dim * 4, &b[0]));
   TRY(bind(o, "rope", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[1]));
-  dp_gpu_constant c[1] = {{"WG", 64}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_ROPE, DP_F32, "main", c, 1, &k));
+  TRY(pipeline(o, V_ROPE, DP_F32, 64, 0, &k));
   rope_params p = {T, n_heads, head_dim, rot_dim, pos0, (uint32_t)style, attn_factor, 0};
   return run(o, k, &p, sizeof p, b, 2, cdiv((uint64_t)T * n_heads * (rot_dim / 2), 64));
 }
@@ -528,9 +690,8 @@ dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, d
   TRY(bind(o, "kv_write", "vcache", vcache, capacity * row * 4, &b[1]));
   TRY(bind(o, "kv_write", "k", k, T * row * 4, &b[2]));
   TRY(bind(o, "kv_write", "v", v, T * row * 4, &b[3]));
-  dp_gpu_constant c[1] = {{"WG", 64}};
   dp_gpu_kernel *kk;
-  TRY(get_kernel(o, K_KV_WRITE, DP_F32, "main", c, 1, &kk));
+  TRY(pipeline(o, V_KV_WRITE, DP_F32, 64, 0, &kk));
   kv_write_params p = {T, (uint32_t)row, pos0, capacity};
   return run(o, kk, &p, sizeof p, b, 4, cdiv(T * row, 64));
 }
@@ -556,9 +717,8 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
   TRY(bind(o, "rope_kv", "kcache", kcache, capacity * row * 4, &b[3]));
   TRY(bind(o, "rope_kv", "vcache", vcache, capacity * row * 4, &b[4]));
   TRY(bind(o, "rope_kv", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[5]));
-  dp_gpu_constant c[1] = {{"WG", 64}};
   dp_gpu_kernel *kk;
-  TRY(get_kernel(o, K_ROPE_KV, DP_F32, "main", c, 1, &kk));
+  TRY(pipeline(o, V_ROPE_KV, DP_F32, 64, 0, &kk));
   rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, 0, 0, 0};
   return run(o, kk, &p, sizeof p, b, 6, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
 }
@@ -590,15 +750,13 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
                         d->window, sinks.buf != NULL, d->scale, d->softcap, 0, 0};
   dp_gpu_kernel *k;
   if (o->cpu && o->sg && o->sg8 && d->head_dim <= 64) { /* 8 queries per workgroup, K/V rows split over the lanes */
-    dp_gpu_constant c8[1] = {{"WG", 8}};
-    TRY(get_kernel(o, K_ATTENTION_SG8, DP_F32, "rows_sg", c8, 1, &k));
+    TRY(pipeline(o, V_ATTENTION_SG8, DP_F32, 8, 0, &k));
     return run(o, k, &p, sizeof p, b, 5, cdiv((uint64_t)d->T * (d->n_heads / d->n_kv_heads), 8) * d->n_kv_heads);
   }
   /* CPU adapters: the smallest workgroup that covers head_dim (4 dims per invocation) */
   uint32_t wg = 64;
   if (o->cpu) for (wg = 8; wg * 4 < d->head_dim; wg *= 2) {}
-  dp_gpu_constant c[1] = {{"WG", wg}};
-  TRY(get_kernel(o, K_ATTENTION, DP_F32, "main", c, 1, &k));
+  TRY(pipeline(o, V_ATTENTION, DP_F32, wg, 0, &k));
   return run(o, k, &p, sizeof p, b, 5, (uint64_t)d->T * d->n_heads);
 }
 
@@ -612,15 +770,14 @@ dp_status dp_op_softmax(dp_ops *o, dp_view y, dp_view x, uint32_t rows, uint32_t
   dp_gpu_binding b[2];
   TRY(bind(o, "softmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
   if (!inplace) TRY(bind(o, "softmax", "y", y, (uint64_t)rows * n * 4, &b[1]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(o, n)}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_SOFTMAX, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  TRY(pipeline(o, inplace ? V_SOFTMAX_INPLACE : V_SOFTMAX, DP_F32, row_wg(o, n), 0, &k));
   pair_params p = {rows, n, 0, 0};
   return run(o, k, &p, sizeof p, b, inplace ? 1 : 2, rows);
 }
 
 /* y[i] = f(a[i], b[i]) over n elements (glu, add): "inplace" entry point when y is a. */
-static dp_status pair_op(dp_ops *o, int kid, const char *name, const char *an, const char *bn, dp_view y,
+static dp_status pair_op(dp_ops *o, int vid /* V_GLU or V_ADD; + 1 in place */, const char *name, const char *an, const char *bn, dp_view y,
                          dp_view a, dp_view bv, uint32_t n, uint32_t mode) {
   if (n == 0) return DP_OK;
   int inplace = same_view(a, y);
@@ -628,20 +785,19 @@ static dp_status pair_op(dp_ops *o, int kid, const char *name, const char *an, c
   TRY(bind(o, name, an, a, (uint64_t)n * 4, &b[0]));
   TRY(bind(o, name, bn, bv, (uint64_t)n * 4, &b[1]));
   if (!inplace) TRY(bind(o, name, "y", y, (uint64_t)n * 4, &b[2]));
-  dp_gpu_constant c[1] = {{"WG", 256}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, kid, DP_F32, inplace ? "inplace" : "main", c, 1, &k));
+  TRY(pipeline(o, inplace ? vid + 1 : vid, DP_F32, 256, 0, &k));
   pair_params p = {n, mode, 0, 0};
   return run(o, k, &p, sizeof p, b, inplace ? 2 : 3, cdiv(n, 256));
 }
 
 dp_status dp_op_glu(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, int act) {
   if (act != DP_GLU_SILU && act != DP_GLU_GELU_TANH) return dp_error(DP_ERR_INVALID_ARG, "glu: activation %d", act);
-  return pair_op(o, K_GLU, "glu", "gate", "up", y, gate, up, n, (uint32_t)act);
+  return pair_op(o, V_GLU, "glu", "gate", "up", y, gate, up, n, (uint32_t)act);
 }
 
 dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view bv, uint32_t n) {
-  return pair_op(o, K_ADD, "add", "a", "b", y, a, bv, n, 0);
+  return pair_op(o, V_ADD, "add", "a", "b", y, a, bv, n, 0);
 }
 
 dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n) {
@@ -649,9 +805,61 @@ dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_
   dp_gpu_binding b[2];
   TRY(bind(o, "argmax", "x", x, (uint64_t)rows * n * 4, &b[0]));
   TRY(bind(o, "argmax", "ids", ids, (uint64_t)rows * 4, &b[1]));
-  dp_gpu_constant c[1] = {{"WG", row_wg(o, n)}};
   dp_gpu_kernel *k;
-  TRY(get_kernel(o, K_ARGMAX, DP_F32, "main", c, 1, &k));
+  TRY(pipeline(o, V_ARGMAX, DP_F32, row_wg(o, n), 0, &k));
   pair_params p = {rows, n, 0, 0};
   return run(o, k, &p, sizeof p, b, 2, rows);
+}
+
+/* ---- the sampler's kernels (sample.wgsl, sample_nll.wgsl, sample_softcap.wgsl) ------------- */
+_Static_assert(sizeof(dp_sample_params) == 128, "sample.wgsl Params");
+typedef struct { uint32_t vocab, rows, out_off, tgt_off; } nll_params;
+_Static_assert(sizeof(nll_params) == 16, "sample_nll.wgsl Params");
+typedef struct { uint32_t n; float cap; } softcap_params;
+_Static_assert(sizeof(softcap_params) == 8, "sample_softcap.wgsl Params");
+
+/* a binding from v to the end of its buffer, at least `bytes` */
+static dp_status bind_rest(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
+  if (v.buf && dp_gpu_buffer_size(v.buf) > v.offset && dp_gpu_buffer_size(v.buf) - v.offset > bytes)
+    bytes = dp_gpu_buffer_size(v.buf) - v.offset;
+  return bind(o, op, what, v, bytes, b);
+}
+
+dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,
+                       dp_view out_ids) {
+  if (p->vocab == 0 || p->n_eos > 16) return dp_error(DP_ERR_INVALID_ARG, "sample: vocab %u, %u eos ids (<= 16)", p->vocab, p->n_eos);
+  dp_gpu_binding b[5];
+  TRY(bind(o, "sample", "logits", logits, (uint64_t)p->vocab * 4, &b[0]));
+  TRY(bind(o, "sample", "work", work, (uint64_t)p->vocab * 4, &b[1]));
+  TRY(bind_rest(o, "sample", "hist", hist, ((uint64_t)p->hist_pos + 1) * 4, &b[2]));
+  TRY(bind(o, "sample", "cur", cur, 4, &b[3]));
+  TRY(bind_rest(o, "sample", "out_ids", out_ids, ((uint64_t)p->out_index + 1) * 4, &b[4]));
+  dp_gpu_kernel *k;
+  /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there are
+   * a coroutine switch through every batch of the workgroup */
+  TRY(pipeline(o, V_SAMPLE, DP_F32, o->cpu ? 8 : 256, 0, &k));
+  return dp_gpu_dispatch(o->g, k, p, sizeof *p, b, 5, 1, 1, 1);
+}
+
+dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uint32_t rows, uint32_t vocab,
+                    uint32_t out_off, uint32_t tgt_off) {
+  if (rows == 0) return DP_OK;
+  dp_gpu_binding b[3];
+  TRY(bind(o, "nll", "logits", logits, (uint64_t)rows * vocab * 4, &b[0]));
+  TRY(bind_rest(o, "nll", "targets", targets, ((uint64_t)tgt_off + rows) * 4, &b[1]));
+  TRY(bind_rest(o, "nll", "nll", nll, ((uint64_t)out_off + rows) * 4, &b[2]));
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_SAMPLE_NLL, DP_F32, 256, 0, &k));
+  nll_params p = {vocab, rows, out_off, tgt_off};
+  return run(o, k, &p, sizeof p, b, 3, rows);
+}
+
+dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap) {
+  if (n == 0) return DP_OK;
+  dp_gpu_binding b[1];
+  TRY(bind(o, "softcap", "x", x, (uint64_t)n * 4, &b[0]));
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_SAMPLE_SOFTCAP, DP_F32, 256, 0, &k));
+  softcap_params p = {n, cap};
+  return run(o, k, &p, sizeof p, b, 1, cdiv(n, 256));
 }

@@ -22,6 +22,7 @@
  *   dtype an op does not take, DP_ERR_GPU from the device layer. */
 #ifndef DP_KERNELS_OPS_H
 #define DP_KERNELS_OPS_H
+#include <stddef.h>
 #include <stdint.h>
 #include "core/dtype.h"
 #include "doppler_status.h"
@@ -33,14 +34,17 @@ typedef struct dp_view {
 } dp_view;
 static inline dp_view dp_view_of(dp_gpu_buffer *b, uint64_t offset) { dp_view v = {b, offset}; return v; }
 
-/* The ops context: the device plus the assembled WGSL variants (subgroup or not). One per
- * dp_gpu; pipelines are cached by the device layer, so creating it is cheap. */
+/* The ops context: the device plus the assembled WGSL modules (subgroup or not) and the
+ * pipelines of the variant table (below), built at first use and cached by variant index. One
+ * per model; creating it is cheap. */
 typedef struct dp_ops dp_ops;
 dp_status dp_ops_create(dp_gpu *g, dp_ops **out);
 void dp_ops_free(dp_ops *o);
 dp_gpu *dp_ops_gpu(dp_ops *o);
 /* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
 void dp_ops_set_subgroups(dp_ops *o, int enabled);
+int dp_ops_subgroups(const dp_ops *o);   /* the current settings of both */
+int dp_ops_cpu_kernels(const dp_ops *o);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
  * SwiftShader) the ops pick barrier-free variants that keep data in registers (matmul: one
  * invocation per 8x4 / 1x8 tile, see matmul.wgsl); on GPUs the coalesced workgroup variants.
@@ -56,6 +60,31 @@ void dp_ops_set_weight_textures(dp_ops *o, int enabled);
 /* Tests: at most max_rows rows per texture column block (0 = the device limit), so the
  * column-block layout of tall matrices (matmul_tex.wgsl) is exercised at small sizes. */
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows);
+
+/* ---- kernel variants (docs/kernels.md) ----------------------------------------------------------
+ * Every dispatch runs one entry of the ops' variant table: NAME (a kernel variant, with the
+ * weight type appended where the module decodes weights: matmul_gemv_q4_k), OP (the op whose
+ * dispatch it is; the matrix products' OPs contain "matmul") and CONDITION (when the op picks
+ * it). The table is static: dp_kernel_variant_get(i) for i < dp_kernel_variant_count(). */
+typedef struct dp_kernel_variant {
+  char name[48];
+  const char *op, *condition;
+} dp_kernel_variant;
+size_t dp_kernel_variant_count(void);
+dp_status dp_kernel_variant_get(size_t i, dp_kernel_variant *out);
+long dp_kernel_variant_find(const char *name); /* its index, or -1 */
+/* Whether entry i can run on o's adapter (subgroups of 8 for the *_sg variants, a CPU adapter
+ * with weight textures on for matmul_tex), the
+ * dispatches o recorded with it so far (tests), and its complete WGSL module as o compiles it
+ * (NULL with dp_error where unavailable; valid while o lives). */
+int dp_ops_variant_available(const dp_ops *o, size_t i);
+uint64_t dp_ops_variant_runs(const dp_ops *o, size_t i);
+void dp_ops_clear_runs(dp_ops *o); /* all counts back to 0 (after the hot-swap checks) */
+const char *dp_ops_variant_source(dp_ops *o, size_t i);
+/* Hot swap: from now on entry i runs the complete WGSL module wgsl (its bindings and entry
+ * point as dp_ops_variant_source shows them; NULL = back to the built-in one). Compiled at the
+ * next dispatch that picks it (a compile error is that op's DP_ERR_GPU). */
+dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl);
 
 /* ---- matmul: y[M, N] (+)= x[M, K] . W[N, K]^T (+ bias[N]) ---------------------------------
  * M == 1 (decode) runs a GEMV: one workgroup per few output rows, weights read coalesced,
@@ -231,4 +260,25 @@ dp_status dp_op_add(dp_ops *o, dp_view y, dp_view a, dp_view b, uint32_t n);
  * ids: [rows] u32. Only values > -FLT_MAX count (NaN and -inf are never chosen; a row with
  * none gives 0). */
 dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_t n);
+
+/* ---- sample: the next token from logits[vocab] (the math: sample.wgsl's header) -------------
+ * Repetition penalty over hist[hist_pos - repeat_n, hist_pos), end-of-generation masking of
+ * eos[n_eos], greedy when temperature == 0, else top-k, temperature, top-p, min-p and a draw
+ * hashed from (seed, step). Writes the token to out_ids[out_index], cur[0] and hist[hist_pos].
+ * work: [vocab] f32 scratch. One workgroup. */
+typedef struct dp_sample_params {
+  uint32_t vocab, top_k, hist_pos, repeat_n;
+  float temperature, top_p, min_p, penalty;
+  uint32_t seed_lo, seed_hi, step_lo, step_hi;
+  uint32_t out_index, n_eos, pad0, pad1;
+  uint32_t eos[16];
+} dp_sample_params;
+dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,
+                       dp_view out_ids);
+/* ---- nll: nll[out_off + r] = logsumexp(logits[r, :]) - logits[r, targets[tgt_off + r]], r < rows
+ * (perplexity). logits: [rows, vocab] f32; targets u32; nll f32. */
+dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uint32_t rows, uint32_t vocab,
+                    uint32_t out_off, uint32_t tgt_off);
+/* ---- softcap: x[i] = cap * tanh(x[i] / cap), i < n, in place (final logit soft-capping). */
+dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap);
 #endif
