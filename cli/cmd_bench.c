@@ -6,6 +6,7 @@
  * Bad flags: a one-line message and exit 2; a failure while running: exit 1. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,25 +81,63 @@ static void json_str(const char *s) {
 
 /* ---- --preset ---- */
 
+/* Interrupts while a preset model exists: during synth the first SIGINT/SIGTERM/SIGHUP stops
+ * the write (synth removes its own temporaries) and preset_model then dies by the signal; later
+ * (or a second signal) the handler removes the finished model by its known file names
+ * (async-signal-safe, cli_remove_output_now) and the temporary directory, then dies by it. */
+static volatile sig_atomic_t g_sig;
+static volatile sig_atomic_t g_in_synth;
+static char g_model_dir[4200], g_base[3100];
+
+static int bench_cancelled(void *ctx) { (void)ctx; return g_sig != 0; }
+
+static void on_stop(int sig) {
+  if (g_in_synth && !g_sig) { g_sig = sig; return; }
+  int e = errno;
+  if (g_model_dir[0]) cli_remove_output_now(g_model_dir);
+  if (g_base[0]) rmdir(g_base);
+  errno = e;
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
 /* Write the preset's random-weight model (tools/synth.h, as `synth --preset`: bf16 unless --quant,
- * no tokenizer: the bench runs on ids) to `dir` (cap bytes) = a new temporary directory's "model"
- * entry; remove_model_dir removes both after the run. 0, 2 (bad preset or cut) or 1. */
+ * no tokenizer: the bench runs on ids) to `dir` (cap bytes) = the "model" entry of a new
+ * directory under $TMPDIR (default /tmp); remove_model_dir removes both after the run, a signal
+ * handler on an interrupt. 0, 2 (bad preset or cut) or 1. */
 static int preset_model(const char *name, const char *quant, int layers, char *dir, size_t cap) {
-  char base[] = "/tmp/doppler-bench-XXXXXX";
-  if (!mkdtemp(base)) {
-    fprintf(stderr, "doppler bench: --preset: cannot create a temporary directory: %s\n", strerror(errno));
+  const char *td = getenv("TMPDIR");
+  if (!td || !*td) td = "/tmp";
+  if (strlen(td) > 3000) td = "/tmp";
+  snprintf(g_base, sizeof g_base, "%s/doppler-bench-XXXXXX", td);
+  if (!mkdtemp(g_base)) {
+    fprintf(stderr, "doppler bench: --preset: cannot create a temporary directory in %s: %s\n", td, strerror(errno));
+    g_base[0] = 0;
     return 1;
   }
-  snprintf(dir, cap, "%s/model", base);
+  snprintf(dir, cap, "%s/model", g_base);
+  snprintf(g_model_dir, sizeof g_model_dir, "%s", dir);
   dp_synth_opts o = {0};
   o.preset = name, o.n_layers = layers, o.quant = quant, o.window = -1, o.seed = 1, o.dtype = DP_BF16, o.old_form = 1;
   o.no_tokenizer = 1;
+  o.cancelled = bench_cancelled;
   cli_progress_state ps = {isatty(2), 0};
   o.progress = cli_convert_progress, o.progress_ctx = &ps;
+  g_in_synth = 1;
+  cli_on_stop_signals(on_stop);
   int rc = dp_synth_defaults(&o) || dp_synth_check(&o) ? 2 : dp_synth_write(&o, dir) ? 1 : 0;
+  g_in_synth = 0;
+  if (g_sig) { /* interrupted during the write: synth left nothing; remove our directory, die by it */
+    rmdir(g_base);
+    fprintf(stderr, "doppler bench: interrupted; temporary model removed\n");
+    signal(g_sig, SIG_DFL);
+    raise(g_sig);
+    return 128 + g_sig;
+  }
   if (rc) {
     fprintf(stderr, "doppler bench: --preset %s: %s\n", name, dp_error_message());
-    rmdir(base);
+    rmdir(g_base);
+    g_base[0] = g_model_dir[0] = 0;
   }
   return rc;
 }
@@ -378,7 +417,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--adapter")) adapter = v;
     else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
-    else if (!strcmp(a, "--quant")) quant = v;
+    else if (!strcmp(a, "--quant")) bad = cli_parse_quant("bench", a, v, &quant) != 0;
     else if (!strcmp(a, "--ceilings")) {
       char *end;
       ceil.gbps = strtod(v, &end);
@@ -452,7 +491,10 @@ int cmd_bench(int argc, char **argv) {
     rc = 1;
   }
   dp_model_free(m);
-  if (preset) remove_model_dir(dir);
+  if (preset) {
+    g_model_dir[0] = g_base[0] = 0; /* removed below: the handler no longer needs them */
+    remove_model_dir(dir);
+  }
   cli_kernels_free(&kern);
   return rc;
 }

@@ -107,7 +107,7 @@ static void convert_usage(FILE *f) {
 }
 
 /* --quant: one of the known types, any case; stored lower-case (the names dp_convert takes). */
-static int parse_quant(const char *cmd, const char *flag, const char *v, void *dst) {
+int cli_parse_quant(const char *cmd, const char *flag, const char *v, void *dst) {
   static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_k", "q6_k", "q4_k_m"};
   static char lower[8];
   size_t n = strlen(v);
@@ -142,7 +142,7 @@ int cmd_convert(int argc, char **argv) {
   int np = 0;
   dp_convert_opts o = {0};
   const cli_opt opts[] = {
-    {"--quant", NULL, CLI_CALL, &o.quant, 0, 0, 0, parse_quant},
+    {"--quant", NULL, CLI_CALL, &o.quant, 0, 0, 0, cli_parse_quant},
     {"--shard-size", NULL, CLI_U64, &o.shard_size, 1, 0, 0, NULL},
   };
   cli_spec sp = {"convert", opts, sizeof opts / sizeof *opts, NULL, 0, pos, 2, &np, convert_usage};

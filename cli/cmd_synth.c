@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +161,10 @@ int cmd_synth(int argc, char **argv) {
       *ints[k].dst = (int)x;
     } else if (!strcmp(a, "--arch")) o.arch = v;
     else if (!strcmp(a, "--preset")) o.preset = v;
-    else if (!strcmp(a, "--quant")) o.quant = v;
+    else if (!strcmp(a, "--quant")) {
+      int rc = cli_parse_quant("synth", a, v, &o.quant);
+      if (rc) return rc;
+    }
     else if (!strcmp(a, "--tokenizer")) o.tokenizer = v;
     else if (!strcmp(a, "--out")) out = v;
     else if (!strcmp(a, "--seed")) {
@@ -173,9 +177,9 @@ int cmd_synth(int argc, char **argv) {
       }
     } else if (!strcmp(a, "--dtype")) {
       dtype_set = 1;
-      if (!strcmp(v, "f32")) o.dtype = DP_F32;
-      else if (!strcmp(v, "f16")) o.dtype = DP_F16;
-      else if (!strcmp(v, "bf16")) o.dtype = DP_BF16;
+      if (!strcasecmp(v, "f32")) o.dtype = DP_F32;
+      else if (!strcasecmp(v, "f16")) o.dtype = DP_F16;
+      else if (!strcasecmp(v, "bf16")) o.dtype = DP_BF16;
       else { fprintf(stderr, "doppler synth: --dtype: expected f32, f16 or bf16, got '%s'\n", v); return 2; }
     } else if (!strcmp(a, "--config-form")) {
       form_set = 1;

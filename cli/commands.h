@@ -101,6 +101,9 @@ void cli_on_stop_signals(void (*handler)(int)); /* SIGINT, SIGTERM, SIGHUP -> ha
 /* From a signal handler (async-signal-safe): remove what convert or synth may have written in
  * dir (manifest, shards, config, weights, tokenizer files, their .tmp-PID), then dir itself. */
 void cli_remove_output_now(const char *dir);
+/* --quant VALUE, case-insensitive (Q4_K_M = q4_k_m): *(const char **)dst = the canonical name; 0,
+ * or 2 after a usage error naming the types (cli/cmd_convert.c; convert, synth, bench). */
+int cli_parse_quant(const char *cmd, const char *flag, const char *v, void *dst);
 /* convert's progress on stderr (cli/cmd_convert.c), also drawn by synth --quant: a line redrawn on
  * a terminal, then one summary line. ctx: a cli_progress_state. */
 typedef struct cli_progress_state { int tty, drawn; } cli_progress_state; /* drawn: a progress line is open */
