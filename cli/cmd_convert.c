@@ -4,7 +4,7 @@
  * ETA), and one summary line at the end either way; stdout stays empty.
  *
  * Interruption: SIGINT/SIGTERM set a flag that dp_convert polls between chunks; it then removes
- * its temporary output (OUT.tmp-PID) and returns DP_ERR_CANCELLED, and the command exits by the
+ * its temporary output (the directory OUT.tmp-PID, for GGUF too) and returns DP_ERR_CANCELLED, and the command exits by the
  * same signal. A second signal (the converter stuck outside its loop) removes the temporary
  * output from inside the handler with async-signal-safe calls only (unlink/rmdir of the names
  * the converter writes, paths built by hand) and exits at once. */
@@ -57,7 +57,7 @@ static int unlink_in(const char *dir, const char *name, long pid) {
 void cli_remove_output_now(const char *dir) {
   long pid = (long)getpid();
   static const char *const names[] = {"manifest.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.gguf", "config.json",
-                                      "model.safetensors"};
+                                      "model.safetensors", "model.gguf"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++) unlink_in(dir, names[i], pid);
   for (unsigned long k = 0; k < 100000; k++) { /* shards are created in order: stop at the first gap */
     char name[4096];
@@ -67,6 +67,7 @@ void cli_remove_output_now(const char *dir) {
     put_str(name, &n, ".bin");
     if (unlink_in(dir, name, pid)) break;
   }
+  unlink_in(dir, ".doppler-tmp", pid); /* the marker (rdrr_write.h DP_TMP_MARKER) goes last */
   rmdir(dir);
 }
 

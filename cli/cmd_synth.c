@@ -66,7 +66,7 @@ static void on_signal(int sig) {
   int e = errno;
   if (g_tmp[0] && unlink(g_tmp)) cli_remove_output_now(g_tmp);
   if (g_stage[0]) cli_remove_output_now(g_stage);
-  if (g_stage_dir[0]) rmdir(g_stage_dir);
+  if (g_stage_dir[0]) cli_remove_output_now(g_stage_dir);
   errno = e;
   signal(sig, SIG_DFL);
   raise(sig);

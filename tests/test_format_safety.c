@@ -7,7 +7,9 @@
  *      follows one;
  *  (C) update-manifest refuses edits whose result would not load (test_format_convert.c);
  *  (D) concurrent update-manifest runs editing different fields keep every edit;
- *  (E) a SIGKILLed convert's OUT.tmp-PID is removed by the next convert to OUT, a live one's not;
+ *  (E) a SIGKILLed convert's (or synth's) OUT.tmp-PID is removed by the next run to OUT, a live
+ *      one's not; only directories carrying our marker with the dead PID are: a user's file or
+ *      directory that merely looks like one is kept; synth never replaces what it did not write;
  *  range checks of hparams from config.json, GGUF metadata and an RDRR manifest; overlapping and
  *  misaligned tensor ranges in all three formats; convert of a source with a broken tokenizer,
  *  a missing tensor or a shape mismatch fails with nothing left at OUT. */
@@ -25,6 +27,7 @@
 #include "tools/inspect.h"
 #include "format/model_file.h"
 #include "tools/rdrr_write.h"
+#include "tools/synth.h"
 #include "format/safetensors.h"
 #include <errno.h>
 #include <math.h>
@@ -194,7 +197,7 @@ static void test_leftovers(void) {
   pid_t sleeper = fork();
   if (sleeper == 0) { for (;;) pause(); }
   snprintf(live, sizeof live, "%s.tmp-%ld", out, (long)sleeper);
-  sh("mkdir -p '%s' && echo '{}' > '%s/manifest.json'", live, live);
+  sh("mkdir -p '%s' && echo '{}' > '%s/manifest.json' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", live, live, (long)sleeper, live);
   CHECK(convert(LLAMA2, out) == DP_OK, "next convert: %s", dp_error_message());
   CHECK(!exists(dead), "leftover of the dead converter removed");
   CHECK(exists(live) && exists(tmp("e-out/manifest.json")), "leftover of a live process kept");
@@ -202,11 +205,107 @@ static void test_leftovers(void) {
   waitpid(sleeper, NULL, 0);
   dp_convert_remove_stale(out);
   CHECK(!exists(live), "removed once its process is gone");
-  /* a GGUF output's temporary file (core/file.h atomic write) of a dead process too */
+  /* a GGUF output's marked temporary directory of a dead process too */
   char gdead[600];
   snprintf(gdead, sizeof gdead, "%s.tmp-%ld", tmp("e.gguf"), (long)pid);
-  put(gdead, "GGUF partial");
+  sh("mkdir '%s' && echo GGUF > '%s/model.gguf.tmp-%ld' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", gdead, gdead, (long)pid, (long)pid, gdead);
   CHECK(convert(LLAMA2, tmp("e.gguf")) == DP_OK && !exists(gdead), "dead GGUF temporary removed: %s", dp_error_message());
+  CHECK(no_tmp_left(tmp("e.gguf")), "a GGUF conversion leaves no temporary");
+}
+
+/* A dead PID: a child that exited at once. */
+static long dead_pid(void) {
+  pid_t p = fork();
+  if (p == 0) _exit(0);
+  waitpid(p, NULL, 0);
+  return (long)p;
+}
+
+/* Defect: files and directories of the user that merely look like a converter's temporaries
+ * (OUT.tmp-PID, OUT.old-PID of a dead PID) are never removed: only a directory carrying our
+ * marker with that PID is. */
+static void test_foreign_leftovers(void) {
+  long pid = dead_pid();
+  char f[600], od[600], td[600], tf[600], wrong[600], lnk[600];
+  snprintf(f, sizeof f, "%s.tmp-%ld", tmp("k4.gguf"), pid);
+  put(f, "my notes\n");
+  CHECK(convert(LLAMA2, tmp("k4.gguf")) == DP_OK && has(f, "my notes\n"), "a user's file OUT.tmp-PID beside a GGUF output kept: %s", dp_error_message());
+  snprintf(od, sizeof od, "%s.old-%ld", tmp("k5"), pid);
+  snprintf(td, sizeof td, "%s.tmp-%ld", tmp("k5"), pid + 1 == getpid() ? pid + 2 : pid + 1);
+  snprintf(tf, sizeof tf, "%s.tmp-%ld", tmp("k5"), pid);
+  sh("mkdir '%s' && cp '%s/manifest.json' '%s/shard_00000.bin' '%s/' && echo notes > '%s/notes'", od, BASE, BASE, od, od);
+  sh("mkdir '%s' && echo '{}' > '%s/manifest.json'", td, td);
+  put(tf, "plain\n");
+  /* a marker naming another PID, and a marked symlink, are not ours either */
+  snprintf(wrong, sizeof wrong, "%s.old-%ld", tmp("k5"), pid + 3);
+  sh("mkdir '%s' && echo x > '%s/manifest.json' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", wrong, wrong, pid, wrong);
+  snprintf(lnk, sizeof lnk, "%s.synth-%ld", tmp("k5"), pid);
+  sh("mkdir '%s' && printf 'doppler synth %ld\\n' > '%s/.doppler-tmp' && echo keep > '%s/manifest.json' && ln -s '%s' '%s'", tmp("k5-real"),
+     pid, tmp("k5-real"), tmp("k5-real"), tmp("k5-real"), lnk);
+  CHECK(convert(LLAMA2, tmp("k5")) == DP_OK, "convert beside foreign look-alikes: %s", dp_error_message());
+  char p[700];
+  snprintf(p, sizeof p, "%s/manifest.json", od);
+  CHECK(exists(p) && has(strcat(strcpy(p, od), "/notes"), "notes\n") && exists(strcat(strcpy(p, od), "/shard_00000.bin")),
+        "a user's directory OUT.old-PID kept whole");
+  CHECK(exists(strcat(strcpy(p, td), "/manifest.json")), "an unmarked OUT.tmp-PID directory kept");
+  CHECK(has(tf, "plain\n"), "a plain file OUT.tmp-PID kept");
+  CHECK(exists(strcat(strcpy(p, wrong), "/manifest.json")), "a marker naming another PID: kept");
+  CHECK(exists(lnk) && has(tmp("k5-real/manifest.json"), "keep\n"), "a symlink is never followed");
+  /* our own marked leftover of that PID, with a stranger inside: ours removed, the stranger kept and named */
+  char mine[600];
+  snprintf(mine, sizeof mine, "%s.tmp-%ld", tmp("k6"), pid);
+  sh("mkdir '%s' && echo '{}' > '%s/manifest.json' && echo s > '%s/shard_00003.bin' && echo u > '%s/user.txt' && "
+     "printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", mine, mine, mine, mine, pid, mine);
+  dp_convert_remove_stale(tmp("k6"));
+  CHECK(!exists(strcat(strcpy(p, mine), "/manifest.json")) && !exists(strcat(strcpy(p, mine), "/shard_00003.bin")) &&
+        has(strcat(strcpy(p, mine), "/user.txt"), "u\n") && exists(strcat(strcpy(p, mine), "/.doppler-tmp")),
+        "a marked leftover: known names removed, an unknown one kept (and the marker with it)");
+}
+
+/* Defect: synth killed mid-write left OUT.tmp-PID for good; the next synth to OUT removes it.
+ * And synth never replaces an OUT it does not recognise. */
+static int synth_stall(void *ctx) { return stall(ctx); }
+static void test_synth_leftovers(void) {
+  const char *out = tmp("sy2");
+  dp_synth_opts o = {0};
+  o.arch = "llama2", o.window = -1, o.seed = 7, o.dtype = DP_F32, o.no_tokenizer = 1;
+  if (pipe(kill_pipe)) { CHECK(0, "pipe"); return; }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dp_synth_opts so = o;
+    so.cancelled = synth_stall;
+    dp_synth_write(&so, out);
+    _exit(0);
+  }
+  char c;
+  close(kill_pipe[1]);
+  kill_pipe[1] = -1;
+  CHECK(read(kill_pipe[0], &c, 1) == 1, "synth child reached the first chunk");
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  close(kill_pipe[0]);
+  char dead[600];
+  snprintf(dead, sizeof dead, "%s.tmp-%ld", out, (long)pid);
+  CHECK(exists(dead), "SIGKILL left %s", dead);
+  CHECK(dp_synth_write(&o, out) == DP_OK, "next synth: %s", dp_error_message());
+  CHECK(!exists(dead) && no_tmp_left(out), "the dead synth's temporary removed");
+  CHECK(!exists(tmp("sy2/.doppler-tmp")) && exists(tmp("sy2/config.json")), "the output carries no marker");
+  CHECK(dp_synth_write(&o, out) == DP_OK && no_tmp_left(out), "a synthetic model is replaced: %s", dp_error_message());
+  /* never replaced: a plain file, a directory with a stranger, a checkpoint that is not ours, a symlink */
+  put(tmp("sy-file"), "user\n");
+  CHECK(dp_synth_write(&o, tmp("sy-file")) != DP_OK && has(tmp("sy-file"), "user\n"), "a plain file is not replaced");
+  sh("mkdir '%s' && echo u > '%s/notes'", tmp("sy-dir"), tmp("sy-dir"));
+  CHECK(dp_synth_write(&o, tmp("sy-dir")) != DP_OK && has(tmp("sy-dir/notes"), "u\n"), "a directory with a stranger is not replaced");
+  sh("mkdir '%s' && echo '{\"model_type\": \"llama\"}' > '%s/config.json'", tmp("sy-hf"), tmp("sy-hf"));
+  CHECK(dp_synth_write(&o, tmp("sy-hf")) != DP_OK && exists(tmp("sy-hf/config.json")), "a real checkpoint is not replaced");
+  sh("ln -s '%s' '%s'", out, tmp("sy-link"));
+  CHECK(dp_synth_write(&o, tmp("sy-link")) != DP_OK && exists(tmp("sy2/config.json")), "a symlink is not replaced");
+  o.quant = "q8_0";
+  CHECK(dp_synth_write(&o, tmp("sy-dir")) != DP_OK && has(tmp("sy-dir/notes"), "u\n"), "--quant: a directory with a stranger is not replaced");
+  CHECK(dp_synth_write(&o, tmp("sy-q")) == DP_OK && no_tmp_left(tmp("sy-q")), "--quant: written, nothing left: %s", dp_error_message());
+  char stage[600];
+  snprintf(stage, sizeof stage, "%s.synth-%ld", tmp("sy-q"), (long)getpid());
+  CHECK(!exists(stage), "--quant: the stage removed");
 }
 
 /* ---------------------------------------------------------------- (D) concurrent update-manifest */
@@ -477,6 +576,8 @@ int main(void) {
   CHECK(dp_convert(LLAMA2, BASE, NULL) == DP_OK && dp_convert(LLAMA2, BASE_GGUF, NULL) == DP_OK, "base models: %s", dp_error_message());
   test_outputs();
   test_leftovers();
+  test_foreign_leftovers();
+  test_synth_leftovers();
   test_concurrent_edits();
   test_ranges();
   test_overlaps();

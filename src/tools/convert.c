@@ -355,6 +355,7 @@ static dp_status write_rdrr(conv *c, const char *tmp, const char *src) {
 
 static dp_status verify_output(conv *c, const char *path);
 static int cancelled(const dp_convert_opts *o);
+static long proc_id(void);
 
 typedef struct gsink { dp_atomic_file *af; } gsink;
 static dp_status gguf_sink(void *ctx, const void *p, uint64_t n) { return dp_atomic_write(((gsink *)ctx)->af, p, (size_t)n); }
@@ -424,9 +425,18 @@ static dp_status write_gguf(conv *c, const char *dst, const char *src) {
   dp_buf_append(&h, zero, (32 - h.len % 32) % 32);
   if (h.failed || k.b.failed) st = DP_ERR_NOMEM;
   dp_buf_free(&k.b);
+  /* written as OUT.tmp-PID/model.gguf (a marked temporary directory), renamed onto OUT */
+  size_t dn = strlen(dst);
+  char *tdir = dp_malloc(dn + 32), *inner = NULL;
+  if (!st && !tdir) st = DP_ERR_NOMEM;
+  if (!st) {
+    snprintf(tdir, dn + 32, "%s.tmp-%ld", dst, proc_id());
+    st = dp_tmpdir_create(tdir, "convert");
+    if (!st && !(inner = dp_path_join(tdir, "model.gguf"))) { dp_rdrr_dir_remove(tdir); st = DP_ERR_NOMEM; }
+  }
   dp_atomic_file af;
-  if (!st) st = dp_atomic_open(&af, dst);
-  if (st) { dp_buf_free(&h); return st; }
+  if (!st && (st = dp_atomic_open(&af, inner))) dp_rdrr_dir_remove(tdir);
+  if (st) { dp_buf_free(&h); dp_free(tdir); dp_free(inner); return st; }
   st = dp_atomic_write(&af, h.data, h.len);
   dp_buf_free(&h);
   gsink gs = {&af};
@@ -446,8 +456,18 @@ static dp_status write_gguf(conv *c, const char *dst, const char *src) {
   if (!st) st = verify_output(c, af.tmp);
   if (!st && cancelled(c->o)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
   if (!st) st = dp_rdrr_check_replaceable(dst, 1, src);
-  if (st) { dp_atomic_abort(&af); return st; }
-  return dp_atomic_commit(&af);
+  if (st) dp_atomic_abort(&af);
+  else if (!(st = dp_atomic_commit(&af)) && rename(inner, dst)) st = dp_error(DP_ERR_IO, "%s: rename failed: %s", dst, strerror(errno));
+  if (st) {
+    dp_status keep = dp_error_status();
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", dp_error_message());
+    if (dp_rdrr_dir_remove(tdir)) dp_log(DP_LOG_WARN, "notice: %s", dp_error_message());
+    dp_error(keep, "%s", msg);
+  } else if (dp_rdrr_dir_remove(tdir)) dp_log(DP_LOG_WARN, "notice: %s", dp_error_message());
+  dp_free(tdir);
+  dp_free(inner);
+  return st;
 }
 
 /* ---------------------------------------------------------------- verification */
@@ -502,10 +522,9 @@ static dp_status convert_rdrr(conv *c, const char *src, const char *dst) {
   if (!st) {
     snprintf(tmp, n + 32, "%s.tmp-%ld", out, proc_id());
     snprintf(old, n + 32, "%s.old-%ld", out, proc_id());
-    st = dp_rdrr_dir_remove(tmp); /* left by an earlier process that had our PID */
+    st = dp_tmpdir_create(tmp, "convert");
   }
-  if (!st && mkdir(tmp, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-  else if (!st) {
+  if (!st) {
     st = write_rdrr(c, tmp, src);
     if (!st) st = verify_output(c, tmp);
     if (!st && cancelled(c->o)) st = dp_error(DP_ERR_CANCELLED, "conversion interrupted");
@@ -514,7 +533,9 @@ static dp_status convert_rdrr(conv *c, const char *src, const char *dst) {
     if (!st && dp_is_dir(out)) { /* replace an existing model (or empty directory): old aside, new in, old removed */
       if (rename(out, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", out, strerror(errno));
       else moved = 1;
+      if (moved && dp_tmpdir_mark(old, "convert")) dp_log(DP_LOG_WARN, "notice: %s", dp_error_message());
     }
+    if (!st) dp_tmpdir_unmark(tmp); /* from here a crash leaves an unmarked directory: never removed */
     if (!st && rename(tmp, out)) {
       st = dp_error(DP_ERR_IO, "%s: rename failed: %s", out, strerror(errno));
       if (moved) rename(old, out);

@@ -10,9 +10,11 @@
  * relative to the directory, and the directory is rmdir'ed; nothing is ever recursed into, so
  * a symlink or a foreign file inside stops the removal instead of reaching what it points to.
  * A source file is never replaced or removed: an output equal to the source, or holding it, is
- * refused. Leftovers OUT.tmp-PID / OUT.old-PID of a converter that died (SIGKILL, power loss)
- * are removed by the next conversion to OUT once no process PID runs (native builds only: WASI
- * has no processes and one converter at a time). */
+ * refused. Temporaries of convert and synth (OUT.tmp-PID, OUT.old-PID, OUT.synth-PID) are
+ * directories carrying a marker (DP_TMP_MARKER: "doppler TOOL PID\n"); leftovers of a process
+ * that died (SIGKILL, power loss) are removed by the next run to OUT once no process PID runs,
+ * and only when the marker names that PID: a user's file or directory that merely has such a
+ * name is never touched (native builds only: WASI has no processes and one converter at a time). */
 #include "tools/rdrr_write.h"
 #include "core/alloc.h"
 #include "core/error.h"
@@ -32,6 +34,14 @@
 #include <signal.h> /* kill(pid, 0): is the converter that left a temporary still running? */
 #endif
 
+static long proc_id(void) {
+#if defined(__wasi__)
+  return 0;
+#else
+  return (long)getpid();
+#endif
+}
+
 static const char *const TOKENIZER_FILES[] = {"tokenizer.json", "tokenizer_config.json", "tokenizer.gguf"};
 
 /* "s" is "prefix" followed by one or more digits and nothing else; *num gets the number. */
@@ -43,8 +53,10 @@ static int digits_after(const char *s, const char *prefix, long *num) {
 }
 
 /* A name the converter (or our atomic writer inside it) creates in an RDRR directory; with
- * n_shards >= 0 only the shards the manifest lists count. */
-static int known_name(const char *name, long n_shards) {
+ * n_shards >= 0 only the shards the manifest lists count. in_tmp: a temporary directory of ours,
+ * which may also hold the marker, a GGUF output (model.gguf) and synth's checkpoint files. */
+static int known_name(const char *name, long n_shards, int in_tmp) {
+  static const char *const TMP_ONLY[] = {DP_TMP_MARKER, "model.gguf", "config.json", "model.safetensors"};
   char base[256];
   const char *t = strstr(name, ".tmp-");
   size_t len = t && digits_after(t, ".tmp-", NULL) ? (size_t)(t - name) : strlen(name);
@@ -54,6 +66,8 @@ static int known_name(const char *name, long n_shards) {
   if (!strcmp(base, "manifest.json")) return 1;
   for (size_t i = 0; i < sizeof TOKENIZER_FILES / sizeof *TOKENIZER_FILES; i++)
     if (!strcmp(base, TOKENIZER_FILES[i])) return 1;
+  for (size_t i = 0; in_tmp && i < sizeof TMP_ONLY / sizeof *TMP_ONLY; i++)
+    if (!strcmp(base, TMP_ONLY[i])) return 1;
   if (len == 15 && !strncmp(base, "shard_", 6) && strspn(base + 6, "0123456789") == 5 && !strcmp(base + 11, ".bin"))
     return n_shards < 0 || atol(base + 6) < n_shards;
   return 0;
@@ -118,14 +132,51 @@ dp_status dp_rdrr_check_replaceable(const char *out, int gguf, const char *src) 
       st = dp_error(DP_ERR_INVALID_ARG, "%s: holds the source %s; not replacing it", out, e->d_name);
     else if (!has_manifest)
       st = dp_error(DP_ERR_INVALID_ARG, "%s: exists, is not empty and has no RDRR manifest.json (it holds %s%s); not replacing it", out, e->d_name, kind);
-    else if (!known_name(e->d_name, n_shards) || !S_ISREG(es.st_mode))
+    else if (!known_name(e->d_name, n_shards, 0) || !S_ISREG(es.st_mode))
       st = dp_error(DP_ERR_INVALID_ARG, "%s: holds %s%s, which is not part of the RDRR model there; not replacing it", out, e->d_name, kind);
   }
   closedir(d);
   return st;
 }
 
-dp_status dp_rdrr_dir_remove(const char *dir) {
+/* 1 if the directory (fd) holds our marker naming process pid (pid < 0: any process). */
+static int marked(int fd, long pid) {
+  char buf[64], want[64];
+  int mf = openat(fd, DP_TMP_MARKER, O_RDONLY | O_NOFOLLOW);
+  if (mf < 0) return 0;
+  ssize_t n = read(mf, buf, sizeof buf - 1);
+  close(mf);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  static const char *const TOOLS[] = {"convert", "synth"};
+  for (int i = 0; i < 2; i++) {
+    long got = 0;
+    char nl = 0;
+    snprintf(want, sizeof want, "doppler %s ", TOOLS[i]);
+    if (!strncmp(buf, want, strlen(want)) && sscanf(buf + strlen(want), "%ld%c", &got, &nl) == 2 && nl == '\n' && got > 0 &&
+        (pid < 0 || got == pid)) {
+      snprintf(want, sizeof want, "doppler %s %ld\n", TOOLS[i], got);
+      if (!strcmp(buf, want)) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Unlink the marker of the directory fd (if a regular file). */
+static void dp_tmpdir_unmark_fd(int fd) {
+  struct stat ms;
+  if (!fstatat(fd, DP_TMP_MARKER, &ms, AT_SYMLINK_NOFOLLOW) && S_ISREG(ms.st_mode)) unlinkat(fd, DP_TMP_MARKER, 0);
+}
+
+void dp_tmpdir_unmark(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  if (fd >= 0) dp_tmpdir_unmark_fd(fd), close(fd);
+}
+
+/* Remove dir by the names we write only; a subdirectory is entered only at depth 0 and only when
+ * it carries our marker itself (synth's staged checkpoint). The marker goes last, so a partial
+ * removal still is recognisable as ours. */
+static dp_status remove_by_name(const char *dir, int depth) {
   struct stat s;
   if (lstat(dir, &s)) return errno == ENOENT ? DP_OK : dp_error(DP_ERR_IO, "%s: %s", dir, strerror(errno));
   if (!S_ISDIR(s.st_mode)) return dp_error(DP_ERR_INTERNAL, "%s: not a directory; not removed", dir);
@@ -134,14 +185,52 @@ dp_status dp_rdrr_dir_remove(const char *dir) {
   dp_status st = DP_OK;
   struct dirent *e;
   while ((e = readdir(d))) {
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, DP_TMP_MARKER)) continue;
     struct stat es;
-    int ok = known_name(e->d_name, -1) && !fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW) && (S_ISREG(es.st_mode) || S_ISLNK(es.st_mode));
-    if (ok && unlinkat(dirfd(d), e->d_name, 0)) ok = 0;
+    int ok = !fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW);
+    if (ok && S_ISDIR(es.st_mode) && depth == 0) {
+      int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      ok = sub >= 0 && marked(sub, -1);
+      if (sub >= 0) close(sub);
+      char p[4096]; /* no allocation: this runs on the out-of-memory path too */
+      ok = ok && snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p && remove_by_name(p, 1) == DP_OK;
+    } else {
+      ok = ok && known_name(e->d_name, -1, 1) && (S_ISREG(es.st_mode) || S_ISLNK(es.st_mode));
+      if (ok && unlinkat(dirfd(d), e->d_name, 0)) ok = 0;
+    }
     if (!ok && !st) st = dp_error(DP_ERR_IO, "%s: %s left in place (not a file this converter writes)", dir, e->d_name);
   }
+  if (!st) dp_tmpdir_unmark_fd(dirfd(d));
   closedir(d);
   if (!st && rmdir(dir)) st = dp_error(DP_ERR_IO, "%s: cannot remove: %s", dir, strerror(errno));
+  return st;
+}
+
+dp_status dp_rdrr_dir_remove(const char *dir) { return remove_by_name(dir, 0); }
+
+dp_status dp_tmpdir_mark(const char *dir, const char *tool) {
+  char mp[4096], text[64];
+  if (snprintf(mp, sizeof mp, "%s/%s", dir, DP_TMP_MARKER) >= (int)sizeof mp) return dp_error(DP_ERR_INVALID_ARG, "%s: path too long", dir);
+  int n = snprintf(text, sizeof text, "doppler %s %ld\n", tool, proc_id());
+  int fd = open(mp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644);
+  dp_status st = fd < 0 || write(fd, text, (size_t)n) != n ? dp_error(DP_ERR_IO, "%s: cannot write: %s", mp, strerror(errno)) : DP_OK;
+  if (fd >= 0) close(fd);
+  return st;
+}
+
+dp_status dp_tmpdir_create(const char *dir, const char *tool) {
+  struct stat s;
+  if (!lstat(dir, &s)) { /* left by an earlier process that had our PID: removed only if it is ours */
+    int fd = S_ISDIR(s.st_mode) ? open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) : -1;
+    int ours = fd >= 0 && marked(fd, proc_id());
+    if (fd >= 0) close(fd);
+    if (!ours) return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is not a doppler temporary directory; not touching it", dir);
+    dp_status st = remove_by_name(dir, 0);
+    if (st) return st;
+  }
+  if (mkdir(dir, 0755)) return dp_error(DP_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
+  dp_status st = dp_tmpdir_mark(dir, tool);
+  if (st) rmdir(dir);
   return st;
 }
 
@@ -151,33 +240,37 @@ void dp_convert_remove_stale(const char *out) {
   while (n > 1 && out[n - 1] == '/') n--;
   size_t s = n;
   while (s > 0 && out[s - 1] != '/') s--;
+  static const char *const KINDS[] = {".tmp-", ".old-", ".synth-"};
   char *dir = dp_strndup(out, s), *base = dp_strndup(out + s, n - s);
-  char *tmp_pre = base ? dp_malloc(strlen(base) + 8) : NULL, *old_pre = base ? dp_malloc(strlen(base) + 8) : NULL;
-  DIR *d = dir && tmp_pre && old_pre ? opendir(s ? dir : ".") : NULL;
+  char *pre = base ? dp_malloc(strlen(base) + 8) : NULL;
+  DIR *d = dir && pre ? opendir(s ? dir : ".") : NULL;
   if (d) {
-    sprintf(tmp_pre, "%s.tmp-", base);
-    sprintf(old_pre, "%s.old-", base);
     struct dirent *e;
     while ((e = readdir(d))) {
       long pid = 0;
-      if (!digits_after(e->d_name, tmp_pre, &pid) && !digits_after(e->d_name, old_pre, &pid)) continue;
-      if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its converter still runs */
-      struct stat es;
-      if (fstatat(dirfd(d), e->d_name, &es, AT_SYMLINK_NOFOLLOW)) continue;
+      int match = 0;
+      for (int k = 0; k < 3 && !match; k++) {
+        sprintf(pre, "%s%s", base, KINDS[k]);
+        match = digits_after(e->d_name, pre, &pid);
+      }
+      if (!match) continue;
+      if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* its process still runs */
       char *p = dp_path_join(s ? dir : ".", e->d_name);
       if (!p) break;
-      dp_status st = DP_OK;
-      if (S_ISDIR(es.st_mode)) st = dp_rdrr_dir_remove(p);
-      else if (S_ISREG(es.st_mode) && unlinkat(dirfd(d), e->d_name, 0)) st = dp_error(DP_ERR_IO, "%s: %s", p, strerror(errno));
-      if (S_ISDIR(es.st_mode) || S_ISREG(es.st_mode)) {
-        if (st) dp_log(DP_LOG_WARN, "notice: leftover of converter process %ld (gone) not fully removed: %s", pid, dp_error_message());
-        else dp_log(DP_LOG_WARN, "notice: removed %s, left by converter process %ld which is gone", p, pid);
-      }
+      int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      int ours = fd >= 0 && marked(fd, pid);
+      if (fd >= 0) close(fd);
+      if (!ours)
+        fprintf(stderr, "doppler convert: notice: %s looks like a leftover of process %ld but has no doppler marker; left alone\n", p, pid);
+      else if (remove_by_name(p, 0))
+        fprintf(stderr, "doppler convert: notice: leftover of process %ld (gone) not fully removed: %s\n", pid, dp_error_message());
+      else
+        fprintf(stderr, "doppler convert: notice: removed %s, left by process %ld which is gone\n", p, pid);
       dp_free(p);
     }
     closedir(d);
   }
-  dp_free(dir), dp_free(base), dp_free(tmp_pre), dp_free(old_pre);
+  dp_free(dir), dp_free(base), dp_free(pre);
 #else
   (void)out;
 #endif

@@ -28,4 +28,12 @@ dp_status dp_rdrr_dir_remove(const char *dir);
 /* Remove OUT.tmp-PID / OUT.old-PID left by converters that are gone (killed, crashed); those of
  * a running process stay. A notice names each one removed. No-op on WASI. */
 void dp_convert_remove_stale(const char *out);
+/* Temporary directories of convert and synth (OUT.tmp-PID, OUT.old-PID, OUT.synth-PID) carry
+ * DP_TMP_MARKER holding "doppler TOOL PID\n"; only a directory with the marker of a dead PID is
+ * ever removed as a leftover (dp_convert_remove_stale). dp_tmpdir_create makes one (an existing one of our PID and marked
+ * is removed first; anything else there is an error); dp_tmpdir_mark marks an existing one. */
+#define DP_TMP_MARKER ".doppler-tmp"
+dp_status dp_tmpdir_create(const char *dir, const char *tool);
+dp_status dp_tmpdir_mark(const char *dir, const char *tool);
+void dp_tmpdir_unmark(const char *dir); /* just before a finished temporary is renamed onto OUT */
 #endif

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "tools/convert.h"
+#include "tools/rdrr_write.h"
 #include "format/hparams.h"
 #include "format/safetensors.h"
 #include "quant/quant.h"
@@ -812,7 +813,9 @@ static const char *const OUR_FILES[] = {"config.json", "model.safetensors", "tok
 /* 0: dir absent or empty; 1: holds exactly a synthetic model's files (never a real checkpoint:
  * its config.json must carry our marker); -1: anything else. */
 static int dir_state(const char *dir) {
-  if (!dp_is_dir(dir)) return dp_file_exists(dir) ? -1 : 0;
+  struct stat ls;
+  if (lstat(dir, &ls)) return errno == ENOENT ? 0 : -1;
+  if (!S_ISDIR(ls.st_mode)) return -1; /* a file or a symbolic link: never replaced */
   DIR *d = opendir(dir);
   if (!d) return -1;
   int n = 0, other = 0;
@@ -826,23 +829,6 @@ static int dir_state(const char *dir) {
   }
   closedir(d);
   return other ? -1 : !n ? 0 : is_synth_config(dir) ? 1 : -1;
-}
-
-/* Remove a directory this module wrote (its files and their temporaries), then the dir. */
-static void remove_synth_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  if (d) {
-    struct dirent *e;
-    while ((e = readdir(d))) {
-      int ours = 0;
-      for (int i = 0; i < 4; i++) ours |= !strncmp(e->d_name, OUR_FILES[i], strlen(OUR_FILES[i]));
-      if (!ours) continue;
-      char p[4096]; /* no allocation: this runs on the out-of-memory path too */
-      if (snprintf(p, sizeof p, "%s/%s", dir, e->d_name) < (int)sizeof p) unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(dir);
 }
 
 /* config.json, model.safetensors and the tokenizer files into the existing directory dir. */
@@ -876,17 +862,16 @@ static dp_status write_quantized(const dp_synth_opts *o, const model *m, const c
   if (!st) {
     snprintf(stage, cap, "%.*s.synth-%ld", (int)n, dir, proc_id());
     snprintf(hf, cap, "%s/%s", stage, name);
-    remove_synth_dir(hf);
-    rmdir(stage);
-    if (mkdir(stage, 0755) || mkdir(hf, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", hf, strerror(errno));
+    st = dp_tmpdir_create(stage, "synth");
+    if (!st && (st = dp_tmpdir_create(hf, "synth"))) dp_rdrr_dir_remove(stage);
   }
+  int made = !st;
   if (!st) st = write_files(o, m, hf);
   if (!st) {
     dp_convert_opts co = {.quant = o->quant, .progress = o->progress, .progress_ctx = o->progress_ctx, .cancelled = o->cancelled, .cancel_ctx = o->cancel_ctx};
     st = dp_convert(hf, dir, &co);
   }
-  if (hf) remove_synth_dir(hf);
-  if (stage) rmdir(stage);
+  if (made) dp_rdrr_dir_remove(stage);
   dp_free(stage);
   dp_free(hf);
   return st;
@@ -900,6 +885,7 @@ dp_status dp_synth_write(const dp_synth_opts *opts, const char *dir) {
   size_t n = strlen(dir);
   while (n > 1 && dir[n - 1] == '/') n--;
   if (o.quant) return write_quantized(&o, &m, dir, n);
+  dp_convert_remove_stale(dir);
   int state = dir_state(dir);
   if (state < 0) return dp_error(DP_ERR_INVALID_ARG, "%s: exists and is not a synthetic model directory; not overwriting it", dir);
   char *tmp = dp_malloc(n + 32), *old = dp_malloc(n + 32);
@@ -907,18 +893,19 @@ dp_status dp_synth_write(const dp_synth_opts *opts, const char *dir) {
   if (!st) {
     snprintf(tmp, n + 32, "%.*s.tmp-%ld", (int)n, dir, proc_id());
     snprintf(old, n + 32, "%.*s.old-%ld", (int)n, dir, proc_id());
-    remove_synth_dir(tmp);
-    if (mkdir(tmp, 0755)) st = dp_error(DP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    st = dp_tmpdir_create(tmp, "synth");
   }
   if (!st) {
     st = write_files(&o, &m, tmp);
     if (!st && state == 1 && rename(dir, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", dir, strerror(errno));
+    else if (!st && state == 1) dp_tmpdir_mark(old, "synth");
+    if (!st) dp_tmpdir_unmark(tmp);
     if (!st && rename(tmp, dir)) { /* an empty dir is replaced by rename(2) itself */
       st = dp_error(DP_ERR_IO, "%s: rename failed: %s", dir, strerror(errno));
       if (state == 1) rename(old, dir);
     }
-    if (st) remove_synth_dir(tmp);
-    else if (state == 1) remove_synth_dir(old);
+    if (st) dp_rdrr_dir_remove(tmp);
+    else if (state == 1) dp_rdrr_dir_remove(old);
   }
   dp_free(tmp);
   dp_free(old);

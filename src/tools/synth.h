@@ -61,7 +61,9 @@
  * splitmix64 output, looked up in a per-tensor table of the 1021 values in the stored type (the
  * bytes do not depend on the C library), 64 Ki elements at a time: ~1.5 GB/s of bf16 on one core.
  *
- * Output: DIR is written as DIR.tmp-PID and renamed at the end; nothing is left on failure.
+ * Output: DIR is written as DIR.tmp-PID (a marked temporary directory, tools/rdrr_write.h
+ * DP_TMP_MARKER) and renamed at the end; nothing is left on failure, and leftovers of a killed
+ * synth are removed by the next one (dp_convert_remove_stale). A file or symlink at DIR is never replaced.
  * An existing DIR is replaced only when empty or holding just the files this module writes
  * (config.json carries a "_doppler_synth" object: seed, arch or preset, form). With `quant`, the
  * HF checkpoint is staged in DIR.synth-PID/NAME and converted by dp_convert (tools/convert.h):
