@@ -472,11 +472,13 @@ static void test_overlaps(void) {
     dp_gguf_free(g);
     dp_buf_free(&b);
   }
-  /* RDRR: the second tensor moved onto the first; a tensor off the 256-byte grid */
+  /* RDRR: the second tensor moved onto the first; a tensor off the 256-byte grid; offsets out of range */
   const char *d = tmp("r-ovl");
   static const struct { const char *from, *to, *want; } R[] = {{"\"offset\": ", "\"offset\": 0, \"x\": ", "overlap tensor"},
-                                                                {"\"offset\": 0", "\"offset\": 16", "offset 16 of shard 0 is not a multiple of 256"}};
-  for (int k = 0; k < 2; k++) {
+                                                                {"\"offset\": 0", "\"offset\": 16", "offset 16 of shard 0 is not a multiple of 256"},
+                                                                {"\"offset\": 0", "\"offset\": 4611686018427387904", "field offset: not a whole number"},
+                                                                {"\"offset\": 0", "\"offset\": -8", "field offset: not a whole number"}};
+  for (int k = 0; k < 4; k++) {
     sh("rm -rf '%s' && cp -r '%s' '%s'", d, BASE, d);
     edit(tmp("r-ovl/manifest.json"), "{\"name\": ", k ? 1 : 2, R[k].from, R[k].to);
     dp_model_file *mf = NULL;

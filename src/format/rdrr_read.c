@@ -76,9 +76,15 @@ static dp_status check_tensor(const dp_json *shards, const dp_json *t, uint32_t 
     elems *= d;
     last = d;
   }
-  uint64_t shard, off, size;
-  if (!is_uint(dp_json_get(t, "shard"), &shard) || !is_uint(dp_json_get(t, "offset"), &off) || !is_uint(dp_json_get(t, "size"), &size))
-    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: missing shard/offset/size", what, name);
+  uint64_t v[3];
+  static const char *const key[3] = {"shard", "offset", "size"};
+  for (int k = 0; k < 3; k++) {
+    const dp_json *f = dp_json_get(t, key[k]);
+    if (!f) return dp_error(DP_ERR_FORMAT, "%s: tensor %s: missing field %s", what, name, key[k]);
+    if (!is_uint(f, &v[k]))
+      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: field %s: not a whole number in 0..9e15", what, name, key[k]);
+  }
+  uint64_t shard = v[0], off = v[1], size = v[2];
   uint64_t rb = dp_dtype_row_bytes(dt, last);
   if (rb == UINT64_MAX || (last ? rb * (elems / last) : 0) != size)
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: dtype %s and shape do not match size %llu", what, name, dp_dtype_name(dt), (unsigned long long)size);

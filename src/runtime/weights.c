@@ -192,7 +192,7 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   const dp_rope *r = &p->layers[li].rope;
   int rot = r->rotary_dim > 0 ? r->rotary_dim : p->head_dim;
   if (rot > p->head_dim || rot % 2)
-    return dp_error(DP_ERR_UNSUPPORTED, "layer %d: rotary dim %d with head_dim %d", li, rot, p->head_dim);
+    return dp_error(DP_ERR_UNSUPPORTED, "rotary dim %d with head_dim %d", rot, p->head_dim);
   float *f = dp_malloc((size_t)(rot / 2) * sizeof *f);
   if (!f) return DP_ERR_NOMEM;
   float af = 1;
@@ -214,8 +214,6 @@ static dp_status load_layer(uploader *u, int li) {
   const dp_layer_plan *P = &p->layers[li];
   dp_rt_layer *L = &u->m->layers[li];
   uint64_t d = p->d_model, qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
-  if (P->ffn != DP_FFN_DENSE)
-    return dp_error(DP_ERR_UNSUPPORTED, "layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet", li);
   dp_status st;
   if ((st = upload_vec(u, P->attn_norm, d, &L->attn_norm))) return st;
   const char *qkv_names[3] = {P->q, P->k, P->v};
@@ -261,6 +259,10 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
+  for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
+    if (p->layers[i].ffn != DP_FFN_DENSE)
+      st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
+                    dp_model_file_path(mf), i);
   int tied = p->tied || !strcmp(p->output, p->embed);
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
   if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
