@@ -95,19 +95,6 @@ static int alloc_run(run *r, int V) {
 
 static void free_run(run *r) { dp_free(r->logits); dp_free(r->gl); }
 
-static dp_status run_ref(const char *path, run *r) {
-  dp_model_file *mf = NULL;
-  dp_ref_model *rm = NULL;
-  dp_ref_state *rs = NULL;
-  dp_status st = dp_model_file_open(path, &mf);
-  if (!st) st = dp_ref_model_load(mf, &rm);
-  if (!st) st = dp_ref_state_new(rm, r->T + N_GEN + 1, &rs);
-  if (!st) st = dp_ref_greedy(rm, rs, r->ids, r->T, N_GEN, 1, r->logits, r->gen, r->gl);
-  dp_ref_state_free(rs);
-  dp_ref_model_free(rm);
-  dp_model_file_close(mf);
-  return st;
-}
 
 /* Does matrix w split as the limit says, and (must_split) is it larger than the limit? */
 static void check_split(const char *name, const char *what, const dp_rt_weight *w, uint64_t lim, int must_split) {
@@ -238,7 +225,7 @@ static void check_case(const bigcase *c, const char *base, int pass_b) {
   }
   /* 20 tokens; the real-size models 8 (their CPU reference costs ~1 s per 3 tokens) */
   while (ref.T < (c->cap ? 20 : 8)) ref.ids[ref.T++] = (int32_t)(dp_test_rand_u32() % (uint32_t)c->vocab);
-  st = run_ref(path, &ref);
+  st = dp_test_ref_greedy(path, ref.ids, ref.T, N_GEN, ref.logits, ref.gen, ref.gl);
   CHECK(!st, "%s: CPU reference: %s", c->name, dp_error_message());
   if (!st) eval_judge(c, rt, 0, kern, &ref, &a);
   dp_rt_model_free(rt);

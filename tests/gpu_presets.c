@@ -65,19 +65,6 @@ static int sane(const float *x, int n, int V, double *min_sd) {
   return *min_sd > 0.1;
 }
 
-static dp_status run_ref(const char *dir, const int32_t *ids, result *r) {
-  dp_model_file *mf = NULL;
-  dp_ref_model *rm = NULL;
-  dp_ref_state *rs = NULL;
-  dp_status st = dp_model_file_open(dir, &mf);
-  if (!st) st = dp_ref_model_load(mf, &rm);
-  if (!st) st = dp_ref_state_new(rm, T_PROMPT + N_GEN + 1, &rs);
-  if (!st) st = dp_ref_greedy(rm, rs, ids, T_PROMPT, N_GEN, 1, r->logits, r->gen, r->gl);
-  dp_ref_state_free(rs);
-  dp_ref_model_free(rm);
-  dp_model_file_close(mf);
-  return st;
-}
 
 static double now_s(void) {
   struct timespec ts;
@@ -123,7 +110,7 @@ static void check_preset(const char *preset, int layers, const char *base) {
   dp_model_free(m); /* before the reference: it holds every weight as f32 */
   m = NULL;
   if (st) goto out;
-  st = run_ref(dir, ids, &ref);
+  st = dp_test_ref_greedy(dir, ids, T_PROMPT, N_GEN, ref.logits, ref.gen, ref.gl);
   CHECK(!st, "%s: CPU reference: %s", preset, dp_error_message());
   if (st) goto out;
   double e1 = dp_test_rel_err(got.logits, ref.logits, (size_t)T_PROMPT * (size_t)V), sd;

@@ -83,20 +83,6 @@ static int alloc_result(result *r, int V) {
 
 static void free_result(result *r) { dp_free(r->logits); dp_free(r->gl); }
 
-/* The CPU reference, as `doppler logits --cpu` runs it. */
-static dp_status run_ref(const char *dir, const int32_t *ids, result *r) {
-  dp_model_file *mf = NULL;
-  dp_ref_model *rm = NULL;
-  dp_ref_state *rs = NULL;
-  dp_status st = dp_model_file_open(dir, &mf);
-  if (!st) st = dp_ref_model_load(mf, &rm);
-  if (!st) st = dp_ref_state_new(rm, T_PROMPT + N_GEN + 1, &rs);
-  if (!st) st = dp_ref_greedy(rm, rs, ids, T_PROMPT, N_GEN, 1, r->logits, r->gen, r->gl);
-  dp_ref_state_free(rs);
-  dp_ref_model_free(rm);
-  dp_model_file_close(mf);
-  return st;
-}
 
 /* Pass B: a second upload on m's device, no weight textures, chunks of 128, the GPU kernel
  * family where affordable (*gpu_kernels = 1 then). */
@@ -145,7 +131,7 @@ static void check_shape(const shape *s, const char *base) {
   result ref = {0}, a = {0}, b = {0};
   int V = s->vocab;
   if (alloc_result(&ref, V) || alloc_result(&a, V) || alloc_result(&b, V)) { CHECK(0, "%s: out of memory", s->name); goto out; }
-  st = run_ref(dir, ids, &ref);
+  st = dp_test_ref_greedy(dir, ids, T_PROMPT, N_GEN, ref.logits, ref.gen, ref.gl);
   CHECK(!st, "%s: CPU reference: %s", s->name, dp_error_message());
   if (st) goto out;
   dp_model *m = NULL;

@@ -274,21 +274,10 @@ static void expect_hash_error(const char *d) {
 }
 
 static void edit_manifest(const char *dir, const char *from, const char *to) {
-  char p[600], *t;
-  size_t n;
+  char p[600];
   snprintf(p, sizeof p, "%s/manifest.json", dir);
-  if (dp_file_read_all(p, &t, &n)) return;
-  char *h = strstr(t, from);
-  CHECK(h != NULL, "manifest contains %s", from);
-  if (h) {
-    dp_buf b = {0};
-    dp_buf_append(&b, t, (size_t)(h - t));
-    dp_buf_puts(&b, to);
-    dp_buf_puts(&b, h + strlen(from));
-    dp_file_write_atomic(p, b.data, b.len);
-    dp_buf_free(&b);
-  }
-  dp_free(t);
+  int r = dp_test_file_replace(p, NULL, 0, from, to);
+  if (r != -1) CHECK(r == 0, "manifest contains %s", from);
 }
 
 static void test_corruption(void) {

@@ -83,22 +83,9 @@ static void refused(const char *src, const char *dst, const char *needle, const 
 }
 /* Replace the first occurrence of `from` after the n-th (1-based) occurrence of `anchor`. */
 static void edit(const char *path, const char *anchor, int n, const char *from, const char *to) {
-  char *t;
-  size_t len;
-  if (dp_file_read_all(path, &t, &len)) { CHECK(0, "read %s", path); return; }
-  char *h = t;
-  for (int i = 0; i < n && h; i++) h = strstr(i ? h + 1 : h, anchor);
-  h = h ? strstr(h, from) : NULL;
-  CHECK(h != NULL, "%s holds %s", path, from);
-  if (h) {
-    dp_buf b = {0};
-    dp_buf_append(&b, t, (size_t)(h - t));
-    dp_buf_puts(&b, to);
-    dp_buf_puts(&b, h + strlen(from));
-    dp_file_write_atomic(path, b.data, b.len);
-    dp_buf_free(&b);
-  }
-  dp_free(t);
+  int r = dp_test_file_replace(path, anchor, n, from, to);
+  CHECK(r != -1, "read %s", path);
+  if (r != -1) CHECK(r == 0, "%s holds %s", path, from);
 }
 
 static char LLAMA2[512], TINY[512], BASE[512], BASE_GGUF[512];

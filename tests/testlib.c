@@ -1,6 +1,12 @@
 /* testlib.c -- see testlib.h. */
 #include "testlib.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/file.h"
+#include "format/model_file.h"
+#include "ref/forward.h"
 #include <math.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,4 +95,37 @@ void dp_test_rm_synth(const char *dir) {
   snprintf(p, sizeof p, "%s/model.safetensors", dir);
   unlink(p);
   rmdir(dir);
+}
+
+int dp_test_ref_greedy(const char *path, const int32_t *ids, int T, int n_gen, float *logits, int32_t *gen, float *gl) {
+  dp_model_file *mf = NULL;
+  dp_ref_model *rm = NULL;
+  dp_ref_state *rs = NULL;
+  dp_status st = dp_model_file_open(path, &mf);
+  if (!st) st = dp_ref_model_load(mf, &rm);
+  if (!st) st = dp_ref_state_new(rm, T + n_gen + 1, &rs);
+  if (!st) st = dp_ref_greedy(rm, rs, ids, T, n_gen, 1, logits, gen, gl);
+  dp_ref_state_free(rs);
+  dp_ref_model_free(rm);
+  dp_model_file_close(mf);
+  return st;
+}
+
+int dp_test_file_replace(const char *path, const char *anchor, int n, const char *from, const char *to) {
+  char *t;
+  size_t len;
+  if (dp_file_read_all(path, &t, &len)) return -1;
+  char *h = t;
+  for (int i = 0; anchor && i < n && h; i++) h = strstr(i ? h + 1 : h, anchor);
+  h = h ? strstr(h, from) : NULL;
+  if (h) {
+    dp_buf b = {0};
+    dp_buf_append(&b, t, (size_t)(h - t));
+    dp_buf_puts(&b, to);
+    dp_buf_puts(&b, h + strlen(from));
+    dp_file_write_atomic(path, b.data, b.len);
+    dp_buf_free(&b);
+  }
+  dp_free(t);
+  return h ? 0 : -2;
 }

@@ -35,6 +35,12 @@ double dp_test_rel_err(const float *a, const float *b, size_t n);
 /* Remove a `doppler synth` output directory (config.json, model.safetensors, the directory). */
 void dp_test_rm_synth(const char *dir);
 int dp_test_greedy_diverges(const int32_t *got, const int32_t *ref, const float *ref_logits, int n, int V, int *agree);
+/* The CPU reference as `doppler logits --cpu` runs it: the model at path, T prompt ids, prompt
+ * logits [T, V], then n_gen greedy ids (EOS ignored) and their logits [n_gen, V]. */
+int dp_test_ref_greedy(const char *path, const int32_t *ids, int T, int n_gen, float *logits, int32_t *gen, float *gl);
+/* Replace the first `from` in the file at path that follows the n-th (1-based) occurrence of
+ * `anchor` (anchor NULL: from the start), written back atomically. 0, -1 unreadable, -2 absent. */
+int dp_test_file_replace(const char *path, const char *anchor, int n, const char *from, const char *to);
 /* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT); static buffer. */
 const char *dp_test_shared(const char *rel);
 const char *dp_test_root(const char *rel);
