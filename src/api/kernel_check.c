@@ -277,8 +277,11 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   int K = t == DP_Q4_K || t == DP_Q6_K ? 256 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 36;
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
                                 starts(n, "attention_sg8"));
-  dp_ops_set_subgroups(o, !starts(n, "matmul_rows_mm_") || starts(n, "matmul_rows_mm_sg"));
-  if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0);
+  /* the plain GEMV runs without subgroups (with them, matmul_gemv_sg takes every block type) */
+  dp_ops_set_subgroups(o, !(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
+                              starts(n, "matmul_gemv_sg_"));
+  if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0); /* F32/F16/BF16: K % 8 == 0 */
+  else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0);
   else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))

@@ -33,7 +33,7 @@
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
-       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_COUNT };
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_GEMV_SG, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -44,10 +44,11 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
+  {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (gemv_sg_source) */
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
-static int standalone(int k) { return k >= K_SAMPLE; }
+static int standalone(int k) { return k >= K_SAMPLE && k <= K_SAMPLE_SOFTCAP; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -58,11 +59,11 @@ static int standalone(int k) { return k >= K_SAMPLE; }
  * whole condition as `doppler bench kernels --list` prints it. The ops pick a row by the kernel
  * family (dp_ops_set_cpu_kernels), subgroups and the shape; the pipeline is cached by (row,
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
-enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
+enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4 }; /* bits; SGF: subgroups of one fixed size */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -100,6 +101,8 @@ static const struct variant {
   {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
   {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
+  {"matmul_gemv_sg", "matmul", "gpu family, M <= 4, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
+   K_GEMV_SG, "main", 1, NEED_SGF},
 };
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
@@ -113,6 +116,9 @@ struct dp_ops {
   int cpu;                   /* CPU adapter: barrier-free kernel variants */
   uint32_t cpu_wg;
   int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
+  uint32_t sgf;              /* the subgroup size when subgroup_min == subgroup_max, else 0 */
+  int gemv_sg;               /* matmul_gemv_sg allowed (DOPPLER_GEMV_SG=0: off, for comparisons) */
+  uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
@@ -136,6 +142,13 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
   o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
   o->sg8 = dp_gpu_get_info(g)->subgroup_min == 8 && dp_gpu_get_info(g)->subgroup_max == 8;
+  const dp_gpu_info *gi = dp_gpu_get_info(g);
+  o->sgf = gi->subgroup_min == gi->subgroup_max && gi->subgroup_min >= 4 && gi->subgroup_min <= 128 ? gi->subgroup_min : 0;
+  o->gemv_sg = !(getenv("DOPPLER_GEMV_SG") && !strcmp(getenv("DOPPLER_GEMV_SG"), "0"));
+  o->gemv_r = getenv("DOPPLER_GEMV_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_R")) : 1;
+  if (o->gemv_r < 1 || o->gemv_r > 4) o->gemv_r = 1;
+  o->gemv_wg = getenv("DOPPLER_GEMV_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_WG")) : 256;
+  if (o->gemv_wg > 256 || !o->sgf || o->gemv_wg < o->sgf || o->gemv_wg & (o->gemv_wg - 1)) o->gemv_wg = 256;
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
@@ -170,13 +183,18 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled) {
 static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   char **slot = &o->src[o->sg][k][kern_info[k].wdecode ? wt : 0];
   if (*slot) return *slot;
-  char pick[160] = "";
-  if (kern_info[k].wdecode)
+  char pick[200] = "";
+  int v4 = wt == DP_F32 || wt == DP_F16 || wt == DP_BF16 || wt == DP_Q4_K; /* gemv_sg: 16-byte units */
+  if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
+    snprintf(pick, sizeof pick, "const WT = %du;\n%s%s%s", (int)wt, v4 ? "" : "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_",
+             v4 ? "" : dp_dtype_name(wt), v4 ? "" : "(rb, k0, K); }\n");
+  else if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
+  const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32") : kern_info[k].lib;
   const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
-                          kern_info[k].lib ? dp_kernel_source(kern_info[k].lib) : "",
-                          kern_info[k].wdecode ? dp_kernel_source("lib_wdecode") : "", pick,
+                          kern_info[k].wdecode && !(kern_info[k].wdecode == 2 && v4) ? dp_kernel_source("lib_wdecode") : "", pick,
+                          lib ? dp_kernel_source(lib) : "",
                           dp_kernel_source(kern_info[k].name),
                           kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : ""};
   size_t n = 1;
@@ -206,8 +224,12 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   const char *src = o->swap[v][r->typed ? t : 0];
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
-  dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
+  dp_gpu_constant c[4] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  if (v == V_MATMUL_GEMV_SG) {
+    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[3] = (dp_gpu_constant){"R", o->gemv_r};
+    nc = 4;
+  }
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
   return DP_OK;
@@ -251,7 +273,7 @@ int dp_ops_variant_available(const dp_ops *o, size_t i) {
   if (v < 0) return 0;
   int need = variants[v].need;
   int tex = !strcmp(dp_gpu_get_info(o->g)->adapter_type, "cpu") && o->wtex;
-  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex);
+  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex) && (!(need & NEED_SGF) || (o->sg && o->sgf));
 }
 
 void dp_ops_clear_runs(dp_ops *o) { memset(o->runs, 0, sizeof o->runs); }
@@ -351,6 +373,45 @@ static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
  * ldy floats, bias [c0, c0 + N) (a part of a dp_weight; c0 = 0, ldy = N for a whole one). */
 typedef struct { uint32_t c0, ldy; } out_cols;
 
+/* matmul_gemv_sg applies: GPU family, subgroups of one size, M <= 4, rows of whole units */
+static int gemv_sg_ok(const dp_ops *o, dp_dtype wt, uint32_t K, uint32_t M) {
+  return !o->cpu && o->sg && o->sgf && o->gemv_sg && M <= GEMV_MAX_M && K > 0 &&
+         (wt == DP_F32 ? K % 4 == 0 : wt == DP_F16 || wt == DP_BF16 ? K % 8 == 0 : wt <= DP_MXFP4);
+}
+
+typedef struct { uint32_t M, N, K, row_bytes, flags, c0, ldy; float eps; } gemv_sg_params;
+_Static_assert(sizeof(gemv_sg_params) == 32, "gemv_sg.wgsl Params");
+
+/* matmul_gemv_sg over one binding of W (gemv_sg_ok checked by the caller), with prologue pro */
+static dp_status gemv_sg_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
+                              uint32_t M, uint32_t N, uint32_t K, const dp_gemv_pro *pro, uint32_t flags) {
+  int kind = pro ? pro->kind : DP_PRO_NONE;
+  if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
+    return dp_error(DP_ERR_INVALID_ARG, "matmul: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
+  uint64_t rb = dp_dtype_row_bytes(wt, K);
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  dp_gpu_binding b[5];
+  TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
+  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
+  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
+  else b[4] = dummy_binding(o);
+  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
+               (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
+  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f};
+  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->gemv_r));
+}
+
+int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M) {
+  return w && M <= GEMV_MAX_M && (w->tex || gemv_sg_ok(o, w->type, w->K, M));
+}
+
 static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
                              uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
   if (!weight_type_ok(wt)) return dp_error(DP_ERR_UNSUPPORTED, "matmul: weight type %s", dp_dtype_name(wt));
@@ -388,6 +449,7 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
     TRY(pipeline(o, mv ? V_MATMUL_ROWS_MV : V_MATMUL_ROWS_MM, wt, wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
   }
+  if (gemv_sg_ok(o, wt, K, M)) return gemv_sg_part(o, y, oc, x, w, wt, bias, M, N, K, NULL, flags);
   int gemv = M <= GEMV_MAX_M;
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
@@ -595,9 +657,9 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
   int tex = w->tex && (M <= GEMV_MAX_M || dp_ops_tex_prefill(o));
-  if (pro && pro->kind != DP_PRO_NONE && !(tex && M <= GEMV_MAX_M))
-    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s)",
-                    GEMV_MAX_M, M, w->tex ? "present" : "absent");
+  if (pro && pro->kind != DP_PRO_NONE && !dp_ops_linear_pro(o, w, M))
+    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s) "
+                    "or matmul_gemv_sg (GPU family, subgroups of one size)", GEMV_MAX_M, M, w->tex ? "present" : "absent");
   for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) { /* each part's rows -> its columns of y */
     uint32_t i = (uint32_t)(r / w->part_rows);
     uint64_t p0 = (uint64_t)i * w->part_rows, e = p0 + part_rows_of(w, i) < end ? p0 + part_rows_of(w, i) : end;
@@ -609,7 +671,9 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
       if (off % 256)
         return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
                         (unsigned long long)r, (unsigned long long)off);
-      TRY(matmul_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, flags));
+      if (pro && pro->kind != DP_PRO_NONE)
+        TRY(gemv_sg_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, pro, flags));
+      else TRY(matmul_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, flags));
     }
     r = e;
   }

@@ -156,6 +156,9 @@ typedef struct dp_weight {
   int tex;              /* every part has a texture copy */
   dp_wpart part[];      /* [n_parts] */
 } dp_weight;
+/* 1 when dp_op_linear takes an input prologue for w at M rows: the texture GEMV (CPU adapters)
+ * or matmul_gemv_sg (GPU family with subgroups of one size, rows of whole 16-byte / block units) */
+int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M);
 dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out);
 /* Queue a write of rows [row0, row0 + n) (stored bytes, back to back) into the parts and their
  * textures. Each write must start 4-byte aligned in its part (writes whose row0 is a multiple
@@ -167,7 +170,8 @@ void dp_weight_free(dp_weight *w);
  * N = 0 means all rows from row0. Runs per part the rows overlap: dp_op_matmul_tex on the
  * part's texture when w->tex and (M <= 4 or dp_ops_tex_prefill), else dp_op_matmul on its
  * buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex, only
- * with w->tex and M <= 4 (else DP_ERR_UNSUPPORTED). bias: [N] f32 or {NULL}; y: [M, N] f32.
+ * where dp_ops_linear_pro (else DP_ERR_UNSUPPORTED): the texture GEMV or, on the buffer,
+ * matmul_gemv_sg. bias: [N] f32 or {NULL}; y: [M, N] f32.
  * flags: DP_MM_ACCUM. x and y must not overlap. */
 dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
                        uint32_t M, const dp_gemv_pro *pro, uint32_t flags);

@@ -23,7 +23,7 @@ static dp_status linear(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, 
   return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias ? bias->buf : NULL, 0), M, NULL, flags);
 }
 
-/* decode GEMV through w's texture copies with an input prologue: y (+)= pro(x) . w^T */
+/* decode GEMV with an input prologue (texture copies or gemv_sg, dp_ops_linear_pro): y (+)= pro(x) . w^T */
 static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_gemv_pro *pro,
                             uint32_t flags) {
   return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(NULL, 0), 1, pro, flags);
@@ -51,7 +51,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_status st;
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
   int fused = T == 1 && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
-  if (fused && L->qkv.mat->tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
+  if (fused && dp_ops_linear_pro(o, L->qkv.mat, 1)) { /* decode: RMSNorm + q|k|v in one GEMV (texture or gemv_sg) */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
   } else {
@@ -89,7 +89,8 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_status st;
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
-  if (T == 1 && L->gate_up.mat && L->gate_up.mat->tex && L->down.mat->tex) { /* decode: RMSNorm + gate|up, then GLU + down */
+  if (T == 1 && L->gate_up.mat && dp_ops_linear_pro(o, L->gate_up.mat, 1) && dp_ops_linear_pro(o, L->down.mat, 1)) {
+    /* decode: RMSNorm + gate|up, then GLU + down (texture GEMVs or gemv_sg) */
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
     dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
     if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, 0))) return st;

@@ -1,0 +1,95 @@
+// gemv_sg.wgsl -- decode GEMV for GPUs (the GPU kernel family with subgroups of one fixed size):
+//   y[m, n] (+)= sum_k W[n, k] * xin(m, k) (+ bias[c0 + n]),  m < M <= 4,
+// with the input prologue PRO of matmul_tex.wgsl (so RMSNorm or the GLU before the product
+// needs no dispatch of its own):
+//   PRO 0: xin = x[m, k]                                        X [M, K]
+//   PRO 1: xin = x[m, k] / sqrt(mean(x[m, :]^2) + eps) * w'[k]  (RMSNorm, w' = w or 1 + w)
+//   PRO 2: xin = silu(g[m, k]) * u[m, k]                        X [M, 2K] = gate | up per row
+//   PRO 3: xin = gelu_tanh(g[m, k]) * u[m, k]                   (same layout)
+// Placed after lib_reduce_sg.wgsl (wg_sum: the RMSNorm prologue's sum of squares, once per
+// workgroup), the line `const WT = <dp_dtype>u;` and the weight-type file: gemv_sg_v4.wgsl
+// (F32, F16, BF16 with 16-byte rows, Q4_K: W bound as vec4<u32>, one 16-byte load per unit)
+// or gemv_sg_u32.wgsl (Q8_0, Q6_K, MXFP4: lib_wdecode's w_load8 over W as u32). That file
+// declares binding 2 (W) and defines n_units(K) and unit_dot(rb, u, m, s): the dot product of
+// unit u (a run of weights: 4 F32, 8 F16/BF16/blocks via w_load8, 32 Q4_K) of the W row at
+// byte rb with the matching inputs xin(m, .., s).
+// Work split: subgroup i of workgroup g owns rows n0 = (g * WG / SG + i) * R .. n0 + R - 1
+// (overrides SG = the adapter's subgroup size, checked by ops.c: subgroup_min == subgroup_max;
+// subgroups are assumed to be the consecutive runs of SG local indices, as on every Vulkan
+// implementation seen); lane l sums units l, l + SG, ... in order, then subgroupAdd. No
+// barrier except in the RMSNorm prologue's wg_sum. Rows past N are clamped for the loads and
+// not stored. Each x row m is reduced on its own (the m loop is outermost), in the same order
+// whatever M is: a row's result does not depend on the batch (docs/kernels.md).
+// Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W (weight-type file); 3 B [c0 + N] f32 (dummy
+// without bias); 4 Y [M, ldy] f32 (W row n -> column c0 + n); 5 NW [K] f32 norm weight (dummy
+// unless PRO 1). Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
+struct Params {
+  M: u32, N: u32, K: u32, row_bytes: u32,
+  flags: u32, c0: u32, ldy: u32, eps: f32,
+}
+override SG: u32 = 32u;  // subgroup size
+override R: u32 = 1u;    // rows per subgroup (1..4)
+override PRO: u32 = 0u;
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(5) var<storage, read> NW: array<vec4<f32>>;
+
+fn tanh_safe(x: vec4<f32>) -> vec4<f32> { // as glu.wgsl
+  let e = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - e) / (1.0 + e);
+}
+fn act(g: vec4<f32>) -> vec4<f32> { // as glu.wgsl, per component
+  if (PRO == 2u) { return g / (1.0 + exp(-g)); }
+  return 0.5 * g * (1.0 + tanh_safe(0.7978845608028654 * (g + 0.044715 * g * g * g)));
+}
+// the 4 inputs starting at k = 4q of row m (s: the row's RMSNorm scale for PRO 1)
+fn xin(m: u32, q: u32, s: f32) -> vec4<f32> {
+  let k4 = P.K / 4u;
+  if (PRO == 0u) { return X[m * k4 + q]; }
+  if (PRO == 1u) {
+    var w = NW[q];
+    if ((P.flags & 4u) != 0u) { w += vec4<f32>(1.0); }
+    return X[m * k4 + q] * s * w;
+  }
+  return act(X[2u * m * k4 + q]) * X[2u * m * k4 + k4 + q];
+}
+// RMSNorm scale of x row m (PRO 1), summed by the whole workgroup; every invocation calls it
+fn row_scale(m: u32, lid: u32) -> f32 {
+  if (PRO != 1u) { return 1.0; }
+  let k4 = P.K / 4u;
+  var ss = 0.0;
+  for (var q = lid; q < k4; q += WG) { let v = X[m * k4 + q]; ss += dot(v, v); }
+  return 1.0 / sqrt(wg_sum(ss, lid) / f32(P.K) + P.eps);
+}
+
+fn store(m: u32, n: u32, v: f32) {
+  var r = v;
+  if ((P.flags & 1u) != 0u) { r += B[P.c0 + n]; }
+  let i = m * P.ldy + P.c0 + n;
+  if ((P.flags & 2u) != 0u) { r += Y[i]; }
+  Y[i] = r;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
+  let g = wid.x + wid.y * nw.x;
+  if (g * (WG / SG) * R >= P.N) { return; } // uniform over the workgroup
+  let n0 = (g * (WG / SG) + lid / SG) * R;
+  let last = P.N - 1u;
+  let rb = vec4<u32>(min(n0, last), min(n0 + 1u, last), min(n0 + 2u, last), min(n0 + 3u, last)) * P.row_bytes;
+  let nu = n_units(P.K);
+  for (var m = 0u; m < P.M; m++) {
+    let s = row_scale(m, lid);
+    var acc = vec4<f32>(0.0);
+    for (var u = lane; u < nu; u += SG) {
+      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(rb[r], u, m, s); }
+    }
+    for (var r = 0u; r < R; r++) {
+      let t = subgroupAdd(acc[r]);
+      if (lane == 0u && n0 + r < P.N) { store(m, n0 + r, t); }
+    }
+  }
+}
