@@ -110,7 +110,11 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+  /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
+   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler */
+  dp_op_sites *sites[3];
 } dp_rt_session;
+enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);
