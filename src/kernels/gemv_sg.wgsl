@@ -8,18 +8,22 @@
 //   PRO 3: xin = gelu_tanh(g[m, k]) * u[m, k]                   (same layout)
 // Placed after lib_reduce_sg.wgsl (wg_sum: the RMSNorm prologue's sum of squares, once per
 // workgroup), the line `const WT = <dp_dtype>u;` and the weight-type file: gemv_sg_v4.wgsl
-// (F32, F16, BF16 with 16-byte rows, Q4_K: W bound as vec4<u32>, one 16-byte load per unit)
-// or gemv_sg_u32.wgsl (Q8_0, Q6_K, MXFP4: lib_wdecode's w_load8 over W as u32). That file
-// declares binding 2 (W) and defines n_units(K) and unit_dot(rb, u, m, s): the dot product of
-// unit u (a run of weights: 4 F32, 8 F16/BF16/blocks via w_load8, 32 Q4_K) of the W row at
-// byte rb with the matching inputs xin(m, .., s).
+// (F32, F16, BF16 with 16-byte rows, Q4_K: W bound as vec4<u32>, one 16-byte load per unit and
+// row) or gemv_sg_u32.wgsl (Q8_0, Q6_K, MXFP4: lib_wdecode's w_load8 over W as u32). That file
+// declares binding 2 (W) and defines
+//   n_units(K)            units per row (a unit: 4 F32, 8 F16/BF16 and blocks via w_load8,
+//                         32 Q4_K weights);
+//   unit_x(u, m, s) -> XU the inputs of unit u of x row m (loaded once for the R rows);
+//   unit_w(rb, u, xu)     the dot product of unit u of the W row at byte rb with them.
 // Work split: subgroup i of workgroup g owns rows n0 = (g * WG / SG + i) * R .. n0 + R - 1
 // (overrides SG = the adapter's subgroup size, checked by ops.c: subgroup_min == subgroup_max;
 // subgroups are assumed to be the consecutive runs of SG local indices, as on every Vulkan
-// implementation seen); lane l sums units l, l + SG, ... in order, then subgroupAdd. No
-// barrier except in the RMSNorm prologue's wg_sum. Rows past N are clamped for the loads and
-// not stored. Each x row m is reduced on its own (the m loop is outermost), in the same order
-// whatever M is: a row's result does not depend on the batch (docs/kernels.md).
+// implementation seen; R = 1..4 rows per subgroup); lane l takes units l, l + SG, ... two at a
+// time (both units' loads issued before either is used: more bytes in flight per lane), adds
+// unit pair sums in that order, then subgroupAdd. No barrier except in the RMSNorm
+// prologue's wg_sum. Rows past N are clamped for the loads and not stored. Each x row m is
+// reduced on its own (the m loop is outermost), in the same order whatever M is: a row's result
+// does not depend on the batch (docs/kernels.md).
 // Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W (weight-type file); 3 B [c0 + N] f32 (dummy
 // without bias); 4 Y [M, ldy] f32 (W row n -> column c0 + n); 5 NW [K] f32 norm weight (dummy
 // unless PRO 1). Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
@@ -71,6 +75,10 @@ fn store(m: u32, n: u32, v: f32) {
   if ((P.flags & 2u) != 0u) { r += Y[i]; }
   Y[i] = r;
 }
+fn out(m: u32, n: u32, lane: u32, a: f32) {
+  let t = subgroupAdd(a);
+  if (lane == 0u && n < P.N) { store(m, n, t); }
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
@@ -79,17 +87,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   if (g * (WG / SG) * R >= P.N) { return; } // uniform over the workgroup
   let n0 = (g * (WG / SG) + lid / SG) * R;
   let last = P.N - 1u;
-  let rb = vec4<u32>(min(n0, last), min(n0 + 1u, last), min(n0 + 2u, last), min(n0 + 3u, last)) * P.row_bytes;
+  let rb0 = min(n0, last) * P.row_bytes; let rb1 = min(n0 + 1u, last) * P.row_bytes;
+  let rb2 = min(n0 + 2u, last) * P.row_bytes; let rb3 = min(n0 + 3u, last) * P.row_bytes;
   let nu = n_units(P.K);
   for (var m = 0u; m < P.M; m++) {
     let s = row_scale(m, lid);
-    var acc = vec4<f32>(0.0);
-    for (var u = lane; u < nu; u += SG) {
-      for (var r = 0u; r < R; r++) { acc[r] += unit_dot(rb[r], u, m, s); }
+    var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
+    var u = lane;
+    for (; u + SG < nu; u += 2u * SG) { // two units per lane and step
+      let v = u + SG;
+      let xu = unit_x(u, m, s);
+      let xv = unit_x(v, m, s);
+      a0 += unit_w(rb0, u, xu) + unit_w(rb0, v, xv);
+      if (R > 1u) { a1 += unit_w(rb1, u, xu) + unit_w(rb1, v, xv); }
+      if (R > 2u) { a2 += unit_w(rb2, u, xu) + unit_w(rb2, v, xv); }
+      if (R > 3u) { a3 += unit_w(rb3, u, xu) + unit_w(rb3, v, xv); }
     }
-    for (var r = 0u; r < R; r++) {
-      let t = subgroupAdd(acc[r]);
-      if (lane == 0u && n0 + r < P.N) { store(m, n0 + r, t); }
+    if (u < nu) { // the last unit of this lane
+      let xu = unit_x(u, m, s);
+      a0 += unit_w(rb0, u, xu);
+      if (R > 1u) { a1 += unit_w(rb1, u, xu); }
+      if (R > 2u) { a2 += unit_w(rb2, u, xu); }
+      if (R > 3u) { a3 += unit_w(rb3, u, xu); }
     }
+    out(m, n0, lane, a0);
+    if (R > 1u) { out(m, n0 + 1u, lane, a1); }
+    if (R > 2u) { out(m, n0 + 2u, lane, a2); }
+    if (R > 3u) { out(m, n0 + 3u, lane, a3); }
   }
 }
