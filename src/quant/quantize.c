@@ -8,7 +8,9 @@
 #include "quant/quant.h"
 #include "core/error.h"
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: (v + M) - M rounds |v| < 2^22 to nearest even */
 
@@ -107,6 +109,35 @@ void dp_mxfp4_from_hf_packed(const uint8_t hf16[16], uint8_t scale, uint8_t out1
   for (int j = 0; j < 16; j++) out17[1 + j] = (uint8_t)(code[j] | (code[j + 16] << 4));
 }
 
+/* Block encoding of large inputs runs on up to QUANT_THREADS threads (contiguous runs of
+ * blocks, so the bytes are the same as one thread's); where a thread cannot be started (e.g. a
+ * WebAssembly build without threads) its part runs on the caller's thread. */
+#define QUANT_THREADS 16
+#define QUANT_MIN_BLOCKS 4096
+typedef struct { void (*enc)(const float *, uint8_t *); const float *src; uint8_t *dst; uint64_t b0, b1; uint32_t be, bb; } qjob;
+static void *qjob_run(void *a) {
+  qjob *j = a;
+  for (uint64_t i = j->b0; i < j->b1; i++) j->enc(j->src + i * j->be, j->dst + i * j->bb);
+  return NULL;
+}
+static void encode_blocks(void (*enc)(const float *, uint8_t *), const float *src, uint8_t *dst, uint64_t nb, uint32_t be,
+                          uint32_t bb) {
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  int nt = nb < QUANT_MIN_BLOCKS || ncpu < 2 ? 1 : ncpu < QUANT_THREADS ? (int)ncpu : QUANT_THREADS;
+  qjob jobs[QUANT_THREADS];
+  pthread_t th[QUANT_THREADS];
+  int started[QUANT_THREADS] = {0};
+  for (int i = 0; i < nt; i++) {
+    jobs[i] = (qjob){enc, src, dst, nb * i / nt, nb * (i + 1) / nt, be, bb};
+    if (i > 0) started[i] = pthread_create(&th[i], NULL, qjob_run, &jobs[i]) == 0;
+  }
+  qjob_run(&jobs[0]);
+  for (int i = 1; i < nt; i++) {
+    if (started[i]) pthread_join(th[i], NULL);
+    else qjob_run(&jobs[i]);
+  }
+}
+
 dp_status dp_quantize(dp_dtype t, const float *src, void *dst, uint64_t n) {
   uint8_t *p = dst;
   uint32_t be = dp_dtype_block_elems(t), bb = dp_dtype_block_bytes(t);
@@ -127,6 +158,6 @@ dp_status dp_quantize(dp_dtype t, const float *src, void *dst, uint64_t n) {
   void (*enc)(const float *, uint8_t *) =
       t == DP_Q8_0 ? dp_quant_q8_0_block : t == DP_Q4_K ? dp_quant_q4_k_block
       : t == DP_Q6_K ? dp_quant_q6_k_block : dp_quant_mxfp4_block;
-  for (uint64_t i = 0; i < n / be; i++) enc(src + i * be, p + i * bb);
+  encode_blocks(enc, src, p, n / be, be, bb);
   return DP_OK;
 }
