@@ -4,7 +4,7 @@
  * reduction paths) and the tiled path, with bias and accumulate, sizes that are not multiples
  * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows; both
  * kernel families (dp_ops_set_cpu_kernels: the CPU-adapter rows_mv / rows_mm_sg / rows_mm,
- * and the GPU gemv / tiled) on whichever adapter runs the test, each for every weight type
+ * and the GPU gemv / gemv_sg / tiled / tiled64) on whichever adapter runs the test, each for every weight type
  * where it runs (see main). sg=2 / 3 in the output mark the CPU family with / without
  * subgroups. */
 #include "gpu_kernels_util.h"
@@ -109,7 +109,9 @@ int main(void) {
     if (cpu_adapter && t != DP_F32) continue;
     run_case(t, 37, 45, k2, 1, 0, 0, 1);    /* tiled */
     run_case(t, 40, 33, k2, 0, 1, t == DP_F32, 1);
+    run_case(t, 70, 130, k2, 1, 1, 0, 1);   /* tiled64: partial 64x64 tiles in both dimensions */
   }
+  run_case(DP_Q6_K, 64, 64, 256, 0, 0, 0, 1); /* tiled64: one whole tile */
   for (int t = DP_F32; t <= DP_BF16; t++) /* K % 8 == 0 and K % 4 == 0, K < 8: whole and partial units */
     run_case((dp_dtype)t, 2, 39, 264, 1, 0, 0, 1);
   run_case(DP_F16, 1, 45, 4, 0, 0, 0, 1);

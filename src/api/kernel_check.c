@@ -282,6 +282,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
                               starts(n, "matmul_gemv_sg_"));
   if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0);
+  else if (starts(n, "matmul_tiled64_")) matmul(&c, t, 70, K, 0);
   else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))

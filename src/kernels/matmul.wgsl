@@ -6,8 +6,9 @@
 //   gemv   small M (decode): one workgroup per output row n (linear id over a 2-D grid), each
 //          invocation takes 8-weight groups lid, lid+WG, ... (adjacent invocations read
 //          adjacent bytes: coalesced), then a workgroup reduction per x row.
-//   tiled  larger M (prefill): one workgroup (WG = 256) per 32x32 tile of Y, K in steps of 32;
-//          X and decoded W tiles staged in workgroup memory, 2x2 outputs per invocation.
+//   tiled  larger M (prefill, 4 < M < 64): one workgroup (WG = 256) per 32x32 tile of Y, K in
+//          steps of 32; X and decoded W tiles staged in workgroup memory, 2x2 outputs each.
+//   tiled64  M >= 64: 64x64 tiles, 4x4 register blocks (below).
 // Variants: the weight type (w_load8, chosen by ops.c, see lib_wdecode); override WG.
 // Parameters: flags bit 0 adds the bias, bit 1 accumulates (y += ...). Output: W row n goes to
 // column c0 + n of Y rows of ldy floats, bias B[c0 + n] (c0 = 0, ldy = N for a whole weight; a
@@ -111,6 +112,67 @@ fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec
       let m = m0 + ty + 16u * i;
       let n = n0 + tx + 16u * j;
       if (m < P.M && n < P.N) { store(m, n, acc[i * 2u + j]); }
+    }
+  }
+}
+
+// tiled64  M >= 64 (prefill): one workgroup (WG = 256) per 64x64 tile of Y, K in steps of 32;
+//          X and decoded W tiles staged k-major in workgroup memory as vec4s (xs: 4 rows of X,
+//          ws: 4 rows of W per vec4), each invocation a 4x4 register block (rows 4ty.., W rows
+//          4tx..): per k two vec4 loads from workgroup memory and 16 multiply-adds. Row tiles
+//          are fastest in the grid, so the workgroups running together share a W tile (read
+//          from memory once). Per step an invocation loads 2 x vec4s of X and one w_load8.
+var<workgroup> xs4: array<vec4<f32>, 512>; // [32 k][16]: rows 4i..4i+3 of the X tile
+var<workgroup> ws4: array<vec4<f32>, 512>; // [32 k][16]: rows 4i..4i+3 of the W tile
+
+@compute @workgroup_size(WG)
+fn tiled64(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x + wid.y * nw.x;
+  let nmt = (P.M + 63u) / 64u;
+  let m0 = (g % nmt) * 64u;
+  let n0 = (g / nmt) * 64u;
+  if (n0 >= P.N) { return; } // uniform over the workgroup
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  var c0 = vec4<f32>(0.0); var c1 = vec4<f32>(0.0); var c2 = vec4<f32>(0.0); var c3 = vec4<f32>(0.0);
+  // loaders: X row m0 + (lid % 64), k quads (lid / 64) and (lid / 64) + 4; W row n0 + (lid % 64), k group lid / 64
+  let xr = lid % 64u;
+  let xq = lid / 64u;
+  let xm = m0 + xr;
+  let xb = min(xm, P.M - 1u) * P.K;
+  let wn = n0 + xr;
+  let wrb = min(wn, P.N - 1u) * P.row_bytes;
+  for (var k0 = 0u; k0 < P.K; k0 += 32u) {
+    for (var h = 0u; h < 2u; h++) {
+      let kq = xq + 4u * h;              // k quad 0..7 of the step
+      var v = x4(xb, k0 + 4u * kq);
+      if (xm >= P.M) { v = vec4<f32>(0.0); }
+      for (var c = 0u; c < 4u; c++) { xs4[(4u * kq + c) * 16u + xr / 4u][xr % 4u] = v[c]; }
+    }
+    var w: W8;
+    if (wn < P.N && k0 + 8u * xq < P.K) { w = w_load8(wrb, k0 + 8u * xq, P.K); }
+    let kk = 8u * xq;
+    let wi = xr / 4u;
+    let wc = xr % 4u;
+    ws4[(kk + 0u) * 16u + wi][wc] = w.a.x; ws4[(kk + 1u) * 16u + wi][wc] = w.a.y;
+    ws4[(kk + 2u) * 16u + wi][wc] = w.a.z; ws4[(kk + 3u) * 16u + wi][wc] = w.a.w;
+    ws4[(kk + 4u) * 16u + wi][wc] = w.b.x; ws4[(kk + 5u) * 16u + wi][wc] = w.b.y;
+    ws4[(kk + 6u) * 16u + wi][wc] = w.b.z; ws4[(kk + 7u) * 16u + wi][wc] = w.b.w;
+    workgroupBarrier();
+    for (var k = 0u; k < 32u; k++) {
+      let a = xs4[k * 16u + ty];
+      let b = ws4[k * 16u + tx];
+      c0 += a.x * b; c1 += a.y * b; c2 += a.z * b; c3 += a.w * b;
+    }
+    workgroupBarrier();
+  }
+  let m = m0 + 4u * ty;
+  let n = n0 + 4u * tx;
+  let acc = array<vec4<f32>, 4>(c0, c1, c2, c3);
+  for (var i = 0u; i < 4u; i++) {
+    if (m + i < P.M) {
+      for (var j = 0u; j < 4u; j++) { if (n + j < P.N) { store(m + i, n + j, acc[i][j]); } }
     }
   }
 }

@@ -67,7 +67,7 @@ enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4 }; /* bits; SGF: 
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -76,7 +76,7 @@ static const struct variant {
   int need;          /* NEED_* */
 } variants[V_COUNT] = {
   {"matmul_gemv", "matmul", "gpu family, M <= 4", K_MATMUL, "gemv", 1, NEED_NONE},
-  {"matmul_tiled", "matmul", "gpu family, M > 4", K_MATMUL, "tiled", 1, NEED_NONE},
+  {"matmul_tiled", "matmul", "gpu family, 4 < M < 64", K_MATMUL, "tiled", 1, NEED_NONE},
   {"matmul_rows_mv", "matmul", "cpu family, M <= 4, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
   {"matmul_rows_mm", "matmul", "cpu family, M > 4, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
   {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
@@ -107,6 +107,7 @@ static const struct variant {
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
   {"matmul_gemv_sg", "matmul", "gpu family, M <= 4, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
    K_GEMV_SG, "main", 1, NEED_SGF},
+  {"matmul_tiled64", "matmul", "gpu family, M >= 64", K_MATMUL, "tiled64", 1, NEED_NONE},
 };
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
@@ -516,6 +517,10 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   int gemv = M <= GEMV_MAX_M;
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
+  if (M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
+    TRY(pipeline(o, V_MATMUL_TILED64, wt, 256, 0, &k));
+    return run(o, k, &p, sizeof p, b, 4, cdiv(M, 64) * cdiv(N, 64));
+  }
   TRY(pipeline(o, gemv ? V_MATMUL_GEMV : V_MATMUL_TILED, wt, wg, 0, &k));
   return run(o, k, &p, sizeof p, b, 4, gemv ? N : cdiv(M, 32) * cdiv(N, 32));
 }
