@@ -196,8 +196,8 @@ static void rope(chk *c, const char *op) {
   compare(c, "vcache", dp_view_of(vc.buf, at * 4), v, nk, 0);
 }
 
-static void attention(chk *c, int hd) {
-  int T = 3, H = 4, KVH = 2, keys = 9, pos0 = keys - T;
+static void attention(chk *c, int hd, int T, int keys) {
+  int H = 8, KVH = 2, pos0 = keys - T;
   size_t nq = (size_t)T * H * hd, nc = (size_t)keys * KVH * hd;
   float *q = randn(c, nq, 1), *k = randn(c, nc, 1), *v = randn(c, nc, 1), *ref = host(c, nq);
   if (c->st) return;
@@ -292,8 +292,9 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
            !strcmp(e.op, "argmax"))
     rowop(&c, e.op, strstr(n, "_inplace") != NULL);
   else if (!strcmp(e.op, "rope") || !strcmp(e.op, "kv_write") || !strcmp(e.op, "rope_kv")) rope(&c, e.op);
-  else if (!strcmp(n, "attention")) attention(&c, 80);
-  else if (!strcmp(n, "attention_sg8")) attention(&c, 64);
+  else if (!strcmp(n, "attention")) attention(&c, 80, 3, 9);
+  else if (!strcmp(n, "attention_sg8")) attention(&c, 64, 3, 9);
+  else if (starts(n, "attention_split")) attention(&c, 64, 1, 600); /* both dispatches run */
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
   else c.st = dp_error(DP_ERR_UNSUPPORTED, "%s (op %s): no check for this variant in src/api/kernel_check.c", n, e.op);
   if (!c.st && dp_ops_variant_runs(o, i) == runs0)

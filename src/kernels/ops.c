@@ -37,7 +37,7 @@
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
-       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_GEMV_SG, K_COUNT };
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_GEMV_SG, K_ATTENTION_SPLIT, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -48,7 +48,8 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
-  {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (gemv_sg_source) */
+  {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
+  {"attention_split", 0, NULL, NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -67,7 +68,7 @@ enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4 }; /* bits; SGF: 
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -93,7 +94,7 @@ static const struct variant {
   {"rope", "rope", "always", K_ROPE, "main", 0, NEED_NONE},
   {"kv_write", "kv_write", "always", K_KV_WRITE, "main", 0, NEED_NONE},
   {"rope_kv", "rope_kv", "always", K_ROPE_KV, "main", 0, NEED_NONE},
-  {"attention", "attention", "not attention_sg8", K_ATTENTION, "main", 0, NEED_NONE},
+  {"attention", "attention", "not attention_sg8 / attention_split", K_ATTENTION, "main", 0, NEED_NONE},
   {"attention_sg8", "attention", "cpu family, subgroups of 8, head_dim <= 64", K_ATTENTION_SG8, "rows_sg", 0, NEED_SG8},
   {"softmax", "softmax", "y != x", K_SOFTMAX, "main", 0, NEED_NONE},
   {"softmax_inplace", "softmax", "y == x", K_SOFTMAX, "inplace", 0, NEED_NONE},
@@ -108,6 +109,9 @@ static const struct variant {
   {"matmul_gemv_sg", "matmul", "gpu family, M <= 4, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
    K_GEMV_SG, "main", 1, NEED_SGF},
   {"matmul_tiled64", "matmul", "gpu family, M >= 64", K_MATMUL, "tiled64", 1, NEED_NONE},
+  {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
+   K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
+  {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
 };
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
@@ -135,6 +139,9 @@ struct dp_ops {
   uint64_t runs[V_COUNT][N_WT]; /* dispatches recorded per variant and weight type */
   char *swap[V_COUNT][N_WT]; /* replacement modules (dp_ops_variant_replace), [type 0] untyped */
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
+  dp_gpu_buffer *attn_part;  /* attention_split's partial results (grown: older ones kept until free, */
+  dp_gpu_buffer *attn_old[8];/* since recorded dispatches may still bind them) */
+  int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
 
@@ -155,6 +162,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->gemv_r < 1 || o->gemv_r > 4) o->gemv_r = 1;
   o->gemv_wg = getenv("DOPPLER_GEMV_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_WG")) : 256;
   if (o->gemv_wg > 256 || !o->sgf || o->gemv_wg < o->sgf || o->gemv_wg & (o->gemv_wg - 1)) o->gemv_wg = 256;
+  o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
@@ -171,6 +179,8 @@ void dp_ops_free(dp_ops *o) {
   for (int v = 0; v < V_COUNT; v++)
     for (int t = 0; t < N_WT; t++) dp_free(o->swap[v][t]);
   dp_gpu_buffer_free(o->dummy);
+  dp_gpu_buffer_free(o->attn_part);
+  for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
   dp_free(o->pipe);
   dp_free(o);
 }
@@ -856,6 +866,7 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */
+#define ATTN_SPLIT_MIN_KEYS 512 /* below, one workgroup per head (attention.wgsl) is as fast */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
   float scale, softcap;
@@ -881,6 +892,30 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   attention_params p = {d->T, d->n_heads, d->n_kv_heads, d->head_dim, d->pos0, d->capacity,
                         d->window, sinks.buf != NULL, d->scale, d->softcap, 0, 0};
   dp_gpu_kernel *k;
+  uint32_t G = d->n_heads / d->n_kv_heads, qp = d->pos0;
+  uint32_t nkeys = d->window > 0 && qp + 1 > d->window ? d->window : qp + 1;
+  if (!o->cpu && o->attn_split && d->T == 1 && nkeys >= ATTN_SPLIT_MIN_KEYS && G <= 8 && d->head_dim % 4 == 0) {
+    /* flash-decoding: KVH x ceil(keys / 128) workgroups, then one per head to combine */
+    uint32_t ns = (uint32_t)cdiv(nkeys, 128);
+    uint64_t bytes = (uint64_t)d->n_heads * ns * (d->head_dim + 4) * 4;
+    if (!o->attn_part || dp_gpu_buffer_size(o->attn_part) < bytes) {
+      int i = 0;
+      while (i < 8 && o->attn_old[i]) i++;
+      if (o->attn_part && i == 8) return dp_error(DP_ERR_NOMEM, "attention: scratch grown more than 8 times");
+      if (o->attn_part) o->attn_old[i] = o->attn_part;
+      o->attn_part = NULL;
+      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2;
+      TRY(dp_gpu_buffer_create(o->g, want, "ops.attn_part", &o->attn_part));
+    }
+    dp_gpu_binding bs[6];
+    memcpy(bs, b, sizeof b);
+    TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
+    p.p0 = ns;
+    TRY(pipeline(o, V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
+    TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
+    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 64, 0, &k));
+    return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
+  }
   if (o->cpu && o->sg && o->sg8 && d->head_dim <= 64) { /* 8 queries per workgroup, K/V rows split over the lanes */
     TRY(pipeline(o, V_ATTENTION_SG8, DP_F32, 8, 0, &k));
     return run(o, k, &p, sizeof p, b, 5, cdiv((uint64_t)d->T * (d->n_heads / d->n_kv_heads), 8) * d->n_kv_heads);
