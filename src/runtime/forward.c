@@ -56,6 +56,15 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   if (fused && dp_ops_linear_pro(o, L->qkv.mat, 1)) { /* decode: RMSNorm + q|k|v in one GEMV (texture or gemv_sg) */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
+  } else if (T == 1 && !fused && L->q.mat && L->k.mat && L->v.mat && dp_ops_linear_pro(o, L->q.mat, 1) &&
+             dp_ops_linear_pro(o, L->k.mat, 1) && dp_ops_linear_pro(o, L->v.mat, 1)) {
+    /* decode, q, k, v not stacked (e.g. q4_k_m: v in another type): RMSNorm in each GEMV */
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
+    const dp_rt_weight *w3[3] = {&L->q, &L->k, &L->v}, *b3[3] = {&L->q_bias, &L->k_bias, &L->v_bias};
+    dp_view y3[3] = {q, k, v};
+    for (int i = 0; i < 3; i++)
+      if ((st = dp_op_linear(o, y3[i], V(s->x), w3[i]->mat, w3[i]->row0, (uint32_t)w3[i]->rows,
+                             dp_view_of(b3[i]->buf, 0), 1, &pro, 0))) return st;
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
     if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
