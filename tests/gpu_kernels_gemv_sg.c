@@ -4,7 +4,8 @@
  * plus-one) / dp_ref_glu (SiLU, GELU-tanh) and the product by dp_ref_matmul over the
  * dequantised rows; every weight type, M = 1..4, bias and accumulate, N not a multiple of the
  * rows per workgroup, for 1..4 rows per subgroup (DOPPLER_GEMV_R, one ops context each) and
- * workgroups of 256 and 64 invocations (DOPPLER_GEMV_WG). Runs where the adapter has subgroups
+ * workgroups of 256 and 64 invocations (DOPPLER_GEMV_WG); the GLU epilogue (dp_gemv_pro.glu_out: W =
+ * gate | up, y = act(gate) * up) against dp_ref_glu over the reference product. Runs where the adapter has subgroups
  * of one size (lavapipe 8, SwiftShader 4, NVIDIA 32), with the GPU kernel family forced
  * (dp_ops_set_cpu_kernels(o, 0)); outputs poisoned with NaN; tolerance 1e-5 (f32 compute).
  * 2-12 s on lavapipe (pipeline compilation; less with a warm shader cache), 7 s on SwiftShader. */
@@ -34,7 +35,7 @@ static void run_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int K
   dp_gpu_buffer *bn = kt_upload(nw, (size_t)K * 4);
   if (accum) dp_gpu_buffer_write(G, by, 0, ref, (size_t)M * N * 4);
   dp_ref_matmul(ref, xin, wd, bias ? b : NULL, M, N, K, accum);
-  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg};
+  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg, 0};
   if (W) {
     CHECK(dp_ops_linear_pro(o, W, (uint32_t)M), "%s %s K=%d: no prologue GEMV", cfg, dp_dtype_name(t), K);
     KT_OK(dp_op_linear(o, kv(by), kv(bx), W, 0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), (uint32_t)M,
@@ -50,6 +51,39 @@ static void run_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int K
   dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bb); dp_gpu_buffer_free(by); dp_gpu_buffer_free(bn);
   dp_weight_free(W);
   free(w); free(wd); free(x); free(xin); free(nw); free(b); free(ref); free(out); free(wq);
+}
+
+/* y[M, F] = act(pro(x) . gate^T) * (pro(x) . up^T), W = gate | up (2F rows): the GLU epilogue */
+static void glu_case(dp_ops *o, dp_dtype t, int M, int F, int K, int act, int norm) {
+  int N = 2 * F;
+  size_t rb = dp_dtype_row_bytes(t, K);
+  float *w = kt_randn((size_t)N * K, 0.5f), *wd = kt_alloc((size_t)N * K * 4), *x = kt_randn((size_t)M * K, 1);
+  float *xin = kt_alloc((size_t)M * K * 4), *nw = kt_randn(K, 0.5f), *gu = kt_alloc((size_t)M * N * 4);
+  float *ref = kt_alloc((size_t)M * F * 4), *out = kt_alloc((size_t)M * F * 4);
+  void *wq = kt_alloc(rb * N);
+  KT_OK(dp_quantize(t, w, wq, (uint64_t)N * K));
+  KT_OK(dp_ref_dequant_rows(t, wq, N, K, wd));
+  if (norm) dp_ref_rmsnorm(xin, x, nw, M, K, 1e-5f, 0);
+  else memcpy(xin, x, (size_t)M * K * 4);
+  dp_ref_matmul(gu, xin, wd, NULL, M, N, K, 0);
+  for (int m = 0; m < M; m++) dp_ref_glu(ref + (size_t)m * F, gu + (size_t)m * N, gu + (size_t)m * N + F, F, act);
+  dp_weight *W = NULL;
+  KT_OK(dp_weight_create(o, t, N, K, 0, "test.gu", &W));
+  if (W) KT_OK(dp_weight_write(o, W, 0, N, wq));
+  dp_gpu_buffer *bx = kt_upload(x, (size_t)M * K * 4), *by = kt_buf((size_t)M * F * 4), *bn = kt_upload(nw, (size_t)K * 4);
+  dp_gemv_pro p = {norm ? DP_PRO_RMSNORM : DP_PRO_NONE, kv(bn), 1e-5f, 0, 0, 1 + act};
+  if (W) {
+    CHECK(dp_ops_linear_glu_out(o, W, (uint32_t)M), "%s: no GLU output", dp_dtype_name(t));
+    KT_OK(dp_op_linear(o, kv(by), kv(bx), W, 0, (uint32_t)N, dp_view_of(NULL, 0), (uint32_t)M, &p, 0));
+  }
+  kt_read(by, out, (size_t)M * F * 4);
+  char what[160];
+  snprintf(what, sizeof what, "gemv_sg glu-out %-5s M=%d F=%d K=%d %s%s", dp_dtype_name(t), M, F, K, act ? "gelu" : "silu",
+           norm ? " rmsnorm" : "");
+  kt_check(what, out, ref, (size_t)M * F, 1e-5);
+  dp_gpu_buffer_free(bx); dp_gpu_buffer_free(by); dp_gpu_buffer_free(bn);
+  dp_weight_free(W);
+  free(w); free(wd); free(x); free(xin); free(nw); free(gu); free(ref); free(out); free(wq);
 }
 
 int main(void) {
@@ -86,6 +120,9 @@ int main(void) {
         run_case(o, cfg, t, (int)c + 1, 75 + 55 * (int)c, K, (int)c % 3, c == 2 ? DP_GLU_SILU : 0, c != 2, c != 1);
       }
     }
+    if (c == 0 || c == 2) /* the GLU epilogue (rows in pairs) */
+      for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+        glu_case(o, types[i].t, c == 0 ? 1 : 3, c == 0 ? 37 : 70, types[i].K, c == 0 ? DP_GLU_SILU : DP_GLU_GELU_TANH, c == 0);
     /* the variant ran (not the plain GEMV) */
     long e = dp_kernel_variant_find("matmul_gemv_sg_q4_k");
     CHECK(e >= 0 && dp_ops_variant_runs(o, (size_t)e) > 0, "%s: matmul_gemv_sg_q4_k never ran", cfg);

@@ -24,6 +24,10 @@
 // prologue's wg_sum. Rows past N are clamped for the loads and not stored. Each x row m is
 // reduced on its own (the m loop is outermost), in the same order whatever M is: a row's result
 // does not depend on the batch (docs/kernels.md).
+// Epilogue EPI 2 / 3 (GLU, with R = 2): W holds 2N rows (gate | up stacked); subgroup i owns
+// the pair of rows n and n + N and writes y[m, n] = act(gate) * up, act SiLU (2) or GELU-tanh
+// (3): the GLU of the FFN without a dispatch and without evaluating act per weight (a GLU
+// prologue on the down product would evaluate it N times per input).
 // Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W (weight-type file); 3 B [c0 + N] f32 (dummy
 // without bias); 4 Y [M, ldy] f32 (W row n -> column c0 + n); 5 NW [K] f32 norm weight (dummy
 // unless PRO 1). Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
@@ -34,6 +38,7 @@ struct Params {
 override SG: u32 = 32u;  // subgroup size
 override R: u32 = 1u;    // rows per subgroup (1..4)
 override PRO: u32 = 0u;
+override EPI: u32 = 0u;  // 0, or 2 / 3: GLU epilogue (SiLU / GELU-tanh) over row pairs (n, n + N)
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> B: array<f32>;
@@ -84,10 +89,13 @@ fn out(m: u32, n: u32, lane: u32, a: f32) {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let g = wid.x + wid.y * nw.x;
-  if (g * (WG / SG) * R >= P.N) { return; } // uniform over the workgroup
-  let n0 = (g * (WG / SG) + lid / SG) * R;
+  let rpg = select(R, 1u, EPI != 0u);     // output rows per subgroup
+  if (g * (WG / SG) * rpg >= P.N) { return; } // uniform over the workgroup
+  let n0 = (g * (WG / SG) + lid / SG) * rpg;
   let last = P.N - 1u;
-  let rb0 = min(n0, last) * P.row_bytes; let rb1 = min(n0 + 1u, last) * P.row_bytes;
+  var rb1 = min(n0 + 1u, last) * P.row_bytes;
+  if (EPI != 0u) { rb1 = (min(n0, last) + P.N) * P.row_bytes; } // the up row of the pair
+  let rb0 = min(n0, last) * P.row_bytes;
   let rb2 = min(n0 + 2u, last) * P.row_bytes; let rb3 = min(n0 + 3u, last) * P.row_bytes;
   let nu = n_units(P.K);
   for (var m = 0u; m < P.M; m++) {
@@ -109,6 +117,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
       if (R > 1u) { a1 += unit_w(rb1, u, xu); }
       if (R > 2u) { a2 += unit_w(rb2, u, xu); }
       if (R > 3u) { a3 += unit_w(rb3, u, xu); }
+    }
+    if (EPI != 0u) {
+      let gt = subgroupAdd(a0);
+      let up = subgroupAdd(a1);
+      if (lane == 0u && n0 < P.N) {
+        let gv = vec4<f32>(gt);
+        var av = 0.5 * gv * (1.0 + tanh_safe(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv)));
+        if (EPI == 2u) { av = gv / (1.0 + exp(-gv)); }
+        store(m, n0, av.x * up);
+      }
+      continue;
     }
     out(m, n0, lane, a0);
     if (R > 1u) { out(m, n0 + 1u, lane, a1); }

@@ -115,7 +115,7 @@ static const struct variant {
 };
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
-#define N_PRO 4  /* matmul_tex PRO override 0..3 */
+#define N_PRO 12 /* PRO override 0..3 (matmul_tex, gemv_sg); gemv_sg: + 4 * (0, 1 SiLU, 2 GELU epilogue) */
 /* listed entries: a typed row is N_WT entries (one per weight type), any other row one */
 static size_t row_entries(int v) { return variants[v].typed ? N_WT : 1; }
 
@@ -240,11 +240,13 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   const char *src = o->swap[v][r->typed ? t : 0];
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
-  dp_gpu_constant c[4] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
+  dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
-  if (v == V_MATMUL_GEMV_SG) {
-    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[3] = (dp_gpu_constant){"R", o->gemv_r};
-    nc = 4;
+  if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
+    int epi = pro >> 2;
+    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
+    c[3] = (dp_gpu_constant){"R", epi ? 2 : o->gemv_r}, c[4] = (dp_gpu_constant){"EPI", epi ? epi + 1 : 0};
+    nc = 5;
   }
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
@@ -470,20 +472,32 @@ static dp_status gemv_sg_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_v
   TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
   if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
   else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4 / (pro && pro->glu_out ? 2 : 1), &b[3]));
   if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
   else b[4] = dummy_binding(o);
   uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
                (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
   gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f};
-  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
   dp_gpu_kernel *k;
+  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
+  int epi = pro ? pro->glu_out : 0;
+  if (epi) { /* GLU epilogue: rows n and n + N/2 in pairs, N/2 outputs */
+    if (N % 2 || bias.buf || (epi != DP_GLU_SILU + 1 && epi != DP_GLU_GELU_TANH + 1))
+      return dp_error(DP_ERR_INVALID_ARG, "matmul: GLU output over %u rows (even: gate | up, no bias), activation %d", N,
+                      epi - 1);
+    p.N = N / 2, p.ldy = oc.ldy / 2;
+    TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc + 4 * epi, &k));
+    return run(o, k, &p, sizeof p, b, 5, cdiv(N / 2, o->gemv_wg / o->sgf));
+  }
   TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->gemv_r));
 }
 
 int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M) {
   return w && M <= GEMV_MAX_M && (w->tex || gemv_sg_ok(o, w->type, w->K, M));
+}
+int dp_ops_linear_glu_out(const dp_ops *o, const dp_weight *w, uint32_t M) {
+  return w && !w->tex && w->n_parts == 1 && w->N % 2 == 0 && gemv_sg_ok(o, w->type, w->K, M);
 }
 
 static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
@@ -735,6 +749,9 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
   int tex = w->tex && (M <= GEMV_MAX_M || dp_ops_tex_prefill(o));
+  if (pro && pro->glu_out && (row0 != 0 || N != w->N || !dp_ops_linear_glu_out(o, w, M)))
+    return dp_error(DP_ERR_UNSUPPORTED, "linear: a GLU output needs all rows of a one-part weight, no texture, and "
+                    "matmul_gemv_sg (GPU family, subgroups of one size, M <= %d)", GEMV_MAX_M);
   if (pro && pro->kind != DP_PRO_NONE && !dp_ops_linear_pro(o, w, M))
     return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s) "
                     "or matmul_gemv_sg (GPU family, subgroups of one size)", GEMV_MAX_M, M, w->tex ? "present" : "absent");
@@ -749,7 +766,7 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
       if (off % 256)
         return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
                         (unsigned long long)r, (unsigned long long)off);
-      if (pro && pro->kind != DP_PRO_NONE)
+      if (pro && (pro->kind != DP_PRO_NONE || pro->glu_out))
         TRY(gemv_sg_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, pro, flags));
       else TRY(matmul_part(o, y, oc, x, dp_view_of(w->part[i].buf, off), w->type, bias, M, (uint32_t)(e - r), w->K, flags));
     }

@@ -142,6 +142,8 @@ typedef struct dp_gemv_pro {
   float eps;
   uint32_t norm_flags;   /* DP_NORM_PLUS_ONE */
   int act;               /* DP_PRO_GLU: DP_GLU_SILU or DP_GLU_GELU_TANH */
+  int glu_out;           /* dp_op_linear on GPUs (dp_ops_linear_glu_out): 1 + DP_GLU_*: W is gate | up
+                          * (N = 2F rows), y [M, F] = act(x . gate^T) * (x . up^T); 0: plain output */
 } dp_gemv_pro;
 int dp_ops_tex_prefill(const dp_ops *o);
 dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
@@ -175,6 +177,8 @@ typedef struct dp_weight {
 /* 1 when dp_op_linear takes an input prologue for w at M rows: the texture GEMV (CPU adapters)
  * or matmul_gemv_sg (GPU family with subgroups of one size, rows of whole 16-byte / block units) */
 int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M);
+/* 1 when dp_op_linear can write the GLU of w's two row halves (dp_gemv_pro.glu_out) at M rows */
+int dp_ops_linear_glu_out(const dp_ops *o, const dp_weight *w, uint32_t M);
 dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out);
 /* Queue a write of rows [row0, row0 + n) (stored bytes, back to back) into the parts and their
  * textures. Each write must start 4-byte aligned in its part (writes whose row0 is a multiple

@@ -54,12 +54,12 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
   int fused = T == 1 && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
   if (fused && dp_ops_linear_pro(o, L->qkv.mat, 1)) { /* decode: RMSNorm + q|k|v in one GEMV (texture or gemv_sg) */
-    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
   } else if (T == 1 && !fused && L->q.mat && L->k.mat && L->v.mat && dp_ops_linear_pro(o, L->q.mat, 1) &&
              dp_ops_linear_pro(o, L->k.mat, 1) && dp_ops_linear_pro(o, L->v.mat, 1)) {
     /* decode, q, k, v not stacked (e.g. q4_k_m: v in another type): RMSNorm in each GEMV */
-    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
     const dp_rt_weight *w3[3] = {&L->q, &L->k, &L->v}, *b3[3] = {&L->q_bias, &L->k_bias, &L->v_bias};
     dp_view y3[3] = {q, k, v};
     for (int i = 0; i < 3; i++)
@@ -100,10 +100,21 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_status st;
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
+  if (T == 1 && L->gate_up.mat && L->gate_up.row0 == 0 && (uint64_t)L->gate_up.rows == L->gate_up.mat->N &&
+      dp_ops_linear_glu_out(o, L->gate_up.mat, 1) && dp_ops_linear_pro(o, L->gate_up.mat, 1)) {
+    /* decode on GPUs: RMSNorm + gate|up with the GLU as its epilogue (act evaluated once per
+     * output, not once per weight as a prologue on down would), then down */
+    int act = p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH;
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 1 + act};
+    if ((st = linear_pro(o, V(s->gate), V(s->x), &L->gate_up, &pn, 0))) return st;
+    if (!L->ffn_post_norm.buf) return linear(o, V(s->x), V(s->gate), &L->down, NULL, 1, DP_MM_ACCUM);
+    if ((st = linear(o, V(s->tmp), V(s->gate), &L->down, NULL, 1, 0))) return st;
+    return post_norm_add(s, &L->ffn_post_norm, T);
+  }
   if (T == 1 && L->gate_up.mat && dp_ops_linear_pro(o, L->gate_up.mat, 1) && dp_ops_linear_pro(o, L->down.mat, 1)) {
     /* decode: RMSNorm + gate|up, then GLU + down (texture GEMVs or gemv_sg) */
-    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
-    dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0};
+    dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH, 0};
     if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, 0))) return st;
     if (!L->ffn_post_norm.buf) return linear_pro(o, V(s->x), V(s->gu1), &L->down, &pg, DP_MM_ACCUM);
     if ((st = linear_pro(o, V(s->tmp), V(s->gu1), &L->down, &pg, 0))) return st;
