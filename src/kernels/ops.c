@@ -158,8 +158,9 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   const dp_gpu_info *gi = dp_gpu_get_info(g);
   o->sgf = gi->subgroup_min == gi->subgroup_max && gi->subgroup_min >= 4 && gi->subgroup_min <= 128 ? gi->subgroup_min : 0;
   o->gemv_sg = !(getenv("DOPPLER_GEMV_SG") && !strcmp(getenv("DOPPLER_GEMV_SG"), "0"));
-  o->gemv_r = getenv("DOPPLER_GEMV_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_R")) : 1;
-  if (o->gemv_r < 1 || o->gemv_r > 4) o->gemv_r = 1;
+  /* 2 rows per subgroup: on the H200 Q4_K 4096 x 14336 199 us against 324 with 1, F16 72 / 81 */
+  o->gemv_r = getenv("DOPPLER_GEMV_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_R")) : 2;
+  if (o->gemv_r < 1 || o->gemv_r > 4) o->gemv_r = 2;
   o->gemv_wg = getenv("DOPPLER_GEMV_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_WG")) : 256;
   if (o->gemv_wg > 256 || !o->sgf || o->gemv_wg < o->sgf || o->gemv_wg & (o->gemv_wg - 1)) o->gemv_wg = 256;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
