@@ -19,8 +19,9 @@
  *   q|k|v and logits not 256-byte aligned: the copy paths; K % 8 != 0: no textures), gemma3
  *   with a sliding window, sandwich norms and softcaps;
  * * argument errors: NULL, an empty batch, a generation twice.
- * Bounded: ~45 s on lavapipe, ~55 s on SwiftShader (2-core machine under load; ~20 s idle);
- * each model's batched run stops after 60 s, the test fails past 150 s. */
+ * Bounded: ~45-60 s on lavapipe, ~55-70 s on SwiftShader on the 2-core machine under a load
+ * average of 10 (~20 s SwiftShader when idle); each model's batched run stops after 90 s, the
+ * test fails past 240 s. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -198,7 +199,7 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
   int done[NS] = {0}, n_done = 0, max_rows = 0, steps = 0, early = 5, too_early = 0;
   dp_generate_stats stats[NS];
   dp_status res[NS];
-  for (int t = 0; n_done < ns && t < 1000 && now_s() - t_start < 60; t++) {
+  for (int t = 0; n_done < ns && t < 1000 && now_s() - t_ref < 90; t++) {
     for (int i = 0; i < ns; i++)
       if (join[i] == t) {
         st = dp_gen_start_ids(ss[i], prompt[i], (size_t)plen[i], &opt[i], on_tok, &got[i], &gen[i]);
@@ -315,6 +316,6 @@ int main(void) {
   test_synth();
   double el = now_s() - t0;
   printf("total %.1f s\n", el);
-  CHECK(el < 150, "took %.0f s (bound 150 s)", el);
+  CHECK(el < 240, "took %.0f s (bound 240 s)", el);
   return dp_test_summary("gpu_batch");
 }
