@@ -24,7 +24,7 @@ echo "wasm-check: $n files compiled for wasm32-wasi"
 # (src/api/native.c, src/runtime/blocking.c), and the still-blocking paths: logits read-back and
 # scoring (session.c), model loading (weights.c), benchmarks. tests/gpu_resumable.c checks the
 # same at run time with the device layer's wait counter.
-core=(src/runtime/generate.c src/runtime/forward.c src/runtime/sampler.c src/api/generate.c src/kernels/*.c)
+core=(src/runtime/generate.c src/runtime/batch.c src/runtime/forward.c src/runtime/sampler.c src/api/generate.c src/api/batch.c src/kernels/*.c)
 if hits=$(grep -nE '\bdp_gpu_(read_wait|buffer_read|finish)\b' "${core[@]}"); then
   echo "wasm-check: blocking GPU waits in the generation core:"; echo "$hits"; exit 1
 fi
