@@ -110,26 +110,31 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
   return DP_OK;
 }
 
-/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
- * split into parts of whole rows where it exceeds a storage binding; with texture copies when
- * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
- * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
 /* The type a matrix stored as t has on the GPU (dp_rt_load_opts): Q4_K expanded, F32 as F16. */
 static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) {
   if (t == DP_Q4_K && m->q4k_dequant) return m->f16 ? DP_F16 : DP_F32;
   return t == DP_F32 && m->f16 ? DP_F16 : t;
 }
 
-/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
- * holds k * cols floats (F16 is packed in place over the floats, front to back). */
-static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
-  dp_status st = dp_dequantize(from, src, dst, k * cols);
-  if (st || to == DP_F32) return st;
-  uint16_t *h = (uint16_t *)dst;
-  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+/* n elements of type `from` in the staging buffer -> type `to` (F32 or F16): the F32 values in
+ * wide (n floats); F16 ones then back in the staging buffer (its source bytes are read). *out:
+ * where the converted rows are. */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, uint8_t *staging, float *wide, uint64_t n, const void **out) {
+  dp_status st = dp_dequantize(from, staging, wide, n);
+  if (st) return st;
+  *out = wide;
+  if (to == DP_F32) return DP_OK;
+  uint16_t *h = (uint16_t *)(void *)staging;
+  for (uint64_t i = 0; i < n; i++) h[i] = dp_f32_to_f16(wide[i]);
+  *out = staging;
   return DP_OK;
 }
 
+/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
+ * split into parts of whole rows where it exceeds a storage binding; with texture copies when
+ * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
+ * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write); expanded
+ * there first where gpu_type differs from the stored type. */
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
   dp_dtype tt = gpu_type(m, t[0]->dtype);
@@ -149,15 +154,16 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
   if (per == 0)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
                     (unsigned long long)a4, (unsigned long long)(rb > rbt ? rb : rbt), STAGING_BYTES);
-  float *wide = NULL; /* expanded rows (q4k_expand) */
+  float *wide = NULL; /* the chunk expanded (gpu_type differs) */
   if (tt != t[0]->dtype && !(wide = dp_malloc((size_t)(per * cols * sizeof *wide)))) return DP_ERR_NOMEM;
   for (int i = 0; i < n && !st; i++) {
     uint64_t tr = t[i]->nbytes / rb;
     for (uint64_t r = 0; r < tr && !st; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
+      const void *data = u->staging;
       st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb);
-      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k, cols);
-      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, wide ? (const void *)wide : u->staging);
+      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k * cols, &data);
+      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, data);
       if (!st) st = queued(u, k * rbt * ((*out)->tex ? 2 : 1));
     }
     at += tr;
