@@ -6,8 +6,9 @@
  *      tokenized, checked against the context, prefill submitted: dp_gen_start_ids);
  *   3. cancels generations whose client went away (the slot is free at once);
  *   4. runs one scheduler step (step()) over every generation whose GPU read-back completed:
- *      their tokens reach the clients through the token callback, the next decode is
- *      submitted, finished ones are answered and their slots freed;
+ *      their tokens reach the clients through the token callback, the next decode step of
+ *      all of them is ONE forward pass (continuous batching: sessions join and leave between
+ *      steps), finished ones are answered and their slots freed;
  *   5. sleeps on the wake pipe (a new request or a signal wakes it; 1 ms while the GPU works).
  * A stop signal closes the listening socket and lets every request in flight finish (drain);
  * a second one cancels them. Nothing here blocks on the GPU: dp_gen_poll only looks.
@@ -50,6 +51,8 @@ struct loop {
   int n_slots, ctx;
   waiting *wait;           /* [parallel + queue]: requests parsed, waiting for a slot, oldest first */
   int n_wait;
+  dp_gen **gens;           /* [parallel]: the generations of one step */
+  dp_status *st;           /* [parallel]: their results */
   uint64_t rng;
 };
 
@@ -152,15 +155,17 @@ static void finish(loop *L, slot *sl) {
 
 /* ---- the scheduler step ---- */
 
-/* Every generation in ready[0..n) has its read-back completed: deliver its tokens and submit
- * its next decode (one forward pass per session here: doppler_batch_size observes 1 each);
- * those that ended are answered and their slots freed. */
+/* Every generation in ready[0..n) has its read-back completed: deliver their tokens and record
+ * the next decode step of all that go on as ONE forward pass (dp_gen_resume_batch: rows =
+ * sessions, each its own KV cache, position and sampling; doppler_batch_size observes the
+ * rows); those that ended are answered and their slots freed. */
 static void step(loop *L, slot **ready, int n) {
-  for (int i = 0; i < n; i++) {
-    dp_status st = dp_gen_resume(ready[i]->g);
-    srv_metrics_batch(&L->S->metrics, 1);
-    if (st || !dp_gen_pending(ready[i]->g)) finish(L, ready[i]);
-  }
+  size_t rows = 0;
+  for (int i = 0; i < n; i++) L->gens[i] = ready[i]->g;
+  dp_gen_resume_batch(L->gens, (size_t)n, L->st, &rows); /* a failed step is in st[] too */
+  if (rows) srv_metrics_batch(&L->S->metrics, (int)rows);
+  for (int i = 0; i < n; i++)
+    if (L->st[i] || !dp_gen_pending(ready[i]->g)) finish(L, ready[i]);
 }
 
 /* ---- admission ---- */
@@ -321,7 +326,9 @@ static int loop_init(loop *L, srv *S, dp_model *m) {
   if (getrandom(&L->rng, sizeof L->rng, 0) != sizeof L->rng) L->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
   L->slots = dp_calloc((size_t)L->n_slots, sizeof *L->slots);
   L->wait = dp_calloc((size_t)(S->opt.parallel + S->opt.queue), sizeof *L->wait);
-  if (!L->slots || !L->wait) {
+  L->gens = dp_calloc((size_t)L->n_slots, sizeof *L->gens);
+  L->st = dp_calloc((size_t)L->n_slots, sizeof *L->st);
+  if (!L->slots || !L->wait || !L->gens || !L->st) {
     fprintf(stderr, "doppler serve: out of memory for %d sessions\n", L->n_slots);
     return -1;
   }
@@ -345,6 +352,8 @@ static void loop_free(loop *L) {
   }
   dp_free(L->slots);
   dp_free(L->wait);
+  dp_free(L->gens);
+  dp_free(L->st);
 }
 
 int srv_serve(srv *S, dp_model *m) {

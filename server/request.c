@@ -273,6 +273,12 @@ static int f_best_of(parse_ctx *c, const char *key, const dp_json *v) {
   return 0;
 }
 
+static int f_ignore_eos(parse_ctx *c, const char *key, const dp_json *v) {
+  if (!dp_json_is(v, DP_JSON_BOOL)) return bad_type(c, key, v, "a boolean");
+  c->p->o.ignore_eos = v->u.boolean;
+  return 0;
+}
+
 static int f_user(parse_ctx *c, const char *key, const dp_json *v) {
   return dp_json_is(v, DP_JSON_STRING) ? 0 : bad_type(c, key, v, "a string"); /* an end-user id: nothing to do with it */
 }
@@ -304,6 +310,7 @@ static const struct {
   {"echo", COMPL, f_false_only},
   {"best_of", COMPL, f_best_of},
   {"user", BOTH, f_user},
+  {"ignore_eos", BOTH, f_ignore_eos}, /* llama-server's and vLLM's extension (benchmarks) */
 };
 
 static int parse_root(parse_ctx *c, const dp_json *root) {
