@@ -346,6 +346,7 @@ srv_req *srv_inbox_take(srv *S) {
 }
 
 void srv_req_answer(srv *S, srv_req *r, int status, const dp_buf *body) {
+  srv_metrics_request(&S->metrics, status); /* counted before the client can see the answer */
   pthread_mutex_lock(&S->mu);
   if (!r->gone && r->state != SRV_REQ_ANSWERED) {
     r->status = status;
@@ -356,7 +357,6 @@ void srv_req_answer(srv *S, srv_req *r, int status, const dp_buf *body) {
     resume_locked(r);
   }
   pthread_mutex_unlock(&S->mu);
-  srv_metrics_request(&S->metrics, status);
 }
 
 void srv_req_answer_error(srv *S, srv_req *r, const srv_error *e) {
@@ -367,6 +367,7 @@ void srv_req_answer_error(srv *S, srv_req *r, const srv_error *e) {
 }
 
 void srv_req_stream_start(srv *S, srv_req *r) {
+  srv_metrics_request(&S->metrics, 200);
   pthread_mutex_lock(&S->mu);
   if (!r->gone && r->state != SRV_REQ_ANSWERED) {
     r->status = 200;
@@ -375,7 +376,6 @@ void srv_req_stream_start(srv *S, srv_req *r) {
     resume_locked(r);
   }
   pthread_mutex_unlock(&S->mu);
-  srv_metrics_request(&S->metrics, 200);
 }
 
 void srv_req_stream_write(srv *S, srv_req *r, const char *bytes, size_t n, int finished) {

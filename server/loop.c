@@ -86,6 +86,16 @@ static double now_ms(void) {
 
 /* ---- answers ---- */
 
+static int busy_slots(const loop *L) {
+  int n = 0;
+  for (int i = 0; i < L->n_slots; i++) n += L->slots[i].g != NULL;
+  return n;
+}
+
+/* Running and queued requests into the metrics: before an answer leaves, so a client that got
+ * its answer reads gauges that no longer count it. */
+static void gauges(loop *L) { srv_metrics_gauges(&L->S->metrics, busy_slots(L), L->n_wait); }
+
 static void answer_error(loop *L, srv_req *r, int status, const char *param, const char *code, const char *msg) {
   srv_error e;
   srv_error_set(&e, status, param, "%s", msg);
@@ -118,6 +128,7 @@ static void finish(loop *L, slot *sl) {
   memset(&gs, 0, sizeof gs);
   dp_status st = dp_gen_finish(sl->g, &gs); /* flushes held-back text through on_token */
   sl->g = NULL;
+  gauges(L);
   const char *why = st ? dp_error_message() : NULL;
   if (sl->gone) {
     srv_metrics_cancelled(&S->metrics);
@@ -273,12 +284,6 @@ static void take_inbox(loop *L) {
   }
 }
 
-static int busy_slots(const loop *L) {
-  int n = 0;
-  for (int i = 0; i < L->n_slots; i++) n += L->slots[i].g != NULL;
-  return n;
-}
-
 static void fill_slots(loop *L) {
   for (int i = 0; i < L->n_slots && L->n_wait; i++) {
     if (L->slots[i].g) continue;
@@ -286,6 +291,7 @@ static void fill_slots(loop *L) {
     memmove(L->wait, L->wait + 1, (size_t)(L->n_wait - 1) * sizeof *L->wait);
     L->n_wait--;
     admit(L, &w, &L->slots[i]);
+    gauges(L);
   }
 }
 
@@ -300,14 +306,15 @@ static void drop_gone(loop *L, int all) {
     }
   }
   for (int i = 0; i < L->n_wait;) {
-    waiting *w = &L->wait[i];
-    if (!all && !srv_req_client_gone(L->S, w->r)) { i++; continue; }
-    srv_metrics_cancelled(&L->S->metrics);
-    srv_req_abort(L->S, w->r);
-    srv_req_release(L->S, w->r);
-    srv_params_free(&w->p);
-    memmove(w, w + 1, (size_t)(L->n_wait - i - 1) * sizeof *w);
+    waiting w = L->wait[i];
+    if (!all && !srv_req_client_gone(L->S, w.r)) { i++; continue; }
+    memmove(&L->wait[i], &L->wait[i + 1], (size_t)(L->n_wait - i - 1) * sizeof w);
     L->n_wait--;
+    gauges(L);
+    srv_metrics_cancelled(&L->S->metrics);
+    srv_req_abort(L->S, w.r);
+    srv_req_release(L->S, w.r);
+    srv_params_free(&w.p);
   }
 }
 
