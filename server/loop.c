@@ -271,11 +271,12 @@ refused:
 
 /* Take the requests handed over: parse them; answer the bad ones, queue the others. */
 static void take_inbox(loop *L) {
+  dp_generate_options def = dp_generate_defaults();
   srv_req *r;
   while ((r = srv_inbox_take(L->S))) {
     srv_params p;
     srv_error e;
-    if (srv_request_parse(r->kind, r->body.data ? r->body.data : "", r->body.len, L->S->opt.model_id, &p, &e)) {
+    if (srv_request_parse(r->kind, r->body.data ? r->body.data : "", r->body.len, L->S->opt.model_id, &def, &p, &e)) {
       srv_req_answer_error(L->S, r, &e);
       srv_req_release(L->S, r);
       continue;

@@ -336,11 +336,12 @@ static int parse_root(parse_ctx *c, const dp_json *root) {
   return 0;
 }
 
-int srv_request_parse(srv_kind kind, const char *body, size_t len, const char *model_id, srv_params *p, srv_error *e) {
+int srv_request_parse(srv_kind kind, const char *body, size_t len, const char *model_id, const dp_generate_options *def,
+                      srv_params *p, srv_error *e) {
   memset(p, 0, sizeof *p);
   memset(e, 0, sizeof *e);
   p->kind = kind;
-  p->o = dp_generate_defaults();
+  p->o = *def;
   p->o.max_tokens = kind == SRV_COMPLETION ? 16 : 0; /* OpenAI's defaults: 16; chat until the end */
   size_t bad = dp_utf8_validate(body, len);
   if (bad != len) return srv_error_set(e, 400, NULL, "the request body is not valid UTF-8 (byte %zu)", bad);

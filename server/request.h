@@ -33,9 +33,12 @@ typedef struct srv_error {
   char message[384];
 } srv_error;
 
-/* Parse body[0..len) for `kind`; model_id is the served model (the only id accepted in "model").
- * 0 and *p filled (free with srv_params_free), or -1 and *e filled (nothing to free). */
-int srv_request_parse(srv_kind kind, const char *body, size_t len, const char *model_id, srv_params *p, srv_error *e);
+/* Parse body[0..len) for `kind`; model_id is the served model (the only id accepted in "model");
+ * def: the options of fields left out (dp_generate_defaults(); max_tokens is OpenAI's: 16 for
+ * completions, 0 = until the end for chat). 0 and *p filled (free with srv_params_free), or -1
+ * and *e filled (nothing to free). */
+int srv_request_parse(srv_kind kind, const char *body, size_t len, const char *model_id, const dp_generate_options *def,
+                      srv_params *p, srv_error *e);
 void srv_params_free(srv_params *p);
 /* Fill e (printf-style message); returns -1. */
 int srv_error_set(srv_error *e, int status, const char *param, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
