@@ -168,12 +168,20 @@ static void finish(loop *L, slot *sl) {
 
 /* Every generation in ready[0..n) has its read-back completed: deliver their tokens and record
  * the next decode step of all that go on as ONE forward pass (dp_gen_resume_batch: rows =
- * sessions, each its own KV cache, position and sampling; doppler_batch_size observes the
- * rows); those that ended are answered and their slots freed. */
+ * sessions, each its own KV cache, position and sampling; one token per submit); a lone
+ * generation goes through dp_gen_resume instead, which records several decode steps per submit
+ * (the session default, 8) as `doppler run` does. The outputs are the same either way.
+ * doppler_batch_size observes the sessions of each submit. Generations that ended are
+ * answered and their slots freed. */
 static void step(loop *L, slot **ready, int n) {
   size_t rows = 0;
   for (int i = 0; i < n; i++) L->gens[i] = ready[i]->g;
-  dp_gen_resume_batch(L->gens, (size_t)n, L->st, &rows); /* a failed step is in st[] too */
+  if (n == 1) {
+    L->st[0] = dp_gen_resume(L->gens[0]);
+    rows = dp_gen_pending(L->gens[0]) ? 1 : 0;
+  } else {
+    dp_gen_resume_batch(L->gens, (size_t)n, L->st, &rows); /* a failed step is in st[] too */
+  }
   if (rows) srv_metrics_batch(&L->S->metrics, (int)rows);
   for (int i = 0; i < n; i++)
     if (L->st[i] || !dp_gen_pending(ready[i]->g)) finish(L, ready[i]);
