@@ -5,7 +5,7 @@
  *   2. starts a generation in each free slot (the chat template or the joined contents,
  *      tokenized, checked against the context, prefill submitted: dp_gen_start_ids);
  *   3. cancels generations whose client went away (the slot is free at once);
- *   4. runs one scheduler step (step()) over every generation whose GPU read-back completed:
+ *   4. once every generation's GPU read-back has completed, runs one scheduler step (step()):
  *      their tokens reach the clients through the token callback, the next decode step of
  *      all of them is ONE forward pass (continuous batching: sessions join and leave between
  *      steps), finished ones are answered and their slots freed;
@@ -410,13 +410,17 @@ int srv_serve(srv *S, dp_model *m) {
       drop_gone(&L, 0);
       last_gone_check = t;
     }
+    /* Step once EVERY generation is ready: a new request's prefill and the running batch then
+     * join in one step instead of alternating as two groups out of phase (the GPU runs its
+     * queue in order: the running batch's next step would wait behind the prefill anyway). */
     int n = 0, busy = 0;
     for (int i = 0; i < L.n_slots; i++)
       if (L.slots[i].g) {
         busy++;
-        if (dp_gen_poll(L.slots[i].g)) ready[n++] = &L.slots[i];
+        if (n == busy - 1 && dp_gen_poll(L.slots[i].g)) ready[n++] = &L.slots[i];
       }
-    if (n) step(&L, ready, n);
+    if (n && n == busy) step(&L, ready, n);
+    else n = 0;
     srv_metrics_gauges(&S->metrics, busy_slots(&L), L.n_wait);
     if (draining && !busy_slots(&L) && !L.n_wait) {
       pthread_mutex_lock(&S->mu);
