@@ -17,7 +17,11 @@
  * generation's logits -- hence its ids -- are bit for bit those of stepping it alone.
  * Ordering: the input ids of each pass go to their own region of `ids` (queued writes land
  * before the submit, so passes of one step must not share one); the previous step was
- * submitted before this one writes anything. Called by src/api/batch.c; never waits. */
+ * submitted before this one writes anything. Bind groups (ops.h dispatch sites): the pass's
+ * dispatches over the batch's own buffers and the weights are resolved once in the scratch's
+ * sites (dropped whenever a buffer they bind is remade); those that bind a row's session (its
+ * KV cache, its sampler) get bind groups of their own each step, since sessions come and go
+ * and a new one may reuse a freed one's addresses. Called by src/api/batch.c; never waits. */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -62,6 +66,14 @@ static dp_status ensure(dp_rt_model *m, size_t nf, size_t n) {
   }
   size_t regions = b->cap ? (nf + b->cap - 1) / b->cap : 0;
   if (regions > b->n_regions) {
+    /* the pass's dispatch sites bind the old ids buffer: dropped with it (a new buffer may
+     * come at the same address) */
+    for (int i = 0; i < 3 && !st; i++) {
+      dp_op_sites_free(b->act->sites[i]);
+      b->act->sites[i] = NULL;
+      st = dp_op_sites_create(&b->act->sites[i]);
+    }
+    if (st) return st;
     dp_gpu_buffer_free(b->ids);
     b->ids = NULL, b->n_regions = 0;
     if ((st = dp_gpu_buffer_create(m->gpu, regions * b->stride, "batch-ids", &b->ids))) return st;

@@ -55,12 +55,19 @@ typedef struct dp_rt_model {
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
+  dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
   struct dp_rt_batch *batch;               /* scratch of batched decode steps (batch.c), made at first use */
 } dp_rt_model;
 
 /* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
  * The model keeps no reference to mf. */
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults):
+ * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
+ * expands them once at load, chunk by chunk through the staging buffer, into that type, read
+ * by the dense kernels (--q4k-matmul dequant). dp_rt_model_load is this with DP_Q4_K. */
+typedef struct dp_rt_load_opts { dp_dtype q4k_expand; } dp_rt_load_opts;
+dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
 /* Sampling parameters as the GPU sampler takes them (doppler.h dp_sampling mirrors them). */
@@ -112,11 +119,16 @@ struct dp_rt_session {
   dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+  /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
+   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler
+   * (a batch's: its pass's body and LM head) */
+  dp_op_sites *sites[3];
   /* A batch's rows (batch.c): the activations above (qkv1, gu1 too) hold `chunk` rows, row i
    * one decode token of session rows[i] at position rows[i]->pos, against rows[i]'s KV cache;
    * such a "session" has no KV cache or sampler buffers of its own. NULL: a real session. */
   dp_rt_session *const *rows;
 };
+enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);

@@ -32,7 +32,14 @@ dp_status dp_rt_record_sample_from(dp_rt_session *s, const dp_rt_sampling *sp, d
   P.out_index = out_index;
   if (sp->no_eos)
     for (int i = 0; i < s->m->n_eos && i < 16; i++) P.eos[P.n_eos++] = (uint32_t)s->m->eos[i];
-  return dp_op_sample(s->m->ops, &P, logits, dp_view_of(s->work, 0), dp_view_of(s->hist, 0), dp_view_of(s->cur_id, 0), out_ids);
+  /* the session's own buffers: its bind group made once; a batch's (which may be remade at the
+   * same address while the session lives): one of its own */
+  int own = logits.buf == s->logits && out_ids.buf == s->out_ids;
+  if (own) dp_ops_sites_begin(s->m->ops, s->sites[DP_RT_SITES_SAMPLE]);
+  dp_status st = dp_op_sample(s->m->ops, &P, logits, dp_view_of(s->work, 0), dp_view_of(s->hist, 0), dp_view_of(s->cur_id, 0),
+                              out_ids);
+  if (own) dp_ops_sites_end(s->m->ops);
+  return st;
 }
 
 dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, uint32_t tgt_off) {
