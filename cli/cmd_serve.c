@@ -26,7 +26,8 @@ static void usage(FILE *f) {
              "  --api-key KEY        require `Authorization: Bearer KEY` on /v1/* and /metrics (or $DOPPLER_API_KEY)\n"
              "  --alias NAME         the model's id in /v1/models and requests (default: MODEL's file name)\n"
              "  --web DIR            serve DIR's files at / (default: the web/ folder beside the executable, if any)\n"
-             "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n");
+             "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
+             CLI_OVERRIDE_HELP);
 }
 
 /* The web/ folder of the demo page beside the executable (installed or in the source tree). */
@@ -61,6 +62,7 @@ static void model_name(const char *path, char *out, size_t cap) {
 int cmd_serve(int argc, char **argv) {
   const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *alias = NULL, *web = NULL, *adapter = NULL;
   int port = 8080, parallel = 4, ctx = 0, queue = -1, npos = 0;
+  cli_overrides ov = {0, 0, 0};
   const cli_opt opts[] = {
     {"--host", NULL, CLI_STR, &host, 0, 0, 0, NULL},
     {"--port", NULL, CLI_INT, &port, 0, 65535, 0, NULL},
@@ -71,6 +73,8 @@ int cmd_serve(int argc, char **argv) {
     {"--alias", NULL, CLI_STR, &alias, 0, 0, 0, NULL},
     {"--web", NULL, CLI_STR, &web, 0, 0, 0, NULL},
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
+    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
+    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
   };
   cli_spec sp = {"serve", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
@@ -94,7 +98,8 @@ int cmd_serve(int argc, char **argv) {
   cli_on_stop_signals(srv_on_signal);
   srv *S = srv_open(&so); /* prints `listening on http://HOST:PORT` */
   if (!S) return 1;
-  dp_load_options lo = {cli_adapter(adapter), 0, NULL, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, NULL, 0, 0, 0};
+  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   if (dp_model_load(model, &lo, &m)) rc = cli_fail("serve");
   else if (!(rc = cli_check_ctx("serve", m, ctx, 0)) && !srv_stop_requested()) rc = srv_serve(S, m);
