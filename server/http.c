@@ -172,7 +172,8 @@ static int authorized(srv *S, struct MHD_Connection *c) {
 static enum MHD_Result hand_over(srv *S, struct MHD_Connection *c, srv_req *r) {
   pthread_mutex_lock(&S->mu);
   int ready = S->ready, draining = S->draining, full = S->admitted >= S->opt.parallel + S->opt.queue;
-  if (ready && !draining && !full) {
+  int queued = ready && !draining && !full; /* (the loop may answer r before this thread looks again) */
+  if (queued) {
     S->admitted++;
     r->state = SRV_REQ_QUEUED;
     r->refs++; /* the loop's */
@@ -183,7 +184,7 @@ static enum MHD_Result hand_over(srv *S, struct MHD_Connection *c, srv_req *r) {
     MHD_suspend_connection(c);
   }
   pthread_mutex_unlock(&S->mu);
-  if (r->state == SRV_REQ_QUEUED) {
+  if (queued) {
     srv_wake(S);
     return MHD_YES;
   }
@@ -200,10 +201,10 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max);
 /* The loop answered (the connection was resumed): queue that answer. */
 static enum MHD_Result queue_answer(srv *S, struct MHD_Connection *c, srv_req *r) {
   pthread_mutex_lock(&S->mu);
-  int aborted = r->aborted, stream = r->stream, status = r->status, retry = r->retry_after;
+  int aborted = r->aborted, stream = r->stream, status = r->status;
   pthread_mutex_unlock(&S->mu);
   if (aborted) return MHD_NO; /* closes the connection */
-  if (!stream) return queue_json(c, status, &r->out, retry); /* the loop wrote out before answering and no more */
+  if (!stream) return queue_json(c, status, &r->out, 0); /* the loop wrote out before answering and no more */
   struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, read_stream, r, NULL);
   if (!resp) return MHD_NO;
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
@@ -229,6 +230,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     *upload_size = 0;
     return MHD_YES;
   }
+  /* state is written by the loop only while the connection is suspended (then this is not
+   * called); its resume orders that write before this read */
   if (r->state == SRV_REQ_ANSWERED) return queue_answer(S, c, r);
   if (*upload_size) { /* more of the body */
     if (r->body.len + *upload_size > SRV_MAX_BODY) {

@@ -41,7 +41,6 @@ typedef struct srv_req {
   srv_req_state state;
   int status;              /* the HTTP status of the answer */
   int stream;              /* the answer is a stream of server-sent events */
-  int retry_after;         /* > 0: a Retry-After header (seconds) */
   int aborted;             /* close the connection without an answer (the client went away) */
   dp_buf out;              /* a whole answer's body, or stream bytes not yet taken */
   size_t out_pos;          /* bytes of out the stream has taken */
