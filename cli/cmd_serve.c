@@ -101,7 +101,9 @@ int cmd_serve(int argc, char **argv) {
   dp_load_options lo = {cli_adapter(adapter), 0, NULL, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
-  if (dp_model_load(model, &lo, &m)) rc = cli_fail("serve");
+  dp_model_info mi;
+  if (dp_model_load(model, &lo, &m) || dp_model_get_info(m, &mi)) rc = cli_fail("serve");
+  else if (!mi.has_tokenizer) rc = 1, fprintf(stderr, "doppler serve: %s has no tokenizer: the server takes text\n", model);
   else if (!(rc = cli_check_ctx("serve", m, ctx, 0)) && !srv_stop_requested()) rc = srv_serve(S, m);
   srv_close(S);
   dp_model_free(m);

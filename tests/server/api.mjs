@@ -7,11 +7,21 @@
 // --api-key (401); 404, 405, bodies (413) and headers (431) bounded. One server, --parallel 8.
 import OpenAI from 'openai';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { check, summary, startServer, waitReady, post, postStream, runGreedy, metrics, stop } from './lib.mjs';
 
 const KEY = 'test-key-123';
 const AUTH = { Authorization: `Bearer ${KEY}` };
-const srv = await startServer(['--parallel', '8', '--api-key', KEY]);
+// --web: a demo page folder served at /, nothing outside it
+const web = mkdtempSync(path.join(tmpdir(), 'dp-serve-web-'));
+mkdirSync(path.join(web, 'site'));
+writeFileSync(path.join(web, 'site/index.html'), '<!doctype html><title>demo</title>');
+writeFileSync(path.join(web, 'site/app.js'), 'console.log(1);');
+writeFileSync(path.join(web, 'secret.txt'), 'secret');
+symlinkSync(path.join(web, 'secret.txt'), path.join(web, 'site/link.txt'));
+const srv = await startServer(['--parallel', '8', '--api-key', KEY, '--web', path.join(web, 'site')]);
 const U = srv.url;
 try {
   // /health answers at once, 503 while the model loads (the listening line comes first)
@@ -27,6 +37,15 @@ try {
   check(models.data.length === 1 && models.data[0].id === 'doppler-tiny-f16' && models.data[0].object === 'model',
         'models.list', models.data);
   check((await client.models.retrieve('doppler-tiny-f16')).id === 'doppler-tiny-f16', 'models.retrieve');
+
+  const idx = await fetch(U + '/');
+  check(idx.status === 200 && idx.headers.get('content-type').startsWith('text/html') && (await idx.text()).includes('demo'),
+        '--web: / is index.html');
+  const js = await fetch(U + '/app.js');
+  check(js.status === 200 && js.headers.get('content-type').startsWith('text/javascript'), '--web: a script with its type');
+  const outside = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', U + '/../secret.txt']).toString();
+  check(outside === '404' && (await fetch(U + '/link.txt')).status === 404 && (await fetch(U + '/nope.html')).status === 404,
+        '--web: nothing outside the folder (.., links), 404 for a missing file', outside);
 
   // chat, not streamed: the model has no chat template, so the contents are fed as `run -p` feeds a prompt
   const want16 = runGreedy('The jury said', 16);
@@ -183,5 +202,6 @@ try {
   const ex = await stop(srv);
   check(ex.code === 0, 'SIGTERM: exit 0', ex);
   if (process.exitCode) console.log(srv.log());
+  rmSync(web, { recursive: true, force: true });
 }
 summary('server api');
