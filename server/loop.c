@@ -431,7 +431,7 @@ int srv_serve(srv *S, dp_model *m) {
     if (!n) sleep_on_wake(S, busy ? 1 : 500);
   }
   /* let the last answers reach their clients (at most 10 s) */
-  for (int i = 0; i < 1000 && srv_http_live(S) > 0; i++) usleep(10000);
+  for (int i = 0; i < 1000 && srv_http_live(S) > 0 && g_signals < 2; i++) usleep(10000);
   dp_free(ready);
   loop_free(&L);
   g_wake_fd = -1;
