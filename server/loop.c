@@ -9,9 +9,10 @@
  *      their tokens reach the clients through the token callback, the next decode step of
  *      all of them is ONE forward pass (continuous batching: sessions join and leave between
  *      steps), finished ones are answered and their slots freed;
- *   5. sleeps on the wake pipe (a new request or a signal wakes it; 1 ms while the GPU works).
+ *   5. waits: for the GPU read-back in flight (dp_gen_wait), or when idle on the wake pipe
+ *      (a new request or a signal writes a byte).
  * A stop signal closes the listening socket and lets every request in flight finish (drain);
- * a second one cancels them. Nothing here blocks on the GPU: dp_gen_poll only looks.
+ * a second one cancels them. The only blocking call on the GPU is that wait for a step.
  * Depends on doppler.h, the server/ headers. */
 #include <poll.h>
 #include <signal.h>
@@ -414,10 +415,12 @@ int srv_serve(srv *S, dp_model *m) {
      * join in one step instead of alternating as two groups out of phase (the GPU runs its
      * queue in order: the running batch's next step would wait behind the prefill anyway). */
     int n = 0, busy = 0;
+    dp_gen *waiting_for = NULL; /* the first generation whose read-back is in flight */
     for (int i = 0; i < L.n_slots; i++)
       if (L.slots[i].g) {
         busy++;
         if (n == busy - 1 && dp_gen_poll(L.slots[i].g)) ready[n++] = &L.slots[i];
+        else if (!waiting_for) waiting_for = L.slots[i].g;
       }
     if (n && n == busy) step(&L, ready, n);
     else n = 0;
@@ -428,7 +431,10 @@ int srv_serve(srv *S, dp_model *m) {
       pthread_mutex_unlock(&S->mu);
       if (!left) break;
     }
-    if (!n) sleep_on_wake(S, busy ? 1 : 500);
+    /* Nothing to step: block until the GPU finishes what is in flight (a step takes
+     * milliseconds: polling at a coarser grain would idle the GPU between steps; new requests
+     * wait in the inbox meanwhile), else sleep until a request or a signal comes. */
+    if (!n && !(waiting_for && !dp_gen_wait(waiting_for))) sleep_on_wake(S, busy ? 1 : 500);
   }
   /* let the last answers reach their clients (at most 10 s) */
   for (int i = 0; i < 1000 && srv_http_live(S) > 0 && g_signals < 2; i++) usleep(10000);
