@@ -1,6 +1,8 @@
-/* static.c -- GET of a file under the --web directory (static.h), for the demo page served at
- * / as llama-server serves its web UI. Paths with a ".." segment or leading outside the
- * directory (symbolic links resolved) are 404; only regular files are served, with a
+/* static.c -- GET of a file of the --web directory (static.h), for the demo page (web/) served
+ * at / as llama-server serves its web UI, with the engine (doppler.wasm) and the catalog's
+ * models mounted as the page's own static server mounts them. Paths with a ".." segment or
+ * leading outside a folder (symbolic links resolved) are 404; only regular files are served,
+ * whole (the page's store reads shards with Range requests and accepts whole files), with a
  * Content-Type from the extension. libmicrohttpd sends the file from its descriptor. */
 #include <fcntl.h>
 #include <limits.h>
@@ -34,15 +36,14 @@ static int has_dotdot(const char *url) {
   return 0;
 }
 
-struct MHD_Response *srv_static_file(const char *dir, const char *url, int *status) {
-  *status = 404;
-  if (url[0] != '/' || has_dotdot(url)) return NULL;
+/* The file of url under root (url starting with '/'), or NULL with *status set. */
+static struct MHD_Response *file_under(const char *root_dir, const char *url, int *status) {
   char path[PATH_MAX], root[PATH_MAX], real[PATH_MAX];
   size_t ul = strlen(url);
-  if (snprintf(path, sizeof path, "%s%s%s", dir, url, url[ul - 1] == '/' ? "index.html" : "") >= (int)sizeof path) return NULL;
-  if (!realpath(dir, root) || !realpath(path, real)) return NULL;
+  if (snprintf(path, sizeof path, "%s%s%s", root_dir, url, url[ul - 1] == '/' ? "index.html" : "") >= (int)sizeof path) return NULL;
+  if (!realpath(root_dir, root) || !realpath(path, real)) return NULL;
   size_t rl = strlen(root);
-  if (strncmp(real, root, rl) || (real[rl] != '/' && real[rl] != 0)) return NULL; /* a link out of dir */
+  if (strncmp(real, root, rl) || (real[rl] != '/' && real[rl] != 0)) return NULL; /* a link out of the folder */
   int fd = open(real, O_RDONLY | O_CLOEXEC);
   struct stat st;
   if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -58,4 +59,20 @@ struct MHD_Response *srv_static_file(const char *dir, const char *url, int *stat
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type(real));
   *status = 200;
   return resp;
+}
+
+/* The demo page's layout, as its own static server (scripts/serve_static.mjs) mounts it: the
+ * folder at /, the engine at /doppler.wasm (the folder's own, else ../build-wasm/doppler.wasm)
+ * and the models of its catalog at /models/ (../models: the source tree, or share/doppler/models
+ * beside an installed share/doppler/web). */
+struct MHD_Response *srv_static_file(const char *dir, const char *url, int *status) {
+  *status = 404;
+  if (url[0] != '/' || has_dotdot(url)) return NULL;
+  char alt[PATH_MAX];
+  struct MHD_Response *r = file_under(dir, url, status);
+  if (!r && *status == 404 && !strcmp(url, "/doppler.wasm") && snprintf(alt, sizeof alt, "%s/../build-wasm", dir) < (int)sizeof alt)
+    r = file_under(alt, url, status);
+  if (!r && *status == 404 && !strncmp(url, "/models/", 8) && snprintf(alt, sizeof alt, "%s/../models", dir) < (int)sizeof alt)
+    r = file_under(alt, url + 7, status);
+  return r;
 }

@@ -20,6 +20,10 @@ mkdirSync(path.join(web, 'site'));
 writeFileSync(path.join(web, 'site/index.html'), '<!doctype html><title>demo</title>');
 writeFileSync(path.join(web, 'site/app.js'), 'console.log(1);');
 writeFileSync(path.join(web, 'secret.txt'), 'secret');
+mkdirSync(path.join(web, 'models/m'), { recursive: true });  // the demo's layout: ../models, ../build-wasm
+writeFileSync(path.join(web, 'models/m/manifest.json'), '{}');
+mkdirSync(path.join(web, 'build-wasm'));
+writeFileSync(path.join(web, 'build-wasm/doppler.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d]));
 symlinkSync(path.join(web, 'secret.txt'), path.join(web, 'site/link.txt'));
 const srv = await startServer(['--parallel', '8', '--api-key', KEY, '--web', path.join(web, 'site')]);
 const U = srv.url;
@@ -43,6 +47,10 @@ try {
         '--web: / is index.html');
   const js = await fetch(U + '/app.js');
   check(js.status === 200 && js.headers.get('content-type').startsWith('text/javascript'), '--web: a script with its type');
+  const wasm = await fetch(U + '/doppler.wasm');
+  check(wasm.status === 200 && wasm.headers.get('content-type') === 'application/wasm' && (await wasm.arrayBuffer()).byteLength === 4,
+        '--web: /doppler.wasm from ../build-wasm');
+  check((await fetch(U + '/models/m/manifest.json')).status === 200, '--web: /models/ from ../models');
   const outside = execFileSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', U + '/../secret.txt']).toString();
   check(outside === '404' && (await fetch(U + '/link.txt')).status === 404 && (await fetch(U + '/nope.html')).status === 404,
         '--web: nothing outside the folder (.., links), 404 for a missing file', outside);
