@@ -36,4 +36,13 @@ struct dp_session {
 /* generate.c: the read-back a dp_gen waits for (NULL when none), for native.c's wait. */
 dp_gpu_readback *dp_gen_readback(const dp_gen *g);
 dp_gpu *dp_gen_gpu(const dp_gen *g);
+/* generate.c, for batch.c: dp_gen_resume in halves. Collect: take the completed read-back and
+ * deliver its tokens; *more = 1 when g continues (then its runtime generation dp_gen_rt awaits
+ * its next step: dp_rt_gen_submit alone, or a dp_rt_batch_step), else returns what
+ * dp_gen_resume returns (its end, or DP_ERR_INVALID_ARG: resumed too early, nothing changed).
+ * dp_gen_fail ends g after a failed step and returns its result. */
+dp_status dp_gen_collect(dp_gen *g, int *more);
+dp_status dp_gen_fail(dp_gen *g, dp_status st);
+dp_rt_gen *dp_gen_rt(const dp_gen *g);   /* NULL once ended */
+dp_model *dp_gen_model(const dp_gen *g);
 #endif
