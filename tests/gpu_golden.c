@@ -1,5 +1,5 @@
 /* gpu_golden.c -- the HF golden fixtures (../shared/fixtures/golden/) through the GPU runtime:
- * llama3, llama2, mistral, qwen3, gemma3. For each: the prompt's logits at every position
+ * llama3, llama2, mistral, qwen3, gemma3, mixtral, gptoss (MoE: routing on the GPU). For each: the prompt's logits at every position
  * (one prefill pass) and the greedy continuation of 24 tokens through the KV cache with EOS
  * never chosen -- ids compared by the README rule (a different choice is accepted only where
  * the reference's top-2 margin is below 1e-3 * max(1, |top|), and the comparison stops there),
@@ -102,7 +102,7 @@ static void golden(const char *arch) {
 }
 
 int main(int argc, char **argv) {
-  const char *archs[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3"};
+  const char *archs[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gptoss"};
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (argc < 2 || !strcmp(argv[1], archs[i])) golden(archs[i]);
   return dp_test_summary("gpu_golden");

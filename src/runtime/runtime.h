@@ -31,6 +31,17 @@ typedef struct dp_rt_weight {
   uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
 } dp_rt_weight;
 
+/* A mixture-of-experts layer (experts.c): the router and, per matrix kind (gate, up, down),
+ * a bank of the experts in their stored type (ops.h dp_moe_bank) with the map expert -> slot. */
+typedef struct dp_rt_moe {
+  dp_gpu_buffer *router;        /* [E, d_model] stored type */
+  dp_dtype router_type;
+  dp_gpu_buffer *router_bias;   /* [E] f32 or NULL */
+  dp_moe_bank bank[3];          /* gate [E][moe_d_ff, d], up, down [E][d, moe_d_ff] */
+  dp_gpu_buffer *bias[3];       /* [E, N] f32 (gpt-oss) or NULL */
+  dp_gpu_buffer *map;           /* [E] u32 expert -> slot, shared by the three banks */
+} dp_rt_moe;
+
 typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
   dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
@@ -40,6 +51,7 @@ typedef struct dp_rt_layer {
   dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
   float rope_attn_factor;
   int rot_dim, rope_style;
+  dp_rt_moe *moe;          /* MoE layers: router and experts (gate, up, down above unused) */
 } dp_rt_layer;
 
 typedef struct dp_rt_model {
@@ -110,12 +122,27 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+  /* MoE models (experts.c), R = chunk * top-k (token, choice) pairs */
+  dp_gpu_buffer *moe_logits; /* [chunk, E] router logits */
+  dp_gpu_buffer *moe_ids;    /* [R] u32 chosen experts */
+  dp_gpu_buffer *moe_w;      /* [R] f32 their weights */
+  dp_gpu_buffer *moe_g, *moe_u; /* [R, moe_d_ff] expert gate / up (then the activation in moe_g) */
+  dp_gpu_buffer *moe_y;      /* [R, d_model] expert outputs */
 } dp_rt_session;
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);
 void dp_rt_session_free(dp_rt_session *s);
 void dp_rt_session_reset(dp_rt_session *s);
+
+/* ---- experts.c: mixture-of-experts layers ---- */
+/* Upload layer li's router and experts (staging: a host buffer of staging_bytes). */
+dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *staging, size_t staging_bytes);
+void dp_rt_moe_free(dp_rt_moe *x);
+/* The session's MoE scratch buffers (moe_*). */
+dp_status dp_rt_moe_session(dp_rt_session *s);
+/* Record layer li's feed-forward block: x += MoE(norm(x)) for T tokens (routing on the GPU). */
+dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T);
 
 /* ---- forward.c: graph recording ---- */
 /* Record embed + every layer for T tokens at positions pos0.. whose ids are in `ids`

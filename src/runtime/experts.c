@@ -1,0 +1,248 @@
+/* experts.c -- mixture-of-experts layers in the GPU runtime: their weights (the router and
+ * the expert banks, ops.h dp_moe_bank) and their forward pass.
+ *
+ * Weights: per MoE layer the router [E, d] in its stored type with its bias (f32), and per
+ * matrix kind (gate, up, down) a bank: every expert's matrix in its stored type (MXFP4 stays
+ * MXFP4: the moe_matmul kernels decode it) in a slot of estride bytes (the expert's rows,
+ * rounded up to 4 bytes), slots packed into buffers of at most one storage binding each; the
+ * biases (gpt-oss) as [E, N] f32; map [E] u32, expert -> slot (the identity when every
+ * expert is resident). Experts are written slot by slot through the caller's staging buffer
+ * by expert_fetch(), the one function that reads expert bytes from the model source.
+ *
+ * Forward (T tokens, k experts each, R = T k pairs), nothing read back:
+ *   h = norm(x);  logits = h router^T (+ b);  ids, w = moe_route(logits)
+ *   g = moe_matmul(h, gate)  u = moe_matmul(h, up)   (the expert of each pair, by ids)
+ *   g = act(g, u)  (SiLU GLU, or gpt-oss's clamped SwiGLU)
+ *   y = moe_matmul(g, down);  x += moe_combine(y, w) */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "runtime/runtime.h"
+
+#define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
+#define FLUSH_BYTES (64ull << 20) /* finish the queue after this many bytes of writes */
+
+static const dp_expert_mat MATS[3] = {DP_EXPERT_GATE, DP_EXPERT_UP, DP_EXPERT_DOWN};
+static const dp_expert_mat BIASES[3] = {DP_EXPERT_GATE_BIAS, DP_EXPERT_UP_BIAS, DP_EXPERT_DOWN_BIAS};
+
+typedef struct loader {
+  dp_rt_model *m;
+  dp_model_file *mf;
+  uint8_t *staging;
+  size_t staging_bytes;
+  uint64_t since_flush;
+} loader;
+
+static dp_status queued(loader *u, uint64_t n) {
+  if ((u->since_flush += n) < FLUSH_BYTES) return DP_OK;
+  u->since_flush = 0;
+  return dp_gpu_finish(u->m->gpu);
+}
+
+static dp_status find(loader *u, const char *name, const dp_tensor_info **t) {
+  if (!(*t = dp_model_file_find(u->mf, name)))
+    return dp_error(DP_ERR_NOT_FOUND, "%s: tensor %s missing", dp_model_file_path(u->mf), name);
+  return DP_OK;
+}
+
+/* Copy expert e's matrix (tensor t, rows of rb bytes) into slot `slot` of bank k: whole rows
+ * through the staging buffer, each write 4-byte aligned (the last zero-padded to 4). */
+static dp_status expert_fetch(loader *u, const dp_tensor_info *t, const dp_moe_bank *k, uint32_t slot) {
+  uint64_t rb = dp_dtype_row_bytes(k->type, k->K);
+  uint64_t a4 = rb % 4 == 0 ? 1 : rb % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
+  uint64_t per = (u->staging_bytes - 4) / rb / a4 * a4;
+  if (per == 0) return dp_error(DP_ERR_UNSUPPORTED, "%s: rows of %llu bytes exceed the staging buffer", t->name, (unsigned long long)rb);
+  dp_gpu_buffer *b = k->buf[slot / k->per_buf];
+  uint64_t base = (uint64_t)(slot % k->per_buf) * k->estride;
+  for (uint64_t r = 0; r < k->N; r += per) {
+    uint64_t n = k->N - r < per ? k->N - r : per, bytes = n * rb, padded = (bytes + 3) & ~3ull;
+    TRY(dp_model_file_read(u->mf, t, r * rb, u->staging, bytes));
+    memset(u->staging + bytes, 0, (size_t)(padded - bytes));
+    TRY(dp_gpu_buffer_write(u->m->gpu, b, base + r * rb, u->staging, (size_t)padded));
+    TRY(queued(u, padded));
+  }
+  return DP_OK;
+}
+
+/* a 1-D f32 GPU buffer from tensors names[0..n) of `len` elements each, back to back */
+static dp_status upload_f32(loader *u, dp_plan_name *names, int n, uint64_t len, const char *label, dp_gpu_buffer **out) {
+  float *f = dp_malloc((size_t)(n * len) * sizeof *f);
+  if (!f) return DP_ERR_NOMEM;
+  dp_status st = DP_OK;
+  for (int i = 0; !st && i < n; i++) {
+    const dp_tensor_info *t;
+    if (!(st = find(u, names[i], &t)) && dp_tensor_nelems(t) != len)
+      st = dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), names[i],
+                    (unsigned long long)dp_tensor_nelems(t), (unsigned long long)len);
+    if (!st) st = dp_model_file_read_f32(u->mf, t, f + (size_t)i * len);
+  }
+  if (!st) st = dp_gpu_buffer_create(u->m->gpu, n * len * 4, label, out);
+  if (!st) st = dp_gpu_buffer_write(u->m->gpu, *out, 0, f, (size_t)(n * len * 4));
+  dp_free(f);
+  if (!st) u->m->weight_bytes += n * len * 4;
+  return st;
+}
+
+static int kernel_type_ok(dp_dtype t, uint64_t K) {
+  switch (t) {
+  case DP_F32: case DP_F16: case DP_BF16: return 1;
+  case DP_Q8_0: case DP_MXFP4: return K % 32 == 0;
+  case DP_Q4_K: case DP_Q6_K: return K % 256 == 0;
+  default: return 0;
+  }
+}
+
+/* Bank kind i of layer li: check every expert's tensor, size the slots and buffers, fill them. */
+static dp_status load_bank(loader *u, int li, int i, dp_rt_moe *x) {
+  const dp_plan *p = u->m->plan;
+  uint32_t E = (uint32_t)p->n_experts, F = (uint32_t)p->moe_d_ff, d = (uint32_t)p->d_model;
+  dp_moe_bank *k = &x->bank[i];
+  k->N = i == 2 ? d : F, k->K = i == 2 ? F : d;
+  dp_plan_name nm;
+  const dp_tensor_info *t;
+  for (uint32_t e = 0; e < E; e++) {
+    TRY(dp_plan_expert(p, li, (int)e, MATS[i], nm));
+    TRY(find(u, nm, &t));
+    if (t->n_dims != 2 || t->shape[0] != k->N || t->shape[1] != k->K)
+      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: shape [%u, %u] expected", dp_model_file_path(u->mf), nm, k->N, k->K);
+    if (e == 0) k->type = t->dtype;
+    if (t->dtype != k->type)
+      return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: %s, but expert 0 is %s (the experts of a layer share a type)",
+                      dp_model_file_path(u->mf), nm, dp_dtype_name(t->dtype), dp_dtype_name(k->type));
+    if (!kernel_type_ok(t->dtype, k->K))
+      return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s with row length %u is not supported by the GPU kernels",
+                      dp_model_file_path(u->mf), nm, dp_dtype_name(t->dtype), k->K);
+  }
+  const dp_gpu_info *gi = dp_gpu_get_info(u->m->gpu);
+  uint64_t lim = (gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer) & ~255ull;
+  uint64_t stride = ((uint64_t)k->N * dp_dtype_row_bytes(k->type, k->K) + 3) & ~3ull;
+  if (stride > lim || stride > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: one expert's %s matrix (%llu bytes) exceeds the storage binding limit %llu",
+                    dp_model_file_path(u->mf), li, i == 0 ? "gate" : i == 1 ? "up" : "down", (unsigned long long)stride,
+                    (unsigned long long)lim);
+  k->estride = (uint32_t)stride;
+  k->n_slots = E;
+  uint64_t per = lim / stride;
+  if (per > UINT32_MAX / stride) per = UINT32_MAX / stride;
+  k->per_buf = (uint32_t)(per < E ? per : E);
+  uint32_t nb = (k->n_slots + k->per_buf - 1) / k->per_buf;
+  if (!(k->buf = dp_calloc(nb, sizeof *k->buf))) return DP_ERR_NOMEM;
+  for (uint32_t b = 0; b < nb; b++) {
+    uint32_t ns = k->n_slots - b * k->per_buf < k->per_buf ? k->n_slots - b * k->per_buf : k->per_buf;
+    TRY(dp_gpu_buffer_create(u->m->gpu, (uint64_t)ns * stride, "experts", &k->buf[b]));
+  }
+  for (uint32_t e = 0; e < E; e++) {
+    TRY(dp_plan_expert(p, li, (int)e, MATS[i], nm));
+    TRY(find(u, nm, &t));
+    TRY(expert_fetch(u, t, k, e));
+    u->m->weight_bytes += t->nbytes;
+  }
+  k->map = dp_view_of(x->map, 0);
+  if (p->layers[li].expert_biases) {
+    dp_plan_name *names = dp_malloc((size_t)E * sizeof *names);
+    if (!names) return DP_ERR_NOMEM;
+    dp_status st = DP_OK;
+    for (uint32_t e = 0; !st && e < E; e++) st = dp_plan_expert(p, li, (int)e, BIASES[i], names[e]);
+    if (!st) st = upload_f32(u, names, (int)E, k->N, "expert-bias", &x->bias[i]);
+    dp_free(names);
+    TRY(st);
+    k->bias = dp_view_of(x->bias[i], 0);
+  }
+  return DP_OK;
+}
+
+dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *staging, size_t staging_bytes) {
+  const dp_plan *p = m->plan;
+  const dp_layer_plan *P = &p->layers[li];
+  dp_rt_layer *L = &m->layers[li];
+  loader u = {m, mf, staging, staging_bytes, 0};
+  uint32_t E = (uint32_t)p->n_experts, d = (uint32_t)p->d_model;
+  if (E > DP_MOE_MAX_EXPERTS || p->n_experts_per_tok < 1 || p->n_experts_per_tok > p->n_experts)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: top-%d of %d experts: the GPU runtime takes 1 <= top-k <= experts <= %d",
+                    dp_model_file_path(mf), p->n_experts_per_tok, p->n_experts, DP_MOE_MAX_EXPERTS);
+  dp_rt_moe *x = L->moe = dp_calloc(1, sizeof *x);
+  if (!x) return DP_ERR_NOMEM;
+  const dp_tensor_info *t;
+  TRY(find(&u, P->router, &t));
+  if (t->n_dims != 2 || t->shape[0] != E || t->shape[1] != d)
+    return dp_error(DP_ERR_FORMAT, "%s: tensor %s: shape [%u, %u] expected", dp_model_file_path(mf), P->router, E, d);
+  if (!kernel_type_ok(t->dtype, d))
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s with row length %u is not supported by the GPU kernels",
+                    dp_model_file_path(mf), P->router, dp_dtype_name(t->dtype), d);
+  x->router_type = t->dtype;
+  uint64_t rbytes = t->nbytes, padded = (rbytes + 3) & ~3ull;
+  if (padded > staging_bytes) return dp_error(DP_ERR_UNSUPPORTED, "%s: router of %llu bytes", P->router, (unsigned long long)rbytes);
+  TRY(dp_model_file_read(mf, t, 0, staging, rbytes));
+  memset((uint8_t *)staging + rbytes, 0, (size_t)(padded - rbytes));
+  TRY(dp_gpu_buffer_create(m->gpu, padded, "router", &x->router));
+  TRY(dp_gpu_buffer_write(m->gpu, x->router, 0, staging, (size_t)padded));
+  m->weight_bytes += rbytes;
+  if (P->router_bias[0]) {
+    dp_plan_name nb;
+    memcpy(nb, P->router_bias, sizeof nb);
+    TRY(upload_f32(&u, &nb, 1, E, "router-bias", &x->router_bias));
+  }
+  uint32_t *ident = dp_malloc((size_t)E * 4);
+  if (!ident) return DP_ERR_NOMEM;
+  for (uint32_t e = 0; e < E; e++) ident[e] = e;
+  dp_status st = dp_gpu_buffer_create(m->gpu, (uint64_t)E * 4, "expert-map", &x->map);
+  if (!st) st = dp_gpu_buffer_write(m->gpu, x->map, 0, ident, (size_t)E * 4);
+  dp_free(ident);
+  TRY(st);
+  for (int i = 0; i < 3; i++) TRY(load_bank(&u, li, i, x));
+  return DP_OK;
+}
+
+void dp_rt_moe_free(dp_rt_moe *x) {
+  if (!x) return;
+  for (int i = 0; i < 3; i++) {
+    dp_moe_bank *k = &x->bank[i];
+    if (k->buf && k->per_buf)
+      for (uint32_t b = 0; b < (k->n_slots + k->per_buf - 1) / k->per_buf; b++) dp_gpu_buffer_free(k->buf[b]);
+    dp_free(k->buf);
+    dp_gpu_buffer_free(x->bias[i]);
+  }
+  dp_gpu_buffer_free(x->router);
+  dp_gpu_buffer_free(x->router_bias);
+  dp_gpu_buffer_free(x->map);
+  dp_free(x);
+}
+
+/* ---- forward ---- */
+static dp_view V(dp_gpu_buffer *b) { return dp_view_of(b, 0); }
+
+dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T) {
+  const dp_plan *p = s->m->plan;
+  const dp_rt_layer *L = &s->m->layers[li];
+  const dp_rt_moe *x = L->moe;
+  dp_ops *o = s->m->ops;
+  uint32_t d = (uint32_t)p->d_model, E = (uint32_t)p->n_experts, k = (uint32_t)p->n_experts_per_tok;
+  uint32_t F = (uint32_t)p->moe_d_ff, R = T * k, nf = p->norm_plus_one ? DP_NORM_PLUS_ONE : 0;
+  float eps = (float)p->norm_eps;
+  TRY(dp_op_rmsnorm(o, V(s->h), V(s->x), V(L->ffn_norm.buf), T, d, eps, nf));
+  TRY(dp_op_matmul(o, V(s->moe_logits), V(s->h), V(x->router), x->router_type, V(x->router_bias), T, E, d, 0));
+  TRY(dp_op_moe_route(o, V(s->moe_ids), V(s->moe_w), V(s->moe_logits), T, E, k));
+  TRY(dp_op_moe_matmul(o, V(s->moe_g), V(s->h), V(s->moe_ids), &x->bank[0], R, k));
+  TRY(dp_op_moe_matmul(o, V(s->moe_u), V(s->h), V(s->moe_ids), &x->bank[1], R, k));
+  if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP)
+    TRY(dp_op_glu_clamp(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (float)p->swiglu_alpha, (float)p->swiglu_limit));
+  else TRY(dp_op_glu(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (int)p->glu));
+  TRY(dp_op_moe_matmul(o, V(s->moe_y), V(s->moe_g), V(s->moe_ids), &x->bank[2], R, 1));
+  if (!L->ffn_post_norm.buf) return dp_op_moe_combine(o, V(s->x), V(s->moe_y), V(s->moe_w), T, d, k, DP_MM_ACCUM);
+  TRY(dp_op_moe_combine(o, V(s->tmp), V(s->moe_y), V(s->moe_w), T, d, k, 0));
+  TRY(dp_op_rmsnorm(o, V(s->tmp), V(s->tmp), V(L->ffn_post_norm.buf), T, d, eps, nf));
+  return dp_op_add(o, V(s->x), V(s->x), V(s->tmp), T * d);
+}
+
+dp_status dp_rt_moe_session(dp_rt_session *s) {
+  const dp_plan *p = s->m->plan;
+  uint64_t C = (uint64_t)s->chunk, k = (uint64_t)p->n_experts_per_tok;
+  dp_gpu *g = s->m->gpu;
+  TRY(dp_gpu_buffer_create(g, C * p->n_experts * 4, "moe-logits", &s->moe_logits));
+  TRY(dp_gpu_buffer_create(g, C * k * 4, "moe-ids", &s->moe_ids));
+  TRY(dp_gpu_buffer_create(g, C * k * 4, "moe-weights", &s->moe_w));
+  TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-gate", &s->moe_g));
+  TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-up", &s->moe_u));
+  return dp_gpu_buffer_create(g, C * k * p->d_model * 4, "moe-down", &s->moe_y);
+}
