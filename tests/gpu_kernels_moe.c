@@ -44,7 +44,7 @@ static void test_route(int T, int E, int k) {
 
 /* E experts W_e [N, K] of type t in permuted slots, per_buf slots a buffer; experts e with
  * e % 4 == 3 not resident when `holes` (their pairs stay poisoned). */
-static void test_matmul(dp_dtype t, int N, int K, int E, int k, int T, int per_buf, int bias, int holes) {
+static void test_matmul(dp_dtype t, int N, int K, int E, int k, int T, int per_buf, int bias, int holes, int grouped) {
   int R = T * k;
   size_t rb = dp_dtype_row_bytes(t, K), stride = ((size_t)N * rb + 3) & ~(size_t)3;
   int n_slots = 0;
@@ -68,9 +68,11 @@ static void test_matmul(dp_dtype t, int N, int K, int E, int k, int T, int per_b
   }
   dp_gpu_buffer *bm = kt_upload(map, (size_t)E * 4), *bb = kt_upload(b, (size_t)E * N * 4), *bi = kt_upload(ids, (size_t)R * 4);
   dp_gpu_buffer *bx = kt_upload(x, (size_t)T * K * 4), *by = kt_buf((size_t)R * N * 4);
-  dp_moe_bank bank = {t, (uint32_t)N, (uint32_t)K, (uint32_t)stride, (uint32_t)n_slots, (uint32_t)per_buf, bufs, kv(bm),
-                      bias ? kv(bb) : dp_view_of(NULL, 0)};
-  KT_OK(dp_op_moe_matmul(O, kv(by), kv(bx), kv(bi), &bank, (uint32_t)R, (uint32_t)k));
+  dp_moe_bank bank = {t, (uint32_t)N, (uint32_t)K, (uint32_t)E, (uint32_t)stride, (uint32_t)n_slots, (uint32_t)per_buf, bufs,
+                      kv(bm), bias ? kv(bb) : dp_view_of(NULL, 0)};
+  dp_gpu_buffer *bg = grouped ? kt_buf(((size_t)E + 1 + R) * 4) : NULL;
+  if (grouped) KT_OK(dp_op_moe_group(O, kv(bg), kv(bi), (uint32_t)R, (uint32_t)E));
+  KT_OK(dp_op_moe_matmul(O, kv(by), kv(bx), kv(bi), dp_view_of(bg, 0), &bank, (uint32_t)R, (uint32_t)k));
   kt_read(by, y, (size_t)R * N * 4);
   /* pairs of non-resident experts: poison intact; compare the rest */
   uint32_t *pz = kt_alloc((size_t)R * N * 4);
@@ -84,12 +86,13 @@ static void test_matmul(dp_dtype t, int N, int K, int E, int k, int T, int per_b
     } else kept &= !memcmp(y + (size_t)r * N, pz + (size_t)r * N, (size_t)N * 4);
   }
   char what[128];
-  snprintf(what, sizeof what, "moe_matmul %s %s N=%d K=%d E=%d k=%d T=%d, %d buffers%s%s", fam(), dp_dtype_name(t), N, K, E,
-           k, T, nb, bias ? ", bias" : "", holes ? ", holes" : "");
+  snprintf(what, sizeof what, "moe_matmul %s%s %s N=%d K=%d E=%d k=%d T=%d, %d buffers%s%s", fam(),
+           grouped && !dp_ops_cpu_kernels(O) ? " tiled" : "", dp_dtype_name(t), N, K, E, k, T, nb, bias ? ", bias" : "",
+           holes ? ", holes" : "");
   CHECK(kept, "%s: a pair of a non-resident expert was written", what);
   kt_check(what, y, ref, (size_t)rows * N, 1e-5);
   for (int i = 0; i < nb; i++) dp_gpu_buffer_free(bufs[i]);
-  dp_gpu_buffer_free(bm), dp_gpu_buffer_free(bb), dp_gpu_buffer_free(bi), dp_gpu_buffer_free(bx), dp_gpu_buffer_free(by);
+  dp_gpu_buffer_free(bg), dp_gpu_buffer_free(bm), dp_gpu_buffer_free(bb), dp_gpu_buffer_free(bi), dp_gpu_buffer_free(bx), dp_gpu_buffer_free(by);
   free(map), free(ids), free(w), free(wd), free(x), free(b), free(ref), free(y), free(slots), free(q), free(pz);
 }
 
@@ -160,11 +163,12 @@ static void test_dequant_fixture(void) {
       for (int r = 0; r < K; r++) x[(size_t)r * K + r] = 1;
       dp_gpu_buffer *bw = kt_upload(slots, (size_t)E * stride), *bm = kt_upload(map, (size_t)E * 4);
       dp_gpu_buffer *bx = kt_upload(x, (size_t)K * K * 4), *by = kt_buf((size_t)K * N * 4), *bi = kt_buf((size_t)K * 4);
-      dp_moe_bank bank = {DP_MXFP4, (uint32_t)N, (uint32_t)K, (uint32_t)stride, (uint32_t)E, (uint32_t)E, &bw, kv(bm), {NULL, 0}};
+      dp_moe_bank bank = {DP_MXFP4, (uint32_t)N, (uint32_t)K, (uint32_t)E, (uint32_t)stride, (uint32_t)E, (uint32_t)E, &bw, kv(bm),
+                          {NULL, 0}};
       for (int e = 0; e < E; e++) {
         for (int r = 0; r < K; r++) ids[r] = (uint32_t)e;
         dp_gpu_buffer_write(G, bi, 0, ids, (size_t)K * 4);
-        KT_OK(dp_op_moe_matmul(O, kv(by), kv(bx), kv(bi), &bank, (uint32_t)K, 1));
+        KT_OK(dp_op_moe_matmul(O, kv(by), kv(bx), kv(bi), dp_view_of(NULL, 0), &bank, (uint32_t)K, 1));
         kt_read(by, y, (size_t)K * N * 4);
         for (int k = 0; k < K; k++)
           for (int n = 0; n < N; n++) {
@@ -195,10 +199,13 @@ int main(void) {
       test_route(7, 5, 1), test_route(9, 11, 2), test_route(4, 31, 4), test_route(3, 3, 3);
       for (dp_dtype t = DP_F32; t <= DP_MXFP4; t++) {
         int K = t == DP_Q4_K || t == DP_Q6_K ? 256 : t == DP_Q8_0 || t == DP_MXFP4 ? 96 : 75;
-        test_matmul(t, 37, K, 7, 2, 3, 3, 1, 1);
+        test_matmul(t, 37, K, 7, 2, 3, 3, 1, 1, 0);
+        test_matmul(t, 37, K, 7, 2, 23, 3, 1, 1, 1); /* prefill: grouped, tiles partly filled */
       }
-      test_matmul(DP_MXFP4, 75, 160, 9, 3, 5, 2, 1, 0); /* 5 MXFP4 groups per row, 5 buffers */
-      test_matmul(DP_F16, 33, 64, 5, 4, 2, 5, 0, 0);
+      test_matmul(DP_MXFP4, 75, 160, 9, 3, 5, 2, 1, 0, 0); /* 5 MXFP4 groups per row, 5 buffers */
+      test_matmul(DP_MXFP4, 75, 160, 9, 3, 40, 2, 1, 0, 1);
+      test_matmul(DP_F16, 33, 64, 5, 4, 2, 5, 0, 0, 0);
+      test_matmul(DP_Q8_0, 70, 64, 3, 1, 70, 2, 0, 0, 1); /* > 32 pairs of one expert: several row tiles */
       test_combine(5, 75, 3, 1), test_combine(2, 40, 1, 0);
       if (cpu == 0 && mode == 0) test_glu_clamp(1000, 0), test_glu_clamp(333, 1);
       if (mode == 0 && cpu == native) test_dequant_fixture();

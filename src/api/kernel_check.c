@@ -250,10 +250,10 @@ static void sampler(chk *c, const char *op) {
   }
 }
 
-/* moe_route (5 tokens, 11 experts, top 3: ids exact), moe_matmul of weight type t (3 tokens x top
- * 2 over 5 experts in slots permuted by the map, 3 slots per buffer: two dispatches, biases),
- * moe_combine (accumulating) */
-static void moe(chk *c, const char *op, dp_dtype t, int K) {
+/* moe_route (5 tokens, 11 experts, top 3: ids exact), moe_group (exact), moe_matmul of weight
+ * type t (3 tokens x top 2 over 5 experts in slots permuted by the map, 3 slots per buffer: two
+ * dispatches, biases; moe_tiled through moe_group), moe_combine (accumulating) */
+static void moe(chk *c, const char *op, dp_dtype t, int K, int tiled) {
   if (!strcmp(op, "moe_route")) {
     enum { T = 5, E = 11, k = 3 };
     float *l = randn(c, T * E, 2), *rw = host(c, T * k);
@@ -267,6 +267,16 @@ static void moe(chk *c, const char *op, dp_dtype t, int K) {
     for (int i = 0; i < T * k && !c->st; i++)
       if (got[i] != rid[i]) c->st = dp_error(DP_ERR_GPU, "pair %d: expert %u, the CPU reference %u", i, got[i], rid[i]);
     compare(c, "weights", vw, rw, T * k, 1e-5);
+    return;
+  }
+  if (!strcmp(op, "moe_group")) { /* the grouping exactly, then moe_tiled over it checks its use */
+    enum { R = 9, E = 4 };
+    uint32_t ids[R] = {3, 0, 3, 1, 0, 3, 1, 1, 0}, want[E + 1 + R] = {0, 3, 6, 6, 9, 1, 4, 8, 3, 6, 7, 0, 2, 5}, got[E + 1 + R];
+    dp_view vi = buf(c, ids, sizeof ids), vg = buf(c, NULL, sizeof got);
+    if (!c->st) run(c, dp_op_moe_group(c->o, vg, vi, R, E));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vg.buf, 0, got, sizeof got));
+    for (int i = 0; i < E + 1 + R && !c->st; i++)
+      if (got[i] != want[i]) c->st = dp_error(DP_ERR_GPU, "groups[%d] = %u, expected %u", i, got[i], want[i]);
     return;
   }
   if (!strcmp(op, "moe_combine")) {
@@ -296,8 +306,10 @@ static void moe(chk *c, const char *op, dp_dtype t, int K) {
   dp_view vm = buf(c, map, sizeof map), vb = buf(c, bias, E * N * 4), vi = buf(c, ids, sizeof ids);
   dp_view vx = buf(c, x, (size_t)T * K * 4), vy = buf(c, NULL, (size_t)R * N * 4);
   dp_gpu_buffer *bufs[2] = {b0.buf, b1.buf};
-  dp_moe_bank bank = {t, N, (uint32_t)K, (uint32_t)stride, E, PER, bufs, vm, vb};
-  if (!c->st) run(c, dp_op_moe_matmul(c->o, vy, vx, vi, &bank, R, k));
+  dp_moe_bank bank = {t, N, (uint32_t)K, E, (uint32_t)stride, E, PER, bufs, vm, vb};
+  dp_view vg = {NULL, 0};
+  if (tiled) { vg = buf(c, NULL, (E + 1 + R) * 4); if (!c->st) run(c, dp_op_moe_group(c->o, vg, vi, R, E)); }
+  if (!c->st) run(c, dp_op_moe_matmul(c->o, vy, vx, vi, vg, &bank, R, k));
   compare(c, "y", vy, ref, (size_t)R * N, 1e-5);
   dp_free(slots);
 }
@@ -343,7 +355,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(n, "attention")) attention(&c, 80);
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64);
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
-  else if (starts(e.op, "moe_")) moe(&c, e.op, t, K);
+  else if (starts(e.op, "moe_")) moe(&c, e.op, t, K, starts(n, "moe_tiled"));
   else c.st = dp_error(DP_ERR_UNSUPPORTED, "%s (op %s): no check for this variant in src/api/kernel_check.c", n, e.op);
   if (!c.st && dp_ops_variant_runs(o, i) == runs0)
     c.st = dp_error(DP_ERR_INVALID_ARG, "%s: its op picked another variant (condition: %s)", n, e.condition);

@@ -12,8 +12,14 @@
 //         one workgroup reduction; the slot is read once through workgroupUniformLoad.
 //   rows  (CPU family) one invocation per (r, n), the whole dot product in registers, no
 //         barriers.
+//   tiled (GPU family, prefill) the pairs grouped by expert (GRP, from moe_group.wgsl): a
+//         workgroup per (expert e, tile of 32 of e's pairs, tile of 32 outputs), as matmul.wgsl's
+//         tiled (K steps of 32 through workgroup memory, 2x2 outputs per invocation, WG 256),
+//         so each expert's weights are read once per 32 of its pairs; p0 = row tiles per
+//         expert (ceil(R / 32), the most any expert can have), p1 = E. Workgroups past their
+//         expert's pairs return at once.
 // Bindings: 0 uniform Params; 1 X f32; 2 W u32 (read); 3 B [E, N] f32 (read; flags bit 0);
-// 4 IDS [R] u32; 5 MAP [E] u32 (read); 6 Y [R, N] f32.
+// 4 IDS [R] u32; 5 MAP [E] u32 (read); 6 Y [R, N] f32; 7 GRP [E + 1 + R] u32 (tiled only).
 struct Params { R: u32, N: u32, K: u32, row_bytes: u32, xdiv: u32, s0: u32, ns: u32, flags: u32,
                 estride: u32, p0: u32, p1: u32, p2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -84,4 +90,76 @@ fn rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     acc += dot(w.a, x4(xb, k0)) + dot(w.b, x4(xb, k0 + 4u));
   }
   finish(r, n, e, acc);
+}
+
+@group(0) @binding(7) var<storage, read_write> GRP: array<u32>;
+const TS = 32u;   // tile edge (pairs, output rows, K step)
+const LD = 33u;   // padded row stride in workgroup memory
+var<workgroup> xs: array<f32, 1056>; // [TS][LD]
+var<workgroup> ws: array<f32, 1056>; // [TS][LD]
+var<workgroup> off_sh: u32;
+var<workgroup> end_sh: u32;
+
+@compute @workgroup_size(WG)
+fn tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
+         @builtin(local_invocation_index) lid: u32) {
+  let g = wid.x + wid.y * nw.x;
+  let ntn = (P.N + TS - 1u) / TS;
+  let per_e = P.p0 * ntn;
+  let e = g / per_e;
+  if (e >= P.p1) { return; }
+  let mt = (g % per_e) / ntn;
+  let n0 = (g % ntn) * TS;
+  if (lid == 0u) {
+    slot_sh = MAP[e];
+    off_sh = GRP[e];
+    end_sh = GRP[e + 1u];
+  }
+  let sl = workgroupUniformLoad(&slot_sh) - P.s0;
+  let off = workgroupUniformLoad(&off_sh);
+  let cnt = workgroupUniformLoad(&end_sh) - off;
+  let m0 = mt * TS;
+  if (sl >= P.ns || m0 >= cnt) { return; }
+  let list = P.p1 + 1u + off + m0; // GRP index of this tile's first pair
+  let mrows = min(TS, cnt - m0);
+  let wb = sl * P.estride;
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  for (var k0 = 0u; k0 < P.K; k0 += TS) {
+    for (var i = 0u; i < 4u; i++) {
+      let idx = lid + 256u * i;
+      let r = idx / TS;
+      let c = idx % TS;
+      let k = k0 + c;
+      var v = 0.0;
+      if (r < mrows && k < P.K) { v = X[(GRP[list + r] / P.xdiv) * P.K + k]; }
+      xs[r * LD + c] = v;
+    }
+    if (lid < 128u) {
+      let r = lid / 4u;
+      let c = (lid % 4u) * 8u;
+      let n = n0 + r;
+      var w: W8;
+      if (n < P.N) { w = w_load8(wb + n * P.row_bytes, k0 + c, P.K); }
+      let o = r * LD + c;
+      ws[o] = w.a.x; ws[o + 1u] = w.a.y; ws[o + 2u] = w.a.z; ws[o + 3u] = w.a.w;
+      ws[o + 4u] = w.b.x; ws[o + 5u] = w.b.y; ws[o + 6u] = w.b.z; ws[o + 7u] = w.b.w;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TS; kk++) {
+      let a0 = xs[ty * LD + kk];
+      let a1 = xs[(ty + 16u) * LD + kk];
+      let b0 = ws[tx * LD + kk];
+      let b1 = ws[(tx + 16u) * LD + kk];
+      acc[0] += a0 * b0; acc[1] += a0 * b1;
+      acc[2] += a1 * b0; acc[3] += a1 * b1;
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let r = ty + 16u * (i / 2u);
+    let n = n0 + tx + 16u * (i % 2u);
+    if (r < mrows && n < P.N) { let pr = GRP[list + r]; finish(pr, n, IDS[pr], acc[i]); } // IDS[pr] == e
+  }
 }

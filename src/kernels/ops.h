@@ -298,17 +298,24 @@ dp_status dp_op_moe_route(dp_ops *o, dp_view ids, dp_view weights, dp_view logit
 typedef struct dp_moe_bank {
   dp_dtype type;
   uint32_t N, K;
+  uint32_t E;             /* experts (map and bias rows) */
   uint32_t estride;       /* bytes per slot */
   uint32_t n_slots, per_buf;
   dp_gpu_buffer **buf;    /* [ceil(n_slots / per_buf)] */
   dp_view map;            /* [E] u32 */
   dp_view bias;           /* [E, N] f32 by expert id, or {NULL} */
 } dp_moe_bank;
+/* moe_group: the pairs grouped by expert for the tiled prefill product: groups [E + 1 + R] u32
+ * (offsets of each expert's pairs, then the pair indices in expert order) from ids [R]. */
+dp_status dp_op_moe_group(dp_ops *o, dp_view groups, dp_view ids, uint32_t R, uint32_t E);
 /* moe_matmul: y[r, n] = x[r / xdiv, :] . W_ids[r][n, :]^T (+ bias[ids[r], n]), r < R, n < N.
  * x: [R / xdiv rows, K] f32 (xdiv = k: a token's row for every choice; 1: a row per pair);
- * ids: [R] u32 (each < E, from moe_route); y: [R, N] f32. One dispatch per bank buffer. */
-dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, const dp_moe_bank *bank, uint32_t R,
-                           uint32_t xdiv);
+ * ids: [R] u32 (each < E, from moe_route); y: [R, N] f32. One dispatch per bank buffer:
+ * with groups (moe_group's output for these ids, E = the map's length) and the GPU kernel
+ * family, a tiled product per expert over its gathered pairs (prefill: each expert's weights
+ * read once per 32 pairs); else one GEMV per pair (decode; the CPU family always). */
+dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, dp_view groups, const dp_moe_bank *bank,
+                           uint32_t R, uint32_t xdiv);
 /* moe_combine: x[t, i] (+)= sum_j weights[t * k + j] * y[t * k + j, i], t < T, i < D;
  * flags DP_MM_ACCUM adds into x (the residual stream). y: [T * k, D]; x: [T, D]. */
 dp_status dp_op_moe_combine(dp_ops *o, dp_view x, dp_view y, dp_view weights, uint32_t T, uint32_t D, uint32_t k,

@@ -6,8 +6,8 @@
 #include "kernels/ops.h"
 
 /* Rows of ops.c's variant table used by ops_moe.c, by role; dp_ops_moe_row[role] is the row. */
-enum { DP_VROW_MOE_ROUTE, DP_VROW_MOE_GEMV, DP_VROW_MOE_ROWS, DP_VROW_MOE_COMBINE, DP_VROW_GLU, DP_VROW_GLU_INPLACE,
-       DP_VROW_COUNT };
+enum { DP_VROW_MOE_ROUTE, DP_VROW_MOE_GEMV, DP_VROW_MOE_ROWS, DP_VROW_MOE_TILED, DP_VROW_MOE_GROUP, DP_VROW_MOE_COMBINE,
+       DP_VROW_GLU, DP_VROW_GLU_INPLACE, DP_VROW_COUNT };
 extern const int dp_ops_vrow[DP_VROW_COUNT];
 
 /* The pipeline of table row v for weight type wt, workgroup size wg (a power of two <= 256);

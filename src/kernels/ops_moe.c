@@ -32,11 +32,26 @@ dp_status dp_op_moe_route(dp_ops *o, dp_view ids, dp_view weights, dp_view logit
 typedef struct { uint32_t R, N, K, row_bytes, xdiv, s0, ns, flags, estride, p0, p1, p2; } moe_matmul_params;
 _Static_assert(sizeof(moe_matmul_params) == 48, "moe_matmul.wgsl Params");
 
-dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, const dp_moe_bank *bank, uint32_t R,
-                           uint32_t xdiv) {
+typedef struct { uint32_t R, E, p0, p1; } group_params;
+_Static_assert(sizeof(group_params) == 16, "moe_group.wgsl Params");
+
+dp_status dp_op_moe_group(dp_ops *o, dp_view groups, dp_view ids, uint32_t R, uint32_t E) {
+  if (E == 0 || E > DP_MOE_MAX_EXPERTS) return dp_error(DP_ERR_INVALID_ARG, "moe_group: %u experts (1..%d)", E, DP_MOE_MAX_EXPERTS);
+  if (R == 0) return DP_OK;
+  dp_gpu_binding b[2];
+  TRY(dp_ops_bind(o, "moe_group", "ids", ids, (uint64_t)R * 4, &b[0]));
+  TRY(dp_ops_bind(o, "moe_group", "groups", groups, ((uint64_t)E + 1 + R) * 4, &b[1]));
+  dp_gpu_kernel *kk;
+  TRY(dp_ops_pipeline(o, dp_ops_vrow[DP_VROW_MOE_GROUP], DP_F32, DP_MOE_MAX_EXPERTS, &kk));
+  group_params p = {R, E, 0, 0};
+  return dp_ops_run(o, kk, &p, sizeof p, b, 2, 1);
+}
+
+dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, dp_view groups, const dp_moe_bank *bank,
+                           uint32_t R, uint32_t xdiv) {
   const dp_moe_bank *k = bank;
   uint64_t rb = k->K ? dp_dtype_row_bytes(k->type, k->K) : UINT64_MAX;
-  if (k->type > DP_MXFP4 || rb == UINT64_MAX || k->N == 0 || xdiv == 0 || R % xdiv)
+  if (k->type > DP_MXFP4 || rb == UINT64_MAX || k->N == 0 || xdiv == 0 || R % xdiv || k->E == 0 || k->E > DP_MOE_MAX_EXPERTS)
     return dp_error(DP_ERR_INVALID_ARG, "moe_matmul: [%u, %u] %s experts, %u pairs / %u", k->N, k->K, dp_dtype_name(k->type), R, xdiv);
   if (k->estride % 4 || k->estride < k->N * rb || k->per_buf == 0 || !k->map.buf)
     return dp_error(DP_ERR_INVALID_ARG, "moe_matmul: expert bank stride %u for %u rows of %llu bytes", k->estride, k->N,
@@ -44,23 +59,26 @@ dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, const d
   if (R == 0 || k->n_slots == 0) return DP_OK;
   if ((uint64_t)k->per_buf * k->estride > UINT32_MAX || (uint64_t)R * k->N > UINT32_MAX || (uint64_t)R * k->K > UINT32_MAX)
     return dp_error(DP_ERR_UNSUPPORTED, "moe_matmul: %u pairs x [%u, %u] too large for 32-bit indexing", R, k->N, k->K);
-  uint32_t E = (uint32_t)(dp_gpu_buffer_size(k->map.buf) - k->map.offset) / 4;
-  dp_gpu_binding b[6];
+  uint32_t E = k->E;
+  dp_gpu_binding b[7];
   TRY(dp_ops_bind(o, "moe_matmul", "x", x, (uint64_t)R / xdiv * k->K * 4, &b[0]));
   if (k->bias.buf) TRY(dp_ops_bind(o, "moe_matmul", "bias", k->bias, (uint64_t)E * k->N * 4, &b[2]));
   else b[2] = dp_ops_dummy(o);
   TRY(dp_ops_bind(o, "moe_matmul", "ids", ids, (uint64_t)R * 4, &b[3]));
   TRY(dp_ops_bind(o, "moe_matmul", "map", k->map, (uint64_t)E * 4, &b[4]));
   TRY(dp_ops_bind(o, "moe_matmul", "y", y, (uint64_t)R * k->N * 4, &b[5]));
-  int cpu = dp_ops_cpu_kernels(o);
-  uint32_t wg = cpu ? dp_ops_cpu_wg(o) : k->K <= 512 ? 64 : 256;
+  int cpu = dp_ops_cpu_kernels(o), tiled = !cpu && groups.buf;
+  if (tiled) TRY(dp_ops_bind(o, "moe_matmul", "groups", groups, ((uint64_t)E + 1 + R) * 4, &b[6]));
+  uint32_t wg = cpu ? dp_ops_cpu_wg(o) : tiled || k->K > 512 ? 256 : 64;
   dp_gpu_kernel *kk;
-  TRY(dp_ops_pipeline(o, dp_ops_vrow[cpu ? DP_VROW_MOE_ROWS : DP_VROW_MOE_GEMV], k->type, wg, &kk));
+  TRY(dp_ops_pipeline(o, dp_ops_vrow[cpu ? DP_VROW_MOE_ROWS : tiled ? DP_VROW_MOE_TILED : DP_VROW_MOE_GEMV], k->type, wg, &kk));
+  uint64_t ntm = cdiv(R, 32), ntn = cdiv(k->N, 32);
   for (uint32_t s0 = 0, i = 0; s0 < k->n_slots; s0 += k->per_buf, i++) {
     uint32_t ns = k->n_slots - s0 < k->per_buf ? k->n_slots - s0 : k->per_buf;
     TRY(dp_ops_bind(o, "moe_matmul", "W", dp_view_of(k->buf[i], 0), (uint64_t)ns * k->estride, &b[1]));
-    moe_matmul_params p = {R, k->N, k->K, (uint32_t)rb, xdiv, s0, ns, k->bias.buf ? 1u : 0u, k->estride, 0, 0, 0};
-    TRY(dp_ops_run(o, kk, &p, sizeof p, b, 6, cpu ? cdiv((uint64_t)R * k->N, wg) : (uint64_t)R * k->N));
+    moe_matmul_params p = {R, k->N, k->K, (uint32_t)rb, xdiv, s0, ns, k->bias.buf ? 1u : 0u, k->estride, (uint32_t)ntm, E, 0};
+    uint64_t groups_n = cpu ? cdiv((uint64_t)R * k->N, wg) : tiled ? E * ntm * ntn : (uint64_t)R * k->N;
+    TRY(dp_ops_run(o, kk, &p, sizeof p, b, tiled ? 7 : 6, groups_n));
   }
   return DP_OK;
 }

@@ -11,6 +11,7 @@
  *
  * Forward (T tokens, k experts each, R = T k pairs), nothing read back:
  *   h = norm(x);  logits = h router^T (+ b);  ids, w = moe_route(logits)
+ *   (prefill, GPU kernel family: grp = moe_group(ids), the pairs grouped by expert)
  *   g = moe_matmul(h, gate)  u = moe_matmul(h, up)   (the expert of each pair, by ids)
  *   g = act(g, u)  (SiLU GLU, or gpt-oss's clamped SwiGLU)
  *   y = moe_matmul(g, down);  x += moe_combine(y, w) */
@@ -98,7 +99,7 @@ static dp_status load_bank(loader *u, int li, int i, dp_rt_moe *x) {
   const dp_plan *p = u->m->plan;
   uint32_t E = (uint32_t)p->n_experts, F = (uint32_t)p->moe_d_ff, d = (uint32_t)p->d_model;
   dp_moe_bank *k = &x->bank[i];
-  k->N = i == 2 ? d : F, k->K = i == 2 ? F : d;
+  k->N = i == 2 ? d : F, k->K = i == 2 ? F : d, k->E = E;
   dp_plan_name nm;
   const dp_tensor_info *t;
   for (uint32_t e = 0; e < E; e++) {
@@ -223,12 +224,15 @@ dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T) {
   TRY(dp_op_rmsnorm(o, V(s->h), V(s->x), V(L->ffn_norm.buf), T, d, eps, nf));
   TRY(dp_op_matmul(o, V(s->moe_logits), V(s->h), V(x->router), x->router_type, V(x->router_bias), T, E, d, 0));
   TRY(dp_op_moe_route(o, V(s->moe_ids), V(s->moe_w), V(s->moe_logits), T, E, k));
-  TRY(dp_op_moe_matmul(o, V(s->moe_g), V(s->h), V(s->moe_ids), &x->bank[0], R, k));
-  TRY(dp_op_moe_matmul(o, V(s->moe_u), V(s->h), V(s->moe_ids), &x->bank[1], R, k));
+  /* prefill on the GPU kernel family: pairs grouped by expert, tiled products over them */
+  dp_view grp = dp_view_of(T > 4 && !dp_ops_cpu_kernels(o) ? s->moe_grp : NULL, 0);
+  if (grp.buf) TRY(dp_op_moe_group(o, grp, V(s->moe_ids), R, E));
+  TRY(dp_op_moe_matmul(o, V(s->moe_g), V(s->h), V(s->moe_ids), grp, &x->bank[0], R, k));
+  TRY(dp_op_moe_matmul(o, V(s->moe_u), V(s->h), V(s->moe_ids), grp, &x->bank[1], R, k));
   if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP)
     TRY(dp_op_glu_clamp(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (float)p->swiglu_alpha, (float)p->swiglu_limit));
   else TRY(dp_op_glu(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (int)p->glu));
-  TRY(dp_op_moe_matmul(o, V(s->moe_y), V(s->moe_g), V(s->moe_ids), &x->bank[2], R, 1));
+  TRY(dp_op_moe_matmul(o, V(s->moe_y), V(s->moe_g), V(s->moe_ids), grp, &x->bank[2], R, 1));
   if (!L->ffn_post_norm.buf) return dp_op_moe_combine(o, V(s->x), V(s->moe_y), V(s->moe_w), T, d, k, DP_MM_ACCUM);
   TRY(dp_op_moe_combine(o, V(s->tmp), V(s->moe_y), V(s->moe_w), T, d, k, 0));
   TRY(dp_op_rmsnorm(o, V(s->tmp), V(s->tmp), V(L->ffn_post_norm.buf), T, d, eps, nf));
@@ -242,6 +246,7 @@ dp_status dp_rt_moe_session(dp_rt_session *s) {
   TRY(dp_gpu_buffer_create(g, C * p->n_experts * 4, "moe-logits", &s->moe_logits));
   TRY(dp_gpu_buffer_create(g, C * k * 4, "moe-ids", &s->moe_ids));
   TRY(dp_gpu_buffer_create(g, C * k * 4, "moe-weights", &s->moe_w));
+  TRY(dp_gpu_buffer_create(g, (C * k + p->n_experts + 1) * 4, "moe-groups", &s->moe_grp));
   TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-gate", &s->moe_g));
   TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-up", &s->moe_u));
   return dp_gpu_buffer_create(g, C * k * p->d_model * 4, "moe-down", &s->moe_y);

@@ -126,6 +126,7 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *moe_logits; /* [chunk, E] router logits */
   dp_gpu_buffer *moe_ids;    /* [R] u32 chosen experts */
   dp_gpu_buffer *moe_w;      /* [R] f32 their weights */
+  dp_gpu_buffer *moe_grp;    /* [E + 1 + R] u32 pairs grouped by expert (prefill) */
   dp_gpu_buffer *moe_g, *moe_u; /* [R, moe_d_ff] expert gate / up (then the activation in moe_g) */
   dp_gpu_buffer *moe_y;      /* [R, d_model] expert outputs */
 } dp_rt_session;

@@ -120,7 +120,7 @@ void dp_rt_session_free(dp_rt_session *s) {
   dp_free(s->cap);
   dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->hrow, s->ids, s->cur_id,
                           s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll, s->moe_logits, s->moe_ids,
-                          s->moe_w, s->moe_g, s->moe_u, s->moe_y};
+                          s->moe_w, s->moe_grp, s->moe_g, s->moe_u, s->moe_y};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) dp_gpu_buffer_free(all[i]);
   dp_free(s);
 }
