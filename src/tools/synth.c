@@ -178,7 +178,7 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
   if (o->dtype != DP_F32 && o->dtype != DP_F16 && o->dtype != DP_BF16)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --dtype must be f32, f16 or bf16");
   if (o->quant && !dp_convert_quant_known(o->quant))
-    return dp_error(DP_ERR_INVALID_ARG, "synth: --quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", o->quant);
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m, mxfp4)", o->quant);
   if (o->tokenizer && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: --tokenizer applies to presets only");
   return DP_OK;
 }
