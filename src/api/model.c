@@ -77,7 +77,9 @@ dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model *
     snprintf(m->arch, sizeof m->arch, "%s", hp->arch == DP_ARCH_GEMMA3 ? "gemma3" : dp_arch_name(hp->arch));
     snprintf(m->kind, sizeof m->kind, "%s", dp_model_file_kind(mf));
     snprintf(m->adapter, sizeof m->adapter, "%s", dp_gpu_get_info(m->gpu)->adapter);
-    st = dp_rt_model_load(m->gpu, mf, &m->rt);
+    st = dp_api_resolve_overrides(opt, mf, dp_gpu_get_info(m->gpu), &m->ov);
+    dp_rt_load_opts lo = {dp_api_q4k_expand(&m->ov)};
+    if (!st) st = dp_rt_model_load_with(m->gpu, mf, &lo, &m->rt);
   }
   if (!st) st = swap_kernels(m, opt);
   if (!st) st = load_tokenizer(m, mf);
@@ -108,6 +110,8 @@ dp_status dp_model_get_info(const dp_model *m, dp_model_info *info) {
   info->add_bos = m->tok ? dp_tokenizer_add_bos(m->tok) : 0;
   info->has_tokenizer = m->tok != NULL;
   info->weight_bytes = m->rt->weight_bytes;
+  info->q4k_matmul = m->ov.q4k == DP_Q4K_DEQUANT ? "dequant" : "fused", info->q4k_matmul_from = m->ov.q4k_from;
+  info->compute_precision = m->ov.prec == DP_PRECISION_F16 ? "f16" : "f32", info->compute_precision_from = m->ov.prec_from;
   return DP_OK;
 }
 

@@ -67,11 +67,18 @@ typedef struct dp_rt_model {
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
+  dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
 } dp_rt_model;
 
 /* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
  * The model keeps no reference to mf. */
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults):
+ * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
+ * expands them once at load, chunk by chunk through the staging buffer, into that type, read
+ * by the dense kernels (--q4k-matmul dequant). dp_rt_model_load is this with DP_Q4_K. */
+typedef struct dp_rt_load_opts { dp_dtype q4k_expand; } dp_rt_load_opts;
+dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
 /* Sampling parameters as the GPU sampler takes them (doppler.h dp_sampling mirrors them). */
@@ -129,7 +136,11 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *moe_grp;    /* [E + 1 + R] u32 pairs grouped by expert (prefill) */
   dp_gpu_buffer *moe_g, *moe_u; /* [R, moe_d_ff] expert gate / up (then the activation in moe_g) */
   dp_gpu_buffer *moe_y;      /* [R, d_model] expert outputs */
+  /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
+   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler */
+  dp_op_sites *sites[3];
 } dp_rt_session;
+enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);

@@ -11,7 +11,9 @@
  * f32. Where the ops layer wants it (CPU adapters), the matrices (q|k|v, o, gate|up, down, the
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
- * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. */
+ * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
+ * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on. */
 #include <math.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/rope.h"
+#include "quant/quant.h"
 #include "runtime/runtime.h"
 
 #define STAGING_BYTES (4u << 20)      /* host staging buffer */
@@ -110,11 +113,25 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
  * split into parts of whole rows where it exceeds a storage binding; with texture copies when
  * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
  * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
+/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+
+/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
+ * holds k * cols floats (F16 is packed in place over the floats, front to back). */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
+  dp_status st = dp_dequantize(from, src, dst, k * cols);
+  if (st || to == DP_F32) return st;
+  uint16_t *h = (uint16_t *)dst;
+  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+  return DP_OK;
+}
+
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
-  uint64_t rows = 0, rb = dp_dtype_row_bytes(t[0]->dtype, cols);
+  dp_dtype tt = gpu_type(m, t[0]->dtype);
+  uint64_t rows = 0, rb = dp_dtype_row_bytes(t[0]->dtype, cols), rbt = dp_dtype_row_bytes(tt, cols);
   for (int i = 0; i < n; i++) rows += t[i]->nbytes / rb;
-  dp_status st = dp_weight_create(m->ops, t[0]->dtype, rows, cols, tex, t[0]->name, out);
+  dp_status st = dp_weight_create(m->ops, tt, rows, cols, tex, t[0]->name, out);
   if (st) return st;
   if (m->n_w == m->cap_w) {
     size_t nc = m->cap_w ? 2 * m->cap_w : 64;
@@ -123,23 +140,27 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
     m->owned_w = nw, m->cap_w = nc;
   }
   m->owned_w[m->n_w++] = *out;
-  uint64_t a4 = rb % 4 == 0 ? 1 : rb % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
-  uint64_t per = STAGING_BYTES / rb / a4 * a4, at = 0;
+  uint64_t a4 = rbt % 4 == 0 ? 1 : rbt % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
+  uint64_t per = STAGING_BYTES / (rb > rbt ? rb : rbt) / a4 * a4, at = 0;
   if (per == 0)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
-                    (unsigned long long)a4, (unsigned long long)rb, STAGING_BYTES);
-  for (int i = 0; i < n; i++) {
+                    (unsigned long long)a4, (unsigned long long)(rb > rbt ? rb : rbt), STAGING_BYTES);
+  float *wide = NULL; /* expanded rows (q4k_expand) */
+  if (tt != t[0]->dtype && !(wide = dp_malloc((size_t)(per * cols * sizeof *wide)))) return DP_ERR_NOMEM;
+  for (int i = 0; i < n && !st; i++) {
     uint64_t tr = t[i]->nbytes / rb;
-    for (uint64_t r = 0; r < tr; r += per) {
+    for (uint64_t r = 0; r < tr && !st; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
-      if ((st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb))) return st;
-      if ((st = dp_weight_write(m->ops, *out, at + r, k, u->staging))) return st;
-      if ((st = queued(u, k * rb * ((*out)->tex ? 2 : 1)))) return st;
+      st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb);
+      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k, cols);
+      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, wide ? (const void *)wide : u->staging);
+      if (!st) st = queued(u, k * rbt * ((*out)->tex ? 2 : 1));
     }
     at += tr;
-    m->weight_bytes += t[i]->nbytes;
+    m->weight_bytes += tr * rbt;
   }
-  return DP_OK;
+  dp_free(wide);
+  return st;
 }
 
 /* A matrix [rows, cols] in its stored type, in a dp_weight of its own (with texture copies
@@ -150,7 +171,7 @@ static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64
   dp_status st = find_mat(u, name, rows, cols, &t);
   if (!st) st = upload_rows(u, &t, 1, cols, tex, &w->mat);
   if (st) return st;
-  w->dtype = t->dtype, w->rows = rows, w->cols = cols;
+  w->dtype = w->mat->type, w->rows = rows, w->cols = cols;
   return DP_OK;
 }
 
@@ -167,7 +188,7 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   for (int i = 0; ok && i < n; i++) {
     if ((st = find_mat(u, names[i], rows[i], cols, &t[i]))) return st;
     ok = t[i]->dtype == t[0]->dtype && at % 256 == 0 && out_at % 256 == 0;
-    at += t[i]->nbytes, out_at += rows[i] * 4;
+    at += rows[i] * dp_dtype_row_bytes(gpu_type(u->m, t[i]->dtype), cols), out_at += rows[i] * 4;
   }
   if (!ok) {
     for (int i = 0; i < n; i++)
@@ -176,9 +197,9 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   }
   dp_weight *w;
   if ((st = upload_rows(u, t, n, cols, 1, &w))) return st;
-  *fused = (dp_rt_weight){NULL, w, 0, t[0]->dtype, 0, cols};
+  *fused = (dp_rt_weight){NULL, w, 0, w->type, 0, cols};
   for (int i = 0; i < n; i++) {
-    parts[i] = (dp_rt_weight){NULL, w, (uint32_t)fused->rows, t[i]->dtype, rows[i], cols};
+    parts[i] = (dp_rt_weight){NULL, w, (uint32_t)fused->rows, w->type, rows[i], cols};
     fused->rows += rows[i];
   }
   return DP_OK;
@@ -243,10 +264,17 @@ static dp_status load_layer(uploader *u, int li) {
 }
 
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
+  return dp_rt_model_load_with(g, mf, NULL, out);
+}
+
+dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out) {
   *out = NULL;
+  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
+    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
   dp_rt_model *m = dp_calloc(1, sizeof *m);
   if (!m) return DP_ERR_NOMEM;
   m->gpu = g;
+  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
   uploader u = {m, mf, NULL, 0};
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
