@@ -23,6 +23,7 @@
 
 #define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
 #define FLUSH_BYTES (64ull << 20) /* finish the queue after this many bytes of writes */
+#define NOT_RESIDENT 0xffffffffu
 
 static const dp_expert_mat MATS[3] = {DP_EXPERT_GATE, DP_EXPERT_UP, DP_EXPERT_DOWN};
 static const dp_expert_mat BIASES[3] = {DP_EXPERT_GATE_BIAS, DP_EXPERT_UP_BIAS, DP_EXPERT_DOWN_BIAS};
@@ -47,6 +48,13 @@ static dp_status find(loader *u, const char *name, const dp_tensor_info **t) {
   return DP_OK;
 }
 
+/* The one place expert bytes are read from the model source (at load, and when paging): bytes
+ * [off, off + n) of tensor t. Natively the model file through format/model_file.h; a source
+ * answering read(name, offset, length) requests (the browser's HTTP / OPFS) plugs in here. */
+static dp_status expert_read(dp_model_file *mf, const dp_tensor_info *t, uint64_t off, void *dst, uint64_t n) {
+  return dp_model_file_read(mf, t, off, dst, n);
+}
+
 /* Copy expert e's matrix (tensor t, rows of rb bytes) into slot `slot` of bank k: whole rows
  * through the staging buffer, each write 4-byte aligned (the last zero-padded to 4). */
 static dp_status expert_fetch(loader *u, const dp_tensor_info *t, const dp_moe_bank *k, uint32_t slot) {
@@ -58,7 +66,7 @@ static dp_status expert_fetch(loader *u, const dp_tensor_info *t, const dp_moe_b
   uint64_t base = (uint64_t)(slot % k->per_buf) * k->estride;
   for (uint64_t r = 0; r < k->N; r += per) {
     uint64_t n = k->N - r < per ? k->N - r : per, bytes = n * rb, padded = (bytes + 3) & ~3ull;
-    TRY(dp_model_file_read(u->mf, t, r * rb, u->staging, bytes));
+    TRY(expert_read(u->mf, t, r * rb, u->staging, bytes));
     memset(u->staging + bytes, 0, (size_t)(padded - bytes));
     TRY(dp_gpu_buffer_write(u->m->gpu, b, base + r * rb, u->staging, (size_t)padded));
     TRY(queued(u, padded));
@@ -123,19 +131,21 @@ static dp_status load_bank(loader *u, int li, int i, dp_rt_moe *x) {
                     dp_model_file_path(u->mf), li, i == 0 ? "gate" : i == 1 ? "up" : "down", (unsigned long long)stride,
                     (unsigned long long)lim);
   k->estride = (uint32_t)stride;
-  k->n_slots = E;
+  k->n_slots = u->m->ex ? u->m->ex->slots : E;
   uint64_t per = lim / stride;
   if (per > UINT32_MAX / stride) per = UINT32_MAX / stride;
-  k->per_buf = (uint32_t)(per < E ? per : E);
+  k->per_buf = (uint32_t)(per < k->n_slots ? per : k->n_slots);
   uint32_t nb = (k->n_slots + k->per_buf - 1) / k->per_buf;
   if (!(k->buf = dp_calloc(nb, sizeof *k->buf))) return DP_ERR_NOMEM;
   for (uint32_t b = 0; b < nb; b++) {
     uint32_t ns = k->n_slots - b * k->per_buf < k->per_buf ? k->n_slots - b * k->per_buf : k->per_buf;
     TRY(dp_gpu_buffer_create(u->m->gpu, (uint64_t)ns * stride, "experts", &k->buf[b]));
   }
-  for (uint32_t e = 0; e < E; e++) {
+  for (uint32_t e = 0; e < E; e++) { /* slot e holds expert e; paged: none yet, they come on demand */
     TRY(dp_plan_expert(p, li, (int)e, MATS[i], nm));
     TRY(find(u, nm, &t));
+    if (x->src) x->src[(size_t)i * E + e] = t;
+    if (u->m->ex && u->m->ex->paged) continue;
     TRY(expert_fetch(u, t, k, e));
     u->m->weight_bytes += t->nbytes;
   }
@@ -184,13 +194,17 @@ dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *stagin
     memcpy(nb, P->router_bias, sizeof nb);
     TRY(upload_f32(&u, &nb, 1, E, "router-bias", &x->router_bias));
   }
-  uint32_t *ident = dp_malloc((size_t)E * 4);
-  if (!ident) return DP_ERR_NOMEM;
-  for (uint32_t e = 0; e < E; e++) ident[e] = e;
-  dp_status st = dp_gpu_buffer_create(m->gpu, (uint64_t)E * 4, "expert-map", &x->map);
-  if (!st) st = dp_gpu_buffer_write(m->gpu, x->map, 0, ident, (size_t)E * 4);
-  dp_free(ident);
-  TRY(st);
+  uint32_t S = m->ex ? m->ex->slots : E;
+  if (!(x->slot_of = dp_malloc((size_t)E * 4))) return DP_ERR_NOMEM;
+  for (uint32_t e = 0; e < E; e++) x->slot_of[e] = S == E ? e : NOT_RESIDENT;
+  if (S < E) { /* paged: which expert each slot holds, LRU clock, the experts' tensors */
+    if (!(x->in_slot = dp_malloc((size_t)S * sizeof *x->in_slot)) || !(x->used = dp_calloc(S, sizeof *x->used)) ||
+        !(x->src = dp_calloc((size_t)3 * E, sizeof *x->src)))
+      return DP_ERR_NOMEM;
+    for (uint32_t sl = 0; sl < S; sl++) x->in_slot[sl] = -1;
+  }
+  TRY(dp_gpu_buffer_create(m->gpu, (uint64_t)E * 4, "expert-map", &x->map));
+  TRY(dp_gpu_buffer_write(m->gpu, x->map, 0, x->slot_of, (size_t)E * 4));
   for (int i = 0; i < 3; i++) TRY(load_bank(&u, li, i, x));
   return DP_OK;
 }
@@ -207,11 +221,30 @@ void dp_rt_moe_free(dp_rt_moe *x) {
   dp_gpu_buffer_free(x->router);
   dp_gpu_buffer_free(x->router_bias);
   dp_gpu_buffer_free(x->map);
+  dp_free(x->slot_of);
+  dp_free(x->in_slot);
+  dp_free(x->used);
+  dp_free(x->src);
   dp_free(x);
 }
 
 /* ---- forward ---- */
 static dp_view V(dp_gpu_buffer *b) { return dp_view_of(b, 0); }
+
+static dp_status record_paged(dp_rt_session *s, dp_rt_moe *x, uint32_t T, uint32_t R, dp_view grp);
+
+/* The experts' products of R pairs: g, u = gate, up (h); g = act(g, u); y = down(g). */
+static dp_status products(dp_rt_session *s, const dp_rt_moe *x, uint32_t R, dp_view grp) {
+  const dp_plan *p = s->m->plan;
+  dp_ops *o = s->m->ops;
+  uint32_t k = (uint32_t)p->n_experts_per_tok, F = (uint32_t)p->moe_d_ff;
+  TRY(dp_op_moe_matmul(o, V(s->moe_g), V(s->h), V(s->moe_ids), grp, &x->bank[0], R, k));
+  TRY(dp_op_moe_matmul(o, V(s->moe_u), V(s->h), V(s->moe_ids), grp, &x->bank[1], R, k));
+  if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP)
+    TRY(dp_op_glu_clamp(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (float)p->swiglu_alpha, (float)p->swiglu_limit));
+  else TRY(dp_op_glu(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (int)p->glu));
+  return dp_op_moe_matmul(o, V(s->moe_y), V(s->moe_g), V(s->moe_ids), grp, &x->bank[2], R, 1);
+}
 
 dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T) {
   const dp_plan *p = s->m->plan;
@@ -219,7 +252,7 @@ dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T) {
   const dp_rt_moe *x = L->moe;
   dp_ops *o = s->m->ops;
   uint32_t d = (uint32_t)p->d_model, E = (uint32_t)p->n_experts, k = (uint32_t)p->n_experts_per_tok;
-  uint32_t F = (uint32_t)p->moe_d_ff, R = T * k, nf = p->norm_plus_one ? DP_NORM_PLUS_ONE : 0;
+  uint32_t R = T * k, nf = p->norm_plus_one ? DP_NORM_PLUS_ONE : 0;
   float eps = (float)p->norm_eps;
   TRY(dp_op_rmsnorm(o, V(s->h), V(s->x), V(L->ffn_norm.buf), T, d, eps, nf));
   TRY(dp_op_matmul(o, V(s->moe_logits), V(s->h), V(x->router), x->router_type, V(x->router_bias), T, E, d, 0));
@@ -227,12 +260,8 @@ dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T) {
   /* prefill on the GPU kernel family: pairs grouped by expert, tiled products over them */
   dp_view grp = dp_view_of(T > 4 && !dp_ops_cpu_kernels(o) ? s->moe_grp : NULL, 0);
   if (grp.buf) TRY(dp_op_moe_group(o, grp, V(s->moe_ids), R, E));
-  TRY(dp_op_moe_matmul(o, V(s->moe_g), V(s->h), V(s->moe_ids), grp, &x->bank[0], R, k));
-  TRY(dp_op_moe_matmul(o, V(s->moe_u), V(s->h), V(s->moe_ids), grp, &x->bank[1], R, k));
-  if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP)
-    TRY(dp_op_glu_clamp(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (float)p->swiglu_alpha, (float)p->swiglu_limit));
-  else TRY(dp_op_glu(o, V(s->moe_g), V(s->moe_g), V(s->moe_u), R * F, (int)p->glu));
-  TRY(dp_op_moe_matmul(o, V(s->moe_y), V(s->moe_g), V(s->moe_ids), grp, &x->bank[2], R, 1));
+  if (s->m->ex && s->m->ex->paged) TRY(record_paged(s, L->moe, T, R, grp));
+  else TRY(products(s, x, R, grp));
   if (!L->ffn_post_norm.buf) return dp_op_moe_combine(o, V(s->x), V(s->moe_y), V(s->moe_w), T, d, k, DP_MM_ACCUM);
   TRY(dp_op_moe_combine(o, V(s->tmp), V(s->moe_y), V(s->moe_w), T, d, k, 0));
   TRY(dp_op_rmsnorm(o, V(s->tmp), V(s->tmp), V(L->ffn_post_norm.buf), T, d, eps, nf));
@@ -250,4 +279,143 @@ dp_status dp_rt_moe_session(dp_rt_session *s) {
   TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-gate", &s->moe_g));
   TRY(dp_gpu_buffer_create(g, C * k * p->moe_d_ff * 4, "moe-up", &s->moe_u));
   return dp_gpu_buffer_create(g, C * k * p->d_model * 4, "moe-down", &s->moe_y);
+}
+
+/* ---- residency ---- */
+static int is_moe(const dp_plan *p) {
+  for (int i = 0; i < p->n_layers; i++)
+    if (p->layers[i].ffn == DP_FFN_MOE) return 1;
+  return 0;
+}
+
+dp_status dp_rt_experts_init(dp_rt_model *m, dp_model_file *mf, const dp_rt_load_opts *o) {
+  const dp_plan *p = m->plan;
+  int n = o ? o->expert_slots : 0;
+  uint64_t bytes = o ? o->expert_bytes : 0;
+  if (n < 0) return dp_error(DP_ERR_INVALID_ARG, "expert budget: %d experts", n);
+  if (!is_moe(p)) return DP_OK;
+  uint32_t E = (uint32_t)p->n_experts, K = (uint32_t)p->n_experts_per_tok, S = E;
+  if (n > 0 || bytes > 0) {
+    int li = 0, n_moe = 0;
+    for (int i = p->n_layers - 1; i >= 0; i--)
+      if (p->layers[i].ffn == DP_FFN_MOE) li = i, n_moe++;
+    uint64_t per = 0; /* one expert's three matrices as stored (slots of 4-byte multiples) */
+    for (int i = 0; i < 3; i++) {
+      dp_plan_name nm;
+      TRY(dp_plan_expert(p, li, 0, MATS[i], nm));
+      const dp_tensor_info *t = dp_model_file_find(mf, nm);
+      if (!t) return dp_error(DP_ERR_NOT_FOUND, "%s: tensor %s missing", dp_model_file_path(mf), nm);
+      per += (t->nbytes + 3) & ~3ull;
+    }
+    if (n > 0) S = (uint32_t)n < E ? (uint32_t)n : E;
+    else {
+      uint64_t s = bytes / (per * (uint64_t)n_moe);
+      S = s < E ? (uint32_t)s : E;
+    }
+    if (S < K) {
+      if (n > 0) return dp_error(DP_ERR_INVALID_ARG, "--expert-budget %d: fewer experts per layer than the model's top-k (%u)", n, K);
+      return dp_error(DP_ERR_INVALID_ARG, "--expert-budget of %llu bytes holds %u expert(s) per MoE layer (%llu bytes each over %d layers), fewer "
+                      "than the model's top-k (%u): at least %llu bytes", (unsigned long long)bytes, S, (unsigned long long)per, n_moe, K,
+                      (unsigned long long)(per * K * (uint64_t)n_moe));
+    }
+  }
+  dp_rt_experts *ex = m->ex = dp_calloc(1, sizeof *ex);
+  if (!ex) return DP_ERR_NOMEM;
+  ex->slots = S, ex->budget_bytes = n > 0 ? 0 : bytes, ex->paged = S < E;
+  if (ex->paged) {
+    ex->src = mf;
+    if (!(ex->staging = dp_malloc(DP_RT_EXPERT_STAGING))) return DP_ERR_NOMEM;
+  }
+  return DP_OK;
+}
+
+int dp_rt_experts_owns_source(dp_rt_model *m) {
+  if (!m->ex || !m->ex->paged) return 0;
+  return m->ex->owns_src = 1;
+}
+
+void dp_rt_experts_free(dp_rt_experts *ex) {
+  if (!ex) return;
+  if (ex->owns_src) dp_model_file_close(ex->src);
+  dp_free(ex->staging);
+  dp_free(ex);
+}
+
+/* Page expert e into a slot of layer x: a free one, else the least recently used whose expert
+ * is not in keep[] (the experts this pass still needs). */
+static dp_status page_in(dp_rt_model *m, dp_rt_moe *x, uint32_t E, uint32_t e, const uint8_t *keep) {
+  dp_rt_experts *ex = m->ex;
+  uint32_t S = ex->slots, v = NOT_RESIDENT;
+  for (uint32_t sl = 0; sl < S && v == NOT_RESIDENT; sl++)
+    if (x->in_slot[sl] < 0) v = sl;
+  for (uint32_t sl = 0; sl < S && v == NOT_RESIDENT; sl++) /* LRU among the evictable */
+    if (!keep[x->in_slot[sl]]) v = sl;
+  for (uint32_t sl = v + 1; v != NOT_RESIDENT && x->in_slot[v] >= 0 && sl < S; sl++)
+    if (!keep[x->in_slot[sl]] && x->used[sl] < x->used[v]) v = sl;
+  if (v == NOT_RESIDENT) return dp_error(DP_ERR_INTERNAL, "expert residency: no slot to evict");
+  if (x->in_slot[v] >= 0) x->slot_of[x->in_slot[v]] = NOT_RESIDENT;
+  loader u = {m, ex->src, ex->staging, DP_RT_EXPERT_STAGING, 0};
+  for (int i = 0; i < 3; i++) {
+    TRY(expert_fetch(&u, x->src[(size_t)i * E + e], &x->bank[i], v));
+    ex->paged_bytes += x->src[(size_t)i * E + e]->nbytes;
+  }
+  x->in_slot[v] = (int32_t)e, x->slot_of[e] = v, x->used[v] = ++ex->clock;
+  return DP_OK;
+}
+
+/* The experts of R pairs through a layer whose experts are paged: the chosen ids read back
+ * (this submits the layer so far and waits), then in waves of at most `slots` distinct experts
+ * (resident ones first): page the wave's misses in (LRU), update the map, record the experts'
+ * products (pairs of experts outside the wave are left to their wave), submit before the next
+ * wave changes the slots. Decode then prefetches into free slots the router's next-ranked
+ * experts. */
+static dp_status record_paged(dp_rt_session *s, dp_rt_moe *x, uint32_t T, uint32_t R, dp_view grp) {
+  dp_rt_model *m = s->m;
+  dp_rt_experts *ex = m->ex;
+  const dp_plan *p = m->plan;
+  uint32_t E = (uint32_t)p->n_experts, S = ex->slots, k = (uint32_t)p->n_experts_per_tok;
+  uint32_t *ids = dp_malloc((size_t)R * 4), *need = dp_malloc((size_t)E * 4);
+  uint8_t *keep = dp_calloc(E, 1);
+  float *lg = dp_malloc((size_t)E * 4);
+  dp_status st = !ids || !need || !keep || !lg ? DP_ERR_NOMEM : DP_OK;
+  if (!st) st = dp_gpu_buffer_read(m->gpu, s->moe_ids, 0, ids, (size_t)R * 4);
+  if (!st && T == 1) st = dp_gpu_buffer_read(m->gpu, s->moe_logits, 0, lg, (size_t)E * 4);
+  uint32_t n_need = 0;
+  for (int pass = 0; !st && pass < 2; pass++) /* distinct experts: resident first, then the others */
+    for (uint32_t r = 0; r < R; r++) {
+      uint32_t e = ids[r];
+      if (e >= E) { st = dp_error(DP_ERR_GPU, "expert id %u of %u read back", e, E); break; }
+      if (!keep[e] && (x->slot_of[e] != NOT_RESIDENT) == !pass) keep[e] = 1, need[n_need++] = e;
+    }
+  for (uint32_t at = 0; !st && at < n_need;) {
+    uint32_t w = n_need - at < S ? n_need - at : S;
+    memset(keep, 0, E);
+    for (uint32_t j = 0; j < w; j++) keep[need[at + j]] = 1;
+    for (uint32_t j = 0; !st && j < w; j++) {
+      uint32_t e = need[at + j];
+      if (x->slot_of[e] != NOT_RESIDENT) ex->hits++, x->used[x->slot_of[e]] = ++ex->clock;
+      else ex->misses++, st = page_in(m, x, E, e, keep);
+    }
+    if (!st) st = dp_gpu_buffer_write(m->gpu, x->map, 0, x->slot_of, (size_t)E * 4);
+    if (!st) st = products(s, x, R, grp);
+    at += w;
+    if (!st && at < n_need) st = dp_gpu_submit(m->gpu);
+  }
+  if (!st && T == 1) { /* prefetch: free slots get the next-ranked experts of this token */
+    memset(keep, 0, E);
+    for (uint32_t j = 0; j < k; j++) keep[ids[j]] = 1;
+    for (;;) {
+      uint32_t free_slot = NOT_RESIDENT, best = NOT_RESIDENT;
+      for (uint32_t sl = 0; sl < S && free_slot == NOT_RESIDENT; sl++)
+        if (x->in_slot[sl] < 0) free_slot = sl;
+      for (uint32_t e = 0; e < E; e++)
+        if (!keep[e] && x->slot_of[e] == NOT_RESIDENT && (best == NOT_RESIDENT || lg[e] > lg[best])) best = e;
+      if (free_slot == NOT_RESIDENT || best == NOT_RESIDENT) break;
+      keep[best] = 1;
+      if ((st = page_in(m, x, E, best, keep))) break;
+    }
+    if (!st) st = dp_gpu_buffer_write(m->gpu, x->map, 0, x->slot_of, (size_t)E * 4);
+  }
+  dp_free(ids), dp_free(need), dp_free(keep), dp_free(lg);
+  return st;
 }

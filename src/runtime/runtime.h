@@ -40,7 +40,26 @@ typedef struct dp_rt_moe {
   dp_moe_bank bank[3];          /* gate [E][moe_d_ff, d], up, down [E][d, moe_d_ff] */
   dp_gpu_buffer *bias[3];       /* [E, N] f32 (gpt-oss) or NULL */
   dp_gpu_buffer *map;           /* [E] u32 expert -> slot, shared by the three banks */
+  /* residency (experts.c): with a budget, n_slots < E slots per bank, paged from the source */
+  uint32_t *slot_of;            /* [E] host copy of map (0xffffffff: not resident) */
+  int32_t *in_slot;             /* [n_slots] the expert in each slot, -1 free */
+  uint64_t *used;               /* [n_slots] LRU clock of each slot's last use */
+  const dp_tensor_info **src;   /* [3 * E] each expert's gate / up / down tensor in the source */
 } dp_rt_moe;
+
+/* Expert residency over a model (experts.c): every expert resident (slots == E), or at most
+ * `slots` experts of each MoE layer on the GPU, paged on demand from the model source, which the
+ * model then keeps open (and closes at free). Counters for --verbose. */
+typedef struct dp_rt_experts {
+  uint32_t slots;               /* experts per MoE layer on the GPU */
+  uint64_t budget_bytes;        /* as asked (0: by count, or none) */
+  int paged;                    /* slots < n_experts: ids read back once per MoE layer */
+  dp_model_file *src;           /* the model source (owned once the load succeeded) */
+  int owns_src;
+  uint8_t *staging;             /* [DP_RT_EXPERT_STAGING] host staging for page-ins */
+  uint64_t clock, hits, misses, paged_bytes;
+} dp_rt_experts;
+#define DP_RT_EXPERT_STAGING (4u << 20)
 
 typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
@@ -68,6 +87,7 @@ typedef struct dp_rt_model {
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
   dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
+  dp_rt_experts *ex;                       /* MoE models: expert residency (experts.c), else NULL */
 } dp_rt_model;
 
 /* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
@@ -77,7 +97,11 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
  * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
  * expands them once at load, chunk by chunk through the staging buffer, into that type, read
  * by the dense kernels (--q4k-matmul dequant). dp_rt_model_load is this with DP_Q4_K. */
-typedef struct dp_rt_load_opts { dp_dtype q4k_expand; } dp_rt_load_opts;
+/* expert_slots (> 0): at most that many experts of each MoE layer resident; expert_bytes (> 0):
+ * a byte budget over all experts of all MoE layers; both 0: every expert resident. A budget
+ * below top-k experts per layer is DP_ERR_INVALID_ARG. When experts are paged the model keeps
+ * mf open and closes it itself (dp_rt_experts_owns_source). */
+typedef struct dp_rt_load_opts { dp_dtype q4k_expand; int expert_slots; uint64_t expert_bytes; } dp_rt_load_opts;
 dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
@@ -148,6 +172,11 @@ void dp_rt_session_free(dp_rt_session *s);
 void dp_rt_session_reset(dp_rt_session *s);
 
 /* ---- experts.c: mixture-of-experts layers ---- */
+/* Before the layers load: the residency of an MoE model (no-op for dense ones). */
+dp_status dp_rt_experts_init(dp_rt_model *m, dp_model_file *mf, const dp_rt_load_opts *o);
+/* After a successful load: 1 when the model now owns mf (experts paged from it). */
+int dp_rt_experts_owns_source(dp_rt_model *m);
+void dp_rt_experts_free(dp_rt_experts *ex);
 /* Upload layer li's router and experts (staging: a host buffer of staging_bytes). */
 dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *staging, size_t staging_bytes);
 void dp_rt_moe_free(dp_rt_moe *x);

@@ -284,6 +284,7 @@ dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_o
                   dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
+  if (!st) st = dp_rt_experts_init(m, mf, o); /* experts.c: residency of MoE layers */
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
@@ -317,6 +318,7 @@ void dp_rt_model_free(dp_rt_model *m) {
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
   dp_free(m->owned_w);
   for (int i = 0; m->layers && i < m->plan->n_layers; i++) dp_rt_moe_free(m->layers[i].moe);
+  dp_rt_experts_free(m->ex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
