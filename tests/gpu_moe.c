@@ -27,7 +27,7 @@
 #define T_IN 40
 #define N_GEN 8
 
-typedef struct run_out { float *logits, *chunked, *gl; int32_t gen[N_GEN]; int V; } run_out;
+typedef struct run_out { float *logits, *chunked, *gl; int32_t gen[N_GEN], gen2[N_GEN]; int V; } run_out;
 
 static void run_free(run_out *r) { dp_free(r->logits), dp_free(r->chunked), dp_free(r->gl); }
 
@@ -45,6 +45,10 @@ static dp_status run_model(dp_model *m, const int32_t *ids, int gpu_family, run_
   dp_status st = dp_session_create(m, NULL, &s);
   if (!st) st = dp_session_eval(s, ids, T_IN, r->logits);
   if (!st) st = dp_session_greedy(s, N_GEN, r->gen, r->gl);
+  dp_session_reset(s); /* the batched decode loop (several steps per submit), ids only */
+  if (!st) st = dp_session_eval(s, ids, T_IN, NULL);
+  if (!st) st = dp_session_greedy(s, N_GEN, r->gen2, NULL);
+  if (!st && memcmp(r->gen, r->gen2, sizeof r->gen)) st = dp_error(DP_ERR_INTERNAL, "batched greedy ids differ from step-by-step");
   if (!gpu_family && !st) st = dp_rt_session_create(m->rt, 0, 8, 4, &rs); /* chunks of 8: the CPU family (as gpu_golden) */
   if (!gpu_family && !st) st = dp_rt_eval(rs, ids, T_IN, r->chunked);
   if (gpu_family) memset(r->chunked, 0, T_IN * V * 4);
