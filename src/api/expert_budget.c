@@ -1,4 +1,4 @@
-/* experts.c (api) -- the public side of expert residency (doppler.h): parsing an
+/* expert_budget.c -- the public side of expert residency (doppler.h): parsing an
  * --expert-budget value and the residency counters of a loaded model. The residency itself is
  * the runtime's (src/runtime/experts.c). */
 #include <ctype.h>
