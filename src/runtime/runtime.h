@@ -86,22 +86,23 @@ typedef struct dp_rt_model {
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
-  dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
+  int q4k_dequant, f16;                    /* dp_rt_load_opts */
   dp_rt_experts *ex;                       /* MoE models: expert residency (experts.c), else NULL */
 } dp_rt_model;
 
 /* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
  * The model keeps no reference to mf. */
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
-/* Load-time choices (the API resolves them from flags, manifest hints and defaults):
- * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
- * expands them once at load, chunk by chunk through the staging buffer, into that type, read
- * by the dense kernels (--q4k-matmul dequant). dp_rt_model_load is this with DP_Q4_K. */
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults; both 0 is
+ * dp_rt_model_load): q4k_dequant expands Q4_K matrices once at load, chunk by chunk through the
+ * staging buffer, into dense rows read by the dense kernels (--q4k-matmul dequant); f16
+ * (--compute-precision f16) makes the dense matrices f16: F32 matrices and expanded Q4_K ones
+ * are stored as F16 (round to nearest even), BF16/F16 and the other block types as they are. */
 /* expert_slots (> 0): at most that many experts of each MoE layer resident; expert_bytes (> 0):
  * a byte budget over all experts of all MoE layers; both 0: every expert resident. A budget
  * below top-k experts per layer is DP_ERR_INVALID_ARG. When experts are paged the model keeps
  * mf open and closes it itself (dp_rt_experts_owns_source). */
-typedef struct dp_rt_load_opts { dp_dtype q4k_expand; int expert_slots; uint64_t expert_bytes; } dp_rt_load_opts;
+typedef struct dp_rt_load_opts { int q4k_dequant, f16; int expert_slots; uint64_t expert_bytes; } dp_rt_load_opts;
 dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 

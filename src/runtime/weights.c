@@ -12,8 +12,9 @@
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
  * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
- * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
- * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on. */
+ * q4k_dequant (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 rows (F16 with f16: --compute-precision f16, which also stores F32 matrices as F16)
+ * before they are written (quant/quant.h), and are dense from then on. */
 #include <math.h>
 #include <string.h>
 
@@ -113,8 +114,11 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
  * split into parts of whole rows where it exceeds a storage binding; with texture copies when
  * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
  * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
-/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
-static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+/* The type a matrix stored as t has on the GPU (dp_rt_load_opts): Q4_K expanded, F32 as F16. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) {
+  if (t == DP_Q4_K && m->q4k_dequant) return m->f16 ? DP_F16 : DP_F32;
+  return t == DP_F32 && m->f16 ? DP_F16 : t;
+}
 
 /* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
  * holds k * cols floats (F16 is packed in place over the floats, front to back). */
@@ -269,12 +273,10 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
 
 dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out) {
   *out = NULL;
-  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
-    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
   dp_rt_model *m = dp_calloc(1, sizeof *m);
   if (!m) return DP_ERR_NOMEM;
   m->gpu = g;
-  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
+  m->q4k_dequant = o && o->q4k_dequant, m->f16 = o && o->f16;
   uploader u = {m, mf, NULL, 0};
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
