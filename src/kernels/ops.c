@@ -109,8 +109,8 @@ static const struct variant {
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
   /* mixture of experts (ops_moe.c) */
   {"moe_route", "moe_route", "always", K_MOE_ROUTE, "main", 0, NEED_NONE},
-  {"moe_gemv", "moe_matmul", "gpu family", K_MOE_MATMUL, "gemv", 1, NEED_NONE},
-  {"moe_rows", "moe_matmul", "cpu family", K_MOE_MATMUL, "rows", 1, NEED_NONE},
+  {"moe_gemv", "moe_matmul", "gpu family, pairs not grouped (decode)", K_MOE_MATMUL, "gemv", 1, NEED_NONE},
+  {"moe_rows", "moe_matmul", "cpu family (decode and prefill)", K_MOE_MATMUL, "rows", 1, NEED_NONE},
   {"moe_combine", "moe_combine", "always", K_MOE_COMBINE, "main", 0, NEED_NONE},
   {"moe_group", "moe_group", "always", K_MOE_GROUP, "main", 0, NEED_NONE},
   {"moe_tiled", "moe_matmul", "gpu family, pairs grouped by expert (prefill)", K_MOE_MATMUL, "tiled", 1, NEED_NONE},
