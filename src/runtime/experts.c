@@ -22,7 +22,6 @@
 #include "runtime/runtime.h"
 
 #define TRY(x) do { dp_status s_ = (x); if (s_) return s_; } while (0)
-#define FLUSH_BYTES (64ull << 20) /* finish the queue after this many bytes of writes */
 #define NOT_RESIDENT 0xffffffffu
 
 static const dp_expert_mat MATS[3] = {DP_EXPERT_GATE, DP_EXPERT_UP, DP_EXPERT_DOWN};
@@ -31,16 +30,9 @@ static const dp_expert_mat BIASES[3] = {DP_EXPERT_GATE_BIAS, DP_EXPERT_UP_BIAS, 
 typedef struct loader {
   dp_rt_model *m;
   dp_model_file *mf;
-  uint8_t *staging;
-  size_t staging_bytes;
-  uint64_t since_flush;
+  dp_rt_copy_fn copy;    /* the loader's: run now, or list for the resumable upload */
+  void *ctx;
 } loader;
-
-static dp_status queued(loader *u, uint64_t n) {
-  if ((u->since_flush += n) < FLUSH_BYTES) return DP_OK;
-  u->since_flush = 0;
-  return dp_gpu_finish(u->m->gpu);
-}
 
 static dp_status find(loader *u, const char *name, const dp_tensor_info **t) {
   if (!(*t = dp_model_file_find(u->mf, name)))
@@ -55,42 +47,56 @@ static dp_status expert_read(dp_model_file *mf, const dp_tensor_info *t, uint64_
   return dp_model_file_read(mf, t, off, dst, n);
 }
 
-/* Copy expert e's matrix (tensor t, rows of rb bytes) into slot `slot` of bank k: whole rows
- * through the staging buffer, each write 4-byte aligned (the last zero-padded to 4). */
-static dp_status expert_fetch(loader *u, const dp_tensor_info *t, const dp_moe_bank *k, uint32_t slot) {
-  uint64_t rb = dp_dtype_row_bytes(k->type, k->K);
+dp_status dp_rt_copy_run(dp_rt_model *m, dp_model_file *mf, const dp_rt_copy *c, uint8_t *staging) {
+  uint64_t n = c->f32 ? dp_tensor_nelems(c->t) * 4 : c->n, padded = (n + 3) & ~3ull;
+  if (padded > DP_RT_EXPERT_STAGING || c->dst % 4)
+    return dp_error(DP_ERR_INTERNAL, "%s: a copy of %llu bytes to offset %llu", c->t->name, (unsigned long long)n, (unsigned long long)c->dst);
+  TRY(c->f32 ? dp_model_file_read_f32(mf, c->t, (float *)staging) : expert_read(mf, c->t, c->off, staging, n));
+  memset(staging + n, 0, (size_t)(padded - n));
+  return dp_gpu_buffer_write(m->gpu, c->buf, c->dst, staging, (size_t)padded);
+}
+
+/* rows [0, rows) of tensor t (rb bytes each) into buf from byte `base` (4-aligned): copies of
+ * whole rows within the staging buffer, each starting 4-byte aligned */
+static dp_status copy_rows(dp_rt_copy_fn fn, void *ctx, const dp_tensor_info *t, uint64_t rb, uint64_t rows, dp_gpu_buffer *buf,
+                           uint64_t base) {
   uint64_t a4 = rb % 4 == 0 ? 1 : rb % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
-  uint64_t per = (u->staging_bytes - 4) / rb / a4 * a4;
+  uint64_t per = (DP_RT_EXPERT_STAGING - 4) / rb / a4 * a4;
   if (per == 0) return dp_error(DP_ERR_UNSUPPORTED, "%s: rows of %llu bytes exceed the staging buffer", t->name, (unsigned long long)rb);
-  dp_gpu_buffer *b = k->buf[slot / k->per_buf];
-  uint64_t base = (uint64_t)(slot % k->per_buf) * k->estride;
-  for (uint64_t r = 0; r < k->N; r += per) {
-    uint64_t n = k->N - r < per ? k->N - r : per, bytes = n * rb, padded = (bytes + 3) & ~3ull;
-    TRY(expert_read(u->mf, t, r * rb, u->staging, bytes));
-    memset(u->staging + bytes, 0, (size_t)(padded - bytes));
-    TRY(dp_gpu_buffer_write(u->m->gpu, b, base + r * rb, u->staging, (size_t)padded));
-    TRY(queued(u, padded));
+  for (uint64_t r = 0; r < rows; r += per) {
+    uint64_t k = rows - r < per ? rows - r : per;
+    dp_rt_copy c = {t, r * rb, k * rb, 0, buf, base + r * rb};
+    TRY(fn(ctx, &c));
   }
   return DP_OK;
 }
 
+static dp_status run_now(void *ctx, const dp_rt_copy *c) {
+  dp_rt_model *m = ctx;
+  return dp_rt_copy_run(m, m->ex->src, c, m->ex->staging);
+}
+
+/* Expert e's matrix (tensor t) into slot `slot` of bank k. */
+static dp_status expert_fetch(dp_rt_copy_fn fn, void *ctx, const dp_tensor_info *t, const dp_moe_bank *k, uint32_t slot) {
+  return copy_rows(fn, ctx, t, dp_dtype_row_bytes(k->type, k->K), k->N, k->buf[slot / k->per_buf],
+                   (uint64_t)(slot % k->per_buf) * k->estride);
+}
+
 /* a 1-D f32 GPU buffer from tensors names[0..n) of `len` elements each, back to back */
 static dp_status upload_f32(loader *u, dp_plan_name *names, int n, uint64_t len, const char *label, dp_gpu_buffer **out) {
-  float *f = dp_malloc((size_t)(n * len) * sizeof *f);
-  if (!f) return DP_ERR_NOMEM;
-  dp_status st = DP_OK;
-  for (int i = 0; !st && i < n; i++) {
+  if (len * 4 > DP_RT_EXPERT_STAGING) return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu elements", names[0], (unsigned long long)len);
+  TRY(dp_gpu_buffer_create(u->m->gpu, n * len * 4, label, out));
+  for (int i = 0; i < n; i++) {
     const dp_tensor_info *t;
-    if (!(st = find(u, names[i], &t)) && dp_tensor_nelems(t) != len)
-      st = dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), names[i],
-                    (unsigned long long)dp_tensor_nelems(t), (unsigned long long)len);
-    if (!st) st = dp_model_file_read_f32(u->mf, t, f + (size_t)i * len);
+    TRY(find(u, names[i], &t));
+    if (dp_tensor_nelems(t) != len)
+      return dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), names[i],
+                      (unsigned long long)dp_tensor_nelems(t), (unsigned long long)len);
+    dp_rt_copy c = {t, 0, len * 4, 1, *out, (uint64_t)i * len * 4};
+    TRY(u->copy(u->ctx, &c));
   }
-  if (!st) st = dp_gpu_buffer_create(u->m->gpu, n * len * 4, label, out);
-  if (!st) st = dp_gpu_buffer_write(u->m->gpu, *out, 0, f, (size_t)(n * len * 4));
-  dp_free(f);
-  if (!st) u->m->weight_bytes += n * len * 4;
-  return st;
+  u->m->weight_bytes += n * len * 4;
+  return DP_OK;
 }
 
 static int kernel_type_ok(dp_dtype t, uint64_t K) {
@@ -146,7 +152,7 @@ static dp_status load_bank(loader *u, int li, int i, dp_rt_moe *x) {
     TRY(find(u, nm, &t));
     if (x->src) x->src[(size_t)i * E + e] = t;
     if (u->m->ex && u->m->ex->paged) continue;
-    TRY(expert_fetch(u, t, k, e));
+    TRY(expert_fetch(u->copy, u->ctx, t, k, e));
     u->m->weight_bytes += t->nbytes;
   }
   k->map = dp_view_of(x->map, 0);
@@ -163,11 +169,11 @@ static dp_status load_bank(loader *u, int li, int i, dp_rt_moe *x) {
   return DP_OK;
 }
 
-dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *staging, size_t staging_bytes) {
+dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, dp_rt_copy_fn copy, void *ctx) {
   const dp_plan *p = m->plan;
   const dp_layer_plan *P = &p->layers[li];
   dp_rt_layer *L = &m->layers[li];
-  loader u = {m, mf, staging, staging_bytes, 0};
+  loader u = {m, mf, copy, ctx};
   uint32_t E = (uint32_t)p->n_experts, d = (uint32_t)p->d_model;
   if (E > DP_MOE_MAX_EXPERTS || p->n_experts_per_tok < 1 || p->n_experts_per_tok > p->n_experts)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: top-%d of %d experts: the GPU runtime takes 1 <= top-k <= experts <= %d",
@@ -182,13 +188,9 @@ dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *stagin
     return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: dtype %s with row length %u is not supported by the GPU kernels",
                     dp_model_file_path(mf), P->router, dp_dtype_name(t->dtype), d);
   x->router_type = t->dtype;
-  uint64_t rbytes = t->nbytes, padded = (rbytes + 3) & ~3ull;
-  if (padded > staging_bytes) return dp_error(DP_ERR_UNSUPPORTED, "%s: router of %llu bytes", P->router, (unsigned long long)rbytes);
-  TRY(dp_model_file_read(mf, t, 0, staging, rbytes));
-  memset((uint8_t *)staging + rbytes, 0, (size_t)(padded - rbytes));
-  TRY(dp_gpu_buffer_create(m->gpu, padded, "router", &x->router));
-  TRY(dp_gpu_buffer_write(m->gpu, x->router, 0, staging, (size_t)padded));
-  m->weight_bytes += rbytes;
+  TRY(dp_gpu_buffer_create(m->gpu, (t->nbytes + 3) & ~3ull, "router", &x->router));
+  TRY(copy_rows(copy, ctx, t, dp_dtype_row_bytes(t->dtype, d), E, x->router, 0));
+  m->weight_bytes += t->nbytes;
   if (P->router_bias[0]) {
     dp_plan_name nb;
     memcpy(nb, P->router_bias, sizeof nb);
@@ -354,9 +356,8 @@ static dp_status page_in(dp_rt_model *m, dp_rt_moe *x, uint32_t E, uint32_t e, c
     if (!keep[x->in_slot[sl]] && x->used[sl] < x->used[v]) v = sl;
   if (v == NOT_RESIDENT) return dp_error(DP_ERR_INTERNAL, "expert residency: no slot to evict");
   if (x->in_slot[v] >= 0) x->slot_of[x->in_slot[v]] = NOT_RESIDENT;
-  loader u = {m, ex->src, ex->staging, DP_RT_EXPERT_STAGING, 0};
   for (int i = 0; i < 3; i++) {
-    TRY(expert_fetch(&u, x->src[(size_t)i * E + e], &x->bank[i], v));
+    TRY(expert_fetch(run_now, m, x->src[(size_t)i * E + e], &x->bank[i], v));
     ex->paged_bytes += x->src[(size_t)i * E + e]->nbytes;
   }
   x->in_slot[v] = (int32_t)e, x->slot_of[e] = v, x->used[v] = ++ex->clock;

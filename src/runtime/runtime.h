@@ -178,8 +178,22 @@ dp_status dp_rt_experts_init(dp_rt_model *m, dp_model_file *mf, const dp_rt_load
 /* After a successful load: 1 when the model now owns mf (experts paged from it). */
 int dp_rt_experts_owns_source(dp_rt_model *m);
 void dp_rt_experts_free(dp_rt_experts *ex);
-/* Upload layer li's router and experts (staging: a host buffer of staging_bytes). */
-dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, void *staging, size_t staging_bytes);
+/* One upload of an MoE layer's weights: stored bytes [off, off + n) of tensor t (n within
+ * DP_RT_EXPERT_STAGING - 4), or (f32) the whole 1-D tensor t as f32, written to buf at byte
+ * dst (4-aligned; the last bytes zero-padded to 4). dp_rt_moe_load hands each to `copy`, which
+ * runs it at once (dp_rt_copy_run through a staging buffer of DP_RT_EXPERT_STAGING bytes) or
+ * lists it for a resumable upload. */
+typedef struct dp_rt_copy {
+  const dp_tensor_info *t;
+  uint64_t off, n;
+  int f32;
+  dp_gpu_buffer *buf;
+  uint64_t dst;
+} dp_rt_copy;
+typedef dp_status (*dp_rt_copy_fn)(void *ctx, const dp_rt_copy *c);
+dp_status dp_rt_copy_run(dp_rt_model *m, dp_model_file *mf, const dp_rt_copy *c, uint8_t *staging);
+/* Create layer li's router and expert buffers and hand their uploads to copy. */
+dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, dp_rt_copy_fn copy, void *ctx);
 void dp_rt_moe_free(dp_rt_moe *x);
 /* The session's MoE scratch buffers (moe_*). */
 dp_status dp_rt_moe_session(dp_rt_session *s);

@@ -234,6 +234,14 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
 }
 
+/* experts.c's uploads of an MoE layer, run at once through the staging buffer */
+_Static_assert(STAGING_BYTES >= DP_RT_EXPERT_STAGING, "MoE copies fit the staging buffer");
+static dp_status moe_copy(void *ctx, const dp_rt_copy *c) {
+  uploader *u = ctx;
+  dp_status st = dp_rt_copy_run(u->m, u->mf, c, u->staging);
+  return st ? st : queued(u, c->f32 ? dp_tensor_nelems(c->t) * 4 : c->n);
+}
+
 static dp_status load_layer(uploader *u, int li) {
   const dp_plan *p = u->m->plan;
   const dp_layer_plan *P = &p->layers[li];
@@ -257,7 +265,7 @@ static dp_status load_layer(uploader *u, int li) {
   if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
   if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
   if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
-  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, u->staging, STAGING_BYTES); /* experts.c */
+  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, moe_copy, u); /* experts.c */
   const char *gu_names[2] = {P->gate, P->up};
   uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
   dp_rt_weight gu[2];
