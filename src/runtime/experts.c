@@ -6,8 +6,12 @@
  * MXFP4: the moe_matmul kernels decode it) in a slot of estride bytes (the expert's rows,
  * rounded up to 4 bytes), slots packed into buffers of at most one storage binding each; the
  * biases (gpt-oss) as [E, N] f32; map [E] u32, expert -> slot (the identity when every
- * expert is resident). Experts are written slot by slot through the caller's staging buffer
- * by expert_fetch(), the one function that reads expert bytes from the model source.
+ * expert is resident). Every upload is a dp_rt_copy (runtime.h: bytes of a tensor into a
+ * buffer at an offset) handed to the loader's function (weights.c runs it at once; a
+ * resumable loader lists it as a job); expert matrices are read by expert_read(), the one
+ * function that reads expert bytes from the model source, at load and when paging.
+ * Residency (--expert-budget, docs/runtime.md): at most `slots` experts per layer, the rest
+ * paged in on demand (record_paged: ids read back once per layer, waves, LRU, prefetch).
  *
  * Forward (T tokens, k experts each, R = T k pairs), nothing read back:
  *   h = norm(x);  logits = h router^T (+ b);  ids, w = moe_route(logits)
