@@ -3,8 +3,9 @@
  *   * expert residency: the mixtral and gptoss fixtures with a budget of a quarter of the
  *     experts (2 of 8 per layer, by count and as a byte size) give exactly the logits and ids
  *     of the fully resident model (prefill of 40 ids in one pass and in chunks of 8, 8 greedy
- *     decode steps; gptoss also in the GPU kernel family, one pass); the counters move (misses > 0, bytes paged); a
- *     budget below top-k fails with DP_ERR_INVALID_ARG and the budget parser takes 2G / 64M;
+ *     decode steps; gptoss also in the GPU kernel family, one pass, but not on SwiftShader);
+ *     the counters move (misses > 0, bytes paged); a budget below top-k fails with
+ *     DP_ERR_INVALID_ARG and the budget parser takes 2G / 64M;
  *   * convert --quant mxfp4 of both fixtures (RDRR and GGUF): the expert matrices are MXFP4,
  *     the other matrices Q8_0, and the GPU matches the CPU reference of the converted file
  *     (relative error <= 1e-4, greedy ids by the fixture README's rule), also with storage
@@ -15,7 +16,8 @@
  *     yarn) and new config forms, 70-token prompts past the sliding window of 8: GPU against
  *     the CPU reference (relative error <= 1e-4, greedy ids by the README rule), without and
  *     with an expert budget (then also identical to the resident run).
- * ~10 s on lavapipe, ~10 s on SwiftShader (2-core machine). */
+ * 33 s on lavapipe and 180 s on SwiftShader measured at load average 10-13 on the 2-core box
+ * (most of it the CPU reference and the 70-token prompts; quiet: a fraction of that). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,7 +256,11 @@ int main(int argc, char **argv) {
   parse();
   if (argc > 1) { budget(argv[1], 2); return dp_test_summary("gpu_moe"); } /* one fixture's budget checks only */
   budget("mixtral", 1);
-  budget("gptoss", 2); /* also the GPU kernel family (tiled prefill, workgroup GEMVs) */
+  /* also the GPU kernel family (tiled prefill, workgroup GEMVs), except on SwiftShader, whose
+   * 64-256-wide workgroups with barriers make it minutes; gpu_golden and gpu_kernels_moe run that
+   * family there */
+  const char *ad = getenv("DOPPLER_ADAPTER");
+  budget("gptoss", ad && !strcmp(ad, "swiftshader") ? 1 : 2);
   char tmp[256];
   snprintf(tmp, sizeof tmp, "%s/dp_gpu_moe_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (!mkdtemp(tmp)) { perror("mkdtemp"); return 1; }
