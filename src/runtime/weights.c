@@ -240,6 +240,14 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
 }
 
+/* experts.c's uploads of an MoE layer, run at once through the staging buffer */
+_Static_assert(STAGING_BYTES >= DP_RT_EXPERT_STAGING, "MoE copies fit the staging buffer");
+static dp_status moe_copy(void *ctx, const dp_rt_copy *c) {
+  uploader *u = ctx;
+  dp_status st = dp_rt_copy_run(u->m, u->mf, c, u->staging);
+  return st ? st : queued(u, c->f32 ? dp_tensor_nelems(c->t) * 4 : c->n);
+}
+
 static dp_status load_layer(uploader *u, int li) {
   const dp_plan *p = u->m->plan;
   const dp_layer_plan *P = &p->layers[li];
@@ -263,6 +271,7 @@ static dp_status load_layer(uploader *u, int li) {
   if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
   if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
   if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
+  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, moe_copy, u); /* experts.c */
   const char *gu_names[2] = {P->gate, P->up};
   uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
   dp_rt_weight gu[2];
@@ -291,14 +300,11 @@ dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_o
                   dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
+  if (!st) st = dp_rt_experts_init(m, mf, o); /* experts.c: residency of MoE layers */
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
-    if (p->layers[i].ffn != DP_FFN_DENSE)
-      st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
-                    dp_model_file_path(mf), i);
   int tied = p->tied || !strcmp(p->output, p->embed);
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
   if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
@@ -328,6 +334,8 @@ void dp_rt_model_free(dp_rt_model *m) {
   dp_free(m->owned);
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
   dp_free(m->owned_w);
+  for (int i = 0; m->layers && i < m->plan->n_layers; i++) dp_rt_moe_free(m->layers[i].moe);
+  dp_rt_experts_free(m->ex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
