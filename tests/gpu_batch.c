@@ -17,7 +17,9 @@
  *   and no weight textures (lavapipe only: the lent H200's code path), and two synthetic
  *   checkpoints (tools/synth.h): qwen3 with q/k norms, head_dim 24 and vocabulary 777 (rows of
  *   q|k|v and logits not 256-byte aligned: the copy paths; K % 8 != 0: no textures), gemma3
- *   with a sliding window, sandwich norms and softcaps;
+ *   with a sliding window, sandwich norms and softcaps; the mixtral and gpt-oss golden
+ *   fixtures (../shared/fixtures/golden: MoE router and expert products per row), mixtral
+ *   also with the hardware-GPU kernels on lavapipe;
  * * argument errors: NULL, an empty batch, a generation twice.
  * Bounded: on the 2-core machine under a load average of 12, with the pipelines in Mesa's
  * shader cache ~45-70 s on lavapipe and SwiftShader; compiling them (first run) up to ~200 s;
@@ -314,6 +316,10 @@ int main(void) {
   test_sessions("doppler-tiny", dp_test_shared("models/doppler-tiny"), 0, NS, 28, now_s());
   test_sessions("doppler-tiny, gpu kernels", dp_test_shared("models/doppler-tiny"), 1, 6, 12, now_s());
   test_synth();
+  /* mixture of experts (the golden fixtures): router and expert products per row */
+  test_sessions("mixtral", dp_test_shared("fixtures/golden/mixtral"), 0, 8, 12, now_s());
+  test_sessions("gpt-oss", dp_test_shared("fixtures/golden/gptoss"), 0, 8, 12, now_s());
+  test_sessions("mixtral, gpu kernels", dp_test_shared("fixtures/golden/mixtral"), 1, 6, 10, now_s());
   double el = now_s() - t0;
   printf("total %.1f s\n", el);
   CHECK(el < 400, "took %.0f s (bound 400 s)", el);

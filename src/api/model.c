@@ -78,11 +78,13 @@ dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model *
     snprintf(m->kind, sizeof m->kind, "%s", dp_model_file_kind(mf));
     snprintf(m->adapter, sizeof m->adapter, "%s", dp_gpu_get_info(m->gpu)->adapter);
     st = dp_api_resolve_overrides(opt, mf, dp_gpu_get_info(m->gpu), &m->ov);
-    dp_rt_load_opts lo = {dp_api_q4k_expand(&m->ov)};
+    dp_rt_load_opts lo = dp_api_load_opts(&m->ov);
+    lo.expert_slots = opt ? opt->expert_budget_n : 0, lo.expert_bytes = opt ? opt->expert_budget_bytes : 0;
     if (!st) st = dp_rt_model_load_with(m->gpu, mf, &lo, &m->rt);
   }
   if (!st) st = swap_kernels(m, opt);
   if (!st) st = load_tokenizer(m, mf);
+  if (m->rt && dp_rt_experts_owns_source(m->rt)) mf = NULL; /* experts paged from it: the runtime keeps it, closes it */
   dp_model_file_close(mf);
   if (st) { dp_model_free(m); return st; }
   *out = m;

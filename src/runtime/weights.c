@@ -12,8 +12,9 @@
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
  * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
- * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
- * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on. */
+ * q4k_dequant (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 rows (F16 with f16: --compute-precision f16, which also stores F32 matrices as F16)
+ * before they are written (quant/quant.h), and are dense from then on. */
 #include <math.h>
 #include <string.h>
 
@@ -109,23 +110,31 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
   return DP_OK;
 }
 
-/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
- * split into parts of whole rows where it exceeds a storage binding; with texture copies when
- * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
- * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
-/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
-static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+/* The type a matrix stored as t has on the GPU (dp_rt_load_opts): Q4_K expanded, F32 as F16. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) {
+  if (t == DP_Q4_K && m->q4k_dequant) return m->f16 ? DP_F16 : DP_F32;
+  return t == DP_F32 && m->f16 ? DP_F16 : t;
+}
 
-/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
- * holds k * cols floats (F16 is packed in place over the floats, front to back). */
-static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
-  dp_status st = dp_dequantize(from, src, dst, k * cols);
-  if (st || to == DP_F32) return st;
-  uint16_t *h = (uint16_t *)dst;
-  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+/* n elements of type `from` in the staging buffer -> type `to` (F32 or F16): the F32 values in
+ * wide (n floats); F16 ones then back in the staging buffer (its source bytes are read). *out:
+ * where the converted rows are. */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, uint8_t *staging, float *wide, uint64_t n, const void **out) {
+  dp_status st = dp_dequantize(from, staging, wide, n);
+  if (st) return st;
+  *out = wide;
+  if (to == DP_F32) return DP_OK;
+  uint16_t *h = (uint16_t *)(void *)staging;
+  for (uint64_t i = 0; i < n; i++) h[i] = dp_f32_to_f16(wide[i]);
+  *out = staging;
   return DP_OK;
 }
 
+/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
+ * split into parts of whole rows where it exceeds a storage binding; with texture copies when
+ * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
+ * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write); expanded
+ * there first where gpu_type differs from the stored type. */
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
   dp_dtype tt = gpu_type(m, t[0]->dtype);
@@ -145,15 +154,16 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
   if (per == 0)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
                     (unsigned long long)a4, (unsigned long long)(rb > rbt ? rb : rbt), STAGING_BYTES);
-  float *wide = NULL; /* expanded rows (q4k_expand) */
+  float *wide = NULL; /* the chunk expanded (gpu_type differs) */
   if (tt != t[0]->dtype && !(wide = dp_malloc((size_t)(per * cols * sizeof *wide)))) return DP_ERR_NOMEM;
   for (int i = 0; i < n && !st; i++) {
     uint64_t tr = t[i]->nbytes / rb;
     for (uint64_t r = 0; r < tr && !st; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
+      const void *data = u->staging;
       st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb);
-      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k, cols);
-      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, wide ? (const void *)wide : u->staging);
+      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k * cols, &data);
+      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, data);
       if (!st) st = queued(u, k * rbt * ((*out)->tex ? 2 : 1));
     }
     at += tr;
@@ -230,6 +240,14 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
 }
 
+/* experts.c's uploads of an MoE layer, run at once through the staging buffer */
+_Static_assert(STAGING_BYTES >= DP_RT_EXPERT_STAGING, "MoE copies fit the staging buffer");
+static dp_status moe_copy(void *ctx, const dp_rt_copy *c) {
+  uploader *u = ctx;
+  dp_status st = dp_rt_copy_run(u->m, u->mf, c, u->staging);
+  return st ? st : queued(u, c->f32 ? dp_tensor_nelems(c->t) * 4 : c->n);
+}
+
 static dp_status load_layer(uploader *u, int li) {
   const dp_plan *p = u->m->plan;
   const dp_layer_plan *P = &p->layers[li];
@@ -253,6 +271,7 @@ static dp_status load_layer(uploader *u, int li) {
   if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
   if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
   if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
+  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, moe_copy, u); /* experts.c */
   const char *gu_names[2] = {P->gate, P->up};
   uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
   dp_rt_weight gu[2];
@@ -268,12 +287,10 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
 
 dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out) {
   *out = NULL;
-  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
-    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
   dp_rt_model *m = dp_calloc(1, sizeof *m);
   if (!m) return DP_ERR_NOMEM;
   m->gpu = g;
-  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
+  m->q4k_dequant = o && o->q4k_dequant, m->f16 = o && o->f16;
   uploader u = {m, mf, NULL, 0};
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
@@ -283,14 +300,11 @@ dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_o
                   dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
+  if (!st) st = dp_rt_experts_init(m, mf, o); /* experts.c: residency of MoE layers */
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
-    if (p->layers[i].ffn != DP_FFN_DENSE)
-      st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
-                    dp_model_file_path(mf), i);
   int tied = p->tied || !strcmp(p->output, p->embed);
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
   if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
@@ -320,6 +334,8 @@ void dp_rt_model_free(dp_rt_model *m) {
   dp_free(m->owned);
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
   dp_free(m->owned_w);
+  for (int i = 0; m->layers && i < m->plan->n_layers; i++) dp_rt_moe_free(m->layers[i].moe);
+  dp_rt_experts_free(m->ex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
