@@ -26,4 +26,6 @@ struct dp_session {
 /* generate.c: the read-back a dp_gen waits for (NULL when none), for native.c's wait. */
 dp_gpu_readback *dp_gen_readback(const dp_gen *g);
 dp_gpu *dp_gen_gpu(const dp_gen *g);
+/* load.c: the device a dp_load uploads to, for native.c's drain. */
+dp_gpu *dp_load_gpu(const dp_load *l);
 #endif
