@@ -110,6 +110,8 @@ typedef struct dp_model_info {
   int n_layers, d_model, n_heads, n_kv_heads, head_dim, vocab_size, max_context;
   int bos_id, eos_id;        /* -1 if none (the tokenizer's, else the config's) */
   int add_bos;               /* the tokenizer settings ask for a BOS before a prompt */
+  const int32_t *eog_ids;    /* every end-of-generation id (generation stops at them), n_eog */
+  int n_eog;
   int has_tokenizer;
   uint64_t weight_bytes;     /* bytes uploaded to the GPU */
 } dp_model_info;
@@ -242,6 +244,17 @@ dp_status dp_session_eval(dp_session *s, const int32_t *ids, size_t n, float *lo
  * the top logit the best other token is taken). ids[n]; logits[n][vocab] (may be NULL): the
  * raw logits of each step. The session must hold at least one token. */
 dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits);
+/* The same without waiting (the browser's dp_session_eval): feed 1..dp_session_logits_rows(s)
+ * ids and start the read-back of their logits; once dp_logits_poll says 1 (natively after
+ * dp_logits_wait; in the browser the mapAsync promise), dp_logits_finish writes logits[n][vocab]
+ * and releases r. The session holds the ids from the start on, as after dp_session_eval;
+ * dp_logits_finish(r, NULL) drops the logits. */
+typedef struct dp_logits dp_logits;
+int dp_session_logits_rows(const dp_session *s);
+dp_status dp_logits_start(dp_session *s, const int32_t *ids, size_t n, dp_logits **out);
+int dp_logits_poll(dp_logits *r);
+dp_status dp_logits_wait(dp_logits *r);   /* native hosts only: blocks */
+dp_status dp_logits_finish(dp_logits *r, float *logits);
 /* Negative log-likelihood of ids[1..n-1] given their prefixes, scored from an empty cache
  * (the session is reset first and after). nll[n-1] (natural log), computed on the GPU. */
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll);

@@ -6,6 +6,8 @@
  *   done == total; the model's weight bytes, logits equal dp_model_load's of the
  *   same folder bit for bit, and so do greedy tokens and the tokenizer's ids;
  * * no blocking GPU wait during a supplied load (drains are the host's);
+ * * resumable logits (dp_logits_*): the rows of dp_session_eval, bit for bit, without a wait,
+ *   then greedy decode continues from them as after dp_session_eval;
  * * errors: a wrong byte count, a missing manifest, a malformed manifest (named), an abandoned
  *   load (DP_ERR_CANCELLED), a supply without an open request; nothing leaks (ASan). */
 #include <stdio.h>
@@ -83,6 +85,25 @@ static void compare_models(dp_model *a, dp_model *b) {
   if (!st) st = dp_session_eval(sb, ids, n, lb);
   CHECK(!st, "eval: %s", dp_error_message());
   if (!st) CHECK(!memcmp(la, lb, n * V * sizeof *la), "logits of the supplied load differ from dp_model_load's");
+  /* resumable logits: the same rows as dp_session_eval, no blocking wait until dp_logits_wait */
+  if (!st) {
+    dp_session_reset(sa);
+    float *lc = malloc(n * V * sizeof *lc);
+    memset(lc, 0xff, n * V * sizeof *lc);
+    dp_logits *r = NULL;
+    uint64_t w0 = dp_gpu_wait_count(a->gpu);
+    st = dp_logits_start(sa, ids, n, &r);
+    CHECK(!st && dp_gpu_wait_count(a->gpu) == w0, "dp_logits_start waited or failed: %s", dp_error_message());
+    while (!st && !dp_logits_poll(r)) {}
+    if (!st) st = dp_logits_finish(r, lc);
+    CHECK(!st && !memcmp(lc, la, n * V * sizeof *lc), "dp_logits_* rows differ from dp_session_eval's: %s", dp_error_message());
+    CHECK(dp_session_position(sa) == (int)n, "position %d after dp_logits of %zu ids", dp_session_position(sa), n);
+    CHECK(dp_session_logits_rows(sa) >= (int)n, "logits rows %d", dp_session_logits_rows(sa));
+    st = dp_logits_start(sa, ids, (size_t)dp_session_logits_rows(sa) + 1, &r);
+    CHECK(st == DP_ERR_INVALID_ARG, "too many rows accepted");
+    st = DP_OK;
+    free(lc);
+  }
   int32_t ga[16], gb[16];
   if (!st) st = dp_session_greedy(sa, 16, ga, NULL);
   if (!st) st = dp_session_greedy(sb, 16, gb, NULL);

@@ -44,6 +44,7 @@ dp_status dp_model_get_info(const dp_model *m, dp_model_info *info) {
   info->eos_id = m->tok ? dp_tokenizer_eos(m->tok) : p->n_eos ? p->eos_ids[0] : -1;
   info->add_bos = m->tok ? dp_tokenizer_add_bos(m->tok) : 0;
   info->has_tokenizer = m->tok != NULL;
+  info->eog_ids = m->rt->eos, info->n_eog = m->rt->n_eos;
   info->weight_bytes = m->rt->weight_bytes;
   return DP_OK;
 }
@@ -161,4 +162,40 @@ dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll) {
   if (!s || (n && (!ids || !nll))) return dp_error(DP_ERR_INVALID_ARG, "dp_session_score: NULL argument");
   return dp_rt_score(s->rt, ids, n, nll);
+}
+
+/* ---- resumable logits ---- */
+struct dp_logits {
+  dp_session *s;
+  dp_gpu_readback *rb;
+};
+
+int dp_session_logits_rows(const dp_session *s) { return dp_rt_eval_rows(s->rt); }
+
+dp_status dp_logits_start(dp_session *s, const int32_t *ids, size_t n, dp_logits **out) {
+  *out = NULL;
+  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_start: NULL argument");
+  if (s->active) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_start: the session is generating");
+  dp_logits *r = dp_calloc(1, sizeof *r);
+  if (!r) return DP_ERR_NOMEM;
+  r->s = s;
+  dp_status st = dp_rt_eval_start(s->rt, ids, n, &r->rb);
+  if (st) { dp_free(r); return st; }
+  *out = r;
+  return DP_OK;
+}
+
+int dp_logits_poll(dp_logits *r) { return dp_gpu_read_poll(r->s->m->gpu, r->rb); }
+
+dp_gpu_readback *dp_logits_readback(const dp_logits *r) { return r->rb; }
+dp_gpu *dp_logits_gpu(const dp_logits *r) { return r->s->m->gpu; }
+
+dp_status dp_logits_finish(dp_logits *r, float *logits) {
+  if (!r) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_finish: NULL argument");
+  dp_gpu *g = r->s->m->gpu;
+  dp_status st;
+  if (logits) st = dp_gpu_read_finish(g, r->rb, logits);
+  else { dp_gpu_read_discard(g, r->rb); st = DP_OK; }
+  dp_free(r);
+  return st;
 }

@@ -13,6 +13,11 @@ dp_status dp_load_drain(dp_load *l) {
   return dp_gpu_finish(dp_load_gpu(l));
 }
 
+dp_status dp_logits_wait(dp_logits *r) {
+  if (!r) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_wait: NULL argument");
+  return dp_gpu_read_wait(dp_logits_gpu(r), dp_logits_readback(r));
+}
+
 dp_status dp_gen_wait(dp_gen *g) {
   if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_wait: NULL argument");
   if (!dp_gen_pending(g)) return DP_OK;

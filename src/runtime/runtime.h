@@ -149,6 +149,12 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n);
 /* Feed n ids (chunked); logits [n][vocab] of every position to the host (NULL: only the last
  * position's logits are kept on the GPU, for sampling). DP_ERR_CONTEXT_FULL past ctx. */
 dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logits);
+/* The same without waiting, for at most dp_rt_eval_rows(s) ids: records their forward pass and
+ * LM head and starts the read-back of their logits [n][vocab] (the host awaits it, then
+ * dp_gpu_read_finish); the session then holds them and valid logits, as after dp_rt_eval. */
+#define DP_RT_EVAL_MAX_ROWS 512
+dp_status dp_rt_eval_start(dp_rt_session *s, const int32_t *ids, size_t n, dp_gpu_readback **rb);
+int dp_rt_eval_rows(const dp_rt_session *s);
 /* NLL of ids[1..n-1] from an empty cache (n <= ctx). nll[n-1]. Leaves the session reset. */
 dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll);
 
