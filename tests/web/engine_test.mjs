@@ -12,8 +12,9 @@
 //     -- the tolerances of tests/gpu_golden.c;
 //  3. without --enable-unsafe-webgpu createEngine rejects with code 'webgpu-unavailable'
 //     (only where this Chromium has WebGPU off by default; noted otherwise).
-// Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu] [--bench N] (bench: paired
-// decode tok/s, browser vs native, N pairs; prints figures, asserts nothing about speed).
+// Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
+// paired decode tok/s, browser vs native, N pairs, tests/web/bench.mjs; prints figures, asserts
+// nothing about speed).
 // Needs `make` and `make wasm`. About 60-90 s on 2 cores.
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# web_test.sh -- the browser build in headless Chromium (tests/web/engine_test.mjs): builds
+# build-wasm/doppler.wasm (`make wasm`), then runs doppler-tiny greedy text against the native
+# build on SwiftShader, the dense golden fixtures through the browser within the native
+# tolerances, and the missing-WebGPU error. Needs build/doppler (make), /usr/bin/chromium and
+# npm playwright-core (scripts/setup.sh). About 60-90 s on 2 cores; bounded by a 600 s timeout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make --no-print-directory wasm
+[ -x /usr/bin/chromium ] || { echo "web_test: /usr/bin/chromium missing (scripts/setup.sh installs it)"; exit 1; }
+[ -d node_modules/playwright-core ] || { echo "web_test: npm playwright-core missing (scripts/setup.sh installs it)"; exit 1; }
+XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp} timeout 600 node tests/web/engine_test.mjs "$@"
