@@ -366,6 +366,7 @@ dp_status dp_rt_load_step(dp_rt_loader *u, int *state, dp_mf_piece *piece) {
     }
     dp_status st = run_job(u, j);
     if (st) return dp_error_wrap(st, "%s: tensor %s", dp_model_file_path(u->mf), j->t->name);
+    dp_model_file_release(u->mf); /* a job's pieces serve only that job: memory stays one job */
     u->bytes_done += j->n;
     u->next++;
   }

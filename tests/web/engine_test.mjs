@@ -3,7 +3,8 @@
 // each job in a Web Worker (tests/web/test_worker.js), models over HTTP with Range requests
 // from tests/web/static_server.mjs. Checks:
 //  1. doppler-tiny greedy text (-n 32) equals `build/doppler run --temp 0 -n 32 -p P` natively
-//     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for two prompts; the browser's adapter is
+//     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for a prompt and for chat messages (no
+//     template: their contents joined by "\n" are P); the browser's adapter is
 //     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
 //     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
@@ -79,10 +80,12 @@ function greedyDiverges(got, ref, refLogits, n, V) {
 }
 
 async function testGreedy(page, srv) {
-  const prompts = ['The jury said', 'Once upon a time, in a small village,'];
-  for (const [k, prompt] of prompts.entries()) {
+  // the second as chat messages: doppler-tiny has no template, so their contents joined by "\n"
+  const cases = [{prompt: 'The jury said'},
+    {prompt: 'Once upon a time,\nin a small village,', messages: [{role: 'user', content: 'Once upon a time,'}, {role: 'user', content: 'in a small village,'}]}];
+  for (const [k, {prompt, messages}] of cases.entries()) {
     const want = nativeRun(prompt, 32);
-    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, max_tokens: 32, abort: k === 0});
+    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, messages, max_tokens: 32, abort: k === 0});
     check(r.ok, `greedy '${prompt}': ${r.error}`);
     if (!r.ok) continue;
     const got = prompt + r.result.text + '\n';

@@ -194,8 +194,12 @@ export function gpuImports(device, info, memory) {
   return {
     imports,
     stats,
-    // A promise that settles once every read-back now in flight has settled.
-    settled: () => Promise.all([...inflight]),
+    // A promise that settles once every read-back now in flight has settled (need: one must
+    // be in flight, else the caller would wait for nothing forever: an internal error).
+    settled: need => {
+      if (need && !inflight.size) return Promise.reject(new Error('internal: waiting for a GPU read-back but none is in flight'));
+      return Promise.all([...inflight]);
+    },
     // A promise for the queue having taken every write and submit so far (load drains).
     drained: () => queue.onSubmittedWorkDone(),
   };
