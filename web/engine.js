@@ -97,13 +97,19 @@ class Engine {
   }
 
   // ---- loading ----
-  async loadModel(source, {onProgress} = {}) {
+  // options: onProgress(done, total) in weight bytes; q4k_matmul ('fused' | 'dequant') and
+  // compute_precision ('f32' | 'f16'): `doppler run`'s run-time overrides (absent: the
+  // manifest's hints, else fused / f32).
+  async loadModel(source, {onProgress, q4k_matmul = '', compute_precision = ''} = {}) {
     if (!source?.manifest || !source.readRange) throw engineError('loadModel: source needs manifest and readRange(name, offset, length)');
     this.lock('loadModel');
     try {
       this.unloadNow();
       const x = this.x;
-      const l = x.dpw_load_begin();
+      const qp = this.putString(String(q4k_matmul)), pp = this.putString(String(compute_precision));
+      const l = x.dpw_load_begin(qp, pp);
+      x.dpw_free(qp);
+      x.dpw_free(pp);
       if (!l) throw this.error('loadModel');
       let stage = 0, stageSize = 0;
       try {

@@ -4,7 +4,8 @@
 // from tests/web/static_server.mjs. Checks:
 //  1. doppler-tiny greedy text (-n 32) equals `build/doppler run --temp 0 -n 32 -p P` natively
 //     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for a prompt and for chat messages (no
-//     template: their contents joined by "\n" are P); the browser's adapter is
+//     template: their contents joined by "\n" are P), and for doppler-tiny-q4_k_m with the fused
+//     Q4_K kernels and with --q4k-matmul dequant (the load option q4k_matmul); the browser's adapter is
 //     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
 //     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
@@ -36,9 +37,9 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-background-networking', 
 let pass = 0, fail = 0;
 const check = (ok, msg) => { if (ok) pass++; else { fail++; console.error(`FAIL ${msg}`); } };
 
-function nativeRun(prompt, n, extra = []) {
+function nativeRun(prompt, n, model, extra = []) {
   const env = {...process.env, DOPPLER_ADAPTER: 'swiftshader', XDG_RUNTIME_DIR: '/tmp'};
-  const r = execFileSync(doppler, ['run', path.join(root, 'models/doppler-tiny-f16'), '--temp', '0', '-n', String(n), '-p', prompt, ...extra],
+  const r = execFileSync(doppler, ['run', path.join(root, 'models', model), '--temp', '0', '-n', String(n), '-p', prompt, ...extra],
     {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
   return r;
 }
@@ -83,15 +84,18 @@ async function testGreedy(page, srv) {
   // the second as chat messages: doppler-tiny has no template, so their contents joined by "\n"
   const cases = [{prompt: 'The jury said'},
     {prompt: 'Once upon a time,\nin a small village,', messages: [{role: 'user', content: 'Once upon a time,'}, {role: 'user', content: 'in a small village,'}]}];
-  for (const [k, {prompt, messages}] of cases.entries()) {
-    const want = nativeRun(prompt, 32);
-    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, messages, max_tokens: 32, abort: k === 0});
+  // the Q4_K variant, fused kernels (default) and expanded at load (--q4k-matmul dequant)
+  cases.push({prompt: 'The jury said', model: 'doppler-tiny-q4_k_m'}, {prompt: 'The jury said', model: 'doppler-tiny-q4_k_m', q4k: 'dequant'});
+  for (const [k, {prompt, messages, model = 'doppler-tiny-f16', q4k}] of cases.entries()) {
+    const want = nativeRun(prompt, 32, model, q4k ? ['--q4k-matmul', q4k] : []);
+    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/${model}/`, prompt, messages, max_tokens: 32, abort: k === 0,
+      q4k_matmul: q4k});
     check(r.ok, `greedy '${prompt}': ${r.error}`);
     if (!r.ok) continue;
     const got = prompt + r.result.text + '\n';
-    check(got === want, `greedy '${prompt}': browser text differs from native SwiftShader:\n  browser: ${JSON.stringify(got)}\n  native:  ${JSON.stringify(want)}`);
+    check(got === want, `greedy ${model}${q4k ? ' ' + q4k : ''} '${prompt}': browser text differs from native SwiftShader:\n  browser: ${JSON.stringify(got)}\n  native:  ${JSON.stringify(want)}`);
     const s = r.result.stats;
-    console.log(`greedy '${prompt}': ${s.n_generated} tokens, ${s.stop_reason}, decode ${(s.n_generated / s.decode_ms * 1000).toFixed(1)} tok/s, ` +
+    console.log(`greedy ${model}${q4k ? ' ' + q4k : ''} ${JSON.stringify(prompt)}: ${s.n_generated} tokens, ${s.stop_reason}, decode ${(s.n_generated / s.decode_ms * 1000).toFixed(1)} tok/s, ` +
       `load ${r.result.load_ms.toFixed(0)} ms, ${r.result.counters.ranges} range requests`);
     check(s.n_prompt > 0 && s.n_generated === 32 && s.stop_reason === 'max_tokens', `greedy stats ${JSON.stringify(s)}`);
     if (k === 0) {

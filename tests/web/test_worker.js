@@ -23,7 +23,8 @@ async function run(d) {
   const counters = {ranges: 0, bytes: 0};
   const progress = [];
   const t0 = performance.now();
-  const info = await engine.loadModel(await httpSource(d.model, counters), {onProgress: (a, b) => progress.push([a, b])});
+  const info = await engine.loadModel(await httpSource(d.model, counters), {onProgress: (a, b) => progress.push([a, b]),
+    q4k_matmul: d.q4k_matmul});
   const load_ms = performance.now() - t0;
   const base = {info, caps: engine.capabilities(), counters, load_ms, progress: progress.slice(-1)[0], n_progress: progress.length};
   if (d.job === 'greedy') {
