@@ -111,6 +111,7 @@ async function testGreedy(page, srv) {
         r.result.info.n_params > 0, `model info ${JSON.stringify(r.result.info)}`);
       const a = r.result.abortStats;
       check(a && a.stop_reason === 'abort' && a.n_generated < 200, `abort: ${JSON.stringify(a)}`);
+      check(r.result.afterUnload === 'no-model', `generate after unload: ${r.result.afterUnload}`);
     }
   }
 }

@@ -36,7 +36,11 @@ async function run(d) {
     if (d.abort) { // abort after the first piece: resolves with stop_reason 'abort'
       abortStats = await engine.generate(d.prompt, {temperature: 0, max_tokens: 200}, t => { abortText += t; engine.abort(); });
     }
-    return {...base, text, pieces, stats, abortStats, abortText, gpu: engine.gpuStats()};
+    const gpu = engine.gpuStats();
+    engine.unload();
+    let afterUnload = null;
+    try { await engine.generate(d.prompt, {}); } catch (e) { afterUnload = e.code; }
+    return {...base, text, pieces, stats, abortStats, abortText, gpu, afterUnload};
   }
   if (d.job === 'bench') {
     const runs = [];
