@@ -11,7 +11,8 @@
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
 //     by `doppler convert` into a temporary folder) through the browser: prefill logits and the
 //     greedy decode's logits within 1e-4 relative (Frobenius), greedy ids by the README rule
-//     -- the tolerances of tests/gpu_golden.c;
+//     -- the tolerances of tests/gpu_golden.c; llama3 and gemma3 also with the core told of
+//     64 KiB bindings (createEngine maxBindingBytes), so tensors split into row parts;
 //  3. without --enable-unsafe-webgpu createEngine rejects with code 'webgpu-unavailable'
 //     (only where this Chromium has WebGPU off by default; noted otherwise).
 // Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
@@ -117,16 +118,25 @@ async function testGreedy(page, srv) {
 }
 
 async function testGolden(page, srv, tmp) {
-  for (const arch of ['llama3', 'llama2', 'mistral', 'qwen3', 'gemma3']) {
+  // then llama3 and gemma3 again with the core told of 64 KiB bindings and buffers, so the
+  // embedding, the LM head and the matrices are split into row parts (as real models are);
+  // a context of 64 positions (40 + 24) keeps each layer's KV cache within one binding
+  const runs = ['llama3', 'llama2', 'mistral', 'qwen3', 'gemma3'].map(arch => ({arch}));
+  runs.push({arch: 'llama3', cap: 65536}, {arch: 'gemma3', cap: 65536});
+  for (let {arch, cap} of runs) {
     const out = path.join(tmp, arch);
-    execFileSync(doppler, ['convert', path.join(shared, 'fixtures/golden', arch), out], {stdio: ['ignore', 'ignore', 'pipe']});
-    const r = await job(page, {job: 'golden', model: `${srv.url}/tmp-models/${arch}/`, golden: `${srv.url}/shared/fixtures/golden/${arch}/golden.safetensors`});
+    if (!fs.existsSync(out)) execFileSync(doppler, ['convert', path.join(shared, 'fixtures/golden', arch), out], {stdio: ['ignore', 'ignore', 'pipe']});
+    const r = await job(page, {job: 'golden', model: `${srv.url}/tmp-models/${arch}/`,
+      golden: `${srv.url}/shared/fixtures/golden/${arch}/golden.safetensors`, maxBindingBytes: cap, ctx: cap ? 64 : 0});
+    if (cap) arch = `${arch} (bindings ${cap} B)`;
     check(r.ok, `golden ${arch}: ${r.error}`);
     if (!r.ok) continue;
     const g = r.result, N = g.ref_gen.length, V = g.V;
     const e1 = relErr(g.logits, g.ref_logits);
     const {bad, agree} = greedyDiverges(g.gen, g.ref_gen, g.ref_gl, N, V);
     const e2 = agree ? relErr(g.gl.subarray(0, agree * V), g.ref_gl.subarray(0, agree * V)) : 0;
+    if (cap) check(r.result.caps.limits.maxStorageBufferBindingSize === cap && g.info.vocab * g.info.d_model * 4 >= 4 * cap,
+      `golden ${arch}: limit ${r.result.caps.limits.maxStorageBufferBindingSize}, embedding not split in >= 4 parts`);
     console.log(`golden ${arch.padEnd(8)} prefill rel ${e1.toExponential(2)}, greedy ${agree}/${N} same, decode rel ${e2.toExponential(2)}`);
     check(e1 <= 1e-4, `golden ${arch}: prefill logits rel err ${e1} > 1e-4`);
     check(bad < 0, `golden ${arch}: greedy id differs at step ${bad} with a clear margin`);

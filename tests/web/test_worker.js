@@ -1,7 +1,7 @@
 // test_worker.js -- the browser tests' Web Worker (module): runs one job with web/engine.js
 // and posts the results back for tests/web/engine_test.mjs to judge.
 //   {job: 'greedy', model, prompt | messages, max_tokens, abort}   text of a greedy run, stats
-//   {job: 'golden', model, golden}                   prefill logits and a greedy decode with logits
+//   {job: 'golden', model, golden, maxBindingBytes}  prefill logits and a greedy decode with logits
 //   {job: 'bench', model, prompt, max_tokens, reps}   decode tok/s of repeated greedy runs
 //   {job: 'caps'}                                    capabilities only
 import {createEngine} from '../../web/engine.js';
@@ -18,13 +18,13 @@ onmessage = async ({data}) => {
 };
 
 async function run(d) {
-  const engine = await createEngine({wasmUrl});
+  const engine = await createEngine({wasmUrl, maxBindingBytes: d.maxBindingBytes});
   if (d.job === 'caps') return engine.capabilities();
   const counters = {ranges: 0, bytes: 0};
   const progress = [];
   const t0 = performance.now();
   const info = await engine.loadModel(await httpSource(d.model, counters), {onProgress: (a, b) => progress.push([a, b]),
-    q4k_matmul: d.q4k_matmul});
+    q4k_matmul: d.q4k_matmul, ctx: d.ctx});
   const load_ms = performance.now() - t0;
   const base = {info, caps: engine.capabilities(), counters, load_ms, progress: progress.slice(-1)[0], n_progress: progress.length};
   if (d.job === 'greedy') {
