@@ -8,6 +8,8 @@
 //     Q4_K kernels and with --q4k-matmul dequant (the load option q4k_matmul); the browser's adapter is
 //     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
 //     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
+//     generate after unload rejects; a load whose source fails midway, and one with a malformed
+//     manifest, reject with their reason, and the engine then loads and generates normally;
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
 //     by `doppler convert` into a temporary folder) through the browser: prefill logits and the
 //     greedy decode's logits within 1e-4 relative (Frobenius), greedy ids by the README rule
@@ -100,6 +102,10 @@ async function testGreedy(page, srv) {
       `load ${r.result.load_ms.toFixed(0)} ms, ${r.result.counters.ranges} range requests`);
     check(s.n_prompt > 0 && s.n_generated === 32 && s.stop_reason === 'max_tokens', `greedy stats ${JSON.stringify(s)}`);
     if (k === 0) {
+      const e = await job(page, {job: 'loaderror', model: `${srv.url}/models/doppler-tiny-f16/`, prompt});
+      check(e.ok && /network went away/.test(e.result.error) && /shards/.test(e.result.error2) &&
+        want.startsWith(prompt + e.result.text) && e.result.text.length > 0,
+        `failed loads, then a good one: ${JSON.stringify(e)}`);
       const c = r.result.caps;
       check(c.adapter_type === 'cpu' && c.architecture === 'swiftshader' && !c.features.includes('shader-f16') &&
         c.features.includes('subgroups') && c.subgroup_min === 4 && c.limits.maxStorageBufferBindingSize === 1073741824,

@@ -4,6 +4,7 @@
 //   {job: 'golden', model, golden, maxBindingBytes}  prefill logits and a greedy decode with logits
 //   {job: 'bench', model, prompt, max_tokens, reps}   decode tok/s of repeated greedy runs
 //   {job: 'caps'}                                    capabilities only
+//   {job: 'loaderror', model, prompt}                loads that fail (source error, bad manifest), then one that works
 import {createEngine} from '../../web/engine.js';
 import {httpSource} from './http_source.js';
 
@@ -20,6 +21,20 @@ onmessage = async ({data}) => {
 async function run(d) {
   const engine = await createEngine({wasmUrl, maxBindingBytes: d.maxBindingBytes});
   if (d.job === 'caps') return engine.capabilities();
+  if (d.job === 'loaderror') { // a source failing mid-load: loadModel rejects, the engine stays usable
+    const src = await httpSource(d.model);
+    let calls = 0;
+    const bad = {...src, readRange: (n, o, l) => (++calls === 3 ? Promise.reject(new Error('network went away')) : src.readRange(n, o, l))};
+    let error = null;
+    try { await engine.loadModel(bad); } catch (e) { error = e.message; }
+    const badManifest = {...src, manifest: {...src.manifest, shards: 'x'}};
+    let error2 = null;
+    try { await engine.loadModel(badManifest); } catch (e) { error2 = e.message; }
+    await engine.loadModel(src);
+    let text = '';
+    await engine.generate(d.prompt, {temperature: 0, max_tokens: 8}, t => { text += t; });
+    return {error, error2, text};
+  }
   const counters = {ranges: 0, bytes: 0};
   const progress = [];
   const t0 = performance.now();
