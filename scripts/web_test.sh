@@ -3,7 +3,8 @@
 # build-wasm/doppler.wasm (`make wasm`), then runs doppler-tiny greedy text against the native
 # build on SwiftShader, the dense golden fixtures through the browser within the native
 # tolerances, and the missing-WebGPU error. Needs build/doppler (make), /usr/bin/chromium and
-# npm playwright-core (scripts/setup.sh). About 60-90 s on 2 cores; bounded by a 600 s timeout.
+# npm playwright-core (scripts/setup.sh). About 2.5 min on the shared 2-core box (load ~10);
+# bounded by a 600 s timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory wasm

@@ -20,7 +20,7 @@
 // Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
 // paired decode tok/s, browser vs native, N pairs, tests/web/bench.mjs; prints figures, asserts
 // nothing about speed).
-// Needs `make` and `make wasm`. About 60-90 s on 2 cores.
+// Needs `make` and `make wasm`. About 2.5 min on the shared 2-core box (load average ~10).
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
