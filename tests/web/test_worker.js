@@ -46,7 +46,8 @@ async function run(d) {
     let text = '';
     const pieces = [];
     const input = d.messages ? {messages: d.messages} : d.prompt;
-    const stats = await engine.generate(input, {temperature: 0, max_tokens: d.max_tokens}, (t, id) => { text += t; pieces.push(id); });
+    const opts = {temperature: 0, max_tokens: d.max_tokens, ...(d.stop ? {stop: [d.stop]} : {})};
+    const stats = await engine.generate(input, opts, (t, id) => { text += t; pieces.push(id); });
     let abortStats = null, abortText = '';
     if (d.abort) { // abort after the first piece: resolves with stop_reason 'abort'
       abortStats = await engine.generate(d.prompt, {temperature: 0, max_tokens: 200}, t => { abortText += t; engine.abort(); });
