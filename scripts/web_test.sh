@@ -3,7 +3,7 @@
 # build-wasm/doppler.wasm (`make wasm`), then runs doppler-tiny greedy text against the native
 # build on SwiftShader, the dense golden fixtures through the browser within the native
 # tolerances, and the missing-WebGPU error. Needs build/doppler (make), /usr/bin/chromium and
-# npm playwright-core (scripts/setup.sh). About 2.5 min on the shared 2-core box (load ~10);
+# npm playwright-core (scripts/setup.sh). 4-5 min on the shared 2-core box at load 10-12;
 # bounded by a 600 s timeout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
