@@ -21,8 +21,8 @@
 // Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
 // paired decode tok/s, browser vs native, N pairs, tests/web/bench.mjs; prints figures, asserts
 // nothing about speed).
-// Needs `make` and `make wasm`. 4-5 min on the shared 2-core box at load average 10-12 (every
-// run there is 2-4x slower than alone); bounded by scripts/web_test.sh's 600 s timeout.
+// Needs `make` and `make wasm`. 4-5 min on the shared 2-core box at load average 10-12 (other
+// helpers' builds); bounded by scripts/web_test.sh's 600 s timeout.
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
