@@ -90,7 +90,7 @@ static void compare(chk *c, const char *what, dp_view v, const float *ref, size_
     c->st = dp_error(DP_ERR_GPU, "%s differs from the CPU reference: ||out - ref|| / ||ref|| = %.3g > %.0e", what, rel, tol);
 }
 
-static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
+static void matmul(chk *c, dp_dtype t, int M, int K, int tex, uint32_t flags) {
   int N = 37;
   size_t rb = dp_dtype_row_bytes(t, K);
   float *w = randn(c, (size_t)N * K, 0.5f), *wd = host(c, (size_t)N * K), *x = randn(c, (size_t)M * K, 1);
@@ -106,11 +106,11 @@ static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
     run(c, dp_wtex_create(c->o, t, N, K, "kernel-check", &wt));
     if (!c->st && !wt) c->st = dp_error(DP_ERR_UNSUPPORTED, "no weight texture on this adapter");
     if (!c->st) run(c, dp_wtex_write(c->o, wt, 0, N, wq));
-    if (!c->st) run(c, dp_op_matmul_tex(c->o, vy, vx, wt, 0, N, vb, M, NULL, 0));
+    if (!c->st) run(c, dp_op_matmul_tex(c->o, vy, vx, wt, 0, N, vb, M, NULL, flags));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
     dp_wtex_free(wt);
   } else if (!c->st) {
-    run(c, dp_op_matmul(c->o, vy, vx, vw, t, vb, M, N, K, 0));
+    run(c, dp_op_matmul(c->o, vy, vx, vw, t, vb, M, N, K, flags));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
   }
   dp_free(wq);
@@ -342,11 +342,13 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
                                 starts(n, "attention_sg8") || starts(n, "moe_rows"));
   dp_ops_set_subgroups(o, !starts(n, "matmul_rows_mm_") || starts(n, "matmul_rows_mm_sg"));
-  if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0);
-  else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0);
+  if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
+  else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))
-    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, strstr(n, "mm4") ? 9 : 1, 64, starts(n, "matmul_tex"));
+    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, strstr(n, "mm4") ? 9 : 1, 64, starts(n, "matmul_tex"), 0);
+  else if (!strcmp(n, "matmul_v4_mv8x4") || !strcmp(n, "matmul_tex_mv8x4")) /* 2 blocks of 4 rows and 1 more */
+    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, 9, 64, starts(n, "matmul_tex"), DP_MM_ROWS);
   else if (starts(n, "embed_")) embed(&c, t);
   else if (!strcmp(e.op, "rmsnorm") || !strcmp(e.op, "softmax") || !strcmp(e.op, "glu") || !strcmp(e.op, "add") ||
            !strcmp(e.op, "argmax"))

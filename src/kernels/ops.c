@@ -66,7 +66,7 @@ static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k ==
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
 enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
-       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
+       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_MATMUL_V4_MV8X4, V_MATMUL_TEX_MV8X4, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_COUNT };
@@ -83,12 +83,15 @@ static const struct variant {
   {"matmul_rows_mm", "matmul", "cpu family, M > 4, not rows, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
   {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
    "rows_mm_sg", 1, NEED_SG8},
-  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4 or rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
+  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
   {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
    "rows_mm4_sg", 0, NEED_SG8},
-  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4 or rows", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
+  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
   {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, not rows, subgroups of 8", K_MATMUL_TEX_SG8,
    "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
+  /* batch-invariant rows (DP_MM_ROWS) of a batch: rows_mv8 in blocks of 4 rows, each row bit for bit rows_mv8's */
+  {"matmul_v4_mv8x4", "matmul", "cpu family, M > 4 and rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8x4", 0, NEED_NONE},
+  {"matmul_tex_mv8x4", "matmul_tex", "weight in a texture (cpu adapter), M > 4 and rows", K_MATMUL_TEX, "rows_mv8x4", 0, NEED_TEX},
   {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
   {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
   {"rmsnorm_inplace", "rmsnorm", "y == x", K_RMSNORM, "inplace", 0, NEED_NONE},
@@ -224,7 +227,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
-  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
   return DP_OK;
@@ -474,7 +477,7 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
     int mv = gemv_rows(M, flags);
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
     if (mv && v4) {
-      TRY(pipeline(o, V_MATMUL_V4_MV8, wt, wg, 0, &k));
+      TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_V4_MV8X4 : V_MATMUL_V4_MV8, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
     }
     if (!mv && v4 && o->sg && o->sg8) {
@@ -591,7 +594,7 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
     TRY(pipeline(o, V_MATMUL_TEX_MM4_SG, w->wt, o->cpu_wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
   }
-  TRY(pipeline(o, V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
+  TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_TEX_MV8X4 : V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
