@@ -4,8 +4,10 @@
 #   2. GPU tests on lavapipe (f16 + subgroups), then on SwiftShader (no f16, subgroup size 4);
 #      the CLI smoke test; `doppler serve` end to end (scripts/server_test.sh, ~45 s)
 #   3. the CPU tests again under ASan + UBSan
-#   4. the engine core compiled for wasm32-wasi
-#   5. fuzz targets for a bounded time (when clang's libFuzzer is available)
+#   4. the engine core compiled for wasm32-wasi and linked (build-wasm/doppler.wasm)
+#   5. the browser build in headless Chromium (scripts/web_test.sh: greedy text vs native
+#      SwiftShader, golden fixtures, missing WebGPU)
+#   6. fuzz targets for a bounded time (when clang's libFuzzer is available)
 # Ends with one line "tests: N passed, N failed" counting the stages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,8 @@ stage "gpu tests (swiftshader)" bash -c "cd build && DOPPLER_ADAPTER=swiftshader
 stage "cli smoke" bash scripts/cli_smoke.sh
 stage "server tests (doppler serve: OpenAI client, curl, nginx)" bash scripts/server_test.sh
 stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
-stage "wasm32 compile" bash scripts/wasm_check.sh
+stage "wasm32 compile and link" bash -c "bash scripts/wasm_check.sh && make --no-print-directory wasm"
+stage "browser (headless chromium)" bash scripts/web_test.sh
 stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
 
 [ $fail -eq 0 ] || echo "failed stages: ${failed[*]}"

@@ -45,4 +45,9 @@ dp_status dp_gen_collect(dp_gen *g, int *more);
 dp_status dp_gen_fail(dp_gen *g, dp_status st);
 dp_rt_gen *dp_gen_rt(const dp_gen *g);   /* NULL once ended */
 dp_model *dp_gen_model(const dp_gen *g);
+/* model.c: the read-back a dp_logits waits for, for native.c's wait. */
+dp_gpu_readback *dp_logits_readback(const dp_logits *r);
+dp_gpu *dp_logits_gpu(const dp_logits *r);
+/* load.c: the device a dp_load uploads to, for native.c's drain. */
+dp_gpu *dp_load_gpu(const dp_load *l);
 #endif

@@ -91,20 +91,42 @@ typedef struct dp_rt_model {
   dp_rt_experts *ex;                       /* MoE models: expert residency (experts.c), else NULL */
 } dp_rt_model;
 
-/* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
- * The model keeps no reference to mf. */
-dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
-/* Load-time choices (the API resolves them from flags, manifest hints and defaults; both 0 is
- * dp_rt_model_load): q4k_dequant expands Q4_K matrices once at load, chunk by chunk through the
- * staging buffer, into dense rows read by the dense kernels (--q4k-matmul dequant); f16
- * (--compute-precision f16) makes the dense matrices f16: F32 matrices and expanded Q4_K ones
- * are stored as F16 (round to nearest even), BF16/F16 and the other block types as they are. */
+/* ---- weights.c: resumable upload of the weights ----
+ * dp_rt_load_begin builds and checks the plan, creates every buffer and lists the uploads
+ * (chunks of whole rows, at most 4 MiB each, in tensor order); dp_rt_load_step then runs
+ * uploads until one of three things, given in *state:
+ *   DP_RT_LOAD_NEED   the next upload needs bytes the model file does not hold (a supplied
+ *                     model, format/model_file.h): *piece names them; the host hands them to
+ *                     dp_model_file_supply and steps again;
+ *   DP_RT_LOAD_DRAIN  64 MiB of writes were queued (and submitted): the host lets the GPU take
+ *                     them (natively dp_gpu_finish, in the browser onSubmittedWorkDone), so
+ *                     upload staging stays bounded, and steps again;
+ *   DP_RT_LOAD_DONE   every tensor is on the GPU: dp_rt_load_end hands the model over.
+ * No step waits for the GPU. Host memory is one 4 MiB staging buffer plus the supplied piece:
+ * never a copy of the model. The model keeps no reference to mf. */
+typedef struct dp_rt_loader dp_rt_loader;
+enum { DP_RT_LOAD_DONE = 0, DP_RT_LOAD_NEED = 1, DP_RT_LOAD_DRAIN = 2 };
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults; o NULL or
+ * both 0 is dp_rt_model_load): q4k_dequant expands Q4_K matrices once at load, chunk by chunk
+ * through the staging buffer, into dense rows read by the dense kernels (--q4k-matmul dequant);
+ * f16 (--compute-precision f16) makes the dense matrices f16: F32 matrices and expanded Q4_K
+ * ones are stored as F16 (round to nearest even), BF16/F16 and the other block types as they are. */
 /* expert_slots (> 0): at most that many experts of each MoE layer resident; expert_bytes (> 0):
  * a byte budget over all experts of all MoE layers; both 0: every expert resident. A budget
  * below top-k experts per layer is DP_ERR_INVALID_ARG. When experts are paged the model keeps
- * mf open and closes it itself (dp_rt_experts_owns_source). */
+ * mf open and closes it itself (dp_rt_experts_owns_source); paging reads a local model file. */
 typedef struct dp_rt_load_opts { int q4k_dequant, f16; int expert_slots; uint64_t expert_bytes; } dp_rt_load_opts;
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out);
+dp_status dp_rt_load_step(dp_rt_loader *L, int *state, dp_mf_piece *piece);
+/* Stored bytes uploaded so far and in all. */
+void dp_rt_load_progress(const dp_rt_loader *L, uint64_t *done, uint64_t *total);
+/* After DONE: the model (frees L, also on failure). */
+dp_status dp_rt_load_end(dp_rt_loader *L, dp_rt_model **out);
+void dp_rt_load_free(dp_rt_loader *L);
+/* blocking.c: begin, steps with dp_gpu_finish at each drain, end (model files with local
+ * bytes); dp_rt_model_load is this with o NULL. */
 dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
+dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
 /* Sampling parameters as the GPU sampler takes them (doppler.h dp_sampling mirrors them). */
@@ -221,6 +243,12 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n);
 /* Feed n ids (chunked); logits [n][vocab] of every position to the host (NULL: only the last
  * position's logits are kept on the GPU, for sampling). DP_ERR_CONTEXT_FULL past ctx. */
 dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logits);
+/* The same without waiting, for at most dp_rt_eval_rows(s) ids: records their forward pass and
+ * LM head and starts the read-back of their logits [n][vocab] (the host awaits it, then
+ * dp_gpu_read_finish); the session then holds them and valid logits, as after dp_rt_eval. */
+#define DP_RT_EVAL_MAX_ROWS 512
+dp_status dp_rt_eval_start(dp_rt_session *s, const int32_t *ids, size_t n, dp_gpu_readback **rb);
+int dp_rt_eval_rows(const dp_rt_session *s);
 /* NLL of ids[1..n-1] from an empty cache (n <= ctx). nll[n-1]. Leaves the session reset. */
 dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll);
 
