@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 
 PREFIX ?= /usr/local
 
-.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check install clean
+.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check wasm web-test install clean
 
 all:
 	@test -f node_modules/bun-webgpu-linux-x64/libwebgpu_wrapper.so || bash scripts/setup.sh
@@ -50,6 +50,13 @@ install: all
 
 wasm-check:
 	bash scripts/wasm_check.sh
+
+# The browser build: build-wasm/doppler.wasm (web/wasm.mk); web-test runs it in headless
+# Chromium against the native build (scripts/web_test.sh).
+include web/wasm.mk
+
+web-test: all wasm
+	bash scripts/web_test.sh
 
 clean:
 	rm -rf build build-asan build-wasm

@@ -52,7 +52,28 @@ typedef struct dp_load_options {
    * shader-f16: without it f32, with a one-line warning). */
   int q4k_matmul;
   int compute_precision;
+  /* Mixture-of-experts residency (docs/runtime.md, "Expert residency"); both 0 = every expert
+   * on the GPU. expert_budget_n: at most N experts of each MoE layer resident at once (N >=
+   * the model's top-k); expert_budget_bytes: a byte budget over all experts. Experts are then
+   * paged in from the model file (kept open) as the router picks them, LRU eviction; results
+   * are identical. A budget below top-k experts per layer fails the load with
+   * DP_ERR_INVALID_ARG. Dense models ignore both. */
+  int expert_budget_n;
+  uint64_t expert_budget_bytes;
 } dp_load_options;
+/* "--expert-budget" values: a count ("4": experts per MoE layer) or a size with a unit K, M, G
+ * or T (binary: "64M", "2G"; "B" for plain bytes): sets exactly one of *n, *bytes (the other 0).
+ * DP_ERR_INVALID_ARG with the reason otherwise. */
+dp_status dp_parse_expert_budget(const char *s, int *n, uint64_t *bytes);
+/* Expert residency of a loaded model: slots per MoE layer, whether paged, and counters since
+ * load (hits: chosen experts already resident; misses: paged in; paged_bytes: bytes read). */
+typedef struct dp_expert_stats {
+  int moe;                   /* the model has MoE layers */
+  int slots, n_experts, paged;
+  uint64_t budget_bytes;     /* as asked (0 = by count or none) */
+  uint64_t hits, misses, paged_bytes;
+} dp_expert_stats;
+dp_status dp_model_expert_stats(const dp_model *m, dp_expert_stats *out);
 enum { DP_Q4K_AUTO = 0, DP_Q4K_FUSED = 1, DP_Q4K_DEQUANT = 2 };
 enum { DP_PRECISION_AUTO = 0, DP_PRECISION_F32 = 1, DP_PRECISION_F16 = 2 };
 /* The values as the CLI and manifests write them: "fused" (alias "fused_q4k"), "dequant"
@@ -65,6 +86,56 @@ dp_status dp_parse_compute_precision(const char *s, int *precision);
  * GGUF file. Opens the GPU, uploads every weight tensor (bounded staging, no full copy in RAM). */
 dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out);
 void dp_model_free(dp_model *m);
+
+/* ---- resumable model loading ----
+ * The model's files stay wherever the host has them (a local folder, HTTP ranges, the
+ * browser's OPFS): the loader asks for byte ranges of named files and the host answers each
+ * request, when it can, with exactly those bytes. No call waits for anything; one request is
+ * open at a time.
+ *   dp_load *l;  dp_load_request r;
+ *   dp_load_begin(NULL, &opt, &l);                       // NULL: the files are the host's
+ *   while (dp_load_next(l, &r)) {
+ *     if (r.drain) { wait until the GPU took the queued writes; continue; }  // natively dp_load_drain
+ *     read r.length bytes at r.offset of file r.file (r.whole: the whole file);
+ *     dp_load_supply(l, bytes, n);                        // or dp_load_supply(l, NULL, 0): absent
+ *   }
+ *   dp_load_finish(l, &m);
+ * Requests, in order: "manifest.json" (whole; the model must be RDRR), "tokenizer.json" and
+ * "tokenizer_config.json" (whole, optional: a model may have none), then ranges of the shards
+ * ("shard_00000.bin", ...) of at most 4 MiB, tensor by tensor (no shard is ever held whole:
+ * host memory stays a few MiB whatever the model's size), with a drain request after every
+ * 64 MiB of GPU writes. The host checks each shard's SHA-256 (the manifest's "sha256") as it
+ * fetches it: the loader sees only pieces. dp_model_load is the same loop over a local model
+ * (any kind: its bytes are read by the loader itself; only drains are asked for). */
+typedef struct dp_load dp_load;
+#define DP_LOAD_WHOLE UINT64_MAX
+typedef struct dp_load_request {
+  const char *file;     /* a file name inside the model's folder (valid until the next call) */
+  uint64_t offset;      /* first byte wanted */
+  uint64_t length;      /* bytes wanted; DP_LOAD_WHOLE: the whole file (then whole = 1) */
+  int whole;            /* 1: the whole file, of any size */
+  int optional;         /* 1: the file may be absent: answer dp_load_supply(l, NULL, 0) */
+  int drain;            /* 1: not a read: let the GPU take the queued uploads, then ask again */
+} dp_load_request;
+/* path: a local model (as dp_model_load), or NULL / "" for a model whose files the host
+ * supplies. Opens the GPU (opt->adapter); nothing is read yet. opt (may be NULL) is read until
+ * dp_load_finish: keep it (and its kernels) alive until then. */
+dp_status dp_load_begin(const char *path, const dp_load_options *opt, dp_load **out);
+/* 1 and *r: what the loader needs next; 0: everything is loaded (dp_load_finish). Runs the
+ * uploads whose bytes are at hand first. On a failure it returns 0 and dp_load_finish reports
+ * the error. */
+int dp_load_next(dp_load *l, dp_load_request *r);
+/* Answer the open request: n bytes at data (n must equal its length; for a whole file, the
+ * file's size), or data NULL and n 0 for an optional file that does not exist. */
+dp_status dp_load_supply(dp_load *l, const void *data, uint64_t n);
+/* Native hosts: answer a drain request by waiting for the GPU (blocks). */
+dp_status dp_load_drain(dp_load *l);
+/* Stored weight bytes uploaded so far and in all (0 / 0 until the manifest is in). */
+void dp_load_progress(const dp_load *l, uint64_t *done, uint64_t *total);
+/* The loaded model (after dp_load_next said 0), or the error that stopped loading; frees l
+ * either way. Before the end: DP_ERR_CANCELLED, nothing kept (an abandoned load). */
+dp_status dp_load_finish(dp_load *l, dp_model **out);
+
 /* Everything dp_model_load checks that needs no GPU: the file opens (ranges, tensor bounds),
  * every tensor the architecture uses exists with its shape, the tokenizer loads. */
 dp_status dp_model_check(const char *path);
@@ -76,6 +147,8 @@ typedef struct dp_model_info {
   int n_layers, d_model, n_heads, n_kv_heads, head_dim, vocab_size, max_context;
   int bos_id, eos_id;        /* -1 if none (the tokenizer's, else the config's) */
   int add_bos;               /* the tokenizer settings ask for a BOS before a prompt */
+  const int32_t *eog_ids;    /* every end-of-generation id (generation stops at them), n_eog */
+  int n_eog;
   int has_tokenizer;
   uint64_t weight_bytes;     /* bytes uploaded to the GPU */
   /* the overrides in force ("fused"/"dequant", "f32"/"f16") and where each came from: "flag"
@@ -194,6 +267,23 @@ dp_status dp_gen_wait(dp_gen *g);
  * dp_session_cancel, a full context with max_tokens > 0, ...); a call before the read-back
  * completed is DP_ERR_INVALID_ARG and changes nothing. */
 dp_status dp_gen_resume(dp_gen *g);
+/* Continuous batching: resume several generations (of sessions of ONE model) whose
+ * read-backs have completed, or that have nothing pending, in one GPU step. For each gens[i]
+ * its tokens are delivered through its callback and st[i] gets exactly what
+ * dp_gen_resume(gens[i]) would return (its end; DP_ERR_INVALID_ARG and nothing changed when
+ * its read-back has not completed yet). Then the next decode step of every one still running
+ * is recorded as ONE forward pass with one row per generation (matrix products with M = rows,
+ * attention per session against its own KV cache and position), one sampling per row with its
+ * own parameters, ONE submit and ONE read-back shared by all: afterwards each is pending
+ * (dp_gen_poll / dp_gen_wait per generation; when one of the step is ready, all are). Each
+ * generation's output is identical to resuming it alone -- the batched kernels reduce every
+ * row as a single-row step does, whoever else is in the batch. A batched generation decodes
+ * one token per submit; it may later be resumed alone (dp_gen_resume) or finished
+ * (dp_gen_finish drops only its row). *rows (may be NULL) = generations stepped (0 when none
+ * continued): the batch size of this step. Returns DP_ERR_INVALID_ARG for NULL arguments,
+ * repeated generations or generations of different models (nothing done), or the error of a
+ * failed step (then also in st[] of, and ending, each generation of the step). */
+dp_status dp_gen_resume_batch(dp_gen **gens, size_t n, dp_status *st, size_t *rows);
 /* Release g; returns how generation ended (as dp_generate would) and its stats (may be NULL).
  * Before the end, the batch in flight is dropped, held text is flushed through the callback,
  * and the result is DP_ERR_CANCELLED; the session keeps every token accepted so far. */
@@ -212,6 +302,17 @@ dp_status dp_session_eval(dp_session *s, const int32_t *ids, size_t n, float *lo
  * the top logit the best other token is taken). ids[n]; logits[n][vocab] (may be NULL): the
  * raw logits of each step. The session must hold at least one token. */
 dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits);
+/* The same without waiting (the browser's dp_session_eval): feed 1..dp_session_logits_rows(s)
+ * ids and start the read-back of their logits; once dp_logits_poll says 1 (natively after
+ * dp_logits_wait; in the browser the mapAsync promise), dp_logits_finish writes logits[n][vocab]
+ * and releases r. The session holds the ids from the start on, as after dp_session_eval;
+ * dp_logits_finish(r, NULL) drops the logits. */
+typedef struct dp_logits dp_logits;
+int dp_session_logits_rows(const dp_session *s);
+dp_status dp_logits_start(dp_session *s, const int32_t *ids, size_t n, dp_logits **out);
+int dp_logits_poll(dp_logits *r);
+dp_status dp_logits_wait(dp_logits *r);   /* native hosts only: blocks */
+dp_status dp_logits_finish(dp_logits *r, float *logits);
 /* Negative log-likelihood of ids[1..n-1] given their prefixes, scored from an empty cache
  * (the session is reset first and after). nll[n-1] (natural log), computed on the GPU. */
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll);

@@ -26,6 +26,7 @@
  * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
  * part, the matmuls writing each part's columns of the same output (Params c0, ldy). */
 #include "kernels/ops.h"
+#include "kernels/ops_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
-       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_GEMV_SG, K_ATTENTION_SPLIT, K_COUNT };
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
+       K_ATTENTION_SPLIT, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -48,12 +50,13 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
+  {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
   {"attention_split", 0, NULL, NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
-static int standalone(int k) { return k >= K_SAMPLE && k <= K_SAMPLE_SOFTCAP; }
+static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -66,9 +69,10 @@ static int standalone(int k) { return k >= K_SAMPLE && k <= K_SAMPLE_SOFTCAP; }
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
 enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4 }; /* bits; SGF: subgroups of one fixed size */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
-       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
+       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_MATMUL_V4_MV8X4, V_MATMUL_TEX_MV8X4, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
+       V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -76,18 +80,21 @@ static const struct variant {
   int typed;         /* one module per weight type (lib_wdecode) */
   int need;          /* NEED_* */
 } variants[V_COUNT] = {
-  {"matmul_gemv", "matmul", "gpu family, M <= 4", K_MATMUL, "gemv", 1, NEED_NONE},
-  {"matmul_tiled", "matmul", "gpu family, 4 < M < 64", K_MATMUL, "tiled", 1, NEED_NONE},
-  {"matmul_rows_mv", "matmul", "cpu family, M <= 4, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
-  {"matmul_rows_mm", "matmul", "cpu family, M > 4, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
-  {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
+  {"matmul_gemv", "matmul", "gpu family, M <= 4 or rows (DP_MM_ROWS), where matmul_gemv_sg does not apply", K_MATMUL, "gemv", 1, NEED_NONE},
+  {"matmul_tiled", "matmul", "gpu family, 4 < M < 64, not rows", K_MATMUL, "tiled", 1, NEED_NONE},
+  {"matmul_rows_mv", "matmul", "cpu family, M <= 4 or rows, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
+  {"matmul_rows_mm", "matmul", "cpu family, M > 4, not rows, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
+  {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
    "rows_mm_sg", 1, NEED_SG8},
   {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
-  {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
+  {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
    "rows_mm4_sg", 0, NEED_SG8},
   {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
-  {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, subgroups of 8", K_MATMUL_TEX_SG8,
+  {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, not rows, subgroups of 8", K_MATMUL_TEX_SG8,
    "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
+  /* batch-invariant rows (DP_MM_ROWS) of a batch: rows_mv8 in blocks of 4 rows, each row bit for bit rows_mv8's */
+  {"matmul_v4_mv8x4", "matmul", "cpu family, M > 4 and rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8x4", 0, NEED_NONE},
+  {"matmul_tex_mv8x4", "matmul_tex", "weight in a texture (cpu adapter), M > 4 and rows", K_MATMUL_TEX, "rows_mv8x4", 0, NEED_TEX},
   {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
   {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
   {"rmsnorm_inplace", "rmsnorm", "y == x", K_RMSNORM, "inplace", 0, NEED_NONE},
@@ -106,13 +113,22 @@ static const struct variant {
   {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
   {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
-  {"matmul_gemv_sg", "matmul", "gpu family, M <= 4, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
+  /* mixture of experts (ops_moe.c) */
+  {"moe_route", "moe_route", "always", K_MOE_ROUTE, "main", 0, NEED_NONE},
+  {"moe_gemv", "moe_matmul", "gpu family, pairs not grouped (decode)", K_MOE_MATMUL, "gemv", 1, NEED_NONE},
+  {"moe_rows", "moe_matmul", "cpu family (decode and prefill)", K_MOE_MATMUL, "rows", 1, NEED_NONE},
+  {"moe_combine", "moe_combine", "always", K_MOE_COMBINE, "main", 0, NEED_NONE},
+  {"moe_group", "moe_group", "always", K_MOE_GROUP, "main", 0, NEED_NONE},
+  {"moe_tiled", "moe_matmul", "gpu family, pairs grouped by expert (prefill)", K_MOE_MATMUL, "tiled", 1, NEED_NONE},
+  {"matmul_gemv_sg", "matmul", "gpu family, M <= 4 or rows, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
    K_GEMV_SG, "main", 1, NEED_SGF},
-  {"matmul_tiled64", "matmul", "gpu family, M >= 64", K_MATMUL, "tiled64", 1, NEED_NONE},
+  {"matmul_tiled64", "matmul", "gpu family, M >= 64, not rows", K_MATMUL, "tiled64", 1, NEED_NONE},
   {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
   {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
 };
+const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
+                                        V_GLU, V_GLU_INPLACE};
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
 #define N_PRO 12 /* PRO override 0..3 (matmul_tex, gemv_sg); gemv_sg: + 4 * (0, 1 SiLU, 2 GELU epilogue) */
@@ -242,7 +258,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
-  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
     c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
@@ -401,6 +417,12 @@ void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s) {
   if (s) s->cursor = 0;
 }
 void dp_ops_sites_end(dp_ops *o) { o->sites = NULL; }
+dp_op_sites *dp_ops_sites_pause(dp_ops *o) {
+  dp_op_sites *s = o->sites;
+  o->sites = NULL;
+  return s;
+}
+void dp_ops_sites_resume(dp_ops *o, dp_op_sites *s) { o->sites = s; }
 size_t dp_op_sites_count(const dp_op_sites *s) { return s->n; }
 
 /* Record one dispatch: through the current site (its bind group reused when the kernel and
@@ -429,6 +451,22 @@ static dp_status dispatch(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps,
   return dp_gpu_dispatch_bound(o->g, x->bound, p, gx, gy, gz);
 }
 
+static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b, size_t nb,
+                     uint64_t n_groups);
+/* ---- ops_internal.h: the helpers for the op files beside this one ---- */
+dp_status dp_ops_pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, dp_gpu_kernel **out) {
+  return pipeline(o, v, wt, wg, 0, out);
+}
+dp_status dp_ops_bind(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
+  return bind(o, op, what, v, bytes, b);
+}
+dp_gpu_binding dp_ops_dummy(dp_ops *o) { return dummy_binding(o); }
+dp_status dp_ops_run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b, size_t nb,
+                     uint64_t n_groups) {
+  return run(o, k, p, ps, b, nb, n_groups);
+}
+uint32_t dp_ops_cpu_wg(const dp_ops *o) { return o->cpu_wg; }
+
 /* Dispatch n_groups workgroups (linear ids) over a 2-D grid. */
 static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b,
                      size_t nb, uint64_t n_groups) {
@@ -443,6 +481,9 @@ static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, c0, ldy; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
 #define GEMV_MAX_M 4
+/* The GEMV (the M = 1 decode kernel, one x row after the other through the same per-row
+ * reduction) for M rows: M <= GEMV_MAX_M, or any M with DP_MM_ROWS (batch-invariant rows). */
+static int gemv_rows(uint32_t M, uint32_t flags) { return M <= GEMV_MAX_M || (flags & DP_MM_ROWS); }
 
 static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
 
@@ -521,10 +562,10 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   dp_gpu_kernel *k;
   if (o->cpu) { /* one W row per invocation, 8 rows of x each, no barriers */
     uint32_t wg = o->cpu_wg;
-    int mv = M <= GEMV_MAX_M;
+    int mv = gemv_rows(M, flags);
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
     if (mv && v4) {
-      TRY(pipeline(o, V_MATMUL_V4_MV8, wt, wg, 0, &k));
+      TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_V4_MV8X4 : V_MATMUL_V4_MV8, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
     }
     if (!mv && v4 && o->sg && o->sg8) {
@@ -538,11 +579,11 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
     TRY(pipeline(o, mv ? V_MATMUL_ROWS_MV : V_MATMUL_ROWS_MM, wt, wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
   }
-  if (gemv_sg_ok(o, wt, K, M)) return gemv_sg_part(o, y, oc, x, w, wt, bias, M, N, K, NULL, flags);
-  int gemv = M <= GEMV_MAX_M;
+  if (gemv_sg_ok(o, wt, K, gemv_rows(M, flags) ? 1 : M)) return gemv_sg_part(o, y, oc, x, w, wt, bias, M, N, K, NULL, flags);
+  int gemv = gemv_rows(M, flags);
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
-  if (M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
+  if (!gemv && M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
     TRY(pipeline(o, V_MATMUL_TILED64, wt, 256, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(M, 64) * cdiv(N, 64));
   }
@@ -621,9 +662,9 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
   if (M == 0) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=0");
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
     return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
-  int mv = M <= GEMV_MAX_M;
+  int mv = gemv_rows(M, flags);
   if (!mv && kind != DP_PRO_NONE)
-    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d)", M, GEMV_MAX_M);
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d or DP_MM_ROWS)", M, GEMV_MAX_M);
   if (!mv && !dp_ops_tex_prefill(o))
     return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: M=%u needs subgroups of 8 (dp_ops_tex_prefill)", M);
   if ((uint64_t)M * w->K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
@@ -646,7 +687,7 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
     TRY(pipeline(o, V_MATMUL_TEX_MM4_SG, w->wt, o->cpu_wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
   }
-  TRY(pipeline(o, V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
+  TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_TEX_MV8X4 : V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 
@@ -749,13 +790,14 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if (N == 0 && row0 < w->N) N = w->N - row0;
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
-  int tex = w->tex && (M <= GEMV_MAX_M || dp_ops_tex_prefill(o));
-  if (pro && pro->glu_out && (row0 != 0 || N != w->N || !dp_ops_linear_glu_out(o, w, M)))
+  int tex = w->tex && (gemv_rows(M, flags) || dp_ops_tex_prefill(o));
+  if (pro && pro->glu_out && (row0 != 0 || N != w->N || !dp_ops_linear_glu_out(o, w, gemv_rows(M, flags) ? 1 : M)))
     return dp_error(DP_ERR_UNSUPPORTED, "linear: a GLU output needs all rows of a one-part weight, no texture, and "
-                    "matmul_gemv_sg (GPU family, subgroups of one size, M <= %d)", GEMV_MAX_M);
-  if (pro && pro->kind != DP_PRO_NONE && !dp_ops_linear_pro(o, w, M))
-    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s) "
-                    "or matmul_gemv_sg (GPU family, subgroups of one size)", GEMV_MAX_M, M, w->tex ? "present" : "absent");
+                    "matmul_gemv_sg (GPU family, subgroups of one size, M <= %d or DP_MM_ROWS)", GEMV_MAX_M);
+  if (pro && pro->kind != DP_PRO_NONE && !(tex && gemv_rows(M, flags)) &&
+      !(!w->tex && dp_ops_linear_pro(o, w, gemv_rows(M, flags) ? 1 : M)))
+    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d or DP_MM_ROWS (M=%u) and the weight's texture "
+                    "copy (%s) or matmul_gemv_sg (GPU family, subgroups of one size)", GEMV_MAX_M, M, w->tex ? "present" : "absent");
   for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) { /* each part's rows -> its columns of y */
     uint32_t i = (uint32_t)(r / w->part_rows);
     uint64_t p0 = (uint64_t)i * w->part_rows, e = p0 + part_rows_of(w, i) < end ? p0 + part_rows_of(w, i) : end;

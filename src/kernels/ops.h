@@ -76,6 +76,11 @@ void dp_op_sites_free(dp_op_sites *s); /* NULL: nothing */
 void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s);
 void dp_ops_sites_end(dp_ops *o);
 size_t dp_op_sites_count(const dp_op_sites *s); /* sites resolved so far (tests) */
+/* Inside begin/end: record the next dispatches outside the list (each with a bind group of its
+ * own: dispatches whose buffers may be freed and remade at the same address while the list
+ * lives, e.g. a batch's per-session ones) without losing the list's place; resume continues it. */
+dp_op_sites *dp_ops_sites_pause(dp_ops *o);          /* the list in use, or NULL */
+void dp_ops_sites_resume(dp_ops *o, dp_op_sites *s);
 
 /* ---- kernel variants (docs/kernels.md) ----------------------------------------------------------
  * Every dispatch runs one entry of the ops' variant table: NAME (a kernel variant, with the
@@ -109,6 +114,15 @@ dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl);
  * y: [M, N] f32. flags: DP_MM_ACCUM adds into y (y += x.W^T + bias), e.g. the residual
  * stream after o_proj / down_proj. x and y must not overlap. */
 #define DP_MM_ACCUM 1u
+/* DP_MM_ROWS (matmul, matmul_tex, linear): batch-invariant rows. Each row of y is computed
+ * exactly -- bit for bit -- as an M = 1 product of that x row computes it, whatever M and the
+ * other rows are: the op runs the decode GEMV (which takes the rows of x one after the other
+ * through the same per-row reduction) for any M, never the tiled kernels, whose reduction order
+ * differs. The runtime's decode passes it, single-session and batched (runtime/batch.c), so a
+ * batched session's ids equal its ids alone. Rule for new matmul variants (docs/kernels.md):
+ * whatever kernel an M = 1 product picks must be the one DP_MM_ROWS picks for every M, and
+ * must compute each row independently of M and of the other rows. */
+#define DP_MM_ROWS 4u
 dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
                        uint32_t M, uint32_t N, uint32_t K, uint32_t flags);
 
@@ -134,7 +148,8 @@ uint32_t dp_wtex_rows(const dp_wtex *w);
  *   DP_PRO_RMSNORM  x [M, K] through dp_op_rmsnorm(norm_w [K], eps, norm_flags)
  *   DP_PRO_GLU      x [M, 2K], each row gate | up, through dp_op_glu(act)
  * M > 4 (prefill) takes no prologue and needs dp_ops_tex_prefill(o) (subgroups of 8), else
- * DP_ERR_UNSUPPORTED. bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM. x and y must not overlap. */
+ * DP_ERR_UNSUPPORTED; with DP_MM_ROWS any M runs the GEMV (prologue allowed, batch-invariant
+ * rows). bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
 enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2 };
 typedef struct dp_gemv_pro {
   int kind;
@@ -188,11 +203,11 @@ void dp_weight_free(dp_weight *w);
 
 /* ---- linear: y[M, N] (+)= pro(x)[M, K] . W[row0 .. row0+N-1]^T (+ bias[N]), W a dp_weight ----
  * N = 0 means all rows from row0. Runs per part the rows overlap: dp_op_matmul_tex on the
- * part's texture when w->tex and (M <= 4 or dp_ops_tex_prefill), else dp_op_matmul on its
- * buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex, only
- * where dp_ops_linear_pro (else DP_ERR_UNSUPPORTED): the texture GEMV or, on the buffer,
- * matmul_gemv_sg. bias: [N] f32 or {NULL}; y: [M, N] f32.
- * flags: DP_MM_ACCUM. x and y must not overlap. */
+ * part's texture when w->tex and (M <= 4, DP_MM_ROWS or dp_ops_tex_prefill), else dp_op_matmul
+ * on its buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex,
+ * only with w->tex and (M <= 4 or DP_MM_ROWS), or on the buffer where matmul_gemv_sg applies
+ * (dp_ops_linear_pro; else DP_ERR_UNSUPPORTED). bias: [N] f32 or {NULL}; y: [M, N] f32.
+ * flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
 dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
                        uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
 
@@ -305,4 +320,46 @@ dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uin
                     uint32_t out_off, uint32_t tgt_off);
 /* ---- softcap: x[i] = cap * tanh(x[i] / cap), i < n, in place (final logit soft-capping). */
 dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap);
+
+/* ---- mixture of experts (ops_moe.c; moe_*.wgsl) -----------------------------------------------
+ * A MoE layer on T tokens with E experts, k chosen per token, R = T * k (token, choice) pairs
+ * r = t * k + j. Nothing is read back: the chosen ids stay on the GPU.
+ * moe_route: logits [T, E] f32 (router output, bias included) -> ids [R] u32 (the k largest,
+ *   lowest index first among equal values) and weights [R] f32 (softmax over the k selected
+ *   logits). E <= DP_MOE_MAX_EXPERTS, 1 <= k <= E. */
+#define DP_MOE_MAX_EXPERTS 256
+dp_status dp_op_moe_route(dp_ops *o, dp_view ids, dp_view weights, dp_view logits, uint32_t T, uint32_t E, uint32_t k);
+/* An expert bank: the experts of one matrix kind (gate, up or down) of a layer, each W_e [N, K]
+ * of type `type` (ops.h weight types), held in slots: slot s is in buffer s / per_buf at byte
+ * (s % per_buf) * estride (N rows of dp_dtype_row_bytes(type, K) bytes; estride a multiple of
+ * 4 holding them), each buffer within one storage binding. map [E] u32 (a GPU buffer) gives
+ * each expert's slot (0xffffffff: not resident; its pairs are then left unwritten). */
+typedef struct dp_moe_bank {
+  dp_dtype type;
+  uint32_t N, K;
+  uint32_t E;             /* experts (map and bias rows) */
+  uint32_t estride;       /* bytes per slot */
+  uint32_t n_slots, per_buf;
+  dp_gpu_buffer **buf;    /* [ceil(n_slots / per_buf)] */
+  dp_view map;            /* [E] u32 */
+  dp_view bias;           /* [E, N] f32 by expert id, or {NULL} */
+} dp_moe_bank;
+/* moe_group: the pairs grouped by expert for the tiled prefill product: groups [E + 1 + R] u32
+ * (offsets of each expert's pairs, then the pair indices in expert order) from ids [R]. */
+dp_status dp_op_moe_group(dp_ops *o, dp_view groups, dp_view ids, uint32_t R, uint32_t E);
+/* moe_matmul: y[r, n] = x[r / xdiv, :] . W_ids[r][n, :]^T (+ bias[ids[r], n]), r < R, n < N.
+ * x: [R / xdiv rows, K] f32 (xdiv = k: a token's row for every choice; 1: a row per pair);
+ * ids: [R] u32 (each < E, from moe_route); y: [R, N] f32. One dispatch per bank buffer:
+ * with groups (moe_group's output for these ids, E = the map's length) and the GPU kernel
+ * family, a tiled product per expert over its gathered pairs (prefill: each expert's weights
+ * read once per 32 pairs); else one GEMV per pair (decode; the CPU family always). */
+dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, dp_view groups, const dp_moe_bank *bank,
+                           uint32_t R, uint32_t xdiv);
+/* moe_combine: x[t, i] (+)= sum_j weights[t * k + j] * y[t * k + j, i], t < T, i < D;
+ * flags DP_MM_ACCUM adds into x (the residual stream). y: [T * k, D]; x: [T, D]. */
+dp_status dp_op_moe_combine(dp_ops *o, dp_view x, dp_view y, dp_view weights, uint32_t T, uint32_t D, uint32_t k,
+                            uint32_t flags);
+/* glu_clamp (gpt-oss): y[i] = (clamp(up[i], -limit, limit) + 1) * g / (1 + exp(-alpha g)),
+ * g = min(gate[i], limit), i < n. In place allowed (y == gate). The glu variants (act 2). */
+dp_status dp_op_glu_clamp(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, float alpha, float limit);
 #endif

@@ -28,6 +28,55 @@ static dp_status buf(dp_rt_session *s, uint64_t bytes, const char *label, dp_gpu
   return dp_gpu_buffer_create(s->m->gpu, bytes ? bytes : 4, label, out);
 }
 
+/* The activation buffers of C rows (qkv1 and gu1: D rows), the LM head's and the input ids. */
+static dp_status alloc_acts(dp_rt_session *s, uint64_t C, uint64_t D) {
+  const dp_plan *p = s->m->plan;
+  uint64_t V = (uint64_t)p->vocab_size, d = (uint64_t)p->d_model, ff = (uint64_t)p->d_ff;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  dp_status st = DP_OK;
+  if (!st) st = buf(s, C * d * 4, "x", &s->x);
+  if (!st) st = buf(s, C * d * 4, "h", &s->h);
+  if (!st) st = buf(s, C * qd * 4, "q", &s->q);
+  if (!st) st = buf(s, C * kd * 4, "k", &s->k);
+  if (!st) st = buf(s, C * kd * 4, "v", &s->v);
+  if (!st) st = buf(s, C * qd * 4, "att", &s->att);
+  if (!st) st = buf(s, C * ff * 4, "gate", &s->gate);
+  if (!st) st = buf(s, C * ff * 4, "up", &s->up);
+  if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
+  if (!st) st = buf(s, D * (qd + 2 * kd) * 4, "qkv1", &s->qkv1);
+  if (!st) st = buf(s, D * 2 * ff * 4, "gu1", &s->gu1);
+  if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
+  if (!st) st = buf(s, C * 4, "ids", &s->ids);
+  if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
+  return st;
+}
+
+dp_status dp_rt_session_create_rows(dp_rt_model *m, int rows, dp_rt_session **out) {
+  *out = NULL;
+  const dp_plan *p = m->plan;
+  uint64_t lim = dp_gpu_get_info(m->gpu)->max_storage_binding, lbytes = LOGITS_BYTES < lim ? LOGITS_BYTES : lim;
+  uint64_t V = (uint64_t)p->vocab_size, ff = (uint64_t)p->d_ff, row = (uint64_t)p->d_model;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  if (qd > row) row = qd;
+  if (qd + 2 * kd > row) row = qd + 2 * kd; /* a batch's decode rows of q|k|v and gate|up */
+  if (2 * ff > row) row = 2 * ff;
+  uint64_t r = (uint64_t)(rows > 0 ? rows : 1);
+  if (r * row * 4 > lim) r = lim / (row * 4);
+  if (r * V * 4 > lbytes) r = lbytes / (V * 4);
+  if (r == 0) /* dp_rt_session_create refuses such a model first */
+    return dp_error(DP_ERR_UNSUPPORTED, "a decode row of %llu floats does not fit the storage binding limit %llu",
+                    (unsigned long long)row, (unsigned long long)lim);
+  dp_rt_session *s = dp_calloc(1, sizeof *s);
+  if (!s) return DP_ERR_NOMEM;
+  s->m = m, s->chunk = (int)r, s->lrows = (int)r, s->pending = -1;
+  dp_status st = alloc_acts(s, r, r);
+  if (!st && p->n_experts) st = dp_rt_moe_session(s); /* MoE scratch for the batch's rows */
+  for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
+  if (st) { dp_rt_session_free(s); return st; }
+  *out = s;
+  return DP_OK;
+}
+
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out) {
   *out = NULL;
   const dp_plan *p = m->plan;
@@ -44,6 +93,10 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   uint64_t lim = gi->max_storage_binding, ff = (uint64_t)p->d_ff, row = d;
   if (qd > row) row = qd;
   if (ff > row) row = ff;
+  if (p->n_experts) { /* MoE: a token's rows of every chosen expert (experts.c) */
+    uint64_t kr = (uint64_t)p->n_experts_per_tok * ((uint64_t)p->moe_d_ff > d ? (uint64_t)p->moe_d_ff : d);
+    if (kr > row) row = kr;
+  }
   const struct { const char *what; uint64_t bytes; } one[] = {
     {"an activation row", row * 4}, {"the decode q|k|v row", (qd + 2 * kd) * 4}, {"the decode gate|up row", 2 * ff * 4},
     {"a logits row", V * 4}, {"the token history", ((uint64_t)ctx + (uint64_t)steps + 1) * 4}};
@@ -62,7 +115,6 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   uint64_t lbytes = LOGITS_BYTES < lim ? LOGITS_BYTES : lim;
   uint64_t lr = lbytes / (V * 4);
   s->lrows = (int)(lr < 1 ? 1 : lr > (uint64_t)chunk ? (uint64_t)chunk : lr);
-  uint64_t C = (uint64_t)chunk;
   dp_status st = DP_OK;
   if (!(s->kc = dp_calloc((size_t)p->n_layers, sizeof *s->kc)) || !(s->vc = dp_calloc((size_t)p->n_layers, sizeof *s->vc)) ||
       !(s->cap = dp_calloc((size_t)p->n_layers, sizeof *s->cap)))
@@ -81,26 +133,14 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
     if (!st) st = buf(s, cap * kd * 4, "k-cache", &s->kc[i]);
     if (!st) st = buf(s, cap * kd * 4, "v-cache", &s->vc[i]);
   }
-  if (!st) st = buf(s, C * d * 4, "x", &s->x);
-  if (!st) st = buf(s, C * d * 4, "h", &s->h);
-  if (!st) st = buf(s, C * qd * 4, "q", &s->q);
-  if (!st) st = buf(s, C * kd * 4, "k", &s->k);
-  if (!st) st = buf(s, C * kd * 4, "v", &s->v);
-  if (!st) st = buf(s, C * qd * 4, "att", &s->att);
-  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "gate", &s->gate);
-  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "up", &s->up);
-  if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
-  if (!st) st = buf(s, qd * 4 + 2 * kd * 4, "qkv1", &s->qkv1);
-  if (!st) st = buf(s, 2 * (uint64_t)p->d_ff * 4, "gu1", &s->gu1);
-  if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
-  if (!st) st = buf(s, C * 4, "ids", &s->ids);
+  if (!st) st = alloc_acts(s, (uint64_t)chunk, 1);
   if (!st) st = buf(s, 4, "cur-id", &s->cur_id);
-  if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
   if (!st) st = buf(s, ((uint64_t)ctx + (uint64_t)steps + 1) * 4, "hist", &s->hist);
   if (!st) st = buf(s, V * 4, "sample-work", &s->work);
   if (!st) st = buf(s, (uint64_t)steps * 4, "out-ids", &s->out_ids);
-  if (!st) st = buf(s, C * 4, "targets", &s->targets);
-  if (!st) st = buf(s, C * 4, "nll", &s->nll);
+  if (!st) st = buf(s, (uint64_t)chunk * 4, "targets", &s->targets);
+  if (!st) st = buf(s, (uint64_t)chunk * 4, "nll", &s->nll);
+  if (!st && p->n_experts) st = dp_rt_moe_session(s);
   for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
   if (st) { dp_rt_session_free(s); return st; }
   *out = s;
@@ -116,7 +156,8 @@ void dp_rt_session_free(dp_rt_session *s) {
   dp_free(s->vc);
   dp_free(s->cap);
   dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->hrow, s->ids, s->cur_id,
-                          s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll};
+                          s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll, s->moe_logits, s->moe_ids,
+                          s->moe_w, s->moe_grp, s->moe_g, s->moe_u, s->moe_y};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) dp_gpu_buffer_free(all[i]);
   dp_free(s);
 }
@@ -196,6 +237,37 @@ dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logi
   if (!st && n) st = feed(s, ids, n, logits);
   return st;
 }
+
+dp_status dp_rt_eval_start(dp_rt_session *s, const int32_t *ids, size_t n, dp_gpu_readback **rb) {
+  *rb = NULL;
+  const dp_plan *p = s->m->plan;
+  dp_gpu *g = s->m->gpu;
+  if (!n || n > (size_t)s->lrows)
+    return dp_error(DP_ERR_INVALID_ARG, "logits of %zu ids at once: 1..%d (dp_session_logits_rows)", n, s->lrows);
+  dp_status st = check_room(s, n);
+  if (!st) st = feed_pending(s);
+  if (st) return st;
+  uint32_t u[DP_RT_EVAL_MAX_ROWS], T = (uint32_t)n;
+  if (n > DP_RT_EVAL_MAX_ROWS) return dp_error(DP_ERR_INVALID_ARG, "logits of %zu ids at once: at most %d", n, DP_RT_EVAL_MAX_ROWS);
+  for (uint32_t t = 0; t < T; t++) {
+    if (ids[t] < 0 || ids[t] >= p->vocab_size)
+      return dp_error(DP_ERR_INVALID_ARG, "token id %d at input position %u is outside the vocabulary (%d)", ids[t], t, p->vocab_size);
+    u[t] = (uint32_t)ids[t];
+  }
+  s->logits_valid = 0;
+  if ((st = dp_gpu_buffer_write(g, s->ids, 0, u, T * 4))) return st;
+  if ((st = dp_gpu_buffer_write(g, s->hist, (uint64_t)s->pos * 4, u, T * 4))) return st;
+  if ((st = dp_rt_record_body(s, dp_view_of(s->ids, 0), T, (uint32_t)s->pos))) return st;
+  if ((st = dp_rt_record_head(s, 0, T))) return st;
+  if ((st = dp_gpu_read_start(g, s->logits, 0, (size_t)T * (size_t)p->vocab_size * 4, rb))) return st;
+  /* the last row's prediction back in row 0 for sampling, after the copy (a later submit) */
+  if (T > 1 && (st = dp_rt_record_head(s, T - 1, 1))) return st;
+  s->pos += (int)T;
+  s->logits_valid = 1;
+  return DP_OK;
+}
+
+int dp_rt_eval_rows(const dp_rt_session *s) { return s->lrows < DP_RT_EVAL_MAX_ROWS ? s->lrows : DP_RT_EVAL_MAX_ROWS; }
 
 dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll) {
   const dp_plan *p = s->m->plan;

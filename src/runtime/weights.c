@@ -12,8 +12,14 @@
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
  * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
- * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
- * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on. */
+ * q4k_dequant (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 rows (F16 with f16: --compute-precision f16, which also stores F32 matrices as F16)
+ * before they are written (quant/quant.h), and are dense from then on.
+ *
+ * Resumable (runtime.h dp_rt_load_*): begin creates every buffer and lists the uploads (jobs of
+ * whole rows, at most the staging buffer each); steps run jobs while the model file holds their
+ * bytes, and stop for a piece the host must supply or after 64 MiB of queued writes (a drain
+ * the host waits for): no step waits for the GPU. */
 #include <math.h>
 #include <string.h>
 
@@ -24,15 +30,45 @@
 #include "quant/quant.h"
 #include "runtime/runtime.h"
 
-#define STAGING_BYTES (4u << 20)      /* host staging buffer */
-#define FLUSH_BYTES (64ull << 20)     /* finish the queue after this many bytes of writes */
+#define STAGING_BYTES (4u << 20)      /* host staging buffer: one upload job at most */
+#define DRAIN_BYTES (64ull << 20)     /* a step ends after this many bytes of queued writes */
 
-typedef struct uploader {
+/* One upload: stored bytes [off, off+n) of tensor t into rows [row, ...) of weight w, or (w
+ * NULL) the whole 1-D tensor t as f32 into buf, or (is_copy) one of experts.c's copies of an MoE
+ * layer (runtime.h dp_rt_copy). */
+typedef struct upload_job {
+  const dp_tensor_info *t;
+  uint64_t off, n, row, rows, cols;
+  dp_weight *w;
+  dp_dtype to;           /* w's type: t's, or Q4_K's expansion */
+  dp_gpu_buffer *buf;
+  int is_copy;
+  dp_rt_copy copy;
+} upload_job;
+
+struct dp_rt_loader {
   dp_rt_model *m;
   dp_model_file *mf;
   uint8_t *staging;      /* [STAGING_BYTES] */
-  uint64_t since_flush;
-} uploader;
+  float *wide;           /* expanded rows (gpu_type), [wide_n] floats */
+  uint64_t wide_n;
+  upload_job *jobs;
+  size_t n_jobs, cap_jobs, next;
+  uint64_t since_drain, bytes_done, bytes_total;
+};
+typedef dp_rt_loader uploader;
+
+static dp_status add_job(uploader *u, upload_job j) {
+  if (u->n_jobs == u->cap_jobs) {
+    size_t nc = u->cap_jobs ? 2 * u->cap_jobs : 256;
+    upload_job *nj = dp_realloc(u->jobs, nc * sizeof *nj);
+    if (!nj) return DP_ERR_NOMEM;
+    u->jobs = nj, u->cap_jobs = nc;
+  }
+  u->jobs[u->n_jobs++] = j;
+  u->bytes_total += j.n;
+  return DP_OK;
+}
 
 static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
   if (m->n_owned == m->cap_owned) {
@@ -45,14 +81,6 @@ static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
   return DP_OK;
 }
 
-/* Count n bytes of queued writes; past FLUSH_BYTES finish the queue, which keeps the
- * device's own upload staging bounded too. */
-static dp_status queued(uploader *u, uint64_t n) {
-  if ((u->since_flush += n) < FLUSH_BYTES) return DP_OK;
-  u->since_flush = 0;
-  return dp_gpu_finish(u->m->gpu);
-}
-
 static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp_gpu_buffer **out) {
   dp_status st = dp_gpu_buffer_create(m->gpu, size ? size : 4, label, out);
   if (st) return st;
@@ -61,7 +89,8 @@ static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp
 
 static dp_status write_bytes(uploader *u, dp_gpu_buffer *b, uint64_t off, const void *p, size_t n) {
   dp_status st = dp_gpu_buffer_write(u->m->gpu, b, off, p, n);
-  return st ? st : queued(u, n);
+  if (!st) u->since_drain += n;
+  return st;
 }
 
 /* A 1-D tensor (norm, bias, sinks) as f32. */
@@ -74,12 +103,11 @@ static dp_status upload_vec(uploader *u, const char *name, uint64_t expect, dp_r
   if (expect && n != expect)
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), name,
                     (unsigned long long)n, (unsigned long long)expect);
-  float *f = dp_malloc(n * sizeof *f);
-  if (!f) return DP_ERR_NOMEM;
-  dp_status st = dp_model_file_read_f32(u->mf, t, f);
-  if (!st) st = new_buffer(u->m, n * 4, name, &w->buf);
-  if (!st) st = write_bytes(u, w->buf, 0, f, n * 4);
-  dp_free(f);
+  if (t->nbytes > STAGING_BYTES || n * 4 > STAGING_BYTES)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: %llu elements exceed the staging buffer", dp_model_file_path(u->mf), name,
+                    (unsigned long long)n);
+  dp_status st = new_buffer(u->m, n * 4, name, &w->buf);
+  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, n, NULL, DP_F32, w->buf, 0, {0}});
   if (st) return st;
   w->dtype = DP_F32, w->rows = 1, w->cols = n;
   u->m->weight_bytes += n * 4;
@@ -113,19 +141,31 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
  * split into parts of whole rows where it exceeds a storage binding; with texture copies when
  * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
  * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
-/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
-static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+/* The type a matrix stored as t has on the GPU (dp_rt_load_opts): Q4_K expanded, F32 as F16. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) {
+  if (t == DP_Q4_K && m->q4k_dequant) return m->f16 ? DP_F16 : DP_F32;
+  return t == DP_F32 && m->f16 ? DP_F16 : t;
+}
 
-/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
- * holds k * cols floats (F16 is packed in place over the floats, front to back). */
-static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
-  dp_status st = dp_dequantize(from, src, dst, k * cols);
-  if (st || to == DP_F32) return st;
-  uint16_t *h = (uint16_t *)dst;
-  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+/* n elements of type `from` in the staging buffer -> type `to` (F32 or F16): the F32 values in
+ * wide (n floats); F16 ones then back in the staging buffer (its source bytes are read). *out:
+ * where the converted rows are. */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, uint8_t *staging, float *wide, uint64_t n, const void **out) {
+  dp_status st = dp_dequantize(from, staging, wide, n);
+  if (st) return st;
+  *out = wide;
+  if (to == DP_F32) return DP_OK;
+  uint16_t *h = (uint16_t *)(void *)staging;
+  for (uint64_t i = 0; i < n; i++) h[i] = dp_f32_to_f16(wide[i]);
+  *out = staging;
   return DP_OK;
 }
 
+/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
+ * split into parts of whole rows where it exceeds a storage binding; with texture copies when
+ * `tex` and the ops layer uses them), listed as upload jobs of whole rows that fit the staging
+ * buffer, each starting 4-byte aligned in its part (ops.h dp_weight_write); run_job expands
+ * them first where gpu_type differs from the stored type. */
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
   dp_dtype tt = gpu_type(m, t[0]->dtype);
@@ -145,22 +185,16 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
   if (per == 0)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
                     (unsigned long long)a4, (unsigned long long)(rb > rbt ? rb : rbt), STAGING_BYTES);
-  float *wide = NULL; /* expanded rows (q4k_expand) */
-  if (tt != t[0]->dtype && !(wide = dp_malloc((size_t)(per * cols * sizeof *wide)))) return DP_ERR_NOMEM;
-  for (int i = 0; i < n && !st; i++) {
+  for (int i = 0; i < n; i++) {
     uint64_t tr = t[i]->nbytes / rb;
-    for (uint64_t r = 0; r < tr && !st; r += per) {
+    for (uint64_t r = 0; r < tr; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
-      st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb);
-      if (!st && wide) st = expand_rows(t[i]->dtype, tt, u->staging, wide, k, cols);
-      if (!st) st = dp_weight_write(m->ops, *out, at + r, k, wide ? (const void *)wide : u->staging);
-      if (!st) st = queued(u, k * rbt * ((*out)->tex ? 2 : 1));
+      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, cols, *out, tt, NULL, 0, {0}}))) return st;
     }
     at += tr;
     m->weight_bytes += tr * rbt;
   }
-  dp_free(wide);
-  return st;
+  return DP_OK;
 }
 
 /* A matrix [rows, cols] in its stored type, in a dp_weight of its own (with texture copies
@@ -171,7 +205,7 @@ static dp_status upload_mat(uploader *u, const char *name, uint64_t rows, uint64
   dp_status st = find_mat(u, name, rows, cols, &t);
   if (!st) st = upload_rows(u, &t, 1, cols, tex, &w->mat);
   if (st) return st;
-  w->dtype = w->mat->type, w->rows = rows, w->cols = cols;
+  w->dtype = t->dtype, w->rows = rows, w->cols = cols;
   return DP_OK;
 }
 
@@ -188,7 +222,7 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   for (int i = 0; ok && i < n; i++) {
     if ((st = find_mat(u, names[i], rows[i], cols, &t[i]))) return st;
     ok = t[i]->dtype == t[0]->dtype && at % 256 == 0 && out_at % 256 == 0;
-    at += rows[i] * dp_dtype_row_bytes(gpu_type(u->m, t[i]->dtype), cols), out_at += rows[i] * 4;
+    at += t[i]->nbytes, out_at += rows[i] * 4;
   }
   if (!ok) {
     for (int i = 0; i < n; i++)
@@ -197,9 +231,9 @@ static dp_status upload_stack(uploader *u, const char *const *names, const uint6
   }
   dp_weight *w;
   if ((st = upload_rows(u, t, n, cols, 1, &w))) return st;
-  *fused = (dp_rt_weight){NULL, w, 0, w->type, 0, cols};
+  *fused = (dp_rt_weight){NULL, w, 0, t[0]->dtype, 0, cols};
   for (int i = 0; i < n; i++) {
-    parts[i] = (dp_rt_weight){NULL, w, (uint32_t)fused->rows, w->type, rows[i], cols};
+    parts[i] = (dp_rt_weight){NULL, w, (uint32_t)fused->rows, t[i]->dtype, rows[i], cols};
     fused->rows += rows[i];
   }
   return DP_OK;
@@ -230,6 +264,15 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
 }
 
+/* experts.c's uploads of an MoE layer, listed as jobs like the others (run by run_job through
+ * the staging buffer once their stored bytes are at hand) */
+_Static_assert(STAGING_BYTES >= DP_RT_EXPERT_STAGING, "MoE copies fit the staging buffer");
+static dp_status moe_copy(void *ctx, const dp_rt_copy *c) {
+  uploader *u = ctx;
+  upload_job j = {c->t, c->f32 ? 0 : c->off, c->f32 ? c->t->nbytes : c->n, 0, 0, 0, NULL, DP_F32, c->buf, 1, *c};
+  return add_job(u, j);
+}
+
 static dp_status load_layer(uploader *u, int li) {
   const dp_plan *p = u->m->plan;
   const dp_layer_plan *P = &p->layers[li];
@@ -253,6 +296,7 @@ static dp_status load_layer(uploader *u, int li) {
   if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
   if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
   if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
+  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, moe_copy, u); /* experts.c */
   const char *gu_names[2] = {P->gate, P->up};
   uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
   dp_rt_weight gu[2];
@@ -262,19 +306,16 @@ static dp_status load_layer(uploader *u, int li) {
   return DP_OK;
 }
 
-dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
-  return dp_rt_model_load_with(g, mf, NULL, out);
-}
-
-dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out) {
+/* Plan and check the model, create every buffer and list the uploads (the RoPE tables, made
+ * here, are written at once); nothing is read from the model file yet. */
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out) {
   *out = NULL;
-  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
-    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
+  uploader *u = dp_calloc(1, sizeof *u);
   dp_rt_model *m = dp_calloc(1, sizeof *m);
-  if (!m) return DP_ERR_NOMEM;
+  if (!u || !m) { dp_free(u); dp_free(m); return DP_ERR_NOMEM; }
   m->gpu = g;
-  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
-  uploader u = {m, mf, NULL, 0};
+  m->q4k_dequant = o && o->q4k_dequant, m->f16 = o && o->f16;
+  u->m = m, u->mf = mf;
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
   if (!st) st = dp_plan_check(m->plan, mf);
@@ -283,42 +324,116 @@ dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_o
                   dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
+  if (!st) st = dp_rt_experts_init(m, mf, o); /* experts.c: residency of MoE layers */
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
-  if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
-    if (p->layers[i].ffn != DP_FFN_DENSE)
-      st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
-                    dp_model_file_path(mf), i);
-  int tied = p->tied || !strcmp(p->output, p->embed);
+  if (!st && !(u->staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
+  int tied = !st && (p->tied || !strcmp(p->output, p->embed));
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
-  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
-  if (!st) st = upload_vec(&u, p->final_norm, p->d_model, &m->final_norm);
+  if (!st) st = upload_mat(u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
+  if (!st) st = upload_vec(u, p->final_norm, p->d_model, &m->final_norm);
   if (!st && tied) m->output = m->embed;
-  else if (!st) st = upload_mat(&u, p->output, p->vocab_size, p->d_model, 1, &m->output);
+  else if (!st) st = upload_mat(u, p->output, p->vocab_size, p->d_model, 1, &m->output);
   for (int i = 0; !st && i < p->n_layers; i++) {
-    st = load_layer(&u, i);
-    if (!st) st = upload_rope(&u, i, tables);
+    st = load_layer(u, i);
+    if (!st) st = upload_rope(u, i, tables);
     if (st) dp_error_wrap(st, "%s: layer %d", dp_model_file_path(mf), i);
   }
-  if (!st) st = dp_gpu_finish(g);
   if (tables)
     for (int i = 0; i < p->n_layers; i++) dp_free(tables[i]);
   dp_free(tables);
-  dp_free(u.staging);
-  if (st) { dp_rt_model_free(m); return st; }
-  dp_log(DP_LOG_INFO, "%s: %llu bytes of weights on the GPU", dp_model_file_path(mf), (unsigned long long)m->weight_bytes);
-  *out = m;
+  if (st) { dp_rt_load_free(u); return st; }
+  *out = u;
   return DP_OK;
+}
+
+/* Run one upload job whose bytes are at hand. */
+static dp_status run_job(uploader *u, const upload_job *j) {
+  dp_status st;
+  if (j->is_copy) {
+    if ((st = dp_rt_copy_run(u->m, u->mf, &j->copy, u->staging))) return st;
+    u->since_drain += j->copy.f32 ? dp_tensor_nelems(j->t) * 4 : j->copy.n;
+    return DP_OK;
+  }
+  if (j->w) {
+    if ((st = dp_model_file_read(u->mf, j->t, j->off, u->staging, j->n))) return st;
+    const void *rows = u->staging;
+    if (j->to != j->t->dtype) { /* expanded (gpu_type): k * cols floats of room */
+      uint64_t need = j->rows * j->cols;
+      if (need > u->wide_n) {
+        float *w = dp_realloc(u->wide, (size_t)need * sizeof *w);
+        if (!w) return DP_ERR_NOMEM;
+        u->wide = w, u->wide_n = need;
+      }
+      if ((st = expand_rows(j->t->dtype, j->to, u->staging, u->wide, need, &rows))) return st;
+    }
+    if ((st = dp_weight_write(u->m->ops, j->w, j->row, j->rows, rows))) return st;
+    u->since_drain += j->rows * dp_dtype_row_bytes(j->to, j->cols) * (j->w->tex ? 2 : 1);
+    return DP_OK;
+  }
+  float *f = (float *)u->staging;
+  if ((st = dp_model_file_read_f32(u->mf, j->t, f))) return st;
+  return write_bytes(u, j->buf, 0, f, j->rows * 4);
+}
+
+dp_status dp_rt_load_step(dp_rt_loader *u, int *state, dp_mf_piece *piece) {
+  while (u->next < u->n_jobs) {
+    if (u->since_drain >= DRAIN_BYTES) {
+      u->since_drain = 0;
+      *state = DP_RT_LOAD_DRAIN;
+      return dp_gpu_submit(u->m->gpu);
+    }
+    const upload_job *j = &u->jobs[u->next];
+    if (dp_model_file_missing(u->mf, j->t, j->off, j->n, piece)) {
+      *state = DP_RT_LOAD_NEED;
+      return DP_OK;
+    }
+    dp_status st = run_job(u, j);
+    if (st) return dp_error_wrap(st, "%s: tensor %s", dp_model_file_path(u->mf), j->t->name);
+    dp_model_file_release(u->mf); /* a job's pieces serve only that job: memory stays one job */
+    u->bytes_done += j->n;
+    u->next++;
+  }
+  *state = DP_RT_LOAD_DONE;
+  return dp_gpu_submit(u->m->gpu);
+}
+
+void dp_rt_load_progress(const dp_rt_loader *u, uint64_t *done, uint64_t *total) {
+  *done = u->bytes_done, *total = u->bytes_total;
+}
+
+dp_status dp_rt_load_end(dp_rt_loader *u, dp_rt_model **out) {
+  *out = NULL;
+  if (u->next < u->n_jobs) {
+    dp_rt_load_free(u);
+    return dp_error(DP_ERR_INVALID_ARG, "model load ended before every tensor was uploaded");
+  }
+  dp_log(DP_LOG_INFO, "%s: %llu bytes of weights on the GPU", dp_model_file_path(u->mf), (unsigned long long)u->m->weight_bytes);
+  *out = u->m;
+  u->m = NULL;
+  dp_rt_load_free(u);
+  return DP_OK;
+}
+
+void dp_rt_load_free(dp_rt_loader *u) {
+  if (!u) return;
+  dp_rt_model_free(u->m);
+  dp_free(u->jobs);
+  dp_free(u->staging);
+  dp_free(u->wide);
+  dp_free(u);
 }
 
 void dp_rt_model_free(dp_rt_model *m) {
   if (!m) return;
+  dp_rt_batch_free(m->batch);
   for (size_t i = 0; i < m->n_owned; i++) dp_gpu_buffer_free(m->owned[i]);
   dp_free(m->owned);
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
   dp_free(m->owned_w);
+  for (int i = 0; m->layers && i < m->plan->n_layers; i++) dp_rt_moe_free(m->layers[i].moe);
+  dp_rt_experts_free(m->ex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);
