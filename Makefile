@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 
 PREFIX ?= /usr/local
 
-.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check install clean
+.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check install clean serve web-test
 
 all:
 	@test -f node_modules/bun-webgpu-linux-x64/libwebgpu_wrapper.so || bash scripts/setup.sh
@@ -50,6 +50,14 @@ install: all
 
 wasm-check:
 	bash scripts/wasm_check.sh
+
+# The demo chat page and the JS API on http://127.0.0.1:8080 (docs/browser.md).
+serve:
+	node scripts/serve_static.mjs
+
+# The browser tests: headless Chromium on SwiftShader against build/doppler (docs/browser.md).
+web-test: all
+	bash scripts/web_test.sh
 
 clean:
 	rm -rf build build-asan build-wasm

@@ -5,6 +5,7 @@
 #   3. the CPU tests again under ASan + UBSan
 #   4. the engine core compiled for wasm32-wasi
 #   5. fuzz targets for a bounded time (when clang's libFuzzer is available)
+#   6. the browser tests: the demo page, model store and JS API in headless Chromium
 # Ends with one line "tests: N passed, N failed" counting the stages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ stage "cli smoke" bash scripts/cli_smoke.sh
 stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
 stage "wasm32 compile" bash scripts/wasm_check.sh
 stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
+stage "browser tests" bash scripts/web_test.sh
 
 [ $fail -eq 0 ] || echo "failed stages: ${failed[*]}"
 echo "tests: $pass passed, $fail failed"

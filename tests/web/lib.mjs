@@ -1,0 +1,123 @@
+// lib.mjs -- helpers of the browser tests (tests/web/*.test.mjs, run by scripts/web_test.sh):
+// the demo's static server (scripts/serve_static.mjs) on a free port with a request log and
+// fault injection, headless Debian Chromium through playwright-core with a fresh profile, and
+// the native CLI's answer to compare with.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { defaultMounts, startServer } from '../../scripts/serve_static.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const TINY = path.join(ROOT, 'models/doppler-tiny-f16');
+export const TINY_SHARD = 'shard_00000.bin';
+export const TINY_SHARD_SIZE = fs.statSync(path.join(TINY, TINY_SHARD)).size;
+
+// The static server of the demo on 127.0.0.1 (a free port), logging every request:
+// server.log = [{path, start, end, size, status, sent}]. server.fault(f) sets what the next
+// responses suffer: f(entry) -> undefined | {status} | {cutAt: absolute byte} | {flip: absolute byte}.
+// FAKE_ENGINE=1 serves tests/web/fake_engine.js as /engine.js (store tests without a wasm build).
+export async function serve({ extraMounts = [] } = {}) {
+  const log = [];
+  let fault = null;
+  const mounts = [
+    ...extraMounts,
+    { prefix: '/test/', dir: path.join(ROOT, 'tests/web/pages') },
+    ...(process.env.FAKE_ENGINE ? [{ prefix: '/engine.js', file: path.join(ROOT, 'tests/web/fake_engine.js') }] : []),
+    ...defaultMounts(ROOT),
+  ];
+  const hook = (req, info) => {
+    const entry = { path: info.path, range: req.headers.range || null, start: info.start, end: info.end, size: info.size };
+    log.push(entry);
+    const f = fault?.(entry);
+    if (!f) return undefined;
+    if (f.status) return { status: f.status };
+    return { transform: (stream, res) => stream.pipe(faultStream(info.start, f, res)) };
+  };
+  const server = await startServer({ port: 0, hook, mounts });
+  const url = `http://127.0.0.1:${server.address().port}/`;
+  return {
+    url, log,
+    fault(f) { fault = f; },
+    // Requests for files of a model folder since log index `from`.
+    modelRequests(from = 0) { return log.slice(from).filter((e) => e.path.startsWith('/models/')); },
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
+
+// A pass-through that flips one byte or drops the connection at an absolute offset.
+function faultStream(start, f, res) {
+  const socket = res.socket; // res.socket is gone once the response ends
+  let at = start;
+  return new Transform({
+    transform(chunk, _enc, cb) {
+      const end = at + chunk.length;
+      if (f.cutAt !== undefined && end > f.cutAt) {
+        const keep = chunk.subarray(0, Math.max(0, f.cutAt - at));
+        at = end;
+        if (keep.length) this.push(keep);
+        // Let the kept bytes go out, then drop the connection mid-body.
+        setTimeout(() => socket.destroy(), 20);
+        return cb();
+      }
+      if (f.flip !== undefined && f.flip >= at && f.flip < end) {
+        chunk = Buffer.from(chunk);
+        chunk[f.flip - at] ^= 0x5a;
+      }
+      at = end;
+      cb(null, chunk);
+    },
+  });
+}
+
+// Headless Chromium with a fresh profile (the flags of machines/c.md's "Known to work").
+export async function launch({ webgpu = true } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppler-web-'));
+  const args = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+                '--disable-sync', '--no-first-run', '--disable-quic'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args,
+                                                                viewport: { width: 900, height: 760 } });
+  const page = context.pages()[0] || (await context.newPage());
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  return {
+    context, page, errors,
+    async close() { await context.close(); fs.rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
+// Wait until #status reads `want` (or `error`, which fails with the page's #error text).
+export async function waitStatus(page, want, timeout = 90000) {
+  await page.waitForFunction((w) => {
+    const s = document.getElementById('status')?.textContent;
+    return s === w || s === 'error';
+  }, want, { timeout });
+  const s = await page.textContent('#status');
+  if (s !== want) throw new Error(`#status is '${s}', expected '${want}': ${await page.textContent('#error')}`);
+}
+
+// Type a prompt, send it, wait for the answer; returns #output's text.
+export async function ask(page, prompt) {
+  await page.fill('#prompt', prompt);
+  await page.click('#send');
+  const s = await page.textContent('#status');
+  if (s !== 'generating' && s !== 'ready') throw new Error(`#status after send: '${s}'`);
+  await waitStatus(page, 'ready');
+  return page.textContent('#output');
+}
+
+// `build/doppler run --temp 0 -n N -p PROMPT` on SwiftShader: the generated text (stdout without
+// the echoed prompt and the final newline).
+export function nativeGreedy(prompt, n, model = TINY) {
+  const out = execFileSync(path.join(ROOT, 'build/doppler'), ['run', model, '--temp', '0', '-n', String(n), '-p', prompt],
+    { env: { ...process.env, DOPPLER_ADAPTER: 'swiftshader', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR || '/tmp' },
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!out.startsWith(prompt) || !out.endsWith('\n')) throw new Error(`unexpected doppler run output: ${JSON.stringify(out)}`);
+  return out.slice(prompt.length, -1);
+}

@@ -1,0 +1,70 @@
+// page.test.mjs -- the demo page (web/index.html) in headless Chromium on SwiftShader: it loads
+// doppler-tiny over HTTP on open, and a prompt typed into #prompt streams into #output the text
+// `build/doppler run --temp 0 -n N -p PROMPT` prints with DOPPLER_ADAPTER=swiftshader; a reload
+// loads from OPFS with no request for any model file; with the server gone the page still opens,
+// loads and answers (service worker + OPFS).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, serve, waitStatus, ask, nativeGreedy, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
+
+const N = 24;
+const PROMPTS = ['The jury said', 'Once upon a time, in a small village'];
+
+test('the page answers as the CLI does: over HTTP, then from OPFS, then offline', { timeout: 300000 }, async () => {
+  const want = PROMPTS.map((p) => nativeGreedy(p, N));
+  const srv = await serve();
+  const b = await launch();
+  try {
+    // First visit: loading starts by itself; the shard comes in Range pieces.
+    await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
+    assert.equal(await b.page.textContent('#status'), 'loading…');
+    await waitStatus(b.page, 'ready');
+    const shard = srv.modelRequests().filter((e) => e.path.endsWith(TINY_SHARD));
+    assert.ok(shard.length >= 2 && shard.every((e) => e.range), 'shard fetched with Range requests');
+    assert.equal(shard.reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE);
+    assert.match(await b.page.textContent('#adapter'), /swiftshader/i);
+    for (let i = 0; i < PROMPTS.length; i++) assert.equal(await ask(b.page, PROMPTS[i]), want[i], `prompt ${i}`);
+    assert.match(await b.page.textContent('#stats'), new RegExp(`${N} tokens at [\\d.]+ tok/s`));
+
+    // Reload: everything from OPFS, not one request for a model file.
+    const from = srv.log.length;
+    await b.page.reload();
+    assert.equal(await b.page.textContent('#status'), 'loading…');
+    await waitStatus(b.page, 'ready');
+    assert.deepEqual(srv.modelRequests(from).map((e) => e.path), []);
+    assert.match(await b.page.textContent('#progress-text'), /from this browser's storage \(OPFS\)/);
+    assert.equal(await ask(b.page, PROMPTS[0]), want[0]);
+
+    // Offline: the server is gone; the service worker has the app, OPFS the model.
+    await srv.close();
+    await b.page.reload();
+    await waitStatus(b.page, 'ready');
+    assert.equal(await ask(b.page, PROMPTS[1]), want[1]);
+    assert.deepEqual(b.errors, []);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
+test('stop ends an answer early and the page is ready again', { timeout: 180000 }, async () => {
+  const srv = await serve();
+  const b = await launch();
+  try {
+    await b.page.goto(`${srv.url}?temperature=0&max_tokens=400`);
+    await waitStatus(b.page, 'ready');
+    await b.page.fill('#prompt', PROMPTS[0]);
+    await b.page.click('#send');
+    await b.page.waitForFunction(() => document.getElementById('output').textContent.length > 0);
+    assert.equal(await b.page.textContent('#status'), 'generating');
+    await b.page.click('#stop');
+    await waitStatus(b.page, 'ready');
+    assert.match(await b.page.textContent('#stats'), /ended: (abort|cancel)/);
+    const n = Number((await b.page.textContent('#stats')).match(/(\d+) tokens at/)[1]);
+    assert.ok(n > 0 && n < 400, `stopped after ${n} tokens`);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});

@@ -1,0 +1,111 @@
+// store.test.mjs -- the model store (web/store.js) through the demo page in headless Chromium:
+// a download cut halfway resumes at the byte where it stopped; a corrupted shard is reported by
+// name and downloaded anew; a model larger than the storage quota is refused before any shard
+// request; without WebGPU the page says so and downloads nothing.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { launch, serve, waitStatus, ask, nativeGreedy, TINY, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
+
+const N = 12;
+const PROMPT = 'The jury said';
+const shardReqs = (srv, from) => srv.modelRequests(from).filter((e) => e.path.endsWith(TINY_SHARD));
+
+async function waitError(page) {
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'error', null, { timeout: 60000 });
+  return page.textContent('#error');
+}
+
+async function expectAnswer(page) {
+  const got = await ask(page, PROMPT);
+  if (process.env.FAKE_ENGINE) return; // the fake engine does not compute the model
+  assert.equal(got, nativeGreedy(PROMPT, N));
+}
+
+test('a download cut halfway resumes where it stopped and completes', { timeout: 180000 }, async () => {
+  const srv = await serve();
+  const b = await launch();
+  try {
+    const half = Math.floor(TINY_SHARD_SIZE / 2);
+    // Every response reaching past the middle of the shard is cut there (the connection dropped).
+    srv.fault((e) => (e.path.endsWith(TINY_SHARD) && e.end >= half ? { cutAt: half } : undefined));
+    await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
+    const err = await waitError(b.page);
+    assert.match(err, /network failure downloading .*shard_00000\.bin at byte \d+/);
+    const before = shardReqs(srv, 0);
+    assert.ok(before.length >= 2, 'the shard is fetched in several Range requests');
+    assert.ok(before.every((e) => e.range), 'every shard request has a Range header');
+
+    srv.fault(null);
+    const from = srv.log.length;
+    await b.page.reload();
+    await waitStatus(b.page, 'ready');
+    const after = shardReqs(srv, from);
+    assert.equal(after[0].start, half, `the download resumes at byte ${half}, not ${after[0].start}`);
+    const served = after.reduce((n, e) => n + e.end - e.start + 1, 0);
+    assert.equal(served, TINY_SHARD_SIZE - half, 'only the missing half is downloaded again');
+    await expectAnswer(b.page);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
+test('a corrupted shard is reported by name, discarded and downloaded anew', { timeout: 180000 }, async () => {
+  const srv = await serve();
+  const b = await launch();
+  try {
+    srv.fault((e) => (e.path.endsWith(TINY_SHARD) && e.start <= 123456 && e.end >= 123456 ? { flip: 123456 } : undefined));
+    await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
+    const err = await waitError(b.page);
+    assert.match(err, /shard_00000\.bin: SHA-256 mismatch \(downloaded [0-9a-f]{64}, manifest 3cd75c6c/);
+
+    srv.fault(null);
+    const from = srv.log.length;
+    await b.page.reload();
+    await waitStatus(b.page, 'ready');
+    assert.equal(shardReqs(srv, from)[0].start, 0, 'the corrupted shard was discarded');
+    await expectAnswer(b.page);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
+test('a model larger than the storage quota is refused before any shard request', { timeout: 120000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppler-huge-'));
+  const m = JSON.parse(fs.readFileSync(path.join(TINY, 'manifest.json'), 'utf8'));
+  m.shards[0].size = 2 ** 50; // 1 PiB
+  fs.writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify(m));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
+  const srv = await serve({ extraMounts: [{ prefix: '/huge/', dir }] });
+  const b = await launch();
+  try {
+    await b.page.goto(`${srv.url}?model=${encodeURIComponent('/huge/')}`);
+    const err = await waitError(b.page);
+    assert.match(err, /not enough storage for http:\/\/127\.0\.0\.1:\d+\/huge\/: 1125899906\.8 MB to download, [\d.]+ MB available/);
+    assert.equal(srv.log.filter((e) => e.path.endsWith('.bin')).length, 0);
+  } finally {
+    await b.close();
+    await srv.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('without WebGPU the page says WebGPU is unavailable and downloads nothing', { timeout: 60000 }, async () => {
+  const srv = await serve();
+  const b = await launch({ webgpu: false });
+  try {
+    await b.page.goto(srv.url);
+    const err = await waitError(b.page);
+    assert.match(err, /^WebGPU is unavailable in this browser: /);
+    assert.equal(srv.modelRequests().length, 0);
+    assert.equal(await b.page.isDisabled('#send'), true);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
