@@ -7,7 +7,7 @@
 //   for await (const piece of dp.stream([{ role: 'user', content: 'Hello' }])) out.append(piece);
 //   const reply = await dp.chat.completions.create({ messages, stream: false });
 
-const OPTION_KEYS = ['max_tokens', 'temperature', 'top_k', 'top_p', 'min_p', 'repeat_penalty', 'seed', 'stop'];
+const OPTION_KEYS = ['max_tokens', 'temperature', 'top_k', 'top_p', 'min_p', 'repeat_penalty', 'repeat_last_n', 'seed', 'stop'];
 
 export class DopplerError extends Error {
   constructor(code, message) { super(message); this.name = 'DopplerError'; this.code = code; }
@@ -107,9 +107,9 @@ export class DopplerProvider {
 
   // An async iterator of text pieces. input: a prompt string (fed as `doppler run -p` feeds it)
   // or [{role, content}] messages (the model's chat template, or contents joined by "\n" when
-  // it has none). config: max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed,
-  // stop; absent = `doppler run`'s defaults. `.stats` resolves when generation ends; leaving
-  // the loop early (break) aborts generation.
+  // it has none). config: max_tokens, temperature, top_k, top_p, min_p, repeat_penalty,
+  // repeat_last_n, seed, stop; absent = `doppler run`'s defaults (this.defaults). `.stats`
+  // resolves when generation ends; leaving the loop early (break) aborts generation.
   stream(input, config = {}) {
     const args = { input: engineInput(input), options: engineOptions(config) };
     this.claim('generating');
@@ -257,7 +257,7 @@ function engineOptions(config) {
   return out;
 }
 
-// Engine stop reasons -> OpenAI finish_reason.
+// Engine stop reasons (max_tokens, eos, stop, context_full, abort) -> OpenAI finish_reason.
 function finishReason(r) {
-  return r === 'length' || r === 'max_tokens' || r === 'context' ? 'length' : 'stop';
+  return r === 'max_tokens' || r === 'context_full' ? 'length' : 'stop';
 }

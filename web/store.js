@@ -13,7 +13,8 @@
 //
 // `open()` returns the engine's model source (web/engine.js: manifest, readFile, readRange).
 // Errors are StoreError with a one-line message and a .code: 'hash-mismatch' (names the shard),
-// 'quota-exceeded', 'network', 'http', 'bad-manifest', 'busy' (open in another tab), 'aborted'.
+// 'quota-exceeded', 'network', 'http', 'bad-manifest', 'busy' (open in another tab), 'aborted',
+// 'not-found' (readFile of a file the manifest does not name).
 
 import { Sha256 } from './sha256.js';
 
@@ -276,7 +277,7 @@ export class ModelStore {
       fromNetwork,
       fetched,
       async readFile(name) {
-        if (!small.has(name)) throw new StoreError('bad-manifest', `readFile: '${name}' is not a tokenizer file of this model`);
+        if (!small.has(name)) throw new StoreError('not-found', `${name}: not a file of this model (its manifest names ${[...small].join(', ') || 'none'})`);
         return new Uint8Array(await (await (await dir.getFileHandle(name)).getFile()).arrayBuffer());
       },
       async readRange(name, offset, length) {

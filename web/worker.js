@@ -3,7 +3,7 @@
 // main thread never waits on either.
 //
 // Protocol (postMessage, structured clone). Requests from the provider: {id, op, args}
-//   init {wasmUrl}             -> {capabilities, defaults}
+//   init {wasmUrl}             -> {capabilities, defaults (`doppler run`'s, engine.js RUN_DEFAULTS)}
 //   load {url, verify}         -> model info (engine.loadModel) + {url, fromNetwork, fetched}
 //   generate {input, options}  -> stats (engine.generate); meanwhile {id, type: 'piece', text, token}
 //   abort                      -> stops the generation or download in flight (that one then ends)
@@ -12,7 +12,7 @@
 // Replies: {id, type: 'result', value} | {id, type: 'error', error: {message, code}}
 //          | {id, type: 'progress', phase, loaded, total, fetched}  (phase 'download' | 'upload')
 
-import { createEngine } from './engine.js';
+import { createEngine, RUN_DEFAULTS } from './engine.js';
 import { ModelStore } from './store.js';
 
 const store = new ModelStore();
@@ -23,7 +23,7 @@ let loading = null;      // AbortController of the download in flight
 const ops = {
   async init({ wasmUrl }) {
     if (!engine) engine = await createEngine({ wasmUrl: wasmUrl || new URL('./doppler.wasm', import.meta.url).href });
-    return { capabilities: engine.capabilities(), defaults: engineDefaults() };
+    return { capabilities: engine.capabilities(), defaults: { ...RUN_DEFAULTS } };
   },
 
   async load({ url, verify }, id) {
@@ -37,6 +37,7 @@ const ops = {
       const info = await eng.loadModel(source, {
         onProgress: (done, all) => post('upload')({ loaded: done, total: all ?? total, fetched: 0 }),
       });
+      source.close(); // release the shards' OPFS locks (a later read reopens them)
       return { ...info, url, fromNetwork: source.fromNetwork, fetched: source.fetched };
     } catch (e) {
       source?.close();
@@ -70,12 +71,6 @@ async function unload() {
 function need() {
   if (!engine) throw coded('not-initialized', 'the engine is not initialized (init first)');
   return engine;
-}
-
-// doppler run's sampling defaults as the engine states them (absent options mean these).
-function engineDefaults() {
-  if (typeof engine.defaults === 'function') return engine.defaults();
-  return null;
 }
 
 function coded(code, message) { const e = new Error(message); e.code = code; return e; }

@@ -4,6 +4,9 @@
 // model through the source (readFile / readRange in pieces), and "generates" the input's words
 // reversed, one word per piece, so the page's streaming, stop and stats paths run.
 
+export const RUN_DEFAULTS = Object.freeze({ max_tokens: 128, temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05,
+                                            repeat_penalty: 1, repeat_last_n: 64, seed: 42, stop: [] });
+
 export async function createEngine() {
   const adapter = await navigator.gpu?.requestAdapter();
   if (!adapter) {
@@ -16,7 +19,6 @@ export async function createEngine() {
     capabilities: () => ({ adapter: adapter.info.description || 'fake', vendor: adapter.info.vendor,
                            architecture: adapter.info.architecture, backend: 'fake', features: [...adapter.features],
                            limits: { maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize } }),
-    defaults: () => ({ max_tokens: 128, temperature: 0.7, top_k: 40, top_p: 0.95, min_p: 0.05, repeat_penalty: 1, seed: 42 }),
     async loadModel(source, { onProgress } = {}) {
       const m = source.manifest;
       const tok = JSON.parse(new TextDecoder().decode(await source.readFile(m.tokenizer.file)));
@@ -48,7 +50,7 @@ export async function createEngine() {
       }
       const ms = performance.now() - t0;
       return { n_prompt: words.length + 1, n_generated: n, prefill_ms: 1, decode_ms: ms, ttft_ms: 1,
-               stop_reason: stop ? 'abort' : n >= max ? 'length' : 'eos' };
+               stop_reason: stop ? 'abort' : n >= max ? 'max_tokens' : 'eos' };
     },
     abort() { stop = true; },
     unload() { model = null; },
