@@ -50,6 +50,55 @@ typedef struct dp_load_options {
  * GGUF file. Opens the GPU, uploads every weight tensor (bounded staging, no full copy in RAM). */
 dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out);
 void dp_model_free(dp_model *m);
+
+/* ---- resumable model loading ----
+ * The model's files stay wherever the host has them (a local folder, HTTP ranges, the
+ * browser's OPFS): the loader asks for byte ranges of named files and the host answers each
+ * request, when it can, with exactly those bytes. No call waits for anything; one request is
+ * open at a time.
+ *   dp_load *l;  dp_load_request r;
+ *   dp_load_begin(NULL, &opt, &l);                       // NULL: the files are the host's
+ *   while (dp_load_next(l, &r)) {
+ *     if (r.drain) { wait until the GPU took the queued writes; continue; }  // natively dp_load_drain
+ *     read r.length bytes at r.offset of file r.file (r.whole: the whole file);
+ *     dp_load_supply(l, bytes, n);                        // or dp_load_supply(l, NULL, 0): absent
+ *   }
+ *   dp_load_finish(l, &m);
+ * Requests, in order: "manifest.json" (whole; the model must be RDRR), "tokenizer.json" and
+ * "tokenizer_config.json" (whole, optional: a model may have none), then ranges of the shards
+ * ("shard_00000.bin", ...) of at most 4 MiB, tensor by tensor (no shard is ever held whole:
+ * host memory stays a few MiB whatever the model's size), with a drain request after every
+ * 64 MiB of GPU writes. The host checks each shard's SHA-256 (the manifest's "sha256") as it
+ * fetches it: the loader sees only pieces. dp_model_load is the same loop over a local model
+ * (any kind: its bytes are read by the loader itself; only drains are asked for). */
+typedef struct dp_load dp_load;
+#define DP_LOAD_WHOLE UINT64_MAX
+typedef struct dp_load_request {
+  const char *file;     /* a file name inside the model's folder (valid until the next call) */
+  uint64_t offset;      /* first byte wanted */
+  uint64_t length;      /* bytes wanted; DP_LOAD_WHOLE: the whole file (then whole = 1) */
+  int whole;            /* 1: the whole file, of any size */
+  int optional;         /* 1: the file may be absent: answer dp_load_supply(l, NULL, 0) */
+  int drain;            /* 1: not a read: let the GPU take the queued uploads, then ask again */
+} dp_load_request;
+/* path: a local model (as dp_model_load), or NULL / "" for a model whose files the host
+ * supplies. Opens the GPU (opt->adapter); nothing is read yet. */
+dp_status dp_load_begin(const char *path, const dp_load_options *opt, dp_load **out);
+/* 1 and *r: what the loader needs next; 0: everything is loaded (dp_load_finish). Runs the
+ * uploads whose bytes are at hand first. On a failure it returns 0 and dp_load_finish reports
+ * the error. */
+int dp_load_next(dp_load *l, dp_load_request *r);
+/* Answer the open request: n bytes at data (n must equal its length; for a whole file, the
+ * file's size), or data NULL and n 0 for an optional file that does not exist. */
+dp_status dp_load_supply(dp_load *l, const void *data, uint64_t n);
+/* Native hosts: answer a drain request by waiting for the GPU (blocks). */
+dp_status dp_load_drain(dp_load *l);
+/* Stored weight bytes uploaded so far and in all (0 / 0 until the manifest is in). */
+void dp_load_progress(const dp_load *l, uint64_t *done, uint64_t *total);
+/* The loaded model (after dp_load_next said 0), or the error that stopped loading; frees l
+ * either way. Before the end: DP_ERR_CANCELLED, nothing kept (an abandoned load). */
+dp_status dp_load_finish(dp_load *l, dp_model **out);
+
 /* Everything dp_model_load checks that needs no GPU: the file opens (ranges, tensor bounds),
  * every tensor the architecture uses exists with its shape, the tokenizer loads. */
 dp_status dp_model_check(const char *path);
@@ -61,6 +110,8 @@ typedef struct dp_model_info {
   int n_layers, d_model, n_heads, n_kv_heads, head_dim, vocab_size, max_context;
   int bos_id, eos_id;        /* -1 if none (the tokenizer's, else the config's) */
   int add_bos;               /* the tokenizer settings ask for a BOS before a prompt */
+  const int32_t *eog_ids;    /* every end-of-generation id (generation stops at them), n_eog */
+  int n_eog;
   int has_tokenizer;
   uint64_t weight_bytes;     /* bytes uploaded to the GPU */
 } dp_model_info;
@@ -193,6 +244,17 @@ dp_status dp_session_eval(dp_session *s, const int32_t *ids, size_t n, float *lo
  * the top logit the best other token is taken). ids[n]; logits[n][vocab] (may be NULL): the
  * raw logits of each step. The session must hold at least one token. */
 dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits);
+/* The same without waiting (the browser's dp_session_eval): feed 1..dp_session_logits_rows(s)
+ * ids and start the read-back of their logits; once dp_logits_poll says 1 (natively after
+ * dp_logits_wait; in the browser the mapAsync promise), dp_logits_finish writes logits[n][vocab]
+ * and releases r. The session holds the ids from the start on, as after dp_session_eval;
+ * dp_logits_finish(r, NULL) drops the logits. */
+typedef struct dp_logits dp_logits;
+int dp_session_logits_rows(const dp_session *s);
+dp_status dp_logits_start(dp_session *s, const int32_t *ids, size_t n, dp_logits **out);
+int dp_logits_poll(dp_logits *r);
+dp_status dp_logits_wait(dp_logits *r);   /* native hosts only: blocks */
+dp_status dp_logits_finish(dp_logits *r, float *logits);
 /* Negative log-likelihood of ids[1..n-1] given their prefixes, scored from an empty cache
  * (the session is reset first and after). nll[n-1] (natural log), computed on the GPU. */
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll);

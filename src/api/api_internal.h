@@ -26,4 +26,9 @@ struct dp_session {
 /* generate.c: the read-back a dp_gen waits for (NULL when none), for native.c's wait. */
 dp_gpu_readback *dp_gen_readback(const dp_gen *g);
 dp_gpu *dp_gen_gpu(const dp_gen *g);
+/* model.c: the read-back a dp_logits waits for, for native.c's wait. */
+dp_gpu_readback *dp_logits_readback(const dp_logits *r);
+dp_gpu *dp_logits_gpu(const dp_logits *r);
+/* load.c: the device a dp_load uploads to, for native.c's drain. */
+dp_gpu *dp_load_gpu(const dp_load *l);
 #endif

@@ -1,7 +1,6 @@
-/* model.c -- the public API's models and sessions (include/doppler.h): dp_model_load opens
- * the GPU (gpu.h), the model file (format/model_file.h: RDRR dir, HF dir or GGUF), uploads the
- * weights (runtime/weights.c) and loads the tokenizer (tokenizer.json beside the weights, or
- * the GGUF's tokenizer.ggml.* metadata); sessions wrap runtime sessions. Also the logits-level
+/* model.c -- the public API's models and sessions (include/doppler.h): a loaded model's info,
+ * tokenizer access and chat template (loading itself is src/api/load.c); sessions wrap
+ * runtime sessions. Also the logits-level
  * entry points (eval, greedy, score) used by `doppler logits` / `perplexity` and the tests.
  * Called by cli/ and by hosts embedding the engine. */
 #include <stdio.h>
@@ -9,47 +8,8 @@
 #include <string.h>
 
 #include "api/api_internal.h"
-#include "api/kernel_check.h"
 #include "core/alloc.h"
 #include "core/error.h"
-
-static dp_status load_tokenizer(dp_model *m, dp_model_file *mf) {
-  dp_status st = dp_tokenizer_from_model_file(mf, &m->tok);
-  if (st) return dp_error_wrap(st, "%s: tokenizer", dp_model_file_path(mf));
-  if (!m->tok) return DP_OK; /* no tokenizer: ids only */
-  const int32_t *eog;
-  size_t n = dp_tokenizer_eog_ids(m->tok, &eog);
-  for (size_t i = 0; i < n; i++)
-    if (eog[i] < m->rt->plan->vocab_size) dp_rt_model_add_eos(m->rt, eog[i]);
-  /* a chat template only where the model ships one (a base model such as doppler-tiny has
-   * none: its vocabulary lacks the turn markers a guessed template would write) */
-  const char *ctsrc = dp_tokenizer_chat_template_src(m->tok);
-  m->chat = ctsrc ? dp_chat_template_detect(ctsrc, m->arch, m->tok) : DP_CHAT_NONE;
-  return DP_OK;
-}
-
-/* Kernel hot swap (dp_load_options.kernels): each "NAME=MODULE" replaces variant NAME in the
- * model's ops, then must pass dp_kernel_check against the CPU reference. */
-static dp_status swap_kernels(dp_model *m, const dp_load_options *opt) {
-  dp_ops *o = m->rt->ops;
-  for (int j = 0; opt && j < opt->n_kernels; j++) {
-    const char *spec = opt->kernels[j], *eq = strchr(spec, '=');
-    char name[48];
-    if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof name)
-      return dp_error(DP_ERR_INVALID_ARG, "kernel '%s': expected NAME=MODULE", spec);
-    memcpy(name, spec, (size_t)(eq - spec));
-    name[eq - spec] = 0;
-    long i = dp_kernel_variant_find(name);
-    if (i < 0) return dp_error(DP_ERR_INVALID_ARG, "kernel %s: no such variant (see `doppler bench kernels --list`)", name);
-    if (!dp_ops_variant_available(o, (size_t)i))
-      return dp_error(DP_ERR_UNSUPPORTED, "kernel %s: the variant does not run on this adapter", name);
-    dp_status st = dp_ops_variant_replace(o, (size_t)i, eq + 1);
-    if (!st) st = dp_kernel_check(o, (size_t)i, NULL);
-    if (st) return dp_error_wrap(st, "kernel %s", name);
-  }
-  dp_ops_clear_runs(o); /* --verbose reports what the model runs, not the checks */
-  return DP_OK;
-}
 
 dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const char *name, const char *op, uint64_t n),
                                 void *user) {
@@ -61,29 +21,6 @@ dp_status dp_model_kernels_used(const dp_model *m, int (*cb)(void *user, const c
     if (st) return st;
     if (cb(user, e.name, e.op, runs)) break;
   }
-  return DP_OK;
-}
-
-dp_status dp_model_load(const char *path, const dp_load_options *opt, dp_model **out) {
-  *out = NULL;
-  if (!path || !path[0]) return dp_error(DP_ERR_INVALID_ARG, "dp_model_load: no model path");
-  dp_model *m = dp_calloc(1, sizeof *m);
-  if (!m) return DP_ERR_NOMEM;
-  dp_model_file *mf = NULL;
-  dp_status st = dp_model_file_open(path, &mf);
-  if (!st) st = dp_gpu_open(opt ? opt->adapter : NULL, &m->gpu);
-  if (!st) {
-    const dp_hparams *hp = dp_model_file_hparams(mf);
-    snprintf(m->arch, sizeof m->arch, "%s", hp->arch == DP_ARCH_GEMMA3 ? "gemma3" : dp_arch_name(hp->arch));
-    snprintf(m->kind, sizeof m->kind, "%s", dp_model_file_kind(mf));
-    snprintf(m->adapter, sizeof m->adapter, "%s", dp_gpu_get_info(m->gpu)->adapter);
-    st = dp_rt_model_load(m->gpu, mf, &m->rt);
-  }
-  if (!st) st = swap_kernels(m, opt);
-  if (!st) st = load_tokenizer(m, mf);
-  dp_model_file_close(mf);
-  if (st) { dp_model_free(m); return st; }
-  *out = m;
   return DP_OK;
 }
 
@@ -107,6 +44,7 @@ dp_status dp_model_get_info(const dp_model *m, dp_model_info *info) {
   info->eos_id = m->tok ? dp_tokenizer_eos(m->tok) : p->n_eos ? p->eos_ids[0] : -1;
   info->add_bos = m->tok ? dp_tokenizer_add_bos(m->tok) : 0;
   info->has_tokenizer = m->tok != NULL;
+  info->eog_ids = m->rt->eos, info->n_eog = m->rt->n_eos;
   info->weight_bytes = m->rt->weight_bytes;
   return DP_OK;
 }
@@ -224,4 +162,40 @@ dp_status dp_session_greedy(dp_session *s, size_t n, int32_t *ids, float *logits
 dp_status dp_session_score(dp_session *s, const int32_t *ids, size_t n, double *nll) {
   if (!s || (n && (!ids || !nll))) return dp_error(DP_ERR_INVALID_ARG, "dp_session_score: NULL argument");
   return dp_rt_score(s->rt, ids, n, nll);
+}
+
+/* ---- resumable logits ---- */
+struct dp_logits {
+  dp_session *s;
+  dp_gpu_readback *rb;
+};
+
+int dp_session_logits_rows(const dp_session *s) { return dp_rt_eval_rows(s->rt); }
+
+dp_status dp_logits_start(dp_session *s, const int32_t *ids, size_t n, dp_logits **out) {
+  *out = NULL;
+  if (!s || (n && !ids)) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_start: NULL argument");
+  if (s->active) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_start: the session is generating");
+  dp_logits *r = dp_calloc(1, sizeof *r);
+  if (!r) return DP_ERR_NOMEM;
+  r->s = s;
+  dp_status st = dp_rt_eval_start(s->rt, ids, n, &r->rb);
+  if (st) { dp_free(r); return st; }
+  *out = r;
+  return DP_OK;
+}
+
+int dp_logits_poll(dp_logits *r) { return dp_gpu_read_poll(r->s->m->gpu, r->rb); }
+
+dp_gpu_readback *dp_logits_readback(const dp_logits *r) { return r->rb; }
+dp_gpu *dp_logits_gpu(const dp_logits *r) { return r->s->m->gpu; }
+
+dp_status dp_logits_finish(dp_logits *r, float *logits) {
+  if (!r) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_finish: NULL argument");
+  dp_gpu *g = r->s->m->gpu;
+  dp_status st;
+  if (logits) st = dp_gpu_read_finish(g, r->rb, logits);
+  else { dp_gpu_read_discard(g, r->rb); st = DP_OK; }
+  dp_free(r);
+  return st;
 }

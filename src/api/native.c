@@ -1,12 +1,22 @@
 /* native.c -- the blocking host loop over the resumable generation of generate.c, for native
  * callers (the CLI, tests, and any embedder that may block): dp_gen_wait blocks until the
  * read-back in flight has completed (the device layer's dp_gpu_read_wait, Dawn's instance
- * event processing); dp_generate and dp_generate_ids are start, then wait + resume until
+ * event processing); dp_load_drain waits for the uploads a model load queued; dp_generate and dp_generate_ids are start, then wait + resume until
  * nothing is pending, then finish. This file is the only one in src/api and src/runtime's
  * generation path that waits for the GPU (scripts/wasm_check.sh checks; the browser build
  * awaits the map in JS instead and calls dp_gen_resume). */
 #include "api/api_internal.h"
 #include "core/error.h"
+
+dp_status dp_load_drain(dp_load *l) {
+  if (!l) return dp_error(DP_ERR_INVALID_ARG, "dp_load_drain: NULL loader");
+  return dp_gpu_finish(dp_load_gpu(l));
+}
+
+dp_status dp_logits_wait(dp_logits *r) {
+  if (!r) return dp_error(DP_ERR_INVALID_ARG, "dp_logits_wait: NULL argument");
+  return dp_gpu_read_wait(dp_logits_gpu(r), dp_logits_readback(r));
+}
 
 dp_status dp_gen_wait(dp_gen *g) {
   if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_wait: NULL argument");

@@ -153,7 +153,7 @@ dp_status dp_mf_finish(dp_model_file *mf) {
  * remembered, so every later read of that shard fails too. `tname` names the tensor read. */
 static dp_status src_verify(dp_model_file *mf, size_t i, const char *tname) {
   mf_source *s = &mf->srcs[i];
-  if (s->verified == 1 || !s->sha[0]) return DP_OK;
+  if (s->verified == 1 || !s->sha[0] || s->supplied) return DP_OK; /* supplied: the host checks */
   if (!s->verified) {
     char hex[65];
     dp_sha256_hex(s->map.data, (size_t)s->map.size, hex);
@@ -185,12 +185,20 @@ static dp_status src_read(dp_model_file *mf, int src, uint64_t off, void *dst, u
     return DP_OK;
   }
   for (size_t i = 0; i < mf->n_srcs && n; i++) {
-    const dp_mapped *m = &mf->srcs[i].map;
+    const mf_source *s = &mf->srcs[i];
+    const dp_mapped *m = &s->map;
     if (off >= m->size) { off -= m->size; continue; }
     dp_status st = src_verify(mf, i, tname);
     if (st) return st;
     uint64_t k = m->size - off < n ? m->size - off : n;
-    memcpy(d, m->data + off, k);
+    if (s->supplied) {
+      if (off < s->win_off || k > s->win_len || off - s->win_off > s->win_len - k)
+        return dp_error(DP_ERR_INVALID_ARG, "%s: bytes [%llu, +%llu) of %s were not supplied (reading tensor %s)", mf->path,
+                        (unsigned long long)off, (unsigned long long)k, s->path, tname ? tname : "?");
+      memcpy(d, s->win + (off - s->win_off), k);
+    } else {
+      memcpy(d, m->data + off, k);
+    }
     d += k, n -= k, off = 0;
   }
   if (n) return dp_error(DP_ERR_FORMAT, "%s: read past the last shard", mf->path);
@@ -277,6 +285,7 @@ dp_status dp_model_file_peek(dp_model_file *mf, const dp_tensor_info *t, uint64_
   if (mf->concat)
     for (; i < mf->n_srcs && off >= mf->srcs[i].map.size; i++) off -= mf->srcs[i].map.size;
   if (i >= mf->n_srcs || off > mf->srcs[i].map.size || n > mf->srcs[i].map.size - off) return DP_OK; /* spans shards */
+  if (mf->srcs[i].supplied) return DP_OK; /* no mapping: read through the window */
   if (mf->concat) {
     dp_status st = src_verify(mf, i, t->name);
     if (st) return st;
@@ -329,7 +338,11 @@ dp_status dp_model_file_read_f32(dp_model_file *mf, const dp_tensor_info *t, flo
 void dp_model_file_close(dp_model_file *mf) {
   if (!mf) return;
   for (size_t i = 0; i < mf->n; i++) dp_free((char *)mf->v[i].info.name);
-  for (size_t i = 0; i < mf->n_srcs; i++) { dp_file_unmap(&mf->srcs[i].map); dp_free(mf->srcs[i].path); }
+  for (size_t i = 0; i < mf->n_srcs; i++) {
+    if (!mf->srcs[i].supplied) dp_file_unmap(&mf->srcs[i].map);
+    dp_free(mf->srcs[i].win);
+    dp_free(mf->srcs[i].path);
+  }
   dp_free(mf->srcs);
   dp_free(mf->v);
   dp_free(mf->infos);
@@ -339,6 +352,49 @@ void dp_model_file_close(dp_model_file *mf) {
   dp_free(mf->extra);
   dp_free(mf->path);
   dp_free(mf);
+}
+
+/* ---- supplied sources ---- */
+
+dp_status dp_model_file_open_supplied(const char *name, const char *manifest, size_t len, dp_model_file **out) {
+  *out = NULL;
+  return dp_rdrr_open_supplied(name, manifest, len, out);
+}
+
+int dp_model_file_missing(const dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, dp_mf_piece *piece) {
+  const mf_view *v = (t >= mf->infos && t < mf->infos + mf->n) ? &mf->v[t - mf->infos] : NULL;
+  if (!v || !mf->concat || !n || offset > t->nbytes || n > t->nbytes - offset) return 0;
+  /* supplied models are RDRR: every view is raw with identity rows, one range of the shards */
+  uint64_t off = v->off + offset;
+  for (size_t i = 0; i < mf->n_srcs && n; i++) {
+    const mf_source *s = &mf->srcs[i];
+    if (off >= s->map.size) { off -= s->map.size; continue; }
+    uint64_t k = s->map.size - off < n ? s->map.size - off : n;
+    if (s->supplied && (off < s->win_off || k > s->win_len || off - s->win_off > s->win_len - k)) {
+      const char *slash = strrchr(s->path, '/');
+      *piece = (dp_mf_piece){i, slash ? slash + 1 : s->path, off, k};
+      return 1;
+    }
+    n -= k, off = 0;
+  }
+  return 0;
+}
+
+dp_status dp_model_file_supply(dp_model_file *mf, size_t src, uint64_t offset, const void *data, uint64_t n) {
+  if (src >= mf->n_srcs || !mf->srcs[src].supplied)
+    return dp_error(DP_ERR_INVALID_ARG, "%s: source %zu takes no supplied bytes", mf->path, src);
+  mf_source *s = &mf->srcs[src];
+  if (offset > s->map.size || n > s->map.size - offset)
+    return dp_error(DP_ERR_INVALID_ARG, "%s: %llu bytes at %llu supplied past its %llu bytes", s->path, (unsigned long long)n,
+                    (unsigned long long)offset, (unsigned long long)s->map.size);
+  if (n > s->win_cap) {
+    uint8_t *w = dp_realloc(s->win, (size_t)n);
+    if (!w) return DP_ERR_NOMEM;
+    s->win = w, s->win_cap = n;
+  }
+  if (n) memcpy(s->win, data, (size_t)n);
+  s->win_off = offset, s->win_len = n;
+  return DP_OK;
 }
 
 const char *dp_model_file_kind(const dp_model_file *mf) { return mf->kind; }

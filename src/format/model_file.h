@@ -42,6 +42,25 @@ dp_status dp_model_file_read(dp_model_file *mf, const dp_tensor_info *t, uint64_
  * and contiguous in one mapped file/shard, else *p = NULL (use dp_model_file_read). Valid
  * until dp_model_file_close. Same checks as dp_model_file_read (RDRR shard hash included). */
 dp_status dp_model_file_peek(dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, const void **p);
+/* ---- supplied sources: the model's files are not local (browser: HTTP, OPFS) ----
+ * An RDRR model opened from its manifest text alone (`name` names it in errors); the shards
+ * exist only as sizes (and SHA-256s, which the host that fetches them checks). A tensor read
+ * succeeds only over bytes the host has supplied: dp_model_file_missing names the first piece
+ * of a read that is not there (a file name, an offset, a length); the host fetches it and
+ * hands it over with dp_model_file_supply, which replaces that file's previous piece. Used by
+ * the resumable loader (runtime.h dp_rt_loader, include/doppler.h dp_load_*). */
+dp_status dp_model_file_open_supplied(const char *name, const char *manifest, size_t len, dp_model_file **out);
+typedef struct dp_mf_piece {
+  size_t src;           /* source (shard) index */
+  const char *file;     /* its file name inside the model folder ("shard_00000.bin") */
+  uint64_t offset, length;
+} dp_mf_piece;
+/* 1 and *piece when stored bytes [offset, offset+n) of t are not all at hand (the first
+ * missing piece, within one file); 0 when dp_model_file_read of them will succeed or fail on
+ * its own (local files, supplied pieces, bounds errors). */
+int dp_model_file_missing(const dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, dp_mf_piece *piece);
+/* Hand over bytes [offset, offset+n) of source `src` (a copy is kept until the next supply). */
+dp_status dp_model_file_supply(dp_model_file *mf, size_t src, uint64_t offset, const void *data, uint64_t n);
 /* RDRR: hash every shard now and compare with the manifest (normally each shard is checked
  * when first read; DOPPLER_VERIFY=1 at open does this eagerly). No-op for other kinds. */
 dp_status dp_model_file_verify(dp_model_file *mf);

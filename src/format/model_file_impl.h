@@ -40,6 +40,11 @@ typedef struct mf_source {
   char sha[65];   /* RDRR: expected SHA-256 (hex) from the manifest; "" = none to check */
   char bad[65];   /* the hash found, once a mismatch was seen */
   int verified;   /* 0 not yet hashed, 1 matches, -1 mismatch (sticky) */
+  /* A supplied source (dp_rdrr_open_supplied): no file, map.data NULL, map.size from the
+   * manifest; its bytes arrive in pieces from the host (dp_model_file_supply) into a window. */
+  int supplied;
+  uint8_t *win;   /* the last piece supplied: bytes [win_off, win_off + win_len) of the file */
+  uint64_t win_off, win_len, win_cap;
 } mf_source;
 
 struct dp_model_file {
@@ -70,4 +75,6 @@ dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out);
 /* The same with the manifest given as text instead of DIR/manifest.json (update-manifest checks
  * that an edited manifest would load before writing it). */
 dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, dp_model_file **out);
+/* An RDRR model whose files are not local (model_file.h dp_model_file_open_supplied). */
+dp_status dp_rdrr_open_supplied(const char *name, const char *text, size_t len, dp_model_file **out);
 #endif

@@ -145,9 +145,36 @@ static dp_status check_extra(const char *dir, size_t n_shards) {
   return st;
 }
 
-dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out) { return dp_rdrr_open_manifest(dir, NULL, 0, out); }
+/* A supplied shard (no file): its size and hash from the manifest, bytes from the host. */
+static dp_status add_supplied(dp_model_file *mf, const dp_json *s) {
+  mf_source *ns = dp_realloc(mf->srcs, (mf->n_srcs + 1) * sizeof *ns);
+  if (!ns) return DP_ERR_NOMEM;
+  mf->srcs = ns;
+  mf_source *src = &mf->srcs[mf->n_srcs];
+  memset(src, 0, sizeof *src);
+  if (!(src->path = dp_strdup(dp_json_get_str(s, "file", "")))) return DP_ERR_NOMEM;
+  is_uint(dp_json_get(s, "size"), &src->map.size);
+  snprintf(src->sha, sizeof src->sha, "%s", dp_json_get_str(s, "sha256", ""));
+  src->supplied = 1;
+  mf->n_srcs++;
+  return DP_OK;
+}
+
+static dp_status open_rdrr(const char *dir, const char *text, size_t len, int supplied, dp_model_file **out);
+
+dp_status dp_model_file_open_rdrr(const char *dir, dp_model_file **out) { return open_rdrr(dir, NULL, 0, 0, out); }
 
 dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, dp_model_file **out) {
+  return open_rdrr(dir, text, len, 0, out);
+}
+
+dp_status dp_rdrr_open_supplied(const char *name, const char *text, size_t len, dp_model_file **out) {
+  return open_rdrr(name, text, len, 1, out);
+}
+
+/* supplied: shards are sizes and hashes only (no directory to look at), no tokenizer files
+ * are looked for (the loader asks the host for them). */
+static dp_status open_rdrr(const char *dir, const char *text, size_t len, int supplied, dp_model_file **out) {
   dp_model_file *mf = dp_mf_new("rdrr", dir);
   if (!mf) return DP_ERR_NOMEM;
   mf->concat = 1;
@@ -158,10 +185,11 @@ dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, d
   if (!st) st = check_manifest(m, mp);
   if (!st) st = dp_hparams_from_json(dp_json_get(m, "hparams"), mp, &mf->hp);
   const dp_json *shards = dp_json_get(m, "shards"), *tensors = dp_json_get(m, "tensors");
-  for (size_t i = 0; !st && i < dp_json_len(shards); i++) st = check_shard(mf, dp_json_at(shards, i), i);
-  if (!st) st = check_extra(dir, dp_json_len(shards));
+  for (size_t i = 0; !st && i < dp_json_len(shards); i++)
+    st = supplied ? add_supplied(mf, dp_json_at(shards, i)) : check_shard(mf, dp_json_at(shards, i), i);
+  if (!st && !supplied) st = check_extra(dir, dp_json_len(shards));
   const char *ver = getenv("DOPPLER_VERIFY");
-  if (!st && ver && *ver && strcmp(ver, "0")) st = dp_model_file_verify(mf);
+  if (!st && !supplied && ver && *ver && strcmp(ver, "0")) st = dp_model_file_verify(mf);
   uint64_t *base = st ? NULL : dp_calloc(mf->n_srcs + 1, sizeof *base);
   if (!st && !base) st = DP_ERR_NOMEM;
   for (size_t i = 0; !st && i < mf->n_srcs; i++) base[i + 1] = base[i] + mf->srcs[i].map.size;
@@ -179,8 +207,8 @@ dp_status dp_rdrr_open_manifest(const char *dir, const char *text, size_t len, d
   }
   dp_free(base);
   if (!st) st = dp_mf_finish(mf);
-  if (!st) {
-    mf->hints = dp_json_get(m, "hints");
+  if (!st) mf->hints = dp_json_get(m, "hints");
+  if (!st && !supplied) {
     char *tj = dp_path_join(dir, "tokenizer.json"), *tg = dp_path_join(dir, "tokenizer.gguf");
     if (!tj || !tg) st = DP_ERR_NOMEM;
     if (!st && dp_file_exists(tj)) { mf->tokenizer_json = tj; tj = NULL; }

@@ -59,3 +59,22 @@ dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits) 
   }
   return DP_OK;
 }
+
+dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
+  *out = NULL;
+  dp_rt_loader *L;
+  dp_status st = dp_rt_load_begin(g, mf, &L);
+  if (st) return st;
+  int state = DP_RT_LOAD_DRAIN;
+  dp_mf_piece piece;
+  while (!st && state != DP_RT_LOAD_DONE) {
+    st = dp_rt_load_step(L, &state, &piece);
+    if (!st && state == DP_RT_LOAD_DRAIN) st = dp_gpu_finish(g);
+    if (!st && state == DP_RT_LOAD_NEED)
+      st = dp_error(DP_ERR_INVALID_ARG, "%s: bytes of %s are not local (a supplied model loads through dp_load_*)",
+                    dp_model_file_path(mf), piece.file);
+  }
+  if (!st) st = dp_gpu_finish(g);
+  if (st) { dp_rt_load_free(L); return st; }
+  return dp_rt_load_end(L, out);
+}

@@ -57,8 +57,29 @@ typedef struct dp_rt_model {
   int n_eos;
 } dp_rt_model;
 
-/* Upload every tensor the plan names, tensor by tensor through a bounded staging buffer.
- * The model keeps no reference to mf. */
+/* ---- weights.c: resumable upload of the weights ----
+ * dp_rt_load_begin builds and checks the plan, creates every buffer and lists the uploads
+ * (chunks of whole rows, at most 4 MiB each, in tensor order); dp_rt_load_step then runs
+ * uploads until one of three things, given in *state:
+ *   DP_RT_LOAD_NEED   the next upload needs bytes the model file does not hold (a supplied
+ *                     model, format/model_file.h): *piece names them; the host hands them to
+ *                     dp_model_file_supply and steps again;
+ *   DP_RT_LOAD_DRAIN  64 MiB of writes were queued (and submitted): the host lets the GPU take
+ *                     them (natively dp_gpu_finish, in the browser onSubmittedWorkDone), so
+ *                     upload staging stays bounded, and steps again;
+ *   DP_RT_LOAD_DONE   every tensor is on the GPU: dp_rt_load_end hands the model over.
+ * No step waits for the GPU. Host memory is one 4 MiB staging buffer plus the supplied piece:
+ * never a copy of the model. The model keeps no reference to mf. */
+typedef struct dp_rt_loader dp_rt_loader;
+enum { DP_RT_LOAD_DONE = 0, DP_RT_LOAD_NEED = 1, DP_RT_LOAD_DRAIN = 2 };
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, dp_rt_loader **out);
+dp_status dp_rt_load_step(dp_rt_loader *L, int *state, dp_mf_piece *piece);
+/* Stored bytes uploaded so far and in all. */
+void dp_rt_load_progress(const dp_rt_loader *L, uint64_t *done, uint64_t *total);
+/* After DONE: the model (frees L, also on failure). */
+dp_status dp_rt_load_end(dp_rt_loader *L, dp_rt_model **out);
+void dp_rt_load_free(dp_rt_loader *L);
+/* blocking.c: begin, steps with dp_gpu_finish at each drain, end (model files with local bytes). */
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
@@ -128,6 +149,12 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n);
 /* Feed n ids (chunked); logits [n][vocab] of every position to the host (NULL: only the last
  * position's logits are kept on the GPU, for sampling). DP_ERR_CONTEXT_FULL past ctx. */
 dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logits);
+/* The same without waiting, for at most dp_rt_eval_rows(s) ids: records their forward pass and
+ * LM head and starts the read-back of their logits [n][vocab] (the host awaits it, then
+ * dp_gpu_read_finish); the session then holds them and valid logits, as after dp_rt_eval. */
+#define DP_RT_EVAL_MAX_ROWS 512
+dp_status dp_rt_eval_start(dp_rt_session *s, const int32_t *ids, size_t n, dp_gpu_readback **rb);
+int dp_rt_eval_rows(const dp_rt_session *s);
 /* NLL of ids[1..n-1] from an empty cache (n <= ctx). nll[n-1]. Leaves the session reset. */
 dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll);
 

@@ -195,6 +195,37 @@ dp_status dp_rt_eval(dp_rt_session *s, const int32_t *ids, size_t n, float *logi
   return st;
 }
 
+dp_status dp_rt_eval_start(dp_rt_session *s, const int32_t *ids, size_t n, dp_gpu_readback **rb) {
+  *rb = NULL;
+  const dp_plan *p = s->m->plan;
+  dp_gpu *g = s->m->gpu;
+  if (!n || n > (size_t)s->lrows)
+    return dp_error(DP_ERR_INVALID_ARG, "logits of %zu ids at once: 1..%d (dp_session_logits_rows)", n, s->lrows);
+  dp_status st = check_room(s, n);
+  if (!st) st = feed_pending(s);
+  if (st) return st;
+  uint32_t u[DP_RT_EVAL_MAX_ROWS], T = (uint32_t)n;
+  if (n > DP_RT_EVAL_MAX_ROWS) return dp_error(DP_ERR_INVALID_ARG, "logits of %zu ids at once: at most %d", n, DP_RT_EVAL_MAX_ROWS);
+  for (uint32_t t = 0; t < T; t++) {
+    if (ids[t] < 0 || ids[t] >= p->vocab_size)
+      return dp_error(DP_ERR_INVALID_ARG, "token id %d at input position %u is outside the vocabulary (%d)", ids[t], t, p->vocab_size);
+    u[t] = (uint32_t)ids[t];
+  }
+  s->logits_valid = 0;
+  if ((st = dp_gpu_buffer_write(g, s->ids, 0, u, T * 4))) return st;
+  if ((st = dp_gpu_buffer_write(g, s->hist, (uint64_t)s->pos * 4, u, T * 4))) return st;
+  if ((st = dp_rt_record_body(s, dp_view_of(s->ids, 0), T, (uint32_t)s->pos))) return st;
+  if ((st = dp_rt_record_head(s, 0, T))) return st;
+  if ((st = dp_gpu_read_start(g, s->logits, 0, (size_t)T * (size_t)p->vocab_size * 4, rb))) return st;
+  /* the last row's prediction back in row 0 for sampling, after the copy (a later submit) */
+  if (T > 1 && (st = dp_rt_record_head(s, T - 1, 1))) return st;
+  s->pos += (int)T;
+  s->logits_valid = 1;
+  return DP_OK;
+}
+
+int dp_rt_eval_rows(const dp_rt_session *s) { return s->lrows < DP_RT_EVAL_MAX_ROWS ? s->lrows : DP_RT_EVAL_MAX_ROWS; }
+
 dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nll) {
   const dp_plan *p = s->m->plan;
   dp_gpu *g = s->m->gpu;

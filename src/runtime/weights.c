@@ -21,15 +21,39 @@
 #include "model/rope.h"
 #include "runtime/runtime.h"
 
-#define STAGING_BYTES (4u << 20)      /* host staging buffer */
-#define FLUSH_BYTES (64ull << 20)     /* finish the queue after this many bytes of writes */
+#define STAGING_BYTES (4u << 20)      /* host staging buffer: one upload job at most */
+#define DRAIN_BYTES (64ull << 20)     /* a step ends after this many bytes of queued writes */
 
-typedef struct uploader {
+/* One upload: stored bytes [off, off+n) of tensor t into rows [row, ...) of weight w, or (w
+ * NULL) the whole 1-D tensor t as f32 into buf. */
+typedef struct upload_job {
+  const dp_tensor_info *t;
+  uint64_t off, n, row, rows;
+  dp_weight *w;
+  dp_gpu_buffer *buf;
+} upload_job;
+
+struct dp_rt_loader {
   dp_rt_model *m;
   dp_model_file *mf;
   uint8_t *staging;      /* [STAGING_BYTES] */
-  uint64_t since_flush;
-} uploader;
+  upload_job *jobs;
+  size_t n_jobs, cap_jobs, next;
+  uint64_t since_drain, bytes_done, bytes_total;
+};
+typedef dp_rt_loader uploader;
+
+static dp_status add_job(uploader *u, upload_job j) {
+  if (u->n_jobs == u->cap_jobs) {
+    size_t nc = u->cap_jobs ? 2 * u->cap_jobs : 256;
+    upload_job *nj = dp_realloc(u->jobs, nc * sizeof *nj);
+    if (!nj) return DP_ERR_NOMEM;
+    u->jobs = nj, u->cap_jobs = nc;
+  }
+  u->jobs[u->n_jobs++] = j;
+  u->bytes_total += j.n;
+  return DP_OK;
+}
 
 static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
   if (m->n_owned == m->cap_owned) {
@@ -42,14 +66,6 @@ static dp_status own(dp_rt_model *m, dp_gpu_buffer *b) {
   return DP_OK;
 }
 
-/* Count n bytes of queued writes; past FLUSH_BYTES finish the queue, which keeps the
- * device's own upload staging bounded too. */
-static dp_status queued(uploader *u, uint64_t n) {
-  if ((u->since_flush += n) < FLUSH_BYTES) return DP_OK;
-  u->since_flush = 0;
-  return dp_gpu_finish(u->m->gpu);
-}
-
 static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp_gpu_buffer **out) {
   dp_status st = dp_gpu_buffer_create(m->gpu, size ? size : 4, label, out);
   if (st) return st;
@@ -58,7 +74,8 @@ static dp_status new_buffer(dp_rt_model *m, uint64_t size, const char *label, dp
 
 static dp_status write_bytes(uploader *u, dp_gpu_buffer *b, uint64_t off, const void *p, size_t n) {
   dp_status st = dp_gpu_buffer_write(u->m->gpu, b, off, p, n);
-  return st ? st : queued(u, n);
+  if (!st) u->since_drain += n;
+  return st;
 }
 
 /* A 1-D tensor (norm, bias, sinks) as f32. */
@@ -71,12 +88,11 @@ static dp_status upload_vec(uploader *u, const char *name, uint64_t expect, dp_r
   if (expect && n != expect)
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu elements, expected %llu", dp_model_file_path(u->mf), name,
                     (unsigned long long)n, (unsigned long long)expect);
-  float *f = dp_malloc(n * sizeof *f);
-  if (!f) return DP_ERR_NOMEM;
-  dp_status st = dp_model_file_read_f32(u->mf, t, f);
-  if (!st) st = new_buffer(u->m, n * 4, name, &w->buf);
-  if (!st) st = write_bytes(u, w->buf, 0, f, n * 4);
-  dp_free(f);
+  if (t->nbytes > STAGING_BYTES || n * 4 > STAGING_BYTES)
+    return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: %llu elements exceed the staging buffer", dp_model_file_path(u->mf), name,
+                    (unsigned long long)n);
+  dp_status st = new_buffer(u->m, n * 4, name, &w->buf);
+  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, NULL, w->buf});
   if (st) return st;
   w->dtype = DP_F32, w->rows = 1, w->cols = n;
   u->m->weight_bytes += n * 4;
@@ -132,9 +148,7 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
     uint64_t tr = t[i]->nbytes / rb;
     for (uint64_t r = 0; r < tr; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
-      if ((st = dp_model_file_read(u->mf, t[i], r * rb, u->staging, k * rb))) return st;
-      if ((st = dp_weight_write(m->ops, *out, at + r, k, u->staging))) return st;
-      if ((st = queued(u, k * rb * ((*out)->tex ? 2 : 1)))) return st;
+      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, *out, NULL}))) return st;
     }
     at += tr;
     m->weight_bytes += t[i]->nbytes;
@@ -241,12 +255,15 @@ static dp_status load_layer(uploader *u, int li) {
   return DP_OK;
 }
 
-dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
+/* Plan and check the model, create every buffer and list the uploads (the RoPE tables, made
+ * here, are written at once); nothing is read from the model file yet. */
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, dp_rt_loader **out) {
   *out = NULL;
+  uploader *u = dp_calloc(1, sizeof *u);
   dp_rt_model *m = dp_calloc(1, sizeof *m);
-  if (!m) return DP_ERR_NOMEM;
+  if (!u || !m) { dp_free(u); dp_free(m); return DP_ERR_NOMEM; }
   m->gpu = g;
-  uploader u = {m, mf, NULL, 0};
+  u->m = m, u->mf = mf;
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
   if (!st) st = dp_plan_check(m->plan, mf);
@@ -258,31 +275,88 @@ dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
-  if (!st && !(u.staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
+  if (!st && !(u->staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
   for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
     if (p->layers[i].ffn != DP_FFN_DENSE)
       st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
                     dp_model_file_path(mf), i);
-  int tied = p->tied || !strcmp(p->output, p->embed);
+  int tied = !st && (p->tied || !strcmp(p->output, p->embed));
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
-  if (!st) st = upload_mat(&u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
-  if (!st) st = upload_vec(&u, p->final_norm, p->d_model, &m->final_norm);
+  if (!st) st = upload_mat(u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
+  if (!st) st = upload_vec(u, p->final_norm, p->d_model, &m->final_norm);
   if (!st && tied) m->output = m->embed;
-  else if (!st) st = upload_mat(&u, p->output, p->vocab_size, p->d_model, 1, &m->output);
+  else if (!st) st = upload_mat(u, p->output, p->vocab_size, p->d_model, 1, &m->output);
   for (int i = 0; !st && i < p->n_layers; i++) {
-    st = load_layer(&u, i);
-    if (!st) st = upload_rope(&u, i, tables);
+    st = load_layer(u, i);
+    if (!st) st = upload_rope(u, i, tables);
     if (st) dp_error_wrap(st, "%s: layer %d", dp_model_file_path(mf), i);
   }
-  if (!st) st = dp_gpu_finish(g);
   if (tables)
     for (int i = 0; i < p->n_layers; i++) dp_free(tables[i]);
   dp_free(tables);
-  dp_free(u.staging);
-  if (st) { dp_rt_model_free(m); return st; }
-  dp_log(DP_LOG_INFO, "%s: %llu bytes of weights on the GPU", dp_model_file_path(mf), (unsigned long long)m->weight_bytes);
-  *out = m;
+  if (st) { dp_rt_load_free(u); return st; }
+  *out = u;
   return DP_OK;
+}
+
+/* Run one upload job whose bytes are at hand. */
+static dp_status run_job(uploader *u, const upload_job *j) {
+  dp_status st;
+  if (j->w) {
+    if ((st = dp_model_file_read(u->mf, j->t, j->off, u->staging, j->n))) return st;
+    if ((st = dp_weight_write(u->m->ops, j->w, j->row, j->rows, u->staging))) return st;
+    u->since_drain += j->n * (j->w->tex ? 2 : 1);
+    return DP_OK;
+  }
+  float *f = (float *)u->staging;
+  if ((st = dp_model_file_read_f32(u->mf, j->t, f))) return st;
+  return write_bytes(u, j->buf, 0, f, j->rows * 4);
+}
+
+dp_status dp_rt_load_step(dp_rt_loader *u, int *state, dp_mf_piece *piece) {
+  while (u->next < u->n_jobs) {
+    if (u->since_drain >= DRAIN_BYTES) {
+      u->since_drain = 0;
+      *state = DP_RT_LOAD_DRAIN;
+      return dp_gpu_submit(u->m->gpu);
+    }
+    const upload_job *j = &u->jobs[u->next];
+    if (dp_model_file_missing(u->mf, j->t, j->off, j->n, piece)) {
+      *state = DP_RT_LOAD_NEED;
+      return DP_OK;
+    }
+    dp_status st = run_job(u, j);
+    if (st) return dp_error_wrap(st, "%s: tensor %s", dp_model_file_path(u->mf), j->t->name);
+    u->bytes_done += j->n;
+    u->next++;
+  }
+  *state = DP_RT_LOAD_DONE;
+  return dp_gpu_submit(u->m->gpu);
+}
+
+void dp_rt_load_progress(const dp_rt_loader *u, uint64_t *done, uint64_t *total) {
+  *done = u->bytes_done, *total = u->bytes_total;
+}
+
+dp_status dp_rt_load_end(dp_rt_loader *u, dp_rt_model **out) {
+  *out = NULL;
+  if (u->next < u->n_jobs) {
+    dp_rt_load_free(u);
+    return dp_error(DP_ERR_INVALID_ARG, "model load ended before every tensor was uploaded");
+  }
+  dp_log(DP_LOG_INFO, "%s: %llu bytes of weights on the GPU", dp_model_file_path(u->mf), (unsigned long long)u->m->weight_bytes);
+  *out = u->m;
+  u->m = NULL;
+  dp_rt_load_free(u);
+  return DP_OK;
+}
+
+void dp_rt_load_free(dp_rt_loader *u) {
+  if (!u) return;
+  dp_rt_model_free(u->m);
+  dp_free(u->jobs);
+  dp_free(u->staging);
+  dp_free(u);
 }
 
 void dp_rt_model_free(dp_rt_model *m) {

@@ -1,0 +1,166 @@
+// engine_test.mjs -- the browser build (build-wasm/doppler.wasm + web/engine.js) in headless
+// Chromium (Debian /usr/bin/chromium, npm playwright-core, --enable-unsafe-webgpu: SwiftShader),
+// each job in a Web Worker (tests/web/test_worker.js), models over HTTP with Range requests
+// from tests/web/static_server.mjs. Checks:
+//  1. doppler-tiny greedy text (-n 32) equals `build/doppler run --temp 0 -n 32 -p P` natively
+//     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for two prompts; the browser's adapter is
+//     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
+//     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
+//  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
+//     by `doppler convert` into a temporary folder) through the browser: prefill logits and the
+//     greedy decode's logits within 1e-4 relative (Frobenius), greedy ids by the README rule
+//     -- the tolerances of tests/gpu_golden.c;
+//  3. without --enable-unsafe-webgpu createEngine rejects with code 'webgpu-unavailable'
+//     (only where this Chromium has WebGPU off by default; noted otherwise).
+// Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu] [--bench N] (bench: paired
+// decode tok/s, browser vs native, N pairs; prints figures, asserts nothing about speed).
+// Needs `make` and `make wasm`. About 60-90 s on 2 cores.
+import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {chromium} from 'playwright-core';
+import {startServer} from './static_server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const shared = path.resolve(root, '../shared');
+const doppler = path.join(root, 'build/doppler');
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : null;
+const benchPairs = args.includes('--bench') ? Number(args[args.indexOf('--bench') + 1]) : 0;
+const FLAGS = ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--no-first-run', '--disable-quic'];
+let pass = 0, fail = 0;
+const check = (ok, msg) => { if (ok) pass++; else { fail++; console.error(`FAIL ${msg}`); } };
+
+function nativeRun(prompt, n, extra = []) {
+  const env = {...process.env, DOPPLER_ADAPTER: 'swiftshader', XDG_RUNTIME_DIR: '/tmp'};
+  const r = execFileSync(doppler, ['run', path.join(root, 'models/doppler-tiny-f16'), '--temp', '0', '-n', String(n), '-p', prompt, ...extra],
+    {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
+  return r;
+}
+
+async function browser(webgpu = true) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {executablePath: '/usr/bin/chromium', headless: true,
+    args: [...FLAGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : [])]});
+  return {ctx, close: async () => { await ctx.close(); fs.rmSync(dir, {recursive: true, force: true}); }};
+}
+
+async function job(page, data, timeout = 300000) {
+  return page.evaluate(([d, t]) => new Promise((resolve, reject) => {
+    const w = new Worker('/tests/web/test_worker.js', {type: 'module'});
+    const timer = setTimeout(() => { w.terminate(); reject(new Error(`job ${d.job} timed out`)); }, t);
+    w.onmessage = ({data: r}) => { clearTimeout(timer); w.terminate(); resolve(r); };
+    w.onerror = e => { clearTimeout(timer); reject(new Error(`worker error: ${e.message}`)); };
+    w.postMessage(d);
+  }), [data, timeout]);
+}
+
+function relErr(a, b) {
+  let num = 0, den = 0;
+  for (let i = 0; i < b.length; i++) { const d = a[i] - b[i]; num += d * d; den += b[i] * b[i]; }
+  return den ? Math.sqrt(num / den) : Math.sqrt(num);
+}
+
+// The README rule (tests/testlib.c dp_test_greedy_diverges): first step that differs although
+// the reference's top-2 margin there is >= 1e-3 * max(1, |top|), else -1; agree = equal prefix.
+function greedyDiverges(got, ref, refLogits, n, V) {
+  for (let i = 0; i < n; i++) {
+    if (got[i] === ref[i]) continue;
+    const row = refLogits.subarray(i * V, (i + 1) * V);
+    let top = -Infinity, second = -Infinity;
+    for (const x of row) { if (x > top) { second = top; top = x; } else if (x > second) second = x; }
+    return {bad: top - second >= 1e-3 * Math.max(1, Math.abs(top)) ? i : -1, agree: i};
+  }
+  return {bad: -1, agree: n};
+}
+
+async function testGreedy(page, srv) {
+  const prompts = ['The jury said', 'Once upon a time, in a small village,'];
+  for (const [k, prompt] of prompts.entries()) {
+    const want = nativeRun(prompt, 32);
+    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, max_tokens: 32, abort: k === 0});
+    check(r.ok, `greedy '${prompt}': ${r.error}`);
+    if (!r.ok) continue;
+    const got = prompt + r.result.text + '\n';
+    check(got === want, `greedy '${prompt}': browser text differs from native SwiftShader:\n  browser: ${JSON.stringify(got)}\n  native:  ${JSON.stringify(want)}`);
+    const s = r.result.stats;
+    console.log(`greedy '${prompt}': ${s.n_generated} tokens, ${s.stop_reason}, decode ${(s.n_generated / s.decode_ms * 1000).toFixed(1)} tok/s, ` +
+      `load ${r.result.load_ms.toFixed(0)} ms, ${r.result.counters.ranges} range requests`);
+    check(s.n_prompt > 0 && s.n_generated === 32 && s.stop_reason === 'max_tokens', `greedy stats ${JSON.stringify(s)}`);
+    if (k === 0) {
+      const c = r.result.caps;
+      check(c.adapter_type === 'cpu' && c.architecture === 'swiftshader' && !c.features.includes('shader-f16') &&
+        c.features.includes('subgroups') && c.subgroup_min === 4 && c.limits.maxStorageBufferBindingSize === 1073741824,
+        `capabilities as native SwiftShader: ${JSON.stringify(c)}`);
+      const [done, total] = r.result.progress;
+      check(done === total && total > 10e6, `progress ${done} / ${total}`);
+      check(r.result.counters.ranges >= 3 && r.result.counters.bytes <= fs.statSync(path.join(root, 'models/doppler-tiny-f16/shard_00000.bin')).size,
+        `range requests: ${JSON.stringify(r.result.counters)}`);
+      check(r.result.info.arch === 'llama' && r.result.info.vocab === 4096 && r.result.info.has_chat_template === false &&
+        r.result.info.n_params > 0, `model info ${JSON.stringify(r.result.info)}`);
+      const a = r.result.abortStats;
+      check(a && a.stop_reason === 'abort' && a.n_generated < 200, `abort: ${JSON.stringify(a)}`);
+    }
+  }
+}
+
+async function testGolden(page, srv, tmp) {
+  for (const arch of ['llama3', 'llama2', 'mistral', 'qwen3', 'gemma3']) {
+    const out = path.join(tmp, arch);
+    execFileSync(doppler, ['convert', path.join(shared, 'fixtures/golden', arch), out], {stdio: ['ignore', 'ignore', 'pipe']});
+    const r = await job(page, {job: 'golden', model: `${srv.url}/tmp-models/${arch}/`, golden: `${srv.url}/shared/fixtures/golden/${arch}/golden.safetensors`});
+    check(r.ok, `golden ${arch}: ${r.error}`);
+    if (!r.ok) continue;
+    const g = r.result, N = g.ref_gen.length, V = g.V;
+    const e1 = relErr(g.logits, g.ref_logits);
+    const {bad, agree} = greedyDiverges(g.gen, g.ref_gen, g.ref_gl, N, V);
+    const e2 = agree ? relErr(g.gl.subarray(0, agree * V), g.ref_gl.subarray(0, agree * V)) : 0;
+    console.log(`golden ${arch.padEnd(8)} prefill rel ${e1.toExponential(2)}, greedy ${agree}/${N} same, decode rel ${e2.toExponential(2)}`);
+    check(e1 <= 1e-4, `golden ${arch}: prefill logits rel err ${e1} > 1e-4`);
+    check(bad < 0, `golden ${arch}: greedy id differs at step ${bad} with a clear margin`);
+    check(e2 <= 1e-4, `golden ${arch}: decode logits rel err ${e2} > 1e-4`);
+  }
+}
+
+async function testNoWebGpu(srv) {
+  const b = await browser(false);
+  try {
+    const page = await b.ctx.newPage();
+    await page.goto(`${srv.url}/tests/web/blank.html`);
+    const hasGpu = await page.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+    if (hasGpu) { console.log('nogpu: this Chromium offers WebGPU without --enable-unsafe-webgpu; check skipped'); return; }
+    const r = await job(page, {job: 'caps'});
+    check(!r.ok && r.code === 'webgpu-unavailable' && /WebGPU is unavailable/.test(r.error), `no WebGPU: ${JSON.stringify(r)}`);
+  } finally {
+    await b.close();
+  }
+}
+
+async function main() {
+  for (const f of [doppler, path.join(root, 'build-wasm/doppler.wasm')])
+    if (!fs.existsSync(f)) throw new Error(`${f} missing: run make && make wasm`);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dp-web-models-'));
+  const srv = await startServer(root, {'/shared/': shared, '/tmp-models/': tmp});
+  const b = await browser(true);
+  const t0 = Date.now();
+  try {
+    const page = await b.ctx.newPage();
+    page.on('console', m => { if (m.type() === 'error') console.error(`[page] ${m.text()}`); });
+    await page.goto(`${srv.url}/tests/web/blank.html`);
+    if (!only || only === 'greedy') await testGreedy(page, srv);
+    if (!only || only === 'golden') await testGolden(page, srv, tmp);
+    if (benchPairs) await import('./bench.mjs').then(m => m.run({page, srv, job, root, doppler, pairs: benchPairs}));
+  } finally {
+    await b.close();
+  }
+  if (!only || only === 'nogpu') await testNoWebGpu(srv);
+  await srv.close();
+  fs.rmSync(tmp, {recursive: true, force: true});
+  console.log(`engine_test: ${pass} passed, ${fail} failed (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+  process.exit(fail ? 1 : 0);
+}
+
+main().catch(e => { console.error(`engine_test: ${e.stack || e}`); process.exit(1); });
