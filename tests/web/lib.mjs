@@ -21,14 +21,12 @@ export const TINY_SHARD_SIZE = fs.statSync(path.join(TINY, TINY_SHARD)).size;
 // The static server of the demo on 127.0.0.1 (a free port), logging every request:
 // server.log = [{path, start, end, size, status, sent}]. server.fault(f) sets what the next
 // responses suffer: f(entry) -> undefined | {status} | {cutAt: absolute byte} | {flip: absolute byte}.
-// FAKE_ENGINE=1 serves tests/web/fake_engine.js as /engine.js (store tests without a wasm build).
 export async function serve({ extraMounts = [] } = {}) {
   const log = [];
   let fault = null;
   const mounts = [
     ...extraMounts,
     { prefix: '/test/', dir: path.join(ROOT, 'tests/web/pages') },
-    ...(process.env.FAKE_ENGINE ? [{ prefix: '/engine.js', file: path.join(ROOT, 'tests/web/fake_engine.js') }] : []),
     ...defaultMounts(ROOT),
   ];
   const hook = (req, info) => {
