@@ -117,6 +117,7 @@ async function load(id) {
   turns = [];
   $('transcript').replaceChildren();
   $('output').textContent = '';
+  $('answer').classList.add('idle');
   try {
     model = await dp.loadModel(id, {
       onProgress: (p) => {
@@ -136,7 +137,7 @@ async function load(id) {
   const where = model.fromNetwork ? `${fmtMB(model.fetched)} downloaded` : 'from this browser\'s storage (OPFS)';
   $('progress-text').textContent = `${model.id}: ${where}, ready in ${(model.load_ms / 1000).toFixed(1)} s`;
   $('mode').textContent = model.has_chat_template ? 'chat: the model\'s chat template'
-    : 'completion: this model has no chat template; the prompt is fed as `doppler run -p` feeds it';
+    : 'completion mode: this model has no chat template; the prompt is fed as doppler run -p feeds it';
   $('model').disabled = false;
   $('send').disabled = false;
   setStatus('ready');
@@ -153,6 +154,7 @@ async function send() {
   $('model').disabled = true;
   turn('user', text);
   $('output').textContent = '';
+  $('answer').classList.remove('idle');
   $('prompt').value = '';
   const input = model.has_chat_template ? [...turns, { role: 'user', content: text }] : [{ role: 'user', content: text }];
   const t0 = performance.now();
