@@ -50,7 +50,10 @@ const ops = {
 
   async generate({ input, options }, id) {
     if (!source) throw coded('no-model', 'no model is loaded (loadModel first)');
-    return need().generate(input, options || {}, (text, token) => postMessage({ id, type: 'piece', text, token }));
+    // Pieces without text (special tokens, bytes held back until a character is whole) are not sent.
+    return need().generate(input, options || {}, (text, token) => {
+      if (text) postMessage({ id, type: 'piece', text, token });
+    });
   },
 
   abort() {

@@ -1,9 +1,11 @@
 // serve.test.mjs -- without a browser: the demo's static server (scripts/serve_static.mjs:
-// ranges, 416, MIME types, no-store for models, no path escapes) and the store's streaming
-// SHA-256 (web/sha256.js) against node's crypto over random inputs cut at random places.
+// ranges, 416, MIME types, no-store for models, no path escapes), the store's streaming
+// SHA-256 (web/sha256.js) against node's crypto over random inputs cut at random places, the
+// store's manifest checks, and the npm package (`npm pack` in web/: what it holds).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -90,4 +92,24 @@ test('static server: ranges, types, no-store models, no escapes', async () => {
   } finally {
     srv.close();
   }
+});
+
+test('npm pack: the API, its types, the engine and the wasm, every relative import inside', () => {
+  const web = path.join(ROOT, 'web');
+  const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: web, encoding: 'utf8',
+                                                                                  stdio: ['ignore', 'pipe', 'ignore'] }));
+  const files = new Set(pack.files.map((f) => f.path));
+  for (const f of ['package.json', 'provider.js', 'worker.js', 'store.js', 'sha256.js', 'engine.js', 'doppler.wasm',
+                   'doppler.d.ts', 'models.json']) assert.ok(files.has(f), `${f} is packed`);
+  for (const f of files) {
+    if (!f.endsWith('.js')) continue;
+    const src = fs.readFileSync(path.join(web, f), 'utf8');
+    // import ... from './x.js', import('./x.js') and new URL('./x', import.meta.url)
+    for (const [, rel] of src.matchAll(/(?:import|from|new URL)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(f), rel));
+      assert.ok(files.has(target), `${f} imports ${rel}, which is not packed`);
+    }
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(web, 'package.json'), 'utf8'));
+  assert.ok(files.has(pkg.main) && files.has(pkg.types));
 });
