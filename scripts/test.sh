@@ -3,9 +3,10 @@
 #   1. CPU tests (parsers, quantizers, tokenizer, CPU reference, JSON, hashing)
 #   2. GPU tests on lavapipe (f16 + subgroups), then on SwiftShader (no f16, subgroup size 4)
 #   3. the CPU tests again under ASan + UBSan
-#   4. the engine core compiled for wasm32-wasi
-#   5. fuzz targets for a bounded time (when clang's libFuzzer is available)
-#   6. the browser tests: the demo page, model store and JS API in headless Chromium
+#   4. the engine core compiled for wasm32-wasi and linked (build-wasm/doppler.wasm)
+#   5. the browser tests in headless Chromium (scripts/web_test.sh: the engine's greedy text and
+#      golden fixtures vs native SwiftShader; the demo page, model store and JS API)
+#   6. fuzz targets for a bounded time (when clang's libFuzzer is available)
 # Ends with one line "tests: N passed, N failed" counting the stages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +27,9 @@ stage "gpu tests (lavapipe)" bash -c "cd build && DOPPLER_ADAPTER=lavapipe ctest
 stage "gpu tests (swiftshader)" bash -c "cd build && DOPPLER_ADAPTER=swiftshader ctest -L gpu --output-on-failure"
 stage "cli smoke" bash scripts/cli_smoke.sh
 stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
-stage "wasm32 compile" bash scripts/wasm_check.sh
-stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
+stage "wasm32 compile and link" bash -c "bash scripts/wasm_check.sh && make --no-print-directory wasm"
 stage "browser tests" bash scripts/web_test.sh
+stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
 
 [ $fail -eq 0 ] || echo "failed stages: ${failed[*]}"
 echo "tests: $pass passed, $fail failed"
