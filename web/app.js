@@ -81,7 +81,8 @@ async function main() {
   } catch (e) {
     setStatus('error');
     showError(e.code === 'webgpu-unavailable'
-      ? `WebGPU is unavailable in this browser: ${e.message}. DOPPLER needs WebGPU (Chrome or Edge 113+, or a browser with WebGPU enabled).`
+      ? `WebGPU is unavailable in this browser (${e.message.replace(/^WebGPU is unavailable:\s*/, '')}). ` +
+        'DOPPLER needs WebGPU: Chrome or Edge 113+, or a browser with WebGPU enabled.'
       : `The engine could not start: ${e.message}`);
     return;
   }

@@ -99,7 +99,7 @@ test('without WebGPU the page says WebGPU is unavailable and downloads nothing',
   try {
     await b.page.goto(srv.url);
     const err = await waitError(b.page);
-    assert.match(err, /^WebGPU is unavailable in this browser: /);
+    assert.match(err, /^WebGPU is unavailable in this browser \(.*no adapter\)\. DOPPLER needs WebGPU/);
     assert.equal(srv.modelRequests().length, 0);
     assert.equal(await b.page.isDisabled('#send'), true);
   } finally {
