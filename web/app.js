@@ -104,12 +104,14 @@ async function main() {
     if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); }
   });
   $('stop').addEventListener('click', () => dp.abort());
+  $('retry').addEventListener('click', () => load($('model').value));
   await load(wanted);
 }
 
 async function load(id) {
   setStatus('loading…');
   showError('');
+  $('retry').hidden = true;
   $('send').disabled = true;
   $('model').disabled = true;
   $('progress').value = 0;
@@ -131,6 +133,7 @@ async function load(id) {
   } catch (e) {
     setStatus('error');
     showError(`Loading ${id} failed: ${e.message}`);
+    $('retry').hidden = false; // a download resumes where it stopped
     $('model').disabled = false;
     return;
   }

@@ -81,6 +81,17 @@ export async function launch({ webgpu = true } = {}) {
   if (webgpu) args.push('--enable-unsafe-webgpu');
   const context = await chromium.launchPersistentContext(dir, { executablePath: CHROMIUM, headless: true, args,
                                                                 viewport: { width: 900, height: 760 } });
+  // Every text #status shows, in order, per page load: window.statusLog.
+  await context.addInitScript(() => {
+    window.statusLog = [];
+    document.addEventListener('DOMContentLoaded', () => {
+      const el = document.getElementById('status');
+      if (!el) return;
+      const note = () => { if (window.statusLog.at(-1) !== el.textContent) window.statusLog.push(el.textContent); };
+      note();
+      new MutationObserver(note).observe(el, { childList: true, characterData: true, subtree: true });
+    });
+  });
   const page = context.pages()[0] || (await context.newPage());
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -100,15 +111,20 @@ export async function waitStatus(page, want, timeout = 90000) {
   if (s !== want) throw new Error(`#status is '${s}', expected '${want}': ${await page.textContent('#error')}`);
 }
 
-// Type a prompt, send it, wait for the answer; returns #output's text.
+// Type a prompt, send it, wait for the answer; returns #output's text. #status must go
+// ready -> generating -> ready.
 export async function ask(page, prompt) {
   await page.fill('#prompt', prompt);
+  const n = await page.evaluate(() => window.statusLog.length);
   await page.click('#send');
-  const s = await page.textContent('#status');
-  if (s !== 'generating' && s !== 'ready') throw new Error(`#status after send: '${s}'`);
   await waitStatus(page, 'ready');
+  const log = await page.evaluate((k) => window.statusLog.slice(k - 1), n);
+  if (log.join() !== 'ready,generating,ready') throw new Error(`#status went ${JSON.stringify(log)}`);
   return page.textContent('#output');
 }
+
+// What #status has shown since the page was (re)loaded.
+export const statusLog = (page) => page.evaluate(() => window.statusLog);
 
 // `build/doppler run --temp 0 -n N -p PROMPT` on SwiftShader: the generated text (stdout without
 // the echoed prompt and the final newline).

@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, waitStatus, ask, nativeGreedy, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
+import { launch, serve, waitStatus, ask, statusLog, nativeGreedy, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
 
 const N = 24;
 const PROMPTS = ['The jury said', 'Once upon a time, in a small village'];
@@ -18,8 +18,8 @@ test('the page answers as the CLI does: over HTTP, then from OPFS, then offline'
   try {
     // First visit: loading starts by itself; the shard comes in Range pieces.
     await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
-    assert.equal(await b.page.textContent('#status'), 'loading…');
     await waitStatus(b.page, 'ready');
+    assert.deepEqual(await statusLog(b.page), ['loading…', 'ready']);
     const shard = srv.modelRequests().filter((e) => e.path.endsWith(TINY_SHARD));
     assert.ok(shard.length >= 2 && shard.every((e) => e.range), 'shard fetched with Range requests');
     assert.equal(shard.reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE);
@@ -30,8 +30,8 @@ test('the page answers as the CLI does: over HTTP, then from OPFS, then offline'
     // Reload: everything from OPFS, not one request for a model file.
     const from = srv.log.length;
     await b.page.reload();
-    assert.equal(await b.page.textContent('#status'), 'loading…');
     await waitStatus(b.page, 'ready');
+    assert.deepEqual(await statusLog(b.page), ['loading…', 'ready']);
     assert.deepEqual(srv.modelRequests(from).map((e) => e.path), []);
     assert.match(await b.page.textContent('#progress-text'), /from this browser's storage \(OPFS\)/);
     assert.equal(await ask(b.page, PROMPTS[0]), want[0]);

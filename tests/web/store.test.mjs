@@ -1,6 +1,7 @@
 // store.test.mjs -- the model store (web/store.js) through the demo page in headless Chromium:
-// a download cut halfway resumes at the byte where it stopped; a corrupted shard is reported by
-// name and downloaded anew; a model larger than the storage quota is refused before any shard
+// a download cut halfway resumes at the byte where it stopped (after a reload, and within one
+// load when the connection drops once); a corrupted shard is reported by name and downloaded
+// anew (the page's Retry); a model larger than the storage quota is refused before any shard
 // request; without WebGPU the page says so and downloads nothing.
 
 import { test } from 'node:test';
@@ -52,6 +53,26 @@ test('a download cut halfway resumes where it stopped and completes', { timeout:
   }
 });
 
+test('a connection dropped once mid-shard is resumed within the same load', { timeout: 120000 }, async () => {
+  const srv = await serve();
+  const b = await launch();
+  try {
+    const half = Math.floor(TINY_SHARD_SIZE / 2);
+    let cuts = 0;
+    srv.fault((e) => (e.path.endsWith(TINY_SHARD) && e.end >= half && !cuts++ ? { cutAt: half } : undefined));
+    await b.page.goto(srv.url);
+    await waitStatus(b.page, 'ready');
+    const reqs = shardReqs(srv, 0);
+    const i = reqs.findIndex((e) => e.end >= half);
+    assert.equal(reqs[i + 1].start, half, 'the retry asks for the bytes after the cut');
+    assert.equal(reqs.slice(i + 1).reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE - half);
+    assert.match(await b.page.textContent('#progress-text'), /11\.5 MB downloaded/);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
 test('a corrupted shard is reported by name, discarded and downloaded anew', { timeout: 180000 }, async () => {
   const srv = await serve();
   const b = await launch();
@@ -63,7 +84,7 @@ test('a corrupted shard is reported by name, discarded and downloaded anew', { t
 
     srv.fault(null);
     const from = srv.log.length;
-    await b.page.reload();
+    await b.page.click('#retry'); // the page's Retry: the same worker loads again
     await waitStatus(b.page, 'ready');
     assert.equal(shardReqs(srv, from)[0].start, 0, 'the corrupted shard was discarded');
     await expectAnswer(b.page);
