@@ -126,12 +126,26 @@ export async function ask(page, prompt) {
 // What #status has shown since the page was (re)loaded.
 export const statusLog = (page) => page.evaluate(() => window.statusLog);
 
-// `build/doppler run --temp 0 -n N -p PROMPT` on SwiftShader: the generated text (stdout without
-// the echoed prompt and the final newline).
-export function nativeGreedy(prompt, n, model = TINY) {
-  const out = execFileSync(path.join(ROOT, 'build/doppler'), ['run', model, '--temp', '0', '-n', String(n), '-p', prompt],
+// `build/doppler run --temp 0 -n N -p PROMPT [--chat]` on SwiftShader: the generated text
+// (stdout without the echoed prompt, which --chat does not echo, and the final newline).
+export function nativeGreedy(prompt, n, { model = TINY, chat = false } = {}) {
+  const args = ['run', model, '--temp', '0', '-n', String(n), '-p', prompt, ...(chat ? ['--chat'] : [])];
+  const out = execFileSync(path.join(ROOT, 'build/doppler'), args,
     { env: { ...process.env, DOPPLER_ADAPTER: 'swiftshader', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR || '/tmp' },
       encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (!out.startsWith(prompt) || !out.endsWith('\n')) throw new Error(`unexpected doppler run output: ${JSON.stringify(out)}`);
-  return out.slice(prompt.length, -1);
+  const echo = chat ? '' : prompt;
+  if (!out.startsWith(echo) || !out.endsWith('\n')) throw new Error(`unexpected doppler run output: ${JSON.stringify(out)}`);
+  return out.slice(echo.length, -1);
+}
+
+// A copy of doppler-tiny whose tokenizer_config.json has a chat template (doppler-tiny has
+// none), in a temporary folder: {dir, remove()}.
+export function tinyWithChatTemplate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppler-chat-'));
+  for (const f of fs.readdirSync(TINY)) fs.copyFileSync(path.join(TINY, f), path.join(dir, f));
+  const cfg = JSON.parse(fs.readFileSync(path.join(TINY, 'tokenizer_config.json'), 'utf8'));
+  cfg.chat_template = "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}" +
+                      '{% if add_generation_prompt %}<|assistant|>\n{% endif %}';
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg));
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

@@ -2,11 +2,12 @@
 // doppler-tiny over HTTP on open, and a prompt typed into #prompt streams into #output the text
 // `build/doppler run --temp 0 -n N -p PROMPT` prints with DOPPLER_ADAPTER=swiftshader; a reload
 // loads from OPFS with no request for any model file; with the server gone the page still opens,
-// loads and answers (service worker + OPFS).
+// loads and answers (service worker + OPFS); Stop ends an answer early; a model with a chat
+// template answers as `doppler run --chat` and gets the whole conversation on the next turn.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, waitStatus, ask, statusLog, nativeGreedy, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
+import { launch, serve, waitStatus, ask, statusLog, nativeGreedy, tinyWithChatTemplate, TINY_SHARD, TINY_SHARD_SIZE } from './lib.mjs';
 
 const N = 24;
 const PROMPTS = ['The jury said', 'Once upon a time, in a small village'];
@@ -66,5 +67,29 @@ test('stop ends an answer early and the page is ready again', { timeout: 180000 
   } finally {
     await b.close();
     await srv.close();
+  }
+});
+
+test('a model with a chat template: first answer as `doppler run --chat`, then the conversation', { timeout: 180000 }, async () => {
+  const chat = tinyWithChatTemplate();
+  const prompt = 'Tell me about the jury';
+  const want = nativeGreedy(prompt, 16, { model: chat.dir, chat: true });
+  const srv = await serve({ extraMounts: [{ prefix: '/chat-model/', dir: chat.dir }] });
+  const b = await launch();
+  try {
+    await b.page.goto(`${srv.url}?model=${encodeURIComponent('/chat-model/')}&temperature=0&max_tokens=16`);
+    await waitStatus(b.page, 'ready');
+    assert.match(await b.page.textContent('#mode'), /^chat: /);
+    assert.equal(await ask(b.page, prompt), want);
+    const promptTokens = async () => Number((await b.page.textContent('#stats')).match(/^prompt (\d+) tokens/)[1]);
+    const first = await promptTokens();
+    await ask(b.page, 'And then?');
+    // The second turn carries the first question and answer through the template.
+    assert.ok(await promptTokens() > first + 10, `second prompt ${await promptTokens()} tokens, first ${first}`);
+    assert.equal(await b.page.locator('#transcript .turn').count(), 3);
+  } finally {
+    await b.close();
+    await srv.close();
+    chat.remove();
   }
 });
