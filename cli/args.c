@@ -248,6 +248,32 @@ void cli_kernels_free(cli_kernels *k) {
   k->n = 0;
 }
 
+/* ---- --q4k-matmul, --compute-precision ---- */
+
+int cli_q4k_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_overrides *o = dst;
+  if (dp_parse_q4k_matmul(value, &o->q4k, &o->prec_implied)) return cli_usage_error(cmd, "%s: %s", flag, dp_error_message());
+  return 0;
+}
+
+int cli_precision_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_overrides *o = dst;
+  if (dp_parse_compute_precision(value, &o->prec)) return cli_usage_error(cmd, "%s: %s", flag, dp_error_message());
+  return 0;
+}
+
+void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo) {
+  lo->q4k_matmul = o->q4k;
+  lo->compute_precision = o->prec ? o->prec : o->prec_implied;
+}
+
+void cli_print_overrides(const char *cmd, const dp_model *m) {
+  dp_model_info mi;
+  if (dp_model_get_info(m, &mi)) return;
+  fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s)\n", cmd, mi.q4k_matmul, mi.q4k_matmul_from,
+          mi.compute_precision, mi.compute_precision_from);
+}
+
 static int print_kernel(void *user, const char *name, const char *op, uint64_t n) {
   fprintf(stderr, "doppler %s: kernel %s %s (%llu dispatches)\n", (const char *)user, op, name, (unsigned long long)n);
   return 0;

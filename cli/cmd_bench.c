@@ -34,6 +34,9 @@ static void usage(FILE *f) {
              "  --adapter NAME         lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --preset NAME          a random-weight model at a real shape instead of MODEL\n"
              "  --kernel NAME=FILE     replace kernel variant NAME (--list) by the WGSL module in FILE\n"
+             "  --q4k-matmul M         fused or dequant (Q4_K expanded once at load); default: the manifest's hint, else fused\n"
+             "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; needs shader-f16); default: hint, else f32\n"
+             "  --verbose              the Q4_K matmul and compute precision in force, and why, on stderr\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
              "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
              "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
@@ -385,12 +388,14 @@ int cmd_bench(int argc, char **argv) {
   int n_pp = 1, n_tg = 1, n_dd = 0, n_steps = 1, reps = 5, layers = 0, json = 0, profile = 0, have_ceil = 0;
   dp_bench_ceilings ceil = {0, 0};
   cli_kernels kern = {{NULL}, 0};
-  int rc = 0;
+  cli_overrides ov = {0, 0, 0};
+  int rc = 0, verbose = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { json = 1; continue; }
     if (!strcmp(a, "--profile")) { profile = 1; continue; }
+    if (!strcmp(a, "--verbose")) { verbose = 1; continue; }
     if (a[0] != '-') {
       if (model) { fprintf(stderr, "doppler bench: a second MODEL '%s'\n", a); return 2; }
       model = a;
@@ -398,7 +403,7 @@ int cmd_bench(int argc, char **argv) {
     }
     static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
                                              "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings",
-                                             "--kernel"};
+                                             "--kernel", "--q4k-matmul", "--compute-precision"};
     size_t f = 0;
     while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
     if (f == sizeof with_value / sizeof *with_value) {
@@ -416,6 +421,8 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--layers")) bad = parse_int(a, v, 1, 1 << 16, &layers);
     else if (!strcmp(a, "--adapter")) adapter = v;
     else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
+    else if (!strcmp(a, "--q4k-matmul")) { if ((rc = cli_q4k_opt("bench", a, v, &ov))) return rc; }
+    else if (!strcmp(a, "--compute-precision")) { if ((rc = cli_precision_opt("bench", a, v, &ov))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) bad = cli_parse_quant("bench", a, v, &quant) != 0;
     else if (!strcmp(a, "--ceilings")) {
@@ -461,11 +468,13 @@ int cmd_bench(int argc, char **argv) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_model_info mi;
   dp_bench_model bm;
   dp_status st = dp_model_load(model, &lo, &m);
+  if (!st && verbose) cli_print_overrides("bench", m);
   if (!st) st = dp_model_get_info(m, &mi);
   if (!st) st = dp_bench_model_info(m, &bm);
   if (!st && !have_ceil) st = dp_bench_probe(m, &ceil);

@@ -73,16 +73,20 @@ static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N,
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME] [--kernel NAME=FILE] [--verbose]\n"
+  fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME] [--kernel NAME=FILE]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--verbose]\n"
              "Writes logits F32 [T,V] for the ids as given (no BOS added); with --decode N also the greedy\n"
              "continuation gen_ids I32 [N] (end-of-sequence never chosen) and gen_logits F32 [N,V].\n"
-             "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n");
+             "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n"
+             CLI_OVERRIDE_HELP
+             "  --verbose            the Q4_K matmul and compute precision in force (and why), the kernel variants run\n");
 }
 
 int cmd_logits(int argc, char **argv) {
   const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
   int N = 0, cpu = 0, npos = 0;
   cli_kernels kern = {{NULL}, 0};
+  cli_overrides ov = {0, 0, 0};
   int verbose = 0;
   const cli_opt opts[] = {
     {"--ids", NULL, CLI_STR, &ids_arg, 0, 0, 0, NULL},
@@ -90,6 +94,8 @@ int cmd_logits(int argc, char **argv) {
     {"--out", "-o", CLI_STR, &out, 0, 0, 0, NULL},
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
+    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
+    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
     {"--cpu", NULL, CLI_BOOL, &cpu, 0, 0, 0, NULL},
   };
@@ -109,7 +115,8 @@ int cmd_logits(int argc, char **argv) {
   dp_status st = DP_OK;
   dp_model_info mi;
   if (!cpu) {
-    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
+    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+    cli_overrides_apply(&ov, &lo);
     dp_session_options so = {0, 0};
     st = dp_model_load(model, &lo, &m);
     if (!st) st = dp_model_get_info(m, &mi);
@@ -150,6 +157,7 @@ int cmd_logits(int argc, char **argv) {
     st = write_safetensors(out, e, data, N > 0 ? 3 : 1);
     if (!st) fprintf(stderr, "wrote %s: logits [%zu, %d]%s\n", out, T, V, N > 0 ? ", gen_ids, gen_logits" : "");
   }
+  if (!st && verbose && m) cli_print_overrides("logits", m);
   if (!st && verbose && m) cli_print_kernels("logits", m);
   rc = st ? cli_fail("logits") : 0;
 done:

@@ -116,7 +116,9 @@ static void usage(FILE *f) {
              "  --steps N            decode steps per GPU submit, 1..256 (default 8)\n"
              "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --kernel NAME=FILE   replace kernel variant NAME (`doppler bench kernels --list`) by the WGSL module in FILE\n"
-             "  --verbose            the kernel variant each op ran, by its --list NAME, on stderr\n",
+             CLI_OVERRIDE_HELP
+             "  --verbose            the Q4_K matmul and compute precision in force (and why), and the kernel variant\n"
+             "                       each op ran, by its --list NAME, on stderr\n",
           cli_gen_help());
 }
 
@@ -140,6 +142,7 @@ int cmd_run(int argc, char **argv) {
   cli_gen_init(&g, 128);
   cli_opt gen[CLI_GEN_OPTS];
   cli_kernels kern = {{NULL}, 0};
+  cli_overrides ov = {0, 0, 0};
   int verbose = 0;
   const cli_opt opts[] = {
     {"--prompt", "-p", CLI_STR, &prompt_arg, 0, 0, 0, NULL},
@@ -151,6 +154,8 @@ int cmd_run(int argc, char **argv) {
     {"--steps", NULL, CLI_INT, &steps, 1, 256, 0, NULL},
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
+    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
+    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
   };
   cli_spec sp = {"run", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
@@ -163,7 +168,8 @@ int cmd_run(int argc, char **argv) {
   if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", 1, &read)) return 1;
   const char *prompt = read ? read : prompt_arg;
 
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   char *text = NULL;
@@ -210,6 +216,7 @@ int cmd_run(int argc, char **argv) {
     fflush(stdout);
     if (g.n_predict != 0 && (!st || st == DP_ERR_CANCELLED)) cli_print_stats("run", &gs, dp_session_context_length(s));
   }
+  if (!st && verbose && m) cli_print_overrides("run", m);
   if (!st && verbose && m) cli_print_kernels("run", m);
   rc = st ? cli_fail("run") : 0;
 done:

@@ -80,6 +80,19 @@ typedef struct cli_kernels {
 } cli_kernels;
 int cli_kernel_opt(const char *cmd, const char *flag, const char *value, void *dst);
 void cli_kernels_free(cli_kernels *k);
+/* --q4k-matmul fused|dequant and --compute-precision f16|f32 (run, chat, logits, perplexity,
+ * bench): CLI_CALL parsers (dst: a cli_overrides) accepting the seed's aliases (fused_q4k,
+ * dequant_f16 = dequant with f16 unless --compute-precision says otherwise); a bad value is a
+ * usage error (2). cli_overrides_apply copies them into load options; cli_print_overrides is
+ * --verbose's `doppler CMD: q4k-matmul X (from); compute-precision Y (from)` on stderr. */
+#define CLI_OVERRIDE_HELP \
+  "  --q4k-matmul M       fused (Q4_K decoded in the kernels) or dequant (expanded once at load); default: the manifest's hint, else fused\n" \
+  "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; f16 needs shader-f16); default: the manifest's hint, else f32\n"
+typedef struct cli_overrides { int q4k, prec, prec_implied; } cli_overrides;
+int cli_q4k_opt(const char *cmd, const char *flag, const char *value, void *dst);
+int cli_precision_opt(const char *cmd, const char *flag, const char *value, void *dst);
+void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo);
+void cli_print_overrides(const char *cmd, const dp_model *m);
 /* --verbose of run and logits: `doppler CMD: kernel OP NAME (N dispatches)` on stderr for each
  * kernel variant m has run, by its `bench kernels --list` NAME. */
 void cli_print_kernels(const char *cmd, const dp_model *m);

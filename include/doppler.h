@@ -44,7 +44,22 @@ typedef struct dp_load_options {
    * a module that fails to compile or to match fails the load with "kernel NAME: why". */
   const char *const *kernels;
   int n_kernels;
+  /* Run-time overrides (docs/runtime.md, "Q4_K matmul and compute precision"); 0 = the RDRR
+   * manifest's hint (hints.q4kMatmul, hints.computePrecision), else the default (fused, f32).
+   * q4k_matmul: DP_Q4K_FUSED, the Q4_K kernels decode the blocks; DP_Q4K_DEQUANT, Q4_K
+   * matrices are expanded once at load (to f32, or f16 with compute precision f16) and read by
+   * the dense kernels. compute_precision: DP_PRECISION_F32 or DP_PRECISION_F16 (needs
+   * shader-f16: without it f32, with a one-line warning). */
+  int q4k_matmul;
+  int compute_precision;
 } dp_load_options;
+enum { DP_Q4K_AUTO = 0, DP_Q4K_FUSED = 1, DP_Q4K_DEQUANT = 2 };
+enum { DP_PRECISION_AUTO = 0, DP_PRECISION_F32 = 1, DP_PRECISION_F16 = 2 };
+/* The values as the CLI and manifests write them: "fused" (alias "fused_q4k"), "dequant"
+ * (alias "dequant_f16", which also sets *precision to DP_PRECISION_F16 when precision is not
+ * NULL); "f16", "f32". DP_ERR_INVALID_ARG naming the accepted values otherwise. */
+dp_status dp_parse_q4k_matmul(const char *s, int *mode, int *precision);
+dp_status dp_parse_compute_precision(const char *s, int *precision);
 
 /* path: an RDRR directory (manifest.json), an HF directory (config.json + safetensors) or a
  * GGUF file. Opens the GPU, uploads every weight tensor (bounded staging, no full copy in RAM). */
@@ -114,6 +129,10 @@ typedef struct dp_model_info {
   int n_eog;
   int has_tokenizer;
   uint64_t weight_bytes;     /* bytes uploaded to the GPU */
+  /* the overrides in force ("fused"/"dequant", "f32"/"f16") and where each came from: "flag"
+   * (dp_load_options), "manifest hint", "default", or for f16 on an adapter without
+   * shader-f16 "fallback: no shader-f16" */
+  const char *q4k_matmul, *q4k_matmul_from, *compute_precision, *compute_precision_from;
 } dp_model_info;
 dp_status dp_model_get_info(const dp_model *m, dp_model_info *info);
 

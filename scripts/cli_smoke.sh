@@ -261,5 +261,37 @@ for c in "run $M -p x -n 1" "logits $M --ids 1 --out $tmpk/c.st" "perplexity $M 
   [ $rc -eq 2 ] && [[ $err == *nosuch* ]] && ok || no "$cmd --kernel nosuch: rc=$rc '$err'"
 done
 rm -rf "$tmpk"
+# run-time overrides: --q4k-matmul / --compute-precision on run, chat, logits, perplexity, bench;
+# a bad value exits 2 naming the flag; the manifest's hints are read (update-manifest writes
+# them) and a flag wins over them; --verbose says which is in force and why; the seed's aliases.
+tmpo=$(mktemp -d); Q=models/doppler-tiny-q4_k_m
+for c in "run $Q -p x -n 1" "chat $Q" "logits $Q --ids 1 --out $tmpo/x.st" "perplexity $Q --file README.md --windows 1 --quiet" "bench $Q -p 4 -n 0 -r 1"; do
+  cmd=${c%% *}
+  for fv in "--q4k-matmul nope" "--compute-precision f64"; do
+    err=$($D $c $fv 2>&1 >/dev/null </dev/null); rc=$?
+    [ $rc -eq 2 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == "doppler $cmd: ${fv%% *}: "* ]] && ok || no "$cmd $fv: rc=$rc '$err'"
+  done
+done
+cp -r $Q "$tmpo/q" && $D update-manifest "$tmpo/q" --q4k-matmul dequant --compute-precision f32 >/dev/null && ok || no "update-manifest hints"
+L="logits $tmpo/q --ids 0,476,502 --adapter lavapipe --verbose --out"
+err=$($D $L "$tmpo/h.st" 2>&1 >/dev/null) && [[ $err == *"q4k-matmul dequant (manifest hint); compute-precision f32 (manifest hint)"* ]] && \
+  [[ $err != *"_q4_k ("* ]] && ok || no "hints read: '$err'"
+err=$($D $L "$tmpo/f.st" --q4k-matmul fused_q4k 2>&1 >/dev/null) && [[ $err == *"q4k-matmul fused (flag); compute-precision f32 (manifest hint)"* ]] && \
+  [[ $err == *"_q4_k ("* ]] && ok || no "flag wins over the hint: '$err'"
+err=$($D $L "$tmpo/g.st" --q4k-matmul dequant_f16 2>&1 >/dev/null) && [[ $err == *"q4k-matmul dequant (flag); compute-precision f16 (flag)"* ]] && \
+  ok || no "dequant_f16 alias: '$err'"
+err=$($D $L "$tmpo/s.st" --compute-precision f16 --adapter swiftshader 2>&1 >/dev/null) && [[ $err == *"no shader-f16; using f32"* ]] && \
+  [[ $err == *"compute-precision f32 (fallback: no shader-f16)"* ]] && ok || no "f16 fallback on swiftshader: '$err'"
+python3 - "$tmpo/h.st" "$tmpo/f.st" <<'PY' && ok || no "logits: dequant (hint) vs fused (flag) beyond 1e-4"
+import json, struct, sys, math
+def logits(p):
+    b = open(p, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8+n])['logits']
+    s, e = h['data_offsets']; d = b[8+n+s:8+n+e]; return struct.unpack('<%df' % (len(d)//4), d)
+a, r = logits(sys.argv[1]), logits(sys.argv[2])
+err = math.sqrt(sum((x-y)**2 for x, y in zip(a, r)) / sum(y*y for y in r))
+sys.exit(0 if err <= 1e-4 else 1)
+PY
+err=$($D bench $Q -p 0 -n 4 -r 1 --q4k-matmul dequant --verbose 2>&1 >/dev/null) && [[ $err == *"doppler bench: q4k-matmul dequant (flag)"* ]] && ok || no "bench --q4k-matmul: '$err'"
+rm -rf "$tmpo"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

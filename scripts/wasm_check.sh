@@ -21,11 +21,14 @@ done
 echo "wasm-check: $n files compiled for wasm32-wasi"
 # The browser cannot block: the generation path (recording, sampling, the resumable steps of
 # runtime and API) never calls the device layer's waits. Only the native drivers do
-# (src/api/native.c, src/runtime/blocking.c), and the still-blocking paths: logits read-back and
-# scoring (session.c), model loading (weights.c), benchmarks. tests/gpu_resumable.c checks the
-# same at run time with the device layer's wait counter.
-core=(src/runtime/generate.c src/runtime/forward.c src/runtime/sampler.c src/api/generate.c src/kernels/*.c)
+# (src/api/native.c, src/runtime/blocking.c), and the still-blocking paths: dp_session_eval's
+# logits and scoring (session.c; the browser uses dp_logits_*), benchmarks. Model loading
+# (weights.c, api/load.c) and the browser's exports (web/engine/exports.c) are resumable too.
+# tests/gpu_resumable.c and tests/gpu_load_steps.c check the same at run time with the device
+# layer's wait counter.
+core=(src/runtime/generate.c src/runtime/forward.c src/runtime/sampler.c src/runtime/weights.c src/api/generate.c
+      src/api/load.c src/kernels/*.c web/engine/exports.c)
 if hits=$(grep -nE '\bdp_gpu_(read_wait|buffer_read|finish)\b' "${core[@]}"); then
   echo "wasm-check: blocking GPU waits in the generation core:"; echo "$hits"; exit 1
 fi
-echo "wasm-check: no blocking GPU wait in ${#core[@]} generation-core files"
+echo "wasm-check: no blocking GPU wait in ${#core[@]} generation and loading files"

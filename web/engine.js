@@ -149,6 +149,7 @@ class Engine {
       this.model = m;
       this.session = s;
       this.modelInfo = JSON.parse(this.takeString(x.dpw_model_info(m)));
+      this.modelInfo.ctx = x.dpw_session_context_length(s); // positions a generate() may use
       return {...this.modelInfo};
     } finally {
       this.busy = false;
@@ -210,7 +211,7 @@ class Engine {
       let failed = null;
       while (x.dpw_gen_pending(w) && !this.aborting) {
         hostMs += performance.now() - t;
-        while (!x.dpw_gen_poll(w)) await this.gpu.settled();
+        while (!x.dpw_gen_poll(w)) await this.gpu.settled(true);
         t = performance.now();
         if (this.aborting) break;
         if (x.dpw_gen_resume(w)) { failed = this.cstr(x.dpw_error()); break; }
@@ -254,7 +255,7 @@ class Engine {
         const n = Math.min(rows, ids.length - i);
         const r = x.dpw_logits_start(this.session, ip + 4 * i, n);
         if (!r) throw this.error('logits');
-        while (!x.dpw_logits_poll(r)) await this.gpu.settled();
+        while (!x.dpw_logits_poll(r)) await this.gpu.settled(true);
         if (x.dpw_logits_finish(r, out)) throw this.error('logits');
         result.set(new Float32Array(this.memory().buffer, out, n * V), i * V);
       }

@@ -8,6 +8,15 @@
 #include "runtime/runtime.h"
 #include "tokenizer/tokenizer.h"
 
+/* overrides.c: the run-time overrides in force and where each came from (doppler.h). */
+typedef struct dp_overrides {
+  int q4k, prec;                        /* DP_Q4K_FUSED / _DEQUANT; DP_PRECISION_F32 / _F16 */
+  const char *q4k_from, *prec_from;     /* "flag", "manifest hint", "default", "fallback: ..." */
+} dp_overrides;
+dp_status dp_api_resolve_overrides(const dp_load_options *opt, const dp_model_file *mf, const dp_gpu_info *gi,
+                                   dp_overrides *out);
+dp_dtype dp_api_q4k_expand(const dp_overrides *o); /* dp_rt_load_opts.q4k_expand for them */
+
 struct dp_model {
   dp_gpu *gpu;
   dp_rt_model *rt;
@@ -16,6 +25,7 @@ struct dp_model {
   char kind[8];
   char adapter[256];
   dp_chat_kind chat;
+  dp_overrides ov;
 };
 
 struct dp_session {

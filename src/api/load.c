@@ -41,13 +41,16 @@ static void fail(dp_load *l, dp_status st) {
   l->phase = PH_FAILED;
 }
 
-/* The model as far as the model file goes: arch and kind names, the weight uploader. */
+/* The model as far as the model file goes: arch and kind names, the run-time overrides
+ * (flags > manifest hints > defaults, src/api/overrides.c), the weight uploader. */
 static dp_status start_weights(dp_load *l) {
   const dp_hparams *hp = dp_model_file_hparams(l->mf);
   snprintf(l->m->arch, sizeof l->m->arch, "%s", hp->arch == DP_ARCH_GEMMA3 ? "gemma3" : dp_arch_name(hp->arch));
   snprintf(l->m->kind, sizeof l->m->kind, "%s", dp_model_file_kind(l->mf));
   l->phase = PH_WEIGHTS;
-  return dp_rt_load_begin(l->m->gpu, l->mf, &l->L);
+  dp_status st = dp_api_resolve_overrides(l->opt, l->mf, dp_gpu_get_info(l->m->gpu), &l->m->ov);
+  dp_rt_load_opts lo = {dp_api_q4k_expand(&l->m->ov)};
+  return st ? st : dp_rt_load_begin(l->m->gpu, l->mf, &lo, &l->L);
 }
 
 dp_status dp_load_begin(const char *path, const dp_load_options *opt, dp_load **out) {

@@ -397,6 +397,14 @@ dp_status dp_model_file_supply(dp_model_file *mf, size_t src, uint64_t offset, c
   return DP_OK;
 }
 
+void dp_model_file_release(dp_model_file *mf) {
+  for (size_t i = 0; i < mf->n_srcs; i++) {
+    mf_source *s = &mf->srcs[i];
+    dp_free(s->win);
+    s->win = NULL, s->win_cap = s->win_len = s->win_off = 0;
+  }
+}
+
 const char *dp_model_file_kind(const dp_model_file *mf) { return mf->kind; }
 const char *dp_model_file_path(const dp_model_file *mf) { return mf->path; }
 const dp_hparams *dp_model_file_hparams(const dp_model_file *mf) { return &mf->hp; }

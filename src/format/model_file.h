@@ -59,8 +59,11 @@ typedef struct dp_mf_piece {
  * missing piece, within one file); 0 when dp_model_file_read of them will succeed or fail on
  * its own (local files, supplied pieces, bounds errors). */
 int dp_model_file_missing(const dp_model_file *mf, const dp_tensor_info *t, uint64_t offset, uint64_t n, dp_mf_piece *piece);
-/* Hand over bytes [offset, offset+n) of source `src` (a copy is kept until the next supply). */
+/* Hand over bytes [offset, offset+n) of source `src` (a copy is kept until the next supply for
+ * the same source, or dp_model_file_release). */
 dp_status dp_model_file_supply(dp_model_file *mf, size_t src, uint64_t offset, const void *data, uint64_t n);
+/* Drop every supplied piece (the reader has used them): host memory back to nothing. */
+void dp_model_file_release(dp_model_file *mf);
 /* RDRR: hash every shard now and compare with the manifest (normally each shard is checked
  * when first read; DOPPLER_VERIFY=1 at open does this eagerly). No-op for other kinds. */
 dp_status dp_model_file_verify(dp_model_file *mf);

@@ -9,7 +9,10 @@
  * Recording: one command encoder and one open compute pass collect dispatches until submit.
  * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
  * submit (queue writes are ordered before the submit that follows them, so the arena can be
- * reused immediately). Errors: shader compilation and pipeline creation run inside an error
+ * reused immediately); every bind group binds the arena at a dynamic offset, so a bind group
+ * made once (dp_gpu_bound) serves every dispatch of its kernel and buffers. Pipelines get an
+ * explicit layout from their module's declarations (wgsl_layout.h); bindings a dispatch leaves
+ * out are bound to placeholders (one read-only and one read-write buffer, a 1x1 texture). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
  * Read-backs: each handle owns a map-read staging buffer (pooled, several in flight); start
@@ -24,6 +27,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "gpu/webgpu_min.h"
+#include "gpu/wgsl_layout.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +73,9 @@ struct dp_gpu_kernel {
   char *key;
   uint64_t hash;
   WGPUComputePipeline pipeline;
-  WGPUBindGroupLayout layout;
+  WGPUBindGroupLayout layout;  /* explicit: the module's declarations, uniform dynamic */
+  uint8_t kinds[DP_WGSL_MAX_BINDINGS]; /* DP_WGSL_* per binding number */
+  size_t n_kinds;
   char label[64];        /* "name:entry" */
   uint64_t prof_calls;   /* profiled dispatches and their summed GPU time */
   double prof_ns;
@@ -97,7 +103,9 @@ struct dp_gpu {
   /* kernel cache */
   dp_gpu_kernel **kernels;
   size_t n_kernels, cap_kernels;
-  uint64_t n_dispatch;
+  uint64_t n_dispatch, n_bind_groups;
+  dp_gpu_buffer *hold_ro, *hold_rw; /* placeholders for bindings a dispatch leaves out */
+  dp_gpu_texture *hold_tex;
   /* profiling: timestamps of the dispatches recorded since the last submit */
   int prof_on;
   WGPUQuerySet prof_qs;         /* [2 * PROFILE_MAX] timestamps */
@@ -410,6 +418,9 @@ void dp_gpu_close(dp_gpu *g) {
     dp_free(k);
   }
   dp_free(g->kernels);
+  dp_gpu_buffer_free(g->hold_ro);
+  dp_gpu_buffer_free(g->hold_rw);
+  dp_gpu_texture_free(g->hold_tex);
   if (g->prof_qs) { wgpuQuerySetDestroy(g->prof_qs); wgpuQuerySetRelease(g->prof_qs); }
   if (g->prof_resolve) wgpuBufferRelease(g->prof_resolve);
   if (g->prof_read) wgpuBufferRelease(g->prof_read);
@@ -740,6 +751,22 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   for (size_t i = 0; i < g->n_kernels; i++)
     if (g->kernels[i]->hash == h && !strcmp(g->kernels[i]->key, key)) { *out = g->kernels[i]; return DP_OK; }
 
+  uint8_t kinds[DP_WGSL_MAX_BINDINGS];
+  size_t n_kinds;
+  if (dp_wgsl_layout(source, kinds, &n_kinds))
+    return dp_error_wrap(DP_ERR_INVALID_ARG, "kernel '%s'", name);
+  WGPUBindGroupLayoutEntry le[DP_WGSL_MAX_BINDINGS];
+  size_t nle = 0;
+  for (size_t i = 0; i < n_kinds; i++) {
+    if (!kinds[i]) continue;
+    WGPUBindGroupLayoutEntry *x = &le[nle++];
+    memset(x, 0, sizeof *x);
+    x->binding = (uint32_t)i;
+    x->visibility = WGPUShaderStage_Compute;
+    if (kinds[i] == DP_WGSL_TEXTURE_U32) x->texture = (WGPUTextureBindingLayout){NULL, 6 /* uint */, 2 /* 2D */, 0};
+    else x->buffer = (WGPUBufferBindingLayout){NULL, kinds[i] == DP_WGSL_UNIFORM ? 2u : kinds[i] == DP_WGSL_STORAGE_RW ? 3u : 4u,
+                                               kinds[i] == DP_WGSL_UNIFORM, 0};
+  }
   WGPUShaderSourceWGSL wgsl = {{NULL, WGPUSType_ShaderSourceWGSL}, SV(source)};
   WGPUShaderModuleDescriptor smd = {&wgsl.chain, SV(name)};
   WGPUConstantEntry ce[32];
@@ -749,19 +776,26 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   scope_result scope = {0};
   wgpuDevicePushErrorScope(g->device, 1 /* validation */);
   WGPUShaderModule sm = wgpuDeviceCreateShaderModule(g->device, &smd);
+  WGPUBindGroupLayoutDescriptor bld = {NULL, SV(name), nle, le};
+  WGPUBindGroupLayout bgl = wgpuDeviceCreateBindGroupLayout(g->device, &bld);
+  WGPUPipelineLayoutDescriptor pld = {NULL, SV(name), 1, &bgl, 0};
+  WGPUPipelineLayout pl = bgl ? wgpuDeviceCreatePipelineLayout(g->device, &pld) : NULL;
   WGPUComputePipelineDescriptor cpd;
   memset(&cpd, 0, sizeof cpd);
   cpd.label = SV(name);
+  cpd.layout = pl;
   cpd.compute.module = sm;
   cpd.compute.entryPoint = SV(entry);
   cpd.compute.constantCount = nc;
   cpd.compute.constants = ce;
-  WGPUComputePipeline p = sm ? wgpuDeviceCreateComputePipeline(g->device, &cpd) : NULL;
+  WGPUComputePipeline p = sm && pl ? wgpuDeviceCreateComputePipeline(g->device, &cpd) : NULL;
   WGPUPopErrorScopeCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &scope, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb));
   if (sm) wgpuShaderModuleRelease(sm);
+  if (pl) wgpuPipelineLayoutRelease(pl);
   if (scope.failed || !p) {
     if (p) wgpuComputePipelineRelease(p);
+    if (bgl) wgpuBindGroupLayoutRelease(bgl);
     /* Keep the message to one line: Dawn's diagnostics span several. */
     for (char *q = scope.msg; *q; q++) if (*q == '\n') *q = ' ';
     return dp_error(DP_ERR_GPU, "kernel '%s' (entry %s) failed to compile: %s", name, entry,
@@ -771,6 +805,7 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   char *ks = dp_strndup(key, (size_t)kl);
   if (!k || !ks || (g->n_kernels == g->cap_kernels && !(g->kernels = dp_realloc(g->kernels, (g->cap_kernels = g->cap_kernels ? g->cap_kernels * 2 : 32) * sizeof *g->kernels)))) {
     wgpuComputePipelineRelease(p);
+    wgpuBindGroupLayoutRelease(bgl);
     dp_free(k);
     dp_free(ks);
     return DP_ERR_NOMEM;
@@ -778,59 +813,118 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   k->key = ks;
   k->hash = h;
   k->pipeline = p;
-  k->layout = wgpuComputePipelineGetBindGroupLayout(p, 0);
+  k->layout = bgl;
+  memcpy(k->kinds, kinds, sizeof kinds);
+  k->n_kinds = n_kinds;
   snprintf(k->label, sizeof k->label, "%s:%s", name, entry);
   g->kernels[g->n_kernels++] = k;
   *out = k;
   return DP_OK;
 }
 
-dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
-                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
+/* ---- dispatches: bind groups (made per call or once, dp_gpu_bound), uniform arena ---- */
+
+struct dp_gpu_bound {
+  dp_gpu_kernel *k;
+  WGPUBindGroup bg;
+  size_t params_size;
+  uint32_t usize;        /* uniform binding size: params_size rounded up to 16 */
+};
+
+static uint32_t uniform_size(size_t params_size) { return (uint32_t)((params_size + 15) & ~(size_t)15) + (params_size ? 0 : 16); }
+
+/* The placeholder bound where a dispatch leaves out binding kind `kind`. */
+static dp_status placeholder(dp_gpu *g, int kind, WGPUBindGroupEntry *e) {
+  dp_status st = DP_OK;
+  if (kind == DP_WGSL_TEXTURE_U32) {
+    if (!g->hold_tex) st = dp_gpu_texture_create(g, 1, 1, "placeholder", &g->hold_tex);
+    if (!st) e->textureView = g->hold_tex->view;
+    return st;
+  }
+  dp_gpu_buffer **b = kind == DP_WGSL_STORAGE_RW ? &g->hold_rw : &g->hold_ro;
+  if (!*b) st = dp_gpu_buffer_create(g, 256, "placeholder", b);
+  if (!st) e->buffer = (*b)->buf, e->offset = 0, e->size = 256;
+  return st;
+}
+
+/* One bind group of k over bindings (binding i + 1 = bindings[i]), the arena at binding 0
+ * with `usize` bytes (its offset dynamic). Counted. */
+static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *bindings, size_t nb,
+                                 WGPUBindGroup *out) {
+  *out = NULL;
+  size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
+  if (nb > declared)
+    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s with %zu storage bindings: its module declares %zu", k->label, nb, declared);
+  if (usize > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %u bytes (max 64 KiB)", usize);
+  WGPUBindGroupEntry e[DP_WGSL_MAX_BINDINGS];
+  size_t ne = 0;
+  for (size_t i = 0; i < k->n_kinds; i++) {
+    int kind = k->kinds[i];
+    if (!kind) continue;
+    WGPUBindGroupEntry *x = &e[ne++];
+    memset(x, 0, sizeof *x);
+    x->binding = (uint32_t)i;
+    if (kind == DP_WGSL_UNIFORM) {
+      x->buffer = g->uniforms, x->size = usize;
+      continue;
+    }
+    if (i - 1 >= nb) { /* left out: the entry point does not use it */
+      dp_status st = placeholder(g, kind, x);
+      if (st) return st;
+      continue;
+    }
+    const dp_gpu_binding *b = &bindings[i - 1];
+    if ((kind == DP_WGSL_TEXTURE_U32) != (b->tex != NULL))
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s: binding %zu is a %s in the module", k->label, i,
+                      kind == DP_WGSL_TEXTURE_U32 ? "texture" : "buffer");
+    if (b->tex) {
+      x->textureView = b->tex->view;
+      continue;
+    }
+    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i);
+    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
+    if (b->offset + size > b->buf->size)
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i,
+                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
+    if (size > g->info.max_storage_binding) /* never clamped: a kernel would read past it unseen */
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i,
+                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
+    x->buffer = b->buf->buf, x->offset = b->offset, x->size = size;
+  }
+  WGPUBindGroupDescriptor bgd = {NULL, SV(""), k->layout, ne, e};
+  *out = wgpuDeviceCreateBindGroup(g->device, &bgd);
+  if (!*out) return dp_error(DP_ERR_GPU, "dispatch of %s: bind group creation failed", k->label);
+  g->n_bind_groups++;
+  return DP_OK;
+}
+
+/* Checks before a dispatch is recorded; a full profile query set submits first. */
+static dp_status dispatch_checks(dp_gpu *g, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (g->lost) return take_error(g);
   uint32_t lim = g->info.max_workgroups_per_dim;
   if (gx > lim || gy > lim || gz > lim)
     return dp_error(DP_ERR_INVALID_ARG, "dispatch of %u x %u x %u workgroups exceeds the per-dimension limit %u (use dp_gpu_grid_2d)", gx, gy, gz, lim);
-  if (nb > 15) return dp_error(DP_ERR_INVALID_ARG, "dispatch with %zu storage bindings (max 15)", nb);
-  if (g->prof_on && g->prof_n == PROFILE_MAX) { /* query set full: submit before this dispatch's uniforms */
-    dp_status st = dp_gpu_submit(g);
+  if (g->prof_on && g->prof_n == PROFILE_MAX) return dp_gpu_submit(g); /* before this dispatch's uniforms */
+  return DP_OK;
+}
+
+/* Copy params into the arena (usize bytes, zero-padded); *off its offset. */
+static dp_status arena_put(dp_gpu *g, const void *params, size_t params_size, uint32_t usize, uint32_t *off) {
+  uint32_t o = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
+  if (o + usize > UNIFORM_ARENA_BYTES) {
+    dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
     if (st) return st;
+    o = 0;
   }
-  WGPUBindGroupEntry e[16];
-  size_t ne = 0;
-  if (params_size) {
-    uint32_t sz = (uint32_t)((params_size + 15) & ~(size_t)15);
-    uint32_t off = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
-    if (sz > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %zu bytes (max 64 KiB)", params_size);
-    if (off + sz > UNIFORM_ARENA_BYTES) {
-      dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
-      if (st) return st;
-      off = 0;
-    }
-    memset(g->uniform_host + off, 0, sz);
-    memcpy(g->uniform_host + off, params, params_size);
-    g->uniform_used = off + sz;
-    e[ne++] = (WGPUBindGroupEntry){NULL, 0, g->uniforms, off, sz, NULL, NULL};
-  }
-  for (size_t i = 0; i < nb; i++) {
-    const dp_gpu_binding *b = &bindings[i];
-    if (b->tex) {
-      e[ne++] = (WGPUBindGroupEntry){NULL, (uint32_t)(i + 1), NULL, 0, WGPU_WHOLE_SIZE, NULL, b->tex->view};
-      continue;
-    }
-    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i + 1);
-    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
-    if (b->offset + size > b->buf->size)
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i + 1,
-                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
-    if (size > g->info.max_storage_binding) /* never clamped: a kernel would read past it unseen */
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i + 1,
-                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
-    e[ne++] = (WGPUBindGroupEntry){NULL, (uint32_t)(i + 1), b->buf->buf, b->offset, size, NULL, NULL};
-  }
-  WGPUBindGroupDescriptor bgd = {NULL, SV(""), k->layout, ne, e};
-  WGPUBindGroup bg = wgpuDeviceCreateBindGroup(g->device, &bgd);
-  if (!bg) return dp_error(DP_ERR_GPU, "dispatch: bind group creation failed");
+  memset(g->uniform_host + o, 0, usize);
+  if (params_size) memcpy(g->uniform_host + o, params, params_size);
+  g->uniform_used = o + usize;
+  *off = o;
+  return DP_OK;
+}
+
+/* Record the dispatch of k with bind group bg (uniform at dynamic offset off). */
+static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
   ensure_encoder(g);
   if (g->prof_on) { /* a pass of its own, timestamped */
     end_pass(g);
@@ -841,12 +935,54 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   }
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
   wgpuComputePassEncoderSetPipeline(g->pass, k->pipeline);
-  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, 0, NULL);
+  int dyn = k->n_kinds && k->kinds[0] == DP_WGSL_UNIFORM;
+  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, dyn ? 1 : 0, dyn ? &off : NULL);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
-  wgpuBindGroupRelease(bg);
   g->n_dispatch++;
+}
+
+dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
+                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
+  dp_status st = dispatch_checks(g, gx, gy, gz);
+  uint32_t usize = uniform_size(params_size), off = 0;
+  WGPUBindGroup bg = NULL;
+  if (!st) st = make_bind_group(g, k, usize, bindings, nb, &bg);
+  if (!st) st = arena_put(g, params, params_size, usize, &off);
+  if (!st) record(g, k, bg, off, gx, gy, gz);
+  if (bg) wgpuBindGroupRelease(bg); /* the pass keeps it alive */
+  return st;
+}
+
+dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings, size_t nb,
+                              dp_gpu_bound **out) {
+  *out = NULL;
+  if (g->lost) return take_error(g);
+  dp_gpu_bound *b = dp_calloc(1, sizeof *b);
+  if (!b) return DP_ERR_NOMEM;
+  b->k = k, b->params_size = params_size, b->usize = uniform_size(params_size);
+  dp_status st = make_bind_group(g, k, b->usize, bindings, nb, &b->bg);
+  if (st) { dp_free(b); return st; }
+  *out = b;
   return DP_OK;
 }
+
+dp_status dp_gpu_dispatch_bound(dp_gpu *g, dp_gpu_bound *b, const void *params, uint32_t gx, uint32_t gy, uint32_t gz) {
+  uint32_t off = 0;
+  dp_status st = dispatch_checks(g, gx, gy, gz);
+  if (!st) st = arena_put(g, params, b->params_size, b->usize, &off);
+  if (!st) record(g, b->k, b->bg, off, gx, gy, gz);
+  return st;
+}
+
+void dp_gpu_bound_free(dp_gpu_bound *b) {
+  if (!b) return;
+  wgpuBindGroupRelease(b->bg);
+  dp_free(b);
+}
+
+dp_gpu_kernel *dp_gpu_bound_kernel(const dp_gpu_bound *b) { return b->k; }
+uint64_t dp_gpu_bind_group_count(const dp_gpu *g) { return g->n_bind_groups; }
+uint64_t dp_gpu_kernel_count(const dp_gpu *g) { return g->n_kernels; }
 
 uint64_t dp_gpu_dispatch_count(const dp_gpu *g) { return g->n_dispatch; }
 

@@ -8,8 +8,11 @@
  * adapter_type comes from the adapter info as natively ("cpu" for SwiftShader / llvmpipe), so
  * the ops layer makes the same kernel choice as on the same adapter natively.
  *
- * Recording mirrors dawn.c: uniform parameters are packed into a host arena here and uploaded
- * by one queue write at submit; JS keeps one command encoder and compute pass open until submit.
+ * Recording mirrors dawn.c: every pipeline has an explicit bind-group layout read from its
+ * module (wgsl_layout.h; binding 0 the uniform arena at a dynamic offset, left-out bindings on
+ * placeholders); bind groups are made per dp_gpu_dispatch or once per dp_gpu_bound; uniform
+ * parameters are packed into a host arena here and uploaded by one queue write at submit; JS
+ * keeps one command encoder and compute pass open until submit.
  * Read-backs: read_start records the copy, submits and starts mapAsync in JS; poll asks JS
  * whether the promise resolved; finish copies the mapped bytes into wasm memory. Nothing here
  * can block: dp_gpu_read_wait (and with it dp_gpu_buffer_read and dp_gpu_finish) fails with
@@ -22,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/json.h"
+#include "gpu/wgsl_layout.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -38,8 +42,11 @@ IMPORT(texture_write) void js_texture_write(int t, int x, int y, int w, int h, c
 IMPORT(texture_free) void js_texture_free(int t);
 IMPORT(copy) void js_copy(int src, double so, int dst, double dof, double n);
 IMPORT(kernel_create) int js_kernel_create(const char *name, int name_len, const char *src, int src_len,
-                                           const char *entry, int entry_len, const char *consts, int consts_len);
-IMPORT(dispatch) void js_dispatch(int k, int uoff, int usize, const void *bindings, int nb, int gx, int gy, int gz);
+                                           const char *entry, int entry_len, const char *consts, int consts_len,
+                                           const uint8_t *kinds, int n_kinds);
+IMPORT(bind_group_create) int js_bind_group_create(int k, int usize, const void *bindings, int n);
+IMPORT(bind_group_free) void js_bind_group_free(int bg);
+IMPORT(dispatch) void js_dispatch(int k, int bg, int uoff, int gx, int gy, int gz);
 IMPORT(submit) void js_submit(const void *arena, int used);
 IMPORT(read_start) int js_read_start(int buf, double offset, double n4);
 IMPORT(read_poll) int js_read_poll(int rb);                /* 0 pending, 1 mapped, -1 failed */
@@ -52,6 +59,15 @@ struct dp_gpu_readback { int h; size_t n; };
 struct dp_gpu_kernel {
   char *key;
   int h;
+  char label[64];                      /* "name:entry" */
+  uint8_t kinds[DP_WGSL_MAX_BINDINGS]; /* DP_WGSL_* per binding number (wgsl_layout.h) */
+  size_t n_kinds;
+};
+struct dp_gpu_bound {
+  dp_gpu_kernel *k;
+  int bg;
+  size_t params_size;
+  uint32_t usize;        /* uniform binding size: params_size rounded up to 16 */
 };
 
 struct dp_gpu {
@@ -62,12 +78,15 @@ struct dp_gpu {
   uint32_t uniform_used, uniform_align;
   dp_gpu_kernel **kernels;
   size_t n_kernels, cap_kernels;
-  uint64_t n_dispatch, n_wait;
+  uint64_t n_dispatch, n_wait, n_bind_groups;
+  dp_gpu_buffer *hold_ro, *hold_rw;     /* placeholders for bindings a dispatch leaves out */
+  dp_gpu_texture *hold_tex;
   int lost;
 };
 
-/* One binding as gpu.js reads it: byte offset and size as doubles (exact below 2^53), then
- * the buffer and texture handles (0 = none). */
+/* One binding as gpu.js reads it, for binding numbers 1.. of a bind group: byte offset and
+ * size as doubles (exact below 2^53), then the buffer and texture handles (both 0: the module
+ * declares no binding with this number). */
 typedef struct js_binding { double offset, size; int32_t buf, tex; } js_binding;
 _Static_assert(sizeof(js_binding) == 24, "js_binding layout read by web/engine/gpu.js");
 
@@ -144,6 +163,9 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
 
 void dp_gpu_close(dp_gpu *g) {
   if (!g) return;
+  dp_gpu_buffer_free(g->hold_ro);
+  dp_gpu_buffer_free(g->hold_rw);
+  dp_gpu_texture_free(g->hold_tex);
   for (size_t i = 0; i < g->n_kernels; i++) { dp_free(g->kernels[i]->key); dp_free(g->kernels[i]); }
   dp_free(g->kernels);
   dp_free(g->uniform_host);
@@ -335,7 +357,12 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   consts[cl++] = '}';
   for (size_t i = 0; i < g->n_kernels; i++)
     if (!strcmp(g->kernels[i]->key, key)) { *out = g->kernels[i]; return DP_OK; }
-  int h = js_kernel_create(name, (int)strlen(name), source, (int)strlen(source), entry, (int)strlen(entry), consts, cl);
+  uint8_t kinds[DP_WGSL_MAX_BINDINGS];
+  size_t n_kinds;
+  if (dp_wgsl_layout(source, kinds, &n_kinds))
+    return dp_error_wrap(DP_ERR_INVALID_ARG, "kernel '%s' (entry %s): bind-group layout", name, entry);
+  int h = js_kernel_create(name, (int)strlen(name), source, (int)strlen(source), entry, (int)strlen(entry), consts, cl,
+                           kinds, (int)n_kinds);
   dp_status st = take_error(g);
   if (!st && !h) st = dp_error(DP_ERR_GPU, "kernel '%s' (entry %s) failed to compile", name, entry);
   if (st) return st;
@@ -348,51 +375,144 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
     return DP_ERR_NOMEM;
   }
   k->key = ks, k->h = h;
+  memcpy(k->kinds, kinds, sizeof kinds);
+  k->n_kinds = n_kinds;
+  snprintf(k->label, sizeof k->label, "%s:%s", name, entry);
   g->kernels[g->n_kernels++] = k;
   *out = k;
   return DP_OK;
 }
 
-dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
-                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
+/* ---- dispatches: bind groups (made per call or once, dp_gpu_bound), uniform arena ---- */
+
+static uint32_t uniform_size(size_t params_size) { return (uint32_t)((params_size + 15) & ~(size_t)15) + (params_size ? 0 : 16); }
+
+/* The placeholder bound where a dispatch leaves out binding kind `kind`. */
+static dp_status placeholder(dp_gpu *g, int kind, js_binding *e) {
+  dp_status st = DP_OK;
+  if (kind == DP_WGSL_TEXTURE_U32) {
+    if (!g->hold_tex) st = dp_gpu_texture_create(g, 1, 1, "placeholder", &g->hold_tex);
+    if (!st) *e = (js_binding){0, 0, 0, g->hold_tex->h};
+    return st;
+  }
+  dp_gpu_buffer **b = kind == DP_WGSL_STORAGE_RW ? &g->hold_rw : &g->hold_ro;
+  if (!*b) st = dp_gpu_buffer_create(g, 256, "placeholder", b);
+  if (!st) *e = (js_binding){0, 256, (*b)->h, 0};
+  return st;
+}
+
+/* One bind group of k over bindings (binding i + 1 = bindings[i]), the arena at binding 0
+ * with `usize` bytes (its offset dynamic); the same checks as dawn.c. Counted. */
+static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *bindings, size_t nb,
+                                 int *out) {
+  *out = 0;
+  size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
+  if (nb > declared)
+    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s with %zu storage bindings: its module declares %zu", k->label, nb, declared);
+  if (usize > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %u bytes (max 64 KiB)", usize);
+  js_binding e[DP_WGSL_MAX_BINDINGS];
+  for (size_t i = 1; i < k->n_kinds; i++) {
+    int kind = k->kinds[i];
+    js_binding *x = &e[i - 1];
+    *x = (js_binding){0, 0, 0, 0};
+    if (!kind) continue;
+    if (i - 1 >= nb) { /* left out: the entry point does not use it */
+      dp_status st = placeholder(g, kind, x);
+      if (st) return st;
+      continue;
+    }
+    const dp_gpu_binding *b = &bindings[i - 1];
+    if ((kind == DP_WGSL_TEXTURE_U32) != (b->tex != NULL))
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s: binding %zu is a %s in the module", k->label, i,
+                      kind == DP_WGSL_TEXTURE_U32 ? "texture" : "buffer");
+    if (b->tex) { x->tex = b->tex->h; continue; }
+    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i);
+    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
+    if (b->offset + size > b->buf->size)
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i,
+                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
+    if (size > g->info.max_storage_binding) /* never clamped: a kernel would read past it unseen */
+      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i,
+                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
+    *x = (js_binding){(double)b->offset, (double)size, b->buf->h, 0};
+  }
+  *out = js_bind_group_create(k->h, (int)usize, e, k->n_kinds ? (int)k->n_kinds - 1 : 0);
+  if (!*out) return dp_error(DP_ERR_GPU, "dispatch of %s: bind group creation failed", k->label);
+  g->n_bind_groups++;
+  return DP_OK;
+}
+
+static dp_status dispatch_checks(dp_gpu *g, uint32_t gx, uint32_t gy, uint32_t gz) {
   if (g->lost) return take_error(g);
   uint32_t lm = g->info.max_workgroups_per_dim;
   if (gx > lm || gy > lm || gz > lm)
     return dp_error(DP_ERR_INVALID_ARG, "dispatch of %u x %u x %u workgroups exceeds the per-dimension limit %u (use dp_gpu_grid_2d)", gx, gy, gz, lm);
-  if (nb > 15) return dp_error(DP_ERR_INVALID_ARG, "dispatch with %zu storage bindings (max 15)", nb);
-  int uoff = -1, usize = 0;
-  if (params_size) {
-    uint32_t sz = (uint32_t)((params_size + 15) & ~(size_t)15);
-    uint32_t off = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
-    if (sz > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %zu bytes (max 64 KiB)", params_size);
-    if (off + sz > UNIFORM_ARENA_BYTES) {
-      dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
-      if (st) return st;
-      off = 0;
-    }
-    memset(g->uniform_host + off, 0, sz);
-    memcpy(g->uniform_host + off, params, params_size);
-    g->uniform_used = off + sz;
-    uoff = (int)off, usize = (int)sz;
-  }
-  js_binding jb[15];
-  for (size_t i = 0; i < nb; i++) {
-    const dp_gpu_binding *b = &bindings[i];
-    if (b->tex) { jb[i] = (js_binding){0, 0, 0, b->tex->h}; continue; }
-    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i + 1);
-    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
-    if (b->offset + size > b->buf->size)
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i + 1,
-                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
-    if (size > g->info.max_storage_binding)
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i + 1,
-                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
-    jb[i] = (js_binding){(double)b->offset, (double)size, b->buf->h, 0};
-  }
-  js_dispatch(k->h, uoff, usize, jb, (int)nb, (int)gx, (int)gy, (int)gz);
-  g->n_dispatch++;
   return DP_OK;
 }
+
+/* Copy params into the arena (usize bytes, zero-padded); *off its offset. */
+static dp_status arena_put(dp_gpu *g, const void *params, size_t params_size, uint32_t usize, uint32_t *off) {
+  uint32_t o = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
+  if (o + usize > UNIFORM_ARENA_BYTES) {
+    dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
+    if (st) return st;
+    o = 0;
+  }
+  memset(g->uniform_host + o, 0, usize);
+  if (params_size) memcpy(g->uniform_host + o, params, params_size);
+  g->uniform_used = o + usize;
+  *off = o;
+  return DP_OK;
+}
+
+dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
+                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
+  dp_status st = dispatch_checks(g, gx, gy, gz);
+  uint32_t usize = uniform_size(params_size), off = 0;
+  int bg = 0;
+  if (!st) st = make_bind_group(g, k, usize, bindings, nb, &bg);
+  if (!st) st = arena_put(g, params, params_size, usize, &off);
+  if (!st) {
+    js_dispatch(k->h, bg, (int)off, (int)gx, (int)gy, (int)gz);
+    g->n_dispatch++;
+  }
+  if (bg) js_bind_group_free(bg); /* the pass keeps it alive */
+  return st;
+}
+
+dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings, size_t nb,
+                              dp_gpu_bound **out) {
+  *out = NULL;
+  if (g->lost) return take_error(g);
+  dp_gpu_bound *b = dp_calloc(1, sizeof *b);
+  if (!b) return DP_ERR_NOMEM;
+  b->k = k, b->params_size = params_size, b->usize = uniform_size(params_size);
+  dp_status st = make_bind_group(g, k, b->usize, bindings, nb, &b->bg);
+  if (st) { dp_free(b); return st; }
+  *out = b;
+  return DP_OK;
+}
+
+dp_status dp_gpu_dispatch_bound(dp_gpu *g, dp_gpu_bound *b, const void *params, uint32_t gx, uint32_t gy, uint32_t gz) {
+  uint32_t off = 0;
+  dp_status st = dispatch_checks(g, gx, gy, gz);
+  if (!st) st = arena_put(g, params, b->params_size, b->usize, &off);
+  if (!st) {
+    js_dispatch(b->k->h, b->bg, (int)off, (int)gx, (int)gy, (int)gz);
+    g->n_dispatch++;
+  }
+  return st;
+}
+
+void dp_gpu_bound_free(dp_gpu_bound *b) {
+  if (!b) return;
+  js_bind_group_free(b->bg);
+  dp_free(b);
+}
+
+dp_gpu_kernel *dp_gpu_bound_kernel(const dp_gpu_bound *b) { return b->k; }
+uint64_t dp_gpu_bind_group_count(const dp_gpu *g) { return g->n_bind_groups; }
+uint64_t dp_gpu_kernel_count(const dp_gpu *g) { return g->n_kernels; }
 
 uint64_t dp_gpu_dispatch_count(const dp_gpu *g) { return g->n_dispatch; }
 

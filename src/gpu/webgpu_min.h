@@ -186,6 +186,31 @@ typedef struct WGPUBindGroupEntry {
 typedef struct WGPUBindGroupDescriptor {
   const WGPUChainedStruct* nextInChain; WGPUStringView label; WGPUBindGroupLayout layout; size_t entryCount; const WGPUBindGroupEntry* entries;
 } WGPUBindGroupDescriptor;
+/* Explicit bind-group layouts (dynamic uniform offsets). This Dawn build has bindingArraySize in the
+ * entry and immediateSize in the pipeline layout (its own error strings name both). */
+typedef struct WGPUBufferBindingLayout {
+  const WGPUChainedStruct* nextInChain; WGPUBufferBindingType type; WGPUBool hasDynamicOffset; uint64_t minBindingSize;
+} WGPUBufferBindingLayout;
+typedef struct WGPUSamplerBindingLayout { const WGPUChainedStruct* nextInChain; uint32_t type; } WGPUSamplerBindingLayout;
+typedef struct WGPUTextureBindingLayout {
+  const WGPUChainedStruct* nextInChain; uint32_t sampleType /* 6 Uint */; uint32_t viewDimension /* 2 2D */; WGPUBool multisampled;
+} WGPUTextureBindingLayout;
+typedef struct WGPUStorageTextureBindingLayout {
+  const WGPUChainedStruct* nextInChain; uint32_t access; uint32_t format; uint32_t viewDimension;
+} WGPUStorageTextureBindingLayout;
+typedef struct WGPUBindGroupLayoutEntry {
+  const WGPUChainedStruct* nextInChain; uint32_t binding; WGPUShaderStage visibility; uint32_t bindingArraySize;
+  WGPUBufferBindingLayout buffer; WGPUSamplerBindingLayout sampler; WGPUTextureBindingLayout texture;
+  WGPUStorageTextureBindingLayout storageTexture;
+} WGPUBindGroupLayoutEntry;
+_Static_assert(sizeof(WGPUBindGroupLayoutEntry) == 120, "WGPUBindGroupLayoutEntry layout");
+typedef struct WGPUBindGroupLayoutDescriptor {
+  const WGPUChainedStruct* nextInChain; WGPUStringView label; size_t entryCount; const WGPUBindGroupLayoutEntry* entries;
+} WGPUBindGroupLayoutDescriptor;
+typedef struct WGPUPipelineLayoutDescriptor {
+  const WGPUChainedStruct* nextInChain; WGPUStringView label; size_t bindGroupLayoutCount;
+  const WGPUBindGroupLayout* bindGroupLayouts; uint32_t immediateSize;
+} WGPUPipelineLayoutDescriptor;
 typedef struct WGPUCommandEncoderDescriptor { const WGPUChainedStruct* nextInChain; WGPUStringView label; } WGPUCommandEncoderDescriptor;
 typedef struct WGPUCommandBufferDescriptor { const WGPUChainedStruct* nextInChain; WGPUStringView label; } WGPUCommandBufferDescriptor;
 typedef struct WGPUPassTimestampWrites { const WGPUChainedStruct* nextInChain; WGPUQuerySet querySet; uint32_t beginningOfPassWriteIndex, endOfPassWriteIndex; } WGPUPassTimestampWrites;
@@ -239,6 +264,9 @@ void wgpuShaderModuleRelease(WGPUShaderModule);
 void wgpuComputePipelineRelease(WGPUComputePipeline);
 void wgpuBindGroupRelease(WGPUBindGroup);
 void wgpuBindGroupLayoutRelease(WGPUBindGroupLayout);
+WGPUBindGroupLayout wgpuDeviceCreateBindGroupLayout(WGPUDevice, const WGPUBindGroupLayoutDescriptor*);
+WGPUPipelineLayout wgpuDeviceCreatePipelineLayout(WGPUDevice, const WGPUPipelineLayoutDescriptor*);
+void wgpuPipelineLayoutRelease(WGPUPipelineLayout);
 
 
 /* ---- additions used by the engine (error scopes), same ABI era ---- */

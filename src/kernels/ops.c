@@ -18,6 +18,10 @@
  * overrides. The table is listed, dumped and hot-swapped through ops.h (dp_kernel_variant_*,
  * dp_ops_variant_*), and checked row by row by src/api/kernel_check.c.
  *
+ * Dispatches go through dispatch() below: inside dp_ops_sites_begin/_end (ops.h) the n-th one
+ * reuses site n's bound bind group (gpu.h dp_gpu_bound) while its kernel and bindings match,
+ * else dp_gpu_dispatch makes a bind group for it.
+ *
  * Model matrices are dp_weights (ops.h): parts of whole rows, each its own buffer (and texture)
  * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
  * part, the matmuls writing each part's columns of the same output (Params c0, ldy). */
@@ -124,6 +128,7 @@ struct dp_ops {
   uint64_t runs[V_COUNT][N_WT]; /* dispatches recorded per variant and weight type */
   char *swap[V_COUNT][N_WT]; /* replacement modules (dp_ops_variant_replace), [type 0] untyped */
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
+  dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
 
 dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
@@ -330,12 +335,70 @@ static uint32_t row_wg(const dp_ops *o, uint32_t n) {
 
 static int same_view(dp_view a, dp_view b) { return a.buf == b.buf && a.offset == b.offset; }
 
+/* ---- dispatch sites ---- */
+#define SITE_BINDINGS 8
+typedef struct op_site {
+  dp_gpu_bound *bound;
+  dp_gpu_kernel *k;
+  size_t ps, nb;
+  dp_gpu_binding b[SITE_BINDINGS];
+} op_site;
+struct dp_op_sites {
+  op_site *v;
+  size_t n, cap, cursor;
+};
+
+dp_status dp_op_sites_create(dp_op_sites **out) {
+  *out = dp_calloc(1, sizeof **out);
+  return *out ? DP_OK : DP_ERR_NOMEM;
+}
+
+void dp_op_sites_free(dp_op_sites *s) {
+  if (!s) return;
+  for (size_t i = 0; i < s->n; i++) dp_gpu_bound_free(s->v[i].bound);
+  dp_free(s->v);
+  dp_free(s);
+}
+
+void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s) {
+  o->sites = s;
+  if (s) s->cursor = 0;
+}
+void dp_ops_sites_end(dp_ops *o) { o->sites = NULL; }
+size_t dp_op_sites_count(const dp_op_sites *s) { return s->n; }
+
+/* Record one dispatch: through the current site (its bind group reused when the kernel and
+ * bindings are the site's) inside dp_ops_sites_begin/_end, else with a bind group of its own. */
+static dp_status dispatch(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b, size_t nb,
+                          uint32_t gx, uint32_t gy, uint32_t gz) {
+  dp_op_sites *S = o->sites;
+  if (!S || nb > SITE_BINDINGS) return dp_gpu_dispatch(o->g, k, p, ps, b, nb, gx, gy, gz);
+  if (S->cursor == S->n) {
+    if (S->n == S->cap) {
+      size_t cap = S->cap ? S->cap * 2 : 64;
+      op_site *v = dp_realloc(S->v, cap * sizeof *v);
+      if (!v) return DP_ERR_NOMEM;
+      S->v = v, S->cap = cap;
+    }
+    memset(&S->v[S->n++], 0, sizeof *S->v);
+  }
+  op_site *x = &S->v[S->cursor++];
+  if (!x->bound || x->k != k || x->ps != ps || x->nb != nb || memcmp(x->b, b, nb * sizeof *b)) {
+    dp_gpu_bound_free(x->bound);
+    x->bound = NULL;
+    TRY(dp_gpu_bound_create(o->g, k, ps, b, nb, &x->bound));
+    x->k = k, x->ps = ps, x->nb = nb;
+    memcpy(x->b, b, nb * sizeof *b);
+  }
+  return dp_gpu_dispatch_bound(o->g, x->bound, p, gx, gy, gz);
+}
+
 /* Dispatch n_groups workgroups (linear ids) over a 2-D grid. */
 static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b,
                      size_t nb, uint64_t n_groups) {
   uint32_t gx, gy;
   dp_gpu_grid_2d(o->g, n_groups, &gx, &gy);
-  return dp_gpu_dispatch(o->g, k, p, ps, b, nb, gx, gy, 1);
+  return dispatch(o, k, p, ps, b, nb, gx, gy, 1);
 }
 
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
@@ -838,7 +901,7 @@ dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_
   /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there are
    * a coroutine switch through every batch of the workgroup */
   TRY(pipeline(o, V_SAMPLE, DP_F32, o->cpu ? 8 : 256, 0, &k));
-  return dp_gpu_dispatch(o->g, k, p, sizeof *p, b, 5, 1, 1, 1);
+  return dispatch(o, k, p, sizeof *p, b, 5, 1, 1, 1);
 }
 
 dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uint32_t rows, uint32_t vocab,

@@ -61,6 +61,22 @@ void dp_ops_set_weight_textures(dp_ops *o, int enabled);
  * column-block layout of tall matrices (matmul_tex.wgsl) is exercised at small sizes. */
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows);
 
+/* ---- dispatch sites: bind groups resolved once (the decode path) ----------------------------------
+ * A dp_op_sites is a list of resolved dispatches owned by the caller (a session, one list per
+ * graph it records repeatedly). Between dp_ops_sites_begin(o, s) and dp_ops_sites_end(o), the
+ * n-th dispatch the ops record is site n of s: when its pipeline and bindings equal the site's,
+ * the site's bound dispatch (gpu.h dp_gpu_bound: one bind group, made once) is reused with the
+ * dispatch's own parameters; else the site is rebuilt. A graph that records the same dispatches
+ * every time (a decode step) thus creates no bind group after its first recording; one that
+ * changes only rebuilds what changed. Outside begin/end every dispatch makes its own bind group
+ * (dp_gpu_dispatch). Free the sites before the buffers they bind. Not nested. */
+typedef struct dp_op_sites dp_op_sites;
+dp_status dp_op_sites_create(dp_op_sites **out);
+void dp_op_sites_free(dp_op_sites *s); /* NULL: nothing */
+void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s);
+void dp_ops_sites_end(dp_ops *o);
+size_t dp_op_sites_count(const dp_op_sites *s); /* sites resolved so far (tests) */
+
 /* ---- kernel variants (docs/kernels.md) ----------------------------------------------------------
  * Every dispatch runs one entry of the ops' variant table: NAME (a kernel variant, with the
  * weight type appended where the module decodes weights: matmul_gemv_q4_k), OP (the op whose

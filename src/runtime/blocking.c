@@ -61,9 +61,13 @@ dp_status dp_rt_greedy(dp_rt_session *s, size_t n, int32_t *ids, float *logits) 
 }
 
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out) {
+  return dp_rt_model_load_with(g, mf, NULL, out);
+}
+
+dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out) {
   *out = NULL;
   dp_rt_loader *L;
-  dp_status st = dp_rt_load_begin(g, mf, &L);
+  dp_status st = dp_rt_load_begin(g, mf, o, &L);
   if (st) return st;
   int state = DP_RT_LOAD_DRAIN;
   dp_mf_piece piece;

@@ -7,7 +7,9 @@
  * buffers come from the session (runtime.h); residual adds are fused into the o_proj/down
  * matmuls (DP_MM_ACCUM) unless a sandwich post-norm sits in between. Where the weights have
  * texture copies (CPU adapters, weights.c), the matmuls read those, and decode folds the
- * RMSNorm before q|k|v and gate|up and the GLU before down into the GEMV: 6 dispatches a layer. */
+ * RMSNorm before q|k|v and gate|up and the GLU before down into the GEMV: 6 dispatches a layer.
+ * A 1-token pass and the 1-row LM head record through the session's dispatch sites (ops.h):
+ * their bind groups are made at the first decode step and reused by every later one. */
 #include <math.h>
 
 #include "core/error.h"
@@ -118,12 +120,14 @@ dp_status dp_rt_record_body(dp_rt_session *s, dp_view ids, uint32_t T, uint32_t 
   if (T == 0 || T > (uint32_t)s->chunk) return dp_error(DP_ERR_INTERNAL, "forward pass of %u tokens (chunk %d)", T, s->chunk);
   if (pos0 + T > (uint32_t)s->ctx)
     return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded (%u + %u tokens)", s->ctx, pos0, T);
+  if (T == 1) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_BODY]); /* decode: bind groups made once */
   dp_status st = dp_op_embed(m->ops, V(s->x), ids, m->embed.mat, T, (float)p->embed_scale);
   for (int li = 0; !st && li < p->n_layers; li++) {
     st = attention_block(s, li, T, pos0);
     if (!st) st = ffn_block(s, li, T);
   }
   if (!st) st = dp_op_rmsnorm(m->ops, V(s->h), V(s->x), W(&m->final_norm), T, (uint32_t)p->d_model, (float)p->norm_eps, norm_flags(p));
+  dp_ops_sites_end(m->ops);
   return st;
 }
 
@@ -138,7 +142,9 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
     if (st) return st;
     x = V(s->hrow);
   }
+  if (row0 == 0 && n == 1) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_HEAD]); /* decode */
   dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
   if (!st && p->final_softcap > 0) st = dp_rt_record_softcap(s, n, (float)p->final_softcap);
+  dp_ops_sites_end(m->ops);
   return st;
 }

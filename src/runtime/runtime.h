@@ -55,6 +55,7 @@ typedef struct dp_rt_model {
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
+  dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
 } dp_rt_model;
 
 /* ---- weights.c: resumable upload of the weights ----
@@ -72,14 +73,21 @@ typedef struct dp_rt_model {
  * never a copy of the model. The model keeps no reference to mf. */
 typedef struct dp_rt_loader dp_rt_loader;
 enum { DP_RT_LOAD_DONE = 0, DP_RT_LOAD_NEED = 1, DP_RT_LOAD_DRAIN = 2 };
-dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, dp_rt_loader **out);
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults):
+ * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
+ * expands them once at load, chunk by chunk through the staging buffer, into that type, read
+ * by the dense kernels (--q4k-matmul dequant). o NULL: DP_Q4_K. */
+typedef struct dp_rt_load_opts { dp_dtype q4k_expand; } dp_rt_load_opts;
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out);
 dp_status dp_rt_load_step(dp_rt_loader *L, int *state, dp_mf_piece *piece);
 /* Stored bytes uploaded so far and in all. */
 void dp_rt_load_progress(const dp_rt_loader *L, uint64_t *done, uint64_t *total);
 /* After DONE: the model (frees L, also on failure). */
 dp_status dp_rt_load_end(dp_rt_loader *L, dp_rt_model **out);
 void dp_rt_load_free(dp_rt_loader *L);
-/* blocking.c: begin, steps with dp_gpu_finish at each drain, end (model files with local bytes). */
+/* blocking.c: begin, steps with dp_gpu_finish at each drain, end (model files with local
+ * bytes); dp_rt_model_load is this with o NULL. */
+dp_status dp_rt_model_load_with(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_model **out);
 dp_status dp_rt_model_load(dp_gpu *g, dp_model_file *mf, dp_rt_model **out);
 void dp_rt_model_free(dp_rt_model *m);
 
@@ -131,7 +139,11 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+  /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
+   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler */
+  dp_op_sites *sites[3];
 } dp_rt_session;
+enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);

@@ -26,8 +26,11 @@ dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32
   P.out_index = out_index;
   if (sp->no_eos)
     for (int i = 0; i < s->m->n_eos && i < 16; i++) P.eos[P.n_eos++] = (uint32_t)s->m->eos[i];
-  return dp_op_sample(s->m->ops, &P, dp_view_of(s->logits, 0) /* row 0 */, dp_view_of(s->work, 0), dp_view_of(s->hist, 0),
-                      dp_view_of(s->cur_id, 0), dp_view_of(s->out_ids, 0));
+  dp_ops_sites_begin(s->m->ops, s->sites[DP_RT_SITES_SAMPLE]); /* its bind group made once */
+  dp_status st = dp_op_sample(s->m->ops, &P, dp_view_of(s->logits, 0) /* row 0 */, dp_view_of(s->work, 0),
+                              dp_view_of(s->hist, 0), dp_view_of(s->cur_id, 0), dp_view_of(s->out_ids, 0));
+  dp_ops_sites_end(s->m->ops);
+  return st;
 }
 
 dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, uint32_t tgt_off) {

@@ -101,6 +101,7 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   if (!st) st = buf(s, (uint64_t)steps * 4, "out-ids", &s->out_ids);
   if (!st) st = buf(s, C * 4, "targets", &s->targets);
   if (!st) st = buf(s, C * 4, "nll", &s->nll);
+  for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
   if (st) { dp_rt_session_free(s); return st; }
   *out = s;
   return DP_OK;
@@ -108,6 +109,7 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
 
 void dp_rt_session_free(dp_rt_session *s) {
   if (!s) return;
+  for (int i = 0; i < 3; i++) dp_op_sites_free(s->sites[i]); /* before the buffers they bind */
   if (s->kc)
     for (int i = 0; i < s->m->plan->n_layers; i++) { dp_gpu_buffer_free(s->kc[i]); dp_gpu_buffer_free(s->vc[i]); }
   dp_free(s->kc);

@@ -11,7 +11,14 @@
  * f32. Where the ops layer wants it (CPU adapters), the matrices (q|k|v, o, gate|up, down, the
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
- * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. */
+ * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
+ * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on.
+ *
+ * Resumable (runtime.h dp_rt_load_*): begin creates every buffer and lists the uploads (jobs of
+ * whole rows, at most the staging buffer each); steps run jobs while the model file holds their
+ * bytes, and stop for a piece the host must supply or after 64 MiB of queued writes (a drain
+ * the host waits for): no step waits for the GPU. */
 #include <math.h>
 #include <string.h>
 
@@ -19,6 +26,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "model/rope.h"
+#include "quant/quant.h"
 #include "runtime/runtime.h"
 
 #define STAGING_BYTES (4u << 20)      /* host staging buffer: one upload job at most */
@@ -28,8 +36,9 @@
  * NULL) the whole 1-D tensor t as f32 into buf. */
 typedef struct upload_job {
   const dp_tensor_info *t;
-  uint64_t off, n, row, rows;
+  uint64_t off, n, row, rows, cols;
   dp_weight *w;
+  dp_dtype to;           /* w's type: t's, or Q4_K's expansion */
   dp_gpu_buffer *buf;
 } upload_job;
 
@@ -37,6 +46,8 @@ struct dp_rt_loader {
   dp_rt_model *m;
   dp_model_file *mf;
   uint8_t *staging;      /* [STAGING_BYTES] */
+  float *wide;           /* expanded rows (q4k_expand), [wide_n] floats */
+  uint64_t wide_n;
   upload_job *jobs;
   size_t n_jobs, cap_jobs, next;
   uint64_t since_drain, bytes_done, bytes_total;
@@ -92,7 +103,7 @@ static dp_status upload_vec(uploader *u, const char *name, uint64_t expect, dp_r
     return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: %llu elements exceed the staging buffer", dp_model_file_path(u->mf), name,
                     (unsigned long long)n);
   dp_status st = new_buffer(u->m, n * 4, name, &w->buf);
-  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, NULL, w->buf});
+  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, n, NULL, DP_F32, w->buf});
   if (st) return st;
   w->dtype = DP_F32, w->rows = 1, w->cols = n;
   u->m->weight_bytes += n * 4;
@@ -126,11 +137,25 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
  * split into parts of whole rows where it exceeds a storage binding; with texture copies when
  * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
  * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
+/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+
+/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
+ * holds k * cols floats (F16 is packed in place over the floats, front to back). */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
+  dp_status st = dp_dequantize(from, src, dst, k * cols);
+  if (st || to == DP_F32) return st;
+  uint16_t *h = (uint16_t *)dst;
+  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+  return DP_OK;
+}
+
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
-  uint64_t rows = 0, rb = dp_dtype_row_bytes(t[0]->dtype, cols);
+  dp_dtype tt = gpu_type(m, t[0]->dtype);
+  uint64_t rows = 0, rb = dp_dtype_row_bytes(t[0]->dtype, cols), rbt = dp_dtype_row_bytes(tt, cols);
   for (int i = 0; i < n; i++) rows += t[i]->nbytes / rb;
-  dp_status st = dp_weight_create(m->ops, t[0]->dtype, rows, cols, tex, t[0]->name, out);
+  dp_status st = dp_weight_create(m->ops, tt, rows, cols, tex, t[0]->name, out);
   if (st) return st;
   if (m->n_w == m->cap_w) {
     size_t nc = m->cap_w ? 2 * m->cap_w : 64;
@@ -139,19 +164,19 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
     m->owned_w = nw, m->cap_w = nc;
   }
   m->owned_w[m->n_w++] = *out;
-  uint64_t a4 = rb % 4 == 0 ? 1 : rb % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
-  uint64_t per = STAGING_BYTES / rb / a4 * a4, at = 0;
+  uint64_t a4 = rbt % 4 == 0 ? 1 : rbt % 2 == 0 ? 2 : 4; /* rows per multiple of 4 bytes */
+  uint64_t per = STAGING_BYTES / (rb > rbt ? rb : rbt) / a4 * a4, at = 0;
   if (per == 0)
     return dp_error(DP_ERR_UNSUPPORTED, "%s: %llu rows of %llu bytes exceed the staging buffer (%u bytes)", t[0]->name,
-                    (unsigned long long)a4, (unsigned long long)rb, STAGING_BYTES);
+                    (unsigned long long)a4, (unsigned long long)(rb > rbt ? rb : rbt), STAGING_BYTES);
   for (int i = 0; i < n; i++) {
     uint64_t tr = t[i]->nbytes / rb;
     for (uint64_t r = 0; r < tr; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
-      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, *out, NULL}))) return st;
+      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, cols, *out, tt, NULL}))) return st;
     }
     at += tr;
-    m->weight_bytes += t[i]->nbytes;
+    m->weight_bytes += tr * rbt;
   }
   return DP_OK;
 }
@@ -257,12 +282,15 @@ static dp_status load_layer(uploader *u, int li) {
 
 /* Plan and check the model, create every buffer and list the uploads (the RoPE tables, made
  * here, are written at once); nothing is read from the model file yet. */
-dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, dp_rt_loader **out) {
+dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out) {
   *out = NULL;
+  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
+    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
   uploader *u = dp_calloc(1, sizeof *u);
   dp_rt_model *m = dp_calloc(1, sizeof *m);
   if (!u || !m) { dp_free(u); dp_free(m); return DP_ERR_NOMEM; }
   m->gpu = g;
+  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
   u->m = m, u->mf = mf;
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
@@ -304,8 +332,19 @@ static dp_status run_job(uploader *u, const upload_job *j) {
   dp_status st;
   if (j->w) {
     if ((st = dp_model_file_read(u->mf, j->t, j->off, u->staging, j->n))) return st;
-    if ((st = dp_weight_write(u->m->ops, j->w, j->row, j->rows, u->staging))) return st;
-    u->since_drain += j->n * (j->w->tex ? 2 : 1);
+    const void *rows = u->staging;
+    if (j->to != j->t->dtype) { /* Q4_K expanded: k * cols floats of room */
+      uint64_t need = j->rows * j->cols;
+      if (need > u->wide_n) {
+        float *w = dp_realloc(u->wide, (size_t)need * sizeof *w);
+        if (!w) return DP_ERR_NOMEM;
+        u->wide = w, u->wide_n = need;
+      }
+      if ((st = expand_rows(j->t->dtype, j->to, u->staging, u->wide, j->rows, j->cols))) return st;
+      rows = u->wide;
+    }
+    if ((st = dp_weight_write(u->m->ops, j->w, j->row, j->rows, rows))) return st;
+    u->since_drain += j->rows * dp_dtype_row_bytes(j->to, j->cols) * (j->w->tex ? 2 : 1);
     return DP_OK;
   }
   float *f = (float *)u->staging;
@@ -327,6 +366,7 @@ dp_status dp_rt_load_step(dp_rt_loader *u, int *state, dp_mf_piece *piece) {
     }
     dp_status st = run_job(u, j);
     if (st) return dp_error_wrap(st, "%s: tensor %s", dp_model_file_path(u->mf), j->t->name);
+    dp_model_file_release(u->mf); /* a job's pieces serve only that job: memory stays one job */
     u->bytes_done += j->n;
     u->next++;
   }
@@ -356,6 +396,7 @@ void dp_rt_load_free(dp_rt_loader *u) {
   dp_rt_model_free(u->m);
   dp_free(u->jobs);
   dp_free(u->staging);
+  dp_free(u->wide);
   dp_free(u);
 }
 

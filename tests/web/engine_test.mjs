@@ -3,7 +3,8 @@
 // each job in a Web Worker (tests/web/test_worker.js), models over HTTP with Range requests
 // from tests/web/static_server.mjs. Checks:
 //  1. doppler-tiny greedy text (-n 32) equals `build/doppler run --temp 0 -n 32 -p P` natively
-//     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for two prompts; the browser's adapter is
+//     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for a prompt and for chat messages (no
+//     template: their contents joined by "\n" are P); the browser's adapter is
 //     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
 //     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
@@ -12,8 +13,9 @@
 //     -- the tolerances of tests/gpu_golden.c;
 //  3. without --enable-unsafe-webgpu createEngine rejects with code 'webgpu-unavailable'
 //     (only where this Chromium has WebGPU off by default; noted otherwise).
-// Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu] [--bench N] (bench: paired
-// decode tok/s, browser vs native, N pairs; prints figures, asserts nothing about speed).
+// Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
+// paired decode tok/s, browser vs native, N pairs, tests/web/bench.mjs; prints figures, asserts
+// nothing about speed).
 // Needs `make` and `make wasm`. About 60-90 s on 2 cores.
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
@@ -78,10 +80,12 @@ function greedyDiverges(got, ref, refLogits, n, V) {
 }
 
 async function testGreedy(page, srv) {
-  const prompts = ['The jury said', 'Once upon a time, in a small village,'];
-  for (const [k, prompt] of prompts.entries()) {
+  // the second as chat messages: doppler-tiny has no template, so their contents joined by "\n"
+  const cases = [{prompt: 'The jury said'},
+    {prompt: 'Once upon a time,\nin a small village,', messages: [{role: 'user', content: 'Once upon a time,'}, {role: 'user', content: 'in a small village,'}]}];
+  for (const [k, {prompt, messages}] of cases.entries()) {
     const want = nativeRun(prompt, 32);
-    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, max_tokens: 32, abort: k === 0});
+    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, messages, max_tokens: 32, abort: k === 0});
     check(r.ok, `greedy '${prompt}': ${r.error}`);
     if (!r.ok) continue;
     const got = prompt + r.result.text + '\n';

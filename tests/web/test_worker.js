@@ -1,6 +1,6 @@
 // test_worker.js -- the browser tests' Web Worker (module): runs one job with web/engine.js
 // and posts the results back for tests/web/engine_test.mjs to judge.
-//   {job: 'greedy', model, prompt, max_tokens}       text of a greedy run, stats, timings
+//   {job: 'greedy', model, prompt | messages, max_tokens, abort}   text of a greedy run, stats
 //   {job: 'golden', model, golden}                   prefill logits and a greedy decode with logits
 //   {job: 'bench', model, prompt, max_tokens, reps}   decode tok/s of repeated greedy runs
 //   {job: 'caps'}                                    capabilities only
@@ -29,7 +29,8 @@ async function run(d) {
   if (d.job === 'greedy') {
     let text = '';
     const pieces = [];
-    const stats = await engine.generate(d.prompt, {temperature: 0, max_tokens: d.max_tokens}, (t, id) => { text += t; pieces.push(id); });
+    const input = d.messages ? {messages: d.messages} : d.prompt;
+    const stats = await engine.generate(input, {temperature: 0, max_tokens: d.max_tokens}, (t, id) => { text += t; pieces.push(id); });
     let abortStats = null, abortText = '';
     if (d.abort) { // abort after the first piece: resolves with stop_reason 'abort'
       abortStats = await engine.generate(d.prompt, {temperature: 0, max_tokens: 200}, t => { abortText += t; engine.abort(); });

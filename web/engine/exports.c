@@ -64,14 +64,20 @@ EXPORT(dpw_model_info) char *dpw_model_info(dp_model *m) {
   int has_tmpl = in.has_tokenizer && !dp_chat_format(m, &probe, 1, 1, &tmpl);
   dp_string_free(tmpl);
   dp_buf b = {0};
+  const char *keys[] = {"arch", "source_kind", "adapter", "quant"}, *vals[] = {in.arch, in.source_kind, in.adapter, bm.quant};
+  dp_buf_puts(&b, "{");
+  for (int i = 0; i < 4; i++) {
+    dp_buf_printf(&b, "\"%s\":", keys[i]);
+    dp_buf_json_string(&b, vals[i], strlen(vals[i]));
+    dp_buf_puts(&b, ",");
+  }
   dp_buf_printf(&b,
-                "{\"arch\":\"%s\",\"source_kind\":\"%s\",\"adapter\":\"%s\",\"vocab\":%d,\"n_layers\":%d,\"d_model\":%d,"
-                "\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,\"ctx\":%d,\"bos_id\":%d,\"eos_id\":%d,\"add_bos\":%d,"
-                "\"has_tokenizer\":%s,\"has_chat_template\":%s,\"n_params\":%llu,\"weight_bytes\":%llu,\"quant\":\"%s\","
-                "\"eog_ids\":[",
-                in.arch, in.source_kind, in.adapter, in.vocab_size, in.n_layers, in.d_model, in.n_heads, in.n_kv_heads,
-                in.head_dim, in.max_context, in.bos_id, in.eos_id, in.add_bos, in.has_tokenizer ? "true" : "false",
-                has_tmpl ? "true" : "false", (unsigned long long)bm.n_params, (unsigned long long)in.weight_bytes, bm.quant);
+                "\"vocab\":%d,\"n_layers\":%d,\"d_model\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,\"head_dim\":%d,\"max_context\":%d,"
+                "\"bos_id\":%d,\"eos_id\":%d,\"add_bos\":%d,\"has_tokenizer\":%s,\"has_chat_template\":%s,\"n_params\":%llu,"
+                "\"weight_bytes\":%llu,\"eog_ids\":[",
+                in.vocab_size, in.n_layers, in.d_model, in.n_heads, in.n_kv_heads, in.head_dim, in.max_context, in.bos_id,
+                in.eos_id, in.add_bos, in.has_tokenizer ? "true" : "false", has_tmpl ? "true" : "false",
+                (unsigned long long)bm.n_params, (unsigned long long)in.weight_bytes);
   for (int i = 0; i < in.n_eog; i++) dp_buf_printf(&b, "%s%d", i ? "," : "", in.eog_ids[i]);
   dp_buf_printf(&b, "]}");
   if (b.failed) { dp_buf_free(&b); return NULL; }
@@ -88,6 +94,7 @@ EXPORT(dpw_session_free) void dpw_session_free(dp_session *s) { dp_session_free(
 EXPORT(dpw_session_reset) void dpw_session_reset(dp_session *s) { dp_session_reset(s); }
 EXPORT(dpw_session_cancel) void dpw_session_cancel(dp_session *s) { dp_session_cancel(s); }
 EXPORT(dpw_session_position) int dpw_session_position(dp_session *s) { return dp_session_position(s); }
+EXPORT(dpw_session_context_length) int dpw_session_context_length(dp_session *s) { return dp_session_context_length(s); }
 
 /* messages: JSON [{"role":..,"content":..}, ...]. The rendered prompt (dpw_string_free), or
  * NULL (dpw_error; a model without a template: "this model has no chat template"). */

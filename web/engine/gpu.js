@@ -8,8 +8,10 @@
 // for the software adapters (SwiftShader, llvmpipe), as natively, so the kernel choice is the
 // same as on the same adapter natively.
 //
-// Objects live in a handle table (0 = none). Recording keeps one command encoder and compute
-// pass open until submit. Read-backs: read_start copies into a pooled MAP_READ buffer, submits
+// Objects live in a handle table (0 = none). Pipelines get explicit bind-group layouts from the
+// binding kinds web.c reads out of the module (binding 0 the uniform arena with a dynamic
+// offset); bind groups are made by web.c per dispatch or once per bound dispatch. Recording
+// keeps one command encoder and compute pass open until submit. Read-backs: read_start copies into a pooled MAP_READ buffer, submits
 // and calls mapAsync; the promise settling flips the state that read_poll reports; settled()
 // gives the host a promise for "every map in flight settled". Errors (validation, out of
 // memory, device loss) arrive asynchronously and wait in `errors` until take_error.
@@ -21,6 +23,7 @@ const LIMITS = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxUniformBuffe
   'maxTextureDimension2D', 'maxBindGroups'];
 const FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'];
 const UNIFORM_ARENA_BYTES = 1 << 20;
+const KIND = {UNIFORM: 1, STORAGE_RO: 2, STORAGE_RW: 3, TEXTURE_U32: 4}; // src/gpu/wgsl_layout.h DP_WGSL_*
 
 export class WebGpuUnavailable extends Error {
   constructor(message) { super(message); this.name = 'WebGpuUnavailable'; this.code = 'webgpu-unavailable'; }
@@ -77,6 +80,7 @@ export function gpuImports(device, info, memory) {
 
   const staging = [];     // free MAP_READ buffers
   const inflight = new Set();
+  const dyn = new Uint32Array(1);  // the dynamic uniform offset of a dispatch
   const stats = {submits: 0, dispatches: 0, reads: 0};
 
   const imports = {
@@ -111,29 +115,44 @@ export function gpuImports(device, info, memory) {
     },
     texture_free(t) { objs[t]?.tex.destroy(); drop(t); },
     copy(src, so, dst, dof, n) { endPass(); enc().copyBufferToBuffer(objs[src], so, objs[dst], dof, n); },
-    kernel_create(np, nl, sp, sl, ep, el, cp, cl) {
+    kernel_create(np, nl, sp, sl, ep, el, cp, cl, kp, nk) {
       const name = str(np, nl), entryPoint = str(ep, el), constants = JSON.parse(str(cp, cl));
+      const kinds = Array.from(u8(kp, nk));
+      const entries = [];
+      kinds.forEach((kind, binding) => {
+        if (!kind) return;
+        const e = {binding, visibility: GPUShaderStage.COMPUTE};
+        if (kind === KIND.TEXTURE_U32) e.texture = {sampleType: 'uint', viewDimension: '2d'};
+        else e.buffer = {type: kind === KIND.UNIFORM ? 'uniform' : kind === KIND.STORAGE_RW ? 'storage' : 'read-only-storage',
+          hasDynamicOffset: kind === KIND.UNIFORM};
+        entries.push(e);
+      });
       device.pushErrorScope('validation');
+      const bgl = device.createBindGroupLayout({label: name, entries});
       const module = device.createShaderModule({label: name, code: str(sp, sl)});
-      const pipeline = device.createComputePipeline({label: name, layout: 'auto',
-        compute: {module, entryPoint, constants}});
+      const pipeline = device.createComputePipeline({label: name,
+        layout: device.createPipelineLayout({bindGroupLayouts: [bgl]}), compute: {module, entryPoint, constants}});
       watch('validation', `kernel '${name}' (entry ${entryPoint})`);
-      return put({pipeline, layout: pipeline.getBindGroupLayout(0)});
+      return put({pipeline, layout: bgl, kinds, dyn: kinds[0] === KIND.UNIFORM});
     },
-    dispatch(k, uoff, usize, bp, nb, gx, gy, gz) {
+    bind_group_create(k, usize, bp, n) {
       const kern = objs[k];
       const entries = [];
-      if (usize) entries.push({binding: 0, resource: {buffer: uniforms, offset: uoff, size: usize}});
-      const dv = new DataView(memory().buffer, bp, nb * 24);
-      for (let i = 0; i < nb; i++) {
+      if (kern.dyn) entries.push({binding: 0, resource: {buffer: uniforms, offset: 0, size: usize}});
+      const dv = new DataView(memory().buffer, bp, n * 24);
+      for (let i = 0; i < n; i++) {
         const buf = dv.getInt32(i * 24 + 16, true), tex = dv.getInt32(i * 24 + 20, true);
-        entries.push(tex ? {binding: i + 1, resource: objs[tex].view}
-          : {binding: i + 1, resource: {buffer: objs[buf], offset: dv.getFloat64(i * 24, true), size: dv.getFloat64(i * 24 + 8, true)}});
+        if (tex) entries.push({binding: i + 1, resource: objs[tex].view});
+        else if (buf) entries.push({binding: i + 1, resource: {buffer: objs[buf], offset: dv.getFloat64(i * 24, true), size: dv.getFloat64(i * 24 + 8, true)}});
       }
-      const bg = device.createBindGroup({layout: kern.layout, entries});
+      return put(device.createBindGroup({layout: kern.layout, entries}));
+    },
+    bind_group_free(h) { drop(h); },
+    dispatch(k, bg, uoff, gx, gy, gz) {
+      const kern = objs[k];
       pass ??= enc().beginComputePass();
       pass.setPipeline(kern.pipeline);
-      pass.setBindGroup(0, bg);
+      if (kern.dyn) { dyn[0] = uoff; pass.setBindGroup(0, objs[bg], dyn, 0, 1); } else pass.setBindGroup(0, objs[bg]);
       if (gx && gy && gz) pass.dispatchWorkgroups(gx, gy, gz);
       stats.dispatches++;
     },
@@ -175,8 +194,12 @@ export function gpuImports(device, info, memory) {
   return {
     imports,
     stats,
-    // A promise that settles once every read-back now in flight has settled.
-    settled: () => Promise.all([...inflight]),
+    // A promise that settles once every read-back now in flight has settled (need: one must
+    // be in flight, else the caller would wait for nothing forever: an internal error).
+    settled: need => {
+      if (need && !inflight.size) return Promise.reject(new Error('internal: waiting for a GPU read-back but none is in flight'));
+      return Promise.all([...inflight]);
+    },
     // A promise for the queue having taken every write and submit so far (load drains).
     drained: () => queue.onSubmittedWorkDone(),
   };
