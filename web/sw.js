@@ -8,6 +8,7 @@ const CACHE = 'doppler-shell-v1';
 // Fetched before this worker controls the page on a first visit, so cached up front; the rest
 // (worker.js, engine, doppler.wasm) is cached as it goes through.
 const PAGE = ['./', 'index.html', 'app.js', 'app.css', 'provider.js', 'models.json'];
+const SHELL_FILE = /(\/|\.(html|js|css|json|wasm|png|svg))$/;
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(PAGE)).then(() => self.skipWaiting()));
@@ -23,7 +24,9 @@ self.addEventListener('activate', (e) => {
 self.addEventListener('fetch', (e) => {
   const r = e.request;
   if (r.method !== 'GET' || r.cache === 'no-store' || r.headers.has('range')) return;
-  if (new URL(r.url).origin !== self.location.origin) return;
+  const url = new URL(r.url);
+  // Only the app's own files: not a server's API (e.g. `doppler serve`'s /v1/..., /health).
+  if (url.origin !== self.location.origin || !SHELL_FILE.test(url.pathname)) return;
   e.respondWith((async () => {
     try {
       const res = await fetch(r);
