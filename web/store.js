@@ -116,7 +116,7 @@ export class ModelStore {
     await this.checkQuota(base, total - stored(), signal);
 
     for (const name of tokenizerFiles(manifest)) {
-      if (record.files[name]) continue;
+      if (record.files[name] && (await exists(dir, name))) continue;
       const bytes = await this.fetchBytes(new URL(name, base).href, signal);
       await writeFile(dir, name, bytes);
       record.files[name] = true;
@@ -372,6 +372,11 @@ async function syncHandle(fh, name) {
       await sleep(100);
     }
   }
+}
+
+async function exists(dir, name) {
+  try { await dir.getFileHandle(name); return true; }
+  catch (e) { if (e.name === 'NotFoundError') return false; throw e; }
 }
 
 async function readJson(dir, name) {

@@ -1,8 +1,9 @@
 // store.test.mjs -- the model store (web/store.js) through the demo page in headless Chromium:
 // a download cut halfway resumes at the byte where it stopped (after a reload, and within one
 // load when the connection drops once); a corrupted shard is reported by name and downloaded
-// anew (the page's Retry); a model larger than the storage quota is refused before any shard
-// request; without WebGPU the page says so and downloads nothing.
+// anew (the page's Retry); a stored model with a file lost and a shard cut short is repaired
+// with only the missing bytes; a model larger than the storage quota is refused before any
+// shard request; without WebGPU the page says so and downloads nothing.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,6 +88,40 @@ test('a corrupted shard is reported by name, discarded and downloaded anew', { t
     await b.page.click('#retry'); // the page's Retry: the same worker loads again
     await waitStatus(b.page, 'ready');
     assert.equal(shardReqs(srv, from)[0].start, 0, 'the corrupted shard was discarded');
+    await expectAnswer(b.page);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
+test('a stored model with a file lost and a shard cut short is repaired, downloading only those bytes', { timeout: 180000 }, async () => {
+  const srv = await serve();
+  const b = await launch();
+  try {
+    await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
+    await waitStatus(b.page, 'ready');
+    const keep = 3000000;
+    // In OPFS: drop tokenizer.json, cut the shard to its first 3 MB (the record still says whole).
+    await b.page.evaluate(async (keep) => {
+      const root = await navigator.storage.getDirectory();
+      const models = await (await root.getDirectoryHandle('doppler')).getDirectoryHandle('models');
+      for await (const dir of models.values()) {
+        await dir.removeEntry('tokenizer.json');
+        const w = await (await dir.getFileHandle('shard_00000.bin')).createWritable({ keepExistingData: true });
+        await w.truncate(keep);
+        await w.close();
+      }
+    }, keep);
+    const from = srv.log.length;
+    await b.page.reload();
+    await waitStatus(b.page, 'ready');
+    const got = srv.modelRequests(from);
+    assert.deepEqual(got.map((e) => e.path.split('/').pop()).filter((f) => f !== TINY_SHARD),
+                     ['manifest.json', 'tokenizer.json']);
+    const shard = got.filter((e) => e.path.endsWith(TINY_SHARD));
+    assert.equal(shard[0].start, keep);
+    assert.equal(shard.reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE - keep);
     await expectAnswer(b.page);
   } finally {
     await b.close();
