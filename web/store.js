@@ -73,30 +73,35 @@ export class ModelStore {
     if (record && record.url !== base) record = null;
     if (record?.complete) {
       const manifest = await readJson(dir, 'manifest.json');
-      if (manifest && (await this.intact(dir, manifest, verify))) {
+      const damaged = manifest ? await this.damaged(dir, manifest, verify) : null;
+      if (damaged && !damaged.length) {
         const total = totalBytes(manifest);
         onProgress({ phase: 'download', loaded: total, total, fetched: 0 });
         return this.source(dir, manifest, false, 0);
       }
-      record.complete = false; // a file went missing or changed: download it again
+      // A file went missing, short or (verify) bad: download what is needed again. A shorter
+      // shard resumes from its length; a shard with a wrong hash starts over.
+      record.complete = false;
+      for (const d of damaged || []) {
+        if (d.reason === 'hash') record.shards[d.file] = { done: 0, verified: false };
+        else if (record.shards[d.file]) record.shards[d.file].verified = false;
+      }
     }
     return this.download(dir, base, record, { onProgress, signal });
   }
 
-  // True when every file of a complete record is there with its size (and, with verify, its hash).
-  async intact(dir, manifest, verify) {
-    try {
-      for (const s of manifest.shards) {
-        const f = await (await dir.getFileHandle(s.file)).getFile();
-        if (f.size !== s.size) return false;
-        if (verify && (await hashFile(f)) !== s.sha256.toLowerCase()) return false;
-      }
-      for (const name of tokenizerFiles(manifest)) await dir.getFileHandle(name);
-      return true;
-    } catch (e) {
-      if (e.name === 'NotFoundError') return false;
-      throw e;
+  // The files of a complete model that are missing, of the wrong size or (verify) whose SHA-256
+  // differs from the manifest: [{file, reason: 'missing' | 'size' | 'hash'}].
+  async damaged(dir, manifest, verify) {
+    const out = [];
+    for (const s of manifest.shards) {
+      const f = await fileOrNull(dir, s.file);
+      if (!f) out.push({ file: s.file, reason: 'missing' });
+      else if (f.size !== s.size) out.push({ file: s.file, reason: 'size' });
+      else if (verify && (await hashFile(f)) !== s.sha256.toLowerCase()) out.push({ file: s.file, reason: 'hash' });
     }
+    for (const name of tokenizerFiles(manifest)) if (!(await exists(dir, name))) out.push({ file: name, reason: 'missing' });
+    return out;
   }
 
   async download(dir, base, record, { onProgress, signal }) {
@@ -374,10 +379,12 @@ async function syncHandle(fh, name) {
   }
 }
 
-async function exists(dir, name) {
-  try { await dir.getFileHandle(name); return true; }
-  catch (e) { if (e.name === 'NotFoundError') return false; throw e; }
+async function fileOrNull(dir, name) {
+  try { return await (await dir.getFileHandle(name)).getFile(); }
+  catch (e) { if (e.name === 'NotFoundError') return null; throw e; }
 }
+
+const exists = async (dir, name) => (await fileOrNull(dir, name)) !== null;
 
 async function readJson(dir, name) {
   try {

@@ -129,6 +129,40 @@ test('a stored model with a file lost and a shard cut short is repaired, downloa
   }
 });
 
+test('loadModel(id, {verify: true}) finds a shard changed in OPFS and downloads it again', { timeout: 180000 }, async () => {
+  const want = nativeGreedy(PROMPT, N);
+  const srv = await serve();
+  const b = await launch();
+  try {
+    await b.page.goto(`${srv.url}test/blank.html`);
+    const r = await b.page.evaluate(async ({ PROMPT, N }) => {
+      const { DopplerProvider } = await import('/provider.js');
+      const dp = await DopplerProvider.init();
+      await dp.loadModel('doppler-tiny');
+      await dp.unloadModel();
+      const root = await navigator.storage.getDirectory();
+      const models = await (await root.getDirectoryHandle('doppler')).getDirectoryHandle('models');
+      for await (const dir of models.values()) {
+        const w = await (await dir.getFileHandle('shard_00000.bin')).createWritable({ keepExistingData: true });
+        await w.write({ type: 'write', position: 5000000, data: new Uint8Array([1, 2, 3]) });
+        await w.close();
+      }
+      const plain = await dp.loadModel('doppler-tiny');          // sizes only: not noticed
+      await dp.unloadModel();
+      const checked = await dp.loadModel('doppler-tiny', { verify: true });
+      const text = (await dp.generate(PROMPT, { temperature: 0, max_tokens: N })).text;
+      return { plain: plain.fromNetwork, checked: checked.fromNetwork, fetched: checked.fetched, text };
+    }, { PROMPT, N });
+    assert.equal(r.plain, false);
+    assert.equal(r.checked, true);
+    assert.equal(r.fetched, TINY_SHARD_SIZE, 'the changed shard, whole, and nothing else');
+    assert.equal(r.text, want);
+  } finally {
+    await b.close();
+    await srv.close();
+  }
+});
+
 test('a model larger than the storage quota is refused before any shard request', { timeout: 120000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'doppler-huge-'));
   const m = JSON.parse(fs.readFileSync(path.join(TINY, 'manifest.json'), 'utf8'));
