@@ -1,16 +1,19 @@
 // provider.test.mjs -- the JS API (web/provider.js) in headless Chromium on SwiftShader:
 // stream(), generate() and chat.completions.create (plain and streamed) give `doppler run`'s
-// greedy text; leaving a stream early aborts it; bad input and unknown models are clear errors.
+// greedy text; leaving a stream early aborts it; bad input and unknown models are clear errors;
+// the catalog's second model (q4_k_m) loads after the first and answers as the CLI does.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, serve, nativeGreedy } from './lib.mjs';
+import path from 'node:path';
+import { launch, serve, nativeGreedy, ROOT } from './lib.mjs';
 
 const N = 16;
 const PROMPT = 'The jury said';
 
 test('provider API: stream, generate, chat.completions, abort, errors', { timeout: 240000 }, async () => {
   const want = nativeGreedy(PROMPT, N);
+  const wantQ4 = nativeGreedy(PROMPT, N, { model: path.join(ROOT, 'models/doppler-tiny-q4_k_m') });
   const srv = await serve();
   const b = await launch();
   try {
@@ -60,6 +63,9 @@ test('provider API: stream, generate, chat.completions, abort, errors', { timeou
       out.stored = await dp.storedModels();
       await dp.unloadModel();
       out.afterUnload = await caught(() => dp.generate(PROMPT));
+      out.q4 = await dp.loadModel('doppler-tiny-q4_k_m');
+      out.q4text = (await dp.generate(PROMPT, greedy)).text;
+      out.stored2 = (await dp.storedModels()).length;
       return out;
     }, { PROMPT, N });
 
@@ -86,6 +92,9 @@ test('provider API: stream, generate, chat.completions, abort, errors', { timeou
     assert.equal(r.stored.length, 1);
     assert.equal(r.stored[0].complete, true);
     assert.match(r.afterUnload, /^no-model: /);
+    assert.equal(r.q4.id, 'doppler-tiny-q4_k_m');
+    assert.equal(r.q4text, wantQ4);
+    assert.equal(r.stored2, 2);
   } finally {
     await b.close();
     await srv.close();
