@@ -57,9 +57,9 @@ export function parseRange(h, size) {
   return { start, end };
 }
 
-// hook(req, info) may replace a response: called with {file, start, end, size} before sending;
-// it returns nothing (normal), or {status} (answer that status), or {transform(stream)} for
-// fault injection in tests.
+// hook(req, info) may replace a response: called with {file, path, start, end, size} before
+// sending; it returns nothing (normal), {status} (answer that status instead), or
+// {send(stream, res)} (send the file's byte stream itself: fault injection in tests).
 export function startServer({ port = 8080, host = '127.0.0.1', mounts = defaultMounts(), hook, log = false } = {}) {
   const server = http.createServer((req, res) => {
     const done = (status, body = '', headers = {}) => {
@@ -98,7 +98,8 @@ export function startServer({ port = 8080, host = '127.0.0.1', mounts = defaultM
       if (log) console.log(`${req.method} ${req.url} ${status} ${headers['Content-Length']}`);
       if (req.method === 'HEAD' || !size) return res.end();
       const stream = fs.createReadStream(r.file, { start, end });
-      (over?.transform ? over.transform(stream, res) : stream).pipe(res);
+      if (over?.send) over.send(stream, res);
+      else stream.pipe(res);
     });
   });
   return new Promise((resolve, reject) => {

@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { defaultMounts, startServer } from '../../scripts/serve_static.mjs';
@@ -35,7 +34,7 @@ export async function serve({ extraMounts = [] } = {}) {
     const f = fault?.(entry);
     if (!f) return undefined;
     if (f.status) return { status: f.status };
-    return { transform: (stream, res) => stream.pipe(faultStream(info.start, f, res)) };
+    return { send: (stream, res) => sendFaulty(stream, res, info.start, f) };
   };
   const server = await startServer({ port: 0, hook, mounts });
   const url = `http://127.0.0.1:${server.address().port}/`;
@@ -48,29 +47,28 @@ export async function serve({ extraMounts = [] } = {}) {
   };
 }
 
-// A pass-through that flips one byte or drops the connection at an absolute offset.
-function faultStream(start, f, res) {
-  const socket = res.socket; // res.socket is gone once the response ends
+// Send a file's bytes (from absolute offset `start`) with one byte flipped, or cut at an absolute
+// offset: the bytes before it are delivered, then the connection is closed (FIN) short of the
+// Content-Length, so the client receives exactly the bytes before the cut.
+function sendFaulty(stream, res, start, f) {
+  const socket = res.socket;
   let at = start;
-  return new Transform({
-    transform(chunk, _enc, cb) {
-      const end = at + chunk.length;
-      if (f.cutAt !== undefined && end > f.cutAt) {
-        const keep = chunk.subarray(0, Math.max(0, f.cutAt - at));
-        at = end;
-        if (keep.length) this.push(keep);
-        // Let the kept bytes go out, then drop the connection mid-body.
-        setTimeout(() => socket.destroy(), 20);
-        return cb();
-      }
-      if (f.flip !== undefined && f.flip >= at && f.flip < end) {
-        chunk = Buffer.from(chunk);
-        chunk[f.flip - at] ^= 0x5a;
-      }
+  stream.on('data', (chunk) => {
+    const end = at + chunk.length;
+    if (f.cutAt !== undefined && end > f.cutAt) {
+      stream.destroy();
+      res.end(chunk.subarray(0, Math.max(0, f.cutAt - at)), () => socket.end());
       at = end;
-      cb(null, chunk);
-    },
+      return;
+    }
+    if (f.flip !== undefined && f.flip >= at && f.flip < end) {
+      chunk = Buffer.from(chunk);
+      chunk[f.flip - at] ^= 0x5a;
+    }
+    at = end;
+    if (!res.write(chunk)) { stream.pause(); res.once('drain', () => stream.resume()); }
   });
+  stream.on('end', () => res.end());
 }
 
 // Headless Chromium with a fresh profile (the flags of machines/c.md's "Known to work").

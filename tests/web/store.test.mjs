@@ -34,19 +34,24 @@ test('a download cut halfway resumes where it stopped and completes', { timeout:
     srv.fault((e) => (e.path.endsWith(TINY_SHARD) && e.end >= half ? { cutAt: half } : undefined));
     await b.page.goto(`${srv.url}?temperature=0&max_tokens=${N}`);
     const err = await waitError(b.page);
-    assert.match(err, /network failure downloading .*shard_00000\.bin at byte \d+/);
+    // Where the store stopped: the bytes it received and stored (a browser drops body bytes it
+    // had not handed to the reader when the connection fails, so this may be short of `half`,
+    // but never before the piece that was cut).
+    const stopped = Number(err.match(/network failure downloading .*shard_00000\.bin at byte (\d+) of /)[1]);
     const before = shardReqs(srv, 0);
     assert.ok(before.length >= 2, 'the shard is fetched in several Range requests');
     assert.ok(before.every((e) => e.range), 'every shard request has a Range header');
+    const cutPiece = before.find((e) => e.end >= half);
+    assert.ok(stopped >= cutPiece.start && stopped <= half, `stopped at ${stopped}`);
 
     srv.fault(null);
     const from = srv.log.length;
     await b.page.reload();
     await waitStatus(b.page, 'ready');
     const after = shardReqs(srv, from);
-    assert.equal(after[0].start, half, `the download resumes at byte ${half}, not ${after[0].start}`);
+    assert.equal(after[0].start, stopped, `the download resumes at byte ${stopped}, not ${after[0].start}`);
     const served = after.reduce((n, e) => n + e.end - e.start + 1, 0);
-    assert.equal(served, TINY_SHARD_SIZE - half, 'only the missing half is downloaded again');
+    assert.equal(served, TINY_SHARD_SIZE - stopped, 'only the missing bytes are downloaded again');
     await expectAnswer(b.page);
   } finally {
     await b.close();
@@ -65,8 +70,9 @@ test('a connection dropped once mid-shard is resumed within the same load', { ti
     await waitStatus(b.page, 'ready');
     const reqs = shardReqs(srv, 0);
     const i = reqs.findIndex((e) => e.end >= half);
-    assert.equal(reqs[i + 1].start, half, 'the retry asks for the bytes after the cut');
-    assert.equal(reqs.slice(i + 1).reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE - half);
+    const retry = reqs[i + 1].start; // the bytes the store kept of the cut piece are not asked again
+    assert.ok(retry >= reqs[i].start && retry <= half, `the retry starts at ${retry}`);
+    assert.equal(reqs.slice(i + 1).reduce((n, e) => n + e.end - e.start + 1, 0), TINY_SHARD_SIZE - retry);
     assert.match(await b.page.textContent('#progress-text'), /11\.5 MB downloaded/);
   } finally {
     await b.close();
