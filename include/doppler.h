@@ -97,7 +97,8 @@ typedef struct dp_load_request {
   int drain;            /* 1: not a read: let the GPU take the queued uploads, then ask again */
 } dp_load_request;
 /* path: a local model (as dp_model_load), or NULL / "" for a model whose files the host
- * supplies. Opens the GPU (opt->adapter); nothing is read yet. */
+ * supplies. Opens the GPU (opt->adapter); nothing is read yet. opt (may be NULL) is read until
+ * dp_load_finish: keep it (and its kernels) alive until then. */
 dp_status dp_load_begin(const char *path, const dp_load_options *opt, dp_load **out);
 /* 1 and *r: what the loader needs next; 0: everything is loaded (dp_load_finish). Runs the
  * uploads whose bytes are at hand first. On a failure it returns 0 and dp_load_finish reports

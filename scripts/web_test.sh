@@ -9,7 +9,8 @@
 #     store's SHA-256 and the npm package without a browser; the demo page (greedy text as
 #     `doppler run`, reload from OPFS, offline, stop), the model store (resume after a cut,
 #     corrupted shard, quota, no WebGPU) and the provider API.
-# About 3-4 minutes on 2 cores; each part bounded by a 600 s timeout. Needs build/doppler (make).
+# About 2-4 minutes on the 2-core box (6.6 min measured with 6 other helpers' builds running,
+# load ~12); each part bounded by a 600 s timeout. Needs build/doppler (make).
 # Arguments: test files to run instead of all (e.g. tests/web/page.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,6 +10,8 @@
  * * the golden llama2 checkpoint (../shared/fixtures, its 256-wide down_proj) converted to a
  *   q4_k GGUF (no hints: "default"): dequant f32 vs fused within 1e-4 over the 40 prompt
  *   positions (here bit-identical: the two kernels sum in the same order).
+ * * the golden llama3 checkpoint (f32 weights) with f16 (its matrices stored as f16) within
+ *   3e-3 of HF's reference logits over the 40 prompt positions (f32: 1e-4).
  * Each fused run dispatched Q4_K-decoding variants (dp_model_kernels_used), each dequant run none.
  * About 4 s on lavapipe, 21 s on SwiftShader. */
 #include <math.h>
@@ -22,6 +24,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "doppler.h"
+#include "format/safetensors.h"
 #include "tools/convert.h"
 #include "testlib.h"
 
@@ -164,8 +167,48 @@ static void golden_checks(void) {
   rmdir(dir);
 }
 
+/* --compute-precision f16 on an f32 checkpoint (its matrices stored as f16): the golden llama3
+ * prompt logits against HF's float64 reference within 3e-3 (f32: 1e-4, the fixtures' rule). */
+static void golden_f16_checks(void) {
+  char gpath[1100], dir[1024];
+  snprintf(dir, sizeof dir, "%s", dp_test_shared("fixtures/golden/llama3"));
+  snprintf(gpath, sizeof gpath, "%s/golden.safetensors", dir);
+  dp_safetensors *g = NULL;
+  dp_status st = dp_safetensors_open(gpath, &g);
+  CHECK(!st, "%s: %s", gpath, dp_error_message());
+  if (st) return;
+  const dp_st_tensor *ti = dp_safetensors_find(g, "input_ids"), *tl = dp_safetensors_find(g, "logits");
+  CHECK(ti && tl, "golden tensors");
+  if (!ti || !tl) { dp_safetensors_free(g); return; }
+  int T = (int)(ti->nbytes / 4);
+  const int32_t *ids = (const int32_t *)(g->map.data + ti->offset);
+  const float *ref = (const float *)(g->map.data + tl->offset);
+  size_t n = tl->nbytes / 4;
+  float *l32 = dp_malloc(n * sizeof *l32), *l16 = dp_malloc(n * sizeof *l16);
+  dp_model_info a, b;
+  int V = 0;
+  if (l32 && l16 && !run(dir, 0, DP_PRECISION_F32, ids, T, 0, l32, NULL, &a, &V) &&
+      !run(dir, 0, DP_PRECISION_F16, ids, T, 0, l16, NULL, &b, &V) && (size_t)T * V == n) {
+    double e32 = rel(l32, ref, n), e16 = rel(l16, ref, n);
+    if (!strcmp(b.compute_precision, "f16")) {
+      printf("golden llama3 (f32 weights): f16 vs HF reference rel err %.2e (tol 3e-3), f32 %.2e (tol 1e-4); weights %llu -> %llu bytes\n",
+             e16, e32, (unsigned long long)a.weight_bytes, (unsigned long long)b.weight_bytes);
+      CHECK(e16 <= 3e-3 && e16 > e32, "f16 weights vs the reference: %.3e (f32 %.3e)", e16, e32);
+      CHECK(b.weight_bytes * 10 < a.weight_bytes * 6, "f16 halves the matrices: %llu vs %llu bytes",
+            (unsigned long long)b.weight_bytes, (unsigned long long)a.weight_bytes);
+    } else {
+      CHECK(!memcmp(l16, l32, n * sizeof *l16), "f16 fell back to f32: same logits");
+    }
+    CHECK(e32 <= 1e-4, "f32 vs the reference: %.3e", e32);
+  }
+  dp_free(l32);
+  dp_free(l16);
+  dp_safetensors_free(g);
+}
+
 int main(void) {
   parse_checks();
+  golden_f16_checks();
   tiny_checks();
   golden_checks();
   return dp_test_summary("gpu_overrides");

@@ -26,9 +26,12 @@ function engineError(message, code) {
   return e;
 }
 
-export async function createEngine({wasmUrl, log} = {}) {
+// options: wasmUrl (default ../build-wasm/doppler.wasm beside this module's folder); log(fd,
+// line) for the core's log lines (default the console); maxBindingBytes (tests only: the
+// binding and buffer limits the core is told, so tensors split into parts as on real models).
+export async function createEngine({wasmUrl, log, maxBindingBytes} = {}) {
   if (!wasmUrl) wasmUrl = new URL('../build-wasm/doppler.wasm', import.meta.url).href;
-  const {adapter, device, info} = await openDevice();
+  const {device, info} = await openDevice({maxBindingBytes});
   let instance = null;
   const memory = () => instance.exports.memory;
   const gpu = gpuImports(device, info, memory);
@@ -97,13 +100,20 @@ class Engine {
   }
 
   // ---- loading ----
-  async loadModel(source, {onProgress} = {}) {
+  // options: onProgress(done, total) in weight bytes; q4k_matmul ('fused' | 'dequant') and
+  // compute_precision ('f32' | 'f16'): `doppler run`'s run-time overrides (absent: the
+  // manifest's hints, else fused / f32); ctx: the session's context length (0: the model's
+  // maximum, at most 4096, as `doppler run` without --ctx).
+  async loadModel(source, {onProgress, q4k_matmul = '', compute_precision = '', ctx = 0} = {}) {
     if (!source?.manifest || !source.readRange) throw engineError('loadModel: source needs manifest and readRange(name, offset, length)');
     this.lock('loadModel');
     try {
       this.unloadNow();
       const x = this.x;
-      const l = x.dpw_load_begin();
+      const qp = this.putString(String(q4k_matmul)), pp = this.putString(String(compute_precision));
+      const l = x.dpw_load_begin(qp, pp);
+      x.dpw_free(qp);
+      x.dpw_free(pp);
       if (!l) throw this.error('loadModel');
       let stage = 0, stageSize = 0;
       try {
@@ -144,7 +154,7 @@ class Engine {
       onProgress?.(pr[0], pr[1]); // the uploads after the last piece ran in the last dpw_load_next
       const m = x.dpw_load_finish(l);
       if (!m) throw this.error('loadModel');
-      const s = x.dpw_session_create(m, 0);
+      const s = x.dpw_session_create(m, ctx | 0);
       if (!s) { const e = this.error('loadModel: session'); x.dpw_model_free(m); throw e; }
       this.model = m;
       this.session = s;

@@ -15,7 +15,7 @@ typedef struct dp_overrides {
 } dp_overrides;
 dp_status dp_api_resolve_overrides(const dp_load_options *opt, const dp_model_file *mf, const dp_gpu_info *gi,
                                    dp_overrides *out);
-dp_dtype dp_api_q4k_expand(const dp_overrides *o); /* dp_rt_load_opts.q4k_expand for them */
+dp_rt_load_opts dp_api_load_opts(const dp_overrides *o); /* what the runtime's upload does for them */
 
 struct dp_model {
   dp_gpu *gpu;

@@ -49,7 +49,7 @@ static dp_status start_weights(dp_load *l) {
   snprintf(l->m->kind, sizeof l->m->kind, "%s", dp_model_file_kind(l->mf));
   l->phase = PH_WEIGHTS;
   dp_status st = dp_api_resolve_overrides(l->opt, l->mf, dp_gpu_get_info(l->m->gpu), &l->m->ov);
-  dp_rt_load_opts lo = {dp_api_q4k_expand(&l->m->ov)};
+  dp_rt_load_opts lo = dp_api_load_opts(&l->m->ov);
   return st ? st : dp_rt_load_begin(l->m->gpu, l->mf, &lo, &l->L);
 }
 

@@ -4,7 +4,7 @@
  * manifest's hint (hints.q4kMatmul, hints.computePrecision, written by convert and
  * `doppler update-manifest`), else the default (fused, f32); f16 where the adapter lacks
  * shader-f16 falls back to f32 with a one-line warning. The result picks how the runtime
- * uploads Q4_K matrices (dp_rt_load_opts.q4k_expand). Called by model.c. */
+ * uploads the matrices (dp_rt_load_opts). Called by model.c. */
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -57,6 +57,7 @@ dp_status dp_api_resolve_overrides(const dp_load_options *opt, const dp_model_fi
   return DP_OK;
 }
 
-dp_dtype dp_api_q4k_expand(const dp_overrides *o) {
-  return o->q4k != DP_Q4K_DEQUANT ? DP_Q4_K : o->prec == DP_PRECISION_F16 ? DP_F16 : DP_F32;
+dp_rt_load_opts dp_api_load_opts(const dp_overrides *o) {
+  dp_rt_load_opts lo = {o->q4k == DP_Q4K_DEQUANT, o->prec == DP_PRECISION_F16};
+  return lo;
 }

@@ -55,7 +55,7 @@ typedef struct dp_rt_model {
   uint64_t weight_bytes;
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
-  dp_dtype q4k_expand;                     /* DP_Q4_K: Q4_K matrices as stored; DP_F32/DP_F16: expanded at load */
+  int q4k_dequant, f16;                    /* dp_rt_load_opts */
 } dp_rt_model;
 
 /* ---- weights.c: resumable upload of the weights ----
@@ -73,11 +73,12 @@ typedef struct dp_rt_model {
  * never a copy of the model. The model keeps no reference to mf. */
 typedef struct dp_rt_loader dp_rt_loader;
 enum { DP_RT_LOAD_DONE = 0, DP_RT_LOAD_NEED = 1, DP_RT_LOAD_DRAIN = 2 };
-/* Load-time choices (the API resolves them from flags, manifest hints and defaults):
- * q4k_expand DP_Q4_K keeps Q4_K matrices as stored (the fused Q4_K kernels); DP_F32 or DP_F16
- * expands them once at load, chunk by chunk through the staging buffer, into that type, read
- * by the dense kernels (--q4k-matmul dequant). o NULL: DP_Q4_K. */
-typedef struct dp_rt_load_opts { dp_dtype q4k_expand; } dp_rt_load_opts;
+/* Load-time choices (the API resolves them from flags, manifest hints and defaults; o NULL or
+ * both 0 is dp_rt_model_load): q4k_dequant expands Q4_K matrices once at load, chunk by chunk
+ * through the staging buffer, into dense rows read by the dense kernels (--q4k-matmul dequant);
+ * f16 (--compute-precision f16) makes the dense matrices f16: F32 matrices and expanded Q4_K
+ * ones are stored as F16 (round to nearest even), BF16/F16 and the other block types as they are. */
+typedef struct dp_rt_load_opts { int q4k_dequant, f16; } dp_rt_load_opts;
 dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out);
 dp_status dp_rt_load_step(dp_rt_loader *L, int *state, dp_mf_piece *piece);
 /* Stored bytes uploaded so far and in all. */

@@ -12,8 +12,9 @@
  * LM head) also get texture copies (dp_wtex, one per part), written with the same rows; the
  * matmuls read those instead of the buffers. Also fills the per-layer RoPE inverse-frequency
  * tables with the rules of model/rope.h. Tied embeddings share one dp_weight. With
- * q4k_expand (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
- * to F32 or F16 rows before they are written (quant/quant.h), and are dense from then on.
+ * q4k_dequant (--q4k-matmul dequant) Q4_K matrices are expanded on the host, chunk by chunk,
+ * to F32 rows (F16 with f16: --compute-precision f16, which also stores F32 matrices as F16)
+ * before they are written (quant/quant.h), and are dense from then on.
  *
  * Resumable (runtime.h dp_rt_load_*): begin creates every buffer and lists the uploads (jobs of
  * whole rows, at most the staging buffer each); steps run jobs while the model file holds their
@@ -46,7 +47,7 @@ struct dp_rt_loader {
   dp_rt_model *m;
   dp_model_file *mf;
   uint8_t *staging;      /* [STAGING_BYTES] */
-  float *wide;           /* expanded rows (q4k_expand), [wide_n] floats */
+  float *wide;           /* expanded rows (gpu_type), [wide_n] floats */
   uint64_t wide_n;
   upload_job *jobs;
   size_t n_jobs, cap_jobs, next;
@@ -137,19 +138,31 @@ static dp_status find_mat(uploader *u, const char *name, uint64_t rows, uint64_t
  * split into parts of whole rows where it exceeds a storage binding; with texture copies when
  * `tex` and the ops layer uses them), streamed in chunks of whole rows through the staging
  * buffer, each chunk starting 4-byte aligned in its part (ops.h dp_weight_write). */
-/* The type a matrix stored as t has on the GPU: Q4_K expanded where the model asks for it. */
-static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) { return t == DP_Q4_K ? m->q4k_expand : t; }
+/* The type a matrix stored as t has on the GPU (dp_rt_load_opts): Q4_K expanded, F32 as F16. */
+static dp_dtype gpu_type(const dp_rt_model *m, dp_dtype t) {
+  if (t == DP_Q4_K && m->q4k_dequant) return m->f16 ? DP_F16 : DP_F32;
+  return t == DP_F32 && m->f16 ? DP_F16 : t;
+}
 
-/* k rows of `cols` elements of type `from` at src -> type `to` (F32 or F16) in dst, which
- * holds k * cols floats (F16 is packed in place over the floats, front to back). */
-static dp_status expand_rows(dp_dtype from, dp_dtype to, const void *src, float *dst, uint64_t k, uint64_t cols) {
-  dp_status st = dp_dequantize(from, src, dst, k * cols);
-  if (st || to == DP_F32) return st;
-  uint16_t *h = (uint16_t *)dst;
-  for (uint64_t i = 0; i < k * cols; i++) h[i] = dp_f32_to_f16(dst[i]);
+/* n elements of type `from` in the staging buffer -> type `to` (F32 or F16): the F32 values in
+ * wide (n floats); F16 ones then back in the staging buffer (its source bytes are read). *out:
+ * where the converted rows are. */
+static dp_status expand_rows(dp_dtype from, dp_dtype to, uint8_t *staging, float *wide, uint64_t n, const void **out) {
+  dp_status st = dp_dequantize(from, staging, wide, n);
+  if (st) return st;
+  *out = wide;
+  if (to == DP_F32) return DP_OK;
+  uint16_t *h = (uint16_t *)(void *)staging;
+  for (uint64_t i = 0; i < n; i++) h[i] = dp_f32_to_f16(wide[i]);
+  *out = staging;
   return DP_OK;
 }
 
+/* Matrices t[0..n) (equal type and row length `cols`) stacked row-wise in one dp_weight (ops.h:
+ * split into parts of whole rows where it exceeds a storage binding; with texture copies when
+ * `tex` and the ops layer uses them), listed as upload jobs of whole rows that fit the staging
+ * buffer, each starting 4-byte aligned in its part (ops.h dp_weight_write); run_job expands
+ * them first where gpu_type differs from the stored type. */
 static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n, uint64_t cols, int tex, dp_weight **out) {
   dp_rt_model *m = u->m;
   dp_dtype tt = gpu_type(m, t[0]->dtype);
@@ -284,13 +297,11 @@ static dp_status load_layer(uploader *u, int li) {
  * here, are written at once); nothing is read from the model file yet. */
 dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out) {
   *out = NULL;
-  if (o && o->q4k_expand != DP_Q4_K && o->q4k_expand != DP_F32 && o->q4k_expand != DP_F16)
-    return dp_error(DP_ERR_INVALID_ARG, "Q4_K expansion to %s (expected f32 or f16)", dp_dtype_name(o->q4k_expand));
   uploader *u = dp_calloc(1, sizeof *u);
   dp_rt_model *m = dp_calloc(1, sizeof *m);
   if (!u || !m) { dp_free(u); dp_free(m); return DP_ERR_NOMEM; }
   m->gpu = g;
-  m->q4k_expand = o ? o->q4k_expand : DP_Q4_K;
+  m->q4k_dequant = o && o->q4k_dequant, m->f16 = o && o->f16;
   u->m = m, u->mf = mf;
   float **tables = NULL;
   dp_status st = dp_plan_build(dp_model_file_hparams(mf), &m->plan);
@@ -333,15 +344,14 @@ static dp_status run_job(uploader *u, const upload_job *j) {
   if (j->w) {
     if ((st = dp_model_file_read(u->mf, j->t, j->off, u->staging, j->n))) return st;
     const void *rows = u->staging;
-    if (j->to != j->t->dtype) { /* Q4_K expanded: k * cols floats of room */
+    if (j->to != j->t->dtype) { /* expanded (gpu_type): k * cols floats of room */
       uint64_t need = j->rows * j->cols;
       if (need > u->wide_n) {
         float *w = dp_realloc(u->wide, (size_t)need * sizeof *w);
         if (!w) return DP_ERR_NOMEM;
         u->wide = w, u->wide_n = need;
       }
-      if ((st = expand_rows(j->t->dtype, j->to, u->staging, u->wide, j->rows, j->cols))) return st;
-      rows = u->wide;
+      if ((st = expand_rows(j->t->dtype, j->to, u->staging, u->wide, need, &rows))) return st;
     }
     if ((st = dp_weight_write(u->m->ops, j->w, j->row, j->rows, rows))) return st;
     u->since_drain += j->rows * dp_dtype_row_bytes(j->to, j->cols) * (j->w->tex ? 2 : 1);

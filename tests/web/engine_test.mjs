@@ -4,19 +4,24 @@
 // from tests/web/static_server.mjs. Checks:
 //  1. doppler-tiny greedy text (-n 32) equals `build/doppler run --temp 0 -n 32 -p P` natively
 //     on SwiftShader (DOPPLER_ADAPTER=swiftshader), for a prompt and for chat messages (no
-//     template: their contents joined by "\n" are P); the browser's adapter is
+//     template: their contents joined by "\n" are P), and for doppler-tiny-q4_k_m with the fused
+//     Q4_K kernels and with --q4k-matmul dequant (the load option q4k_matmul), and with a stop
+//     string (--stop; stop_reason 'stop'); the browser's adapter is
 //     described as natively (adapter_type cpu, subgroups 4, no shader-f16); the model came in
 //     range requests of at most 4 MiB; progress reached its total; abort resolves 'abort';
+//     generate after unload rejects; a load whose source fails midway, and one with a malformed
+//     manifest, reject with their reason, and the engine then loads and generates normally;
 //  2. the dense golden fixtures (llama3, llama2, mistral, qwen3, gemma3; converted to RDRR f32
 //     by `doppler convert` into a temporary folder) through the browser: prefill logits and the
 //     greedy decode's logits within 1e-4 relative (Frobenius), greedy ids by the README rule
-//     -- the tolerances of tests/gpu_golden.c;
+//     -- the tolerances of tests/gpu_golden.c; llama3 and gemma3 also with the core told of
+//     64 KiB bindings (createEngine maxBindingBytes), so tensors split into row parts;
 //  3. without --enable-unsafe-webgpu createEngine rejects with code 'webgpu-unavailable'
 //     (only where this Chromium has WebGPU off by default; noted otherwise).
 // Usage: node tests/web/engine_test.mjs [--only greedy|golden|nogpu|bench] [--bench N] (bench:
 // paired decode tok/s, browser vs native, N pairs, tests/web/bench.mjs; prints figures, asserts
 // nothing about speed).
-// Needs `make` and `make wasm`. About 60-90 s on 2 cores.
+// Needs `make` and `make wasm`. About 2.5 min on the shared 2-core box (load average ~10).
 import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -36,9 +41,9 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-background-networking', 
 let pass = 0, fail = 0;
 const check = (ok, msg) => { if (ok) pass++; else { fail++; console.error(`FAIL ${msg}`); } };
 
-function nativeRun(prompt, n, extra = []) {
+function nativeRun(prompt, n, model, extra = []) {
   const env = {...process.env, DOPPLER_ADAPTER: 'swiftshader', XDG_RUNTIME_DIR: '/tmp'};
-  const r = execFileSync(doppler, ['run', path.join(root, 'models/doppler-tiny-f16'), '--temp', '0', '-n', String(n), '-p', prompt, ...extra],
+  const r = execFileSync(doppler, ['run', path.join(root, 'models', model), '--temp', '0', '-n', String(n), '-p', prompt, ...extra],
     {env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
   return r;
 }
@@ -83,18 +88,27 @@ async function testGreedy(page, srv) {
   // the second as chat messages: doppler-tiny has no template, so their contents joined by "\n"
   const cases = [{prompt: 'The jury said'},
     {prompt: 'Once upon a time,\nin a small village,', messages: [{role: 'user', content: 'Once upon a time,'}, {role: 'user', content: 'in a small village,'}]}];
-  for (const [k, {prompt, messages}] of cases.entries()) {
-    const want = nativeRun(prompt, 32);
-    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/doppler-tiny-f16/`, prompt, messages, max_tokens: 32, abort: k === 0});
+  // the Q4_K variant, fused kernels (default) and expanded at load (--q4k-matmul dequant)
+  cases.push({prompt: 'The jury said', model: 'doppler-tiny-q4_k_m'}, {prompt: 'The jury said', model: 'doppler-tiny-q4_k_m', q4k: 'dequant'});
+  cases.push({prompt: 'The jury said', stop: ' not'}); // a stop string, as `doppler run --stop`
+  for (const [k, {prompt, messages, model = 'doppler-tiny-f16', q4k, stop}] of cases.entries()) {
+    const want = nativeRun(prompt, 32, model, [...(q4k ? ['--q4k-matmul', q4k] : []), ...(stop ? ['--stop', stop] : [])]);
+    const r = await job(page, {job: 'greedy', model: `${srv.url}/models/${model}/`, prompt, messages, max_tokens: 32, abort: k === 0,
+      q4k_matmul: q4k, stop});
     check(r.ok, `greedy '${prompt}': ${r.error}`);
     if (!r.ok) continue;
     const got = prompt + r.result.text + '\n';
-    check(got === want, `greedy '${prompt}': browser text differs from native SwiftShader:\n  browser: ${JSON.stringify(got)}\n  native:  ${JSON.stringify(want)}`);
+    check(got === want, `greedy ${model}${q4k ? ' ' + q4k : ''} '${prompt}': browser text differs from native SwiftShader:\n  browser: ${JSON.stringify(got)}\n  native:  ${JSON.stringify(want)}`);
     const s = r.result.stats;
-    console.log(`greedy '${prompt}': ${s.n_generated} tokens, ${s.stop_reason}, decode ${(s.n_generated / s.decode_ms * 1000).toFixed(1)} tok/s, ` +
+    console.log(`greedy ${model}${q4k ? ' ' + q4k : ''} ${JSON.stringify(prompt)}: ${s.n_generated} tokens, ${s.stop_reason}, decode ${(s.n_generated / s.decode_ms * 1000).toFixed(1)} tok/s, ` +
       `load ${r.result.load_ms.toFixed(0)} ms, ${r.result.counters.ranges} range requests`);
-    check(s.n_prompt > 0 && s.n_generated === 32 && s.stop_reason === 'max_tokens', `greedy stats ${JSON.stringify(s)}`);
+    if (stop) check(s.stop_reason === 'stop' && s.n_generated < 32 && !got.slice(prompt.length).includes(stop), `stop string: ${JSON.stringify(s)}`);
+    else check(s.n_prompt > 0 && s.n_generated === 32 && s.stop_reason === 'max_tokens', `greedy stats ${JSON.stringify(s)}`);
     if (k === 0) {
+      const e = await job(page, {job: 'loaderror', model: `${srv.url}/models/doppler-tiny-f16/`, prompt});
+      check(e.ok && /network went away/.test(e.result.error) && /shards/.test(e.result.error2) &&
+        want.startsWith(prompt + e.result.text) && e.result.text.length > 0,
+        `failed loads, then a good one: ${JSON.stringify(e)}`);
       const c = r.result.caps;
       check(c.adapter_type === 'cpu' && c.architecture === 'swiftshader' && !c.features.includes('shader-f16') &&
         c.features.includes('subgroups') && c.subgroup_min === 4 && c.limits.maxStorageBufferBindingSize === 1073741824,
@@ -107,21 +121,31 @@ async function testGreedy(page, srv) {
         r.result.info.n_params > 0, `model info ${JSON.stringify(r.result.info)}`);
       const a = r.result.abortStats;
       check(a && a.stop_reason === 'abort' && a.n_generated < 200, `abort: ${JSON.stringify(a)}`);
+      check(r.result.afterUnload === 'no-model', `generate after unload: ${r.result.afterUnload}`);
     }
   }
 }
 
 async function testGolden(page, srv, tmp) {
-  for (const arch of ['llama3', 'llama2', 'mistral', 'qwen3', 'gemma3']) {
+  // then llama3 and gemma3 again with the core told of 64 KiB bindings and buffers, so the
+  // embedding, the LM head and the matrices are split into row parts (as real models are);
+  // a context of 64 positions (40 + 24) keeps each layer's KV cache within one binding
+  const runs = ['llama3', 'llama2', 'mistral', 'qwen3', 'gemma3'].map(arch => ({arch}));
+  runs.push({arch: 'llama3', cap: 65536}, {arch: 'gemma3', cap: 65536});
+  for (let {arch, cap} of runs) {
     const out = path.join(tmp, arch);
-    execFileSync(doppler, ['convert', path.join(shared, 'fixtures/golden', arch), out], {stdio: ['ignore', 'ignore', 'pipe']});
-    const r = await job(page, {job: 'golden', model: `${srv.url}/tmp-models/${arch}/`, golden: `${srv.url}/shared/fixtures/golden/${arch}/golden.safetensors`});
+    if (!fs.existsSync(out)) execFileSync(doppler, ['convert', path.join(shared, 'fixtures/golden', arch), out], {stdio: ['ignore', 'ignore', 'pipe']});
+    const r = await job(page, {job: 'golden', model: `${srv.url}/tmp-models/${arch}/`,
+      golden: `${srv.url}/shared/fixtures/golden/${arch}/golden.safetensors`, maxBindingBytes: cap, ctx: cap ? 64 : 0});
+    if (cap) arch = `${arch} (bindings ${cap} B)`;
     check(r.ok, `golden ${arch}: ${r.error}`);
     if (!r.ok) continue;
     const g = r.result, N = g.ref_gen.length, V = g.V;
     const e1 = relErr(g.logits, g.ref_logits);
     const {bad, agree} = greedyDiverges(g.gen, g.ref_gen, g.ref_gl, N, V);
     const e2 = agree ? relErr(g.gl.subarray(0, agree * V), g.ref_gl.subarray(0, agree * V)) : 0;
+    if (cap) check(r.result.caps.limits.maxStorageBufferBindingSize === cap && g.info.vocab * g.info.d_model * 4 >= 4 * cap,
+      `golden ${arch}: limit ${r.result.caps.limits.maxStorageBufferBindingSize}, embedding not split in >= 4 parts`);
     console.log(`golden ${arch.padEnd(8)} prefill rel ${e1.toExponential(2)}, greedy ${agree}/${N} same, decode rel ${e2.toExponential(2)}`);
     check(e1 <= 1e-4, `golden ${arch}: prefill logits rel err ${e1} > 1e-4`);
     check(bad < 0, `golden ${arch}: greedy id differs at step ${bad} with a clear margin`);

@@ -1,9 +1,10 @@
 // test_worker.js -- the browser tests' Web Worker (module): runs one job with web/engine.js
 // and posts the results back for tests/web/engine_test.mjs to judge.
 //   {job: 'greedy', model, prompt | messages, max_tokens, abort}   text of a greedy run, stats
-//   {job: 'golden', model, golden}                   prefill logits and a greedy decode with logits
+//   {job: 'golden', model, golden, maxBindingBytes}  prefill logits and a greedy decode with logits
 //   {job: 'bench', model, prompt, max_tokens, reps}   decode tok/s of repeated greedy runs
 //   {job: 'caps'}                                    capabilities only
+//   {job: 'loaderror', model, prompt}                loads that fail (source error, bad manifest), then one that works
 import {createEngine} from '../../web/engine.js';
 import {httpSource} from './http_source.js';
 
@@ -18,24 +19,44 @@ onmessage = async ({data}) => {
 };
 
 async function run(d) {
-  const engine = await createEngine({wasmUrl});
+  const engine = await createEngine({wasmUrl, maxBindingBytes: d.maxBindingBytes});
   if (d.job === 'caps') return engine.capabilities();
+  if (d.job === 'loaderror') { // a source failing mid-load: loadModel rejects, the engine stays usable
+    const src = await httpSource(d.model);
+    let calls = 0;
+    const bad = {...src, readRange: (n, o, l) => (++calls === 3 ? Promise.reject(new Error('network went away')) : src.readRange(n, o, l))};
+    let error = null;
+    try { await engine.loadModel(bad); } catch (e) { error = e.message; }
+    const badManifest = {...src, manifest: {...src.manifest, shards: 'x'}};
+    let error2 = null;
+    try { await engine.loadModel(badManifest); } catch (e) { error2 = e.message; }
+    await engine.loadModel(src);
+    let text = '';
+    await engine.generate(d.prompt, {temperature: 0, max_tokens: 8}, t => { text += t; });
+    return {error, error2, text};
+  }
   const counters = {ranges: 0, bytes: 0};
   const progress = [];
   const t0 = performance.now();
-  const info = await engine.loadModel(await httpSource(d.model, counters), {onProgress: (a, b) => progress.push([a, b])});
+  const info = await engine.loadModel(await httpSource(d.model, counters), {onProgress: (a, b) => progress.push([a, b]),
+    q4k_matmul: d.q4k_matmul, ctx: d.ctx});
   const load_ms = performance.now() - t0;
   const base = {info, caps: engine.capabilities(), counters, load_ms, progress: progress.slice(-1)[0], n_progress: progress.length};
   if (d.job === 'greedy') {
     let text = '';
     const pieces = [];
     const input = d.messages ? {messages: d.messages} : d.prompt;
-    const stats = await engine.generate(input, {temperature: 0, max_tokens: d.max_tokens}, (t, id) => { text += t; pieces.push(id); });
+    const opts = {temperature: 0, max_tokens: d.max_tokens, ...(d.stop ? {stop: [d.stop]} : {})};
+    const stats = await engine.generate(input, opts, (t, id) => { text += t; pieces.push(id); });
     let abortStats = null, abortText = '';
     if (d.abort) { // abort after the first piece: resolves with stop_reason 'abort'
       abortStats = await engine.generate(d.prompt, {temperature: 0, max_tokens: 200}, t => { abortText += t; engine.abort(); });
     }
-    return {...base, text, pieces, stats, abortStats, abortText, gpu: engine.gpuStats()};
+    const gpu = engine.gpuStats();
+    engine.unload();
+    let afterUnload = null;
+    try { await engine.generate(d.prompt, {}); } catch (e) { afterUnload = e.code; }
+    return {...base, text, pieces, stats, abortStats, abortText, gpu, afterUnload};
   }
   if (d.job === 'bench') {
     const runs = [];

@@ -27,9 +27,17 @@ EXPORT(dpw_string_free) void dpw_string_free(char *s) { dp_string_free(s); }
 static struct { const char *file; double offset, length; int whole, optional, drain; } req;
 static double progress[2];
 
-EXPORT(dpw_load_begin) dp_load *dpw_load_begin(void) {
+static dp_load_options load_opt; /* one load at a time; used until dpw_load_finish */
+
+/* q4k_matmul ("fused" | "dequant" | "dequant_f16") and compute_precision ("f32" | "f16"): the
+ * run-time overrides of `doppler run`; NULL or "" = the manifest's hint, else the default. */
+EXPORT(dpw_load_begin) dp_load *dpw_load_begin(const char *q4k_matmul, const char *compute_precision) {
+  memset(&load_opt, 0, sizeof load_opt);
+  if (q4k_matmul && *q4k_matmul && dp_parse_q4k_matmul(q4k_matmul, &load_opt.q4k_matmul, &load_opt.compute_precision)) return NULL;
+  if (compute_precision && *compute_precision && dp_parse_compute_precision(compute_precision, &load_opt.compute_precision))
+    return NULL;
   dp_load *l = NULL;
-  return dp_load_begin(NULL, NULL, &l) ? NULL : l;
+  return dp_load_begin(NULL, &load_opt, &l) ? NULL : l;
 }
 /* The next request in `req` (pointer returned), or NULL when loading ended (then finish). */
 EXPORT(dpw_load_next) void *dpw_load_next(dp_load *l) {

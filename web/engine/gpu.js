@@ -29,7 +29,10 @@ export class WebGpuUnavailable extends Error {
   constructor(message) { super(message); this.name = 'WebGpuUnavailable'; this.code = 'webgpu-unavailable'; }
 }
 
-export async function openDevice() {
+// maxBindingBytes (tests only, as natively DOPPLER_MAX_BINDING_BYTES): tell the core the
+// storage-binding and buffer limits are this many bytes (rounded down to 256, >= 4096), so the
+// paths that split tensors too large for one binding run with small models.
+export async function openDevice({maxBindingBytes = 0} = {}) {
   const gpu = globalThis.navigator?.gpu;
   if (!gpu) throw new WebGpuUnavailable('WebGPU is unavailable: navigator.gpu is missing (a browser without WebGPU, or WebGPU disabled)');
   const adapter = await gpu.requestAdapter({powerPreference: 'high-performance'});
@@ -43,6 +46,11 @@ export async function openDevice() {
   const cpu = ai.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe/i.test(`${ai.architecture} ${ai.description} ${ai.device}`);
   const limits = {};
   for (const k of LIMITS) if (device.limits[k] !== undefined) limits[k] = device.limits[k];
+  if (maxBindingBytes) {
+    if (!(maxBindingBytes >= 4096)) throw new Error(`maxBindingBytes ${maxBindingBytes}: expected a byte count >= 4096`);
+    const cap = Math.floor(maxBindingBytes / 256) * 256;
+    for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize']) limits[k] = Math.min(limits[k], cap);
+  }
   const info = {
     backend: 'webgpu', adapter: name, vendor: ai.vendor || '', architecture: ai.architecture || '',
     adapter_type: cpu ? 'cpu' : 'unknown', features: [...device.features].sort(), limits,
