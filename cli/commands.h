@@ -19,6 +19,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* ---- argument parsing (cli/args.c): one table-driven parser for every command ---- */
 typedef enum cli_kind {

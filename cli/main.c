@@ -10,6 +10,7 @@ static const struct { const char *name; int (*fn)(int, char **); const char *hel
   {"update-manifest", cmd_update_manifest, "persist kernel hints in an RDRR manifest"},
   {"tokenize", cmd_tokenize, "text -> token ids (or --decode ids -> text) with a model's tokenizer"},
   {"run", cmd_run, "generate text from a prompt: run [MODEL] (-p PROMPT | -f FILE | -p -) [-n N] [--temp ...] [--chat]"},
+  {"serve", cmd_serve, "OpenAI-compatible HTTP server: serve [MODEL] [--port 8080] [--parallel N] [--api-key KEY]"},
   {"chat", cmd_chat, "interactive chat with the model's chat template: chat [MODEL]"},
   {"logits", cmd_logits, "logits of given ids (+ greedy decode) to safetensors: logits MODEL --ids ... --out F"},
   {"perplexity", cmd_perplexity, "perplexity over a text file: perplexity MODEL --file F [--ctx 256]"},

@@ -246,6 +246,23 @@ dp_status dp_gen_wait(dp_gen *g);
  * dp_session_cancel, a full context with max_tokens > 0, ...); a call before the read-back
  * completed is DP_ERR_INVALID_ARG and changes nothing. */
 dp_status dp_gen_resume(dp_gen *g);
+/* Continuous batching: resume several generations (of sessions of ONE model) whose
+ * read-backs have completed, or that have nothing pending, in one GPU step. For each gens[i]
+ * its tokens are delivered through its callback and st[i] gets exactly what
+ * dp_gen_resume(gens[i]) would return (its end; DP_ERR_INVALID_ARG and nothing changed when
+ * its read-back has not completed yet). Then the next decode step of every one still running
+ * is recorded as ONE forward pass with one row per generation (matrix products with M = rows,
+ * attention per session against its own KV cache and position), one sampling per row with its
+ * own parameters, ONE submit and ONE read-back shared by all: afterwards each is pending
+ * (dp_gen_poll / dp_gen_wait per generation; when one of the step is ready, all are). Each
+ * generation's output is identical to resuming it alone -- the batched kernels reduce every
+ * row as a single-row step does, whoever else is in the batch. A batched generation decodes
+ * one token per submit; it may later be resumed alone (dp_gen_resume) or finished
+ * (dp_gen_finish drops only its row). *rows (may be NULL) = generations stepped (0 when none
+ * continued): the batch size of this step. Returns DP_ERR_INVALID_ARG for NULL arguments,
+ * repeated generations or generations of different models (nothing done), or the error of a
+ * failed step (then also in st[] of, and ending, each generation of the step). */
+dp_status dp_gen_resume_batch(dp_gen **gens, size_t n, dp_status *st, size_t *rows);
 /* Release g; returns how generation ended (as dp_generate would) and its stats (may be NULL).
  * Before the end, the batch in flight is dropped, held text is flushed through the callback,
  * and the result is DP_ERR_CANCELLED; the session keeps every token accepted so far. */

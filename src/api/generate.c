@@ -216,18 +216,39 @@ dp_gpu *dp_gen_gpu(const dp_gen *g) { return g->s->m->gpu; }
 
 int dp_gen_poll(dp_gen *g) {
   if (!dp_gen_pending(g)) return 1;
-  return dp_gpu_read_poll(g->s->m->gpu, dp_rt_gen_readback(g->rt));
+  return dp_rt_gen_poll(g->rt);
+}
+
+dp_status dp_gen_collect(dp_gen *g, int *more) {
+  *more = 0;
+  if (g->ended) return g->result;
+  int was_prefilled = g->rt->prefilled;
+  dp_status st = dp_rt_gen_collect(g->rt, on_ids, g);
+  if (st == DP_ERR_INVALID_ARG && !g->rt->done) return st; /* resumed too early: nothing changed */
+  if (!was_prefilled && g->rt->prefilled) g->stats.prefill_ms = now_ms() - g->t0;
+  if (st || g->rt->done) {
+    end(g, st);
+    return st ? g->result : DP_OK;
+  }
+  *more = 1;
+  return DP_OK;
+}
+
+dp_rt_gen *dp_gen_rt(const dp_gen *g) { return g->ended ? NULL : g->rt; }
+dp_model *dp_gen_model(const dp_gen *g) { return g->s->m; }
+
+dp_status dp_gen_fail(dp_gen *g, dp_status st) {
+  if (!g->ended) end(g, st);
+  return g->result;
 }
 
 dp_status dp_gen_resume(dp_gen *g) {
   if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_resume: NULL argument");
-  if (g->ended) return g->result;
-  int was_prefilled = g->rt->prefilled;
-  dp_status st = dp_rt_gen_step(g->rt, on_ids, g);
-  if (st == DP_ERR_INVALID_ARG && !g->rt->done) return st; /* resumed too early: nothing changed */
-  if (!was_prefilled && g->rt->prefilled) g->stats.prefill_ms = now_ms() - g->t0;
-  if (st || g->rt->done) end(g, st);
-  return st ? g->result : DP_OK;
+  int more;
+  dp_status st = dp_gen_collect(g, &more);
+  if (!more) return st;
+  st = dp_rt_gen_submit(g->rt);
+  return st ? dp_gen_fail(g, st) : DP_OK;
 }
 
 dp_status dp_gen_finish(dp_gen *g, dp_generate_stats *stats) {

@@ -20,8 +20,8 @@ dp_status dp_logits_wait(dp_logits *r) {
 
 dp_status dp_gen_wait(dp_gen *g) {
   if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_wait: NULL argument");
-  if (!dp_gen_pending(g)) return DP_OK;
-  return dp_gpu_read_wait(dp_gen_gpu(g), dp_gen_readback(g));
+  dp_gpu_readback *rb = dp_gen_readback(g); /* NULL: nothing pending, or a shared step's already taken */
+  return rb ? dp_gpu_read_wait(dp_gen_gpu(g), rb) : DP_OK;
 }
 
 /* Drive g to its end: wait, resume, ..., finish. */

@@ -74,17 +74,17 @@ static const struct variant {
   int typed;         /* one module per weight type (lib_wdecode) */
   int need;          /* NEED_* */
 } variants[V_COUNT] = {
-  {"matmul_gemv", "matmul", "gpu family, M <= 4", K_MATMUL, "gemv", 1, NEED_NONE},
-  {"matmul_tiled", "matmul", "gpu family, M > 4", K_MATMUL, "tiled", 1, NEED_NONE},
-  {"matmul_rows_mv", "matmul", "cpu family, M <= 4, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
-  {"matmul_rows_mm", "matmul", "cpu family, M > 4, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
-  {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
+  {"matmul_gemv", "matmul", "gpu family, M <= 4 or rows (DP_MM_ROWS)", K_MATMUL, "gemv", 1, NEED_NONE},
+  {"matmul_tiled", "matmul", "gpu family, M > 4, not rows", K_MATMUL, "tiled", 1, NEED_NONE},
+  {"matmul_rows_mv", "matmul", "cpu family, M <= 4 or rows, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL, "rows_mv", 1, NEED_NONE},
+  {"matmul_rows_mm", "matmul", "cpu family, M > 4, not rows, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
+  {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
    "rows_mm_sg", 1, NEED_SG8},
-  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
-  {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
+  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4 or rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
+  {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
    "rows_mm4_sg", 0, NEED_SG8},
-  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
-  {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, subgroups of 8", K_MATMUL_TEX_SG8,
+  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4 or rows", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
+  {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, not rows, subgroups of 8", K_MATMUL_TEX_SG8,
    "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
   {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
   {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
@@ -365,6 +365,12 @@ void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s) {
   if (s) s->cursor = 0;
 }
 void dp_ops_sites_end(dp_ops *o) { o->sites = NULL; }
+dp_op_sites *dp_ops_sites_pause(dp_ops *o) {
+  dp_op_sites *s = o->sites;
+  o->sites = NULL;
+  return s;
+}
+void dp_ops_sites_resume(dp_ops *o, dp_op_sites *s) { o->sites = s; }
 size_t dp_op_sites_count(const dp_op_sites *s) { return s->n; }
 
 /* Record one dispatch: through the current site (its bind group reused when the kernel and
@@ -407,6 +413,9 @@ static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, c0, ldy; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
 #define GEMV_MAX_M 4
+/* The GEMV (the M = 1 decode kernel, one x row after the other through the same per-row
+ * reduction) for M rows: M <= GEMV_MAX_M, or any M with DP_MM_ROWS (batch-invariant rows). */
+static int gemv_rows(uint32_t M, uint32_t flags) { return M <= GEMV_MAX_M || (flags & DP_MM_ROWS); }
 
 static int weight_type_ok(dp_dtype t) { return t <= DP_MXFP4; }
 
@@ -434,7 +443,7 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   dp_gpu_kernel *k;
   if (o->cpu) { /* one W row per invocation, 8 rows of x each, no barriers */
     uint32_t wg = o->cpu_wg;
-    int mv = M <= GEMV_MAX_M;
+    int mv = gemv_rows(M, flags);
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
     if (mv && v4) {
       TRY(pipeline(o, V_MATMUL_V4_MV8, wt, wg, 0, &k));
@@ -451,7 +460,7 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
     TRY(pipeline(o, mv ? V_MATMUL_ROWS_MV : V_MATMUL_ROWS_MM, wt, wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, mv ? cdiv(N, wg * 8) : cdiv(N, wg * 4) * cdiv(M, 8));
   }
-  int gemv = M <= GEMV_MAX_M;
+  int gemv = gemv_rows(M, flags);
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   TRY(pipeline(o, gemv ? V_MATMUL_GEMV : V_MATMUL_TILED, wt, wg, 0, &k));
@@ -529,9 +538,9 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
   if (M == 0) return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=0");
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
     return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
-  int mv = M <= GEMV_MAX_M;
+  int mv = gemv_rows(M, flags);
   if (!mv && kind != DP_PRO_NONE)
-    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d)", M, GEMV_MAX_M);
+    return dp_error(DP_ERR_INVALID_ARG, "matmul_tex: M=%u: prologues are for the GEMV (M <= %d or DP_MM_ROWS)", M, GEMV_MAX_M);
   if (!mv && !dp_ops_tex_prefill(o))
     return dp_error(DP_ERR_UNSUPPORTED, "matmul_tex: M=%u needs subgroups of 8 (dp_ops_tex_prefill)", M);
   if ((uint64_t)M * w->K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
@@ -657,9 +666,9 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if (N == 0 && row0 < w->N) N = w->N - row0;
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
-  int tex = w->tex && (M <= GEMV_MAX_M || dp_ops_tex_prefill(o));
-  if (pro && pro->kind != DP_PRO_NONE && !(tex && M <= GEMV_MAX_M))
-    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d (M=%u) and the weight's texture copy (%s)",
+  int tex = w->tex && (gemv_rows(M, flags) || dp_ops_tex_prefill(o));
+  if (pro && pro->kind != DP_PRO_NONE && !(tex && gemv_rows(M, flags)))
+    return dp_error(DP_ERR_UNSUPPORTED, "linear: an input prologue needs M <= %d or DP_MM_ROWS (M=%u) and the weight's texture copy (%s)",
                     GEMV_MAX_M, M, w->tex ? "present" : "absent");
   for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) { /* each part's rows -> its columns of y */
     uint32_t i = (uint32_t)(r / w->part_rows);

@@ -76,6 +76,11 @@ void dp_op_sites_free(dp_op_sites *s); /* NULL: nothing */
 void dp_ops_sites_begin(dp_ops *o, dp_op_sites *s);
 void dp_ops_sites_end(dp_ops *o);
 size_t dp_op_sites_count(const dp_op_sites *s); /* sites resolved so far (tests) */
+/* Inside begin/end: record the next dispatches outside the list (each with a bind group of its
+ * own: dispatches whose buffers may be freed and remade at the same address while the list
+ * lives, e.g. a batch's per-session ones) without losing the list's place; resume continues it. */
+dp_op_sites *dp_ops_sites_pause(dp_ops *o);          /* the list in use, or NULL */
+void dp_ops_sites_resume(dp_ops *o, dp_op_sites *s);
 
 /* ---- kernel variants (docs/kernels.md) ----------------------------------------------------------
  * Every dispatch runs one entry of the ops' variant table: NAME (a kernel variant, with the
@@ -109,6 +114,15 @@ dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl);
  * y: [M, N] f32. flags: DP_MM_ACCUM adds into y (y += x.W^T + bias), e.g. the residual
  * stream after o_proj / down_proj. x and y must not overlap. */
 #define DP_MM_ACCUM 1u
+/* DP_MM_ROWS (matmul, matmul_tex, linear): batch-invariant rows. Each row of y is computed
+ * exactly -- bit for bit -- as an M = 1 product of that x row computes it, whatever M and the
+ * other rows are: the op runs the decode GEMV (which takes the rows of x one after the other
+ * through the same per-row reduction) for any M, never the tiled kernels, whose reduction order
+ * differs. The runtime's decode passes it, single-session and batched (runtime/batch.c), so a
+ * batched session's ids equal its ids alone. Rule for new matmul variants (docs/kernels.md):
+ * whatever kernel an M = 1 product picks must be the one DP_MM_ROWS picks for every M, and
+ * must compute each row independently of M and of the other rows. */
+#define DP_MM_ROWS 4u
 dp_status dp_op_matmul(dp_ops *o, dp_view y, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
                        uint32_t M, uint32_t N, uint32_t K, uint32_t flags);
 
@@ -134,7 +148,8 @@ uint32_t dp_wtex_rows(const dp_wtex *w);
  *   DP_PRO_RMSNORM  x [M, K] through dp_op_rmsnorm(norm_w [K], eps, norm_flags)
  *   DP_PRO_GLU      x [M, 2K], each row gate | up, through dp_op_glu(act)
  * M > 4 (prefill) takes no prologue and needs dp_ops_tex_prefill(o) (subgroups of 8), else
- * DP_ERR_UNSUPPORTED. bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM. x and y must not overlap. */
+ * DP_ERR_UNSUPPORTED; with DP_MM_ROWS any M runs the GEMV (prologue allowed, batch-invariant
+ * rows). bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
 enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2 };
 typedef struct dp_gemv_pro {
   int kind;
@@ -181,10 +196,10 @@ void dp_weight_free(dp_weight *w);
 
 /* ---- linear: y[M, N] (+)= pro(x)[M, K] . W[row0 .. row0+N-1]^T (+ bias[N]), W a dp_weight ----
  * N = 0 means all rows from row0. Runs per part the rows overlap: dp_op_matmul_tex on the
- * part's texture when w->tex and (M <= 4 or dp_ops_tex_prefill), else dp_op_matmul on its
- * buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex, only
- * with w->tex and M <= 4 (else DP_ERR_UNSUPPORTED). bias: [N] f32 or {NULL}; y: [M, N] f32.
- * flags: DP_MM_ACCUM. x and y must not overlap. */
+ * part's texture when w->tex and (M <= 4, DP_MM_ROWS or dp_ops_tex_prefill), else dp_op_matmul
+ * on its buffer (then row0 must start 256-aligned in W). pro (NULL = none) as dp_op_matmul_tex,
+ * only with w->tex and (M <= 4 or DP_MM_ROWS) (else DP_ERR_UNSUPPORTED). bias: [N] f32 or
+ * {NULL}; y: [M, N] f32. flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
 dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
                        uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
 

@@ -9,13 +9,26 @@
  * texture copies (CPU adapters, weights.c), the matmuls read those, and decode folds the
  * RMSNorm before q|k|v and gate|up and the GLU before down into the GEMV: 6 dispatches a layer.
  * A 1-token pass and the 1-row LM head record through the session's dispatch sites (ops.h):
- * their bind groups are made at the first decode step and reused by every later one. */
+ * their bind groups are made at the first decode step and reused by every later one (a
+ * batch's pass through the batch's sites: runtime/batch.c).
+ *
+ * Decode is batch-invariant: a session's decode token (T == 1) and the rows of a batch
+ * (s->rows, runtime/batch.c: row i a decode token of session s->rows[i]) run the same
+ * kernels row by row -- every matrix product with DP_MM_ROWS (the GEMV for any number of
+ * rows, each row reduced as alone), norms, GLU and adds per row, and q/k norm, RoPE + K/V
+ * write and attention per row against the row's own session (its cache, its position) -- so
+ * a session's logits, hence its ids, are bit for bit the same alone or in any batch. */
 #include <math.h>
 
 #include "core/error.h"
 #include "runtime/runtime.h"
 
 static dp_view V(dp_gpu_buffer *b) { return dp_view_of(b, 0); }
+static dp_view at(dp_gpu_buffer *b, uint64_t off) { return dp_view_of(b, off); }
+
+/* A decode pass (one token, or a batch's rows): every matrix product runs with DP_MM_ROWS. */
+static int decode(const dp_rt_session *s, uint32_t T) { return T == 1 || s->rows; }
+static uint32_t rows_flag(const dp_rt_session *s, uint32_t T) { return decode(s, T) ? DP_MM_ROWS : 0; }
 static dp_view W(const dp_rt_weight *w) { return dp_view_of(w->buf, 0); }
 
 /* y = x . w^T (+ bias), rows M; flags DP_MM_ACCUM adds into y. dp_op_linear runs it over the
@@ -25,10 +38,11 @@ static dp_status linear(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, 
   return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias ? bias->buf : NULL, 0), M, NULL, flags);
 }
 
-/* decode GEMV through w's texture copies with an input prologue: y (+)= pro(x) . w^T */
-static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_gemv_pro *pro,
+/* decode GEMV (M rows, batch-invariant) through w's texture copies with an input prologue:
+ * y (+)= pro(x) . w^T */
+static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_gemv_pro *pro, uint32_t M,
                             uint32_t flags) {
-  return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(NULL, 0), 1, pro, flags);
+  return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(NULL, 0), M, pro, flags | DP_MM_ROWS);
 }
 
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
@@ -43,43 +57,91 @@ static dp_status post_norm_add(dp_rt_session *s, const dp_rt_weight *post, uint3
   return st;
 }
 
+/* q/k norm, RoPE + K/V write and attention of T query rows of session c (its cache) at
+ * positions pos0..: q, k, v [T rows] in, out [T, n_heads * head_dim]. */
+static dp_status attend(dp_rt_session *c, int li, dp_view q, dp_view k, dp_view v, dp_view out, uint32_t T, uint32_t pos0) {
+  const dp_plan *p = c->m->plan;
+  const dp_layer_plan *P = &p->layers[li];
+  const dp_rt_layer *L = &c->m->layers[li];
+  dp_ops *o = c->m->ops;
+  uint32_t nh = (uint32_t)p->n_heads, nkv = (uint32_t)p->n_kv_heads, hd = (uint32_t)p->head_dim;
+  float eps = (float)p->norm_eps;
+  dp_status st;
+  if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
+  if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
+  /* RoPE on q and k and the K/V cache write: one fused dispatch */
+  if ((st = dp_op_rope_kv(o, q, k, v, V(c->kc[li]), V(c->vc[li]), V(L->inv_freq), T, nh, nkv, hd, (uint32_t)L->rot_dim,
+                          pos0, L->rope_style, L->rope_attn_factor, c->cap[li]))) return st;
+  dp_attn_desc a = {T, nh, nkv, hd, pos0, c->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
+  return dp_op_attention(o, &a, out, q, V(c->kc[li]), V(c->vc[li]), W(&L->sinks));
+}
+
+/* A batch's rows: attend() per row with the row's session and position. q, k, v: row 0 of
+ * each, rows qs / ks bytes apart. A row whose views are not 256-aligned goes through the row
+ * session's own (aligned) q, k, v and att buffers by copies. */
+static dp_status attend_rows(dp_rt_session *s, int li, uint32_t T, dp_view q, dp_view k, dp_view v, uint64_t qs, uint64_t ks) {
+  const dp_plan *p = s->m->plan;
+  dp_gpu *g = s->m->gpu;
+  uint64_t qb = (uint64_t)p->n_heads * p->head_dim * 4, kb = (uint64_t)p->n_kv_heads * p->head_dim * 4;
+  dp_status st = DP_OK;
+  for (uint32_t i = 0; i < T && !st; i++) {
+    dp_rt_session *c = s->rows[i];
+    if (c->pos >= c->ctx) return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded (batch row %u)", c->ctx, i);
+    dp_view qi = at(q.buf, q.offset + i * qs), ki = at(k.buf, k.offset + i * ks), vi = at(v.buf, v.offset + i * ks);
+    dp_view oi = at(s->att, i * qb);
+    if (!((qi.offset | ki.offset | vi.offset | oi.offset) % 256)) {
+      st = attend(c, li, qi, ki, vi, oi, 1, (uint32_t)c->pos);
+      continue;
+    }
+    if (!st) st = dp_gpu_copy(g, qi.buf, qi.offset, c->q, 0, qb);
+    if (!st) st = dp_gpu_copy(g, ki.buf, ki.offset, c->k, 0, kb);
+    if (!st) st = dp_gpu_copy(g, vi.buf, vi.offset, c->v, 0, kb);
+    if (!st) st = attend(c, li, V(c->q), V(c->k), V(c->v), V(c->att), 1, (uint32_t)c->pos);
+    if (!st) st = dp_gpu_copy(g, c->att, 0, s->att, oi.offset, qb);
+  }
+  return st;
+}
+
 static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t pos0) {
   const dp_plan *p = s->m->plan;
-  const dp_layer_plan *P = &p->layers[li];
   const dp_rt_layer *L = &s->m->layers[li];
   dp_ops *o = s->m->ops;
   uint32_t d = (uint32_t)p->d_model, nh = (uint32_t)p->n_heads, nkv = (uint32_t)p->n_kv_heads, hd = (uint32_t)p->head_dim;
   float eps = (float)p->norm_eps;
+  uint32_t rf = rows_flag(s, T);
   dp_status st;
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
-  int fused = T == 1 && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
+  uint64_t qs = (uint64_t)nh * hd * 4, ks = (uint64_t)nkv * hd * 4; /* bytes from row to row */
+  int fused = decode(s, T) && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
   if (fused && L->qkv.mat->tex) { /* decode: RMSNorm + q|k|v in one texture GEMV */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0};
-    if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, 0))) return st;
+    if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, T, 0))) return st;
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
     if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
-      if ((st = linear(o, V(s->qkv1), V(s->h), &L->qkv, NULL, 1, 0))) return st;
+      if ((st = linear(o, V(s->qkv1), V(s->h), &L->qkv, NULL, T, rf))) return st;
     } else {
-      if ((st = linear(o, q, V(s->h), &L->q, &L->q_bias, T, 0))) return st;
-      if ((st = linear(o, k, V(s->h), &L->k, &L->k_bias, T, 0))) return st;
-      if ((st = linear(o, v, V(s->h), &L->v, &L->v_bias, T, 0))) return st;
+      if ((st = linear(o, q, V(s->h), &L->q, &L->q_bias, T, rf))) return st;
+      if ((st = linear(o, k, V(s->h), &L->k, &L->k_bias, T, rf))) return st;
+      if ((st = linear(o, v, V(s->h), &L->v, &L->v_bias, T, rf))) return st;
     }
   }
   if (fused) {
     q = dp_view_of(s->qkv1, 0);
     k = dp_view_of(s->qkv1, (uint64_t)nh * hd * 4);
     v = dp_view_of(s->qkv1, (uint64_t)(nh + nkv) * hd * 4);
+    qs = ks = (uint64_t)(nh + 2 * nkv) * hd * 4;
   }
-  if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
-  if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
-  /* RoPE on q and k and the K/V cache write: one fused dispatch */
-  if ((st = dp_op_rope_kv(o, q, k, v, V(s->kc[li]), V(s->vc[li]), V(L->inv_freq), T, nh, nkv, hd, (uint32_t)L->rot_dim,
-                          pos0, L->rope_style, L->rope_attn_factor, s->cap[li]))) return st;
-  dp_attn_desc a = {T, nh, nkv, hd, pos0, s->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
-  if ((st = dp_op_attention(o, &a, V(s->att), q, V(s->kc[li]), V(s->vc[li]), W(&L->sinks)))) return st;
-  if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM);
-  if ((st = linear(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, T, 0))) return st;
+  if (s->rows) { /* the rows' sessions come and go: their dispatches bind their own bind groups */
+    dp_op_sites *sites = dp_ops_sites_pause(o);
+    st = attend_rows(s, li, T, q, k, v, qs, ks);
+    dp_ops_sites_resume(o, sites);
+  } else {
+    st = attend(s, li, q, k, v, V(s->att), T, pos0);
+  }
+  if (st) return st;
+  if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM | rf);
+  if ((st = linear(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, T, rf))) return st;
   return post_norm_add(s, &L->attn_post_norm, T);
 }
 
@@ -91,26 +153,27 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_status st;
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
-  if (T == 1 && L->gate_up.mat && L->gate_up.mat->tex && L->down.mat->tex) { /* decode: RMSNorm + gate|up, then GLU + down */
+  uint32_t rf = rows_flag(s, T);
+  if (decode(s, T) && L->gate_up.mat && L->gate_up.mat->tex && L->down.mat->tex) { /* decode: RMSNorm + gate|up, then GLU + down */
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0};
     dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH};
-    if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, 0))) return st;
-    if (!L->ffn_post_norm.buf) return linear_pro(o, V(s->x), V(s->gu1), &L->down, &pg, DP_MM_ACCUM);
-    if ((st = linear_pro(o, V(s->tmp), V(s->gu1), &L->down, &pg, 0))) return st;
+    if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, T, 0))) return st;
+    if (!L->ffn_post_norm.buf) return linear_pro(o, V(s->x), V(s->gu1), &L->down, &pg, T, DP_MM_ACCUM);
+    if ((st = linear_pro(o, V(s->tmp), V(s->gu1), &L->down, &pg, T, 0))) return st;
     return post_norm_add(s, &L->ffn_post_norm, T);
   }
   if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->ffn_norm), T, d, (float)p->norm_eps, norm_flags(p)))) return st;
   dp_view gate = V(s->gate), up = V(s->up);
-  if (T == 1 && L->gate_up.mat) { /* decode: one matmul for gate | up */
-    if ((st = linear(o, V(s->gu1), V(s->h), &L->gate_up, NULL, 1, 0))) return st;
+  if (T == 1 && L->gate_up.mat) { /* decode: one matmul for gate | up (a batch's rows: gate and up apart, below) */
+    if ((st = linear(o, V(s->gu1), V(s->h), &L->gate_up, NULL, 1, rf))) return st;
     gate = dp_view_of(s->gu1, 0), up = dp_view_of(s->gu1, (uint64_t)ff * 4);
   } else {
-    if ((st = linear(o, gate, V(s->h), &L->gate, NULL, T, 0))) return st;
-    if ((st = linear(o, up, V(s->h), &L->up, NULL, T, 0))) return st;
+    if ((st = linear(o, gate, V(s->h), &L->gate, NULL, T, rf))) return st;
+    if ((st = linear(o, up, V(s->h), &L->up, NULL, T, rf))) return st;
   }
   if ((st = dp_op_glu(o, gate, gate, up, T * ff, (int)p->glu))) return st;
-  if (!L->ffn_post_norm.buf) return linear(o, V(s->x), gate, &L->down, NULL, T, DP_MM_ACCUM);
-  if ((st = linear(o, V(s->tmp), gate, &L->down, NULL, T, 0))) return st;
+  if (!L->ffn_post_norm.buf) return linear(o, V(s->x), gate, &L->down, NULL, T, DP_MM_ACCUM | rf);
+  if ((st = linear(o, V(s->tmp), gate, &L->down, NULL, T, rf))) return st;
   return post_norm_add(s, &L->ffn_post_norm, T);
 }
 
@@ -118,9 +181,9 @@ dp_status dp_rt_record_body(dp_rt_session *s, dp_view ids, uint32_t T, uint32_t 
   const dp_plan *p = s->m->plan;
   dp_rt_model *m = s->m;
   if (T == 0 || T > (uint32_t)s->chunk) return dp_error(DP_ERR_INTERNAL, "forward pass of %u tokens (chunk %d)", T, s->chunk);
-  if (pos0 + T > (uint32_t)s->ctx)
+  if (!s->rows && pos0 + T > (uint32_t)s->ctx)
     return dp_error(DP_ERR_CONTEXT_FULL, "context length %d exceeded (%u + %u tokens)", s->ctx, pos0, T);
-  if (T == 1) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_BODY]); /* decode: bind groups made once */
+  if (decode(s, T)) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_BODY]); /* decode: bind groups made once */
   dp_status st = dp_op_embed(m->ops, V(s->x), ids, m->embed.mat, T, (float)p->embed_scale);
   for (int li = 0; !st && li < p->n_layers; li++) {
     st = attention_block(s, li, T, pos0);
@@ -142,8 +205,8 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
     if (st) return st;
     x = V(s->hrow);
   }
-  if (row0 == 0 && n == 1) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_HEAD]); /* decode */
-  dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, 0);
+  if (row0 == 0 && (n == 1 || s->rows)) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_HEAD]); /* decode */
+  dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, n == 1 || s->rows ? DP_MM_ROWS : 0);
   if (!st && p->final_softcap > 0) st = dp_rt_record_softcap(s, n, (float)p->final_softcap);
   dp_ops_sites_end(m->ops);
   return st;

@@ -101,6 +101,13 @@ static dp_status submit_batch(dp_rt_gen *g) {
   return DP_OK;
 }
 
+dp_status dp_rt_gen_submit(dp_rt_gen *g) {
+  if (g->done || g->rb || g->sh) return dp_error(DP_ERR_INVALID_ARG, "generation submit: %s", g->done ? "ended" : "a step is in flight");
+  dp_status st = submit_batch(g);
+  if (st) g->s->logits_valid = 0, g->done = 1;
+  return st;
+}
+
 /* Accept the ids of the batch just read back; 1 when generation ends here. */
 static int accept(dp_rt_gen *g, const uint32_t *got, dp_rt_ids_fn cb, void *user, dp_status *st) {
   dp_rt_session *s = g->s;
@@ -123,40 +130,73 @@ static int accept(dp_rt_gen *g, const uint32_t *got, dp_rt_ids_fn cb, void *user
   return g->eos || stop;
 }
 
-dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user) {
+void dp_rt_shared_release(dp_rt_shared *sh) {
+  if (!sh || --sh->refs > 0) return;
+  dp_gpu_read_discard(sh->gpu, sh->rb);
+  dp_free(sh);
+}
+
+/* The ids of the read-back in flight (its own, or its row of a batched step's), once it
+ * completed; 0 while it has not (nothing changes). */
+static int take_ids(dp_rt_gen *g, uint32_t *got, dp_status *st) {
+  dp_gpu *gpu = g->s->m->gpu;
+  if (!dp_rt_gen_poll(g)) return 0;
+  if (g->rb) {
+    dp_gpu_readback *rb = g->rb;
+    g->rb = NULL;
+    *st = dp_gpu_read_finish(gpu, rb, got);
+  } else if (g->sh) {
+    dp_rt_shared *sh = g->sh;
+    if (sh->rb) { /* the first generation of the step to get here finishes it for all */
+      sh->st = dp_gpu_read_finish(gpu, sh->rb, sh->ids);
+      sh->rb = NULL;
+    }
+    *st = sh->st;
+    got[0] = sh->ids[g->row];
+    g->sh = NULL;
+    dp_rt_shared_release(sh);
+  }
+  return 1;
+}
+
+dp_status dp_rt_gen_collect(dp_rt_gen *g, dp_rt_ids_fn cb, void *user) {
   if (g->done) return dp_error(DP_ERR_INVALID_ARG, "generation step after the end");
   dp_rt_session *s = g->s;
   dp_status st = DP_OK;
   int end = 0;
-  if (g->rb) {
+  if (g->rb || g->sh) {
     uint32_t got[DP_RT_GEN_MAX_STEPS];
-    dp_gpu_readback *rb = g->rb;
-    g->rb = NULL;
-    if (!dp_gpu_read_poll(s->m->gpu, rb)) {
-      g->rb = rb;
-      return dp_error(DP_ERR_INVALID_ARG, "generation step before its read-back completed");
-    }
-    st = dp_gpu_read_finish(s->m->gpu, rb, got);
+    if (!take_ids(g, got, &st)) return dp_error(DP_ERR_INVALID_ARG, "generation step before its read-back completed");
     if (!st && g->batch) end = accept(g, got, cb, user, &st);
     g->prefilled = 1;
   }
   if (!st && !end && g->made >= g->limit) end = 1;
   if (!st && end && g->max_new <= 0 && g->made >= g->limit && !g->eos)
     st = dp_error(DP_ERR_CONTEXT_FULL, "context length %d reached after %d generated tokens", s->ctx, g->made);
-  if (!st && !end) st = submit_batch(g);
   if (st) s->logits_valid = 0;
   if (st || end) g->done = 1;
   return st;
 }
 
-int dp_rt_gen_pending(const dp_rt_gen *g) { return g->rb != NULL; }
-dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g) { return g->rb; }
+dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user) {
+  dp_status st = dp_rt_gen_collect(g, cb, user);
+  if (st || g->done) return st;
+  return dp_rt_gen_submit(g);
+}
+
+int dp_rt_gen_pending(const dp_rt_gen *g) { return g->rb != NULL || g->sh != NULL; }
+dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g) { return g->rb ? g->rb : g->sh ? g->sh->rb : NULL; }
+int dp_rt_gen_poll(const dp_rt_gen *g) {
+  dp_gpu_readback *rb = dp_rt_gen_readback(g);
+  return !rb || dp_gpu_read_poll(g->s->m->gpu, rb);
+}
 
 void dp_rt_gen_free(dp_rt_gen *g) {
   if (!g) return;
-  if (g->rb) { /* a batch in flight is dropped: back to the state before it */
+  if (g->rb || g->sh) { /* a batch in flight (or this generation's row of one) is dropped: back to the state before it */
     dp_rt_session *s = g->s;
     dp_gpu_read_discard(s->m->gpu, g->rb);
+    dp_rt_shared_release(g->sh);
     if (g->batch) {
       s->pos = g->prev_pos, s->pending = g->prev_pending, s->pending_in_cur = 0;
       s->logits_valid = g->prev_pending < 0 && g->B == 1 ? g->prev_logits_valid : 0; /* a forward overwrote them */

@@ -56,6 +56,7 @@ typedef struct dp_rt_model {
   int32_t eos[16];                         /* end-of-generation ids (plan's, plus the tokenizer's) */
   int n_eos;
   int q4k_dequant, f16;                    /* dp_rt_load_opts */
+  struct dp_rt_batch *batch;               /* scratch of batched decode steps (batch.c), made at first use */
 } dp_rt_model;
 
 /* ---- weights.c: resumable upload of the weights ----
@@ -104,7 +105,8 @@ typedef struct dp_rt_sampling {
   int no_eos;            /* never choose an end-of-sequence id */
 } dp_rt_sampling;
 
-typedef struct dp_rt_session {
+typedef struct dp_rt_session dp_rt_session;
+struct dp_rt_session {
   dp_rt_model *m;
   int ctx;               /* context length (positions) */
   int chunk;             /* max tokens per forward pass (prefill chunk) */
@@ -141,9 +143,14 @@ typedef struct dp_rt_session {
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
   /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
-   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler */
+   * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler
+   * (a batch's: its pass's body and LM head) */
   dp_op_sites *sites[3];
-} dp_rt_session;
+  /* A batch's rows (batch.c): the activations above (qkv1, gu1 too) hold `chunk` rows, row i
+   * one decode token of session rows[i] at position rows[i]->pos, against rows[i]'s KV cache;
+   * such a "session" has no KV cache or sampler buffers of its own. NULL: a real session. */
+  dp_rt_session *const *rows;
+};
 enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 
 /* ctx <= 0: the model's max positions, at most 4096. chunk/steps <= 0: defaults (512 / 8). */
@@ -153,7 +160,10 @@ void dp_rt_session_reset(dp_rt_session *s);
 
 /* ---- forward.c: graph recording ---- */
 /* Record embed + every layer for T tokens at positions pos0.. whose ids are in `ids`
- * ([T] u32); leaves the final-normed hidden rows in s->h [T, d_model]. */
+ * ([T] u32); leaves the final-normed hidden rows in s->h [T, d_model]. With s->rows (a
+ * batch), row i is a decode token of s->rows[i] at its own position (pos0 unused).
+ * Decode (T == 1, or a batch) is batch-invariant: every matrix product runs with DP_MM_ROWS
+ * and the other ops work row by row, so a row's results never depend on the other rows. */
 dp_status dp_rt_record_body(dp_rt_session *s, dp_view ids, uint32_t T, uint32_t pos0);
 /* Record the LM head for hidden rows [row0, row0+n) of s->h into logits rows [0, n). */
 dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n);
@@ -176,6 +186,9 @@ dp_status dp_rt_score(dp_rt_session *s, const int32_t *ids, size_t n, double *nl
  * s->out_ids[out_index] and s->hist[hist_pos]; step selects the RNG draw. */
 dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32_t out_index,
                               uint32_t hist_pos, uint64_t step);
+/* The same from the logits row at `logits` ([vocab] f32) into out_ids[out_index]. */
+dp_status dp_rt_record_sample_from(dp_rt_session *s, const dp_rt_sampling *sp, dp_view logits, dp_view out_ids,
+                                   uint32_t out_index, uint32_t hist_pos, uint64_t step);
 /* Record: nll[out_off + r] = logsumexp(logits[r, :]) - logits[r, targets[tgt_off + r]], r < rows. */
 dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, uint32_t tgt_off);
 /* Record: logits[r, :] = c * tanh(logits[r, :] / c), r < rows (final softcap). */
@@ -185,6 +198,16 @@ dp_status dp_rt_record_softcap(dp_rt_session *s, uint32_t rows, float c);
 /* Called with each batch of accepted ids; return nonzero to stop. */
 typedef int (*dp_rt_ids_fn)(void *user, const int32_t *ids, size_t n);
 #define DP_RT_GEN_MAX_STEPS 256 /* steps per batch at most (more in a session are clamped) */
+/* The read-back of a batched step (batch.c), shared by the generations it stepped: the first
+ * one to take its ids finishes it for all; freed with the last reference. */
+typedef struct dp_rt_shared {
+  dp_gpu *gpu;
+  dp_gpu_readback *rb;   /* in flight, NULL once finished */
+  dp_status st;          /* how finishing it went */
+  int refs;
+  uint32_t ids[];        /* [rows] once finished: row i's sampled id */
+} dp_rt_shared;
+void dp_rt_shared_release(dp_rt_shared *sh);
 /* One generation in progress on a session: at most one read-back (a batch's ids) in flight. */
 typedef struct dp_rt_gen {
   dp_rt_session *s;
@@ -200,6 +223,8 @@ typedef struct dp_rt_gen {
   int B; uint32_t p0;    /* the batch in flight: its steps, the position of its first id */
   int prev_pos, prev_logits_valid; int32_t prev_pending; /* session state before it */
   dp_gpu_readback *rb;   /* the read-back in flight, NULL when none */
+  dp_rt_shared *sh; uint32_t row; /* or: the batched step in flight and this generation's row */
+  int mark;              /* batch.c: being stepped (duplicates in one call) */
 } dp_rt_gen;
 /* Start sampling up to max_new tokens (0 = until the context is full): checks the room, then
  * submits work and returns without waiting. sync_prefill: first only a 4-byte read-back that
@@ -210,7 +235,11 @@ dp_status dp_rt_gen_begin(dp_rt_session *s, const dp_rt_sampling *sp, int max_ne
 /* 1 while a read-back is in flight: the host waits for it (dp_gpu_read_poll / _wait on
  * dp_rt_gen_readback, or the browser's mapAsync), then calls dp_rt_gen_step. */
 int dp_rt_gen_pending(const dp_rt_gen *g);
+/* The read-back to wait for; NULL when none is left (a batched step's read-back that another
+ * generation of the step already took: dp_rt_gen_poll is 1). */
 dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g);
+/* Never blocks: 1 when dp_rt_gen_step may be called (read-back completed, or none pending). */
+int dp_rt_gen_poll(const dp_rt_gen *g);
 /* After the read-back completed: accept its ids up to and including an end-of-generation id
  * (unless sp->no_eos), hand them to cb (nonzero: stop), then, unless generation ends (EOS,
  * stop, the limit; DP_ERR_CANCELLED after s->cancel was set; DP_ERR_CONTEXT_FULL when
@@ -218,6 +247,12 @@ dp_gpu_readback *dp_rt_gen_readback(const dp_rt_gen *g);
  * its read-back. Never waits. Stepping a generation whose read-back has not completed is
  * DP_ERR_INVALID_ARG (nothing changes). */
 dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user);
+/* dp_rt_gen_step in halves: collect (accept the completed read-back's ids, or end: then
+ * g->done; DP_ERR_INVALID_ARG without g->done = too early, nothing changed), then, unless
+ * done, either dp_rt_gen_submit (this generation's next batch of steps, alone) or a batched
+ * step of several generations (dp_rt_batch_step). A failed submit ends g. */
+dp_status dp_rt_gen_collect(dp_rt_gen *g, dp_rt_ids_fn cb, void *user);
+dp_status dp_rt_gen_submit(dp_rt_gen *g);
 /* Free; a batch still in flight is dropped and the session put back as before it (its pending
  * token then re-fed from the CPU). NULL: nothing. */
 void dp_rt_gen_free(dp_rt_gen *g);
@@ -228,6 +263,32 @@ dp_status dp_rt_record_feed_pending(dp_rt_session *s);
 int dp_rt_is_eos(const dp_rt_model *m, int32_t id);
 /* Add an end-of-generation id (e.g. the tokenizer's <|eot_id|>); duplicates ignored. */
 void dp_rt_model_add_eos(dp_rt_model *m, int32_t id);
+
+/* ---- batch.c: continuous batching ---- */
+/* The scratch of batched steps (one per model, m->batch): grown to the largest step seen. */
+struct dp_rt_batch {
+  dp_rt_session *act;       /* activations of `cap` rows (no KV cache) */
+  uint32_t cap;             /* rows per forward pass (act->chunk) */
+  size_t want;              /* rows asked for when act was made */
+  dp_gpu_buffer *ids;       /* input ids: pass j's [cap] u32 at j * stride */
+  uint64_t stride;          /* bytes per pass region, a multiple of 256 */
+  size_t n_regions;
+  dp_gpu_buffer *out;       /* [n_out] u32: the step's sampled ids, read back once */
+  size_t n_out;
+  dp_rt_session **rs;       /* [cap] row sessions of the pass being recorded */
+  uint32_t *host;           /* [cap] its input ids */
+};
+/* One decode step for each of gens[0..n) (collected, not done, nothing in flight; sessions of
+ * model m, each once): one forward pass per up to `cap` rows over the generations with a
+ * token to feed (matrix products with M = rows, attention per session), one sampling per
+ * generation with its own parameters, one submit, one read-back shared by all (each gen's
+ * `sh`). Each generation's ids are identical to stepping it alone (batch-invariant decode).
+ * A failure ends every generation of the step (done). Scratch buffers live in m->batch. */
+dp_status dp_rt_batch_step(dp_rt_model *m, dp_rt_gen **gens, size_t n);
+void dp_rt_batch_free(struct dp_rt_batch *b);
+/* Activation rows of a batch: a session without KV cache whose activations hold `rows` rows
+ * (session.c; rows may be lowered to fit the storage binding limit: s->chunk). */
+dp_status dp_rt_session_create_rows(dp_rt_model *m, int rows, dp_rt_session **out);
 
 /* ---- blocking.c: blocking drivers (native tools: bench, logits, golden tests) ---- */
 /* dp_rt_gen_begin, then wait + step until done. *n_out gets the number of tokens produced. */

@@ -10,6 +10,12 @@
 
 dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32_t out_index, uint32_t hist_pos,
                               uint64_t step) {
+  return dp_rt_record_sample_from(s, sp, dp_view_of(s->logits, 0) /* row 0 */, dp_view_of(s->out_ids, 0), out_index, hist_pos,
+                                  step);
+}
+
+dp_status dp_rt_record_sample_from(dp_rt_session *s, const dp_rt_sampling *sp, dp_view logits, dp_view out_ids,
+                                   uint32_t out_index, uint32_t hist_pos, uint64_t step) {
   const dp_plan *p = s->m->plan;
   dp_sample_params P;
   memset(&P, 0, sizeof P);
@@ -26,10 +32,13 @@ dp_status dp_rt_record_sample(dp_rt_session *s, const dp_rt_sampling *sp, uint32
   P.out_index = out_index;
   if (sp->no_eos)
     for (int i = 0; i < s->m->n_eos && i < 16; i++) P.eos[P.n_eos++] = (uint32_t)s->m->eos[i];
-  dp_ops_sites_begin(s->m->ops, s->sites[DP_RT_SITES_SAMPLE]); /* its bind group made once */
-  dp_status st = dp_op_sample(s->m->ops, &P, dp_view_of(s->logits, 0) /* row 0 */, dp_view_of(s->work, 0),
-                              dp_view_of(s->hist, 0), dp_view_of(s->cur_id, 0), dp_view_of(s->out_ids, 0));
-  dp_ops_sites_end(s->m->ops);
+  /* the session's own buffers: its bind group made once; a batch's (which may be remade at the
+   * same address while the session lives): one of its own */
+  int own = logits.buf == s->logits && out_ids.buf == s->out_ids;
+  if (own) dp_ops_sites_begin(s->m->ops, s->sites[DP_RT_SITES_SAMPLE]);
+  dp_status st = dp_op_sample(s->m->ops, &P, logits, dp_view_of(s->work, 0), dp_view_of(s->hist, 0), dp_view_of(s->cur_id, 0),
+                              out_ids);
+  if (own) dp_ops_sites_end(s->m->ops);
   return st;
 }
 

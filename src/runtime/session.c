@@ -28,6 +28,54 @@ static dp_status buf(dp_rt_session *s, uint64_t bytes, const char *label, dp_gpu
   return dp_gpu_buffer_create(s->m->gpu, bytes ? bytes : 4, label, out);
 }
 
+/* The activation buffers of C rows (qkv1 and gu1: D rows), the LM head's and the input ids. */
+static dp_status alloc_acts(dp_rt_session *s, uint64_t C, uint64_t D) {
+  const dp_plan *p = s->m->plan;
+  uint64_t V = (uint64_t)p->vocab_size, d = (uint64_t)p->d_model, ff = (uint64_t)p->d_ff;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  dp_status st = DP_OK;
+  if (!st) st = buf(s, C * d * 4, "x", &s->x);
+  if (!st) st = buf(s, C * d * 4, "h", &s->h);
+  if (!st) st = buf(s, C * qd * 4, "q", &s->q);
+  if (!st) st = buf(s, C * kd * 4, "k", &s->k);
+  if (!st) st = buf(s, C * kd * 4, "v", &s->v);
+  if (!st) st = buf(s, C * qd * 4, "att", &s->att);
+  if (!st) st = buf(s, C * ff * 4, "gate", &s->gate);
+  if (!st) st = buf(s, C * ff * 4, "up", &s->up);
+  if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
+  if (!st) st = buf(s, D * (qd + 2 * kd) * 4, "qkv1", &s->qkv1);
+  if (!st) st = buf(s, D * 2 * ff * 4, "gu1", &s->gu1);
+  if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
+  if (!st) st = buf(s, C * 4, "ids", &s->ids);
+  if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
+  return st;
+}
+
+dp_status dp_rt_session_create_rows(dp_rt_model *m, int rows, dp_rt_session **out) {
+  *out = NULL;
+  const dp_plan *p = m->plan;
+  uint64_t lim = dp_gpu_get_info(m->gpu)->max_storage_binding, lbytes = LOGITS_BYTES < lim ? LOGITS_BYTES : lim;
+  uint64_t V = (uint64_t)p->vocab_size, ff = (uint64_t)p->d_ff, row = (uint64_t)p->d_model;
+  uint64_t qd = (uint64_t)p->n_heads * p->head_dim, kd = (uint64_t)p->n_kv_heads * p->head_dim;
+  if (qd > row) row = qd;
+  if (qd + 2 * kd > row) row = qd + 2 * kd; /* a batch's decode rows of q|k|v and gate|up */
+  if (2 * ff > row) row = 2 * ff;
+  uint64_t r = (uint64_t)(rows > 0 ? rows : 1);
+  if (r * row * 4 > lim) r = lim / (row * 4);
+  if (r * V * 4 > lbytes) r = lbytes / (V * 4);
+  if (r == 0) /* dp_rt_session_create refuses such a model first */
+    return dp_error(DP_ERR_UNSUPPORTED, "a decode row of %llu floats does not fit the storage binding limit %llu",
+                    (unsigned long long)row, (unsigned long long)lim);
+  dp_rt_session *s = dp_calloc(1, sizeof *s);
+  if (!s) return DP_ERR_NOMEM;
+  s->m = m, s->chunk = (int)r, s->lrows = (int)r, s->pending = -1;
+  dp_status st = alloc_acts(s, r, r);
+  for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
+  if (st) { dp_rt_session_free(s); return st; }
+  *out = s;
+  return DP_OK;
+}
+
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out) {
   *out = NULL;
   const dp_plan *p = m->plan;
@@ -62,7 +110,6 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   uint64_t lbytes = LOGITS_BYTES < lim ? LOGITS_BYTES : lim;
   uint64_t lr = lbytes / (V * 4);
   s->lrows = (int)(lr < 1 ? 1 : lr > (uint64_t)chunk ? (uint64_t)chunk : lr);
-  uint64_t C = (uint64_t)chunk;
   dp_status st = DP_OK;
   if (!(s->kc = dp_calloc((size_t)p->n_layers, sizeof *s->kc)) || !(s->vc = dp_calloc((size_t)p->n_layers, sizeof *s->vc)) ||
       !(s->cap = dp_calloc((size_t)p->n_layers, sizeof *s->cap)))
@@ -81,26 +128,13 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
     if (!st) st = buf(s, cap * kd * 4, "k-cache", &s->kc[i]);
     if (!st) st = buf(s, cap * kd * 4, "v-cache", &s->vc[i]);
   }
-  if (!st) st = buf(s, C * d * 4, "x", &s->x);
-  if (!st) st = buf(s, C * d * 4, "h", &s->h);
-  if (!st) st = buf(s, C * qd * 4, "q", &s->q);
-  if (!st) st = buf(s, C * kd * 4, "k", &s->k);
-  if (!st) st = buf(s, C * kd * 4, "v", &s->v);
-  if (!st) st = buf(s, C * qd * 4, "att", &s->att);
-  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "gate", &s->gate);
-  if (!st) st = buf(s, C * (uint64_t)p->d_ff * 4, "up", &s->up);
-  if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
-  if (!st) st = buf(s, qd * 4 + 2 * kd * 4, "qkv1", &s->qkv1);
-  if (!st) st = buf(s, 2 * (uint64_t)p->d_ff * 4, "gu1", &s->gu1);
-  if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
-  if (!st) st = buf(s, C * 4, "ids", &s->ids);
+  if (!st) st = alloc_acts(s, (uint64_t)chunk, 1);
   if (!st) st = buf(s, 4, "cur-id", &s->cur_id);
-  if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
   if (!st) st = buf(s, ((uint64_t)ctx + (uint64_t)steps + 1) * 4, "hist", &s->hist);
   if (!st) st = buf(s, V * 4, "sample-work", &s->work);
   if (!st) st = buf(s, (uint64_t)steps * 4, "out-ids", &s->out_ids);
-  if (!st) st = buf(s, C * 4, "targets", &s->targets);
-  if (!st) st = buf(s, C * 4, "nll", &s->nll);
+  if (!st) st = buf(s, (uint64_t)chunk * 4, "targets", &s->targets);
+  if (!st) st = buf(s, (uint64_t)chunk * 4, "nll", &s->nll);
   for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
   if (st) { dp_rt_session_free(s); return st; }
   *out = s;

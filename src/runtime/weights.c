@@ -412,6 +412,7 @@ void dp_rt_load_free(dp_rt_loader *u) {
 
 void dp_rt_model_free(dp_rt_model *m) {
   if (!m) return;
+  dp_rt_batch_free(m->batch);
   for (size_t i = 0; i < m->n_owned; i++) dp_gpu_buffer_free(m->owned[i]);
   dp_free(m->owned);
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
