@@ -3,8 +3,10 @@
  * 8-token prompt, all started, then stepped together (one forward pass with B rows, one
  * submit and one read-back per token) until each has generated N tokens (greedy, EOS
  * ignored). Timed from the first batched step after every prefill completed to the last
- * token: aggregate tok/s = B * N / time; median of R runs after one warm-up. For reference,
- * the single-session path (dp_generate_ids: 8 decode steps per submit) on one session.
+ * token: aggregate tok/s = B * N / time, and per second of the process's CPU time (lavapipe's
+ * threads included: steadier on a shared machine); median of R runs after one warm-up. For
+ * reference, the single-session path (dp_generate_ids: 8 decode steps per submit; its CPU
+ * figure includes the 8-token prefill) on one session.
  * Usage: bench_batch [MODEL [N [R [B,B,...]]]]  (defaults: ../shared/models/doppler-tiny, 64,
  * 3, 1,4,16); the adapter from $DOPPLER_ADAPTER. Figures: notes/performance.md. */
 #include <stdio.h>
@@ -23,6 +25,11 @@ static double now(void) {
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
+static double cpu_now(void) { /* the process's CPU time: lavapipe's worker threads count too */
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
 static int cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -32,8 +39,8 @@ static void die(const char *what) {
   exit(1);
 }
 
-/* One run: B sessions, N tokens each; returns aggregate decode tok/s. */
-static double run_batch(dp_session **ss, int B, int N, const dp_generate_options *o, double *mean_rows) {
+/* One run: B sessions, N tokens each; returns aggregate decode tok/s (*cpu_ts: per CPU second). */
+static double run_batch(dp_session **ss, int B, int N, const dp_generate_options *o, double *mean_rows, double *cpu_ts) {
   dp_gen *g[MAXB], *ready[MAXB];
   dp_status st[MAXB];
   for (int i = 0; i < B; i++) {
@@ -44,7 +51,7 @@ static double run_batch(dp_session **ss, int B, int N, const dp_generate_options
   }
   for (int i = 0; i < B; i++)
     if (dp_gen_wait(g[i])) die("prefill");
-  double t0 = now(), rows_sum = 0;
+  double t0 = now(), c0 = cpu_now(), rows_sum = 0;
   int steps = 0;
   for (;;) {
     int k = 0;
@@ -59,6 +66,7 @@ static double run_batch(dp_session **ss, int B, int N, const dp_generate_options
     rows_sum += (double)rows, steps += rows > 0;
   }
   double t = now() - t0;
+  *cpu_ts = (double)B * N / (cpu_now() - c0);
   for (int i = 0; i < B; i++) {
     dp_generate_stats s;
     if (dp_gen_finish(g[i], &s) || s.n_generated != N) die("finish");
@@ -96,29 +104,33 @@ int main(int argc, char **argv) {
     if (dp_session_create(m, &so, &ss[i])) die("session");
   dp_generate_options o = dp_generate_defaults();
   o.max_tokens = N, o.sampling.temperature = 0, o.ignore_eos = 1;
-  double ts[16];
+  double ts[16], cs[16];
   { /* the single-session path for reference: 8 decode steps per submit */
     int32_t prompt[8] = {5, 22, 39, 56, 73, 90, 107, 124};
     for (int r = 0; r <= R; r++) {
       dp_generate_stats s;
       dp_session_reset(ss[0]);
+      double c0 = cpu_now();
       if (dp_generate_ids(ss[0], prompt, 8, &o, NULL, NULL, &s)) die("generate");
-      if (r) ts[r - 1] = s.n_generated / (s.decode_ms / 1e3);
+      if (r) ts[r - 1] = s.n_generated / (s.decode_ms / 1e3), cs[r - 1] = s.n_generated / (cpu_now() - c0);
     }
     qsort(ts, (size_t)R, sizeof *ts, cmp);
-    printf("| %-34s | %9s | %10s |\n| %-34s | --------: | ---------: |\n", "test", "rows/step", "tok/s", "---");
-    printf("| %-34s | %9d | %10.1f |\n", "dp_generate alone (8 steps/submit)", 1, ts[R / 2]);
+    qsort(cs, (size_t)R, sizeof *cs, cmp);
+    printf("| %-34s | %9s | %10s | %10s |\n| %-34s | --------: | ---------: | ---------: |\n", "test", "rows/step", "tok/s",
+           "tok/cpu-s", "---");
+    printf("| %-34s | %9d | %10.1f | %10.1f |\n", "dp_generate alone (8 steps/submit)", 1, ts[R / 2], cs[R / 2]);
   }
   for (int b = 0; b < nb; b++) {
     double rows = 0;
     for (int r = 0; r <= R; r++) {
-      double t = run_batch(ss, bs[b], N, &o, &rows);
-      if (r) ts[r - 1] = t;
+      double c, t = run_batch(ss, bs[b], N, &o, &rows, &c);
+      if (r) ts[r - 1] = t, cs[r - 1] = c;
     }
     qsort(ts, (size_t)R, sizeof *ts, cmp);
+    qsort(cs, (size_t)R, sizeof *cs, cmp);
     char name[64];
     snprintf(name, sizeof name, "dp_gen_resume_batch, batch %d", bs[b]);
-    printf("| %-34s | %9.1f | %10.1f |\n", name, rows, ts[R / 2]);
+    printf("| %-34s | %9.1f | %10.1f | %10.1f |\n", name, rows, ts[R / 2], cs[R / 2]);
   }
   for (int i = 0; i < maxb; i++) dp_session_free(ss[i]);
   free(ss);

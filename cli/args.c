@@ -265,6 +265,19 @@ int cli_precision_opt(const char *cmd, const char *flag, const char *value, void
 void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo) {
   lo->q4k_matmul = o->q4k;
   lo->compute_precision = o->prec ? o->prec : o->prec_implied;
+  lo->expert_budget_n = o->expert_n;
+  lo->expert_budget_bytes = o->expert_bytes;
+}
+
+int cli_expert_budget_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_overrides *o = dst;
+  if (dp_parse_expert_budget(value, &o->expert_n, &o->expert_bytes)) return cli_usage_error(cmd, "%s: %s", flag, dp_error_message());
+  return 0;
+}
+
+int cli_check_budget(const char *cmd, const cli_overrides *o, dp_status st) {
+  if (st != DP_ERR_INVALID_ARG || (!o->expert_n && !o->expert_bytes)) return 0;
+  return cli_usage_error(cmd, "%s", dp_error_message());
 }
 
 void cli_print_overrides(const char *cmd, const dp_model *m) {
@@ -272,6 +285,13 @@ void cli_print_overrides(const char *cmd, const dp_model *m) {
   if (dp_model_get_info(m, &mi)) return;
   fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s)\n", cmd, mi.q4k_matmul, mi.q4k_matmul_from,
           mi.compute_precision, mi.compute_precision_from);
+  dp_expert_stats es;
+  if (dp_model_expert_stats(m, &es) || !es.moe) return;
+  char b[64] = "";
+  if (es.budget_bytes) snprintf(b, sizeof b, "%llu bytes = ", (unsigned long long)es.budget_bytes);
+  fprintf(stderr, "doppler %s: experts: budget %s%d of %d per layer%s, hits %llu, misses %llu, paged %llu bytes\n", cmd, b, es.slots,
+          es.n_experts, es.paged ? " (paged)" : " (all resident, routing on the GPU)", (unsigned long long)es.hits,
+          (unsigned long long)es.misses, (unsigned long long)es.paged_bytes);
 }
 
 static int print_kernel(void *user, const char *name, const char *op, uint64_t n) {

@@ -388,7 +388,7 @@ int cmd_bench(int argc, char **argv) {
   int n_pp = 1, n_tg = 1, n_dd = 0, n_steps = 1, reps = 5, layers = 0, json = 0, profile = 0, have_ceil = 0;
   dp_bench_ceilings ceil = {0, 0};
   cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   int rc = 0, verbose = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -468,7 +468,7 @@ int cmd_bench(int argc, char **argv) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_model_info mi;

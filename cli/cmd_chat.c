@@ -91,7 +91,7 @@ static void usage(FILE *f) {
              "  --ctx N              context length (default: the model's, at most 4096)\n"
              "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --kernel NAME=FILE   replace kernel variant NAME (`doppler bench kernels --list`) by the WGSL module in FILE\n"
-             CLI_OVERRIDE_HELP
+             CLI_OVERRIDE_HELP CLI_EXPERT_HELP
              "Type a message and Enter; /reset starts over, /exit (or end of input) quits.\n",
           cli_gen_help());
 }
@@ -103,7 +103,7 @@ int cmd_chat(int argc, char **argv) {
   cli_gen_init(&g, 256);
   cli_opt gen[CLI_GEN_OPTS];
   cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   const cli_opt opts[] = {
     {"--system", NULL, CLI_STR, &system_msg, 0, 0, 0, NULL},
     {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
@@ -111,6 +111,7 @@ int cmd_chat(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
   };
   cli_spec sp = {"chat", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
@@ -119,12 +120,13 @@ int cmd_chat(int argc, char **argv) {
   if (g.n_predict == 0) return cli_usage_error("chat", "-n: 0 would generate no reply (-1 = until the end)");
   const dp_generate_options o = g.o;
   if (!(model = cli_model_or_default("chat", model))) return 1;
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   dp_session_options so = {ctx, 0};
   dp_status st = dp_model_load(model, &lo, &m);
+  if (st && (rc = cli_check_budget("chat", &ov, st))) return rc;
   if (!st && (rc = cli_check_ctx("chat", m, ctx, 0))) {
     dp_model_free(m);
     return rc;

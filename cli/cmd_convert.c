@@ -100,7 +100,7 @@ static void catch_signals(const char *out) {
 }
 
 static void convert_usage(FILE *f) {
-  fprintf(f, "usage: doppler convert SRC OUT [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m] [--shard-size BYTES]\n"
+  fprintf(f, "usage: doppler convert SRC OUT [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m|mxfp4] [--shard-size BYTES]\n"
              "  SRC: HF directory, .gguf file or RDRR directory (or a file inside a model directory);\n"
              "  OUT: RDRR directory, or a .gguf file. --quant is case-insensitive (Q4_K_M = q4_k_m).\n"
              "  Without --quant, stored types are kept (MXFP4 always stays MXFP4, 1-D tensors become f32).\n"
@@ -109,7 +109,7 @@ static void convert_usage(FILE *f) {
 
 /* --quant: one of the known types, any case; stored lower-case (the names dp_convert takes). */
 int cli_parse_quant(const char *cmd, const char *flag, const char *v, void *dst) {
-  static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_k", "q6_k", "q4_k_m"};
+  static const char *const names[] = {"f32", "f16", "bf16", "q8_0", "q4_k", "q6_k", "q4_k_m", "mxfp4"};
   static char lower[8];
   size_t n = strlen(v);
   for (size_t i = 0; n < sizeof lower && i <= n; i++) lower[i] = (char)tolower((unsigned char)v[i]);
@@ -118,7 +118,7 @@ int cli_parse_quant(const char *cmd, const char *flag, const char *v, void *dst)
       *(const char **)dst = names[k];
       return 0;
     }
-  return cli_usage_error(cmd, "%s: unknown type '%s' (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", flag, v);
+  return cli_usage_error(cmd, "%s: unknown type '%s' (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m, mxfp4)", flag, v);
 }
 
 void cli_convert_progress(void *ctx, const dp_convert_progress *p) {

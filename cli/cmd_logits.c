@@ -74,11 +74,11 @@ static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N,
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME] [--kernel NAME=FILE]\n"
-             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--verbose]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--expert-budget N|SIZE] [--verbose]\n"
              "Writes logits F32 [T,V] for the ids as given (no BOS added); with --decode N also the greedy\n"
              "continuation gen_ids I32 [N] (end-of-sequence never chosen) and gen_logits F32 [N,V].\n"
              "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n"
-             CLI_OVERRIDE_HELP
+             CLI_OVERRIDE_HELP CLI_EXPERT_HELP
              "  --verbose            the Q4_K matmul and compute precision in force (and why), the kernel variants run\n");
 }
 
@@ -86,7 +86,7 @@ int cmd_logits(int argc, char **argv) {
   const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
   int N = 0, cpu = 0, npos = 0;
   cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   int verbose = 0;
   const cli_opt opts[] = {
     {"--ids", NULL, CLI_STR, &ids_arg, 0, 0, 0, NULL},
@@ -96,6 +96,7 @@ int cmd_logits(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
     {"--cpu", NULL, CLI_BOOL, &cpu, 0, 0, 0, NULL},
   };
@@ -115,10 +116,11 @@ int cmd_logits(int argc, char **argv) {
   dp_status st = DP_OK;
   dp_model_info mi;
   if (!cpu) {
-    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
     cli_overrides_apply(&ov, &lo);
     dp_session_options so = {0, 0};
     st = dp_model_load(model, &lo, &m);
+    if (st && (rc = cli_check_budget("logits", &ov, st))) goto done;
     if (!st) st = dp_model_get_info(m, &mi);
     if (!st) V = mi.vocab_size;
     if (!st) st = dp_session_create(m, &so, &s);

@@ -93,12 +93,12 @@ static dp_status read_ids(const char *path, stream *out) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--kernel NAME=FILE]\n"
-             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--quiet]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--expert-budget N|SIZE] [--quiet]\n"
              "Documents are split on blank lines and joined as [BOS] doc [EOS] ...; windows of ctx predictions,\n"
              "each scored from an empty cache. --windows N scores only the first N windows (0 = all).\n"
              "stdout: only the last line `perplexity: X.XXXX`. stderr: progress (windows, running value, ETA)\n"
              "on a terminal, else one summary line at the end; --quiet: neither.\n"
-             CLI_OVERRIDE_HELP);
+             CLI_OVERRIDE_HELP CLI_EXPERT_HELP);
 }
 
 /* Progress on stderr: redrawn in place on a terminal, nothing until the summary otherwise. */
@@ -113,7 +113,7 @@ int cmd_perplexity(int argc, char **argv) {
   const char *model = NULL, *file = NULL, *ids_file = NULL, *adapter = NULL;
   int ctx = 256, max_windows = 0, quiet = 0, npos = 0;
   cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   const cli_opt opts[] = {
     {"--file", "-f", CLI_STR, &file, 0, 0, 0, NULL},
     {"--ids", NULL, CLI_STR, &ids_file, 0, 0, 0, NULL},
@@ -123,6 +123,7 @@ int cmd_perplexity(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--quiet", NULL, CLI_BOOL, &quiet, 0, 0, 0, NULL},
   };
   cli_spec sp = {"perplexity", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
@@ -130,13 +131,14 @@ int cmd_perplexity(int argc, char **argv) {
   if (rc >= 0) return rc;
   if (!model) return cli_usage_error("perplexity", "MODEL is required");
   if (!file == !ids_file) return cli_usage_error("perplexity", "one of --file and --ids is required");
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   stream S = {0};
   double *nll = NULL;
   dp_status st = dp_model_load(model, &lo, &m);
+  if (st && (rc = cli_check_budget("perplexity", &ov, st))) return rc;
   if (!st && (rc = cli_check_ctx("perplexity", m, ctx, 1))) {
     dp_model_free(m);
     return rc;

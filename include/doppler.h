@@ -52,7 +52,28 @@ typedef struct dp_load_options {
    * shader-f16: without it f32, with a one-line warning). */
   int q4k_matmul;
   int compute_precision;
+  /* Mixture-of-experts residency (docs/runtime.md, "Expert residency"); both 0 = every expert
+   * on the GPU. expert_budget_n: at most N experts of each MoE layer resident at once (N >=
+   * the model's top-k); expert_budget_bytes: a byte budget over all experts. Experts are then
+   * paged in from the model file (kept open) as the router picks them, LRU eviction; results
+   * are identical. A budget below top-k experts per layer fails the load with
+   * DP_ERR_INVALID_ARG. Dense models ignore both. */
+  int expert_budget_n;
+  uint64_t expert_budget_bytes;
 } dp_load_options;
+/* "--expert-budget" values: a count ("4": experts per MoE layer) or a size with a unit K, M, G
+ * or T (binary: "64M", "2G"; "B" for plain bytes): sets exactly one of *n, *bytes (the other 0).
+ * DP_ERR_INVALID_ARG with the reason otherwise. */
+dp_status dp_parse_expert_budget(const char *s, int *n, uint64_t *bytes);
+/* Expert residency of a loaded model: slots per MoE layer, whether paged, and counters since
+ * load (hits: chosen experts already resident; misses: paged in; paged_bytes: bytes read). */
+typedef struct dp_expert_stats {
+  int moe;                   /* the model has MoE layers */
+  int slots, n_experts, paged;
+  uint64_t budget_bytes;     /* as asked (0 = by count or none) */
+  uint64_t hits, misses, paged_bytes;
+} dp_expert_stats;
+dp_status dp_model_expert_stats(const dp_model *m, dp_expert_stats *out);
 enum { DP_Q4K_AUTO = 0, DP_Q4K_FUSED = 1, DP_Q4K_DEQUANT = 2 };
 enum { DP_PRECISION_AUTO = 0, DP_PRECISION_F32 = 1, DP_PRECISION_F16 = 2 };
 /* The values as the CLI and manifests write them: "fused" (alias "fused_q4k"), "dequant"

@@ -293,5 +293,20 @@ sys.exit(0 if err <= 1e-4 else 1)
 PY
 err=$($D bench $Q -p 0 -n 4 -r 1 --q4k-matmul dequant --verbose 2>&1 >/dev/null) && [[ $err == *"doppler bench: q4k-matmul dequant (flag)"* ]] && ok || no "bench --q4k-matmul: '$err'"
 rm -rf "$tmpo"
+# --expert-budget (MoE): below top-k and a bad unit are usage errors on every command that takes it;
+# a quarter of the experts gives the resident logits, and --verbose names the budget and counters
+M=$S/fixtures/golden/mixtral; tmpe=$(mktemp -d)
+for c in "run $M -p x -n 1" "chat $M" "logits $M --ids 1 --out $tmpe/x.st" "perplexity $M --file README.md --quiet"; do
+  cmd=${c%% *}
+  for fv in "--expert-budget 1" "--expert-budget 5X"; do
+    err=$($D $c $fv --adapter lavapipe 2>&1 >/dev/null </dev/null); rc=$?
+    [ $rc -eq 2 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == "doppler $cmd: "*"expert-budget"* ]] && ok || no "$cmd $fv: rc=$rc '$err'"
+  done
+done
+E="logits $M --ids 3,1,4,1,5,9,2,6,5,3,5,8,9,7,9 --decode 4 --adapter lavapipe"
+$D $E --out "$tmpe/full.st" 2>/dev/null && err=$($D $E --out "$tmpe/b.st" --expert-budget 2 --verbose 2>&1 >/dev/null) && \
+  [[ $err == *"experts: budget 2 of 8 per layer (paged), hits "*", misses "*", paged "*" bytes"* ]] && cmp -s "$tmpe/full.st" "$tmpe/b.st" && \
+  ok || no "--expert-budget 2: '$err' $(cmp "$tmpe/full.st" "$tmpe/b.st" 2>&1)"
+rm -rf "$tmpe"
 echo "cli_smoke: $n passed, $bad failed"
 [ $bad -eq 0 ]

@@ -26,7 +26,7 @@ echo "wasm-check: $n files compiled for wasm32-wasi"
 # (weights.c, api/load.c) and the browser's exports (web/engine/exports.c) are resumable too.
 # tests/gpu_resumable.c and tests/gpu_load_steps.c check the same at run time with the device
 # layer's wait counter.
-core=(src/runtime/generate.c src/runtime/forward.c src/runtime/sampler.c src/runtime/weights.c src/api/generate.c
+core=(src/runtime/generate.c src/runtime/batch.c src/runtime/forward.c src/runtime/sampler.c src/runtime/weights.c src/api/generate.c src/api/batch.c
       src/api/load.c src/kernels/*.c web/engine/exports.c)
 if hits=$(grep -nE '\bdp_gpu_(read_wait|buffer_read|finish)\b' "${core[@]}"); then
   echo "wasm-check: blocking GPU waits in the generation core:"; echo "$hits"; exit 1

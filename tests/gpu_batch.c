@@ -19,9 +19,9 @@
  *   q|k|v and logits not 256-byte aligned: the copy paths; K % 8 != 0: no textures), gemma3
  *   with a sliding window, sandwich norms and softcaps;
  * * argument errors: NULL, an empty batch, a generation twice.
- * Bounded: ~45-60 s on lavapipe, ~55-70 s on SwiftShader on the 2-core machine under a load
- * average of 10 (~20 s SwiftShader when idle); each model's batched run stops after 90 s, the
- * test fails past 240 s. */
+ * Bounded: on the 2-core machine under a load average of 12, with the pipelines in Mesa's
+ * shader cache ~45-70 s on lavapipe and SwiftShader; compiling them (first run) up to ~200 s;
+ * ~20 s on an idle machine. Each model's batched run stops after 90 s; fails past 400 s. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -311,11 +311,11 @@ int main(void) {
   printf("seed %llu\n", (unsigned long long)dp_test_seed());
   test_rows();
   printf("kernels: %.1f s\n", now_s() - t0);
-  test_sessions("doppler-tiny", dp_test_shared("models/doppler-tiny"), 0, NS, 40, now_s());
+  test_sessions("doppler-tiny", dp_test_shared("models/doppler-tiny"), 0, NS, 28, now_s());
   test_sessions("doppler-tiny, gpu kernels", dp_test_shared("models/doppler-tiny"), 1, 6, 12, now_s());
   test_synth();
   double el = now_s() - t0;
   printf("total %.1f s\n", el);
-  CHECK(el < 240, "took %.0f s (bound 240 s)", el);
+  CHECK(el < 400, "took %.0f s (bound 400 s)", el);
   return dp_test_summary("gpu_batch");
 }

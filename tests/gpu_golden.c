@@ -1,5 +1,5 @@
 /* gpu_golden.c -- the HF golden fixtures (../shared/fixtures/golden/) through the GPU runtime:
- * llama3, llama2, mistral, qwen3, gemma3. For each: the prompt's logits at every position
+ * llama3, llama2, mistral, qwen3, gemma3, mixtral, gptoss (MoE: routing on the GPU). For each: the prompt's logits at every position
  * (one prefill pass) and the greedy continuation of 24 tokens through the KV cache with EOS
  * never chosen -- ids compared by the README rule (a different choice is accepted only where
  * the reference's top-2 margin is below 1e-3 * max(1, |top|), and the comparison stops there),
@@ -7,7 +7,9 @@
  * The ids are also produced by the batched decode loop (8 steps per submit, no logits read
  * back) and must equal the step-by-step ones. A third pass uses small prefill chunks (8
  * tokens) so the prompt takes several passes and sliding-window layers (mistral 16, gemma3 8)
- * run on ring caches smaller than the sequence. Runs on lavapipe and SwiftShader in CI. */
+ * run on ring caches smaller than the sequence. MoE models also run with the GPU kernel family
+ * (on CPU adapters the CPU family is the default): the tiled prefill over pairs grouped by
+ * expert and the workgroup GEMVs. Runs on lavapipe and SwiftShader in CI. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +95,19 @@ static void golden(const char *arch) {
       CHECK(!memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: chunked/ring greedy ids differ", arch);
     }
     dp_rt_session_free(rs);
+    if (m->rt->plan->n_experts) { /* MoE: the GPU kernel family too (tiled prefill over pairs grouped by expert) */
+      dp_ops_set_cpu_kernels(m->rt->ops, 0);
+      dp_session_reset(s);
+      memset(logits, 0xff, (size_t)T * (size_t)V * sizeof *logits);
+      st = dp_session_eval(s, in, (size_t)T, logits);
+      if (!st) st = dp_session_greedy(s, (size_t)N, gen2, NULL);
+      CHECK(!st, "%s: gpu kernel family: %s", arch, dp_error_message());
+      double e4 = st ? 1 : dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
+      printf("%-8s gpu kernel family: prefill rel %.2e\n", arch, e4);
+      CHECK(e4 <= 1e-4, "%s: gpu kernel family prefill rel err %.3e", arch, e4);
+      CHECK(!st && !memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: gpu kernel family greedy ids differ", arch);
+      dp_ops_set_cpu_kernels(m->rt->ops, !strcmp(dp_gpu_get_info(m->rt->gpu)->adapter_type, "cpu"));
+    }
   }
   dp_free(logits);
   dp_free(gl);
@@ -102,7 +117,7 @@ static void golden(const char *arch) {
 }
 
 int main(int argc, char **argv) {
-  const char *archs[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3"};
+  const char *archs[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gptoss"};
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (argc < 2 || !strcmp(argv[1], archs[i])) golden(archs[i]);
   return dp_test_summary("gpu_golden");

@@ -36,11 +36,6 @@ struct dp_session {
 /* generate.c: the read-back a dp_gen waits for (NULL when none), for native.c's wait. */
 dp_gpu_readback *dp_gen_readback(const dp_gen *g);
 dp_gpu *dp_gen_gpu(const dp_gen *g);
-/* model.c: the read-back a dp_logits waits for, for native.c's wait. */
-dp_gpu_readback *dp_logits_readback(const dp_logits *r);
-dp_gpu *dp_logits_gpu(const dp_logits *r);
-/* load.c: the device a dp_load uploads to, for native.c's drain. */
-dp_gpu *dp_load_gpu(const dp_load *l);
 /* generate.c, for batch.c: dp_gen_resume in halves. Collect: take the completed read-back and
  * deliver its tokens; *more = 1 when g continues (then its runtime generation dp_gen_rt awaits
  * its next step: dp_rt_gen_submit alone, or a dp_rt_batch_step), else returns what
@@ -50,4 +45,9 @@ dp_status dp_gen_collect(dp_gen *g, int *more);
 dp_status dp_gen_fail(dp_gen *g, dp_status st);
 dp_rt_gen *dp_gen_rt(const dp_gen *g);   /* NULL once ended */
 dp_model *dp_gen_model(const dp_gen *g);
+/* model.c: the read-back a dp_logits waits for, for native.c's wait. */
+dp_gpu_readback *dp_logits_readback(const dp_logits *r);
+dp_gpu *dp_logits_gpu(const dp_logits *r);
+/* load.c: the device a dp_load uploads to, for native.c's drain. */
+dp_gpu *dp_load_gpu(const dp_load *l);
 #endif

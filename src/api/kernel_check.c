@@ -90,7 +90,7 @@ static void compare(chk *c, const char *what, dp_view v, const float *ref, size_
     c->st = dp_error(DP_ERR_GPU, "%s differs from the CPU reference: ||out - ref|| / ||ref|| = %.3g > %.0e", what, rel, tol);
 }
 
-static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
+static void matmul(chk *c, dp_dtype t, int M, int K, int tex, uint32_t flags) {
   int N = 37;
   size_t rb = dp_dtype_row_bytes(t, K);
   float *w = randn(c, (size_t)N * K, 0.5f), *wd = host(c, (size_t)N * K), *x = randn(c, (size_t)M * K, 1);
@@ -106,11 +106,11 @@ static void matmul(chk *c, dp_dtype t, int M, int K, int tex) {
     run(c, dp_wtex_create(c->o, t, N, K, "kernel-check", &wt));
     if (!c->st && !wt) c->st = dp_error(DP_ERR_UNSUPPORTED, "no weight texture on this adapter");
     if (!c->st) run(c, dp_wtex_write(c->o, wt, 0, N, wq));
-    if (!c->st) run(c, dp_op_matmul_tex(c->o, vy, vx, wt, 0, N, vb, M, NULL, 0));
+    if (!c->st) run(c, dp_op_matmul_tex(c->o, vy, vx, wt, 0, N, vb, M, NULL, flags));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
     dp_wtex_free(wt);
   } else if (!c->st) {
-    run(c, dp_op_matmul(c->o, vy, vx, vw, t, vb, M, N, K, 0));
+    run(c, dp_op_matmul(c->o, vy, vx, vw, t, vb, M, N, K, flags));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
   }
   dp_free(wq);
@@ -250,6 +250,70 @@ static void sampler(chk *c, const char *op) {
   }
 }
 
+/* moe_route (5 tokens, 11 experts, top 3: ids exact), moe_group (exact), moe_matmul of weight
+ * type t (3 tokens x top 2 over 5 experts in slots permuted by the map, 3 slots per buffer: two
+ * dispatches, biases; moe_tiled through moe_group), moe_combine (accumulating) */
+static void moe(chk *c, const char *op, dp_dtype t, int K, int tiled) {
+  if (!strcmp(op, "moe_route")) {
+    enum { T = 5, E = 11, k = 3 };
+    float *l = randn(c, T * E, 2), *rw = host(c, T * k);
+    uint32_t rid[T * k], got[T * k];
+    if (c->st) return;
+    l[2] = l[7]; /* a tie: the lower index first */
+    dp_ref_moe_route(rid, rw, l, T, E, k);
+    dp_view vl = buf(c, l, T * E * 4), vi = buf(c, NULL, T * k * 4), vw = buf(c, NULL, T * k * 4);
+    if (!c->st) run(c, dp_op_moe_route(c->o, vi, vw, vl, T, E, k));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vi.buf, 0, got, sizeof got));
+    for (int i = 0; i < T * k && !c->st; i++)
+      if (got[i] != rid[i]) c->st = dp_error(DP_ERR_GPU, "pair %d: expert %u, the CPU reference %u", i, got[i], rid[i]);
+    compare(c, "weights", vw, rw, T * k, 1e-5);
+    return;
+  }
+  if (!strcmp(op, "moe_group")) { /* the grouping exactly, then moe_tiled over it checks its use */
+    enum { R = 9, E = 4 };
+    uint32_t ids[R] = {3, 0, 3, 1, 0, 3, 1, 1, 0}, want[E + 1 + R] = {0, 3, 6, 6, 9, 1, 4, 8, 3, 6, 7, 0, 2, 5}, got[E + 1 + R];
+    dp_view vi = buf(c, ids, sizeof ids), vg = buf(c, NULL, sizeof got);
+    if (!c->st) run(c, dp_op_moe_group(c->o, vg, vi, R, E));
+    if (!c->st) run(c, dp_gpu_buffer_read(c->g, vg.buf, 0, got, sizeof got));
+    for (int i = 0; i < E + 1 + R && !c->st; i++)
+      if (got[i] != want[i]) c->st = dp_error(DP_ERR_GPU, "groups[%d] = %u, expected %u", i, got[i], want[i]);
+    return;
+  }
+  if (!strcmp(op, "moe_combine")) {
+    enum { T = 3, D = 37, k = 2 };
+    float *y = randn(c, T * k * D, 1), *w = randn(c, T * k, 1), *x = randn(c, T * D, 1), *ref = host(c, T * D);
+    if (c->st) return;
+    memcpy(ref, x, T * D * 4);
+    dp_ref_moe_combine(ref, y, w, T, D, k, 1);
+    dp_view vy = buf(c, y, T * k * D * 4), vw = buf(c, w, T * k * 4), vx = buf(c, x, T * D * 4);
+    if (!c->st) run(c, dp_op_moe_combine(c->o, vx, vy, vw, T, D, k, DP_MM_ACCUM));
+    compare(c, "x", vx, ref, T * D, 1e-5);
+    return;
+  }
+  enum { T = 3, k = 2, E = 5, N = 37, R = T * k, PER = 3 };
+  size_t rb = dp_dtype_row_bytes(t, K), stride = (N * rb + 3) & ~(size_t)3;
+  float *w = randn(c, (size_t)E * N * K, 0.5f), *wd = host(c, (size_t)E * N * K), *x = randn(c, (size_t)T * K, 1);
+  float *bias = randn(c, E * N, 1), *ref = host(c, (size_t)R * N);
+  uint8_t *slots = dp_calloc(E, stride + 4);
+  uint32_t ids[R] = {4, 1, 0, 4, 2, 3}, map[E] = {2, 4, 0, 3, 1}; /* slot of expert e */
+  if (c->st || !slots) { dp_free(slots); if (!c->st) c->st = DP_ERR_NOMEM; return; }
+  for (int e = 0; e < E && !c->st; e++) {
+    run(c, dp_quantize(t, w + (size_t)e * N * K, slots + map[e] * stride, (uint64_t)N * K));
+    run(c, dp_ref_dequant_rows(t, slots + map[e] * stride, N, K, wd + (size_t)e * N * K));
+  }
+  if (!c->st) dp_ref_moe_matmul(ref, x, ids, wd, bias, R, N, K, k);
+  dp_view b0 = buf(c, slots, PER * stride), b1 = buf(c, slots + PER * stride, (E - PER) * stride);
+  dp_view vm = buf(c, map, sizeof map), vb = buf(c, bias, E * N * 4), vi = buf(c, ids, sizeof ids);
+  dp_view vx = buf(c, x, (size_t)T * K * 4), vy = buf(c, NULL, (size_t)R * N * 4);
+  dp_gpu_buffer *bufs[2] = {b0.buf, b1.buf};
+  dp_moe_bank bank = {t, N, (uint32_t)K, E, (uint32_t)stride, E, PER, bufs, vm, vb};
+  dp_view vg = {NULL, 0};
+  if (tiled) { vg = buf(c, NULL, (E + 1 + R) * 4); if (!c->st) run(c, dp_op_moe_group(c->o, vg, vi, R, E)); }
+  if (!c->st) run(c, dp_op_moe_matmul(c->o, vy, vx, vi, vg, &bank, R, k));
+  compare(c, "y", vy, ref, (size_t)R * N, 1e-5);
+  dp_free(slots);
+}
+
 static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
 /* weight type of a typed entry ("matmul_gemv_q4_k" -> Q4_K); F16 for the others */
@@ -276,13 +340,15 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   /* K: whole blocks; for F32/F16/BF16 not a multiple of 8 (that would pick the 16-byte loads) */
   int K = t == DP_Q4_K || t == DP_Q6_K ? 256 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 36;
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
-                                starts(n, "attention_sg8"));
+                                starts(n, "attention_sg8") || starts(n, "moe_rows"));
   dp_ops_set_subgroups(o, !starts(n, "matmul_rows_mm_") || starts(n, "matmul_rows_mm_sg"));
-  if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0);
-  else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0);
+  if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
+  else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))
-    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, strstr(n, "mm4") ? 9 : 1, 64, starts(n, "matmul_tex"));
+    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, strstr(n, "mm4") ? 9 : 1, 64, starts(n, "matmul_tex"), 0);
+  else if (!strcmp(n, "matmul_v4_mv8x4") || !strcmp(n, "matmul_tex_mv8x4")) /* 2 blocks of 4 rows and 1 more */
+    for (dp_dtype w = DP_F32; w <= DP_BF16; w++) matmul(&c, w, 9, 64, starts(n, "matmul_tex"), DP_MM_ROWS);
   else if (starts(n, "embed_")) embed(&c, t);
   else if (!strcmp(e.op, "rmsnorm") || !strcmp(e.op, "softmax") || !strcmp(e.op, "glu") || !strcmp(e.op, "add") ||
            !strcmp(e.op, "argmax"))
@@ -291,6 +357,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(n, "attention")) attention(&c, 80);
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64);
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
+  else if (starts(e.op, "moe_")) moe(&c, e.op, t, K, starts(n, "moe_tiled"));
   else c.st = dp_error(DP_ERR_UNSUPPORTED, "%s (op %s): no check for this variant in src/api/kernel_check.c", n, e.op);
   if (!c.st && dp_ops_variant_runs(o, i) == runs0)
     c.st = dp_error(DP_ERR_INVALID_ARG, "%s: its op picked another variant (condition: %s)", n, e.condition);

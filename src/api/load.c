@@ -50,6 +50,9 @@ static dp_status start_weights(dp_load *l) {
   l->phase = PH_WEIGHTS;
   dp_status st = dp_api_resolve_overrides(l->opt, l->mf, dp_gpu_get_info(l->m->gpu), &l->m->ov);
   dp_rt_load_opts lo = dp_api_load_opts(&l->m->ov);
+  lo.expert_slots = l->opt ? l->opt->expert_budget_n : 0, lo.expert_bytes = l->opt ? l->opt->expert_budget_bytes : 0;
+  if (!st && l->supplied && (lo.expert_slots || lo.expert_bytes)) /* paging reads the model file later */
+    st = dp_error(DP_ERR_UNSUPPORTED, "an expert budget pages experts from a local model file; a supplied model loads every expert");
   return st ? st : dp_rt_load_begin(l->m->gpu, l->mf, &lo, &l->L);
 }
 
@@ -199,10 +202,12 @@ dp_status dp_load_finish(dp_load *l, dp_model **out) {
     st = dp_rt_load_end(l->L, &l->m->rt);
     l->L = NULL;
   }
+  /* experts paged from the model file (an expert budget): the runtime keeps it and closes it */
+  int kept = l->m->rt && dp_rt_experts_owns_source(l->m->rt);
   if (!st) st = swap_kernels(l->m, l->opt);
   if (!st) st = load_tokenizer(l);
   dp_rt_load_free(l->L);
-  dp_model_file_close(l->mf);
+  if (!kept) dp_model_file_close(l->mf);
   dp_free(l->tok);
   dp_free(l->cfg);
   if (st) dp_model_free(l->m);

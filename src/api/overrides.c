@@ -58,6 +58,6 @@ dp_status dp_api_resolve_overrides(const dp_load_options *opt, const dp_model_fi
 }
 
 dp_rt_load_opts dp_api_load_opts(const dp_overrides *o) {
-  dp_rt_load_opts lo = {o->q4k == DP_Q4K_DEQUANT, o->prec == DP_PRECISION_F16};
+  dp_rt_load_opts lo = {o->q4k == DP_Q4K_DEQUANT, o->prec == DP_PRECISION_F16, 0, 0};
   return lo;
 }

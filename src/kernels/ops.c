@@ -26,6 +26,7 @@
  * within the binding limits; dp_op_linear and dp_op_embed run the one-binding kernels once per
  * part, the matmuls writing each part's columns of the same output (Params c0, ldy). */
 #include "kernels/ops.h"
+#include "kernels/ops_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@
 
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
-       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_COUNT };
+       K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -48,10 +49,11 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
+  {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
-static int standalone(int k) { return k >= K_SAMPLE; }
+static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -64,9 +66,10 @@ static int standalone(int k) { return k >= K_SAMPLE; }
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
 enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2 }; /* bits */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
-       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
+       V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_MATMUL_V4_MV8X4, V_MATMUL_TEX_MV8X4, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
-       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_COUNT };
+       V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
+       V_MOE_GROUP, V_MOE_TILED, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -80,12 +83,15 @@ static const struct variant {
   {"matmul_rows_mm", "matmul", "cpu family, M > 4, not rows, no subgroups of 8 (or off)", K_MATMUL, "rows_mm", 1, NEED_NONE},
   {"matmul_rows_mm_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, not (F32/F16/BF16 and K % 8 == 0)", K_MATMUL_SG8,
    "rows_mm_sg", 1, NEED_SG8},
-  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4 or rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
+  {"matmul_v4_mv8", "matmul", "cpu family, M <= 4, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8", 0, NEED_NONE},
   {"matmul_v4_mm4_sg", "matmul", "cpu family, M > 4, not rows, subgroups of 8, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4_SG8,
    "rows_mm4_sg", 0, NEED_SG8},
-  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4 or rows", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
+  {"matmul_tex_mv8", "matmul_tex", "weight in a texture (cpu adapter), M <= 4", K_MATMUL_TEX, "rows_mv8", 0, NEED_TEX},
   {"matmul_tex_mm4_sg", "matmul_tex", "weight in a texture (cpu adapter), M > 4, not rows, subgroups of 8", K_MATMUL_TEX_SG8,
    "rows_mm4_sg", 0, NEED_SG8 | NEED_TEX},
+  /* batch-invariant rows (DP_MM_ROWS) of a batch: rows_mv8 in blocks of 4 rows, each row bit for bit rows_mv8's */
+  {"matmul_v4_mv8x4", "matmul", "cpu family, M > 4 and rows, F32/F16/BF16, K % 8 == 0", K_MATMUL_V4, "rows_mv8x4", 0, NEED_NONE},
+  {"matmul_tex_mv8x4", "matmul_tex", "weight in a texture (cpu adapter), M > 4 and rows", K_MATMUL_TEX, "rows_mv8x4", 0, NEED_TEX},
   {"embed", "embed", "always", K_EMBED, "main", 1, NEED_NONE},
   {"rmsnorm", "rmsnorm", "y != x", K_RMSNORM, "main", 0, NEED_NONE},
   {"rmsnorm_inplace", "rmsnorm", "y == x", K_RMSNORM, "inplace", 0, NEED_NONE},
@@ -104,7 +110,16 @@ static const struct variant {
   {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
   {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
+  /* mixture of experts (ops_moe.c) */
+  {"moe_route", "moe_route", "always", K_MOE_ROUTE, "main", 0, NEED_NONE},
+  {"moe_gemv", "moe_matmul", "gpu family, pairs not grouped (decode)", K_MOE_MATMUL, "gemv", 1, NEED_NONE},
+  {"moe_rows", "moe_matmul", "cpu family (decode and prefill)", K_MOE_MATMUL, "rows", 1, NEED_NONE},
+  {"moe_combine", "moe_combine", "always", K_MOE_COMBINE, "main", 0, NEED_NONE},
+  {"moe_group", "moe_group", "always", K_MOE_GROUP, "main", 0, NEED_NONE},
+  {"moe_tiled", "moe_matmul", "gpu family, pairs grouped by expert (prefill)", K_MOE_MATMUL, "tiled", 1, NEED_NONE},
 };
+const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
+                                        V_GLU, V_GLU_INPLACE};
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
 #define N_PRO 4  /* matmul_tex PRO override 0..3 */
@@ -212,7 +227,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[3] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
-  size_t nc = v == V_MATMUL_TEX_MV8 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
   return DP_OK;
@@ -399,6 +414,22 @@ static dp_status dispatch(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps,
   return dp_gpu_dispatch_bound(o->g, x->bound, p, gx, gy, gz);
 }
 
+static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b, size_t nb,
+                     uint64_t n_groups);
+/* ---- ops_internal.h: the helpers for the op files beside this one ---- */
+dp_status dp_ops_pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, dp_gpu_kernel **out) {
+  return pipeline(o, v, wt, wg, 0, out);
+}
+dp_status dp_ops_bind(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
+  return bind(o, op, what, v, bytes, b);
+}
+dp_gpu_binding dp_ops_dummy(dp_ops *o) { return dummy_binding(o); }
+dp_status dp_ops_run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b, size_t nb,
+                     uint64_t n_groups) {
+  return run(o, k, p, ps, b, nb, n_groups);
+}
+uint32_t dp_ops_cpu_wg(const dp_ops *o) { return o->cpu_wg; }
+
 /* Dispatch n_groups workgroups (linear ids) over a 2-D grid. */
 static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, const dp_gpu_binding *b,
                      size_t nb, uint64_t n_groups) {
@@ -446,7 +477,7 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
     int mv = gemv_rows(M, flags);
     int v4 = (wt == DP_F32 || wt == DP_F16 || wt == DP_BF16) && K % 8 == 0; /* 16-byte loads */
     if (mv && v4) {
-      TRY(pipeline(o, V_MATMUL_V4_MV8, wt, wg, 0, &k));
+      TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_V4_MV8X4 : V_MATMUL_V4_MV8, wt, wg, 0, &k));
       return run(o, k, &p, sizeof p, b, 4, cdiv(N, wg * 8));
     }
     if (!mv && v4 && o->sg && o->sg8) {
@@ -563,7 +594,7 @@ static dp_status matmul_tex_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, c
     TRY(pipeline(o, V_MATMUL_TEX_MM4_SG, w->wt, o->cpu_wg, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(N, o->cpu_wg * 4) * cdiv(M, 8));
   }
-  TRY(pipeline(o, V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
+  TRY(pipeline(o, M > GEMV_MAX_M ? V_MATMUL_TEX_MV8X4 : V_MATMUL_TEX_MV8, w->wt, o->cpu_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->cpu_wg * 8));
 }
 

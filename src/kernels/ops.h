@@ -312,4 +312,46 @@ dp_status dp_op_nll(dp_ops *o, dp_view nll, dp_view logits, dp_view targets, uin
                     uint32_t out_off, uint32_t tgt_off);
 /* ---- softcap: x[i] = cap * tanh(x[i] / cap), i < n, in place (final logit soft-capping). */
 dp_status dp_op_softcap(dp_ops *o, dp_view x, uint32_t n, float cap);
+
+/* ---- mixture of experts (ops_moe.c; moe_*.wgsl) -----------------------------------------------
+ * A MoE layer on T tokens with E experts, k chosen per token, R = T * k (token, choice) pairs
+ * r = t * k + j. Nothing is read back: the chosen ids stay on the GPU.
+ * moe_route: logits [T, E] f32 (router output, bias included) -> ids [R] u32 (the k largest,
+ *   lowest index first among equal values) and weights [R] f32 (softmax over the k selected
+ *   logits). E <= DP_MOE_MAX_EXPERTS, 1 <= k <= E. */
+#define DP_MOE_MAX_EXPERTS 256
+dp_status dp_op_moe_route(dp_ops *o, dp_view ids, dp_view weights, dp_view logits, uint32_t T, uint32_t E, uint32_t k);
+/* An expert bank: the experts of one matrix kind (gate, up or down) of a layer, each W_e [N, K]
+ * of type `type` (ops.h weight types), held in slots: slot s is in buffer s / per_buf at byte
+ * (s % per_buf) * estride (N rows of dp_dtype_row_bytes(type, K) bytes; estride a multiple of
+ * 4 holding them), each buffer within one storage binding. map [E] u32 (a GPU buffer) gives
+ * each expert's slot (0xffffffff: not resident; its pairs are then left unwritten). */
+typedef struct dp_moe_bank {
+  dp_dtype type;
+  uint32_t N, K;
+  uint32_t E;             /* experts (map and bias rows) */
+  uint32_t estride;       /* bytes per slot */
+  uint32_t n_slots, per_buf;
+  dp_gpu_buffer **buf;    /* [ceil(n_slots / per_buf)] */
+  dp_view map;            /* [E] u32 */
+  dp_view bias;           /* [E, N] f32 by expert id, or {NULL} */
+} dp_moe_bank;
+/* moe_group: the pairs grouped by expert for the tiled prefill product: groups [E + 1 + R] u32
+ * (offsets of each expert's pairs, then the pair indices in expert order) from ids [R]. */
+dp_status dp_op_moe_group(dp_ops *o, dp_view groups, dp_view ids, uint32_t R, uint32_t E);
+/* moe_matmul: y[r, n] = x[r / xdiv, :] . W_ids[r][n, :]^T (+ bias[ids[r], n]), r < R, n < N.
+ * x: [R / xdiv rows, K] f32 (xdiv = k: a token's row for every choice; 1: a row per pair);
+ * ids: [R] u32 (each < E, from moe_route); y: [R, N] f32. One dispatch per bank buffer:
+ * with groups (moe_group's output for these ids, E = the map's length) and the GPU kernel
+ * family, a tiled product per expert over its gathered pairs (prefill: each expert's weights
+ * read once per 32 pairs); else one GEMV per pair (decode; the CPU family always). */
+dp_status dp_op_moe_matmul(dp_ops *o, dp_view y, dp_view x, dp_view ids, dp_view groups, const dp_moe_bank *bank,
+                           uint32_t R, uint32_t xdiv);
+/* moe_combine: x[t, i] (+)= sum_j weights[t * k + j] * y[t * k + j, i], t < T, i < D;
+ * flags DP_MM_ACCUM adds into x (the residual stream). y: [T * k, D]; x: [T, D]. */
+dp_status dp_op_moe_combine(dp_ops *o, dp_view x, dp_view y, dp_view weights, uint32_t T, uint32_t D, uint32_t k,
+                            uint32_t flags);
+/* glu_clamp (gpt-oss): y[i] = (clamp(up[i], -limit, limit) + 1) * g / (1 + exp(-alpha g)),
+ * g = min(gate[i], limit), i < n. In place allowed (y == gate). The glu variants (act 2). */
+dp_status dp_op_glu_clamp(dp_ops *o, dp_view y, dp_view gate, dp_view up, uint32_t n, float alpha, float limit);
 #endif

@@ -270,15 +270,6 @@ static void attention(const dp_ref_model *m, dp_ref_state *s, int l, ref_scratch
   dp_ref_matmul(w->y, w->att, L->o, L->o_bias, T, d, nh * hd, 0);
 }
 
-/* gpt-oss: y = (clamp(u, -lim, lim) + 1) * g * sigmoid(alpha g), g = min(gate, lim). */
-static void swiglu_clamp(float *y, const float *gate, const float *up, int n, double alpha, double lim) {
-  for (int i = 0; i < n; i++) {
-    double g = gate[i] < lim ? gate[i] : lim;
-    double u = up[i] < -lim ? -lim : up[i] > lim ? lim : up[i];
-    y[i] = (float)((u + 1.0) * g / (1.0 + exp(-alpha * g)));
-  }
-}
-
 /* One expert (or the dense FFN) on rows h[T, d]: y = down(act(gate h) * up h), biases if set. */
 static void glu_ffn(const dp_plan *p, ref_scratch *w, const float *h, float *y, int T, int F, const float *gate,
                     const float *gate_b, const float *up, const float *up_b, const float *down,
@@ -286,7 +277,7 @@ static void glu_ffn(const dp_plan *p, ref_scratch *w, const float *h, float *y, 
   int d = p->d_model;
   dp_ref_matmul(w->gate, h, gate, gate_b, T, F, d, 0);
   dp_ref_matmul(w->up, h, up, up_b, T, F, d, 0);
-  if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP) swiglu_clamp(w->gate, w->gate, w->up, T * F, p->swiglu_alpha, p->swiglu_limit);
+  if (p->glu == DP_PLAN_GLU_SWIGLU_CLAMP) dp_ref_glu_clamp(w->gate, w->gate, w->up, T * F, p->swiglu_alpha, p->swiglu_limit);
   else dp_ref_glu(w->gate, w->gate, w->up, T * F, (int)p->glu);
   dp_ref_matmul(y, w->gate, down, down_b, T, d, F, 0);
 }

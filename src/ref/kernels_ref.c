@@ -153,3 +153,48 @@ float dp_ref_probe_fma(uint32_t iters, float a, float b) {
   }
   return (float)s;
 }
+
+/* ---- mixture of experts ---- */
+void dp_ref_moe_route(uint32_t *ids, float *w, const float *logits, int T, int E, int k) {
+  for (int t = 0; t < T; t++) {
+    const float *l = logits + (size_t)t * E;
+    uint32_t *id = ids + (size_t)t * k;
+    for (int j = 0; j < k; j++) { /* j-th largest, lowest index first on ties */
+      int best = -1;
+      for (int e = 0; e < E; e++) {
+        int used = 0;
+        for (int i = 0; i < j; i++) used |= id[i] == (uint32_t)e;
+        if (!used && (best < 0 || l[e] > l[best])) best = e;
+      }
+      id[j] = (uint32_t)best;
+    }
+    double sum = 0;
+    for (int j = 0; j < k; j++) sum += exp((double)l[id[j]] - l[id[0]]);
+    for (int j = 0; j < k; j++) w[(size_t)t * k + j] = (float)(exp((double)l[id[j]] - l[id[0]]) / sum);
+  }
+}
+
+void dp_ref_moe_matmul(float *y, const float *x, const uint32_t *ids, const float *experts, const float *bias, int R,
+                       int N, int K, int xdiv) {
+  for (int r = 0; r < R; r++) {
+    const float *xr = x + (size_t)(r / xdiv) * K, *we = experts + (size_t)ids[r] * N * K;
+    dp_ref_matmul(y + (size_t)r * N, xr, we, bias ? bias + (size_t)ids[r] * N : NULL, 1, N, K, 0);
+  }
+}
+
+void dp_ref_moe_combine(float *x, const float *y, const float *w, int T, int D, int k, int accum) {
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < D; i++) {
+      double a = accum ? x[(size_t)t * D + i] : 0;
+      for (int j = 0; j < k; j++) a += (double)w[(size_t)t * k + j] * y[((size_t)t * k + j) * D + i];
+      x[(size_t)t * D + i] = (float)a;
+    }
+}
+
+void dp_ref_glu_clamp(float *y, const float *gate, const float *up, int n, double alpha, double lim) {
+  for (int i = 0; i < n; i++) {
+    double g = gate[i] < lim ? gate[i] : lim;
+    double u = up[i] < -lim ? -lim : up[i] > lim ? lim : up[i];
+    y[i] = (float)((u + 1.0) * g / (1.0 + exp(-alpha * g)));
+  }
+}

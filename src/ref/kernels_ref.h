@@ -44,4 +44,15 @@ void dp_ref_argmax(uint32_t *ids, const float *x, int rows, int n);
  * of src [n4 * 4]; and the value every invocation of the FMA probe stores. */
 void dp_ref_probe_read(float *out, const float *src, uint32_t n4, uint32_t n_inv);
 float dp_ref_probe_fma(uint32_t iters, float a, float b);
+/* Mixture of experts (ops.h dp_op_moe_*): ids[t, j], w[t, j] = the k largest of logits[t, :E]
+ * (lowest index first among equal values) and the softmax over them (double). */
+void dp_ref_moe_route(uint32_t *ids, float *w, const float *logits, int T, int E, int k);
+/* y[r, n] = x[r / xdiv, :] . experts[ids[r]][n, :] (+ bias[ids[r], n]); experts f32 [E, N, K],
+ * bias [E, N] or NULL; r < R. */
+void dp_ref_moe_matmul(float *y, const float *x, const uint32_t *ids, const float *experts, const float *bias, int R,
+                       int N, int K, int xdiv);
+/* x[t, i] (+ if accum)= sum_j w[t, j] * y[t * k + j, i]. */
+void dp_ref_moe_combine(float *x, const float *y, const float *w, int T, int D, int k, int accum);
+/* gpt-oss: y = (clamp(u, -lim, lim) + 1) * g * sigmoid(alpha g), g = min(gate, lim); y may equal gate. */
+void dp_ref_glu_clamp(float *y, const float *gate, const float *up, int n, double alpha, double lim);
 #endif

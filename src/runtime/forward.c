@@ -151,6 +151,7 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   dp_ops *o = s->m->ops;
   uint32_t d = (uint32_t)p->d_model, ff = (uint32_t)p->d_ff;
   dp_status st;
+  if (L->moe) return dp_rt_record_moe(s, li, T); /* experts.c */
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
   uint32_t rf = rows_flag(s, T);

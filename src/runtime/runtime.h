@@ -31,6 +31,36 @@ typedef struct dp_rt_weight {
   uint64_t rows, cols;  /* [rows, cols]; 1-D tensors: rows = 1 */
 } dp_rt_weight;
 
+/* A mixture-of-experts layer (experts.c): the router and, per matrix kind (gate, up, down),
+ * a bank of the experts in their stored type (ops.h dp_moe_bank) with the map expert -> slot. */
+typedef struct dp_rt_moe {
+  dp_gpu_buffer *router;        /* [E, d_model] stored type */
+  dp_dtype router_type;
+  dp_gpu_buffer *router_bias;   /* [E] f32 or NULL */
+  dp_moe_bank bank[3];          /* gate [E][moe_d_ff, d], up, down [E][d, moe_d_ff] */
+  dp_gpu_buffer *bias[3];       /* [E, N] f32 (gpt-oss) or NULL */
+  dp_gpu_buffer *map;           /* [E] u32 expert -> slot, shared by the three banks */
+  /* residency (experts.c): with a budget, n_slots < E slots per bank, paged from the source */
+  uint32_t *slot_of;            /* [E] host copy of map (0xffffffff: not resident) */
+  int32_t *in_slot;             /* [n_slots] the expert in each slot, -1 free */
+  uint64_t *used;               /* [n_slots] LRU clock of each slot's last use */
+  const dp_tensor_info **src;   /* [3 * E] each expert's gate / up / down tensor in the source */
+} dp_rt_moe;
+
+/* Expert residency over a model (experts.c): every expert resident (slots == E), or at most
+ * `slots` experts of each MoE layer on the GPU, paged on demand from the model source, which the
+ * model then keeps open (and closes at free). Counters for --verbose. */
+typedef struct dp_rt_experts {
+  uint32_t slots;               /* experts per MoE layer on the GPU */
+  uint64_t budget_bytes;        /* as asked (0: by count, or none) */
+  int paged;                    /* slots < n_experts: ids read back once per MoE layer */
+  dp_model_file *src;           /* the model source (owned once the load succeeded) */
+  int owns_src;
+  uint8_t *staging;             /* [DP_RT_EXPERT_STAGING] host staging for page-ins */
+  uint64_t clock, hits, misses, paged_bytes;
+} dp_rt_experts;
+#define DP_RT_EXPERT_STAGING (4u << 20)
+
 typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
   dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
@@ -40,6 +70,7 @@ typedef struct dp_rt_layer {
   dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
   float rope_attn_factor;
   int rot_dim, rope_style;
+  dp_rt_moe *moe;          /* MoE layers: router and experts (gate, up, down above unused) */
 } dp_rt_layer;
 
 typedef struct dp_rt_model {
@@ -57,6 +88,7 @@ typedef struct dp_rt_model {
   int n_eos;
   int q4k_dequant, f16;                    /* dp_rt_load_opts */
   struct dp_rt_batch *batch;               /* scratch of batched decode steps (batch.c), made at first use */
+  dp_rt_experts *ex;                       /* MoE models: expert residency (experts.c), else NULL */
 } dp_rt_model;
 
 /* ---- weights.c: resumable upload of the weights ----
@@ -79,7 +111,11 @@ enum { DP_RT_LOAD_DONE = 0, DP_RT_LOAD_NEED = 1, DP_RT_LOAD_DRAIN = 2 };
  * through the staging buffer, into dense rows read by the dense kernels (--q4k-matmul dequant);
  * f16 (--compute-precision f16) makes the dense matrices f16: F32 matrices and expanded Q4_K
  * ones are stored as F16 (round to nearest even), BF16/F16 and the other block types as they are. */
-typedef struct dp_rt_load_opts { int q4k_dequant, f16; } dp_rt_load_opts;
+/* expert_slots (> 0): at most that many experts of each MoE layer resident; expert_bytes (> 0):
+ * a byte budget over all experts of all MoE layers; both 0: every expert resident. A budget
+ * below top-k experts per layer is DP_ERR_INVALID_ARG. When experts are paged the model keeps
+ * mf open and closes it itself (dp_rt_experts_owns_source); paging reads a local model file. */
+typedef struct dp_rt_load_opts { int q4k_dequant, f16; int expert_slots; uint64_t expert_bytes; } dp_rt_load_opts;
 dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *o, dp_rt_loader **out);
 dp_status dp_rt_load_step(dp_rt_loader *L, int *state, dp_mf_piece *piece);
 /* Stored bytes uploaded so far and in all. */
@@ -142,6 +178,13 @@ struct dp_rt_session {
   dp_gpu_buffer *out_ids;/* [steps] u32 ids sampled in one batch */
   dp_gpu_buffer *targets;/* [lrows] u32 next-token targets for scoring */
   dp_gpu_buffer *nll;    /* [lrows] f32 negative log-likelihoods */
+  /* MoE models (experts.c), R = chunk * top-k (token, choice) pairs */
+  dp_gpu_buffer *moe_logits; /* [chunk, E] router logits */
+  dp_gpu_buffer *moe_ids;    /* [R] u32 chosen experts */
+  dp_gpu_buffer *moe_w;      /* [R] f32 their weights */
+  dp_gpu_buffer *moe_grp;    /* [E + 1 + R] u32 pairs grouped by expert (prefill) */
+  dp_gpu_buffer *moe_g, *moe_u; /* [R, moe_d_ff] expert gate / up (then the activation in moe_g) */
+  dp_gpu_buffer *moe_y;      /* [R, d_model] expert outputs */
   /* the decode step's dispatches resolved once (ops.h dispatch sites: bind groups made at the
    * first step, reused after): the body of a 1-token pass, the 1-row LM head, the sampler
    * (a batch's: its pass's body and LM head) */
@@ -157,6 +200,34 @@ enum { DP_RT_SITES_BODY, DP_RT_SITES_HEAD, DP_RT_SITES_SAMPLE };
 dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp_rt_session **out);
 void dp_rt_session_free(dp_rt_session *s);
 void dp_rt_session_reset(dp_rt_session *s);
+
+/* ---- experts.c: mixture-of-experts layers ---- */
+/* Before the layers load: the residency of an MoE model (no-op for dense ones). */
+dp_status dp_rt_experts_init(dp_rt_model *m, dp_model_file *mf, const dp_rt_load_opts *o);
+/* After a successful load: 1 when the model now owns mf (experts paged from it). */
+int dp_rt_experts_owns_source(dp_rt_model *m);
+void dp_rt_experts_free(dp_rt_experts *ex);
+/* One upload of an MoE layer's weights: stored bytes [off, off + n) of tensor t (n within
+ * DP_RT_EXPERT_STAGING - 4), or (f32) the whole 1-D tensor t as f32, written to buf at byte
+ * dst (4-aligned; the last bytes zero-padded to 4). dp_rt_moe_load hands each to `copy`, which
+ * runs it at once (dp_rt_copy_run through a staging buffer of DP_RT_EXPERT_STAGING bytes) or
+ * lists it for a resumable upload. */
+typedef struct dp_rt_copy {
+  const dp_tensor_info *t;
+  uint64_t off, n;
+  int f32;
+  dp_gpu_buffer *buf;
+  uint64_t dst;
+} dp_rt_copy;
+typedef dp_status (*dp_rt_copy_fn)(void *ctx, const dp_rt_copy *c);
+dp_status dp_rt_copy_run(dp_rt_model *m, dp_model_file *mf, const dp_rt_copy *c, uint8_t *staging);
+/* Create layer li's router and expert buffers and hand their uploads to copy. */
+dp_status dp_rt_moe_load(dp_rt_model *m, dp_model_file *mf, int li, dp_rt_copy_fn copy, void *ctx);
+void dp_rt_moe_free(dp_rt_moe *x);
+/* The session's MoE scratch buffers (moe_*). */
+dp_status dp_rt_moe_session(dp_rt_session *s);
+/* Record layer li's feed-forward block: x += MoE(norm(x)) for T tokens (routing on the GPU). */
+dp_status dp_rt_record_moe(dp_rt_session *s, int li, uint32_t T);
 
 /* ---- forward.c: graph recording ---- */
 /* Record embed + every layer for T tokens at positions pos0.. whose ids are in `ids`

@@ -70,6 +70,7 @@ dp_status dp_rt_session_create_rows(dp_rt_model *m, int rows, dp_rt_session **ou
   if (!s) return DP_ERR_NOMEM;
   s->m = m, s->chunk = (int)r, s->lrows = (int)r, s->pending = -1;
   dp_status st = alloc_acts(s, r, r);
+  if (!st && p->n_experts) st = dp_rt_moe_session(s); /* MoE scratch for the batch's rows */
   for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
   if (st) { dp_rt_session_free(s); return st; }
   *out = s;
@@ -92,6 +93,10 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   uint64_t lim = gi->max_storage_binding, ff = (uint64_t)p->d_ff, row = d;
   if (qd > row) row = qd;
   if (ff > row) row = ff;
+  if (p->n_experts) { /* MoE: a token's rows of every chosen expert (experts.c) */
+    uint64_t kr = (uint64_t)p->n_experts_per_tok * ((uint64_t)p->moe_d_ff > d ? (uint64_t)p->moe_d_ff : d);
+    if (kr > row) row = kr;
+  }
   const struct { const char *what; uint64_t bytes; } one[] = {
     {"an activation row", row * 4}, {"the decode q|k|v row", (qd + 2 * kd) * 4}, {"the decode gate|up row", 2 * ff * 4},
     {"a logits row", V * 4}, {"the token history", ((uint64_t)ctx + (uint64_t)steps + 1) * 4}};
@@ -135,6 +140,7 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
   if (!st) st = buf(s, (uint64_t)steps * 4, "out-ids", &s->out_ids);
   if (!st) st = buf(s, (uint64_t)chunk * 4, "targets", &s->targets);
   if (!st) st = buf(s, (uint64_t)chunk * 4, "nll", &s->nll);
+  if (!st && p->n_experts) st = dp_rt_moe_session(s);
   for (int i = 0; i < 3 && !st; i++) st = dp_op_sites_create(&s->sites[i]);
   if (st) { dp_rt_session_free(s); return st; }
   *out = s;
@@ -150,7 +156,8 @@ void dp_rt_session_free(dp_rt_session *s) {
   dp_free(s->vc);
   dp_free(s->cap);
   dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->hrow, s->ids, s->cur_id,
-                          s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll};
+                          s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll, s->moe_logits, s->moe_ids,
+                          s->moe_w, s->moe_grp, s->moe_g, s->moe_u, s->moe_y};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) dp_gpu_buffer_free(all[i]);
   dp_free(s);
 }

@@ -34,13 +34,16 @@
 #define DRAIN_BYTES (64ull << 20)     /* a step ends after this many bytes of queued writes */
 
 /* One upload: stored bytes [off, off+n) of tensor t into rows [row, ...) of weight w, or (w
- * NULL) the whole 1-D tensor t as f32 into buf. */
+ * NULL) the whole 1-D tensor t as f32 into buf, or (is_copy) one of experts.c's copies of an MoE
+ * layer (runtime.h dp_rt_copy). */
 typedef struct upload_job {
   const dp_tensor_info *t;
   uint64_t off, n, row, rows, cols;
   dp_weight *w;
   dp_dtype to;           /* w's type: t's, or Q4_K's expansion */
   dp_gpu_buffer *buf;
+  int is_copy;
+  dp_rt_copy copy;
 } upload_job;
 
 struct dp_rt_loader {
@@ -104,7 +107,7 @@ static dp_status upload_vec(uploader *u, const char *name, uint64_t expect, dp_r
     return dp_error(DP_ERR_UNSUPPORTED, "%s: tensor %s: %llu elements exceed the staging buffer", dp_model_file_path(u->mf), name,
                     (unsigned long long)n);
   dp_status st = new_buffer(u->m, n * 4, name, &w->buf);
-  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, n, NULL, DP_F32, w->buf});
+  if (!st) st = add_job(u, (upload_job){t, 0, t->nbytes, 0, n, n, NULL, DP_F32, w->buf, 0, {0}});
   if (st) return st;
   w->dtype = DP_F32, w->rows = 1, w->cols = n;
   u->m->weight_bytes += n * 4;
@@ -186,7 +189,7 @@ static dp_status upload_rows(uploader *u, const dp_tensor_info *const *t, int n,
     uint64_t tr = t[i]->nbytes / rb;
     for (uint64_t r = 0; r < tr; r += per) {
       uint64_t k = tr - r < per ? tr - r : per;
-      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, cols, *out, tt, NULL}))) return st;
+      if ((st = add_job(u, (upload_job){t[i], r * rb, k * rb, at + r, k, cols, *out, tt, NULL, 0, {0}}))) return st;
     }
     at += tr;
     m->weight_bytes += tr * rbt;
@@ -261,6 +264,15 @@ static dp_status upload_rope(uploader *u, int li, float **tables) {
   return write_bytes(u, L->inv_freq, 0, f, (size_t)(rot / 2) * 4);
 }
 
+/* experts.c's uploads of an MoE layer, listed as jobs like the others (run by run_job through
+ * the staging buffer once their stored bytes are at hand) */
+_Static_assert(STAGING_BYTES >= DP_RT_EXPERT_STAGING, "MoE copies fit the staging buffer");
+static dp_status moe_copy(void *ctx, const dp_rt_copy *c) {
+  uploader *u = ctx;
+  upload_job j = {c->t, c->f32 ? 0 : c->off, c->f32 ? c->t->nbytes : c->n, 0, 0, 0, NULL, DP_F32, c->buf, 1, *c};
+  return add_job(u, j);
+}
+
 static dp_status load_layer(uploader *u, int li) {
   const dp_plan *p = u->m->plan;
   const dp_layer_plan *P = &p->layers[li];
@@ -284,6 +296,7 @@ static dp_status load_layer(uploader *u, int li) {
   if ((st = upload_vec(u, P->attn_post_norm, d, &L->attn_post_norm))) return st;
   if ((st = upload_vec(u, P->ffn_norm, d, &L->ffn_norm))) return st;
   if ((st = upload_vec(u, P->ffn_post_norm, d, &L->ffn_post_norm))) return st;
+  if (P->ffn == DP_FFN_MOE) return dp_rt_moe_load(u->m, u->mf, li, moe_copy, u); /* experts.c */
   const char *gu_names[2] = {P->gate, P->up};
   uint64_t gu_rows[2] = {(uint64_t)p->d_ff, (uint64_t)p->d_ff};
   dp_rt_weight gu[2];
@@ -311,14 +324,11 @@ dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *
                   dp_model_file_path(mf), m->plan->head_dim, DP_ATTN_MAX_HEAD_DIM);
   for (int i = 0; !st && i < m->plan->n_eos; i++) dp_rt_model_add_eos(m, m->plan->eos_ids[i]);
   if (!st) st = dp_ops_create(g, &m->ops);
+  if (!st) st = dp_rt_experts_init(m, mf, o); /* experts.c: residency of MoE layers */
   const dp_plan *p = m->plan;
   if (!st && !(m->layers = dp_calloc((size_t)p->n_layers, sizeof *m->layers))) st = DP_ERR_NOMEM;
   if (!st && !(tables = dp_calloc((size_t)p->n_layers, sizeof *tables))) st = DP_ERR_NOMEM;
   if (!st && !(u->staging = dp_malloc(STAGING_BYTES))) st = DP_ERR_NOMEM;
-  for (int i = 0; !st && i < p->n_layers; i++) /* refused before any upload, not after the embedding */
-    if (p->layers[i].ffn != DP_FFN_DENSE)
-      st = dp_error(DP_ERR_UNSUPPORTED, "%s: layer %d: mixture-of-experts layers are not implemented in the GPU runtime yet",
-                    dp_model_file_path(mf), i);
   int tied = !st && (p->tied || !strcmp(p->output, p->embed));
   /* tied: one dp_weight, whose buffers the gather reads and whose textures the LM head reads */
   if (!st) st = upload_mat(u, p->embed, p->vocab_size, p->d_model, tied, &m->embed);
@@ -341,6 +351,11 @@ dp_status dp_rt_load_begin(dp_gpu *g, dp_model_file *mf, const dp_rt_load_opts *
 /* Run one upload job whose bytes are at hand. */
 static dp_status run_job(uploader *u, const upload_job *j) {
   dp_status st;
+  if (j->is_copy) {
+    if ((st = dp_rt_copy_run(u->m, u->mf, &j->copy, u->staging))) return st;
+    u->since_drain += j->copy.f32 ? dp_tensor_nelems(j->t) * 4 : j->copy.n;
+    return DP_OK;
+  }
   if (j->w) {
     if ((st = dp_model_file_read(u->mf, j->t, j->off, u->staging, j->n))) return st;
     const void *rows = u->staging;
@@ -417,6 +432,8 @@ void dp_rt_model_free(dp_rt_model *m) {
   dp_free(m->owned);
   for (size_t i = 0; i < m->n_w; i++) dp_weight_free(m->owned_w[i]);
   dp_free(m->owned_w);
+  for (int i = 0; m->layers && i < m->plan->n_layers; i++) dp_rt_moe_free(m->layers[i].moe);
+  dp_rt_experts_free(m->ex);
   dp_free(m->layers);
   if (m->ops) dp_ops_free(m->ops);
   dp_plan_free(m->plan);

@@ -4,7 +4,8 @@
  *
  * Type choice per tensor: MXFP4 stays MXFP4; 1-D tensors (norms, biases, sinks) and MoE router
  * weights become F32; everything else gets the requested type, or q4_k_m's per-tensor rule, or
- * the nearest type whose block divides the rows (Q8_0, else F16) with a notice. A tensor whose
+ * (mxfp4) MXFP4 for MoE experts' matrices and Q8_0 for the other matrices, or the nearest type
+ * whose block divides the rows (Q8_0, else F16) with a notice. A tensor whose
  * chosen type equals its stored type is copied byte for byte (GGUF blocks survive untouched).
  * Data flows in row chunks: stored rows (in place when mapped) -> f32 -> quantize -> write,
  * so memory stays bounded by one chunk whatever the tensor size.
@@ -42,8 +43,11 @@ static int is_float(dp_dtype t) { return t <= DP_MXFP4; }
 
 int dp_convert_quant_known(const char *quant) {
   dp_dtype t;
-  return !strcmp(quant, "q4_k_m") || (!dp_dtype_from_name(quant, &t) && is_float(t) && t != DP_MXFP4);
+  return !strcmp(quant, "q4_k_m") || (!dp_dtype_from_name(quant, &t) && is_float(t));
 }
+
+/* an MoE expert's matrix (mixtral block_sparse_moe.experts.E.w1, gpt-oss mlp.experts.E.gate_proj) */
+static int is_expert(const dp_tensor_info *t) { return t->n_dims == 2 && strstr(t->name, ".experts.") != NULL; }
 
 dp_status dp_convert_tensor_type(const dp_model_file *mf, const dp_tensor_info *t, const char *quant, dp_dtype *out, int *fell_back) {
   *fell_back = 0;
@@ -63,7 +67,8 @@ dp_status dp_convert_tensor_type(const dp_model_file *mf, const dp_tensor_info *
     return DP_OK;
   }
   if (!dp_convert_quant_known(quant) || dp_dtype_from_name(quant, &want))
-    return dp_error(DP_ERR_INVALID_ARG, "--quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", quant);
+    return dp_error(DP_ERR_INVALID_ARG, "--quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m, mxfp4)", quant);
+  if (want == DP_MXFP4 && !is_expert(t)) want = DP_Q8_0; /* mxfp4: the experts; every other matrix q8_0 */
   *out = dp_quant_fallback(want, row);
   *fell_back = *out != want;
   return DP_OK;
@@ -374,7 +379,7 @@ static uint32_t ggml_type(dp_dtype t) {
 
 static uint32_t file_type(const char *q) { /* llama_ftype */
   if (!q) return 0;
-  static const struct { const char *q; uint32_t t; } F[] = {{"f32", 0}, {"f16", 1}, {"q8_0", 7}, {"q4_k", 15}, {"q4_k_m", 15}, {"q6_k", 18}, {"bf16", 32}};
+  static const struct { const char *q; uint32_t t; } F[] = {{"f32", 0}, {"f16", 1}, {"q8_0", 7}, {"q4_k", 15}, {"q4_k_m", 15}, {"q6_k", 18}, {"bf16", 32}, {"mxfp4", 38}};
   for (size_t i = 0; i < sizeof F / sizeof *F; i++) if (!strcmp(F[i].q, q)) return F[i].t;
   return 0;
 }

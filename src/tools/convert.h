@@ -17,7 +17,7 @@ typedef struct dp_convert_progress {
 } dp_convert_progress;
 
 typedef struct dp_convert_opts {
-  const char *quant;    /* NULL: keep stored types; f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m */
+  const char *quant;    /* NULL: keep stored types; f32|f16|bf16|q8_0|q4_k|q6_k|q4_k_m|mxfp4 (experts MXFP4, other matrices q8_0) */
   uint64_t shard_size;  /* RDRR shard bytes; 0 = 64 MiB */
   /* Progress: called as chunks are written (at most every 0.1 s) and once at the end with
    * final = 1. NULL: none. The converter itself prints nothing; the CLI draws it on stderr. */

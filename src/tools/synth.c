@@ -33,7 +33,6 @@
 #define CHUNK (1u << 16) /* elements generated per step */
 
 enum { A_LLAMA, A_LLAMA2, A_MISTRAL, A_QWEN3, A_GEMMA3, A_MIXTRAL, A_GPTOSS };
-/* mixtral and gpt_oss: presets only */
 static const char *const ARCHS[] = {"llama", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gpt_oss"};
 
 static int arch_index(const char *a) {
@@ -127,25 +126,27 @@ dp_status dp_synth_defaults(dp_synth_opts *o) {
         (o->d_ff && o->d_ff != p->ff) || (o->window >= 0 && o->window != p->window))
       return dp_error(DP_ERR_INVALID_ARG, "synth: --preset %s fixes the architecture and sizes; only --layers may cut it", p->name);
     o->arch = p->arch, o->vocab = p->vocab, o->d_model = p->d, o->n_heads = p->heads, o->n_kv_heads = p->kv;
-    o->head_dim = p->hd, o->d_ff = p->ff, o->window = p->window;
+    o->head_dim = p->hd, o->d_ff = p->ff, o->window = p->window, o->n_experts = p->experts, o->top_k = p->top_k;
     if (!o->n_layers) o->n_layers = p->layers;
     return DP_OK;
   }
   int a = arch_index(o->arch);
-  if (a < 0 || a >= A_MIXTRAL)
-    return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\" (llama, llama2, mistral, qwen3, gemma3; "
-                    "mixtral and gpt_oss as presets)", o->arch ? o->arch : "");
+  if (a < 0)
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\" (llama, llama2, mistral, qwen3, gemma3, "
+                    "mixtral, gpt_oss)", o->arch ? o->arch : "");
   if (!o->vocab) o->vocab = 512;
   if (!o->d_model) o->d_model = 128;
   if (!o->n_heads) o->n_heads = 4;
   if (!o->head_dim && o->n_heads > 0) o->head_dim = o->d_model / o->n_heads;
-  if (!o->d_ff) o->d_ff = 344;
+  if (!o->d_ff) o->d_ff = a == A_GPTOSS ? 96 : 344; /* gpt_oss: the expert width, whole MXFP4 groups */
+  if (a >= A_MIXTRAL && !o->n_experts) o->n_experts = 8;
+  if (a >= A_MIXTRAL && !o->top_k) o->top_k = 2;
   if (!o->n_layers) o->n_layers = 2;
   if (!o->n_kv_heads) {
     int half = o->n_heads % 2 ? o->n_heads : o->n_heads / 2;
     o->n_kv_heads = a == A_LLAMA2 ? o->n_heads : (a == A_MISTRAL || a == A_GEMMA3) ? 1 : half;
   }
-  if (o->window < 0) o->window = a == A_MISTRAL ? 16 : a == A_GEMMA3 ? 8 : 0;
+  if (o->window < 0) o->window = a == A_MISTRAL ? 16 : a == A_GEMMA3 || a == A_GPTOSS ? 8 : 0;
   return DP_OK;
 }
 
@@ -154,7 +155,14 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
   if (a < 0) return dp_error(DP_ERR_INVALID_ARG, "synth: --arch: unknown architecture \"%s\"", o->arch ? o->arch : "");
   const model *p = o->preset ? find_preset(o->preset) : NULL;
   if (o->preset && !p) return unknown_preset(o->preset);
-  if (a >= A_MIXTRAL && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: %s is written as a preset only", ARCHS[a]);
+  if (a >= A_MIXTRAL && (o->n_experts < 1 || o->n_experts > 256 || o->top_k < 1 || o->top_k > o->n_experts))
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --experts %d / --top-k %d: need 1 <= top-k <= experts <= 256", o->n_experts, o->top_k);
+  if (a < A_MIXTRAL && (o->n_experts || o->top_k))
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --experts and --top-k apply to mixtral and gpt_oss only");
+  if (a == A_GPTOSS && !p && (o->d_model % 32 || o->d_ff % 32))
+    return dp_error(DP_ERR_INVALID_ARG, "synth: gpt_oss stores experts in MXFP4 groups of 32: --d-model %d and --ff %d must be multiples of 32",
+                    o->d_model, o->d_ff);
+  if (a == A_GPTOSS && !o->window) return dp_error(DP_ERR_INVALID_ARG, "synth: gpt_oss needs --window >= 1 (its sliding layers)");
   if (p && o->n_layers > p->layers)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --layers %d: %s has %d layers (--layers cuts it to its first ones)", o->n_layers, p->name,
                     p->layers);
@@ -172,13 +180,13 @@ dp_status dp_synth_check(const dp_synth_opts *o) {
     return dp_error(DP_ERR_INVALID_ARG, "synth: --heads %d is not a multiple of --kv-heads %d", o->n_heads, o->n_kv_heads);
   if (a == A_LLAMA2 && o->n_kv_heads != o->n_heads)
     return dp_error(DP_ERR_INVALID_ARG, "synth: llama2 is multi-head attention: --kv-heads must equal --heads");
-  if (o->window && a != A_MISTRAL && a != A_GEMMA3 && !p)
-    return dp_error(DP_ERR_INVALID_ARG, "synth: --window applies to mistral and gemma3 only");
+  if (o->window && a != A_MISTRAL && a != A_GEMMA3 && a != A_GPTOSS && a != A_MIXTRAL && !p)
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --window applies to mistral, mixtral, gemma3 and gpt_oss only");
   if (a == A_GEMMA3 && !o->window) return dp_error(DP_ERR_INVALID_ARG, "synth: gemma3 needs --window >= 1");
   if (o->dtype != DP_F32 && o->dtype != DP_F16 && o->dtype != DP_BF16)
     return dp_error(DP_ERR_INVALID_ARG, "synth: --dtype must be f32, f16 or bf16");
   if (o->quant && !dp_convert_quant_known(o->quant))
-    return dp_error(DP_ERR_INVALID_ARG, "synth: --quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m)", o->quant);
+    return dp_error(DP_ERR_INVALID_ARG, "synth: --quant: unknown type \"%s\" (f32, f16, bf16, q8_0, q4_k, q6_k, q4_k_m, mxfp4)", o->quant);
   if (o->tokenizer && !p) return dp_error(DP_ERR_INVALID_ARG, "synth: --tokenizer applies to presets only");
   return DP_OK;
 }
@@ -201,6 +209,9 @@ static model describe(const dp_synth_opts *o) {
     m.bos = 1, m.pad = -1, m.eos[0] = 2, m.n_eos = 1;
     m.theta = a == A_LLAMA ? 500000 : a == A_LLAMA2 ? 10000 : 1e6;
     if (a == A_LLAMA) m.rope = ROPE_LLAMA3, m.factor = 32, m.orig = 64;
+    if (a >= A_MIXTRAL) m.experts = o->n_experts, m.top_k = o->top_k, m.tied = 0;
+    if (a == A_GPTOSS) m.rope = ROPE_YARN, m.factor = 32, m.orig = 64, m.theta = 150000, m.eps = 1e-5, m.pad = 0;
+    if (a == A_MIXTRAL) m.eps = 1e-5;
     if (a == A_GEMMA3) {
       m.rope = ROPE_LINEAR, m.factor = 8, m.bos = 2, m.pad = 0, m.eos[0] = 1;
       m.qpas = o->d_model / o->n_heads > 0 ? o->d_model / o->n_heads : 1;

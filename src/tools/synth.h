@@ -78,12 +78,13 @@
 struct dp_convert_progress;
 typedef struct dp_synth_opts {
   const char *preset; /* NULL, or a preset name (dp_synth_preset_at): arch and sizes then come from it */
-  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3" (without a preset; "mixtral" and
-                       * "gpt_oss" come only with their presets) */
+  const char *arch;   /* "llama", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gpt_oss" (without a
+                       * preset) */
   /* sizes; 0 = the architecture's default (dp_synth_defaults fills them); with a preset only
    * n_layers may be set (1..its layer count: the cut) */
   int vocab, d_model, n_heads, n_kv_heads, head_dim, d_ff, n_layers;
-  int window;         /* mistral, gemma3 only (mistral: 0 = none); -1 = the default */
+  int window;         /* mistral, gemma3, gpt_oss only (mistral: 0 = none); -1 = the default */
+  int n_experts, top_k; /* mixtral, gpt_oss: experts per layer, experts per token; 0 = 8 and 2 */
   uint64_t seed;
   dp_dtype dtype;     /* DP_F32, DP_F16 or DP_BF16 */
   int old_form;       /* 1: the older HF config form (above); presets: cli default 1 (the hub's) */

@@ -1,6 +1,6 @@
 // test_worker.js -- the browser tests' Web Worker (module): runs one job with web/engine.js
 // and posts the results back for tests/web/engine_test.mjs to judge.
-//   {job: 'greedy', model, prompt | messages, max_tokens, abort}   text of a greedy run, stats
+//   {job: 'greedy', model, prompt | messages, max_tokens, abort, stop, q4k_matmul}   greedy text, stats
 //   {job: 'golden', model, golden, maxBindingBytes}  prefill logits and a greedy decode with logits
 //   {job: 'bench', model, prompt, max_tokens, reps}   decode tok/s of repeated greedy runs
 //   {job: 'caps'}                                    capabilities only
@@ -46,8 +46,9 @@ async function run(d) {
     let text = '';
     const pieces = [];
     const input = d.messages ? {messages: d.messages} : d.prompt;
-    const opts = {temperature: 0, max_tokens: d.max_tokens, ...(d.stop ? {stop: [d.stop]} : {})};
-    const stats = await engine.generate(input, opts, (t, id) => { text += t; pieces.push(id); });
+    const stats = await engine.generate(input, {temperature: 0, max_tokens: d.max_tokens}, (t, id) => { text += t; pieces.push(id); });
+    let stopStats = null, stopText = '';
+    if (d.stop) stopStats = await engine.generate(input, {temperature: 0, max_tokens: d.max_tokens, stop: [d.stop]}, t => { stopText += t; });
     let abortStats = null, abortText = '';
     if (d.abort) { // abort after the first piece: resolves with stop_reason 'abort'
       abortStats = await engine.generate(d.prompt, {temperature: 0, max_tokens: 200}, t => { abortText += t; engine.abort(); });
@@ -56,7 +57,7 @@ async function run(d) {
     engine.unload();
     let afterUnload = null;
     try { await engine.generate(d.prompt, {}); } catch (e) { afterUnload = e.code; }
-    return {...base, text, pieces, stats, abortStats, abortText, gpu, afterUnload};
+    return {...base, text, pieces, stats, stopStats, stopText, abortStats, abortText, gpu, afterUnload};
   }
   if (d.job === 'bench') {
     const runs = [];
