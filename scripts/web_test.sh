@@ -9,8 +9,8 @@
 #     store's SHA-256 and the npm package without a browser; the demo page (greedy text as
 #     `doppler run`, reload from OPFS, offline, stop), the model store (resume after a cut,
 #     corrupted shard, quota, no WebGPU) and the provider API.
-# Measured on the shared 2-core box at load 9-13: 3 to 11.6 minutes (docs/browser.md); each
-# part bounded by a 600 s timeout. Needs build/doppler (make).
+# Measured on the shared 2-core box: 148 s at load ~5, up to 11.6 min at load ~12 (docs/browser.md);
+# each part bounded by a 600 s timeout. Needs build/doppler (make).
 # Arguments: test files to run instead of all (e.g. tests/web/page.test.mjs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
