@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 
 PREFIX ?= /usr/local
 
-.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check wasm web-test install clean
+.PHONY: all setup run check test test-cpu test-gpu sanitize wasm-check wasm web-test serve install clean
 
 all:
 	@test -f node_modules/bun-webgpu-linux-x64/libwebgpu_wrapper.so || bash scripts/setup.sh
@@ -52,11 +52,15 @@ wasm-check:
 	bash scripts/wasm_check.sh
 
 # The browser build: build-wasm/doppler.wasm (web/wasm.mk); web-test runs it in headless
-# Chromium against the native build (scripts/web_test.sh).
+# Chromium against the native build (scripts/web_test.sh; docs/browser.md).
 include web/wasm.mk
 
 web-test: all wasm
 	bash scripts/web_test.sh
+
+# The demo chat page and the JS API on http://127.0.0.1:8080 (docs/browser.md).
+serve: wasm
+	node scripts/serve_static.mjs
 
 clean:
 	rm -rf build build-asan build-wasm

@@ -5,8 +5,8 @@
 #      the CLI smoke test; `doppler serve` end to end (scripts/server_test.sh, ~45 s)
 #   3. the CPU tests again under ASan + UBSan
 #   4. the engine core compiled for wasm32-wasi and linked (build-wasm/doppler.wasm)
-#   5. the browser build in headless Chromium (scripts/web_test.sh: greedy text vs native
-#      SwiftShader, golden fixtures, missing WebGPU)
+#   5. the browser tests in headless Chromium (scripts/web_test.sh: the engine's greedy text and
+#      golden fixtures vs native SwiftShader; the demo page, model store and JS API)
 #   6. fuzz targets for a bounded time (when clang's libFuzzer is available)
 # Ends with one line "tests: N passed, N failed" counting the stages.
 set -uo pipefail
@@ -30,7 +30,7 @@ stage "cli smoke" bash scripts/cli_smoke.sh
 stage "server tests (doppler serve: OpenAI client, curl, nginx)" bash scripts/server_test.sh
 stage "sanitizers (asan+ubsan: cpu tests, gpu tests on lavapipe)" make --no-print-directory sanitize JOBS="$JOBS"
 stage "wasm32 compile and link" bash -c "bash scripts/wasm_check.sh && make --no-print-directory wasm"
-stage "browser (headless chromium)" bash scripts/web_test.sh
+stage "browser tests" bash scripts/web_test.sh
 stage "fuzz (bounded, 20 s per target)" bash scripts/fuzz.sh 20
 
 [ $fail -eq 0 ] || echo "failed stages: ${failed[*]}"
