@@ -8,9 +8,11 @@
 #include "quant/quant.h"
 #include "core/error.h"
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
+#ifndef __wasm__ /* the WebAssembly build has no threads: one thread encodes */
+#include <pthread.h>
 #include <unistd.h>
+#endif
 
 #define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: (v + M) - M rounds |v| < 2^22 to nearest even */
 
@@ -110,8 +112,8 @@ void dp_mxfp4_from_hf_packed(const uint8_t hf16[16], uint8_t scale, uint8_t out1
 }
 
 /* Block encoding of large inputs runs on up to QUANT_THREADS threads (contiguous runs of
- * blocks, so the bytes are the same as one thread's); where a thread cannot be started (e.g. a
- * WebAssembly build without threads) its part runs on the caller's thread. */
+ * blocks, so the bytes are the same as one thread's); where a thread cannot be started its part
+ * runs on the caller's thread, as everything does in the WebAssembly build. */
 #define QUANT_THREADS 16
 #define QUANT_MIN_BLOCKS 4096
 typedef struct { void (*enc)(const float *, uint8_t *); const float *src; uint8_t *dst; uint64_t b0, b1; uint32_t be, bb; } qjob;
@@ -122,6 +124,10 @@ static void *qjob_run(void *a) {
 }
 static void encode_blocks(void (*enc)(const float *, uint8_t *), const float *src, uint8_t *dst, uint64_t nb, uint32_t be,
                           uint32_t bb) {
+#ifdef __wasm__
+  qjob one = {enc, src, dst, 0, nb, be, bb};
+  qjob_run(&one);
+#else
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   int nt = nb < QUANT_MIN_BLOCKS || ncpu < 2 ? 1 : ncpu < QUANT_THREADS ? (int)ncpu : QUANT_THREADS;
   qjob jobs[QUANT_THREADS];
@@ -136,6 +142,7 @@ static void encode_blocks(void (*enc)(const float *, uint8_t *), const float *sr
     if (started[i]) pthread_join(th[i], NULL);
     else qjob_run(&jobs[i]);
   }
+#endif
 }
 
 dp_status dp_quantize(dp_dtype t, const float *src, void *dst, uint64_t n) {
