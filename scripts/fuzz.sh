@@ -18,6 +18,7 @@ for t in $targets; do
   extra=""; [ "$t" = fuzz_server_request ] && extra="-I. server/request.c server/reply.c"  # doppler serve's request parser
   "$CC" $flags -o "$out/$t" "tests/fuzz/$t.c" $srcs $extra -lm
   corpus="$out/corpus_$t"; mkdir -p "$corpus"
+  for f in tests/fuzz/regress/"$t"_*; do [ -f "$f" ] && cp "$f" "$corpus/"; done  # inputs that once crashed
   case $t in
     fuzz_safetensors) [ -f "$shared/fixtures/golden/llama2/model.safetensors" ] &&
         head -c 65536 "$shared/fixtures/golden/llama2/model.safetensors" > "$corpus/seed_llama2" || true ;;

@@ -290,7 +290,11 @@ static double scalar_num(uint32_t type, const uint8_t *p, int *ok) {
 }
 static int64_t scalar_int(uint32_t type, const uint8_t *p, int *ok) {
   if (type == DP_GGUF_U64 || type == DP_GGUF_I64) { *ok = 1; return (int64_t)le(p, 8); }
-  return (int64_t)scalar_num(type, p, ok);
+  double d = scalar_num(type, p, ok);
+  /* a float key holding NaN or a value past int64 saturates (the caller's range check names it) */
+  if (!(d > -9.2e18)) return d < 0 ? INT64_MIN : INT64_MAX;
+  if (d > 9.2e18) return INT64_MAX;
+  return (int64_t)d;
 }
 
 int64_t dp_gguf_get_int(const dp_gguf *g, const char *key, int64_t dflt) {
