@@ -262,7 +262,14 @@ int cli_precision_opt(const char *cmd, const char *flag, const char *value, void
   return 0;
 }
 
+int cli_matvec_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_overrides *o = dst;
+  if (dp_parse_matvec_input(value, &o->matvec)) return cli_usage_error(cmd, "%s: %s", flag, dp_error_message());
+  return 0;
+}
+
 void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo) {
+  lo->matvec_input = o->matvec;
   lo->q4k_matmul = o->q4k;
   lo->compute_precision = o->prec ? o->prec : o->prec_implied;
   lo->expert_budget_n = o->expert_n;
@@ -283,8 +290,8 @@ int cli_check_budget(const char *cmd, const cli_overrides *o, dp_status st) {
 void cli_print_overrides(const char *cmd, const dp_model *m) {
   dp_model_info mi;
   if (dp_model_get_info(m, &mi)) return;
-  fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s)\n", cmd, mi.q4k_matmul, mi.q4k_matmul_from,
-          mi.compute_precision, mi.compute_precision_from);
+  fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s); matvec-input %s\n", cmd, mi.q4k_matmul,
+          mi.q4k_matmul_from, mi.compute_precision, mi.compute_precision_from, mi.matvec_input);
   dp_expert_stats es;
   if (dp_model_expert_stats(m, &es) || !es.moe) return;
   char b[64] = "";

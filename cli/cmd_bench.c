@@ -36,6 +36,7 @@ static void usage(FILE *f) {
              "  --kernel NAME=FILE     replace kernel variant NAME (--list) by the WGSL module in FILE\n"
              "  --q4k-matmul M         fused or dequant (Q4_K expanded once at load); default: the manifest's hint, else fused\n"
              "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; needs shader-f16); default: hint, else f32\n"
+             "  --matvec-input I       q8 (decode products on GPUs over int8-quantized input) or f32 (exact); default q8 where supported\n"
              "  --verbose              the Q4_K matmul and compute precision in force, and why, on stderr\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
              "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
@@ -301,16 +302,16 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
   if (k->json) {
     printf("%s\n  {\"adapter\": ", k->n ? "," : "["); /* the array opens with the first record */
     json_str(r->adapter);
-    printf(", \"type\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, \"reps\": %d}",
-           r->type, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
+    printf(", \"type\": \"%s\", \"input\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, "
+           "\"reps\": %d}", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
   } else {
     if (!k->n) {
-      printf("adapter: %s\n| %-5s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "m", "n", "k", "us", "GB/s",
-             "TFLOP/s", "reps");
-      printf("| ----- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
+      printf("adapter: %s\n| %-5s | %-5s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "input", "m", "n", "k",
+             "us", "GB/s", "TFLOP/s", "reps");
+      printf("| ----- | ----- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
     }
-    printf("| %-5s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->m, r->n, r->k, r->us, r->gbps, r->tflops,
-           r->reps);
+    printf("| %-5s | %-5s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
+           r->tflops, r->reps);
   }
   fflush(stdout);
   k->n++;
@@ -403,7 +404,7 @@ int cmd_bench(int argc, char **argv) {
     }
     static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
                                              "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings",
-                                             "--kernel", "--q4k-matmul", "--compute-precision"};
+                                             "--kernel", "--q4k-matmul", "--compute-precision", "--matvec-input"};
     size_t f = 0;
     while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
     if (f == sizeof with_value / sizeof *with_value) {
@@ -423,6 +424,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
     else if (!strcmp(a, "--q4k-matmul")) { if ((rc = cli_q4k_opt("bench", a, v, &ov))) return rc; }
     else if (!strcmp(a, "--compute-precision")) { if ((rc = cli_precision_opt("bench", a, v, &ov))) return rc; }
+    else if (!strcmp(a, "--matvec-input")) { if ((rc = cli_matvec_opt("bench", a, v, &ov))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) bad = cli_parse_quant("bench", a, v, &quant) != 0;
     else if (!strcmp(a, "--ceilings")) {

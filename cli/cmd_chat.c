@@ -111,6 +111,7 @@ int cmd_chat(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &ov, 0, 0, 0, cli_matvec_opt},
     {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
   };
   cli_spec sp = {"chat", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};

@@ -93,7 +93,7 @@ static dp_status read_ids(const char *path, stream *out) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--kernel NAME=FILE]\n"
-             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--expert-budget N|SIZE] [--quiet]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--matvec-input q8|f32] [--expert-budget N|SIZE] [--quiet]\n"
              "Documents are split on blank lines and joined as [BOS] doc [EOS] ...; windows of ctx predictions,\n"
              "each scored from an empty cache. --windows N scores only the first N windows (0 = all).\n"
              "stdout: only the last line `perplexity: X.XXXX`. stderr: progress (windows, running value, ETA)\n"
@@ -123,6 +123,7 @@ int cmd_perplexity(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &ov, 0, 0, 0, cli_matvec_opt},
     {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--quiet", NULL, CLI_BOOL, &quiet, 0, 0, 0, NULL},
   };

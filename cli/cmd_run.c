@@ -156,6 +156,7 @@ int cmd_run(int argc, char **argv) {
     {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &ov, 0, 0, 0, cli_matvec_opt},
     {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
   };
