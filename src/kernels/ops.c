@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_Q8, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -53,7 +53,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
   {"attention_split", 0, NULL, NULL},
-  {"quantize_x", 0, NULL, NULL}, {"gemv_q8", 3, NULL, NULL}, /* wdecode 3: gemv_q8_v4 / gemv_q8_u32 by type */
+  {"quantize_x", 0, NULL, NULL}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -75,7 +75,7 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_QUANTIZE_X, V_MATMUL_GEMV_Q8, V_COUNT };
+       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -131,9 +131,9 @@ static const struct variant {
   {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
   /* int8 input (matvec input q8, GPU family with dot4I8Packed): x quantized once, shared by the products */
   {"quantize_x", "quantize_x", "gpu family, matvec input q8: RMSNorm / GLU / plain x -> int8 blocks of 32 before the "
-   "matmul_gemv_q8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
-  {"matmul_gemv_q8", "matmul", "gpu family, matvec input q8, M <= 4 or rows, subgroups of one size, dot4I8Packed; "
-   "Q4_K, Q6_K, Q8_0 (K % 64 == 0)", K_GEMV_Q8, "main", 1, NEED_SGF | NEED_DOT4},
+   "matmul_gemv_i8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
+  {"matmul_gemv_i8", "matmul", "gpu family, matvec input q8, M <= 4 or rows, subgroups of one size, dot4I8Packed; "
+   "Q4_K, Q6_K, Q8_0 (K % 64 == 0)", K_GEMV_I8, "main", 1, NEED_SGF | NEED_DOT4},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -141,8 +141,8 @@ const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_M
 #define N_WG 9   /* WG override 1 << (0..8) */
 #define N_PRO 12 /* PRO override 0..3 (matmul_tex, gemv_sg); gemv_sg: + 4 * (0, 1 SiLU, 2 GELU epilogue) */
 /* listed entries: a typed row is one entry per weight type it takes (row_has_type), any other row one */
-static int row_has_type(int v, int t) { /* typed rows take every weight type but matmul_gemv_q8 */
-  return v != V_MATMUL_GEMV_Q8 || t == DP_Q4_K || t == DP_Q6_K || t == DP_Q8_0;
+static int row_has_type(int v, int t) { /* typed rows take every weight type but matmul_gemv_i8 */
+  return v != V_MATMUL_GEMV_I8 || t == DP_Q4_K || t == DP_Q6_K || t == DP_Q8_0;
 }
 static size_t row_entries(int v) {
   if (!variants[v].typed) return 1;
@@ -160,7 +160,7 @@ struct dp_ops {
   uint32_t sgf;              /* the subgroup size when subgroup_min == subgroup_max, else 0 */
   int gemv_sg;               /* matmul_gemv_sg allowed (DOPPLER_GEMV_SG=0: off, for comparisons) */
   int q8;                    /* matvec input q8 chosen (dp_ops_set_matvec_input); applies where dp_ops_q8_ok */
-  uint32_t q8_r;             /* matmul_gemv_q8 rows per subgroup (DOPPLER_GEMV_Q8_R 1..4, for measurements) */
+  uint32_t q8_r;             /* matmul_gemv_i8 rows per subgroup (DOPPLER_GEMV_I8_R 1..4, for measurements) */
   uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
@@ -201,7 +201,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   const char *fam = getenv("DOPPLER_KERNEL_FAMILY"); /* measurements and quality checks: force a kernel family */
   if (fam && !strcmp(fam, "gpu")) o->cpu = 0;
   if (fam && !strcmp(fam, "cpu")) o->cpu = 1;
-  o->q8_r = getenv("DOPPLER_GEMV_Q8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_Q8_R")) : 1;
+  o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
@@ -242,7 +242,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (*slot) return *slot;
   char pick[200] = "";
   int v4 = wt == DP_F32 || wt == DP_F16 || wt == DP_BF16 || wt == DP_Q4_K; /* gemv_sg: 16-byte units */
-  if (kern_info[k].wdecode == 3) /* gemv_q8: the type, then its weight access file */
+  if (kern_info[k].wdecode == 3) /* gemv_i8: the type, then its weight access file */
     snprintf(pick, sizeof pick, "const WT = %du;\n", (int)wt);
   else if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
     snprintf(pick, sizeof pick, "const WT = %du;\n%s%s%s", (int)wt, v4 ? "" : "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_",
@@ -251,7 +251,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
   const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32")
-                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_q8_v4" : "gemv_q8_u32") : kern_info[k].lib;
+                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : "gemv_i8_u32") : kern_info[k].lib;
   const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
                           kern_info[k].wdecode && kern_info[k].wdecode != 3 && !(kern_info[k].wdecode == 2 && v4) ? dp_kernel_source("lib_wdecode") : "",
                           pick,
@@ -293,7 +293,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
     c[3] = (dp_gpu_constant){"R", epi ? 2 : o->gemv_r}, c[4] = (dp_gpu_constant){"EPI", epi ? epi + 1 : 0};
     nc = 5;
   }
-  if (v == V_MATMUL_GEMV_Q8) c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, nc = 3;
+  if (v == V_MATMUL_GEMV_I8) c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, nc = 3;
   if (v == V_QUANTIZE_X) c[1] = (dp_gpu_constant){"PRO", pro}, nc = 2;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
@@ -572,12 +572,12 @@ static dp_status gemv_sg_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_v
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->gemv_r));
 }
 
-/* ---- int8 input: quantize_x and matmul_gemv_q8 ---------------------------------------------- */
+/* ---- int8 input: quantize_x and matmul_gemv_i8 ---------------------------------------------- */
 void dp_ops_set_matvec_input(dp_ops *o, int q8) { o->q8 = q8 != 0; }
 static int q8_type_ok(dp_dtype wt, uint32_t K) {
   return wt == DP_Q4_K || wt == DP_Q6_K || (wt == DP_Q8_0 && K % 64 == 0);
 }
-/* quantize_x / matmul_gemv_q8 can run: GPU family, subgroups of one size, dot4I8Packed */
+/* quantize_x / matmul_gemv_i8 can run: GPU family, subgroups of one size, dot4I8Packed */
 static int q8_family(const dp_ops *o) { return !o->cpu && o->sg && o->sgf && dp_gpu_get_info(o->g)->has_dot4; }
 int dp_ops_matvec_q8(const dp_ops *o) { return o->q8 && q8_family(o); }
 
@@ -617,8 +617,8 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
   return run(o, k, &p, sizeof p, b, 4, (uint64_t)M * nc);
 }
 
-/* matmul_gemv_q8 over one binding of W; xq from dp_op_quantize_x(M, K) */
-static dp_status gemv_q8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_view w, dp_dtype wt, dp_view bias,
+/* matmul_gemv_i8 over one binding of W; xq from dp_op_quantize_x(M, K) */
+static dp_status gemv_i8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_view w, dp_dtype wt, dp_view bias,
                               uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
   uint64_t rb = dp_dtype_row_bytes(wt, K);
   if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
@@ -632,9 +632,9 @@ static dp_status gemv_q8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_
   TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
   TRY(bind(o, "matmul", "xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8, &b[4]));
   uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
-  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, 0.0f}; /* gemv_q8.wgsl Params: p0 unused */
+  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, 0.0f}; /* gemv_i8.wgsl Params: p0 unused */
   dp_gpu_kernel *k;
-  TRY(pipeline(o, V_MATMUL_GEMV_Q8, wt, o->gemv_wg, 0, &k));
+  TRY(pipeline(o, V_MATMUL_GEMV_I8, wt, o->gemv_wg, 0, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->q8_r));
 }
 
@@ -905,7 +905,7 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
       if (off % 256)
         return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
                         (unsigned long long)r, (unsigned long long)off);
-      TRY(gemv_q8_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, dp_view_of(w->part[i].buf, off), w->type, bias, M,
+      TRY(gemv_i8_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, dp_view_of(w->part[i].buf, off), w->type, bias, M,
                        (uint32_t)(e - r), w->K, flags));
       r = e;
     }

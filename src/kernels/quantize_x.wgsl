@@ -1,4 +1,4 @@
-// quantize_x.wgsl -- the input of the int8 decode GEMVs (gemv_q8.wgsl): x rows quantized to
+// quantize_x.wgsl -- the input of the int8 decode GEMVs (gemv_i8.wgsl): x rows quantized to
 // int8 blocks of 32 with one scale per block (llama.cpp's q8_1 input), with the prologue PRO
 // of gemv_sg.wgsl applied first (so RMSNorm + quantize, or GLU + quantize, is one dispatch
 // whose output several products share):

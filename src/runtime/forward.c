@@ -49,7 +49,7 @@ static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM
 
 /* ---- matvec input q8 (ops.h dp_op_quantize_x): decode on GPUs with dot4I8Packed quantizes a
  * product's input once to int8 blocks of 32 (with the RMSNorm or GLU before it folded in) into
- * s->xq, and every product reading that input takes it (matmul_gemv_q8): q, k, v (or q|k|v),
+ * s->xq, and every product reading that input takes it (matmul_gemv_i8): q, k, v (or q|k|v),
  * o, gate|up (or gate, up), down and the LM head. Only where every weight reading the input takes
  * it (dp_ops_linear_q8: Q4_K, Q6_K, Q8_0); otherwise the f32-input path below is unchanged. */
 static int q8_ok(dp_ops *o, const dp_rt_session *s, uint32_t T, const dp_rt_weight *w) {

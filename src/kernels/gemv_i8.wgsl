@@ -1,4 +1,4 @@
-// gemv_q8.wgsl -- decode GEMV for GPUs over an int8-quantized input (llama.cpp's MMVQ):
+// gemv_i8.wgsl -- decode GEMV for GPUs over an int8-quantized input (llama.cpp's MMVQ):
 //   y[m, n] (+)= sum_k W[n, k] * xq(m, k) (+ bias[c0 + n]),  m < M,
 // xq the output of quantize_x.wgsl (XQ [M, K / 4] u32 of 4 int8, XD [M, K / 32] vec2(d, s):
 // x ~ d * q per block of 32, s = d * sum(q)). The weight x input products of a block are
@@ -6,7 +6,7 @@
 // packed_4x8_integer_dot_product: one instruction on GPUs that have it), scaled once per
 // block by the weight's and the input block's scales.
 // Placed after lib_reduce_sg.wgsl, the line `const WT = <dp_dtype>u;` and the weight-type
-// file: gemv_q8_v4.wgsl (Q4_K: W as vec4<u32>) or gemv_q8_u32.wgsl (Q8_0, Q6_K: W as u32),
+// file: gemv_i8_v4.wgsl (Q4_K: W as vec4<u32>) or gemv_i8_u32.wgsl (Q8_0, Q6_K: W as u32),
 // which declares binding 2 (W) and defines
 //   n_units(K)            units per row (Q4_K, Q6_K, Q8_0: 64 weights);
 //   unit_x(u, m) -> XU    the int8 inputs and block scales of unit u of row m (loaded once

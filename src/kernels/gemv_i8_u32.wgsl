@@ -1,4 +1,4 @@
-// gemv_q8_u32.wgsl -- the weight access of gemv_q8.wgsl for block types whose blocks are not
+// gemv_i8_u32.wgsl -- the weight access of gemv_i8.wgsl for block types whose blocks are not
 // 16-byte aligned: W bound as u32. WT, the dp_dtype:
 //   Q8_0 (WT 3, K % 64 == 0): unit = two blocks of 34 bytes (f16 d, int8 q[32]) = 68 bytes =
 //        17 aligned words (a row is 68 K / 64 bytes): block A's d in the low half of word 0,

@@ -1,4 +1,4 @@
-// gemv_q8_v4.wgsl -- the weight access of gemv_q8.wgsl for Q4_K (WT 4): W bound as vec4<u32>
+// gemv_i8_v4.wgsl -- the weight access of gemv_i8.wgsl for Q4_K (WT 4): W bound as vec4<u32>
 // (a block = 144 bytes = 9 vec4: the header d, dmin, scales[12], then qs[128]). A unit is
 // one quarter i (0..3) of a block: qs bytes 32i .. 32i + 31 (two vec4 loads) hold sub-block
 // 2i in their low nibbles and 2i + 1 in their high nibbles, element t of each in byte t; so
