@@ -20,7 +20,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler bench (MODEL | --preset NAME [--quant Q] [--layers N]) [flags]\n"
-             "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--adapter A]\n"
+             "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--matvec-input q8|f32] [--adapter A]\n"
              "       doppler bench kernels --list | --dump NAME [--adapter A]\n"
              "Times prefill (pp) and decode (tg) like llama-bench; lists are comma-separated.\n"
              "  -p, --n-prompt P,...   prefill tests of P tokens (default 512; 0 = none)\n"
@@ -39,7 +39,9 @@ static void usage(FILE *f) {
              "  --matvec-input I       q8 (decode products on GPUs over int8-quantized input) or f32 (exact); default q8 where supported\n"
              "  --verbose              the Q4_K matmul and compute precision in force, and why, on stderr\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
-             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
+             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s; input f32, and for\n"
+             "m <= 4 on GPUs with dot4I8Packed also q8 (quantize_x + matmul_gemv_i8 timed together).\n"
+             "  --matvec-input I       only that input for m <= 4 (q8 where it applies)\n"
              "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
              "  --dump NAME            the complete WGSL module of variant NAME on the adapter\n",
           DP_BENCH_MAX_REPS);
@@ -337,7 +339,8 @@ static int cmd_bench_kernels(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { k.json = 1; continue; }
     if (!strcmp(a, "--list")) { list = 1; continue; }
-    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump")) {
+    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump") &&
+        strcmp(a, "--matvec-input")) {
       fprintf(stderr, "doppler bench kernels: unknown argument '%s' (see `doppler bench --help`)\n", a);
       return 2;
     }
@@ -345,6 +348,9 @@ static int cmd_bench_kernels(int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(a, "--adapter")) o.adapter = v;
     else if (!strcmp(a, "--dump")) dump = v;
+    else if (!strcmp(a, "--matvec-input")) {
+      if (dp_parse_matvec_input(v, &o.matvec_input)) { fprintf(stderr, "doppler bench kernels: %s: %s\n", a, dp_error_message()); return 2; }
+    }
     else if (!strcmp(a, "-m")) { if (parse_list(a, v, 1, 65536, ms, &o.n_ms)) return 2; o.ms = ms; }
     else if (!strcmp(a, "--shape")) {
       if (parse_list(a, v, 1, 1 << 20, nk, &n_nk)) return 2;
@@ -470,7 +476,7 @@ int cmd_bench(int argc, char **argv) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_model_info mi;

@@ -121,7 +121,7 @@ int cmd_chat(int argc, char **argv) {
   if (g.n_predict == 0) return cli_usage_error("chat", "-n: 0 would generate no reply (-1 = until the end)");
   const dp_generate_options o = g.o;
   if (!(model = cli_model_or_default("chat", model))) return 1;
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;

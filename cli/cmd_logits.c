@@ -117,7 +117,7 @@ int cmd_logits(int argc, char **argv) {
   dp_status st = DP_OK;
   dp_model_info mi;
   if (!cpu) {
-    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
+    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0, 0};
     cli_overrides_apply(&ov, &lo);
     dp_session_options so = {0, 0};
     st = dp_model_load(model, &lo, &m);

@@ -132,7 +132,7 @@ int cmd_perplexity(int argc, char **argv) {
   if (rc >= 0) return rc;
   if (!model) return cli_usage_error("perplexity", "MODEL is required");
   if (!file == !ids_file) return cli_usage_error("perplexity", "one of --file and --ids is required");
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;

@@ -170,7 +170,7 @@ int cmd_run(int argc, char **argv) {
   if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", 1, &read)) return 1;
   const char *prompt = read ? read : prompt_arg;
 
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;

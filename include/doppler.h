@@ -400,6 +400,8 @@ typedef struct dp_bench_kernels_options {
   int n, k;                  /* 0: 4096, 14336 (Llama-3-8B ffn_down, ../shared/docs/anchors.md) */
   const int *ms; int n_ms;   /* rows of x; NULL: 1, 8, 512 */
   const char *const *types; int n_types; /* NULL: all six above */
+  int matvec_input;          /* DP_MATVEC_AUTO (0): m <= 4 with f32 input, then q8 where it applies;
+                              * DP_MATVEC_F32 / DP_MATVEC_Q8: only that input (q8: the other products f32) */
 } dp_bench_kernels_options;
 /* cb gets each product as it is measured; a nonzero return stops (DP_OK). */
 dp_status dp_bench_kernels(const dp_bench_kernels_options *o, int (*cb)(void *user, const dp_bench_kernel *r), void *user);

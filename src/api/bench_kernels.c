@@ -150,6 +150,8 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   int n_ms = o.ms ? o.n_ms : 3;
   const char *const *types = o.types ? o.types : ALL_TYPES;
   int n_types = o.types ? o.n_types : (int)(sizeof ALL_TYPES / sizeof *ALL_TYPES);
+  if (o.matvec_input < DP_MATVEC_AUTO || o.matvec_input > DP_MATVEC_Q8)
+    return dp_error(DP_ERR_INVALID_ARG, "matvec input %d", o.matvec_input);
   for (int i = 0; i < n_ms; i++)
     if (ms[i] < 1) return dp_error(DP_ERR_INVALID_ARG, "matrix rows m = %d must be >= 1", ms[i]);
   dp_dtype dt[16];
@@ -167,6 +169,7 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   dp_ops *ops = NULL;
   dp_status st = dp_gpu_open(o.adapter, &g);
   if (!st) st = dp_ops_create(g, &ops);
+  if (!st && o.matvec_input) dp_ops_set_matvec_input(ops, o.matvec_input == DP_MATVEC_Q8);
   const dp_gpu_info *in = g ? dp_gpu_get_info(g) : NULL;
   int cpu = in && !strcmp(in->adapter_type, "cpu"), stop = 0;
   for (int ti = 0; !st && !stop && ti < n_types; ti++) {
@@ -200,9 +203,11 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
     }
     for (int mi = 0; !st && !stop && mi < n_ms; mi++) {
       p.m = r.m = ms[mi];
+      int can = dp_ops_matvec_q8(ops) && dp_ops_linear_q8(ops, p.wq8[0], p.m);
       for (int q8 = 0; q8 < 2 && !st && !stop; q8++) { /* f32 input, then q8 where it applies */
         p.q8 = q8;
-        if (q8 && !(dp_ops_matvec_q8(ops) && dp_ops_linear_q8(ops, p.wq8[0], p.m))) break;
+        if (q8 && (!can || o.matvec_input == DP_MATVEC_F32)) break;
+        if (!q8 && can && o.matvec_input == DP_MATVEC_Q8) continue;
         r.input = q8 ? "q8" : "f32";
         if (!(st = time_product(&p, &r))) {
           r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
