@@ -273,7 +273,7 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
   if (row0 == 0 && (n == 1 || s->rows)) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_HEAD]); /* decode */
   dp_status st;
   if ((n == 1 || s->rows) && s->xq && m->output.mat && dp_ops_linear_q8(m->ops, m->output.mat, 1) &&
-      (uint64_t)n * p->d_model * 5 / 4 + 256 <= dp_gpu_buffer_size(s->xq)) { /* matvec input q8 */
+      dp_xq_bytes(n, (uint32_t)p->d_model) <= dp_gpu_buffer_size(s->xq)) { /* matvec input q8 */
     dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
     st = dp_op_quantize_x(m->ops, V(s->xq), x, n, (uint32_t)p->d_model, NULL);
     if (!st) st = dp_op_linear(m->ops, V(s->logits), V(s->xq), m->output.mat, m->output.row0, (uint32_t)m->output.rows,
