@@ -267,6 +267,11 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
   }
   printf("%s: %.1f s batched: %d steps, largest batch %d, %d of %d identical to alone (+1 early prefix), %d early resumes refused\n", name, now_s() - t_ref, steps,
          max_rows, same, ns - 1, too_early);
+  if (gpu_kernels == 2) { /* the int8 input ran (quantize_x and its products) */
+    long q = dp_kernel_variant_find("quantize_x"), e = dp_kernel_variant_find("matmul_gemv_i8_q4_k");
+    CHECK(q >= 0 && e >= 0 && dp_ops_variant_runs(m->rt->ops, (size_t)q) > 0 && dp_ops_variant_runs(m->rt->ops, (size_t)e) > 0,
+          "%s: quantize_x / matmul_gemv_i8_q4_k never ran", name);
+  }
 
   /* argument errors */
   dp_status s2[2];
