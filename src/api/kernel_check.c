@@ -382,7 +382,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
     return dp_error(DP_ERR_UNSUPPORTED, "%s: not on this adapter (%s)", e.name, e.condition);
   chk c = {o, dp_ops_gpu(o), e.name, 0x9e3779b97f4a7c15ull ^ i, {NULL}, 0, {NULL}, 0, 0, DP_OK};
   const char *n = e.name;
-  int cpu0 = dp_ops_cpu_kernels(o), sg0 = dp_ops_subgroups(o), q80 = dp_ops_matvec_q8(o);
+  int cpu0 = dp_ops_cpu_kernels(o), sg0 = dp_ops_subgroups(o), q80 = dp_ops_matvec_input(o);
   uint64_t runs0 = dp_ops_variant_runs(o, i);
   dp_dtype t = entry_type(n);
   /* K: whole blocks; for F32/F16/BF16 not a multiple of 8 (that would pick the 16-byte loads) */

@@ -580,6 +580,7 @@ static int q8_type_ok(dp_dtype wt, uint32_t K) {
 /* quantize_x / matmul_gemv_i8 can run: GPU family, subgroups of one size, dot4I8Packed */
 static int q8_family(const dp_ops *o) { return !o->cpu && o->sg && o->sgf && dp_gpu_get_info(o->g)->has_dot4; }
 int dp_ops_matvec_q8(const dp_ops *o) { return o->q8 && q8_family(o); }
+int dp_ops_matvec_input(const dp_ops *o) { return o->q8; }
 
 int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M) {
   return w && o->q8 && q8_family(o) && !w->tex && M <= GEMV_MAX_M && w->K % 32 == 0 && q8_type_ok(w->type, w->K);

@@ -221,7 +221,8 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
  * largest value per element). dp_ops_set_matvec_input(o, 0) turns it off (the f32-input
  * kernels); default on, except on CPU adapters. */
 void dp_ops_set_matvec_input(dp_ops *o, int q8);
-int dp_ops_matvec_q8(const dp_ops *o); /* q8 chosen and the kernel family can run it */
+int dp_ops_matvec_q8(const dp_ops *o);    /* q8 chosen and the kernel family can run it */
+int dp_ops_matvec_input(const dp_ops *o); /* the choice as set (1 = q8), whatever the family */
 int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M);
 /* Bytes of xq for M rows of K: the int8 codes [M, K], then (from the next multiple of 256)
  * [M, K / 32] pairs f32 (d, s): x ~ d * q per block, s = d * sum(q). */
