@@ -9,26 +9,30 @@
 #     `doppler bench DIR -p 512 -n 128 -r 3` with --matvec-input q8 and f32, and a --profile run;
 #  4. bench kernels sweeps (rows per subgroup DOPPLER_GEMV_I8_R, workgroup DOPPLER_GEMV_WG) and
 #     the transposed shape 14336 x 4096.
-# Carry [".gl", "devbin", "node_modules/bun-webgpu-linux-x64"]; BIN=devbin holds doppler and the
-# three test binaries. Logs to $OUT (summary.txt has everything in order).
+# The device copy is the session's checkout (/work/main), not this worktree: copy the binaries,
+# $BIN/lib (libmicrohttpd.so.12 and the libraries it needs) and this script into an ignored
+# folder there (devbin/q8), carry [".gl", "devbin/q8", "node_modules/bun-webgpu-linux-x64"] and
+# run `BIN=devbin/q8 bash devbin/q8/device_q8.sh` from the repository root; TESTS="" skips the
+# tests. Logs to $OUT (summary.txt has everything in order).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+# run from the repository root (the device copy of the checkout)
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
 export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
-export LD_LIBRARY_PATH=$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 BIN=${BIN:-devbin}
+# $BIN/lib: libraries doppler links that the machine lacks (libmicrohttpd12 and its chain, for serve)
+export LD_LIBRARY_PATH=$PWD/$BIN/lib:$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 S="$OUT/summary.txt"
 log() { echo "== $(date -u +%T) $*" | tee -a "$S"; }
 log "card: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
 "$BIN/doppler" devices --json > "$OUT/devices.json" 2>&1
-for t in gpu_kernels_gemv_i8 gpu_kernels_variants gpu_kernels_gemv_sg; do
+for t in ${TESTS-gpu_kernels_gemv_i8 gpu_kernels_variants gpu_kernels_gemv_sg}; do
   timeout 120 "$BIN/$t" > "$OUT/$t.log" 2>&1; rc=$?
   log "$t rc=$rc: $(tail -1 "$OUT/$t.log")"
   grep -E "FAIL|skip|adapter:" "$OUT/$t.log" | head -5 | tee -a "$S"
 done
-grep -E "vs f32 input" "$OUT/gpu_kernels_gemv_i8.log" | head -3 | tee -a "$S"
+[ -f "$OUT/gpu_kernels_gemv_i8.log" ] && grep -E "vs f32 input" "$OUT/gpu_kernels_gemv_i8.log" | head -3 | tee -a "$S"
 K="$BIN/doppler bench kernels -m 1 --types q4_k,q6_k,q8_0"
 log "bench kernels, anchor shape 4096 x 14336, f32 (old) and q8 (new, R=1 WG=256)"
 timeout 90 $K 2>&1 | tee -a "$S"
