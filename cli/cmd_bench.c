@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -464,9 +465,15 @@ int cmd_bench(int argc, char **argv) {
   if (!nrows) { fprintf(stderr, "doppler bench: no tests (-p and -n are both 0)\n"); return 2; }
 
   char dir[4096] = "";
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   if (preset) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "doppler bench: --preset %s (%s): written in %.1f s\n", preset, quant ? quant : "bf16",
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    t0 = t1;
   }
   dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
   cli_overrides_apply(&ov, &lo);
@@ -474,6 +481,10 @@ int cmd_bench(int argc, char **argv) {
   dp_model_info mi;
   dp_bench_model bm;
   dp_status st = dp_model_load(model, &lo, &m);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (!st && preset) /* the load of a large preset is part of what a device call spends */
+    fprintf(stderr, "doppler bench: --preset %s: loaded in %.1f s\n", preset,
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   if (!st && verbose) cli_print_overrides("bench", m);
   if (!st) st = dp_model_get_info(m, &mi);
   if (!st) st = dp_bench_model_info(m, &bm);
