@@ -9,8 +9,8 @@
  * same stored weights), greedy ids equal except past a top-2 margin below 1e-3 * max(1, |top|).
  * The logits must also be finite and not degenerate (standard deviation > 0.1 at every step).
  *
- * llama-3.2-1b is also written with --quant q4_k_m (two layers: layer 1's v_proj and down_proj
- * are Q6_K, the tied embedding Q6_K, the rest Q4_K): random blocks written directly by synth,
+ * llama-3.2-1b is also written with --quant q4_k_m (one layer: its v_proj and down_proj are Q6_K
+ * as the last layer's, the tied embedding Q6_K, the rest Q4_K): random blocks written directly by synth,
  * checked the same way, and written twice more to check that a seed gives the same bytes.
  *
  * These models have embeddings of 150-300 M bf16 values (311-604 MB), larger than lavapipe's
@@ -40,7 +40,7 @@ static const struct { const char *preset; int layers; const char *quant; } CASES
   {"qwen3-0.6b", 1, NULL},
   {"llama-3.2-1b", 1, NULL},
   {"gemma-3-1b", 6, NULL},
-  {"llama-3.2-1b", 2, "q4_k_m"}, /* random Q4_K / Q6_K blocks written directly (synth --quant) */
+  {"llama-3.2-1b", 1, "q4_k_m"}, /* random Q4_K / Q6_K blocks written directly (synth --quant) */
 };
 
 typedef struct result { float *logits, *gl; int32_t gen[N_GEN]; } result;
