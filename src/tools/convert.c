@@ -8,7 +8,9 @@
  * whose block divides the rows (Q8_0, else F16) with a notice. A tensor whose
  * chosen type equals its stored type is copied byte for byte (GGUF blocks survive untouched).
  * Data flows in row chunks: stored rows (in place when mapped) -> f32 -> quantize -> write,
- * so memory stays bounded by one chunk whatever the tensor size.
+ * so memory stays bounded by one chunk whatever the tensor size. A synthetic source
+ * (opts.gen: synth --quant) replaces the stored rows: the generator writes the output type's
+ * blocks directly (or f32 values for float outputs), 8 Mi elements a step on several threads.
  *
  * GGUF output: llama.cpp names (gguf_names.c), Q/K rows permuted back to llama.cpp's order,
  * Gemma norms stored as w+1, per-expert tensors merged into [E, out, in]. */
