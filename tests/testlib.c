@@ -67,6 +67,38 @@ static const char *join(const char *env, const char *dflt, const char *rel) {
 const char *dp_test_shared(const char *rel) { return join("DP_SHARED", "../shared", rel); }
 const char *dp_test_root(const char *rel) { return join("DP_ROOT", ".", rel); }
 
+int dp_test_run_alloc(dp_test_run *r, int t, int n, int V) {
+  size_t nl = (size_t)t * (size_t)V, ng = (size_t)n * (size_t)V;
+  r->logits = dp_malloc((nl ? nl : 1) * sizeof *r->logits);
+  r->gl = dp_malloc((ng ? ng : 1) * sizeof *r->gl);
+  r->gen = dp_malloc((n ? (size_t)n : 1) * sizeof *r->gen);
+  if (!r->logits || !r->gl || !r->gen) return -1;
+  memset(r->logits, 0xff, nl * sizeof *r->logits); /* poison: NaN */
+  memset(r->gl, 0xff, ng * sizeof *r->gl);
+  memset(r->gen, 0xff, (size_t)n * sizeof *r->gen);
+  return 0;
+}
+
+void dp_test_run_free(dp_test_run *r) {
+  dp_free(r->logits);
+  dp_free(r->gl);
+  dp_free(r->gen);
+  r->logits = r->gl = NULL, r->gen = NULL;
+}
+
+static double clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+double dp_test_now(void) { return clock_s(CLOCK_MONOTONIC); }
+double dp_test_cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+int dp_test_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 int dp_test_summary(const char *name) {
   printf("%s: %d passed, %d failed\n", name, dp_test_pass, dp_test_fail);
   return dp_test_fail ? 1 : 0;
