@@ -54,7 +54,14 @@ int dp_test_file_replace(const char *path, const char *anchor, int n, const char
 double dp_test_now(void);
 double dp_test_cpu_now(void);
 int dp_test_cmp_double(const void *a, const void *b);
-/* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT); static buffer. */
+/* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT). These (together) and
+ * dp_test_tmp (alone) return the next of 8 static buffers: up to 8 results in use at once. */
 const char *dp_test_shared(const char *rel);
 const char *dp_test_root(const char *rel);
+/* A scratch folder for one test binary: dp_test_tmp_open("NAME") makes $TMPDIR (else /tmp)
+ * /dp_test_NAME_PID, emptied first, and returns it (NULL after a message when it cannot);
+ * dp_test_tmp("FILE") is FOLDER/FILE; dp_test_tmp_close() removes the folder with everything in it. */
+const char *dp_test_tmp_open(const char *name);
+const char *dp_test_tmp(const char *file);
+void dp_test_tmp_close(void);
 #endif
