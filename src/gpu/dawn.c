@@ -6,9 +6,10 @@
  * instance. Dawn's Null backend "succeeds" when no Vulkan device qualifies and then computes
  * zeros: it is always refused.
  *
- * What does not depend on Dawn (kernel cache, binding checks and placeholders, dp_gpu_bound,
- * the host side of the uniform arena, counters) is src/gpu/gpu_common.c; this file gives it
- * the gpu_backend_* calls of gpu_common.h (pipeline, bind group, dispatch, error).
+ * What does not depend on Dawn (argument checks, kernel cache, binding checks and placeholders,
+ * dp_gpu_bound, the host side of the uniform arena, counters) is src/gpu/gpu_common.c; this
+ * file gives it the gpu_backend_* calls of gpu_common.h (buffer, texture, copy, pipeline, bind
+ * group, dispatch, error).
  * Recording: one command encoder and one open compute pass collect dispatches until submit.
  * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
  * submit (queue writes are ordered before the submit that follows them, so the arena can be
@@ -42,20 +43,9 @@ _Static_assert(sizeof(WGPULimits) == 152, "WGPULimits layout of this Dawn build"
 #define LAVAPIPE_ICD "/usr/share/vulkan/icd.d/lvp_icd.json"
 #define SWIFTSHADER_ICD "/usr/lib/chromium/vk_swiftshader_icd.json"
 
-struct dp_gpu_buffer {
-  WGPUBuffer buf;
-  uint64_t size;
-};
-
 /* WGPUTextureFormat_RGBA32Uint in this Dawn build (the enum moved between header versions;
  * gpu_device's texture round trip fails if this is wrong). */
 #define DP_WGPU_RGBA32UINT 0x24u
-
-struct dp_gpu_texture {
-  WGPUTexture tex;
-  WGPUTextureView view;
-  uint32_t width, height;
-};
 
 /* A read-back: a map-read staging buffer of its own and the state of its mapAsync. Several
  * may be in flight at once (sessions interleaved on one device). */
@@ -423,95 +413,67 @@ static void scope_cb(WGPUPopErrorScopeStatus st, WGPUErrorType type, WGPUStringV
   }
 }
 
-/* ---- buffers ---- */
+/* ---- buffers and textures (gpu_common.c checks the arguments) ---- */
 
-dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out) {
-  *out = NULL;
-  dp_status st = gpu_check_buffer(g, &size, label);
-  if (st) return st;
-  dp_gpu_buffer *b = dp_calloc(1, sizeof *b);
-  if (!b) return DP_ERR_NOMEM;
-  WGPUBufferDescriptor bd = {NULL, SV(label ? label : ""), WGPUBufferUsage_Storage | WGPUBufferUsage_CopySrc | WGPUBufferUsage_CopyDst, size, 0};
+#define WBUF(b) ((WGPUBuffer)(b)->h)
+
+dp_status gpu_backend_buffer_create(dp_gpu *g, dp_gpu_buffer *b, const char *label) {
+  WGPUBufferDescriptor bd = {NULL, SV(label ? label : ""), WGPUBufferUsage_Storage | WGPUBufferUsage_CopySrc | WGPUBufferUsage_CopyDst, b->size, 0};
   wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
-  b->buf = wgpuDeviceCreateBuffer(g->device, &bd);
-  b->size = size;
+  WGPUBuffer buf = wgpuDeviceCreateBuffer(g->device, &bd);
   scope_result scope = {0};
   WGPUPopErrorScopeCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &scope, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb));
-  if (!b->buf || scope.failed) {
-    if (b->buf) wgpuBufferRelease(b->buf);
-    dp_free(b);
+  if (!buf || scope.failed) {
+    if (buf) wgpuBufferRelease(buf);
     return dp_error(DP_ERR_GPU, "cannot create GPU buffer '%s' of %llu bytes: %s", label ? label : "",
-                    (unsigned long long)size, scope.msg[0] ? scope.msg : "allocation failed");
+                    (unsigned long long)b->size, scope.msg[0] ? scope.msg : "allocation failed");
   }
-  *out = b;
+  b->h = (gpu_handle)buf;
   return DP_OK;
 }
 
-void dp_gpu_buffer_free(dp_gpu_buffer *b) {
-  if (!b) return;
-  wgpuBufferDestroy(b->buf);
-  wgpuBufferRelease(b->buf);
-  dp_free(b);
+void gpu_backend_buffer_free(dp_gpu_buffer *b) {
+  wgpuBufferDestroy(WBUF(b));
+  wgpuBufferRelease(WBUF(b));
 }
 
-uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b) { return b->size; }
-
-dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
-  dp_status st = gpu_check_buffer_write(g, b->size, offset, n);
-  if (st) return st;
-  if (n) wgpuQueueWriteBuffer(g->queue, b->buf, offset, src, n);
-  return DP_OK;
+void gpu_backend_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
+  wgpuQueueWriteBuffer(g->queue, WBUF(b), offset, src, n);
 }
 
-/* ---- textures ---- */
+void gpu_backend_texture_free(dp_gpu_texture *t) {
+  if (t->view) wgpuTextureViewRelease((WGPUTextureView)t->view);
+  if (t->h) { wgpuTextureDestroy((WGPUTexture)t->h); wgpuTextureRelease((WGPUTexture)t->h); }
+}
 
-dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out) {
-  *out = NULL;
-  dp_status st = gpu_check_texture(g, width, height, label);
-  if (st) return st;
-  dp_gpu_texture *t = dp_calloc(1, sizeof *t);
-  if (!t) return DP_ERR_NOMEM;
+dp_status gpu_backend_texture_create(dp_gpu *g, dp_gpu_texture *t, const char *label) {
   WGPUTextureDescriptor td = {NULL, SV(label ? label : ""), WGPUTextureUsage_TextureBinding | WGPUTextureUsage_CopyDst,
-                              2 /* 2D */, {width, height, 1}, DP_WGPU_RGBA32UINT, 1, 1, 0, NULL};
+                              2 /* 2D */, {t->width, t->height, 1}, DP_WGPU_RGBA32UINT, 1, 1, 0, NULL};
   wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
   wgpuDevicePushErrorScope(g->device, 1 /* validation */);
-  t->tex = wgpuDeviceCreateTexture(g->device, &td);
-  if (t->tex) t->view = wgpuTextureCreateView(t->tex, NULL);
+  WGPUTexture tex = wgpuDeviceCreateTexture(g->device, &td);
+  t->h = (gpu_handle)tex;
+  if (tex) t->view = (gpu_handle)wgpuTextureCreateView(tex, NULL);
   scope_result val = {0}, oom = {0};
   WGPUPopErrorScopeCallbackInfo cb1 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &val, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb1));
   WGPUPopErrorScopeCallbackInfo cb2 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &oom, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb2));
-  if (!t->tex || !t->view || val.failed || oom.failed) {
-    dp_gpu_texture_free(t);
-    return dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels: %s", label ? label : "", width, height,
+  if (!t->h || !t->view || val.failed || oom.failed) {
+    gpu_backend_texture_free(t);
+    t->h = t->view = 0;
+    return dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels: %s", label ? label : "", t->width, t->height,
                     val.failed ? val.msg : oom.failed ? oom.msg : "creation failed");
   }
-  t->width = width, t->height = height;
-  *out = t;
   return DP_OK;
 }
 
-dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
-                               const void *data) {
-  dp_status st = gpu_check_texture_write(g, t->width, t->height, x, y, w, h);
-  if (st) return st;
-  if (!w || !h) return DP_OK;
-  WGPUTexelCopyTextureInfo dst = {t->tex, 0, {x, y, 0}, 1 /* all */};
+void gpu_backend_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h, const void *data) {
+  WGPUTexelCopyTextureInfo dst = {(WGPUTexture)t->h, 0, {x, y, 0}, 1 /* all */};
   WGPUTexelCopyBufferLayout lay = {0, w * 16u, h};
   WGPUExtent3D ext = {w, h, 1};
   wgpuQueueWriteTexture(g->queue, &dst, data, (size_t)w * h * 16u, &lay, &ext);
-  return DP_OK;
-}
-
-uint32_t dp_gpu_texture_width(const dp_gpu_texture *t) { return t->width; }
-
-void dp_gpu_texture_free(dp_gpu_texture *t) {
-  if (!t) return;
-  if (t->view) wgpuTextureViewRelease(t->view);
-  if (t->tex) { wgpuTextureDestroy(t->tex); wgpuTextureRelease(t->tex); }
-  dp_free(t);
 }
 
 static void end_pass(dp_gpu *g) {
@@ -526,13 +488,10 @@ static void ensure_encoder(dp_gpu *g) {
   if (!g->encoder) g->encoder = wgpuDeviceCreateCommandEncoder(g->device, NULL);
 }
 
-dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
-  dp_status st = gpu_check_copy(g, src->size, so, dst->size, dof, n);
-  if (st) return st;
+void gpu_backend_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
   end_pass(g);
   ensure_encoder(g);
-  wgpuCommandEncoderCopyBufferToBuffer(g->encoder, src->buf, so, dst->buf, dof, n);
-  return DP_OK;
+  wgpuCommandEncoderCopyBufferToBuffer(g->encoder, WBUF(src), so, WBUF(dst), dof, n);
 }
 
 static dp_status profile_collect(dp_gpu *g, uint32_t n); /* below, with the profiler */
@@ -577,7 +536,7 @@ static void on_readback(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, voi
 dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t n, dp_gpu_readback **out) {
   *out = NULL;
   uint64_t n4;
-  dp_status st = gpu_check_read(g, b->size, offset, n, &n4);
+  dp_status st = gpu_check_read(g, b, offset, n, &n4);
   if (st) return st;
   dp_gpu_readback *r = NULL;
   for (size_t i = 0; i < g->n_rb && !r; i++) /* a free one, preferably large enough */
@@ -605,7 +564,7 @@ dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t
   if (n4) {
     end_pass(g);
     ensure_encoder(g);
-    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, b->buf, offset, r->staging, 0, n4);
+    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, WBUF(b), offset, r->staging, 0, n4);
   }
   if ((st = dp_gpu_submit(g))) return st;
   r->busy = 1, r->done = 0, r->status = 0, r->gen++, r->n = n, r->n4 = n4;
@@ -742,8 +701,8 @@ dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
     memset(x, 0, sizeof *x);
     x->binding = (uint32_t)i;
     if (k->kinds[i] == DP_WGSL_UNIFORM) x->buffer = g->uniforms, x->size = usize;
-    else if (res[i].tex) x->textureView = res[i].tex->view;
-    else x->buffer = res[i].buf->buf, x->offset = res[i].offset, x->size = res[i].size;
+    else if (res[i].tex) x->textureView = (WGPUTextureView)res[i].tex->view;
+    else x->buffer = WBUF(res[i].buf), x->offset = res[i].offset, x->size = res[i].size;
   }
   WGPUBindGroupDescriptor bgd = {NULL, SV(""), (WGPUBindGroupLayout)k->layout, ne, e};
   *out = (gpu_handle)wgpuDeviceCreateBindGroup(g->device, &bgd);

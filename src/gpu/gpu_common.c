@@ -4,7 +4,8 @@
  * dispatch leaves out), the host side of the uniform arena (parameters packed at the device's
  * uniform offset alignment, zero-padded to 16 bytes; the backend uploads the arena with one
  * queue write per submit, so it is reused at once), dispatch checks, counters, the 2-D grid
- * split and the blocking read (start + wait + finish).
+ * split, the blocking read (start + wait + finish), and buffers and textures: their arguments
+ * checked here, the objects made by the backend.
  * Linked with src/gpu/dawn.c natively and src/gpu/web.c in the browser build; calls their
  * gpu_backend_* functions and the public dp_gpu_* ones. Depends on core (alloc, error). */
 #include "gpu/gpu_common.h"
@@ -148,7 +149,7 @@ static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
       continue;
     }
     if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i);
-    uint64_t bytes = dp_gpu_buffer_size(b->buf);
+    uint64_t bytes = b->buf->size;
     uint64_t size = b->size ? b->size : bytes - b->offset;
     if (b->offset + size > bytes)
       return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i,
@@ -260,57 +261,98 @@ dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void 
 
 uint64_t dp_gpu_wait_count(const dp_gpu *g) { return ((const gpu_common *)g)->n_wait; }
 
-/* ---- argument checks of the public calls, the same for both backends ---- */
+/* ---- buffers and textures: checked here, made by the backend ---- */
 
-dp_status gpu_check_buffer(dp_gpu *g, uint64_t *size, const char *label) {
+dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out) {
   gpu_common *c = GPU_C(g);
+  *out = NULL;
   if (c->lost) return gpu_backend_error(g);
-  *size = (*size + 3) & ~(uint64_t)3;
-  if (!*size) *size = 4;
-  if (*size > c->info.max_buffer)
+  size = (size + 3) & ~(uint64_t)3;
+  if (!size) size = 4;
+  if (size > c->info.max_buffer)
     return dp_error(DP_ERR_GPU, "buffer '%s' of %llu bytes exceeds the device limit maxBufferSize %llu", label ? label : "",
-                    (unsigned long long)*size, (unsigned long long)c->info.max_buffer);
+                    (unsigned long long)size, (unsigned long long)c->info.max_buffer);
+  dp_gpu_buffer *b = dp_calloc(1, sizeof *b);
+  if (!b) return DP_ERR_NOMEM;
+  b->size = size;
+  dp_status st = gpu_backend_buffer_create(g, b, label);
+  if (st) {
+    dp_free(b);
+    return st;
+  }
+  *out = b;
   return DP_OK;
 }
 
-dp_status gpu_check_buffer_write(dp_gpu *g, uint64_t size, uint64_t offset, size_t n) {
+void dp_gpu_buffer_free(dp_gpu_buffer *b) {
+  if (!b) return;
+  gpu_backend_buffer_free(b);
+  dp_free(b);
+}
+
+uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b) { return b->size; }
+
+dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
   if (GPU_C(g)->lost) return gpu_backend_error(g);
   if ((offset | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer write of %zu bytes at %llu: not a multiple of 4", n, (unsigned long long)offset);
-  if (offset + n > size)
+  if (offset + n > b->size)
     return dp_error(DP_ERR_INVALID_ARG, "buffer write [%llu, +%zu) past the end of a %llu-byte buffer",
-                    (unsigned long long)offset, n, (unsigned long long)size);
+                    (unsigned long long)offset, n, (unsigned long long)b->size);
+  if (n) gpu_backend_buffer_write(g, b, offset, src, n);
   return DP_OK;
 }
 
-dp_status gpu_check_copy(dp_gpu *g, uint64_t src_size, uint64_t so, uint64_t dst_size, uint64_t dof, uint64_t n) {
+dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
   if (GPU_C(g)->lost) return gpu_backend_error(g);
   if ((so | dof | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer copy: offsets and size must be multiples of 4");
-  if (so + n > src_size || dof + n > dst_size) return dp_error(DP_ERR_INVALID_ARG, "buffer copy out of bounds");
+  if (so + n > src->size || dof + n > dst->size) return dp_error(DP_ERR_INVALID_ARG, "buffer copy out of bounds");
+  gpu_backend_copy(g, src, so, dst, dof, n);
   return DP_OK;
 }
 
-dp_status gpu_check_read(dp_gpu *g, uint64_t size, uint64_t offset, size_t n, uint64_t *n4) {
+dp_status gpu_check_read(dp_gpu *g, const dp_gpu_buffer *b, uint64_t offset, size_t n, uint64_t *n4) {
   if (GPU_C(g)->lost) return gpu_backend_error(g);
-  if ((offset & 3) || offset + n > size)
+  if ((offset & 3) || offset + n > b->size)
     return dp_error(DP_ERR_INVALID_ARG, "buffer read [%llu, +%zu) invalid for a %llu-byte buffer",
-                    (unsigned long long)offset, n, (unsigned long long)size);
+                    (unsigned long long)offset, n, (unsigned long long)b->size);
   *n4 = (n + 3) & ~(uint64_t)3;
-  if (offset + *n4 > size) *n4 = size - offset; /* size is a multiple of 4 */
+  if (offset + *n4 > b->size) *n4 = b->size - offset; /* size is a multiple of 4 */
   return DP_OK;
 }
 
-dp_status gpu_check_texture(dp_gpu *g, uint32_t width, uint32_t height, const char *label) {
+dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out) {
   gpu_common *c = GPU_C(g);
+  *out = NULL;
   if (c->lost) return gpu_backend_error(g);
   if (!width || !height || width > c->info.max_texture_2d || height > c->info.max_texture_2d)
     return dp_error(DP_ERR_INVALID_ARG, "texture '%s' of %u x %u texels: each side must be 1..%u (maxTextureDimension2D)",
                     label ? label : "", width, height, c->info.max_texture_2d);
+  dp_gpu_texture *t = dp_calloc(1, sizeof *t);
+  if (!t) return DP_ERR_NOMEM;
+  t->width = width, t->height = height;
+  dp_status st = gpu_backend_texture_create(g, t, label);
+  if (st) {
+    dp_free(t);
+    return st;
+  }
+  *out = t;
   return DP_OK;
 }
 
-dp_status gpu_check_texture_write(dp_gpu *g, uint32_t tw, uint32_t th, uint32_t x, uint32_t y, uint32_t w, uint32_t h) {
+dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
+                               const void *data) {
   if (GPU_C(g)->lost) return gpu_backend_error(g);
-  if ((uint64_t)x + w > tw || (uint64_t)y + h > th)
-    return dp_error(DP_ERR_INVALID_ARG, "texture write of %u x %u texels at (%u, %u) outside a %u x %u texture", w, h, x, y, tw, th);
+  if ((uint64_t)x + w > t->width || (uint64_t)y + h > t->height)
+    return dp_error(DP_ERR_INVALID_ARG, "texture write of %u x %u texels at (%u, %u) outside a %u x %u texture", w, h, x, y,
+                    t->width, t->height);
+  if (w && h) gpu_backend_texture_write(g, t, x, y, w, h, data);
   return DP_OK;
+}
+
+uint32_t dp_gpu_texture_width(const dp_gpu_texture *t) { return t->width; }
+
+void dp_gpu_texture_free(dp_gpu_texture *t) {
+  if (!t) return;
+  gpu_backend_texture_free(t);
+  dp_free(t);
 }

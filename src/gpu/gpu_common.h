@@ -6,9 +6,9 @@
  * gpu_common.c owns: the kernel cache (key, layout from wgsl_layout.h, labels), bind-group
  * bookkeeping for dp_gpu_dispatch and dp_gpu_bound (binding checks, placeholders for left-out
  * bindings), the uniform arena (host side; the backend uploads it at submit), dispatch checks,
- * the counters and the argument checks of the other public calls. A backend owns its WebGPU
- * objects and how a pipeline, a bind group and a dispatch are made from what gpu_common.c
- * resolved. */
+ * the counters, and the argument checks of the buffer, texture and copy calls. A backend owns
+ * its WebGPU objects and how a buffer, a texture, a pipeline, a bind group and a dispatch are
+ * made from what gpu_common.c resolved. */
 #ifndef DP_GPU_GPU_COMMON_H
 #define DP_GPU_GPU_COMMON_H
 #include "gpu/gpu.h"
@@ -34,6 +34,17 @@ typedef struct gpu_common {
 } gpu_common;
 #define GPU_C(g) ((gpu_common *)(g))
 
+/* Buffers and textures: the backend makes the objects, gpu_common.c checks the arguments and
+ * keeps the sizes. */
+struct dp_gpu_buffer {
+  gpu_handle h;                      /* natively a WGPUBuffer */
+  uint64_t size;                     /* bytes, a multiple of 4 */
+};
+struct dp_gpu_texture {
+  gpu_handle h, view;                /* natively a WGPUTexture and its view; in the browser view is 0 */
+  uint32_t width, height;            /* texels (rgba32uint) */
+};
+
 struct dp_gpu_kernel {
   char *key;                         /* "name|entry|source pointer|constant=value..." */
   uint64_t hash;                     /* of key */
@@ -55,21 +66,24 @@ void gpu_common_free(dp_gpu *g);
 /* The arena since the last submit, then empty (the backend uploads it before submitting). */
 uint32_t gpu_common_take_uniforms(dp_gpu *g);
 
-/* Argument checks of the public calls (each also returns the backend's error once the device
- * is lost): buffer_create (*size rounded up to 4, at least 4, within maxBufferSize),
- * buffer_write, copy, read_start (*n4: n rounded up to 4 within the buffer), texture_create,
- * texture_write. */
-dp_status gpu_check_buffer(dp_gpu *g, uint64_t *size, const char *label);
-dp_status gpu_check_buffer_write(dp_gpu *g, uint64_t size, uint64_t offset, size_t n);
-dp_status gpu_check_copy(dp_gpu *g, uint64_t src_size, uint64_t so, uint64_t dst_size, uint64_t dof, uint64_t n);
-dp_status gpu_check_read(dp_gpu *g, uint64_t size, uint64_t offset, size_t n, uint64_t *n4);
-dp_status gpu_check_texture(dp_gpu *g, uint32_t width, uint32_t height, const char *label);
-dp_status gpu_check_texture_write(dp_gpu *g, uint32_t tw, uint32_t th, uint32_t x, uint32_t y, uint32_t w, uint32_t h);
+/* The argument checks of dp_gpu_read_start (also the backend's error once the device is lost);
+ * *n4: n rounded up to 4 within the buffer. */
+dp_status gpu_check_read(dp_gpu *g, const dp_gpu_buffer *b, uint64_t offset, size_t n, uint64_t *n4);
 
 /* ---- from the backend (dawn.c or web.c), for gpu_common.c ---- */
 
 /* The error the device reported (DP_OK none); sets c.lost when the device is gone. */
 dp_status gpu_backend_error(dp_gpu *g);
+/* Make b->h for b->size bytes (storage, copy source and destination) / t->h (and t->view) for
+ * t->width x t->height texels, zero-filled; on failure nothing is left and the error says why.
+ * The writes and the copy get checked, non-empty ranges. */
+dp_status gpu_backend_buffer_create(dp_gpu *g, dp_gpu_buffer *b, const char *label);
+void gpu_backend_buffer_free(dp_gpu_buffer *b);
+void gpu_backend_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n);
+void gpu_backend_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n);
+dp_status gpu_backend_texture_create(dp_gpu *g, dp_gpu_texture *t, const char *label);
+void gpu_backend_texture_free(dp_gpu_texture *t);
+void gpu_backend_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h, const void *data);
 /* Compile name/entry of `source` with the override constants into k->pipeline (and
  * k->layout) with the explicit bind-group layout kinds[0..n_kinds). k->label is set. */
 dp_status gpu_backend_kernel_create(dp_gpu *g, dp_gpu_kernel *k, const char *name, const char *source, const char *entry,

@@ -51,8 +51,6 @@ IMPORT(read_poll) int js_read_poll(int rb);                /* 0 pending, 1 mappe
 IMPORT(read_finish) int js_read_finish(int rb, void *dst, int n); /* 0 ok */
 IMPORT(read_discard) void js_read_discard(int rb);
 
-struct dp_gpu_buffer { int h; uint64_t size; };
-struct dp_gpu_texture { int h; uint32_t width, height; };
 struct dp_gpu_readback { int h; size_t n; };
 
 struct dp_gpu {
@@ -154,78 +152,36 @@ size_t dp_gpu_feature_names(const dp_gpu *g, const char **names, size_t max) {
   return n;
 }
 
-/* ---- buffers and textures ---- */
+/* ---- buffers and textures (gpu_common.c checks the arguments) ---- */
 
-dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out) {
-  *out = NULL;
-  dp_status st = gpu_check_buffer(g, &size, label);
-  if (st) return st;
-  dp_gpu_buffer *b = dp_calloc(1, sizeof *b);
-  if (!b) return DP_ERR_NOMEM;
-  b->h = js_buffer_create((double)size, label ? label : "", label ? (int)strlen(label) : 0);
-  b->size = size;
-  if (!b->h) {
-    dp_free(b);
-    st = gpu_backend_error(g);
-    return st ? st : dp_error(DP_ERR_GPU, "cannot create GPU buffer '%s' of %llu bytes", label ? label : "", (unsigned long long)size);
-  }
-  *out = b;
-  return DP_OK;
+dp_status gpu_backend_buffer_create(dp_gpu *g, dp_gpu_buffer *b, const char *label) {
+  b->h = (gpu_handle)js_buffer_create((double)b->size, label ? label : "", label ? (int)strlen(label) : 0);
+  if (b->h) return DP_OK;
+  dp_status st = gpu_backend_error(g);
+  return st ? st : dp_error(DP_ERR_GPU, "cannot create GPU buffer '%s' of %llu bytes", label ? label : "", (unsigned long long)b->size);
 }
 
-void dp_gpu_buffer_free(dp_gpu_buffer *b) {
-  if (!b) return;
-  js_buffer_free(b->h);
-  dp_free(b);
+void gpu_backend_buffer_free(dp_gpu_buffer *b) { js_buffer_free((int)b->h); }
+
+void gpu_backend_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
+  js_buffer_write((int)b->h, (double)offset, src, (int)n);
 }
 
-uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b) { return b->size; }
-
-dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
-  dp_status st = gpu_check_buffer_write(g, b->size, offset, n);
-  if (st) return st;
-  if (n) js_buffer_write(b->h, (double)offset, src, (int)n);
-  return DP_OK;
+dp_status gpu_backend_texture_create(dp_gpu *g, dp_gpu_texture *t, const char *label) {
+  t->h = (gpu_handle)js_texture_create((int)t->width, (int)t->height, label ? label : "", label ? (int)strlen(label) : 0);
+  if (t->h) return DP_OK;
+  dp_status st = gpu_backend_error(g);
+  return st ? st : dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels", label ? label : "", t->width, t->height);
 }
 
-dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out) {
-  *out = NULL;
-  dp_status st = gpu_check_texture(g, width, height, label);
-  if (st) return st;
-  dp_gpu_texture *t = dp_calloc(1, sizeof *t);
-  if (!t) return DP_ERR_NOMEM;
-  t->h = js_texture_create((int)width, (int)height, label ? label : "", label ? (int)strlen(label) : 0);
-  if (!t->h) {
-    dp_free(t);
-    st = gpu_backend_error(g);
-    return st ? st : dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels", label ? label : "", width, height);
-  }
-  t->width = width, t->height = height;
-  *out = t;
-  return DP_OK;
+void gpu_backend_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h, const void *data) {
+  js_texture_write((int)t->h, (int)x, (int)y, (int)w, (int)h, data, (int)(w * h * 16u));
 }
 
-dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
-                               const void *data) {
-  dp_status st = gpu_check_texture_write(g, t->width, t->height, x, y, w, h);
-  if (st) return st;
-  if (w && h) js_texture_write(t->h, (int)x, (int)y, (int)w, (int)h, data, (int)(w * h * 16u));
-  return DP_OK;
-}
+void gpu_backend_texture_free(dp_gpu_texture *t) { js_texture_free((int)t->h); }
 
-uint32_t dp_gpu_texture_width(const dp_gpu_texture *t) { return t->width; }
-
-void dp_gpu_texture_free(dp_gpu_texture *t) {
-  if (!t) return;
-  js_texture_free(t->h);
-  dp_free(t);
-}
-
-dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
-  dp_status st = gpu_check_copy(g, src->size, so, dst->size, dof, n);
-  if (st) return st;
-  js_copy(src->h, (double)so, dst->h, (double)dof, (double)n);
-  return DP_OK;
+void gpu_backend_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
+  js_copy((int)src->h, (double)so, (int)dst->h, (double)dof, (double)n);
 }
 
 dp_status dp_gpu_submit(dp_gpu *g) {
@@ -240,13 +196,13 @@ dp_status dp_gpu_submit(dp_gpu *g) {
 dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t n, dp_gpu_readback **out) {
   *out = NULL;
   uint64_t n4;
-  dp_status st = gpu_check_read(g, b->size, offset, n, &n4);
+  dp_status st = gpu_check_read(g, b, offset, n, &n4);
   if (st) return st;
   dp_gpu_readback *r = dp_calloc(1, sizeof *r);
   if (!r) return DP_ERR_NOMEM;
   uint32_t used = gpu_common_take_uniforms(g);
   js_submit(g->c.uniform_host, (int)used); /* everything recorded first, then the copy */
-  r->h = js_read_start(b->h, (double)offset, (double)n4);
+  r->h = js_read_start((int)b->h, (double)offset, (double)n4);
   r->n = n;
   st = gpu_backend_error(g);
   if (!st && !r->h) st = dp_error(DP_ERR_GPU, "cannot start a read-back of %zu bytes", n);
@@ -313,8 +269,8 @@ dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
   js_binding e[DP_WGSL_MAX_BINDINGS];
   for (size_t i = 1; i < k->n_kinds; i++) {
     const dp_gpu_binding *r = &res[i];
-    if (r->tex) e[i - 1] = (js_binding){0, 0, 0, r->tex->h};
-    else if (r->buf) e[i - 1] = (js_binding){(double)r->offset, (double)r->size, r->buf->h, 0};
+    if (r->tex) e[i - 1] = (js_binding){0, 0, 0, (int32_t)r->tex->h};
+    else if (r->buf) e[i - 1] = (js_binding){(double)r->offset, (double)r->size, (int32_t)r->buf->h, 0};
     else e[i - 1] = (js_binding){0, 0, 0, 0};
   }
   *out = (gpu_handle)js_bind_group_create((int)k->pipeline, (int)usize, e, k->n_kinds ? (int)k->n_kinds - 1 : 0);
