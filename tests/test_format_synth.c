@@ -17,6 +17,10 @@
  *   and projector tensors beside them) load as the same text model as Gemma3ForCausalLM: same
  *   hparams, tensors and CPU-reference logits; converted to RDRR and GGUF they stay that model;
  * * a preset written with --tokenizer carries that tokenizer.json; --quant writes an RDRR model;
+ * * --quant's random blocks (synth_blocks.c): the same bytes however the rows are split among
+ *   threads, each type's spread as documented; small llama / gemma3 / mixtral / gpt_oss models
+ *   written with q4_k_m, q8_0 and mxfp4 have the expected tensor types and sane CPU-reference
+ *   logits, and RDRR and GGUF outputs of a seed are the same model;
  * * refusals: bad options (DP_ERR_INVALID_ARG naming the flag), a directory that is not a
  *   synthetic model is left untouched, a missing parent gives DP_ERR_IO, an existing synthetic
  *   model is replaced; allocation failures return DP_ERR_NOMEM and leave no output behind. */
@@ -39,20 +43,14 @@
 #include "core/json.h"
 #include "ref/forward.h"
 #include <fcntl.h>
+#include "tools/rdrr_write.h"
 #include "tools/synth.h"
+#include "tools/synth_rng.h"
 #include "model/plan.h"
 #include "quant/quant.h"
 #include "testlib.h"
 
-static char g_base[256];
-
-static const char *path_in(const char *name) {
-  static char p[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", g_base, name);
-  return p[k];
-}
+static const char *g_base; /* the scratch folder (dp_test_tmp_open) */
 
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);
@@ -96,7 +94,7 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
   dp_hparams hp;
   for (int f = 0; f < 2; f++) {
     o.old_form = f;
-    const char *dir = path_in(f ? "old" : "new");
+    const char *dir = dp_test_tmp(f ? "old" : "new");
     dp_status st = dp_synth_write(&o, dir);
     CHECK(!st, "%s form %d: %s", arch, f, dp_error_message());
     int ok = 0;
@@ -147,8 +145,8 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
   }
   dp_free(js[0]);
   dp_free(js[1]);
-  dp_test_rm_synth(path_in("new"));
-  dp_test_rm_synth(path_in("old"));
+  dp_test_rm_synth(dp_test_tmp("new"));
+  dp_test_rm_synth(dp_test_tmp("old"));
 }
 
 static int files_equal(const char *a, const char *b) {
@@ -181,7 +179,7 @@ static void stats(const float *f, uint64_t n, double *mean, double *sd) {
 static void weights(void) {
   dp_synth_opts o = opts("qwen3");
   o.vocab = 301, o.d_model = 75, o.n_heads = 3, o.n_kv_heads = 1, o.head_dim = 26, o.d_ff = 131;
-  const char *a = path_in("a"), *b = path_in("b"), *c = path_in("c");
+  const char *a = dp_test_tmp("a"), *b = dp_test_tmp("b"), *c = dp_test_tmp("c");
   CHECK(!dp_synth_write(&o, a) && !dp_synth_write(&o, b), "write: %s", dp_error_message());
   char pa[600], pb[600];
   snprintf(pa, sizeof pa, "%s/model.safetensors", a);
@@ -237,12 +235,12 @@ static void refusals(void) {
     dp_synth_opts o = opts(bad[i].arch);
     o.n_heads = bad[i].heads, o.n_kv_heads = bad[i].kv, o.head_dim = bad[i].hd, o.window = bad[i].window, o.vocab = bad[i].vocab;
     o.dtype = bad[i].dt;
-    dp_status st = dp_synth_write(&o, path_in("bad"));
+    dp_status st = dp_synth_write(&o, dp_test_tmp("bad"));
     CHECK(st == DP_ERR_INVALID_ARG && strstr(dp_error_message(), bad[i].needle), "case %zu: %d %s", i, (int)st, dp_error_message());
-    CHECK(!dp_file_exists(path_in("bad")) && !dp_is_dir(path_in("bad")), "case %zu: output written", i);
+    CHECK(!dp_file_exists(dp_test_tmp("bad")) && !dp_is_dir(dp_test_tmp("bad")), "case %zu: output written", i);
   }
   /* a directory holding something else is not touched */
-  const char *other = path_in("other");
+  const char *other = dp_test_tmp("other");
   mkdir(other, 0755);
   char keep[600];
   snprintf(keep, sizeof keep, "%s/notes.txt", other);
@@ -264,10 +262,10 @@ static void refusals(void) {
   unlink(keep2);
   rmdir(other);
   /* a missing parent: an I/O error and nothing written */
-  st = dp_synth_write(&o, path_in("no/such/dir"));
+  st = dp_synth_write(&o, dp_test_tmp("no/such/dir"));
   CHECK(st == DP_ERR_IO, "missing parent: %d %s", (int)st, dp_error_message());
   /* an empty directory and an earlier synthetic model are replaced */
-  const char *d = path_in("m");
+  const char *d = dp_test_tmp("m");
   mkdir(d, 0755);
   CHECK(!dp_synth_write(&o, d), "into an empty dir: %s", dp_error_message());
   o.arch = "gemma3", o.window = 3;
@@ -287,7 +285,7 @@ static void alloc_failures(void) {
   int done = 0;
   for (long n = 0; n < 200 && !done; n++) {
     dp_alloc_fail_after(n, 1);
-    dp_status st = dp_synth_write(&o, path_in("oom"));
+    dp_status st = dp_synth_write(&o, dp_test_tmp("oom"));
     dp_alloc_fail_after(-1, 0);
     if (!st) done = 1;
     else {
@@ -296,7 +294,7 @@ static void alloc_failures(void) {
     }
   }
   CHECK(done, "never succeeded");
-  dp_test_rm_synth(path_in("oom"));
+  dp_test_rm_synth(dp_test_tmp("oom"));
 }
 
 /* ---------------------------------------------------------------- presets */
@@ -463,7 +461,7 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
  * loader sees the full-size checkpoint without the bytes, and the plan must accept it. */
 static void preset_sparse_load(const real_ckpt *r, int layers, int old_form) {
   dp_synth_opts o = preset_opts(r->preset, layers, old_form);
-  const char *dir = path_in("sparse");
+  const char *dir = dp_test_tmp("sparse");
   char *js = NULL, p[4200];
   dp_synth_tensor *t = NULL;
   int n = 0;
@@ -670,14 +668,14 @@ static void multimodal(void) {
   o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.head_dim = 32, o.d_ff = 96, o.n_layers = 2, o.window = 3;
   o.dtype = DP_F16;
   char base[600], mm[600], rd[600], gg[600];
-  snprintf(base, sizeof base, "%s", path_in("causal"));
-  snprintf(rd, sizeof rd, "%s", path_in("mm.rdrr"));
-  snprintf(gg, sizeof gg, "%s", path_in("mm.gguf"));
+  snprintf(base, sizeof base, "%s", dp_test_tmp("causal"));
+  snprintf(rd, sizeof rd, "%s", dp_test_tmp("mm.rdrr"));
+  snprintf(gg, sizeof gg, "%s", dp_test_tmp("mm.gguf"));
   CHECK(!dp_synth_write(&o, base), "gemma3 synth: %s", dp_error_message());
   static const struct { const char *name, *pre, *vpre; } L[] = {
     {"hub", "language_model.model.", "vision_tower."}, {"tf5", "model.language_model.", "model.vision_tower."}};
   for (int k = 0; k < 2; k++) {
-    snprintf(mm, sizeof mm, "%s", path_in(L[k].name));
+    snprintf(mm, sizeof mm, "%s", dp_test_tmp(L[k].name));
     CHECK(!make_multimodal(base, mm, L[k].pre, L[k].vpre), "%s: writing the multimodal layout failed", L[k].name);
     same_model(base, mm, L[k].name, 0);
     if (k == 0) {
@@ -695,13 +693,143 @@ static void multimodal(void) {
   dp_test_rm_synth(base);
 }
 
+/* ---------------------------------------------------------------- --quant: random blocks */
+
+/* The converter's synthetic source (synth_gen_rows): the bytes of a row range do not depend on
+ * how the rows are split (threads take arbitrary runs), and each block type decodes to the
+ * tensor's spread: mean ~0, standard deviation within 5% of 1/sqrt(fan_in) (MXFP4: its
+ * power-of-two scale, within a factor sqrt 2), finite and bounded. F32 values (1-D tensors)
+ * too, also started at odd elements (GGUF's one-element rows of permuted Q/K biases). */
+static void quant_blocks(void) {
+  static const dp_dtype T[] = {DP_Q4_K, DP_Q6_K, DP_Q8_0, DP_MXFP4, DP_F32};
+  synth_gen g = {dp_test_rand_u32(), 0};
+  enum { R = 48, C = 1024 };
+  dp_tensor_info t = {"model.layers.0.mlp.down_proj.weight", DP_BF16, 2, {R, C}, (uint64_t)R * C * 2};
+  const double want = 1 / sqrt((double)C);
+  float *f = dp_malloc((size_t)R * C * sizeof *f);
+  for (size_t k = 0; k < sizeof T / sizeof *T; k++) {
+    uint64_t rb = dp_dtype_row_bytes(T[k], C);
+    uint8_t *whole = dp_malloc(R * rb), *parts = dp_malloc(R * rb);
+    memset(whole, 0xa5, R * rb), memset(parts, 0x5a, R * rb);
+    synth_gen_rows(&g, &t, T[k], C, 0, R, whole);
+    for (uint64_t r = 0, n = 1; r < R; r += n, n = n % 5 + 1)
+      synth_gen_rows(&g, &t, T[k], C, r, r + n > R ? R - r : n, parts + r * rb);
+    CHECK(!memcmp(whole, parts, R * rb), "%s: rows made in pieces differ from rows made at once", dp_dtype_name(T[k]));
+    if (T[k] == DP_F32) memcpy(f, whole, (size_t)R * C * sizeof *f);
+    else dp_dequantize(T[k], whole, f, (uint64_t)R * C);
+    double m, sd, mx = 0;
+    stats(f, (uint64_t)R * C, &m, &sd);
+    for (uint64_t i = 0; i < (uint64_t)R * C; i++) mx = isfinite(f[i]) && fabs(f[i]) < mx ? mx : fabs(f[i]);
+    double tol = T[k] == DP_MXFP4 ? 0.42 : 0.05;
+    printf("  %-5s mean %+.1e sd %.5f (1/sqrt(%d) = %.5f) max %.2f sd\n", dp_dtype_name(T[k]), m, sd, C, want, mx / sd);
+    CHECK(fabs(m) < 0.02 * want && fabs(sd / want - 1) < tol && isfinite(mx) && mx < 10 * sd,
+          "%s: mean %g sd %g max %g (sd %g wanted)", dp_dtype_name(T[k]), m, sd, mx, want);
+    dp_free(whole);
+    dp_free(parts);
+  }
+  dp_tensor_info n1 = {"model.norm.weight", DP_BF16, 1, {C}, C * 2};
+  float one[C], each[C];
+  for (int gemma = 0; gemma < 2; gemma++) {
+    g.gemma = gemma;
+    synth_gen_rows(&g, &n1, DP_F32, C, 0, 1, one);
+    for (int i = 0; i < C; i++) synth_gen_rows(&g, &n1, DP_F32, 1, (uint64_t)i, 1, each + i);
+    double m, sd;
+    stats(one, C, &m, &sd);
+    CHECK(!memcmp(one, each, sizeof one) && fabs(m - (gemma ? 0 : 1)) < 0.02 && fabs(sd / 0.1 - 1) < 0.1,
+          "norm weights (gemma %d): mean %g sd %g, or element by element differs", gemma, m, sd);
+  }
+  dp_free(f);
+}
+
+/* A written --quant model: the types of a few tensors, and the CPU reference's logits finite
+ * with a standard deviation near the HF checkpoint's ~2 (0.5 .. 8). */
+static void quant_check(const char *dir, const char *what, const char *const *names, const dp_dtype *types, int n) {
+  dp_model_file *mf = NULL;
+  dp_status st = dp_model_file_open(dir, &mf);
+  CHECK(!st, "%s: open: %s", what, dp_error_message());
+  for (int i = 0; !st && i < n; i++) {
+    const dp_tensor_info *t = dp_model_file_find(mf, names[i]);
+    CHECK(t && t->dtype == types[i], "%s: %s is %s, %s expected", what, names[i], t ? dp_dtype_name(t->dtype) : "missing", dp_dtype_name(types[i]));
+  }
+  dp_model_file_close(mf);
+  int32_t ids[6] = {5, 17, 2, 99, 3, 42}, gen[2];
+  float lg[6 * 300], gl[2 * 300];
+  st = st ? st : dp_test_ref_greedy(dir, ids, 6, 2, lg, gen, gl);
+  CHECK(!st, "%s: CPU reference: %s", what, dp_error_message());
+  double m, sd = 0;
+  int finite = !st;
+  for (int i = 0; finite && i < 6 * 300; i++) finite = isfinite(lg[i]);
+  if (finite) stats(lg, 6 * 300, &m, &sd);
+  printf("  %-28s logits sd %.2f\n", what, sd);
+  CHECK(finite && sd > 0.5 && sd < 8, "%s: logits not finite or off scale (sd %g)", what, sd);
+}
+
+/* synth --quant on small models of several architectures: RDRR and GGUF outputs of a seed are the
+ * same model (tensors and CPU-reference logits; GGUF permutes Q/K rows and stores Gemma's norms
+ * as w + 1), every output type is made (q4_k_m's Q4_K and Q6_K, q8_0, mxfp4 experts, gpt-oss's
+ * MXFP4 experts kept), and the logits are sane. */
+static void quant_models(void) {
+  char rd[600], gg[600];
+  snprintf(rd, sizeof rd, "%s", dp_test_tmp("q.rdrr"));
+  snprintf(gg, sizeof gg, "%s", dp_test_tmp("q.gguf"));
+  dp_synth_opts o = opts("llama");
+  o.vocab = 300, o.d_model = 256, o.n_heads = 4, o.n_kv_heads = 2, o.d_ff = 512, o.quant = "q4_k_m";
+  dp_status st = dp_synth_write(&o, rd);
+  if (!st) st = dp_synth_write(&o, gg);
+  CHECK(!st, "llama --quant q4_k_m: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.embed_tokens.weight", "model.layers.0.mlp.down_proj.weight", "model.layers.1.mlp.down_proj.weight",
+                                     "model.layers.1.self_attn.q_proj.weight", "model.norm.weight"};
+    static const dp_dtype ty[] = {DP_Q6_K, DP_Q4_K, DP_Q6_K, DP_Q4_K, DP_F32};
+    quant_check(rd, "llama q4_k_m RDRR", nm, ty, 5);
+    same_model(rd, gg, "llama q4_k_m RDRR vs GGUF", 0);
+  }
+  dp_rdrr_dir_remove(rd);
+  unlink(gg);
+  o = opts("gemma3");
+  o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.head_dim = 32, o.d_ff = 96, o.quant = "q8_0";
+  st = dp_synth_write(&o, rd);
+  if (!st) st = dp_synth_write(&o, gg);
+  CHECK(!st, "gemma3 --quant q8_0: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.mlp.up_proj.weight", "model.layers.1.self_attn.q_norm.weight"};
+    static const dp_dtype ty[] = {DP_Q8_0, DP_F32};
+    quant_check(rd, "gemma3 q8_0 RDRR", nm, ty, 2);
+    same_model(rd, gg, "gemma3 q8_0 RDRR vs GGUF", 1e-6);
+  }
+  dp_rdrr_dir_remove(rd);
+  unlink(gg);
+  o = opts("mixtral");
+  o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.d_ff = 96, o.n_experts = 3, o.top_k = 2, o.quant = "mxfp4";
+  st = dp_synth_write(&o, rd);
+  CHECK(!st, "mixtral --quant mxfp4: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.block_sparse_moe.experts.2.w2.weight", "model.layers.0.self_attn.k_proj.weight",
+                                     "model.layers.1.block_sparse_moe.gate.weight"};
+    static const dp_dtype ty[] = {DP_MXFP4, DP_Q8_0, DP_F32};
+    quant_check(rd, "mixtral mxfp4 RDRR", nm, ty, 3);
+  }
+  dp_rdrr_dir_remove(rd);
+  o = opts("gpt_oss");
+  o.vocab = 300, o.d_model = 256, o.n_heads = 4, o.n_kv_heads = 2, o.head_dim = 64, o.n_experts = 4, o.quant = "q4_k_m";
+  st = dp_synth_write(&o, rd);
+  CHECK(!st, "gpt_oss --quant q4_k_m: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.mlp.experts.3.down_proj.weight", "model.layers.1.self_attn.o_proj.weight",
+                                     "model.layers.0.mlp.experts.1.gate_proj.bias"};
+    static const dp_dtype ty[] = {DP_MXFP4, DP_Q4_K, DP_F32};
+    quant_check(rd, "gpt_oss q4_k_m RDRR", nm, ty, 3);
+  }
+  dp_rdrr_dir_remove(rd);
+}
+
 /* A preset cut to one layer with a tokenizer directory: the files are copied beside the weights;
  * with --quant q8_0 the output is an RDRR model of that type. */
 static void preset_write(void) {
   char tokdir[512], out[512], rq[512], tj[600];
-  snprintf(tokdir, sizeof tokdir, "%s", path_in("tok"));
-  snprintf(out, sizeof out, "%s", path_in("qwen"));
-  snprintf(rq, sizeof rq, "%s", path_in("qwen.rdrr"));
+  snprintf(tokdir, sizeof tokdir, "%s", dp_test_tmp("tok"));
+  snprintf(out, sizeof out, "%s", dp_test_tmp("qwen"));
+  snprintf(rq, sizeof rq, "%s", dp_test_tmp("qwen.rdrr"));
   snprintf(tj, sizeof tj, "%s/tokenizer.json", tokdir);
   mkdir(tokdir, 0755);
   char p[600];
@@ -735,8 +863,7 @@ static void preset_write(void) {
 }
 
 int main(void) {
-  snprintf(g_base, sizeof g_base, "%s/dp_synth_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (!mkdtemp(g_base)) { perror("mkdtemp"); return 1; }
+  if (!(g_base = dp_test_tmp_open("synth"))) return 1;
   forms("llama", 1000, 200, 5, 1, 40, 344, 2, -1);
   forms("llama", 512, 128, 4, 2, 0, 256, 3, -1);      /* head_dim = hidden / heads: dropped by the old form */
   forms("llama2", 700, 240, 3, 0, 80, 500, 2, -1);    /* MHA: num_key_value_heads dropped */
@@ -750,8 +877,10 @@ int main(void) {
   presets();
   multimodal();
   preset_write();
+  quant_blocks();
+  quant_models();
   refusals();
   alloc_failures();
-  rmdir(g_base);
+  dp_test_tmp_close();
   return dp_test_summary("test_format_synth");
 }
