@@ -293,6 +293,7 @@ size_t cli_load_opts(cli_load *l, cli_opt *opts) {
     {"--kernel", NULL, CLI_CALL, &l->kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_matvec_opt},
     {"--expert-budget", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_expert_budget_opt},
   };
   memcpy(opts, o, sizeof o);
@@ -300,7 +301,7 @@ size_t cli_load_opts(cli_load *l, cli_opt *opts) {
 }
 
 int cli_load_model(const char *cmd, const cli_load *l, const char *model, dp_model **m) {
-  dp_load_options lo = {cli_adapter(l->adapter), 0, l->kern.spec, l->kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(l->adapter), 0, l->kern.spec, l->kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&l->ov, &lo);
   dp_status st = dp_model_load(model, &lo, m);
   if (!st) return 0;

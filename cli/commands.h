@@ -110,11 +110,12 @@ void cli_print_overrides(const char *cmd, const dp_model *m);
 typedef struct cli_load {
   const char *adapter;   /* --adapter */
   cli_kernels kern;      /* --kernel NAME=FILE.wgsl, repeated */
-  cli_overrides ov;      /* --q4k-matmul, --compute-precision, --expert-budget */
+  cli_overrides ov;      /* --q4k-matmul, --compute-precision, --matvec-input, --expert-budget */
 } cli_load;
-/* The flags --adapter, --kernel, --q4k-matmul, --compute-precision, --expert-budget into l, as
- * entries at opts (room for CLI_LOAD_OPTS) for a cli_spec; returns how many were written. */
-#define CLI_LOAD_OPTS 5
+/* The flags --adapter, --kernel, --q4k-matmul, --compute-precision, --matvec-input,
+ * --expert-budget into l, as entries at opts (room for CLI_LOAD_OPTS) for a cli_spec; returns how
+ * many were written. */
+#define CLI_LOAD_OPTS 6
 size_t cli_load_opts(cli_load *l, cli_opt *opts);
 /* dp_model_load of model with l's flags: 0; 2 after a usage error (an expert budget below the
  * model's top-k); 1 after `doppler CMD: why` (cli_fail). */
