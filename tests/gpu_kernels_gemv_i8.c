@@ -85,7 +85,7 @@ static void gemv_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int 
   float *w = kt_randn((size_t)N * K, 0.5f), *wd = kt_alloc((size_t)N * K * 4), *x = kt_randn((size_t)M * kx, 1);
   float *xd = kt_alloc((size_t)M * K * 4), *nw = kt_randn(K, 0.5f), *b = kt_randn(N, 1), *ds = kt_alloc((size_t)M * K / 32 * 8);
   float *ref = kt_randn((size_t)M * N, 1), *out = kt_alloc((size_t)M * N * 4), *one = kt_alloc((size_t)N * 4);
-  float *xf = kt_alloc((size_t)M * K * 4), *reff = kt_alloc((size_t)M * N * 4);
+  float *reff = kt_alloc((size_t)M * N * 4);
   int8_t *q = kt_alloc((size_t)M * K);
   void *wq = kt_alloc(rb * N);
   KT_OK(dp_quantize(t, w, wq, (uint64_t)N * K));
@@ -132,7 +132,7 @@ static void gemv_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int 
   }
   dp_gpu_buffer_free(bn); dp_gpu_buffer_free(bb); dp_gpu_buffer_free(by); dp_gpu_buffer_free(bq);
   dp_weight_free(W);
-  free(w); free(wd); free(x); free(xd); free(nw); free(b); free(ds); free(ref); free(out); free(one); free(xf); free(reff);
+  free(w); free(wd); free(x); free(xd); free(nw); free(b); free(ds); free(ref); free(out); free(one); free(reff);
   free(q); free(wq);
 }
 
