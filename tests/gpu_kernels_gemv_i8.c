@@ -14,7 +14,9 @@
  *    multiple of the rows per workgroup; every type with R = 1 row per subgroup and workgroups of
  *    256, then R = 2, 3, 4 (DOPPLER_GEMV_I8_R) with workgroups of 64 / 256 / 64 for Q4_K, Q6_K,
  *    Q8_0 respectively; each row of an M > 1 product bit for bit its M = 1 result;
- *  * the error of the whole (quantize + product) against the f32 product is reported.
+ *  * the error of the whole (quantize + product) against the f32 product is reported;
+ *  * bad inputs (K % 32, an unknown activation, an F16 weight, the CPU family) each give their
+ *    error.
  * Runs where the adapter has subgroups of one size and dot4I8Packed (lavapipe: yes), with the
  * GPU kernel family forced (dp_ops_set_cpu_kernels(o, 0)) and dp_ops_set_matvec_input(o, 1).
  * Bounded by pipeline compilation: ~20 s of CPU on lavapipe with the shader cache off (~70 s wall
@@ -136,6 +138,27 @@ static void gemv_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int 
   free(q); free(wq);
 }
 
+/* bad inputs: one clear error each, nothing dispatched */
+static void errors_case(dp_ops *o) {
+  dp_gpu_buffer *bx = kt_buf(4096), *bq = kt_buf(dp_xq_bytes(1, 256)), *by = kt_buf(1024);
+  dp_status st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 48, NULL);
+  CHECK(st == DP_ERR_INVALID_ARG && strstr(dp_error_message(), "K=48"), "quantize_x K=48: %d %s", st, dp_error_message());
+  dp_gemv_pro bad = {DP_PRO_GLU, {NULL, 0}, 0, 0, 7, 0};
+  st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 256, &bad);
+  CHECK(st == DP_ERR_INVALID_ARG, "quantize_x activation 7: %d %s", st, dp_error_message());
+  dp_weight *W = NULL;
+  KT_OK(dp_weight_create(o, DP_F16, 4, 256, 0, "test.f16", &W));
+  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  st = W ? dp_op_linear(o, kv(by), kv(bq), W, 0, 4, dp_view_of(NULL, 0), 1, &q, DP_MM_ROWS) : DP_OK;
+  CHECK(st == DP_ERR_UNSUPPORTED && strstr(dp_error_message(), "int8 input"), "int8 input on F16: %d %s", st, dp_error_message());
+  dp_ops_set_cpu_kernels(o, 1);
+  st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 256, NULL);
+  CHECK(st == DP_ERR_UNSUPPORTED, "quantize_x on the CPU family: %d %s", st, dp_error_message());
+  dp_ops_set_cpu_kernels(o, 0);
+  dp_weight_free(W);
+  dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bq); dp_gpu_buffer_free(by);
+}
+
 int main(void) {
   if (kt_open()) return dp_test_summary("gpu_kernels_gemv_i8");
   const dp_gpu_info *in = dp_gpu_get_info(G);
@@ -157,6 +180,7 @@ int main(void) {
     char cfg[32];
     snprintf(cfg, sizeof cfg, "R=%s WG=%s", cfgs[c].r, cfgs[c].wg);
     if (c == 0) {
+      errors_case(o);
       quantize_case(o, 1, 32, DP_PRO_NONE, 0);
       quantize_case(o, 3, 4096, DP_PRO_NONE, 0);
       quantize_case(o, 2, 2080, DP_PRO_RMSNORM, 0);
