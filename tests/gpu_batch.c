@@ -70,7 +70,7 @@ static void rows_case(const char *what, dp_dtype t, uint32_t N, uint32_t K, int 
     if (!wt) return;
     dp_wtex_write(O, wt, 0, N, wq);
   }
-  dp_gemv_pro pp = {pro, dp_view_of(bn, 0), 1e-5f, 0, DP_GLU_SILU, 0};
+  dp_gemv_pro pp = {pro, dp_view_of(bn, 0), 1e-5f, 0, DP_GLU_SILU, 0, 0};
   for (int pass = 0; pass < 2; pass++) { /* 0: all rows at once, 1: each row alone */
     float *dst = pass ? one : all;
     kt_poison(by);

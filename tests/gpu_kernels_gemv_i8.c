@@ -32,7 +32,7 @@ static dp_gpu_buffer *quantize(dp_ops *o, const float *x, int M, int K, int pro,
                                float *ds) {
   int kx = pro == DP_PRO_GLU ? 2 * K : K;
   dp_gpu_buffer *bx = kt_upload(x, (size_t)M * kx * 4), *bq = kt_buf(dp_xq_bytes((uint32_t)M, (uint32_t)K));
-  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg, 0};
+  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg, 0, 0};
   KT_OK(dp_op_quantize_x(o, kv(bq), kv(bx), (uint32_t)M, (uint32_t)K, pro ? &p : NULL));
   uint64_t dofs = (uint64_t)(((size_t)M * K + 255) & ~(size_t)255);
   uint8_t *all = kt_alloc(dp_xq_bytes((uint32_t)M, (uint32_t)K));
@@ -101,7 +101,7 @@ static void gemv_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int 
   if (accum) dp_gpu_buffer_write(G, by, 0, ref, (size_t)M * N * 4);
   memcpy(reff, ref, (size_t)M * N * 4);
   dp_ref_matmul(ref, xd, wd, bias ? b : NULL, M, N, K, accum);
-  dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
   if (W) {
     CHECK(dp_ops_linear_q8(o, W, (uint32_t)M), "%s %s K=%d: no int8 GEMV", cfg, dp_dtype_name(t), K);
     KT_OK(dp_op_linear(o, kv(by), kv(bq), W, 0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), (uint32_t)M, &p,
@@ -143,12 +143,12 @@ static void errors_case(dp_ops *o) {
   dp_gpu_buffer *bx = kt_buf(4096), *bq = kt_buf(dp_xq_bytes(1, 256)), *by = kt_buf(1024);
   dp_status st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 48, NULL);
   CHECK(st == DP_ERR_INVALID_ARG && strstr(dp_error_message(), "K=48"), "quantize_x K=48: %d %s", st, dp_error_message());
-  dp_gemv_pro bad = {DP_PRO_GLU, {NULL, 0}, 0, 0, 7, 0};
+  dp_gemv_pro bad = {DP_PRO_GLU, {NULL, 0}, 0, 0, 7, 0, 0};
   st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 256, &bad);
   CHECK(st == DP_ERR_INVALID_ARG, "quantize_x activation 7: %d %s", st, dp_error_message());
   dp_weight *W = NULL;
   KT_OK(dp_weight_create(o, DP_F16, 4, 256, 0, "test.f16", &W));
-  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
   st = W ? dp_op_linear(o, kv(by), kv(bq), W, 0, 4, dp_view_of(NULL, 0), 1, &q, DP_MM_ROWS) : DP_OK;
   CHECK(st == DP_ERR_UNSUPPORTED && strstr(dp_error_message(), "int8 input"), "int8 input on F16: %d %s", st, dp_error_message());
   dp_ops_set_cpu_kernels(o, 1);

@@ -35,7 +35,7 @@ static void run_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int K
   dp_gpu_buffer *bn = kt_upload(nw, (size_t)K * 4);
   if (accum) dp_gpu_buffer_write(G, by, 0, ref, (size_t)M * N * 4);
   dp_ref_matmul(ref, xin, wd, bias ? b : NULL, M, N, K, accum);
-  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg, 0};
+  dp_gemv_pro p = {pro, kv(bn), 1e-5f, pro == DP_PRO_RMSNORM && arg ? DP_NORM_PLUS_ONE : 0, arg, 0, 0};
   if (W) {
     CHECK(dp_ops_linear_pro(o, W, (uint32_t)M), "%s %s K=%d: no prologue GEMV", cfg, dp_dtype_name(t), K);
     KT_OK(dp_op_linear(o, kv(by), kv(bx), W, 0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), (uint32_t)M,
@@ -71,7 +71,7 @@ static void glu_case(dp_ops *o, dp_dtype t, int M, int F, int K, int act, int no
   KT_OK(dp_weight_create(o, t, N, K, 0, "test.gu", &W));
   if (W) KT_OK(dp_weight_write(o, W, 0, N, wq));
   dp_gpu_buffer *bx = kt_upload(x, (size_t)M * K * 4), *by = kt_buf((size_t)M * F * 4), *bn = kt_upload(nw, (size_t)K * 4);
-  dp_gemv_pro p = {norm ? DP_PRO_RMSNORM : DP_PRO_NONE, kv(bn), 1e-5f, 0, 0, 1 + act};
+  dp_gemv_pro p = {norm ? DP_PRO_RMSNORM : DP_PRO_NONE, kv(bn), 1e-5f, 0, 0, 1 + act, 0};
   if (W) {
     CHECK(dp_ops_linear_glu_out(o, W, (uint32_t)M), "%s: no GLU output", dp_dtype_name(t));
     KT_OK(dp_op_linear(o, kv(by), kv(bx), W, 0, (uint32_t)N, dp_view_of(NULL, 0), (uint32_t)M, &p, 0));

@@ -54,7 +54,7 @@ static void linear_case(dp_dtype t, int NT, int K, int row0, int N, int M, int t
   dp_gpu_buffer *bn = kt_upload(nw, (size_t)K * 4);
   if (accum) dp_gpu_buffer_write(G, by, 0, ref, (size_t)M * N * 4);
   dp_ref_matmul(ref, xin, wd + (size_t)row0 * K, bias ? b : NULL, M, N, K, accum);
-  dp_gemv_pro p = {DP_PRO_RMSNORM, kv(bn), 1e-5f, 0, 0, 0};
+  dp_gemv_pro p = {DP_PRO_RMSNORM, kv(bn), 1e-5f, 0, 0, 0, 0};
   KT_OK(dp_op_linear(O, kv(by), kv(bx), W, (uint32_t)row0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), (uint32_t)M,
                      norm ? &p : NULL, accum ? DP_MM_ACCUM : 0));
   kt_read(by, out, (size_t)M * N * 4);
@@ -118,7 +118,7 @@ static void errors(void) {
   if (w) {
     expect_err("unaligned rows", dp_op_linear(O, kv(b), kv(b), w, 3, 10, dp_view_of(NULL, 0), 1, NULL, 0), DP_ERR_INVALID_ARG,
                "not a multiple of 256");
-    dp_gemv_pro p = {DP_PRO_RMSNORM, kv(b), 1e-5f, 0, 0, 0};
+    dp_gemv_pro p = {DP_PRO_RMSNORM, kv(b), 1e-5f, 0, 0, 0, 0};
     dp_ops_set_subgroups(O, 0); /* else the GPU family's matmul_gemv_sg takes prologues on buffers */
     expect_err("prologue without texture", dp_op_linear(O, kv(b), kv(b), w, 0, 8, dp_view_of(NULL, 0), 1, &p, 0),
                DP_ERR_UNSUPPORTED, "texture");

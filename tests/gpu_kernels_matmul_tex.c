@@ -71,7 +71,7 @@ static void run_case(dp_dtype t, int M, int N, int K, int pro, int arg, int bias
     vy = kv(by);
   }
   if (accum) dp_gpu_buffer_write(G, vy.buf, vy.offset, y0, (size_t)M * N * 4);
-  dp_gemv_pro p = {pro, kv(bn), eps, arg ? DP_NORM_PLUS_ONE : 0, arg, 0};
+  dp_gemv_pro p = {pro, kv(bn), eps, arg ? DP_NORM_PLUS_ONE : 0, arg, 0, 0};
   KT_OK(dp_op_matmul_tex(O, vy, vx, wt, 0, 0, bias ? kv(bb) : dp_view_of(NULL, 0), M, &p, accum ? DP_MM_ACCUM : 0));
   dp_status s = dp_gpu_buffer_read(G, vy.buf, vy.offset, out, (size_t)M * N * 4);
   CHECK(s == DP_OK, "read: %s", dp_error_message());
@@ -199,12 +199,12 @@ static void not_applicable_and_errors(void) {
   dp_gpu_buffer *bx = kt_upload(x, 5 * 2 * K * 4), *by = kt_buf(5 * N * 4), *bs = kt_buf(4);
   dp_view nb = dp_view_of(NULL, 0);
   expect_err("M = 0", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 0, NULL, 0), "M=0");
-  dp_gemv_pro norm = {DP_PRO_RMSNORM, kv(bx), 1e-5f, 0, 0, 0};
+  dp_gemv_pro norm = {DP_PRO_RMSNORM, kv(bx), 1e-5f, 0, 0, 0, 0};
   expect_err("M = 5 with a prologue", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 5, &norm, 0), "prologues are for the GEMV");
   expect_err("rows past the texture", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 1, N, nb, 1, NULL, 0), "rows [1,");
   expect_err("row0 past the texture", dp_op_matmul_tex(O, kv(by), kv(bx), wt, N, 0, nb, 1, NULL, 0), "rows [");
   expect_err("no texture", dp_op_matmul_tex(O, kv(by), kv(bx), NULL, 0, 0, nb, 1, NULL, 0), "no weight texture");
-  dp_gemv_pro bad = {3, {NULL, 0}, 0, 0, 0, 0};
+  dp_gemv_pro bad = {3, {NULL, 0}, 0, 0, 0, 0, 0};
   expect_err("prologue 3", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "prologue");
   bad.kind = -1;
   expect_err("prologue -1", dp_op_matmul_tex(O, kv(by), kv(bx), wt, 0, 0, nb, 1, &bad, 0), "prologue");

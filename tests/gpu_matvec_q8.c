@@ -3,9 +3,11 @@
  * runs on lavapipe where it applies: subgroups of one size and dot4I8Packed): held-out
  * perplexity scored by decode, one token per pass (dp_session_eval of 1 id: every product a
  * decode GEMV), over windows of W = 128 ids from an empty cache, once with
- * --matvec-input q8 and once with f32:
- *  * the q8 run dispatched quantize_x and matmul_gemv_i8 (`--verbose`'s variant counts), the f32
- *    run neither;
+ * --matvec-input q8 (the input quantized inside the products: matmul_gemv_i8_fused), once with
+ * q8 and the separate quantize_x dispatch (DOPPLER_Q8_FUSED=0) and once with f32:
+ *  * the q8 run dispatched matmul_gemv_i8_fused and no quantize_x, the unfused q8 run quantize_x
+ *    and matmul_gemv_i8, the f32 run none of them (`--verbose`'s variant counts);
+ *  * both q8 runs give the same perplexity to the last bit (the same codes, the same sums);
  *  * f32 decode equals the prefill score of the same windows (dp_session_score) within 1e-4;
  *  * q8 within 1% of f32 (the quantization of the inputs; measured +0.0x% here, see
  *    notes/performance.md).
@@ -25,18 +27,19 @@
 
 #define W 128
 
-typedef struct { double dec, pre; uint64_t quant, i8; int q8; } result;
+typedef struct { double dec, pre; uint64_t quant, i8, fused; int q8; } result;
 
 static int count_kernel(void *user, const char *name, const char *op, uint64_t n) {
   (void)op;
   result *r = user;
   if (!strcmp(name, "quantize_x")) r->quant += n;
-  if (!strncmp(name, "matmul_gemv_i8_", 15)) r->i8 += n;
+  if (!strncmp(name, "matmul_gemv_i8_fused_", 21)) r->fused += n;
+  else if (!strncmp(name, "matmul_gemv_i8_", 15)) r->i8 += n;
   return 0;
 }
 
 static result run(int mv, const int32_t *ids, int windows) {
-  result r = {NAN, NAN, 0, 0, 0};
+  result r = {NAN, NAN, 0, 0, 0, 0};
   dp_load_options lo = {0};
   lo.matvec_input = mv;
   dp_model *m = NULL;
@@ -99,13 +102,24 @@ int main(void) {
     return dp_test_summary("gpu_matvec_q8");
   }
   result f = run(DP_MATVEC_F32, ids, windows);
+  setenv("DOPPLER_Q8_FUSED", "0", 1); /* read when the model's ops are created */
+  result u = run(DP_MATVEC_Q8, ids, windows);
+  unsetenv("DOPPLER_Q8_FUSED");
   printf("doppler-tiny-q4_k_m, %d window(s) of %d, decode one id per pass, GPU kernel family:\n", windows, W);
   printf("  f32 input: perplexity %.4f (prefill %.4f); q8 input: %.4f (prefill %.4f), %+.3f%%\n", f.dec, f.pre, q.dec, q.pre,
          100 * (q.dec / f.dec - 1));
-  printf("  q8 run: quantize_x %llu, matmul_gemv_i8 %llu dispatches; f32 run: %llu, %llu\n", (unsigned long long)q.quant,
-         (unsigned long long)q.i8, (unsigned long long)f.quant, (unsigned long long)f.i8);
-  CHECK(q.quant > 0 && q.i8 > 0 && f.quant == 0 && f.i8 == 0, "variant counts q8 %llu/%llu f32 %llu/%llu",
-        (unsigned long long)q.quant, (unsigned long long)q.i8, (unsigned long long)f.quant, (unsigned long long)f.i8);
+  printf("  unfused q8 (quantize_x dispatches): %.4f (prefill %.4f)\n", u.dec, u.pre);
+  printf("  quantize_x / matmul_gemv_i8 / matmul_gemv_i8_fused dispatches: q8 %llu / %llu / %llu, unfused q8 %llu / %llu / "
+         "%llu, f32 %llu / %llu / %llu\n", (unsigned long long)q.quant, (unsigned long long)q.i8, (unsigned long long)q.fused,
+         (unsigned long long)u.quant, (unsigned long long)u.i8, (unsigned long long)u.fused, (unsigned long long)f.quant,
+         (unsigned long long)f.i8, (unsigned long long)f.fused);
+  CHECK(q.quant == 0 && q.i8 == 0 && q.fused > 0, "q8 variant counts %llu/%llu/%llu", (unsigned long long)q.quant,
+        (unsigned long long)q.i8, (unsigned long long)q.fused);
+  CHECK(u.quant > 0 && u.i8 > 0 && u.fused == 0, "unfused q8 variant counts %llu/%llu/%llu", (unsigned long long)u.quant,
+        (unsigned long long)u.i8, (unsigned long long)u.fused);
+  CHECK(f.quant == 0 && f.i8 == 0 && f.fused == 0, "f32 variant counts %llu/%llu/%llu", (unsigned long long)f.quant,
+        (unsigned long long)f.i8, (unsigned long long)f.fused);
+  CHECK(q.dec == u.dec, "q8 perplexity fused %.9g, unfused %.9g: not bitwise equal", q.dec, u.dec);
   CHECK(fabs(f.dec / f.pre - 1) <= 1e-4, "f32 decode perplexity %.6f vs prefill %.6f", f.dec, f.pre);
   CHECK(fabs(q.dec / f.dec - 1) <= 0.01, "q8 perplexity %.4f vs f32 %.4f", q.dec, f.dec);
   dp_free(raw);

@@ -89,7 +89,7 @@ static dp_status run_products(product *p, int count, double *secs) {
   double t0 = now_s();
   for (int i = 0; !st && i < count; i++) {
     if (p->q8) { /* the input quantized each time (the runtime shares it between products) */
-      dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+      dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
       st = dp_op_quantize_x(p->o, dp_view_of(p->xq, 0), dp_view_of(p->x, 0), p->m, p->k, NULL);
       if (!st) st = dp_op_linear(p->o, dp_view_of(p->y, 0), dp_view_of(p->xq, 0), p->wq8[p->next], 0, p->n, (dp_view){0}, p->m,
                                  &q, DP_MM_ROWS);

@@ -157,7 +157,7 @@ static void q8(chk *c, dp_dtype t, int K, int gemv) {
   dp_view vb = buf(c, b, N * 4), vy = buf(c, NULL, (size_t)M * N * 4);
   if (!c->st) run(c, dp_weight_create(c->o, t, N, (uint64_t)K, 0, "kernel-check", &W));
   if (!c->st) run(c, dp_weight_write(c->o, W, 0, N, wq));
-  dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
   if (!c->st) run(c, dp_op_linear(c->o, vy, vq, W, 0, N, vb, M, &p, DP_MM_ROWS));
   compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
   dp_weight_free(W);

@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_GEMV_I8F, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -53,7 +53,8 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
   {"attention_split", 0, NULL, NULL},
-  {"quantize_x", 0, NULL, NULL}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
+  {"quantize_x", 0, NULL, "lib_qx"}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
+  {"gemv_i8_fused", 3, "lib_qx", NULL}, /* + const KMAX (kernel_source) */
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -75,7 +76,7 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_COUNT };
+       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_MATMUL_GEMV_I8_FUSED, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -134,6 +135,8 @@ static const struct variant {
    "matmul_gemv_i8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
   {"matmul_gemv_i8", "matmul", "gpu family, matvec input q8, M <= 4 or rows, subgroups of one size, dot4I8Packed; "
    "Q4_K, Q6_K, Q8_0 (K % 64 == 0)", K_GEMV_I8, "main", 1, NEED_SGF | NEED_DOT4},
+  {"matmul_gemv_i8_fused", "matmul", "as matmul_gemv_i8 with x quantized in the product (no quantize_x): K <= the "
+   "workgroup memory's KMAX, workgroup >= 64, not turned off (dp_ops_set_q8_fused)", K_GEMV_I8F, "main", 1, NEED_SGF | NEED_DOT4},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -142,7 +145,7 @@ const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_M
 #define N_PRO 12 /* PRO override 0..3 (matmul_tex, gemv_sg); gemv_sg: + 4 * (0, 1 SiLU, 2 GELU epilogue) */
 /* listed entries: a typed row is one entry per weight type it takes (row_has_type), any other row one */
 static int row_has_type(int v, int t) { /* typed rows take every weight type but matmul_gemv_i8 */
-  return v != V_MATMUL_GEMV_I8 || t == DP_Q4_K || t == DP_Q6_K || t == DP_Q8_0;
+  return (v != V_MATMUL_GEMV_I8 && v != V_MATMUL_GEMV_I8_FUSED) || t == DP_Q4_K || t == DP_Q6_K || t == DP_Q8_0;
 }
 static size_t row_entries(int v) {
   if (!variants[v].typed) return 1;
@@ -161,6 +164,8 @@ struct dp_ops {
   int gemv_sg;               /* matmul_gemv_sg allowed (DOPPLER_GEMV_SG=0: off, for comparisons) */
   int q8;                    /* matvec input q8 chosen (dp_ops_set_matvec_input); applies where dp_ops_q8_ok */
   uint32_t q8_r;             /* matmul_gemv_i8 rows per subgroup (DOPPLER_GEMV_I8_R 1..4, for measurements) */
+  int q8_fused;              /* matmul_gemv_i8_fused allowed (DOPPLER_Q8_FUSED=0: off, for comparisons) */
+  uint32_t q8_kmax;          /* its largest K: one row's codes and scales in workgroup memory (KMAX) */
   uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
@@ -203,6 +208,11 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (fam && !strcmp(fam, "cpu")) o->cpu = 1;
   o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
+  o->q8_fused = !(getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "0"));
+  /* gemv_i8_fused's workgroup memory: K * (1 + 8 / 32) bytes + lib_reduce_sg's 8 * WG + 32 (WG <= 256) */
+  uint32_t wgm = gi->max_wg_storage > 2080 + 512 ? gi->max_wg_storage - 2080 - 512 : 0;
+  o->q8_kmax = (uint32_t)((uint64_t)wgm * 4 / 5) & ~255u;
+  if (o->q8_kmax > 16384) o->q8_kmax = 16384;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -243,7 +253,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   char pick[200] = "";
   int v4 = wt == DP_F32 || wt == DP_F16 || wt == DP_BF16 || wt == DP_Q4_K; /* gemv_sg: 16-byte units */
   if (kern_info[k].wdecode == 3) /* gemv_i8: the type, then its weight access file */
-    snprintf(pick, sizeof pick, "const WT = %du;\n", (int)wt);
+    snprintf(pick, sizeof pick, "const WT = %du;\nconst KMAX = %uu;\n", (int)wt, o->q8_kmax > 256 ? o->q8_kmax : 256);
   else if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
     snprintf(pick, sizeof pick, "const WT = %du;\n%s%s%s", (int)wt, v4 ? "" : "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_",
              v4 ? "" : dp_dtype_name(wt), v4 ? "" : "(rb, k0, K); }\n");
@@ -294,6 +304,8 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
     nc = 5;
   }
   if (v == V_MATMUL_GEMV_I8) c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, nc = 3;
+  if (v == V_MATMUL_GEMV_I8_FUSED)
+    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, c[3] = (dp_gpu_constant){"PRO", pro}, nc = 4;
   if (v == V_QUANTIZE_X) c[1] = (dp_gpu_constant){"PRO", pro}, nc = 2;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
@@ -618,6 +630,35 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
   return run(o, k, &p, sizeof p, b, 4, (uint64_t)M * nc);
 }
 
+void dp_ops_set_q8_fused(dp_ops *o, int enabled) { o->q8_fused = enabled != 0; }
+int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M) {
+  return dp_ops_linear_q8(o, w, M) && o->q8_fused && o->gemv_wg >= 64 && w->K <= o->q8_kmax;
+}
+
+/* matmul_gemv_i8_fused over one binding of W: x f32 [M, K] (GLU: [M, 2K]) quantized in the product */
+static dp_status gemv_i8f_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, const dp_gemv_pro *pro, dp_view w, dp_dtype wt,
+                               dp_view bias, uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
+  int kind = pro->kind;
+  uint64_t rb = dp_dtype_row_bytes(wt, K);
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  dp_gpu_binding b[5];
+  TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
+  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
+  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
+  else b[4] = dummy_binding(o);
+  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
+               (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
+  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f};
+  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_MATMUL_GEMV_I8_FUSED, wt, o->gemv_wg, pc, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->q8_r));
+}
+
 /* matmul_gemv_i8 over one binding of W; xq from dp_op_quantize_x(M, K) */
 static dp_status gemv_i8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_view w, dp_dtype wt, dp_view bias,
                               uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
@@ -894,11 +935,15 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if (N == 0 && row0 < w->N) N = w->N - row0;
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
-  if (pro && pro->kind == DP_PRO_Q8) { /* x is dp_op_quantize_x's output for M rows of K = w->K */
-    if (pro->glu_out || !dp_ops_linear_q8(o, w, gemv_rows(M, flags) ? 1 : M))
-      return dp_error(DP_ERR_UNSUPPORTED, "linear: an int8 input needs dp_ops_linear_q8 (matvec input q8, GPU family with "
-                      "dot4I8Packed, M <= %d or DP_MM_ROWS, Q4_K / Q6_K / Q8_0 with K %% 64 == 0, no texture), no GLU output",
-                      GEMV_MAX_M);
+  if (pro && pro->q8 && (pro->kind < DP_PRO_NONE || pro->kind > DP_PRO_GLU ||
+                        (pro->kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH)))
+    return dp_error(DP_ERR_INVALID_ARG, "linear: int8 input in the product with prologue %d%s", pro->kind,
+                    pro->kind == DP_PRO_GLU ? " and an unknown activation" : "");
+  if (pro && (pro->kind == DP_PRO_Q8 || pro->q8)) { /* x: dp_op_quantize_x's output, or (q8) f32 quantized in the product */
+    if (pro->glu_out || !(pro->q8 ? dp_ops_linear_q8_fused : dp_ops_linear_q8)(o, w, gemv_rows(M, flags) ? 1 : M))
+      return dp_error(DP_ERR_UNSUPPORTED, "linear: an int8 input needs dp_ops_linear_q8%s (matvec input q8, GPU family with "
+                      "dot4I8Packed, M <= %d or DP_MM_ROWS, Q4_K / Q6_K / Q8_0 with K %% 64 == 0, no texture%s), no GLU output",
+                      pro->q8 ? "_fused" : "", GEMV_MAX_M, pro->q8 ? ", K <= the workgroup memory's limit" : "");
     for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) {
       uint32_t i = (uint32_t)(r / w->part_rows);
       uint64_t p0 = (uint64_t)i * w->part_rows, e = p0 + part_rows_of(w, i) < end ? p0 + part_rows_of(w, i) : end;
@@ -906,8 +951,12 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
       if (off % 256)
         return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
                         (unsigned long long)r, (unsigned long long)off);
-      TRY(gemv_i8_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, dp_view_of(w->part[i].buf, off), w->type, bias, M,
-                       (uint32_t)(e - r), w->K, flags));
+      if (pro->q8)
+        TRY(gemv_i8f_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, pro, dp_view_of(w->part[i].buf, off), w->type, bias,
+                          M, (uint32_t)(e - r), w->K, flags));
+      else
+        TRY(gemv_i8_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, dp_view_of(w->part[i].buf, off), w->type, bias, M,
+                         (uint32_t)(e - r), w->K, flags));
       r = e;
     }
     return DP_OK;

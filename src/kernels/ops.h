@@ -159,6 +159,8 @@ typedef struct dp_gemv_pro {
   int act;               /* DP_PRO_GLU: DP_GLU_SILU or DP_GLU_GELU_TANH */
   int glu_out;           /* dp_op_linear on GPUs (dp_ops_linear_glu_out): 1 + DP_GLU_*: W is gate | up
                           * (N = 2F rows), y [M, F] = act(x . gate^T) * (x . up^T); 0: plain output */
+  int q8;                /* dp_op_linear (dp_ops_linear_q8_fused): x f32, pro(x) quantized to int8 blocks of 32
+                          * inside the product (matmul_gemv_i8_fused; the codes dp_op_quantize_x's) */
 } dp_gemv_pro;
 int dp_ops_tex_prefill(const dp_ops *o);
 dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, uint32_t row0, uint32_t N, dp_view bias,
@@ -232,6 +234,13 @@ uint64_t dp_xq_bytes(uint32_t M, uint32_t K);
  * amax = max |v|, d = amax / 127, q = sign(t) floor(|t| + 0.5), t = v * (127 / amax) (0 when
  * amax = 0) -- src/ref dp_ref_quantize_x. DP_ERR_UNSUPPORTED where the family cannot run it. */
 dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_t K, const dp_gemv_pro *pro);
+/* 1 when dp_op_linear can quantize its input itself (pro->q8 = 1, pro->kind NONE / RMSNORM / GLU,
+ * x f32 as dp_op_quantize_x takes it): dp_ops_linear_q8 and K <= what one row's int8 codes and
+ * scales in workgroup memory allow (maxComputeWorkgroupStorageSize: 16 KiB -> K <= 11008,
+ * 48 KiB -> 16384), GEMV workgroup >= 64, not turned off. Saves the quantize_x dispatch. */
+int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M);
+/* matmul_gemv_i8_fused on (default) or off (DOPPLER_Q8_FUSED=0): for comparisons and tests */
+void dp_ops_set_q8_fused(dp_ops *o, int enabled);
 
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
  * ids: [T] u32 (each < vocab = table->N, not checked on the GPU: the rows of an id >= vocab are

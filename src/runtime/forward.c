@@ -55,15 +55,32 @@ static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM
 static int q8_ok(dp_ops *o, const dp_rt_session *s, uint32_t T, const dp_rt_weight *w) {
   return decode(s, T) && s->xq && w->mat && dp_ops_linear_q8(o, w->mat, 1);
 }
-static dp_status quantize(dp_rt_session *s, dp_view x, uint32_t T, uint32_t K, const dp_gemv_pro *pro) {
-  return dp_op_quantize_x(s->m->ops, V(s->xq), x, T, K, pro);
+/* The input of the following linear_q8 calls: x (T rows of K, pro applied first). Quantized by
+ * the products themselves where they can (matmul_gemv_i8_fused: no dispatch here), else once by
+ * quantize_x into s->xq when the first product that cannot asks for it. x stays unchanged until
+ * the last of these products (each writes elsewhere). */
+static void quantize(dp_rt_session *s, dp_view x, uint32_t T, uint32_t K, const dp_gemv_pro *pro) {
+  (void)T;
+  s->q8in.x = x, s->q8in.K = K, s->q8in.done = 0;
+  s->q8in.pro = pro ? *pro : (dp_gemv_pro){DP_PRO_NONE, {NULL, 0}, 0, 0, 0, 0, 0};
 }
-/* y (+)= xq . w^T (+ bias): the product over s->xq (decode rows, batch-invariant) */
+/* y (+)= quantize(pro(x)) . w^T (+ bias): decode rows, batch-invariant */
 static dp_status linear_q8(dp_rt_session *s, dp_view y, const dp_rt_weight *w, const dp_rt_weight *bias, uint32_t T,
                            uint32_t flags) {
-  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
-  return dp_op_linear(s->m->ops, y, V(s->xq), w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias && bias->buf ? bias->buf : NULL, 0),
-                      T, &q, flags | DP_MM_ROWS);
+  dp_ops *o = s->m->ops;
+  dp_view b = dp_view_of(bias && bias->buf ? bias->buf : NULL, 0);
+  if (dp_ops_linear_q8_fused(o, w->mat, 1)) {
+    dp_gemv_pro f = s->q8in.pro;
+    f.q8 = 1;
+    return dp_op_linear(o, y, s->q8in.x, w->mat, w->row0, (uint32_t)w->rows, b, T, &f, flags | DP_MM_ROWS);
+  }
+  if (!s->q8in.done) {
+    dp_status st = dp_op_quantize_x(o, V(s->xq), s->q8in.x, T, s->q8in.K, &s->q8in.pro);
+    if (st) return st;
+    s->q8in.done = 1;
+  }
+  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
+  return dp_op_linear(o, y, V(s->xq), w->mat, w->row0, (uint32_t)w->rows, b, T, &q, flags | DP_MM_ROWS);
 }
 
 /* x += norm(branch) when there is a post-norm; the branch output is in s->tmp. */
@@ -132,17 +149,17 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
   uint64_t qs = (uint64_t)nh * hd * 4, ks = (uint64_t)nkv * hd * 4; /* bytes from row to row */
   int fused = decode(s, T) && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
-  dp_gemv_pro norm = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
+  dp_gemv_pro norm = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
   if (fused ? q8_ok(o, s, T, &L->qkv) : q8_ok(o, s, T, &L->q) && q8_ok(o, s, T, &L->k) && q8_ok(o, s, T, &L->v)) {
     /* decode, matvec input q8: RMSNorm + quantize once, then q|k|v (or q, k, v) over it */
-    if ((st = quantize(s, V(s->x), T, d, &norm))) return st;
+    quantize(s, V(s->x), T, d, &norm);
     if (fused) st = linear_q8(s, V(s->qkv1), &L->qkv, NULL, T, 0);
     else if (!(st = linear_q8(s, q, &L->q, &L->q_bias, T, 0)) && !(st = linear_q8(s, k, &L->k, &L->k_bias, T, 0)))
       st = linear_q8(s, v, &L->v, &L->v_bias, T, 0);
     if (st) return st;
   } else if (fused && (L->qkv.mat->tex || dp_ops_linear_pro(o, L->qkv.mat, 1))) {
     /* decode: RMSNorm + q|k|v in one GEMV (texture, or matmul_gemv_sg on GPUs) */
-    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, T, 0))) return st;
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
@@ -169,7 +186,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   }
   if (st) return st;
   if (q8_ok(o, s, T, &L->o)) { /* the attention output quantized, then o */
-    if ((st = quantize(s, V(s->att), T, nh * hd, NULL))) return st;
+    quantize(s, V(s->att), T, nh * hd, NULL);
     if (!L->attn_post_norm.buf) return linear_q8(s, V(s->x), &L->o, &L->o_bias, T, DP_MM_ACCUM);
     if ((st = linear_q8(s, V(s->tmp), &L->o, &L->o_bias, T, 0))) return st;
     return post_norm_add(s, &L->attn_post_norm, T);
@@ -193,16 +210,16 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   int gu = L->gate_up.mat != NULL;
   if (q8_ok(o, s, T, &L->down) && (gu ? q8_ok(o, s, T, &L->gate_up) : q8_ok(o, s, T, &L->gate) && q8_ok(o, s, T, &L->up))) {
     /* decode, matvec input q8: RMSNorm + quantize, gate|up (or gate, up), GLU + quantize, down */
-    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0};
-    if ((st = quantize(s, V(s->x), T, d, &pn))) return st;
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0, 0};
+    quantize(s, V(s->x), T, d, &pn);
     if (gu) { /* rows [gate | up] of 2 ff: the GLU prologue's layout */
-      dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, act, 0};
+      dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, act, 0, 0};
       if ((st = linear_q8(s, V(s->gu1), &L->gate_up, NULL, T, 0))) return st;
-      if ((st = quantize(s, V(s->gu1), T, ff, &pg))) return st;
+      quantize(s, V(s->gu1), T, ff, &pg);
     } else {
       if ((st = linear_q8(s, V(s->gate), &L->gate, NULL, T, 0)) || (st = linear_q8(s, V(s->up), &L->up, NULL, T, 0))) return st;
       if ((st = dp_op_glu(o, V(s->gate), V(s->gate), V(s->up), T * ff, act))) return st;
-      if ((st = quantize(s, V(s->gate), T, ff, NULL))) return st;
+      quantize(s, V(s->gate), T, ff, NULL);
     }
     if (!L->ffn_post_norm.buf) return linear_q8(s, V(s->x), &L->down, NULL, T, DP_MM_ACCUM);
     if ((st = linear_q8(s, V(s->tmp), &L->down, NULL, T, 0))) return st;
@@ -213,15 +230,15 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
       dp_ops_linear_pro(o, L->gate_up.mat, 1)) {
     /* decode on GPUs: RMSNorm + gate|up with the GLU as its epilogue (matmul_gemv_sg: the
      * activation once per output, not once per weight as a prologue on down would), then down */
-    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 1 + act};
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 1 + act, 0};
     if ((st = linear_pro(o, V(s->gate), V(s->x), &L->gate_up, &pn, T, 0))) return st;
     if (!L->ffn_post_norm.buf) return linear(o, V(s->x), V(s->gate), &L->down, NULL, T, DP_MM_ACCUM | rf);
     if ((st = linear(o, V(s->tmp), V(s->gate), &L->down, NULL, T, rf))) return st;
     return post_norm_add(s, &L->ffn_post_norm, T);
   }
   if (decode(s, T) && L->gate_up.mat && L->gate_up.mat->tex && L->down.mat->tex) { /* decode: RMSNorm + gate|up, then GLU + down */
-    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0};
-    dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH, 0};
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0, 0};
+    dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH, 0, 0};
     if ((st = linear_pro(o, V(s->gu1), V(s->x), &L->gate_up, &pn, T, 0))) return st;
     if (!L->ffn_post_norm.buf) return linear_pro(o, V(s->x), V(s->gu1), &L->down, &pg, T, DP_MM_ACCUM);
     if ((st = linear_pro(o, V(s->tmp), V(s->gu1), &L->down, &pg, T, 0))) return st;
@@ -274,10 +291,8 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
   dp_status st;
   if ((n == 1 || s->rows) && s->xq && m->output.mat && dp_ops_linear_q8(m->ops, m->output.mat, 1) &&
       dp_xq_bytes(n, (uint32_t)p->d_model) <= dp_gpu_buffer_size(s->xq)) { /* matvec input q8 */
-    dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
-    st = dp_op_quantize_x(m->ops, V(s->xq), x, n, (uint32_t)p->d_model, NULL);
-    if (!st) st = dp_op_linear(m->ops, V(s->logits), V(s->xq), m->output.mat, m->output.row0, (uint32_t)m->output.rows,
-                               dp_view_of(NULL, 0), n, &q, DP_MM_ROWS);
+    quantize(s, x, n, (uint32_t)p->d_model, NULL);
+    st = linear_q8(s, V(s->logits), &m->output, NULL, n, 0);
   } else {
     st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, n == 1 || s->rows ? DP_MM_ROWS : 0);
   }

@@ -170,6 +170,12 @@ struct dp_rt_session {
   dp_gpu_buffer *gu1;    /* [2, d_ff] fused decode gate | up */
   dp_gpu_buffer *xq;     /* decode rows' input as int8 blocks (ops.h dp_xq_bytes of the widest input); NULL
                           * unless the ops take matvec input q8 */
+  struct {               /* forward.c: the input the next int8 products read, quantized on first need */
+    dp_view x;           /* f32 rows before the prologue */
+    uint32_t K;
+    dp_gemv_pro pro;     /* kind NONE / RMSNORM / GLU */
+    int done;            /* quantize_x has written it into xq (a product that cannot quantize in itself) */
+  } q8in;
   dp_gpu_buffer *hrow;   /* [lrows, d_model] aligned copy of final hidden rows for the LM head */
   dp_gpu_buffer *ids;    /* [chunk] u32 input ids of a prefill pass */
   dp_gpu_buffer *cur_id; /* [1] u32 the decode input id, written by the sampler */
