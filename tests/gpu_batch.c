@@ -153,7 +153,8 @@ static double now_s(void) {
 }
 
 /* ns <= NS sessions (max_tokens up to max_len) of the model at path (gpu_kernels: the kernels for hardware GPUs, as on the
- * lent H200, without weight textures) batched vs alone. */
+ * lent H200, without weight textures; 2: with the int8 decode input quantized in the products, 3: by quantize_x) batched vs
+ * alone. */
 static void test_sessions(const char *name, const char *path, int gpu_kernels, int ns, int max_len, double t_start) {
   dp_model *m = NULL;
   if (gpu_kernels) setenv("DOPPLER_WEIGHT_TEXTURES", "0", 1);
@@ -167,7 +168,8 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
     return;
   }
   if (gpu_kernels) dp_ops_set_cpu_kernels(m->rt->ops, 0);
-  if (gpu_kernels == 2) dp_ops_set_matvec_input(m->rt->ops, 1); /* int8 decode input, before the sessions */
+  if (gpu_kernels >= 2) dp_ops_set_matvec_input(m->rt->ops, 1); /* int8 decode input, before the sessions */
+  if (gpu_kernels == 3) dp_ops_set_q8_fused(m->rt->ops, 0);       /* ... through quantize_x dispatches */
   int V = m->rt->plan->vocab_size;
   dp_session *ss[NS];
   int32_t prompt[NS][40];
@@ -267,7 +269,12 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
   }
   printf("%s: %.1f s batched: %d steps, largest batch %d, %d of %d identical to alone (+1 early prefix), %d early resumes refused\n", name, now_s() - t_ref, steps,
          max_rows, same, ns - 1, too_early);
-  if (gpu_kernels == 2) { /* the int8 input ran (quantize_x and its products) */
+  if (gpu_kernels == 2) { /* the int8 input ran, quantized inside its products (K fits workgroup memory here) */
+    long e = dp_kernel_variant_find("matmul_gemv_i8_fused_q4_k"), q = dp_kernel_variant_find("quantize_x");
+    CHECK(e >= 0 && q >= 0 && dp_ops_variant_runs(m->rt->ops, (size_t)e) > 0 && dp_ops_variant_runs(m->rt->ops, (size_t)q) == 0,
+          "%s: matmul_gemv_i8_fused_q4_k never ran, or quantize_x did", name);
+  }
+  if (gpu_kernels == 3) { /* the int8 input ran through quantize_x and its products */
     long q = dp_kernel_variant_find("quantize_x"), e = dp_kernel_variant_find("matmul_gemv_i8_q4_k");
     CHECK(q >= 0 && e >= 0 && dp_ops_variant_runs(m->rt->ops, (size_t)q) > 0 && dp_ops_variant_runs(m->rt->ops, (size_t)e) > 0,
           "%s: quantize_x / matmul_gemv_i8_q4_k never ran", name);
@@ -324,6 +331,8 @@ int main(void) {
   test_sessions("doppler-tiny", dp_test_shared("models/doppler-tiny"), 0, NS, 28, now_s());
   test_sessions("doppler-tiny, gpu kernels", dp_test_shared("models/doppler-tiny"), 1, 6, 12, now_s());
   test_sessions("doppler-tiny-q4_k_m, gpu kernels, q8 input", dp_test_root("models/doppler-tiny-q4_k_m"), 2, 6, 12, now_s());
+  test_sessions("doppler-tiny-q4_k_m, gpu kernels, q8 input by quantize_x", dp_test_root("models/doppler-tiny-q4_k_m"), 3, 6, 12,
+                now_s());
   test_synth();
   /* mixture of experts (the golden fixtures): router and expert products per row */
   test_sessions("mixtral", dp_test_shared("fixtures/golden/mixtral"), 0, 8, 12, now_s());
