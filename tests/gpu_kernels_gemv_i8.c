@@ -14,6 +14,12 @@
  *    multiple of the rows per workgroup; every type with R = 1 row per subgroup and workgroups of
  *    256, then R = 2, 3, 4 (DOPPLER_GEMV_I8_R) with workgroups of 64 / 256 / 64 for Q4_K, Q6_K,
  *    Q8_0 respectively; each row of an M > 1 product bit for bit its M = 1 result;
+ *  * matmul_gemv_i8_fused (pro->q8: the prologue and the quantization inside the product) on
+ *    the same x, prologue and weight, output poisoned: bit for bit the quantize_x +
+ *    matmul_gemv_i8 result (the same codes: lib_qx.wgsl's expressions and sum order; the same
+ *    product order), and its last row alone (M = 1) bit for bit its row of M; one case with
+ *    K / 32 > the workgroup (blocks quantized in two passes), one with K past its limit
+ *    (DP_ERR_UNSUPPORTED naming it);
  *  * the error of the whole (quantize + product) against the f32 product is reported;
  *  * bad inputs (K % 32, an unknown activation, an F16 weight, the CPU family) each give their
  *    error.
@@ -112,6 +118,32 @@ static void gemv_case(dp_ops *o, const char *cfg, dp_dtype t, int M, int N, int 
   snprintf(what, sizeof what, "gemv_i8 %s %-5s M=%d N=%d K=%d%s%s%s", cfg, dp_dtype_name(t), M, N, K,
            pro == DP_PRO_RMSNORM ? " rmsnorm" : pro == DP_PRO_GLU ? " silu" : "", bias ? " bias" : "", accum ? " acc" : "");
   kt_check(what, out, ref, (size_t)M * N, 1e-5);
+  /* the fused product: pro(x) quantized inside it; bit for bit the two dispatches' result */
+  if (W && dp_ops_linear_q8_fused(o, W, (uint32_t)M)) {
+    int kx1 = pro == DP_PRO_GLU ? 2 * K : K;
+    dp_gemv_pro pf = {pro, kv(bn), 1e-5f, 0, pro == DP_PRO_GLU ? DP_GLU_SILU : 0, 0, 1};
+    dp_gpu_buffer *bx = kt_upload(x, (size_t)M * kx1 * 4), *bf = kt_buf((size_t)M * N * 4), *b1 = kt_buf((size_t)N * 4);
+    if (accum) dp_gpu_buffer_write(G, bf, 0, reff, (size_t)M * N * 4);
+    float *fo = kt_alloc((size_t)M * N * 4);
+    KT_OK(dp_op_linear(o, kv(bf), kv(bx), W, 0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), (uint32_t)M, &pf,
+                       (accum ? DP_MM_ACCUM : 0) | DP_MM_ROWS));
+    kt_read(bf, fo, (size_t)M * N * 4);
+    int same = !memcmp(fo, out, (size_t)M * N * 4);
+    printf("  fused (quantized in the product): %s\n", same ? "bitwise equal" : "DIFFERENT");
+    CHECK(same, "%s: matmul_gemv_i8_fused differs from quantize_x + matmul_gemv_i8", what);
+    if (M > 1 && !accum) {
+      dp_gpu_buffer *bx1 = kt_upload(x + (size_t)(M - 1) * kx1, (size_t)kx1 * 4);
+      KT_OK(dp_op_linear(o, kv(b1), kv(bx1), W, 0, (uint32_t)N, bias ? kv(bb) : dp_view_of(NULL, 0), 1, &pf, DP_MM_ROWS));
+      kt_read(b1, one, (size_t)N * 4);
+      CHECK(!memcmp(one, fo + (size_t)(M - 1) * N, (size_t)N * 4), "%s: fused row %d of M=%d differs from its M=1 result",
+            what, M - 1, M);
+      dp_gpu_buffer_free(bx1);
+    }
+    dp_gpu_buffer_free(bx); dp_gpu_buffer_free(bf); dp_gpu_buffer_free(b1);
+    free(fo);
+  } else {
+    CHECK(0, "%s: matmul_gemv_i8_fused does not apply", what);
+  }
   /* against the f32 input: the quantization error (reported, not a check) */
   if (pro == DP_PRO_NONE && !accum) {
     dp_ref_matmul(reff, x, wd, bias ? b : NULL, M, N, K, 0);
@@ -151,6 +183,15 @@ static void errors_case(dp_ops *o) {
   dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
   st = W ? dp_op_linear(o, kv(by), kv(bq), W, 0, 4, dp_view_of(NULL, 0), 1, &q, DP_MM_ROWS) : DP_OK;
   CHECK(st == DP_ERR_UNSUPPORTED && strstr(dp_error_message(), "int8 input"), "int8 input on F16: %d %s", st, dp_error_message());
+  dp_weight *W2 = NULL; /* K past the fused product's workgroup memory (at most 16384) */
+  dp_gpu_buffer *bx2 = kt_buf((size_t)16640 * 4);
+  KT_OK(dp_weight_create(o, DP_Q8_0, 4, 16640, 0, "test.q8_0", &W2));
+  dp_gemv_pro f = {DP_PRO_NONE, {NULL, 0}, 0, 0, 0, 0, 1};
+  CHECK(W2 && dp_ops_linear_q8(o, W2, 1) && !dp_ops_linear_q8_fused(o, W2, 1), "K=16640: int8 input but not fused expected");
+  st = W2 ? dp_op_linear(o, kv(by), kv(bx2), W2, 0, 4, dp_view_of(NULL, 0), 1, &f, DP_MM_ROWS) : DP_OK;
+  CHECK(st == DP_ERR_UNSUPPORTED && strstr(dp_error_message(), "_fused"), "fused K=16640: %d %s", st, dp_error_message());
+  dp_weight_free(W2);
+  dp_gpu_buffer_free(bx2);
   dp_ops_set_cpu_kernels(o, 1);
   st = dp_op_quantize_x(o, kv(bq), kv(bx), 1, 256, NULL);
   CHECK(st == DP_ERR_UNSUPPORTED, "quantize_x on the CPU family: %d %s", st, dp_error_message());
@@ -196,6 +237,7 @@ int main(void) {
         gemv_case(o, cfg, types[i].t, 2, 70, types[i].K, DP_PRO_NONE, 0, 1);
       } else if (i == c - 1) { /* R = 2..4 and WG 64: one type each (pipelines take seconds to compile on lavapipe) */
         gemv_case(o, cfg, types[i].t, (int)c + 1, 75 + 55 * (int)c, types[i].K, (int)c % 3, c != 2, c == 3);
+        if (c == 1) gemv_case(o, cfg, types[i].t, 2, 33, 2560, DP_PRO_RMSNORM, 0, 0); /* 80 blocks, WG 64: two passes */
       }
     }
     char vn[48];
