@@ -88,6 +88,13 @@ static dp_status run_products(product *p, int count, double *secs) {
   dp_status st = dp_gpu_finish(g);
   double t0 = now_s();
   for (int i = 0; !st && i < count; i++) {
+    if (p->q8 && dp_ops_linear_q8_fused(p->o, p->wq8[p->next], p->m)) { /* quantized inside the product, as decode does */
+      dp_gemv_pro f = {DP_PRO_NONE, {NULL, 0}, 0, 0, 0, 0, 1};
+      st = dp_op_linear(p->o, dp_view_of(p->y, 0), dp_view_of(p->x, 0), p->wq8[p->next], 0, p->n, (dp_view){0}, p->m, &f,
+                        DP_MM_ROWS);
+      p->next = (p->next + 1) % p->copies;
+      continue;
+    }
     if (p->q8) { /* the input quantized each time (the runtime shares it between products) */
       dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
       st = dp_op_quantize_x(p->o, dp_view_of(p->xq, 0), dp_view_of(p->x, 0), p->m, p->k, NULL);
@@ -208,7 +215,7 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
         p.q8 = q8;
         if (q8 && (!can || o.matvec_input == DP_MATVEC_F32)) break;
         if (!q8 && can && o.matvec_input == DP_MATVEC_Q8) continue;
-        r.input = q8 ? "q8" : "f32";
+        r.input = q8 ? (dp_ops_linear_q8_fused(ops, p.wq8[0], p.m) ? "q8-fused" : "q8") : "f32";
         if (!(st = time_product(&p, &r))) {
           r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
           r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;

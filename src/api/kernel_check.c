@@ -120,7 +120,8 @@ static void matmul(chk *c, dp_dtype t, int M, int K, int tex, uint32_t flags) {
 /* matvec input q8: x [2, K] quantized by quantize_x: the codes dp_ref_quantize_x's (one off only
  * where the reference value is within 1e-3 of a rounding tie: the GPU's 127 / amax may differ
  * in the last bit), d within 1e-6; then (gemv) y = xq . W^T + b by matmul_gemv_i8 against
- * dp_ref_matmul of W and the GPU's quantized x, dequantised (1e-5) */
+ * dp_ref_matmul of W and the GPU's quantized x, dequantised (1e-5); (gemv 2) the same by
+ * matmul_gemv_i8_fused from x itself (the same codes: 1e-5 against the same reference) */
 static void q8(chk *c, dp_dtype t, int K, int gemv) {
   enum { M = 2, N = 37 };
   size_t rb = dp_dtype_row_bytes(t, K), nb = (size_t)M * K / 32;
@@ -160,6 +161,14 @@ static void q8(chk *c, dp_dtype t, int K, int gemv) {
   dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0, 0};
   if (!c->st) run(c, dp_op_linear(c->o, vy, vq, W, 0, N, vb, M, &p, DP_MM_ROWS));
   compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
+  if (gemv == 2 && !c->st) {
+    dp_gemv_pro f = {DP_PRO_NONE, {NULL, 0}, 0, 0, 0, 0, 1};
+    dp_view vf = buf(c, NULL, (size_t)M * N * 4);
+    if (!c->st && !dp_ops_linear_q8_fused(c->o, W, M))
+      c->st = dp_error(DP_ERR_UNSUPPORTED, "%s: the fused int8 product does not apply here", c->name);
+    if (!c->st) run(c, dp_op_linear(c->o, vf, vx, W, 0, N, vb, M, &f, DP_MM_ROWS));
+    compare(c, "y (fused)", vf, ref, (size_t)M * N, 1e-5);
+  }
   dp_weight_free(W);
   dp_free(wq);
 }
@@ -395,7 +404,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   if (!strcmp(n, "quantize_x") || starts(n, "matmul_gemv_i8_")) {
     dp_ops_set_subgroups(o, 1);
     dp_ops_set_matvec_input(o, 1);
-    q8(&c, t, strcmp(n, "quantize_x") ? K : 256, starts(n, "matmul_gemv_i8_"));
+    q8(&c, t, strcmp(n, "quantize_x") ? K : 256, starts(n, "matmul_gemv_i8_fused_") ? 2 : starts(n, "matmul_gemv_i8_"));
   } else if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
   else if (starts(n, "matmul_tiled64_")) matmul(&c, t, 70, K, 0, 0);
