@@ -237,7 +237,8 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
 /* 1 when dp_op_linear can quantize its input itself (pro->q8 = 1, pro->kind NONE / RMSNORM / GLU,
  * x f32 as dp_op_quantize_x takes it): dp_ops_linear_q8 and K <= what one row's int8 codes and
  * scales in workgroup memory allow (maxComputeWorkgroupStorageSize: 16 KiB -> K <= 11008,
- * 48 KiB -> 16384), GEMV workgroup >= 64, not turned off. Saves the quantize_x dispatch. */
+ * 32 KiB (lavapipe, SwiftShader) or more -> 16384), GEMV workgroup >= 64, not turned off.
+ * Saves the quantize_x dispatch. */
 int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M);
 /* matmul_gemv_i8_fused on (default) or off (DOPPLER_Q8_FUSED=0): for comparisons and tests */
 void dp_ops_set_q8_fused(dp_ops *o, int enabled);

@@ -48,19 +48,19 @@ static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight 
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
 
 /* ---- matvec input q8 (ops.h dp_op_quantize_x): decode on GPUs with dot4I8Packed quantizes a
- * product's input once to int8 blocks of 32 (with the RMSNorm or GLU before it folded in) into
- * s->xq, and every product reading that input takes it (matmul_gemv_i8): q, k, v (or q|k|v),
+ * product's input to int8 blocks of 32 (with the RMSNorm or GLU before it folded in), inside
+ * each product where it can (matmul_gemv_i8_fused), else once into s->xq for the products
+ * reading that input (quantize_x, matmul_gemv_i8): q, k, v (or q|k|v),
  * o, gate|up (or gate, up), down and the LM head. Only where every weight reading the input takes
  * it (dp_ops_linear_q8: Q4_K, Q6_K, Q8_0); otherwise the f32-input path below is unchanged. */
 static int q8_ok(dp_ops *o, const dp_rt_session *s, uint32_t T, const dp_rt_weight *w) {
   return decode(s, T) && s->xq && w->mat && dp_ops_linear_q8(o, w->mat, 1);
 }
-/* The input of the following linear_q8 calls: x (T rows of K, pro applied first). Quantized by
+/* The input of the following linear_q8 calls: x (rows of K, pro applied first). Quantized by
  * the products themselves where they can (matmul_gemv_i8_fused: no dispatch here), else once by
  * quantize_x into s->xq when the first product that cannot asks for it. x stays unchanged until
  * the last of these products (each writes elsewhere). */
-static void quantize(dp_rt_session *s, dp_view x, uint32_t T, uint32_t K, const dp_gemv_pro *pro) {
-  (void)T;
+static void quantize(dp_rt_session *s, dp_view x, uint32_t K, const dp_gemv_pro *pro) {
   s->q8in.x = x, s->q8in.K = K, s->q8in.done = 0;
   s->q8in.pro = pro ? *pro : (dp_gemv_pro){DP_PRO_NONE, {NULL, 0}, 0, 0, 0, 0, 0};
 }
@@ -152,7 +152,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_gemv_pro norm = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
   if (fused ? q8_ok(o, s, T, &L->qkv) : q8_ok(o, s, T, &L->q) && q8_ok(o, s, T, &L->k) && q8_ok(o, s, T, &L->v)) {
     /* decode, matvec input q8: RMSNorm + quantize once, then q|k|v (or q, k, v) over it */
-    quantize(s, V(s->x), T, d, &norm);
+    quantize(s, V(s->x), d, &norm);
     if (fused) st = linear_q8(s, V(s->qkv1), &L->qkv, NULL, T, 0);
     else if (!(st = linear_q8(s, q, &L->q, &L->q_bias, T, 0)) && !(st = linear_q8(s, k, &L->k, &L->k_bias, T, 0)))
       st = linear_q8(s, v, &L->v, &L->v_bias, T, 0);
@@ -186,7 +186,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   }
   if (st) return st;
   if (q8_ok(o, s, T, &L->o)) { /* the attention output quantized, then o */
-    quantize(s, V(s->att), T, nh * hd, NULL);
+    quantize(s, V(s->att), nh * hd, NULL);
     if (!L->attn_post_norm.buf) return linear_q8(s, V(s->x), &L->o, &L->o_bias, T, DP_MM_ACCUM);
     if ((st = linear_q8(s, V(s->tmp), &L->o, &L->o_bias, T, 0))) return st;
     return post_norm_add(s, &L->attn_post_norm, T);
@@ -211,15 +211,15 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   if (q8_ok(o, s, T, &L->down) && (gu ? q8_ok(o, s, T, &L->gate_up) : q8_ok(o, s, T, &L->gate) && q8_ok(o, s, T, &L->up))) {
     /* decode, matvec input q8: RMSNorm + quantize, gate|up (or gate, up), GLU + quantize, down */
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0, 0};
-    quantize(s, V(s->x), T, d, &pn);
+    quantize(s, V(s->x), d, &pn);
     if (gu) { /* rows [gate | up] of 2 ff: the GLU prologue's layout */
       dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, act, 0, 0};
       if ((st = linear_q8(s, V(s->gu1), &L->gate_up, NULL, T, 0))) return st;
-      quantize(s, V(s->gu1), T, ff, &pg);
+      quantize(s, V(s->gu1), ff, &pg);
     } else {
       if ((st = linear_q8(s, V(s->gate), &L->gate, NULL, T, 0)) || (st = linear_q8(s, V(s->up), &L->up, NULL, T, 0))) return st;
       if ((st = dp_op_glu(o, V(s->gate), V(s->gate), V(s->up), T * ff, act))) return st;
-      quantize(s, V(s->gate), T, ff, NULL);
+      quantize(s, V(s->gate), ff, NULL);
     }
     if (!L->ffn_post_norm.buf) return linear_q8(s, V(s->x), &L->down, NULL, T, DP_MM_ACCUM);
     if ((st = linear_q8(s, V(s->tmp), &L->down, NULL, T, 0))) return st;
@@ -291,7 +291,7 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
   dp_status st;
   if ((n == 1 || s->rows) && s->xq && m->output.mat && dp_ops_linear_q8(m->ops, m->output.mat, 1) &&
       dp_xq_bytes(n, (uint32_t)p->d_model) <= dp_gpu_buffer_size(s->xq)) { /* matvec input q8 */
-    quantize(s, x, n, (uint32_t)p->d_model, NULL);
+    quantize(s, x, (uint32_t)p->d_model, NULL);
     st = linear_q8(s, V(s->logits), &m->output, NULL, n, 0);
   } else {
     st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, n == 1 || s->rows ? DP_MM_ROWS : 0);
