@@ -309,11 +309,11 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
            "\"reps\": %d}", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
   } else {
     if (!k->n) {
-      printf("adapter: %s\n| %-5s | %-5s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "input", "m", "n", "k",
+      printf("adapter: %s\n| %-5s | %-8s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "input", "m", "n", "k",
              "us", "GB/s", "TFLOP/s", "reps");
-      printf("| ----- | ----- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
+      printf("| ----- | -------- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
     }
-    printf("| %-5s | %-5s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
+    printf("| %-5s | %-8s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
            r->tflops, r->reps);
   }
   fflush(stdout);

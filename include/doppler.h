@@ -392,8 +392,10 @@ typedef struct dp_bench_kernel {
   double gbps;               /* weight bytes / time */
   double tflops;             /* 2 m n k / time */
   const char *skipped;       /* NULL, or why this product was not run (then no figures) */
-  const char *input;         /* "f32": the f32-input kernels; "q8": matvec input q8 (m <= 4 on GPUs with
-                              * dot4I8Packed, Q4_K / Q6_K / Q8_0): quantize_x + matmul_gemv_q8, both timed */
+  const char *input;         /* "f32": the f32-input kernels; "q8-fused": matvec input q8 (m <= 4 on GPUs with
+                              * dot4I8Packed, Q4_K / Q6_K / Q8_0) quantized inside the product
+                              * (matmul_gemv_i8_fused); "q8": quantize_x + matmul_gemv_i8, both timed (where
+                              * the fused one does not apply, or DOPPLER_Q8_FUSED=0) */
 } dp_bench_kernel;
 typedef struct dp_bench_kernels_options {
   const char *adapter;       /* as dp_load_options.adapter */
