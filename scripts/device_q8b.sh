@@ -4,13 +4,14 @@
 # (DOPPLER_Q8_FUSED=0): unpack the Vulkan loader carried in .gl/, then
 #  1. gpu_kernels_gemv_i8 on the card (fused bit for bit the two-dispatch form);
 #  2. llama-3.2-1b q4_k_m made once by `synth --preset` (what `bench --preset` does), then
-#     `doppler bench DIR -p 512 -n 128 -r 3 --profile`, fused and unfused;
+#     `doppler bench DIR -p 512 -n 128 -r 3 --profile`, fused and unfused, and fused except the
+#     LM head (DOPPLER_Q8_FUSED_MAXN);
 #  3. `doppler bench kernels -m 1 --types q4_k,q6_k,q8_0 --matvec-input q8`, fused and unfused.
 # The device copy is the session's checkout (/work/main), not a worktree: copy `doppler`,
 # `gpu_kernels_gemv_i8`, lib/ (libmicrohttpd.so.12 and the libraries it needs) and this script
 # into an ignored folder there (devbin/q8b), carry [".gl", "devbin",
 # "node_modules/bun-webgpu-linux-x64"] and run `bash devbin/q8b/device_q8b.sh` from the
-# repository root. Logs to $OUT (summary.txt has everything in order). ~100 s.
+# repository root. Logs to $OUT (summary.txt has everything in order). ~110 s.
 set -uo pipefail
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
@@ -32,6 +33,8 @@ for fz in 1 0; do
   log "bench llama-3.2-1b q4_k_m -p 512 -n 128 -r 3 --profile, DOPPLER_Q8_FUSED=$fz"
   DOPPLER_Q8_FUSED=$fz timeout 40 "$BIN/doppler" bench /tmp/m1b -p 512 -n 128 -r 3 --profile 2>&1 | tee -a "$S"
 done
+log "bench llama-3.2-1b q4_k_m -p 512 -n 128 -r 3, fused except the LM head (DOPPLER_Q8_FUSED_MAXN=65536)"
+DOPPLER_Q8_FUSED_MAXN=65536 timeout 30 "$BIN/doppler" bench /tmp/m1b -p 512 -n 128 -r 3 2>&1 | tee -a "$S"
 for fz in 1 0; do
   log "bench kernels -m 1 q4_k,q6_k,q8_0 --matvec-input q8, DOPPLER_Q8_FUSED=$fz"
   DOPPLER_Q8_FUSED=$fz timeout 20 "$BIN/doppler" bench kernels -m 1 --types q4_k,q6_k,q8_0 --matvec-input q8 2>&1 | tee -a "$S"

@@ -165,6 +165,7 @@ struct dp_ops {
   int q8;                    /* matvec input q8 chosen (dp_ops_set_matvec_input); applies where dp_ops_q8_ok */
   uint32_t q8_r;             /* matmul_gemv_i8 rows per subgroup (DOPPLER_GEMV_I8_R 1..4, for measurements) */
   int q8_fused;              /* matmul_gemv_i8_fused allowed (DOPPLER_Q8_FUSED=0: off, for comparisons) */
+  uint32_t q8_fused_maxn;    /* ... only for products of at most this many rows (DOPPLER_Q8_FUSED_MAXN, measurements; 0: any) */
   uint32_t q8_kmax;          /* its largest K: one row's codes and scales in workgroup memory (KMAX) */
   uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
@@ -209,6 +210,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
   o->q8_fused = !(getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "0"));
+  o->q8_fused_maxn = getenv("DOPPLER_Q8_FUSED_MAXN") ? (uint32_t)strtoul(getenv("DOPPLER_Q8_FUSED_MAXN"), NULL, 10) : 0;
   /* gemv_i8_fused's workgroup memory: K * (1 + 8 / 32) bytes + lib_reduce_sg's 8 * WG + 32 (WG <= 256) */
   uint32_t wgm = gi->max_wg_storage > 2080 + 512 ? gi->max_wg_storage - 2080 - 512 : 0;
   o->q8_kmax = (uint32_t)((uint64_t)wgm * 4 / 5) & ~255u;
@@ -632,7 +634,8 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
 
 void dp_ops_set_q8_fused(dp_ops *o, int enabled) { o->q8_fused = enabled != 0; }
 int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M) {
-  return dp_ops_linear_q8(o, w, M) && o->q8_fused && o->gemv_wg >= 64 && w->K <= o->q8_kmax;
+  return dp_ops_linear_q8(o, w, M) && o->q8_fused && o->gemv_wg >= 64 && w->K <= o->q8_kmax &&
+         (!o->q8_fused_maxn || w->N <= o->q8_fused_maxn);
 }
 
 /* matmul_gemv_i8_fused over one binding of W: x f32 [M, K] (GLU: [M, 2K]) quantized in the product */
