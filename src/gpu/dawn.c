@@ -7,10 +7,16 @@
  * zeros: it is always refused.
  *
  * Recording: one command encoder and one open compute pass collect dispatches until submit.
- * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
- * submit (queue writes are ordered before the submit that follows them, so the arena can be
- * reused immediately); every bind group binds the arena at a dynamic offset, so a bind group
- * made once (dp_gpu_bound) serves every dispatch of its kernel and buffers. Pipelines get an
+ * Uniform parameters are bound at static offsets, never dynamic ones: lavapipe copies the
+ * whole descriptor set into a newly mapped memory object at every bind with a dynamic offset
+ * (an mmap + munmap per dispatch, ~20% of doppler-tiny's decode time there; notes/performance.md).
+ * dp_gpu_dispatch packs its parameters into a host-side arena, uploaded with one queue write
+ * per submit (queue writes are ordered before the submit that follows them, so the arena can be
+ * reused immediately), and makes a bind group at that offset. A dp_gpu_bound owns a small
+ * uniform buffer of slots with one bind group made per slot: its n-th dispatch within a submit
+ * uses slot n (slots double, up to BOUND_MAX_SLOTS, when a submit needs more: the old buffer's
+ * slots are written at once, those dispatches keep it; past the cap the recording is submitted
+ * first); the slots used are written at submit, one queue write per bound. Pipelines get an
  * explicit layout from their module's declarations (wgsl_layout.h); bindings a dispatch leaves
  * out are bound to placeholders (one read-only and one read-write buffer, a 1x1 texture). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
@@ -37,6 +43,7 @@ _Static_assert(sizeof(WGPULimits) == 152, "WGPULimits layout of this Dawn build"
 
 #define SV(s) ((WGPUStringView){(s), WGPU_STRLEN})
 #define UNIFORM_ARENA_BYTES (1u << 20)
+#define BOUND_MAX_SLOTS 64 /* uniform slots of one dp_gpu_bound: dispatches of it per submit before a flush */
 #define PROFILE_MAX 1024 /* profiled dispatches per submit (2 timestamps each) */
 #define LAVAPIPE_ICD "/usr/share/vulkan/icd.d/lvp_icd.json"
 #define SWIFTSHADER_ICD "/usr/lib/chromium/vk_swiftshader_icd.json"
@@ -81,6 +88,9 @@ struct dp_gpu_kernel {
   double prof_ns;
 };
 
+static void bounds_upload(dp_gpu *g); /* with dp_gpu_bound, below */
+static void bounds_forget(dp_gpu *g);
+
 struct dp_gpu {
   WGPUInstance instance;
   WGPUAdapter adapter;
@@ -104,6 +114,9 @@ struct dp_gpu {
   dp_gpu_kernel **kernels;
   size_t n_kernels, cap_kernels;
   uint64_t n_dispatch, n_bind_groups;
+  uint64_t n_submit;            /* submits so far: a bound's slots count from its last one */
+  dp_gpu_bound **dirty;         /* bounds with slots written since the last submit */
+  size_t n_dirty, cap_dirty;
   dp_gpu_buffer *hold_ro, *hold_rw; /* placeholders for bindings a dispatch leaves out */
   dp_gpu_texture *hold_tex;
   /* profiling: timestamps of the dispatches recorded since the last submit */
@@ -418,6 +431,7 @@ void dp_gpu_close(dp_gpu *g) {
     dp_free(k);
   }
   dp_free(g->kernels);
+  bounds_forget(g);
   dp_gpu_buffer_free(g->hold_ro);
   dp_gpu_buffer_free(g->hold_rw);
   dp_gpu_texture_free(g->hold_tex);
@@ -586,6 +600,7 @@ dp_status dp_gpu_submit(dp_gpu *g) {
   end_pass(g);
   if (g->uniform_used) wgpuQueueWriteBuffer(g->queue, g->uniforms, 0, g->uniform_host, g->uniform_used);
   g->uniform_used = 0;
+  bounds_upload(g);
   uint32_t prof_n = g->prof_n;
   g->prof_n = 0;
   if (prof_n && g->encoder) {
@@ -765,7 +780,7 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
     x->visibility = WGPUShaderStage_Compute;
     if (kinds[i] == DP_WGSL_TEXTURE_U32) x->texture = (WGPUTextureBindingLayout){NULL, 6 /* uint */, 2 /* 2D */, 0};
     else x->buffer = (WGPUBufferBindingLayout){NULL, kinds[i] == DP_WGSL_UNIFORM ? 2u : kinds[i] == DP_WGSL_STORAGE_RW ? 3u : 4u,
-                                               kinds[i] == DP_WGSL_UNIFORM, 0};
+                                               0, 0};
   }
   WGPUShaderSourceWGSL wgsl = {{NULL, WGPUSType_ShaderSourceWGSL}, SV(source)};
   WGPUShaderModuleDescriptor smd = {&wgsl.chain, SV(name)};
@@ -822,13 +837,21 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
   return DP_OK;
 }
 
-/* ---- dispatches: bind groups (made per call or once, dp_gpu_bound), uniform arena ---- */
+/* ---- dispatches: bind groups (made per call, or per slot of a dp_gpu_bound), uniforms ---- */
 
 struct dp_gpu_bound {
+  dp_gpu *g;
   dp_gpu_kernel *k;
-  WGPUBindGroup bg;
-  size_t params_size;
+  dp_gpu_binding bind[DP_WGSL_MAX_BINDINGS]; /* the storage bindings, for the bind groups of new slots */
+  size_t nb, params_size;
   uint32_t usize;        /* uniform binding size: params_size rounded up to 16 */
+  uint32_t stride;       /* bytes per slot: usize rounded up to the uniform offset alignment */
+  WGPUBuffer ubuf;       /* nslots slots */
+  uint8_t *host;         /* the slots' bytes, written to ubuf at submit */
+  WGPUBindGroup *bgs;    /* bgs[i]: slot i and the storage bindings */
+  uint32_t nslots, used; /* slots used by dispatches recorded since submit number gen */
+  uint64_t gen;
+  size_t dirty;          /* 1 + its index in g->dirty; 0 when not there */
 };
 
 static uint32_t uniform_size(size_t params_size) { return (uint32_t)((params_size + 15) & ~(size_t)15) + (params_size ? 0 : 16); }
@@ -847,10 +870,10 @@ static dp_status placeholder(dp_gpu *g, int kind, WGPUBindGroupEntry *e) {
   return st;
 }
 
-/* One bind group of k over bindings (binding i + 1 = bindings[i]), the arena at binding 0
- * with `usize` bytes (its offset dynamic). Counted. */
-static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *bindings, size_t nb,
-                                 WGPUBindGroup *out) {
+/* One bind group of k over bindings (binding i + 1 = bindings[i]), binding 0 the `usize`
+ * bytes of `ubuf` at `uoff` (a static offset). Counted. */
+static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, WGPUBuffer ubuf, uint32_t uoff, uint32_t usize,
+                                 const dp_gpu_binding *bindings, size_t nb, WGPUBindGroup *out) {
   *out = NULL;
   size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
   if (nb > declared)
@@ -865,7 +888,7 @@ static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
     memset(x, 0, sizeof *x);
     x->binding = (uint32_t)i;
     if (kind == DP_WGSL_UNIFORM) {
-      x->buffer = g->uniforms, x->size = usize;
+      x->buffer = ubuf, x->offset = uoff, x->size = usize;
       continue;
     }
     if (i - 1 >= nb) { /* left out: the entry point does not use it */
@@ -923,8 +946,8 @@ static dp_status arena_put(dp_gpu *g, const void *params, size_t params_size, ui
   return DP_OK;
 }
 
-/* Record the dispatch of k with bind group bg (uniform at dynamic offset off). */
-static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
+/* Record the dispatch of k with bind group bg. */
+static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t gx, uint32_t gy, uint32_t gz) {
   ensure_encoder(g);
   if (g->prof_on) { /* a pass of its own, timestamped */
     end_pass(g);
@@ -935,8 +958,7 @@ static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t off, 
   }
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
   wgpuComputePassEncoderSetPipeline(g->pass, k->pipeline);
-  int dyn = k->n_kinds && k->kinds[0] == DP_WGSL_UNIFORM;
-  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, dyn ? 1 : 0, dyn ? &off : NULL);
+  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, 0, NULL);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
   g->n_dispatch++;
 }
@@ -946,37 +968,127 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   dp_status st = dispatch_checks(g, gx, gy, gz);
   uint32_t usize = uniform_size(params_size), off = 0;
   WGPUBindGroup bg = NULL;
-  if (!st) st = make_bind_group(g, k, usize, bindings, nb, &bg);
   if (!st) st = arena_put(g, params, params_size, usize, &off);
-  if (!st) record(g, k, bg, off, gx, gy, gz);
+  if (!st) st = make_bind_group(g, k, g->uniforms, off, usize, bindings, nb, &bg);
+  if (!st) record(g, k, bg, gx, gy, gz);
   if (bg) wgpuBindGroupRelease(bg); /* the pass keeps it alive */
   return st;
+}
+
+/* Write the slots b used since the last submit to its buffer (queued before the next submit). */
+static void bound_upload(dp_gpu_bound *b) {
+  if (b->used && b->gen == b->g->n_submit) wgpuQueueWriteBuffer(b->g->queue, b->ubuf, 0, b->host, (size_t)b->used * b->stride);
+}
+
+/* Take b off the device's list of bounds to write at submit. */
+static void bound_undirty(dp_gpu_bound *b) {
+  dp_gpu *g = b->g;
+  if (!b->dirty) return;
+  dp_gpu_bound *last = g->dirty[--g->n_dirty];
+  g->dirty[b->dirty - 1] = last;
+  last->dirty = b->dirty;
+  b->dirty = 0;
+}
+
+/* At submit: write every dirty bound's slots; the next submit's dispatches count from slot 0. */
+static void bounds_upload(dp_gpu *g) {
+  for (size_t i = 0; i < g->n_dirty; i++) {
+    bound_upload(g->dirty[i]);
+    g->dirty[i]->dirty = 0;
+  }
+  g->n_dirty = 0;
+  g->n_submit++;
+}
+
+/* At close: a bound freed later leaves the device alone. */
+static void bounds_forget(dp_gpu *g) {
+  for (size_t i = 0; i < g->n_dirty; i++) g->dirty[i]->dirty = 0;
+  dp_free(g->dirty);
+  g->dirty = NULL, g->n_dirty = g->cap_dirty = 0;
+}
+
+static void bound_release(dp_gpu_bound *b) {
+  for (uint32_t i = 0; i < b->nslots; i++)
+    if (b->bgs[i]) wgpuBindGroupRelease(b->bgs[i]);
+  dp_free(b->bgs);
+  dp_free(b->host);
+  if (b->ubuf) wgpuBufferRelease(b->ubuf);
+  b->bgs = NULL, b->host = NULL, b->ubuf = NULL, b->nslots = 0;
+}
+
+/* Give b n slots: a new buffer and a bind group per slot. Slots already used in this submit
+ * are written to the old buffer now (their dispatches keep it) and their bytes carried over. */
+static dp_status bound_slots(dp_gpu_bound *b, uint32_t n) {
+  dp_gpu *g = b->g;
+  bound_upload(b);
+  uint8_t *host = dp_calloc(n, b->stride);
+  WGPUBindGroup *bgs = dp_calloc(n, sizeof *bgs);
+  if (!host || !bgs) { dp_free(host); dp_free(bgs); return DP_ERR_NOMEM; }
+  if (b->host) memcpy(host, b->host, (size_t)b->nslots * b->stride);
+  WGPUBufferDescriptor bd = {NULL, SV("bound-uniforms"), WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, (uint64_t)n * b->stride, 0};
+  WGPUBuffer ubuf = wgpuDeviceCreateBuffer(g->device, &bd);
+  dp_status st = ubuf ? DP_OK : dp_error(DP_ERR_GPU, "cannot create a %u-byte uniform buffer", n * b->stride);
+  for (uint32_t i = 0; !st && i < n; i++) st = make_bind_group(g, b->k, ubuf, i * b->stride, b->usize, b->bind, b->nb, &bgs[i]);
+  uint32_t used = b->used;
+  uint64_t gen = b->gen;
+  bound_release(b);
+  b->ubuf = ubuf, b->host = host, b->bgs = bgs, b->nslots = n;
+  if (st) { bound_release(b); return st; }
+  b->used = used, b->gen = gen;
+  return DP_OK;
 }
 
 dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings, size_t nb,
                               dp_gpu_bound **out) {
   *out = NULL;
   if (g->lost) return take_error(g);
+  if (nb > DP_WGSL_MAX_BINDINGS - 1 || nb > (k->n_kinds ? k->n_kinds - 1 : 0))
+    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s with %zu storage bindings: its module declares %zu", k->label, nb,
+                    k->n_kinds ? k->n_kinds - 1 : 0);
   dp_gpu_bound *b = dp_calloc(1, sizeof *b);
   if (!b) return DP_ERR_NOMEM;
-  b->k = k, b->params_size = params_size, b->usize = uniform_size(params_size);
-  dp_status st = make_bind_group(g, k, b->usize, bindings, nb, &b->bg);
+  b->g = g, b->k = k, b->nb = nb, b->params_size = params_size, b->usize = uniform_size(params_size);
+  b->stride = (b->usize + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
+  if (nb) memcpy(b->bind, bindings, nb * sizeof *bindings);
+  dp_status st = bound_slots(b, 1);
   if (st) { dp_free(b); return st; }
   *out = b;
   return DP_OK;
 }
 
 dp_status dp_gpu_dispatch_bound(dp_gpu *g, dp_gpu_bound *b, const void *params, uint32_t gx, uint32_t gy, uint32_t gz) {
-  uint32_t off = 0;
   dp_status st = dispatch_checks(g, gx, gy, gz);
-  if (!st) st = arena_put(g, params, b->params_size, b->usize, &off);
-  if (!st) record(g, b->k, b->bg, off, gx, gy, gz);
-  return st;
+  if (st) return st;
+  if (b->gen != g->n_submit) b->used = 0, b->gen = g->n_submit;
+  if (b->used == b->nslots) {
+    if (b->nslots < BOUND_MAX_SLOTS) st = bound_slots(b, b->nslots * 2);
+    else if (!(st = dp_gpu_submit(g))) b->used = 0, b->gen = g->n_submit; /* every slot taken in this submit */
+    if (st) return st;
+  }
+  if (!b->dirty) {
+    if (g->n_dirty == g->cap_dirty) {
+      size_t cap = g->cap_dirty ? g->cap_dirty * 2 : 64;
+      dp_gpu_bound **d = dp_realloc(g->dirty, cap * sizeof *d);
+      if (!d) return DP_ERR_NOMEM;
+      g->dirty = d, g->cap_dirty = cap;
+    }
+    g->dirty[g->n_dirty++] = b;
+    b->dirty = g->n_dirty;
+  }
+  uint8_t *slot = b->host + (size_t)b->used * b->stride;
+  memset(slot, 0, b->usize);
+  if (b->params_size) memcpy(slot, params, b->params_size);
+  record(g, b->k, b->bgs[b->used++], gx, gy, gz);
+  return DP_OK;
 }
 
 void dp_gpu_bound_free(dp_gpu_bound *b) {
   if (!b) return;
-  wgpuBindGroupRelease(b->bg);
+  if (b->dirty) { /* dispatches of it still to be submitted read these bytes */
+    bound_upload(b);
+    bound_undirty(b);
+  }
+  bound_release(b);
   dp_free(b);
 }
 
