@@ -1,6 +1,7 @@
 /* gpu.h -- the device layer: the only interface the rest of the engine has to the GPU.
  * Implemented natively over Dawn's webgpu.h (src/gpu/dawn.c) and, for the browser build,
- * over JS imports (src/gpu/web.c). It knows nothing of models: buffers, kernels (compiled
+ * over JS imports (src/gpu/web.c), each linked with src/gpu/gpu_common.c (what does not
+ * depend on the backend: kernel cache, binding checks, bound dispatches, uniform arena). It knows nothing of models: buffers, kernels (compiled
  * WGSL pipelines, cached), dispatches recorded into a command buffer, submit, read back.
  *
  * Binding convention for every kernel: if the dispatch has parameters they are a uniform
@@ -18,9 +19,9 @@
  *
  * Recording: dispatches accumulate in one command encoder / compute pass until
  * dp_gpu_submit (or a read-back, which submits first). Uniform parameters are uploaded at
- * submit: natively (dawn.c) from an arena at static offsets (dp_gpu_dispatch) and from each
- * bound's own slots (no dynamic offsets: lavapipe maps a new descriptor set for every bind
- * with one); in the browser (web.c) from one arena bound at a dynamic offset.
+ * submit, from an arena (dp_gpu_dispatch) and from each bound's own slots, and bound at
+ * static offsets (no dynamic offsets: lavapipe maps a new descriptor set for every bind with
+ * one).
  *
  * Read-backs come in two halves so that the engine core never blocks: dp_gpu_read_start
  * (copy + submit + map request, returns a pending handle) and dp_gpu_read_finish (the bytes,
@@ -133,12 +134,12 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
  * them) into bind groups whose binding 0 holds params_size bytes rounded up to 16 (0: the
  * kernel takes no parameters). dp_gpu_dispatch_bound then records a dispatch of it: params
  * (params_size bytes, NULL when 0) are copied to where that dispatch's bind group reads them
- * (natively: the bound's next uniform slot of this submit, slots and their bind groups added
- * while a submit needs more, up to 64, then the recording is submitted first; in the browser:
- * the arena, at a dynamic offset); no string or cache lookup per call and, once the slots
- * suffice, no bind group. A bound keeps its buffers and textures alive in the device's eyes: free it before
- * them (dp_gpu_buffer_free destroys a buffer; a bound still using it fails at the next
- * submit). Any number of dispatches of one bound may be recorded between submits. */
+ * (the bound's next uniform slot of this submit; slots and their bind groups are added while
+ * a submit needs more, up to 64, then the recording is submitted first); no string or cache
+ * lookup per call and, once the slots suffice, no bind group. A bound keeps its buffers and
+ * textures alive in the device's eyes: free it before them (dp_gpu_buffer_free destroys a
+ * buffer; a bound still using it fails at the next submit). Any number of dispatches of one
+ * bound may be recorded between submits. */
 typedef struct dp_gpu_bound dp_gpu_bound;
 dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings,
                               size_t n_bindings, dp_gpu_bound **out);
@@ -158,7 +159,7 @@ void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy);
 /* Dispatches recorded since the device was opened. */
 uint64_t dp_gpu_dispatch_count(const dp_gpu *g);
 /* Bind groups created since the device was opened (dp_gpu_dispatch: one each; a bound: one
- * per uniform slot, natively), and pipelines compiled (dp_gpu_kernel_get cache misses). */
+ * per uniform slot), and pipelines compiled (dp_gpu_kernel_get cache misses). */
 uint64_t dp_gpu_bind_group_count(const dp_gpu *g);
 uint64_t dp_gpu_kernel_count(const dp_gpu *g);
 /* GPU time per dispatch from timestamp queries. While on, every dispatch runs in its own
