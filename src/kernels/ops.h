@@ -43,6 +43,10 @@ void dp_ops_free(dp_ops *o);
 dp_gpu *dp_ops_gpu(dp_ops *o);
 /* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
 void dp_ops_set_subgroups(dp_ops *o, int enabled);
+/* GPU family prefill: allow matmul_tiled128 (default; DOPPLER_MM128=0 starts a context without
+ * it); off, M >= 64 runs matmul_tiled64 (kernel checks and comparisons). */
+void dp_ops_set_tiled128(dp_ops *o, int enabled);
+int dp_ops_tiled128(const dp_ops *o);
 int dp_ops_subgroups(const dp_ops *o);   /* the current settings of both */
 int dp_ops_cpu_kernels(const dp_ops *o);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
