@@ -7,8 +7,8 @@
 //   invocation (tx = lid % 16, ty = lid / 16) owns an 8 x 4 register block: rows 4ty..4ty+3 and
 //   BM/2 + 4ty..+3, columns 4tx..4tx+3; per k three vec4 reads of workgroup memory (two of X,
 //   one of W) and 32 multiply-adds (tiled64: two reads per 16).
-// K in steps of 32. X and the decoded W of step s + 1 are loaded from memory into registers
-// before step s's products (register prefetch), then stored to workgroup memory after them: the
+// K in steps of 32. X and the raw W words of step s + 1 are loaded from memory into registers
+// before step s's products (register prefetch), then (W decoded) stored to workgroup memory after them: the
 // global latency overlaps the arithmetic, two barriers a step. Staging, k-major as vec4s:
 //   xs4[k][BM / 4]: rows 4i..4i+3 of the X tile at k; X: BM rows x 8 vec4 per step, invocation
 //     lid loads vec4 q = idx / BM of row idx % BM (idx = lid + WG * h, h < 4: lanes of a
@@ -17,9 +17,9 @@
 //     takes group idx % 4 of row idx / 4 (idx = lid, lid + WG ...): the 4 lanes of a row read
 //     32 consecutive weights (Q4_K: one sub-block's 16 qs bytes and the block header once per
 //     4 lanes).
-// Q4_K (WT == 4) decodes its 8 weights with aligned word loads: the header's three scale
-// words, sc and m by shifts (no byte loads, no branch per sub-block), nibbles to float by
-// exponent bits. Other types use lib_wdecode's w_load8.
+// The W loads of the next step are issued before the products and decoded after them (wraw /
+// wdec below); Q4_K decodes with aligned word loads: the header's three scale words, sc and m
+// by shifts (no byte loads, no branch per sub-block), nibbles to float by exponent bits.
 // Tiles run row tiles fastest in the grid, so the workgroups running together share a W tile.
 struct Params {
   M: u32, N: u32, K: u32,
@@ -56,35 +56,70 @@ fn nib4f(v: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(e | vec4<u32>(0x4B000000u)) - vec4<f32>(8388608.0);
 }
 
-// Q4_K weights k0..k0+7 (k0 % 8 == 0) of the row at byte rb (row_bytes % 4 == 0: 144-byte blocks)
-fn q4k8(rb: u32, k0: u32) -> W8 {
-  let o = (rb + 144u * (k0 >> 8u)) >> 2u;   // block, in words
-  let e = k0 & 255u;
-  let sb = e >> 5u;                          // sub-block 0..7
-  let dm = unpack2x16float(W[o]);
-  let s0 = W[o + 1u]; let s1 = W[o + 2u]; let s2 = W[o + 3u]; // scales[0..3], [4..7], [8..11]
-  let j = sb & 3u;
-  let sh = 8u * j;
-  let lo_sc = (s0 >> sh) & 63u;
-  let lo_mn = (s1 >> sh) & 63u;
-  let hi_sc = ((s2 >> sh) & 15u) | ((((s0 >> sh) >> 6u) & 3u) << 4u);
-  let hi_mn = (((s2 >> sh) >> 4u) & 15u) | ((((s1 >> sh) >> 6u) & 3u) << 4u);
-  let hi = sb >= 4u;
-  let sc = select(lo_sc, hi_sc, hi);
-  let mn = select(lo_mn, hi_mn, hi);
-  let q = o + 4u + 8u * (sb >> 1u) + ((e & 31u) >> 2u);
-  let ns = 4u * (sb & 1u);
-  let a = dm.x * f32(sc);
-  let b = dm.y * f32(mn);
-  var r: W8;
-  r.a = a * nib4f(W[q] >> ns) - b;
-  r.b = a * nib4f(W[q + 1u] >> ns) - b;
+// W staging in two halves: wraw issues the loads of weights k0..k0+7 (k0 % 8 == 0) of the row
+// at byte rb before a step's products, wdec turns them into floats after them, so the loads'
+// latency overlaps the arithmetic instead of stalling before it. F32, F16, BF16 and Q4_K keep
+// raw words (rows are whole words: K % 32 == 0; Q4_K the block's d|dmin and three scale
+// words and two qs words); Q8_0, Q6_K and MXFP4 (blocks of 34, 210, 17 bytes) decode through
+// w_load8 at load time and pass the floats through.
+struct Raw { a: vec4<u32>, b: vec4<u32> }
+
+fn wraw(rb: u32, k0: u32) -> Raw {
+  var r: Raw;
+  if (WT == 0u) { // F32
+    let i = (rb >> 2u) + k0;
+    r.a = vec4<u32>(W[i], W[i + 1u], W[i + 2u], W[i + 3u]);
+    r.b = vec4<u32>(W[i + 4u], W[i + 5u], W[i + 6u], W[i + 7u]);
+  } else if (WT == 1u || WT == 2u) { // F16, BF16: 4 words
+    let i = (rb >> 2u) + (k0 >> 1u);
+    r.a = vec4<u32>(W[i], W[i + 1u], W[i + 2u], W[i + 3u]);
+  } else if (WT == 4u) { // Q4_K: 144-byte blocks, words
+    let o = (rb + 144u * (k0 >> 8u)) >> 2u;
+    let e = k0 & 255u;
+    let q = o + 4u + 8u * (e >> 6u) + ((e & 31u) >> 2u);
+    r.a = vec4<u32>(W[o], W[o + 1u], W[o + 2u], W[o + 3u]);
+    r.b = vec4<u32>(W[q], W[q + 1u], 0u, 0u);
+  } else {
+    let w = w_load8(rb, k0, P.K);
+    r.a = bitcast<vec4<u32>>(w.a);
+    r.b = bitcast<vec4<u32>>(w.b);
+  }
   return r;
 }
 
-fn wload(rb: u32, k0: u32) -> W8 {
-  if (WT == 4u) { return q4k8(rb, k0); }
-  return w_load8(rb, k0, P.K);
+fn wdec(r: Raw, k0: u32) -> W8 {
+  var w: W8;
+  if (WT == 0u) {
+    w.a = bitcast<vec4<f32>>(r.a);
+    w.b = bitcast<vec4<f32>>(r.b);
+  } else if (WT == 1u) {
+    w.a = vec4<f32>(unpack2x16float(r.a.x), unpack2x16float(r.a.y));
+    w.b = vec4<f32>(unpack2x16float(r.a.z), unpack2x16float(r.a.w));
+  } else if (WT == 2u) {
+    let lo = r.a << vec4<u32>(16u);
+    let hi = r.a & vec4<u32>(0xffff0000u);
+    w.a = bitcast<vec4<f32>>(vec4<u32>(lo.x, hi.x, lo.y, hi.y));
+    w.b = bitcast<vec4<f32>>(vec4<u32>(lo.z, hi.z, lo.w, hi.w));
+  } else if (WT == 4u) {
+    // Q4_K: x = d * sc * q - dmin * m, sc and m (6 bits) of sub-block sb by shifts of the
+    // scale words (scales[0..3] | [4..7] | [8..11] = r.a.y, r.a.z, r.a.w), no byte loads
+    let sb = (k0 & 255u) >> 5u;
+    let dm = unpack2x16float(r.a.x);
+    let sh = 8u * (sb & 3u);
+    let s0 = r.a.y >> sh; let s1 = r.a.z >> sh; let s2 = r.a.w >> sh;
+    let hi = sb >= 4u;
+    let sc = select(s0 & 63u, (s2 & 15u) | (((s0 >> 6u) & 3u) << 4u), hi);
+    let mn = select(s1 & 63u, ((s2 >> 4u) & 15u) | (((s1 >> 6u) & 3u) << 4u), hi);
+    let ns = 4u * (sb & 1u);
+    let a = dm.x * f32(sc);
+    let b = dm.y * f32(mn);
+    w.a = a * nib4f(r.b.x >> ns) - b;
+    w.b = a * nib4f(r.b.y >> ns) - b;
+  } else {
+    w.a = bitcast<vec4<f32>>(r.a);
+    w.b = bitcast<vec4<f32>>(r.b);
+  }
+  return w;
 }
 
 @compute @workgroup_size(WG)
@@ -120,9 +155,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   }
   // prefetch step 0
   var xv: array<vec4<f32>, 4>;
-  var wv: array<W8, 2>;
+  var wv: array<Raw, 2>;
   for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h]]; }
-  for (var h = 0u; h < 256u / WG; h++) { wv[h] = wload(wrb[h], wk[h]); }
+  for (var h = 0u; h < 256u / WG; h++) { wv[h] = wraw(wrb[h], wk[h]); }
   var acc: array<vec4<f32>, 8>;
   for (var i = 0u; i < 8u; i++) { acc[i] = vec4<f32>(0.0); }
   let bm4 = BM / 4u;
@@ -142,19 +177,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
       let kk = wk[h];
       let wi = r / 4u;
       let wc = r % 4u;
-      let w = wv[h];
+      let w = wdec(wv[h], s * 32u + kk);
       ws4[(kk + 0u) * 16u + wi][wc] = w.a.x; ws4[(kk + 1u) * 16u + wi][wc] = w.a.y;
       ws4[(kk + 2u) * 16u + wi][wc] = w.a.z; ws4[(kk + 3u) * 16u + wi][wc] = w.a.w;
       ws4[(kk + 4u) * 16u + wi][wc] = w.b.x; ws4[(kk + 5u) * 16u + wi][wc] = w.b.y;
       ws4[(kk + 6u) * 16u + wi][wc] = w.b.z; ws4[(kk + 7u) * 16u + wi][wc] = w.b.w;
     }
     workgroupBarrier();
-    // prefetch step s + 1 (its latency overlaps the products below)
-    if (s + 1u < nsteps) {
-      let k8 = (s + 1u) * 8u;
-      for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h] + k8]; }
-      for (var h = 0u; h < 256u / WG; h++) { wv[h] = wload(wrb[h], (s + 1u) * 32u + wk[h]); }
-    }
+    // loads of step s + 1 (the last step reloads itself: no branch, so the compiler need not
+    // wait for them before the products below)
+    let sn = min(s + 1u, nsteps - 1u);
+    for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h] + sn * 8u]; }
+    for (var h = 0u; h < 256u / WG; h++) { wv[h] = wraw(wrb[h], sn * 32u + wk[h]); }
     for (var k = 0u; k < 32u; k++) {
       let a0 = xs4[k * bm4 + ty];
       let a1 = xs4[k * bm4 + bm4 / 2u + ty];
