@@ -7,9 +7,11 @@
  * The ids are also produced by the batched decode loop (8 steps per submit, no logits read
  * back) and must equal the step-by-step ones. A third pass uses small prefill chunks (8
  * tokens) so the prompt takes several passes and sliding-window layers (mistral 16, gemma3 8)
- * run on ring caches smaller than the sequence. MoE models also run with the GPU kernel family
- * (on CPU adapters the CPU family is the default): the tiled prefill over pairs grouped by
- * expert and the workgroup GEMVs. Runs on lavapipe and SwiftShader in CI. */
+ * run on ring caches smaller than the sequence. Every model also runs with the GPU kernel
+ * family (on CPU adapters the CPU family is the default): the golden prompt against the
+ * reference (MoE: the tiled prefill over pairs grouped by expert), then the prompt twice (80
+ * rows: matmul_tiled128, attention_fa over two query blocks) against the CPU family's logits
+ * of the same tokens (1e-4). Runs on lavapipe and SwiftShader in CI. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
