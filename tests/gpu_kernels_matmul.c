@@ -119,16 +119,25 @@ int main(void) {
     run_case(t, 70, 130, k2, 1, 1, 0, 1);   /* tiled64: partial 64x64 tiles in both dimensions */
   }
   run_case(DP_Q6_K, 64, 64, 256, 0, 0, 0, 1); /* tiled64 (K % 32 != 0 elsewhere) / tiled128: one whole tile */
-  /* tiled128 (K % 32 == 0, M >= 64): every type on every adapter; 64x64 tiles (WG 128) with
-   * partial tiles in both dimensions and several K steps (the register prefetch), then 128x64
-   * tiles (WG 256: >= 256 tiles) with a partial last row tile and column tile */
-  for (size_t i = 0; i < nt; i++) {
-    dp_dtype t = types[i].t;
-    int k = t == DP_Q4_K || t == DP_Q6_K ? 512 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 96;
-    run_case(t, 70, 130, k, 1, 1, 0, 1);
+  /* tiled128 (K % 32 == 0, M >= 64), partial tiles in both dimensions and several K steps (the
+   * register prefetch), in each tile shape (forced: 64x64 WG 128, 128x64 WG 256, and 64x128 /
+   * 128x128 with 8 columns per invocation and a K step of 16): on GPUs every type in every
+   * shape; on CPU adapters, where each of these pipelines costs ~5 s of compilation (lavapipe),
+   * F32 and Q4_K in the 64x64 tiles and one decoder per other shape (gpu_kernels_variants
+   * checks every type in the 64x64 tiles); then the 128x64 tiles picked by size (>= 256). */
+  const struct { uint32_t wg, tn; dp_dtype cpu_t; } shapes[] = {{128, 4, DP_Q4_K}, {256, 4, DP_F16}, {128, 8, DP_BF16},
+                                                                {256, 8, DP_Q4_K}};
+  for (int sh = 0; sh < 4; sh++) {
+    dp_ops_set_tiled128_shape(O, shapes[sh].wg, shapes[sh].tn);
+    for (size_t i = 0; i < nt; i++) {
+      dp_dtype t = types[i].t;
+      if (cpu_adapter && t != shapes[sh].cpu_t && !(sh == 0 && t == DP_F32)) continue;
+      int k = t == DP_Q4_K || t == DP_Q6_K ? 512 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 96;
+      run_case(t, 70 + 70 * (sh & 1), 130 + 70 * (sh >> 1), k, 1, 1, 0, 1);
+    }
   }
+  dp_ops_set_tiled128_shape(O, 0, 0);
   run_case(DP_F16, 130, 8200, 64, 1, 0, 0, 1);
-  run_case(DP_Q4_K, 129, 8196, 256, 0, 1, 0, 1);
   for (int t = DP_F32; t <= DP_BF16; t++) /* K % 8 == 0 and K % 4 == 0, K < 8: whole and partial units */
     run_case((dp_dtype)t, 2, 39, 264, 1, 0, 0, 1);
   run_case(DP_F16, 1, 45, 4, 0, 0, 0, 1);

@@ -3,20 +3,22 @@
 // line ops.c adds (`const WT = <dp_dtype>u;` and w_load8 for the type).
 // Bindings as matmul.wgsl (0 uniform Params; 1 X; 2 W as u32; 3 B; 4 Y), but X is read as vec4s:
 // needs K % 32 == 0 (ops.c), so no K masking at all.
-// One workgroup of WG invocations (256 or 128) per BM x 64 tile of Y, BM = WG / 2 (128 or 64):
-//   invocation (tx = lid % 16, ty = lid / 16) owns an 8 x 4 register block: rows 4ty..4ty+3 and
-//   BM/2 + 4ty..+3, columns 4tx..4tx+3; per k three vec4 reads of workgroup memory (two of X,
-//   one of W) and 32 multiply-adds (tiled64: two reads per 16).
-// K in steps of 32. X and the raw W words of step s + 1 are loaded from memory into registers
+// One workgroup of WG invocations (256 or 128) per BM x BN tile of Y, BM = WG / 2 (128 or 64),
+// BN = 16 TN (override TN = 4: 64; TN = 8: 128):
+//   invocation (tx = lid % 16, ty = lid / 16) owns an 8 x TN register block: rows 4ty..4ty+3 and
+//   BM/2 + 4ty..+3, columns 4tx..4tx+3 (and 64 + 4tx..+3 with TN = 8); per k three vec4 reads
+//   of workgroup memory (two of X, one of W) and 32 multiply-adds, TN = 8 four reads and 64
+//   (tiled64: two reads per 16).
+// K in steps of BK = 128 / TN (32 or 16). X and the raw W words of step s + 1 are loaded from memory into registers
 // before step s's products (register prefetch), then (W decoded) stored to workgroup memory after them: the
 // global latency overlaps the arithmetic, two barriers a step. Staging, k-major as vec4s:
-//   xs4[k][BM / 4]: rows 4i..4i+3 of the X tile at k; X: BM rows x 8 vec4 per step, invocation
-//     lid loads vec4 q = idx / BM of row idx % BM (idx = lid + WG * h, h < 4: lanes of a
-//     subgroup take consecutive rows, so their workgroup stores hit distinct banks).
-//   ws4[k][16]: W rows 4i..4i+3 at k; 64 rows x 4 groups of 8 weights per step, invocation
-//     takes group idx % 4 of row idx / 4 (idx = lid, lid + WG ...): the 4 lanes of a row read
-//     32 consecutive weights (Q4_K: one sub-block's 16 qs bytes and the block header once per
-//     4 lanes).
+//   xs4[k][BM / 4]: rows 4i..4i+3 of the X tile at k; X: BM rows x BK / 4 vec4s per step,
+//     invocation lid loads vec4 q = idx / BM of row idx % BM (idx = lid + WG * h, h < BK / 8:
+//     lanes of a subgroup take consecutive rows, so their workgroup stores hit distinct banks).
+//   ws4[k][BN / 4]: W rows 4i..4i+3 at k; BN rows x BK / 8 groups of 8 weights per step (256
+//     groups), invocation takes group idx % (BK / 8) of row idx / (BK / 8) (idx = lid, lid +
+//     WG): the lanes of a row read BK consecutive weights (Q4_K: 16 or 8 bytes of one
+//     sub-block's qs and the block header).
 // The W loads of the next step are issued before the products and decoded after them (wraw /
 // wdec below); Q4_K decodes with aligned word loads: the header's three scale words, sc and m
 // by shifts (no byte loads, no branch per sub-block), nibbles to float by exponent bits.
@@ -36,10 +38,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 
-override BM: u32 = WG / 2u;
-const XV = 4u;            // X vec4s loaded per invocation per step (BM * 8 / WG); W: 256 / WG groups of 8
-var<workgroup> xs4: array<vec4<f32>, 1024>; // [32 k][BM / 4]
-var<workgroup> ws4: array<vec4<f32>, 512>;  // [32 k][16]
+override TN: u32 = 4u;          // columns per invocation: 4 or 8 (set by ops.c)
+override BM: u32 = WG / 2u;     // tile rows
+override BN: u32 = 16u * TN;    // tile columns: 64 or 128
+override BK: u32 = 128u / TN;   // K step: 32 or 16 (a W tile is 2048 weights either way)
+override XV: u32 = BK / 8u;     // X vec4s loaded per invocation per step; W: 256 / WG groups of 8
+var<workgroup> xs4: array<vec4<f32>, 1024>; // [BK][BM / 4]
+var<workgroup> ws4: array<vec4<f32>, 512>;  // [BK][BN / 4]
 
 fn store(m: u32, n: u32, v: f32) {
   var r = v;
@@ -128,12 +133,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   let g = wid.x + wid.y * nw.x;
   let nmt = (P.M + BM - 1u) / BM;
   let m0 = (g % nmt) * BM;
-  let n0 = (g / nmt) * 64u;
+  let n0 = (g / nmt) * BN;
   if (n0 >= P.N) { return; } // uniform over the workgroup
   let tx = lid % 16u;
   let ty = lid / 16u;
   let K4 = P.K / 4u;
-  let nsteps = P.K / 32u;
+  let nsteps = P.K / BK;
+  let gpr = BK / 8u; // W groups of 8 per row and step
   // loader coordinates (fixed over the steps)
   var xbase: array<u32, 4>;
   var xq: array<u32, 4>;
@@ -149,8 +155,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   var wr: array<u32, 2>;
   for (var h = 0u; h < 256u / WG; h++) {
     let idx = lid + WG * h;
-    wr[h] = idx / 4u;
-    wk[h] = 8u * (idx % 4u);
+    wr[h] = idx / gpr;
+    wk[h] = 8u * (idx % gpr);
     wrb[h] = min(n0 + wr[h], P.N - 1u) * P.row_bytes;
   }
   // prefetch step 0
@@ -158,9 +164,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   var wv: array<Raw, 2>;
   for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h]]; }
   for (var h = 0u; h < 256u / WG; h++) { wv[h] = wraw(wrb[h], wk[h]); }
-  var acc: array<vec4<f32>, 8>;
-  for (var i = 0u; i < 8u; i++) { acc[i] = vec4<f32>(0.0); }
+  var acc: array<vec4<f32>, 16>; // [column block][8 rows]
+  for (var i = 0u; i < 16u; i++) { acc[i] = vec4<f32>(0.0); }
   let bm4 = BM / 4u;
+  let bn4 = BN / 4u;
   for (var s = 0u; s < nsteps; s++) {
     // registers -> workgroup memory
     for (var h = 0u; h < XV; h++) {
@@ -173,36 +180,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
       xs4[(kq + 3u) * bm4 + r / 4u][r % 4u] = v.w;
     }
     for (var h = 0u; h < 256u / WG; h++) {
-      let r = wr[h];
       let kk = wk[h];
-      let wi = r / 4u;
-      let wc = r % 4u;
-      let w = wdec(wv[h], s * 32u + kk);
-      ws4[(kk + 0u) * 16u + wi][wc] = w.a.x; ws4[(kk + 1u) * 16u + wi][wc] = w.a.y;
-      ws4[(kk + 2u) * 16u + wi][wc] = w.a.z; ws4[(kk + 3u) * 16u + wi][wc] = w.a.w;
-      ws4[(kk + 4u) * 16u + wi][wc] = w.b.x; ws4[(kk + 5u) * 16u + wi][wc] = w.b.y;
-      ws4[(kk + 6u) * 16u + wi][wc] = w.b.z; ws4[(kk + 7u) * 16u + wi][wc] = w.b.w;
+      let wi = wr[h] / 4u;
+      let wc = wr[h] % 4u;
+      let w = wdec(wv[h], s * BK + kk);
+      ws4[(kk + 0u) * bn4 + wi][wc] = w.a.x; ws4[(kk + 1u) * bn4 + wi][wc] = w.a.y;
+      ws4[(kk + 2u) * bn4 + wi][wc] = w.a.z; ws4[(kk + 3u) * bn4 + wi][wc] = w.a.w;
+      ws4[(kk + 4u) * bn4 + wi][wc] = w.b.x; ws4[(kk + 5u) * bn4 + wi][wc] = w.b.y;
+      ws4[(kk + 6u) * bn4 + wi][wc] = w.b.z; ws4[(kk + 7u) * bn4 + wi][wc] = w.b.w;
     }
     workgroupBarrier();
     // loads of step s + 1 (the last step reloads itself: no branch, so the compiler need not
     // wait for them before the products below)
     let sn = min(s + 1u, nsteps - 1u);
-    for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h] + sn * 8u]; }
-    for (var h = 0u; h < 256u / WG; h++) { wv[h] = wraw(wrb[h], sn * 32u + wk[h]); }
-    for (var k = 0u; k < 32u; k++) {
+    for (var h = 0u; h < XV; h++) { xv[h] = X[xbase[h] + sn * (BK / 4u)]; }
+    for (var h = 0u; h < 256u / WG; h++) { wv[h] = wraw(wrb[h], sn * BK + wk[h]); }
+    for (var k = 0u; k < BK; k++) {
       let a0 = xs4[k * bm4 + ty];
       let a1 = xs4[k * bm4 + bm4 / 2u + ty];
-      let b = ws4[k * 16u + tx];
+      let b = ws4[k * bn4 + tx];
       acc[0] += a0.x * b; acc[1] += a0.y * b; acc[2] += a0.z * b; acc[3] += a0.w * b;
       acc[4] += a1.x * b; acc[5] += a1.y * b; acc[6] += a1.z * b; acc[7] += a1.w * b;
+      if (TN == 8u) {
+        let c = ws4[k * bn4 + 16u + tx];
+        acc[8] += a0.x * c; acc[9] += a0.y * c; acc[10] += a0.z * c; acc[11] += a0.w * c;
+        acc[12] += a1.x * c; acc[13] += a1.y * c; acc[14] += a1.z * c; acc[15] += a1.w * c;
+      }
     }
     workgroupBarrier();
   }
-  let n = n0 + 4u * tx;
-  for (var i = 0u; i < 8u; i++) {
-    let m = m0 + 4u * ty + (i % 4u) + (i / 4u) * (BM / 2u);
-    if (m < P.M) {
-      for (var j = 0u; j < 4u; j++) { if (n + j < P.N) { store(m, n + j, acc[i][j]); } }
+  for (var cb = 0u; cb < TN / 4u; cb++) {
+    let n = n0 + 64u * cb + 4u * tx;
+    for (var i = 0u; i < 8u; i++) {
+      let m = m0 + 4u * ty + (i % 4u) + (i / 4u) * (BM / 2u);
+      if (m < P.M) {
+        for (var j = 0u; j < 4u; j++) { if (n + j < P.N) { store(m, n + j, acc[8u * cb + i][j]); } }
+      }
     }
   }
 }

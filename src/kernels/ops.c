@@ -129,8 +129,8 @@ static const struct variant {
   {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
   {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
-  {"matmul_tiled128", "matmul", "gpu family, M >= 64, not rows, K % 32 == 0, 24 KiB of workgroup memory (128x64 tiles, "
-   "64x64 where they would not fill the GPU)", K_MATMUL128, "main", 1, NEED_NONE},
+  {"matmul_tiled128", "matmul", "gpu family, M >= 64, not rows, K % 32 == 0, 24 KiB of workgroup memory (128x128, 128x64 or "
+   "64x64 tiles: the largest making >= 256 workgroups)", K_MATMUL128, "main", 1, NEED_NONE},
   {"attention_fa", "attention", "gpu family, T >= 16, head_dim % 4 == 0, head_dim <= 128, 25 KiB of workgroup memory",
    K_ATTENTION_FA, "main", 0, NEED_NONE},
 };
@@ -167,6 +167,7 @@ struct dp_ops {
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
+  uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
   int attn_fa;               /* attention_fa allowed (DOPPLER_ATTN_FA=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
@@ -193,6 +194,8 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->mm128 = !(getenv("DOPPLER_MM128") && !strcmp(getenv("DOPPLER_MM128"), "0"));
   o->mm128_wg = getenv("DOPPLER_MM128_WG") ? (uint32_t)atoi(getenv("DOPPLER_MM128_WG")) : 0;
   if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
+  o->mm128_tn = getenv("DOPPLER_MM128_TN") ? (uint32_t)atoi(getenv("DOPPLER_MM128_TN")) : 0;
+  if (o->mm128_tn != 4 && o->mm128_tn != 8) o->mm128_tn = 0;
   o->attn_fa = !(getenv("DOPPLER_ATTN_FA") && !strcmp(getenv("DOPPLER_ATTN_FA"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -223,6 +226,10 @@ void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows) { o->wtex_h = max_rows; }
 void dp_ops_set_tiled128(dp_ops *o, int enabled) { o->mm128 = enabled != 0; }
+void dp_ops_set_tiled128_shape(dp_ops *o, uint32_t wg, uint32_t tn) {
+  o->mm128_wg = wg == 128 || wg == 256 ? wg : 0;
+  o->mm128_tn = tn == 4 || tn == 8 ? tn : 0;
+}
 int dp_ops_tiled128(const dp_ops *o) { return o->mm128; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
@@ -278,6 +285,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
     c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
@@ -603,11 +611,13 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
-    /* 128x64 tiles (WG 256), 8x4 per invocation, register prefetch; 64x64 tiles (WG 128) where
-     * the 128-row tiles would make fewer than 256 workgroups (DOPPLER_MM128_WG=128/256 forces) */
-    uint32_t tw = o->mm128_wg ? o->mm128_wg : cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
-    TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, 0, &k));
-    return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, 64));
+    /* 128x128 tiles (WG 256, 8x8 per invocation) where they make >= 256 workgroups, else 128x64
+     * (WG 256, 8x4) where those do, else 64x64 (WG 128, 8x4), so small N still fills the GPU;
+     * register prefetch (DOPPLER_MM128_WG=128/256 and DOPPLER_MM128_TN=4/8 force) */
+    int tn8 = o->mm128_tn ? o->mm128_tn == 8 : !o->mm128_wg && cdiv(M, 128) * cdiv(N, 128) >= 256;
+    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
+    TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
+    return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64));
   }
   if (!gemv && M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
     TRY(pipeline(o, V_MATMUL_TILED64, wt, 256, 0, &k));
