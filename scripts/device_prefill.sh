@@ -28,8 +28,9 @@ step k_old 60 DOPPLER_MM128=0 "$B/doppler" bench kernels -m 512
 step synth 100 "$B/doppler" synth --preset llama-3.2-1b --quant q4_k_m --no-tokenizer --out /tmp/m1
 step b_new 45 "$B/doppler" bench /tmp/m1 -p 512 -n 128 -r 3
 step b_old 45 DOPPLER_MM128=0 DOPPLER_ATTN_FA=0 "$B/doppler" bench /tmp/m1 -p 512 -n 128 -r 3
-step b_mm_only 30 DOPPLER_ATTN_FA=0 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 3
 step b_prof 40 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 1 --profile
+step b_mm_only 30 DOPPLER_ATTN_FA=0 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 3
+step k_tn8 40 DOPPLER_MM128_TN=8 "$B/doppler" bench kernels -m 512 --types f16,q4_k,q6_k
+step b_tn4 30 DOPPLER_MM128_TN=4 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 3
 step b_wg256 30 DOPPLER_MM128_WG=256 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 3
 step b_wg128 30 DOPPLER_MM128_WG=128 "$B/doppler" bench /tmp/m1 -p 512 -n 0 -r 3
-step k_wg128 40 DOPPLER_MM128_WG=128 "$B/doppler" bench kernels -m 512 --types f16,q4_k
