@@ -129,8 +129,8 @@ static const struct variant {
   {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
   {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
-  {"matmul_tiled128", "matmul", "gpu family, M >= 64, not rows, K % 32 == 0, 24 KiB of workgroup memory (128x128, 128x64 or "
-   "64x64 tiles: the largest making >= 256 workgroups)", K_MATMUL128, "main", 1, NEED_NONE},
+  {"matmul_tiled128", "matmul", "gpu family, M >= 64, not rows, K % 32 == 0, 24 KiB of workgroup memory (128x64 tiles where "
+   "they make >= 256 workgroups, else 64x64)", K_MATMUL128, "main", 1, NEED_NONE},
   {"attention_fa", "attention", "gpu family, T >= 16, head_dim % 4 == 0, head_dim <= 128, 25 KiB of workgroup memory",
    K_ATTENTION_FA, "main", 0, NEED_NONE},
 };
@@ -611,10 +611,11 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
-    /* 128x128 tiles (WG 256, 8x8 per invocation) where they make >= 256 workgroups, else 128x64
-     * (WG 256, 8x4) where those do, else 64x64 (WG 128, 8x4), so small N still fills the GPU;
-     * register prefetch (DOPPLER_MM128_WG=128/256 and DOPPLER_MM128_TN=4/8 force) */
-    int tn8 = o->mm128_tn ? o->mm128_tn == 8 : !o->mm128_wg && cdiv(M, 128) * cdiv(N, 128) >= 256;
+    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups, else 64x64
+     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8 columns per invocation
+     * only when forced (DOPPLER_MM128_TN=8: 2.0 TFLOP/s on the H200 against 24.9 for 8x4, see
+     * notes/performance.md); DOPPLER_MM128_WG=128/256 forces the workgroup size. */
+    int tn8 = o->mm128_tn == 8;
     uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
     TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64));
