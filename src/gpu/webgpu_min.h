@@ -186,7 +186,7 @@ typedef struct WGPUBindGroupEntry {
 typedef struct WGPUBindGroupDescriptor {
   const WGPUChainedStruct* nextInChain; WGPUStringView label; WGPUBindGroupLayout layout; size_t entryCount; const WGPUBindGroupEntry* entries;
 } WGPUBindGroupDescriptor;
-/* Explicit bind-group layouts (dynamic uniform offsets). This Dawn build has bindingArraySize in the
+/* Explicit bind-group layouts (static uniform offsets: dawn.c). This Dawn build has bindingArraySize in the
  * entry and immediateSize in the pipeline layout (its own error strings name both). */
 typedef struct WGPUBufferBindingLayout {
   const WGPUChainedStruct* nextInChain; WGPUBufferBindingType type; WGPUBool hasDynamicOffset; uint64_t minBindingSize;
@@ -233,6 +233,7 @@ WGPUFuture wgpuAdapterRequestDevice(WGPUAdapter, const WGPUDeviceDescriptor*, WG
 void wgpuAdapterRelease(WGPUAdapter);
 WGPUStatus wgpuDeviceGetLimits(WGPUDevice, WGPULimits*);
 WGPUBool wgpuDeviceHasFeature(WGPUDevice, WGPUFeatureName);
+WGPUBool wgpuInstanceHasWGSLLanguageFeature(WGPUInstance, uint32_t); /* 2: packed_4x8_integer_dot_product */
 WGPUQueue wgpuDeviceGetQueue(WGPUDevice);
 WGPUBuffer wgpuDeviceCreateBuffer(WGPUDevice, const WGPUBufferDescriptor*);
 WGPUShaderModule wgpuDeviceCreateShaderModule(WGPUDevice, const WGPUShaderModuleDescriptor*);
