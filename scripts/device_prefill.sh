@@ -4,7 +4,11 @@
 # kernels -m 512` and the llama-3.2-1b q4_k_m prefill with the new kernels and with the old ones
 # (DOPPLER_MM128=0: matmul_tiled64; DOPPLER_ATTN_FA=0: the one-workgroup-per-query attention),
 # each step under its own timeout, logs in $OUT as they come. Carry [".gl", "devbin",
-# "node_modules/bun-webgpu-linux-x64"], devbin/ = doppler + gpu_kernels_{matmul,attn,variants}.
+# "node_modules/bun-webgpu-linux-x64"], devbin/ = doppler + gpu_kernels_{matmul,attn,variants}
+# and, since doppler links the server, libmicrohttpd.so.12 with its libraries (libgnutls etc.:
+# the card's machine lacks them). The device copies the session's checkout (/work/main for a
+# helper's worktree), so the binaries and this script go into an ignored folder there (the
+# 2026-12-03 call used devbin/pre, with cd ../.. and B=devbin/pre, LD_LIBRARY_PATH=$B).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
