@@ -169,7 +169,7 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
   }
   if (gpu_kernels) dp_ops_set_cpu_kernels(m->rt->ops, 0);
   if (gpu_kernels >= 2) dp_ops_set_matvec_input(m->rt->ops, 1); /* int8 decode input, before the sessions */
-  if (gpu_kernels == 3) dp_ops_set_q8_fused(m->rt->ops, 0);       /* ... through quantize_x dispatches */
+  dp_ops_set_q8_fused(m->rt->ops, gpu_kernels == 2);              /* 2: quantized in the products, 3: quantize_x */
   int V = m->rt->plan->vocab_size;
   dp_session *ss[NS];
   int32_t prompt[NS][40];

@@ -218,6 +218,7 @@ int main(void) {
     if (!o) break;
     dp_ops_set_cpu_kernels(o, 0);
     dp_ops_set_matvec_input(o, 1);
+    dp_ops_set_q8_fused(o, 1);
     char cfg[32];
     snprintf(cfg, sizeof cfg, "R=%s WG=%s", cfgs[c].r, cfgs[c].wg);
     if (c == 0) {

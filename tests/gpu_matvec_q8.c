@@ -95,16 +95,16 @@ int main(void) {
     dp_free(raw);
     return dp_test_summary("gpu_matvec_q8");
   }
+  setenv("DOPPLER_Q8_FUSED", "1", 1); /* read when the model's ops are created */
   result q = run(DP_MATVEC_Q8, ids, windows);
+  unsetenv("DOPPLER_Q8_FUSED");
   if (!q.q8) {
     printf("skip: the GPU kernel family cannot take int8 input on this adapter\n");
     dp_free(raw);
     return dp_test_summary("gpu_matvec_q8");
   }
   result f = run(DP_MATVEC_F32, ids, windows);
-  setenv("DOPPLER_Q8_FUSED", "0", 1); /* read when the model's ops are created */
-  result u = run(DP_MATVEC_Q8, ids, windows);
-  unsetenv("DOPPLER_Q8_FUSED");
+  result u = run(DP_MATVEC_Q8, ids, windows); /* the default: quantize_x dispatches */
   printf("doppler-tiny-q4_k_m, %d window(s) of %d, decode one id per pass, GPU kernel family:\n", windows, W);
   printf("  f32 input: perplexity %.4f (prefill %.4f); q8 input: %.4f (prefill %.4f), %+.3f%%\n", f.dec, f.pre, q.dec, q.pre,
          100 * (q.dec / f.dec - 1));

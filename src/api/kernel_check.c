@@ -404,6 +404,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   if (!strcmp(n, "quantize_x") || starts(n, "matmul_gemv_i8_")) {
     dp_ops_set_subgroups(o, 1);
     dp_ops_set_matvec_input(o, 1);
+    dp_ops_set_q8_fused(o, starts(n, "matmul_gemv_i8_fused_"));
     q8(&c, t, strcmp(n, "quantize_x") ? K : 256, starts(n, "matmul_gemv_i8_fused_") ? 2 : starts(n, "matmul_gemv_i8_"));
   } else if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);

@@ -170,7 +170,7 @@ struct dp_ops {
   int gemv_sg;               /* matmul_gemv_sg allowed (DOPPLER_GEMV_SG=0: off, for comparisons) */
   int q8;                    /* matvec input q8 chosen (dp_ops_set_matvec_input); applies where dp_ops_q8_ok */
   uint32_t q8_r;             /* matmul_gemv_i8 rows per subgroup (DOPPLER_GEMV_I8_R 1..4, for measurements) */
-  int q8_fused;              /* matmul_gemv_i8_fused allowed (DOPPLER_Q8_FUSED=0: off, for comparisons) */
+  int q8_fused;              /* matmul_gemv_i8_fused allowed (DOPPLER_Q8_FUSED=1 / dp_ops_set_q8_fused; default off) */
   uint32_t q8_fused_maxn;    /* ... only for products of at most this many rows (DOPPLER_Q8_FUSED_MAXN, measurements; 0: any) */
   uint32_t q8_kmax;          /* its largest K: one row's codes and scales in workgroup memory (KMAX) */
   uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
@@ -219,7 +219,8 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (fam && !strcmp(fam, "cpu")) o->cpu = 1;
   o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
-  o->q8_fused = !(getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "0"));
+  /* off by default: slower on the H200 (llama-3.2-1b tg128 308 fused vs 355, notes/performance.md) */
+  o->q8_fused = getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "1");
   o->q8_fused_maxn = getenv("DOPPLER_Q8_FUSED_MAXN") ? (uint32_t)strtoul(getenv("DOPPLER_Q8_FUSED_MAXN"), NULL, 10) : 0;
   /* gemv_i8_fused's workgroup memory: K * (1 + 8 / 32) bytes + lib_reduce_sg's 8 * WG + 32 (WG <= 256) */
   uint32_t wgm = gi->max_wg_storage > 2080 + 512 ? gi->max_wg_storage - 2080 - 512 : 0;
