@@ -3,8 +3,9 @@
  * runs on lavapipe where it applies: subgroups of one size and dot4I8Packed): held-out
  * perplexity scored by decode, one token per pass (dp_session_eval of 1 id: every product a
  * decode GEMV), over windows of W = 128 ids from an empty cache, once with
- * --matvec-input q8 (the input quantized inside the products: matmul_gemv_i8_fused), once with
- * q8 and the separate quantize_x dispatch (DOPPLER_Q8_FUSED=0) and once with f32:
+ * --matvec-input q8 and the input quantized inside the products (DOPPLER_Q8_FUSED=1:
+ * matmul_gemv_i8_fused), once with q8 and the separate quantize_x dispatch (the default) and
+ * once with f32:
  *  * the q8 run dispatched matmul_gemv_i8_fused and no quantize_x, the unfused q8 run quantize_x
  *    and matmul_gemv_i8, the f32 run none of them (`--verbose`'s variant counts);
  *  * both q8 runs give the same perplexity to the last bit (the same codes, the same sums);

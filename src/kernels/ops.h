@@ -247,7 +247,8 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
  * 32 KiB (lavapipe, SwiftShader) or more -> 16384), GEMV workgroup >= 64, not turned off.
  * Saves the quantize_x dispatch. */
 int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M);
-/* matmul_gemv_i8_fused on (default) or off (DOPPLER_Q8_FUSED=0): for comparisons and tests */
+/* matmul_gemv_i8_fused on or off (default off: slower on the H200, notes/performance.md;
+ * DOPPLER_Q8_FUSED=1 turns it on at creation) */
 void dp_ops_set_q8_fused(dp_ops *o, int enabled);
 
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
