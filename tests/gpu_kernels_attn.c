@@ -99,8 +99,8 @@ static void test_rope_kv(void) {
 
 /* Attention: the history is written through kv_write in `chunks` steps (a prefill of T0
  * tokens then single-token decodes...), each step's queries checked against the reference. */
-/* long: the first step only writes the history (its attention is not run): the decode steps
- * after it are the point */
+/* long: the steps of more than one token only write the history (their attention is not run):
+ * the decode steps after them are the point */
 typedef struct { int H, KVH, hd, window, cap, sinks; float softcap, scale; int steps[4], long_ctx; } attn_case;
 
 static void test_attention(const attn_case *ac, int mode) {
@@ -124,7 +124,7 @@ static void test_attention(const attn_case *ac, int mode) {
     dp_gpu_buffer *bvn = kt_upload(v + (size_t)pos * row, (size_t)T * row * 4);
     dp_gpu_buffer *bq = kt_upload(q + (size_t)pos * H * hd, nq * 4), *bo = kt_buf(nq * 4);
     KT_OK(dp_op_kv_write(O, kv(bk), kv(bv), kv(bkn), kv(bvn), T, KVH, hd, pos, ac->cap));
-    if (ac->long_ctx && s == 0) {
+    if (ac->long_ctx && T > 1) {
       KT_OK(dp_gpu_finish(G)); /* the write ran before its sources are freed */
       dp_gpu_buffer_free(bkn); dp_gpu_buffer_free(bvn); dp_gpu_buffer_free(bq); dp_gpu_buffer_free(bo);
       pos += T;
@@ -195,12 +195,18 @@ int main(void) {
     {4, 4, 32, 0, 200, 1, 0, 0.2f, {70, 1, 0, 0}, 0},                /* sinks, > one key chunk */
     {2, 1, 256, 8, 12, 1, 30.0f, 0.3f, {5, 1, 1, 1}, 0},             /* softcap + window + sinks, hd 256 */
     {3, 1, 44, 10, 20, 1, 20.0f, 0.15f, {11, 1, 9, 0}, 0},           /* the same at hd 44 (CPU sg8 kernel) */
-    /* decode over >= 512 keys: the GPU family's attention_split (splits of 128 keys, the last
-     * partial), GQA groups of 4, 8 and 3, sinks + softcap, a window over a ring that wraps */
+    /* decode over long contexts: the GPU family's attention_split (every T = 1 step of the GPU
+     * family runs it; here several splits of 64-key tiles, the last partial), GQA groups of 4,
+     * 8 and 3, sinks + softcap, a window over a ring that wraps */
     {8, 2, 64, 0, 700, 0, 0, 0.125f, {600, 1, 1, 0}, 1},
     {16, 2, 128, 0, 720, 1, 30.0f, 0.1f, {700, 1, 0, 0}, 1},
     {6, 2, 80, 0, 520, 0, 0, 0.1f, {513, 1, 0, 0}, 1},
     {4, 4, 32, 520, 560, 0, 0, 0.2f, {530, 30, 1, 1}, 1},
+    /* depth 1..3 and 9000-9001 (64 splits per KV head of Llama-3.2-1B's 32/8 heads), a
+     * 4096-key window over a 4200-slot ring at depth 9000 (MQA: 64 splits of 64 keys) */
+    {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
+    {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},
+    {8, 1, 128, 4096, 4200, 1, 0, 0.09f, {4000, 4000, 1000, 1}, 1},
   };
   /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8; with subgroups of 8 and
    * head_dim <= 64: attention_sg8, 8 queries per workgroup) */

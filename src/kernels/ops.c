@@ -123,9 +123,9 @@ static const struct variant {
   {"matmul_gemv_sg", "matmul", "gpu family, M <= 4 or rows, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
    K_GEMV_SG, "main", 1, NEED_SGF},
   {"matmul_tiled64", "matmul", "gpu family, M >= 64, not rows", K_MATMUL, "tiled64", 1, NEED_NONE},
-  {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
+  {"attention_split", "attention", "gpu family, T = 1, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
-  {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
+  {"attention_split_combine", "attention", "after attention_split over more than one split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -926,7 +926,8 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */
-#define ATTN_SPLIT_MIN_KEYS 512 /* below, one workgroup per head (attention.wgsl) is as fast */
+#define ATTN_SPLIT_TILE 64     /* attention_split.wgsl's TK */
+#define ATTN_SPLIT_GROUPS 512  /* workgroups it aims at over long contexts (H200: 132 SMs) */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
   float scale, softcap;
@@ -954,9 +955,15 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   dp_gpu_kernel *k;
   uint32_t G = d->n_heads / d->n_kv_heads, qp = d->pos0;
   uint32_t nkeys = d->window > 0 && qp + 1 > d->window ? d->window : qp + 1;
-  if (!o->cpu && o->attn_split && d->T == 1 && nkeys >= ATTN_SPLIT_MIN_KEYS && G <= 8 && d->head_dim % 4 == 0) {
-    /* flash-decoding: KVH x ceil(keys / 128) workgroups, then one per head to combine */
-    uint32_t ns = (uint32_t)cdiv(nkeys, 128);
+  if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0) {
+    /* flash-decoding at any depth: KVH x ns workgroups (splits of span keys, a multiple of the
+     * kernel's 64-key tile; about ATTN_SPLIT_GROUPS workgroups at long contexts), then one per
+     * head to combine, unless there is one split (the part writes the output itself) */
+    uint32_t ns_max = ATTN_SPLIT_GROUPS / d->n_kv_heads ? ATTN_SPLIT_GROUPS / d->n_kv_heads : 1;
+    uint32_t ns = (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
+    if (ns > ns_max) ns = ns_max;
+    uint32_t span = (uint32_t)(cdiv(cdiv(nkeys, ns), ATTN_SPLIT_TILE) * ATTN_SPLIT_TILE);
+    ns = (uint32_t)cdiv(nkeys, span);
     uint64_t bytes = (uint64_t)d->n_heads * ns * (d->head_dim + 4) * 4;
     if (!o->attn_part || dp_gpu_buffer_size(o->attn_part) < bytes) {
       int i = 0;
@@ -970,9 +977,10 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     dp_gpu_binding bs[6];
     memcpy(bs, b, sizeof b);
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
-    p.p0 = ns;
+    p.p0 = ns, p.p1 = span;
     TRY(pipeline(o, V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
+    if (ns == 1) return DP_OK;
     TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 64, 0, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
   }
