@@ -340,7 +340,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   /* K: whole blocks; for F32/F16/BF16 not a multiple of 8 (that would pick the 16-byte loads) */
   int K = t == DP_Q4_K || t == DP_Q6_K ? 256 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 36;
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
-                                starts(n, "attention_sg8") || starts(n, "moe_rows"));
+                                starts(n, "attention_sg8") || starts(n, "moe_rows") || !strcmp(n, "sample"));
   /* the plain GEMV runs without subgroups (with them, matmul_gemv_sg takes every block type) */
   dp_ops_set_subgroups(o, !(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
                               starts(n, "matmul_gemv_sg_"));

@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_COUNT };
+       K_ATTENTION_SPLIT, K_SAMPLE_SPLIT, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -52,11 +52,11 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
-  {"attention_split", 0, NULL, NULL},
+  {"attention_split", 0, NULL, NULL}, {"sample_split", 0, NULL, NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
-static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP; }
+static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP || k == K_SAMPLE_SPLIT; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -72,7 +72,8 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_MATMUL_V4_MV8X4, V_MATMUL_TEX_MV8X4, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
-       V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE, V_COUNT };
+       V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
+       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -110,7 +111,7 @@ static const struct variant {
   {"add", "add", "y != a", K_ADD, "main", 0, NEED_NONE},
   {"add_inplace", "add", "y == a", K_ADD, "inplace", 0, NEED_NONE},
   {"argmax", "argmax", "always", K_ARGMAX, "main", 0, NEED_NONE},
-  {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
+  {"sample", "sample", "cpu family (one workgroup)", K_SAMPLE, "main", 0, NEED_NONE},
   {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
   /* mixture of experts (ops_moe.c) */
@@ -126,6 +127,9 @@ static const struct variant {
   {"attention_split", "attention", "gpu family, T = 1, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
   {"attention_split_combine", "attention", "after attention_split over more than one split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
+  {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
+   NEED_NONE},
+  {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -157,6 +161,7 @@ struct dp_ops {
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
   dp_gpu_buffer *attn_part;  /* attention_split's partial results (grown: older ones kept until free, */
   dp_gpu_buffer *attn_old[8];/* since recorded dispatches may still bind them) */
+  dp_gpu_buffer *samp_scr;   /* sample_split's partial results and candidate lists (made at first use) */
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
@@ -197,6 +202,7 @@ void dp_ops_free(dp_ops *o) {
     for (int t = 0; t < N_WT; t++) dp_free(o->swap[v][t]);
   dp_gpu_buffer_free(o->dummy);
   dp_gpu_buffer_free(o->attn_part);
+  dp_gpu_buffer_free(o->samp_scr);
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
   dp_free(o->pipe);
   dp_free(o);
@@ -1053,6 +1059,10 @@ _Static_assert(sizeof(nll_params) == 16, "sample_nll.wgsl Params");
 typedef struct { uint32_t n; float cap; } softcap_params;
 _Static_assert(sizeof(softcap_params) == 8, "sample_softcap.wgsl Params");
 
+/* sample_split.wgsl: at most 256 ranges of a multiple of 1024 tokens; its scratch: 4 words per
+ * range, 64 candidates (w, id) per range, their concatenation */
+#define SAMPLE_RANGE 1024u
+#define SAMPLE_SCR_BYTES ((4u * 256u + 4u * 256u * 64u) * 4u)
 /* a binding from v to the end of its buffer, at least `bytes` */
 static dp_status bind_rest(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
   if (v.buf && dp_gpu_buffer_size(v.buf) > v.offset && dp_gpu_buffer_size(v.buf) - v.offset > bytes)
@@ -1070,9 +1080,23 @@ dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_
   TRY(bind(o, "sample", "cur", cur, 4, &b[3]));
   TRY(bind_rest(o, "sample", "out_ids", out_ids, ((uint64_t)p->out_index + 1) * 4, &b[4]));
   dp_gpu_kernel *k;
+  if (!o->cpu) { /* sample_split: ranges of SAMPLE_RANGE tokens (more for vocabularies past 256 of them), then one workgroup */
+    if (!o->samp_scr) TRY(dp_gpu_buffer_create(o->g, SAMPLE_SCR_BYTES, "ops.sample_scratch", &o->samp_scr));
+    dp_gpu_binding bs[6];
+    memcpy(bs, b, sizeof b);
+    TRY(bind(o, "sample", "scratch", dp_view_of(o->samp_scr, 0), SAMPLE_SCR_BYTES, &bs[5]));
+    dp_sample_params q = *p;
+    q.pad0 = (uint32_t)(cdiv(cdiv(p->vocab, 256), SAMPLE_RANGE) * SAMPLE_RANGE); /* tokens per workgroup */
+    if (q.pad0 < SAMPLE_RANGE) q.pad0 = SAMPLE_RANGE;
+    q.pad1 = (uint32_t)cdiv(p->vocab, q.pad0);                                      /* workgroups (<= 256) */
+    TRY(pipeline(o, V_SAMPLE_SPLIT, DP_F32, 256, 0, &k));
+    TRY(dispatch(o, k, &q, sizeof q, bs, 6, q.pad1, 1, 1));
+    TRY(pipeline(o, V_SAMPLE_SPLIT_PICK, DP_F32, 256, 0, &k));
+    return dispatch(o, k, &q, sizeof q, bs, 6, 1, 1, 1);
+  }
   /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there are
    * a coroutine switch through every batch of the workgroup */
-  TRY(pipeline(o, V_SAMPLE, DP_F32, o->cpu ? 8 : 256, 0, &k));
+  TRY(pipeline(o, V_SAMPLE, DP_F32, 8, 0, &k));
   return dispatch(o, k, p, sizeof *p, b, 5, 1, 1, 1);
 }
 

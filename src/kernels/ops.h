@@ -304,12 +304,14 @@ dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_
  * Repetition penalty over hist[hist_pos - repeat_n, hist_pos), end-of-generation masking of
  * eos[n_eos], greedy when temperature == 0, else top-k, temperature, top-p, min-p and a draw
  * hashed from (seed, step). Writes the token to out_ids[out_index], cur[0] and hist[hist_pos].
- * work: [vocab] f32 scratch. One workgroup. */
+ * work: [vocab] f32 scratch. CPU family: one workgroup (sample.wgsl); GPU family: two dispatches,
+ * one workgroup per range of >= 1024 tokens then one (sample_split.wgsl: the same ids; top-k
+ * <= 64 samples over per-range candidates, larger or no top-k over the whole vocabulary). */
 typedef struct dp_sample_params {
   uint32_t vocab, top_k, hist_pos, repeat_n;
   float temperature, top_p, min_p, penalty;
   uint32_t seed_lo, seed_hi, step_lo, step_hi;
-  uint32_t out_index, n_eos, pad0, pad1;
+  uint32_t out_index, n_eos, pad0, pad1; /* pad0, pad1: set by the op (sample_split's range, ranges) */
   uint32_t eos[16];
 } dp_sample_params;
 dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,
