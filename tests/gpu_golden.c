@@ -7,9 +7,10 @@
  * The ids are also produced by the batched decode loop (8 steps per submit, no logits read
  * back) and must equal the step-by-step ones. A third pass uses small prefill chunks (8
  * tokens) so the prompt takes several passes and sliding-window layers (mistral 16, gemma3 8)
- * run on ring caches smaller than the sequence. MoE models also run with the GPU kernel family
- * (on CPU adapters the CPU family is the default): the tiled prefill over pairs grouped by
- * expert and the workgroup GEMVs. Runs on lavapipe and SwiftShader in CI. */
+ * run on ring caches smaller than the sequence. Every model also runs with the GPU kernel
+ * family (on CPU adapters the CPU family is the default): greedy ids equal, prefill and decode
+ * logits within 1e-4 (MoE: the tiled prefill over pairs grouped by expert and the workgroup
+ * GEMVs; decode: split attention, the two-pass sampler). Runs on lavapipe and SwiftShader in CI. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,16 +96,20 @@ static void golden(const char *arch) {
       CHECK(!memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: chunked/ring greedy ids differ", arch);
     }
     dp_rt_session_free(rs);
-    if (m->rt->plan->n_experts) { /* MoE: the GPU kernel family too (tiled prefill over pairs grouped by expert) */
+    { /* the GPU kernel family too (MoE: tiled prefill over pairs grouped by expert; decode: the
+       * split attention, the two-pass sampler, matmul_gemv_sg with its prologues) */
       dp_ops_set_cpu_kernels(m->rt->ops, 0);
       dp_session_reset(s);
       memset(logits, 0xff, (size_t)T * (size_t)V * sizeof *logits);
+      memset(gl, 0xff, (size_t)N * (size_t)V * sizeof *gl);
       st = dp_session_eval(s, in, (size_t)T, logits);
-      if (!st) st = dp_session_greedy(s, (size_t)N, gen2, NULL);
+      if (!st) st = dp_session_greedy(s, (size_t)N, gen2, gl);
       CHECK(!st, "%s: gpu kernel family: %s", arch, dp_error_message());
       double e4 = st ? 1 : dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
-      printf("%-8s gpu kernel family: prefill rel %.2e\n", arch, e4);
+      double e5 = st || !agree ? 0 : dp_test_rel_err(gl, ref_gl, (size_t)agree * (size_t)V);
+      printf("%-8s gpu kernel family: prefill rel %.2e, decode rel %.2e\n", arch, e4, e5);
       CHECK(e4 <= 1e-4, "%s: gpu kernel family prefill rel err %.3e", arch, e4);
+      CHECK(e5 <= 1e-4, "%s: gpu kernel family decode rel err %.3e", arch, e5);
       CHECK(!st && !memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: gpu kernel family greedy ids differ", arch);
       dp_ops_set_cpu_kernels(m->rt->ops, !strcmp(dp_gpu_get_info(m->rt->gpu)->adapter_type, "cpu"));
     }

@@ -174,6 +174,8 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->g = g;
   o->sg = dp_gpu_get_info(g)->has_subgroups;
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
+  const char *fam = getenv("DOPPLER_KERNEL_FAMILY"); /* gpu | cpu: either family on any adapter (comparisons) */
+  if (fam && (!strcmp(fam, "gpu") || !strcmp(fam, "cpu"))) o->cpu = !strcmp(fam, "cpu");
   o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
   o->sg8 = dp_gpu_get_info(g)->subgroup_min == 8 && dp_gpu_get_info(g)->subgroup_max == 8;
   const dp_gpu_info *gi = dp_gpu_get_info(g);
