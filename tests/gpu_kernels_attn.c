@@ -207,6 +207,9 @@ int main(void) {
     {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
     {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},
     {8, 1, 128, 4096, 4200, 1, 0, 0.09f, {4000, 4000, 1000, 1}, 1},
+    /* head_dim 16 and 4: several keys per subgroup in attention_split_sg (h4 = 4, 1) */
+    {8, 2, 16, 0, 700, 0, 0, 0.25f, {600, 1, 1, 0}, 1},
+    {4, 1, 4, 0, 100, 1, 0, 0.5f, {70, 1, 1, 0}, 1},
   };
   /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8; with subgroups of 8 and
    * head_dim <= 64: attention_sg8, 8 queries per workgroup) */

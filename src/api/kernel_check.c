@@ -342,8 +342,8 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
                                 starts(n, "attention_sg8") || starts(n, "moe_rows") || !strcmp(n, "sample"));
   /* the plain GEMV runs without subgroups (with them, matmul_gemv_sg takes every block type) */
-  dp_ops_set_subgroups(o, !(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
-                              starts(n, "matmul_gemv_sg_"));
+  dp_ops_set_subgroups(o, (!(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
+                           starts(n, "matmul_gemv_sg_")) && strcmp(n, "attention_split")); /* its _sg twin takes subgroups */
   if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
   else if (starts(n, "matmul_tiled64_")) matmul(&c, t, 70, K, 0, 0);
@@ -360,6 +360,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(e.op, "rope") || !strcmp(e.op, "kv_write") || !strcmp(e.op, "rope_kv")) rope(&c, e.op);
   else if (!strcmp(n, "attention")) attention(&c, 80, 3, 9);
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64, 3, 9);
+  else if (!strcmp(n, "attention_split_sg")) attention(&c, 4 * (dp_gpu_get_info(c.g)->subgroup_min < 16 ? dp_gpu_get_info(c.g)->subgroup_min : 16), 1, 600);
   else if (starts(n, "attention_split")) attention(&c, 64, 1, 600); /* both dispatches run */
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
   else if (starts(e.op, "moe_")) moe(&c, e.op, t, K, starts(n, "moe_tiled"));

@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_SAMPLE_SPLIT, K_COUNT };
+       K_ATTENTION_SPLIT, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -52,7 +52,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
-  {"attention_split", 0, NULL, NULL}, {"sample_split", 0, NULL, NULL},
+  {"attention_split", 0, NULL, NULL}, {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -73,7 +73,7 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_COUNT };
+       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -130,6 +130,8 @@ static const struct variant {
   {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
    NEED_NONE},
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
+  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG (a divisor of 128), head_dim / 4 a power of two <= SG",
+   K_ATTENTION_SPLIT_SG, "part_sg", 0, NEED_SGF},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -267,6 +269,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
     c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
@@ -986,7 +989,9 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     memcpy(bs, b, sizeof b);
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
     p.p0 = ns, p.p1 = span;
-    TRY(pipeline(o, V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
+    uint32_t h4 = d->head_dim / 4; /* attention_split_sg: a key's h4 lanes within one subgroup */
+    int sgp = o->sg && o->sgf && 128 % o->sgf == 0 && h4 <= o->sgf && !(h4 & (h4 - 1));
+    TRY(pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
     if (ns == 1) return DP_OK;
     TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 64, 0, &k));
