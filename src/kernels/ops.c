@@ -939,6 +939,7 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
 /* ---- attention ------------------------------------------------------------------------------ */
 #define ATTN_SPLIT_TILE 64     /* attention_split.wgsl's TK */
 #define ATTN_SPLIT_GROUPS 512  /* workgroups it aims at over long contexts (H200: 132 SMs) */
+#define ATTN_ONE_SPLIT_KEYS 192 /* up to 3 tiles: one split, no combine dispatch (~3-4 us on the H200) */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
   float scale, softcap;
@@ -969,9 +970,9 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0) {
     /* flash-decoding at any depth: KVH x ns workgroups (splits of span keys, a multiple of the
      * kernel's 64-key tile; about ATTN_SPLIT_GROUPS workgroups at long contexts), then one per
-     * head to combine, unless there is one split (the part writes the output itself) */
+     * head to combine, unless there is one split (<= 192 keys: the part writes the output) */
     uint32_t ns_max = ATTN_SPLIT_GROUPS / d->n_kv_heads ? ATTN_SPLIT_GROUPS / d->n_kv_heads : 1;
-    uint32_t ns = (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
+    uint32_t ns = nkeys <= ATTN_ONE_SPLIT_KEYS ? 1 : (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
     if (ns > ns_max) ns = ns_max;
     uint32_t span = (uint32_t)(cdiv(cdiv(nkeys, ns), ATTN_SPLIT_TILE) * ATTN_SPLIT_TILE);
     ns = (uint32_t)cdiv(nkeys, span);
