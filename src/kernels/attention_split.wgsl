@@ -11,10 +11,11 @@
 //            Part[(h * ns + sp) * (h4 + 1)] = (m, l, 0, 0), then the h4 vec4 of the
 //            unnormalised sum of exp(s - m) V.
 //   combine  one workgroup per head (ns > 1): M = max m_s (and S[h] with sinks), L = sum l_s
-//            exp(m_s - M) (+ exp(S[h] - M)), out = sum acc_s exp(m_s - M) / L.
+//            exp(m_s - M) (+ exp(S[h] - M)), out = sum acc_s (exp(m_s - M) / L), the splits
+//            shared by WG / h4 groups of invocations (h4 each, one per 4 dims), then summed.
 // ops.c picks ns and span (a multiple of TK) so that KVH * ns is about 512 workgroups at long
-// contexts and every split holds >= 1 key. Needs G <= 8, hd % 4 == 0, hd <= 256, WG = 128
-// (part) / 64 (combine). Workgroup memory: q of the G heads (8 KB), G x TK probabilities
+// contexts and every split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256,
+// WG = 128. Workgroup memory: q of the G heads (8 KB), G x TK probabilities
 // (2 KB), G x WG partial dots (4 KB), the reduction library's (1 KB).
 // Bindings: 0 uniform Params; 1 Q [H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] sinks (dummy when
 //           absent); 5 O [H, hd]; 6 Part [H, ns, hd + 4] scratch. All f32.
@@ -142,6 +143,8 @@ fn part(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   }
 }
 
+var<workgroup> wsh: array<f32, 512>; // combine: exp(m_s - M) / L per split (ns <= 512)
+
 @compute @workgroup_size(WG)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
@@ -161,9 +164,27 @@ fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: v
   }
   var L = wg_sum(ls, lid);
   if (P.has_sinks != 0u) { L += exp(S[h] - M); }
-  for (var d4 = lid; d4 < h4; d4 += WG) {
-    var acc = vec4<f32>(0.0);
-    for (var s = 0u; s < P.ns; s++) { acc += Part[base + s * st + 1u + d4] * exp(Part[base + s * st].x - M); }
-    O[h * h4 + d4] = acc / L;
+  for (var s = lid; s < P.ns; s += WG) { wsh[s] = exp(Part[base + s * st].x - M) / L; }
+  workgroupBarrier();
+  // invocation (split group sg, dims d4) sums splits sg, sg + gs, ...; then the groups are summed
+  let gs = WG / h4;
+  let sg = lid / h4;
+  let d4 = lid % h4;
+  var acc = vec4<f32>(0.0);
+  if (sg < gs) {
+    for (var s = sg; s < P.ns; s += gs) { acc += Part[base + s * st + 1u + d4] * wsh[s]; }
+  }
+  pp[lid] = acc.x;
+  pp[WG + lid] = acc.y;
+  pp[2u * WG + lid] = acc.z;
+  pp[3u * WG + lid] = acc.w;
+  workgroupBarrier();
+  if (lid < h4) {
+    var r = vec4<f32>(0.0);
+    for (var g2 = 0u; g2 < gs; g2++) {
+      let i = g2 * h4 + lid;
+      r += vec4<f32>(pp[i], pp[WG + i], pp[2u * WG + i], pp[3u * WG + i]);
+    }
+    O[h * h4 + lid] = r;
   }
 }

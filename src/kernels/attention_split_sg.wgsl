@@ -1,8 +1,8 @@
 // attention_split_sg.wgsl -- appended to attention_split.wgsl in the subgroup build (ops.c):
 // entry part_sg, the same work as `part` (read that header) with the scores of a tile summed
 // across the h4 invocations of a key by subgroupShuffleXor instead of workgroup memory: no
-// barrier in the scores loop, and each invocation loads the K vec4s of 4 steps before using
-// them (more loads in flight). Needs subgroups of one size SG with h4 a power of two <= SG
+// barrier in the scores loop, and each invocation loads the K (and V) vec4s of 4 steps before
+// using them (more loads in flight). Needs subgroups of one size SG with h4 a power of two <= SG
 // (ops.c), invocation lid in subgroup lid / SG at lane lid % SG as gemv_sg.wgsl assumes; the
 // h4 lanes of a key are lanes (lane & ~(h4 - 1)) + 0 .. h4 - 1 of one subgroup.
 override SG: u32 = 32u;
@@ -63,9 +63,18 @@ fn part_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: v
       acc[gi] = acc[gi] * al;
       m[gi] = nm;
     }
-    for (var jj = kk; jj < n; jj += kps) {
-      let vv = Vc[((j0 + jj) % P.cap) * rs4 + cb];
-      for (var gi = 0u; gi < G; gi++) { acc[gi] += sc[gi * TK + jj] * vv; }
+    for (var j1 = 0u; j1 < n; j1 += 4u * kps) { // V of 4 steps: loads first
+      var vv: array<vec4<f32>, 4>;
+      for (var u = 0u; u < 4u; u++) {
+        let jj = j1 + u * kps + kk;
+        vv[u] = select(vec4<f32>(0.0), Vc[((j0 + min(jj, n - 1u)) % P.cap) * rs4 + cb], jj < n);
+      }
+      for (var u = 0u; u < 4u; u++) {
+        let jj = j1 + u * kps + kk;
+        if (jj < n) {
+          for (var gi = 0u; gi < G; gi++) { acc[gi] += sc[gi * TK + jj] * vv[u]; }
+        }
+      }
     }
     workgroupBarrier();
   }

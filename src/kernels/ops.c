@@ -995,7 +995,7 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     TRY(pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
     if (ns == 1) return DP_OK;
-    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 64, 0, &k));
+    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 128, 0, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
   }
   if (o->cpu && o->sg && o->sg8 && d->head_dim <= 64) { /* 8 queries per workgroup, K/V rows split over the lanes */
