@@ -73,7 +73,7 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_COUNT };
+       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_ROPE_KV_NORM, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -132,6 +132,7 @@ static const struct variant {
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
   {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG (a divisor of 128), head_dim / 4 a power of two <= SG",
    K_ATTENTION_SPLIT_SG, "part_sg", 0, NEED_SGF},
+  {"rope_kv_norm", "rope_kv", "gpu family, with q/k RMSNorm weights (dp_op_rope_kv_norm)", K_ROPE_KV, "norm", 0, NEED_NONE},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -909,20 +910,26 @@ dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, d
   return run(o, kk, &p, sizeof p, b, 4, cdiv(T * row, 64));
 }
 
-/* ---- rope_kv: rope(q); rope(k); kv_write(k, v) in one dispatch ------------------------------ */
-typedef struct { uint32_t T, H, KVH, hd, rot, pos0, style, cap; float af; uint32_t p0, p1, p2; } rope_kv_params;
+/* ---- rope_kv: rope(q); rope(k); kv_write(k, v) in one dispatch (with the q/k RMSNorm first:
+ * rope_kv_norm on the GPU family; the CPU family runs rmsnorm twice then rope_kv) ------------- */
+typedef struct { uint32_t T, H, KVH, hd, rot, pos0, style, cap; float af, eps; uint32_t plus_one, norms; } rope_kv_params;
 _Static_assert(sizeof(rope_kv_params) == 48, "rope_kv.wgsl Params");
 
-dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
-                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
-                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
-                        float attn_factor, uint32_t capacity) {
+static dp_status rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                         dp_view qn, dp_view kn, float eps, uint32_t nflags, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                         uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style, float attn_factor, uint32_t capacity) {
   if (rot_dim == 0 || rot_dim % 2 || rot_dim > head_dim || (style != DP_ROPE_HALF && style != DP_ROPE_PAIRS))
     return dp_error(DP_ERR_INVALID_ARG, "rope_kv: rot_dim %u / head_dim %u / style %d invalid", rot_dim, head_dim, style);
   if (capacity == 0 || T > capacity) return dp_error(DP_ERR_INVALID_ARG, "rope_kv: %u tokens into a cache of %u slots", T, capacity);
   if (T == 0 || n_kv_heads == 0) return DP_OK;
+  int norms = (qn.buf && n_heads ? 1 : 0) | (kn.buf ? 2 : 0);
+  if (norms && o->cpu) { /* CPU family: as before the fusion */
+    if (norms & 1) TRY(dp_op_rmsnorm(o, q, q, qn, T * n_heads, head_dim, eps, nflags));
+    if (norms & 2) TRY(dp_op_rmsnorm(o, k, k, kn, T * n_kv_heads, head_dim, eps, nflags));
+    norms = 0;
+  }
   uint64_t row = (uint64_t)n_kv_heads * head_dim;
-  dp_gpu_binding b[6];
+  dp_gpu_binding b[8];
   if (n_heads) TRY(bind(o, "rope_kv", "q", q, (uint64_t)T * n_heads * head_dim * 4, &b[0]));
   else b[0] = dummy_binding(o);
   TRY(bind(o, "rope_kv", "k", k, T * row * 4, &b[1]));
@@ -930,10 +937,35 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
   TRY(bind(o, "rope_kv", "kcache", kcache, capacity * row * 4, &b[3]));
   TRY(bind(o, "rope_kv", "vcache", vcache, capacity * row * 4, &b[4]));
   TRY(bind(o, "rope_kv", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[5]));
+  if (norms & 1) TRY(bind(o, "rope_kv", "q norm weight", qn, (uint64_t)head_dim * 4, &b[6]));
+  else b[6] = dummy_binding(o);
+  if (norms & 2) TRY(bind(o, "rope_kv", "k norm weight", kn, (uint64_t)head_dim * 4, &b[7]));
+  else b[7] = dummy_binding(o);
   dp_gpu_kernel *kk;
+  rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, eps,
+                      (nflags & DP_NORM_PLUS_ONE) != 0, (uint32_t)norms};
+  if (norms) { /* one workgroup per row, rmsnorm's workgroup size (the same sums) */
+    TRY(pipeline(o, V_ROPE_KV_NORM, DP_F32, row_wg(o, head_dim), 0, &kk));
+    return run(o, kk, &p, sizeof p, b, 8, (uint64_t)T * (n_heads + n_kv_heads));
+  }
   TRY(pipeline(o, V_ROPE_KV, DP_F32, 64, 0, &kk));
-  rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, 0, 0, 0};
-  return run(o, kk, &p, sizeof p, b, 6, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
+  return run(o, kk, &p, sizeof p, b, 8, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
+}
+
+dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
+                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                        float attn_factor, uint32_t capacity) {
+  return rope_kv(o, q, k, v, kcache, vcache, inv_freq, dp_view_of(NULL, 0), dp_view_of(NULL, 0), 0, 0, T, n_heads, n_kv_heads,
+                 head_dim, rot_dim, pos0, style, attn_factor, capacity);
+}
+
+dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                             dp_view q_norm, dp_view k_norm, float eps, uint32_t norm_flags, uint32_t T, uint32_t n_heads,
+                             uint32_t n_kv_heads, uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                             float attn_factor, uint32_t capacity) {
+  return rope_kv(o, q, k, v, kcache, vcache, inv_freq, q_norm, k_norm, eps, norm_flags, T, n_heads, n_kv_heads, head_dim,
+                 rot_dim, pos0, style, attn_factor, capacity);
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */

@@ -260,6 +260,16 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
                         uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
                         float attn_factor, uint32_t capacity);
 
+/* ---- rope_kv_norm: dp_op_rmsnorm(q, q, q_norm, T * n_heads rows of head_dim, eps, norm_flags);
+ * the same for k with k_norm (T * n_kv_heads rows); then dp_op_rope_kv -- the per-head q/k
+ * norm of qwen3 / gemma3. Either weight may be absent ({NULL}: that norm is skipped). On the
+ * GPU kernel family one dispatch (rope_kv_norm, bit-identical to the three ops); on the CPU
+ * family those three dispatches. */
+dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                             dp_view q_norm, dp_view k_norm, float eps, uint32_t norm_flags, uint32_t T, uint32_t n_heads,
+                             uint32_t n_kv_heads, uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                             float attn_factor, uint32_t capacity);
+
 /* ---- attention: out[t, h, :] = softmax_j(s_tj) . V[j, h / group, :] --------------------------
  *   s_tj = softcap(scale * q[t, h, :] . K[j, h / group, :]),  softcap(z) = c * tanh(z / c)
  * over the keys j visible to query t, whose absolute position is qp = pos0 + t:

@@ -73,11 +73,11 @@ static dp_status attend(dp_rt_session *c, int li, dp_view q, dp_view k, dp_view 
   uint32_t nh = (uint32_t)p->n_heads, nkv = (uint32_t)p->n_kv_heads, hd = (uint32_t)p->head_dim;
   float eps = (float)p->norm_eps;
   dp_status st;
-  if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
-  if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
-  /* RoPE on q and k and the K/V cache write: one fused dispatch */
-  if ((st = dp_op_rope_kv(o, q, k, v, V(c->kc[li]), V(c->vc[li]), V(L->inv_freq), T, nh, nkv, hd, (uint32_t)L->rot_dim,
-                          pos0, L->rope_style, L->rope_attn_factor, c->cap[li]))) return st;
+  /* q/k norm (qwen3, gemma3), RoPE on q and k and the K/V cache write: one fused dispatch on
+   * the GPU kernel family (the CPU family norms first) */
+  if ((st = dp_op_rope_kv_norm(o, q, k, v, V(c->kc[li]), V(c->vc[li]), V(L->inv_freq), W(&L->q_norm), W(&L->k_norm), eps,
+                               norm_flags(p), T, nh, nkv, hd, (uint32_t)L->rot_dim, pos0, L->rope_style, L->rope_attn_factor,
+                               c->cap[li]))) return st;
   dp_attn_desc a = {T, nh, nkv, hd, pos0, c->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
   return dp_op_attention(o, &a, out, q, V(c->kc[li]), V(c->vc[li]), W(&L->sinks));
 }
