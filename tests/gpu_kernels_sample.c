@@ -4,8 +4,8 @@
  * (temperature, top-k at, below and above the 64 candidates per range, top-p, min-p, repetition
  * penalty, EOS masking, NaN logits, ties that overflow a range's candidate list) over fresh
  * random logits, vocabularies of 128,256 (Llama 3), 300,001 (ranges of 2048 tokens) and odd
- * small sizes. Outputs and scratch poisoned with NaN patterns before every run. About 4 s on
- * lavapipe. */
+ * small sizes. Outputs and scratch poisoned with NaN patterns before every run. About 1 s on
+ * lavapipe, 7 s on SwiftShader. */
 #include "gpu_kernels_util.h"
 #include "ref/kernels_ref.h"
 
@@ -81,8 +81,11 @@ int main(void) {
   const uint32_t vocab[] = {128256, 1, 2, 257, 1023, 5001, 300001};
   for (size_t v = 0; v < sizeof vocab / sizeof *vocab; v++)
     for (size_t c = 0; c < sizeof cs / sizeof *cs; c++) {
-      if (vocab[v] > 200000 && c > 2) continue; /* the long vocabulary: greedy and the defaults */
-      test_case(vocab[v], &cs[c], vocab[v] == 128256 ? 6 : 3);
+      /* large vocabularies: the candidate paths (the whole-vocabulary ones are sample.wgsl's
+       * loops in one workgroup: slow on CPU adapters, and covered at the small sizes) */
+      if (vocab[v] > 200000 && c > 2) continue;
+      if (vocab[v] > 100000 && (cs[c].top_k == 0 || cs[c].top_k > 64) && cs[c].temp > 0) continue;
+      test_case(vocab[v], &cs[c], vocab[v] > 100000 ? 2 : 3);
     }
   kt_close();
   return dp_test_summary("gpu_kernels_sample");
