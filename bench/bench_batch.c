@@ -20,20 +20,6 @@
 
 #define MAXB 256
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static double cpu_now(void) { /* the process's CPU time: lavapipe's worker threads count too */
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 static void die(const char *what) {
   fprintf(stderr, "bench_batch: %s: %s\n", what, dp_error_message());
   exit(1);
@@ -51,7 +37,7 @@ static double run_batch(dp_session **ss, int B, int N, const dp_generate_options
   }
   for (int i = 0; i < B; i++)
     if (dp_gen_wait(g[i])) die("prefill");
-  double t0 = now(), c0 = cpu_now(), rows_sum = 0;
+  double t0 = dp_test_now(), c0 = dp_test_cpu_now(), rows_sum = 0;
   int steps = 0;
   for (;;) {
     int k = 0;
@@ -65,8 +51,8 @@ static double run_batch(dp_session **ss, int B, int N, const dp_generate_options
     if (dp_gen_resume_batch(ready, (size_t)k, st, &rows)) die("step");
     rows_sum += (double)rows, steps += rows > 0;
   }
-  double t = now() - t0;
-  *cpu_ts = (double)B * N / (cpu_now() - c0);
+  double t = dp_test_now() - t0;
+  *cpu_ts = (double)B * N / (dp_test_cpu_now() - c0);
   for (int i = 0; i < B; i++) {
     dp_generate_stats s;
     if (dp_gen_finish(g[i], &s) || s.n_generated != N) die("finish");
@@ -110,12 +96,12 @@ int main(int argc, char **argv) {
     for (int r = 0; r <= R; r++) {
       dp_generate_stats s;
       dp_session_reset(ss[0]);
-      double c0 = cpu_now();
+      double c0 = dp_test_cpu_now();
       if (dp_generate_ids(ss[0], prompt, 8, &o, NULL, NULL, &s)) die("generate");
-      if (r) ts[r - 1] = s.n_generated / (s.decode_ms / 1e3), cs[r - 1] = s.n_generated / (cpu_now() - c0);
+      if (r) ts[r - 1] = s.n_generated / (s.decode_ms / 1e3), cs[r - 1] = s.n_generated / (dp_test_cpu_now() - c0);
     }
-    qsort(ts, (size_t)R, sizeof *ts, cmp);
-    qsort(cs, (size_t)R, sizeof *cs, cmp);
+    qsort(ts, (size_t)R, sizeof *ts, dp_test_cmp_double);
+    qsort(cs, (size_t)R, sizeof *cs, dp_test_cmp_double);
     printf("| %-34s | %9s | %10s | %10s |\n| %-34s | --------: | ---------: | ---------: |\n", "test", "rows/step", "tok/s",
            "tok/cpu-s", "---");
     printf("| %-34s | %9d | %10.1f | %10.1f |\n", "dp_generate alone (8 steps/submit)", 1, ts[R / 2], cs[R / 2]);
@@ -126,8 +112,8 @@ int main(int argc, char **argv) {
       double c, t = run_batch(ss, bs[b], N, &o, &rows, &c);
       if (r) ts[r - 1] = t, cs[r - 1] = c;
     }
-    qsort(ts, (size_t)R, sizeof *ts, cmp);
-    qsort(cs, (size_t)R, sizeof *cs, cmp);
+    qsort(ts, (size_t)R, sizeof *ts, dp_test_cmp_double);
+    qsort(cs, (size_t)R, sizeof *cs, dp_test_cmp_double);
     char name[64];
     snprintf(name, sizeof name, "dp_gen_resume_batch, batch %d", bs[b]);
     printf("| %-34s | %9.1f | %10.1f | %10.1f |\n", name, rows, ts[R / 2], cs[R / 2]);

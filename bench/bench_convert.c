@@ -13,20 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-/* CPU time of this process (user + system, so kernel time spent writing shards counts): on a
- * shared 2-core machine wall time mostly measures the neighbours. */
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
   size_t n = (64u << 20) / 4;
   float *x = malloc(n * 4);
@@ -34,9 +20,9 @@ int main(int argc, char **argv) {
   dp_test_fill_normal(x, n, 0.02f);
   static const struct { dp_dtype t; const char *name; } Q[] = {{DP_Q8_0, "q8_0"}, {DP_Q4_K, "q4_k"}, {DP_Q6_K, "q6_k"}};
   for (int i = 0; i < 3; i++) {
-    double t0 = now(), c0 = cpu_now();
+    double t0 = dp_test_now(), c0 = dp_test_cpu_now();
     if (dp_quantize(Q[i].t, x, q, n)) { fprintf(stderr, "quantize failed\n"); return 1; }
-    double dt = now() - t0, dc = cpu_now() - c0;
+    double dt = dp_test_now() - t0, dc = dp_test_cpu_now() - c0;
     printf("quantize f32 -> %-6s %8.1f MB/s CPU time, %8.1f MB/s wall  (64 MiB)\n", Q[i].name, n * 4 / 1e6 / dc, n * 4 / 1e6 / dt);
   }
   free(x), free(q);
@@ -50,9 +36,9 @@ int main(int argc, char **argv) {
     dp_convert_opts o = {.quant = C[i]};
     double best = 1e9, bestc = 1e9;
     for (int rep = 0; rep < 5; rep++) {
-      double t0 = now(), c0 = cpu_now();
+      double t0 = dp_test_now(), c0 = dp_test_cpu_now();
       if (dp_convert(srcbuf, out, &o)) { fprintf(stderr, "convert: %s\n", dp_error_message()); return 1; }
-      double dt = now() - t0, dc = cpu_now() - c0;
+      double dt = dp_test_now() - t0, dc = dp_test_cpu_now() - c0;
       if (dt < best) best = dt;
       if (dc < bestc) bestc = dc;
     }

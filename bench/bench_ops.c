@@ -26,20 +26,6 @@ static dp_gpu *g;
 static dp_ops *o;
 static int reps = 20, batches = 5;
 
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 static dp_gpu_buffer *buf_rand(size_t n_floats) {
   dp_gpu_buffer *b;
   if (dp_gpu_buffer_create(g, n_floats * 4 + 256, "bench", &b)) { fprintf(stderr, "%s\n", dp_error_message()); exit(1); }
@@ -104,14 +90,14 @@ static double timeit(const char *name, const bcase *c) {
   if (only && !strstr(name, only)) return 0;
   for (int b = -1; b < batches; b++) {
     dp_gpu_finish(g);
-    double t0 = now(), c0 = cpu_now();
+    double t0 = dp_test_now(), c0 = dp_test_cpu_now();
     for (int i = 0; i < reps; i++)
       if (rec(c)) { fprintf(stderr, "%s: %s\n", name, dp_error_message()); exit(1); }
     if (dp_gpu_finish(g)) { fprintf(stderr, "%s: %s\n", name, dp_error_message()); exit(1); }
-    if (b >= 0) { t[b] = (now() - t0) / reps * 1e6; ct[b] = (cpu_now() - c0) / reps * 1e6; }
+    if (b >= 0) { t[b] = (dp_test_now() - t0) / reps * 1e6; ct[b] = (dp_test_cpu_now() - c0) / reps * 1e6; }
   }
-  qsort(t, (size_t)batches, sizeof *t, cmp);
-  qsort(ct, (size_t)batches, sizeof *ct, cmp);
+  qsort(t, (size_t)batches, sizeof *t, dp_test_cmp_double);
+  qsort(ct, (size_t)batches, sizeof *ct, dp_test_cmp_double);
   printf("%-34s %10.1f us  (min %9.1f, cpu %9.1f)\n", name, t[batches / 2], t[0], ct[batches / 2]);
   fflush(stdout);
   return t[batches / 2];

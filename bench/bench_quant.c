@@ -9,19 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-/* CPU time of this process: on a shared machine it measures what one core does, where wall
- * time would also count the time other processes held the core (wall MB/s printed beside). */
-static double cpu_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-static double wall_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 typedef struct { char name[64]; int layer; uint64_t rows, cols; int out; } bt; /* one weight matrix */
 
 int main(int argc, char **argv) {
@@ -33,15 +20,15 @@ int main(int argc, char **argv) {
   static const dp_dtype T[] = {DP_F16, DP_BF16, DP_Q8_0, DP_Q4_K, DP_Q6_K, DP_MXFP4};
   printf("MB/s of f32 (CPU time; wall time in brackets)\n%-8s %22s %22s\n", "format", "quantize", "dequantize");
   for (int k = 0; k < 6; k++) {
-    double c0 = cpu_now(), w0 = wall_now(), tq, td, wq, wd;
+    double c0 = dp_test_cpu_now(), w0 = dp_test_now(), tq, td, wq, wd;
     int reps = 0;
-    do dp_quantize(T[k], x, q, N), reps++; while ((tq = cpu_now() - c0) < secs);
-    wq = wall_now() - w0;
+    do dp_quantize(T[k], x, q, N), reps++; while ((tq = dp_test_cpu_now() - c0) < secs);
+    wq = dp_test_now() - w0;
     double mq = reps * (N * 4.0) / 1e6;
-    c0 = cpu_now(), w0 = wall_now();
+    c0 = dp_test_cpu_now(), w0 = dp_test_now();
     int repd = 0;
-    do dp_dequantize(T[k], q, y, N), repd++; while ((td = cpu_now() - c0) < secs);
-    wd = wall_now() - w0;
+    do dp_dequantize(T[k], q, y, N), repd++; while ((td = dp_test_cpu_now() - c0) < secs);
+    wd = dp_test_now() - w0;
     double md = repd * (N * 4.0) / 1e6;
     printf("%-8s %12.1f (%7.1f) %12.1f (%7.1f)\n", dp_dtype_name(T[k]), mq / tq, mq / wq, md / td, md / wd);
   }
@@ -70,12 +57,12 @@ int main(int argc, char **argv) {
   float *w = malloc(maxn * 4);
   uint8_t *o = malloc(maxn * 4);
   dp_test_fill_normal(w, maxn, 0.02f);
-  double t0 = cpu_now(), w0 = wall_now();
+  double t0 = dp_test_cpu_now(), w0 = dp_test_now();
   for (int i = 0; i < nt; i++) {
     uint64_t n = ts[i].rows * ts[i].cols;
     dp_quantize(dp_q4km_tensor_type(ts[i].name, ts[i].layer, L, ts[i].out, ts[i].cols), w, o, n);
   }
-  double t = cpu_now() - t0, wt = wall_now() - w0;
+  double t = dp_test_cpu_now() - t0, wt = dp_test_now() - w0;
   printf("q4_k_m   %12.1f (%7.1f)   model of %.1f MB of f32, %.0f%% of it Q6_K, %.2f s CPU\n", total * 4.0 / t / 1e6,
          total * 4.0 / wt / 1e6, total * 4.0 / 1e6, 100.0 * n6 / total, t);
   free(x), free(y), free(q), free(w), free(o);

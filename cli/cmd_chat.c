@@ -97,41 +97,32 @@ static void usage(FILE *f) {
 }
 
 int cmd_chat(int argc, char **argv) {
-  const char *model = NULL, *adapter = NULL, *system_msg = NULL;
+  const char *model = NULL, *system_msg = NULL;
   int ctx = 0, npos = 0;
   cli_gen g;
   cli_gen_init(&g, 256);
-  cli_opt gen[CLI_GEN_OPTS];
-  cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0};
+  cli_load ld = {0};
+  cli_opt more[CLI_GEN_LOAD_OPTS];
   const cli_opt opts[] = {
     {"--system", NULL, CLI_STR, &system_msg, 0, 0, 0, NULL},
     {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
-    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
-    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
-    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
-    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
-    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
   };
-  cli_spec sp = {"chat", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
+  cli_spec sp = {"chat", opts, sizeof opts / sizeof *opts, more, cli_gen_load_opts(&g, &ld, more), &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   cli_gen_finish(&g);
   if (g.n_predict == 0) return cli_usage_error("chat", "-n: 0 would generate no reply (-1 = until the end)");
   const dp_generate_options o = g.o;
   if (!(model = cli_model_or_default("chat", model))) return 1;
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
-  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   dp_session_options so = {ctx, 0};
-  dp_status st = dp_model_load(model, &lo, &m);
-  if (st && (rc = cli_check_budget("chat", &ov, st))) return rc;
-  if (!st && (rc = cli_check_ctx("chat", m, ctx, 0))) {
+  if ((rc = cli_load_model("chat", &ld, model, &m)) || (rc = cli_check_ctx("chat", m, ctx, 0))) {
     dp_model_free(m);
+    cli_load_free(&ld);
     return rc;
   }
-  if (!st) st = dp_session_create(m, &so, &s);
+  dp_status st = dp_session_create(m, &so, &s);
   if (st) {
     rc = cli_fail("chat");
     dp_session_free(s);
@@ -220,6 +211,6 @@ int cmd_chat(int argc, char **argv) {
   free(c.reply);
   dp_session_free(s);
   dp_model_free(m);
-  cli_kernels_free(&kern);
+  cli_load_free(&ld);
   return rc;
 }

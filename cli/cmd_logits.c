@@ -83,24 +83,20 @@ static void usage(FILE *f) {
 }
 
 int cmd_logits(int argc, char **argv) {
-  const char *model = NULL, *ids_arg = NULL, *out = NULL, *adapter = NULL;
+  const char *model = NULL, *ids_arg = NULL, *out = NULL;
   int N = 0, cpu = 0, npos = 0;
-  cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0};
+  cli_load ld = {0};
+  cli_opt more[CLI_LOAD_OPTS];
+  size_t n_more = cli_load_opts(&ld, more);
   int verbose = 0;
   const cli_opt opts[] = {
     {"--ids", NULL, CLI_STR, &ids_arg, 0, 0, 0, NULL},
     {"--decode", NULL, CLI_INT, &N, 0, 1 << 20, 0, NULL},
     {"--out", "-o", CLI_STR, &out, 0, 0, 0, NULL},
-    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
-    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
-    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
-    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
-    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
     {"--cpu", NULL, CLI_BOOL, &cpu, 0, 0, 0, NULL},
   };
-  cli_spec sp = {"logits", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
+  cli_spec sp = {"logits", opts, sizeof opts / sizeof *opts, more, n_more, &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   if (!model || !ids_arg || !out) return cli_usage_error("logits", "%s is required", !model ? "MODEL" : !ids_arg ? "--ids" : "--out");
@@ -116,12 +112,9 @@ int cmd_logits(int argc, char **argv) {
   dp_status st = DP_OK;
   dp_model_info mi;
   if (!cpu) {
-    dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
-    cli_overrides_apply(&ov, &lo);
     dp_session_options so = {0, 0};
-    st = dp_model_load(model, &lo, &m);
-    if (st && (rc = cli_check_budget("logits", &ov, st))) goto done;
-    if (!st) st = dp_model_get_info(m, &mi);
+    if ((rc = cli_load_model("logits", &ld, model, &m))) goto done;
+    st = dp_model_get_info(m, &mi);
     if (!st) V = mi.vocab_size;
     if (!st) st = dp_session_create(m, &so, &s);
   } else {
@@ -169,6 +162,6 @@ done:
   free(gen);
   dp_session_free(s);
   dp_model_free(m);
-  cli_kernels_free(&kern);
+  cli_load_free(&ld);
   return rc;
 }

@@ -110,39 +110,33 @@ static void draw_progress(int w, int n_windows, size_t count, double sum, double
 }
 
 int cmd_perplexity(int argc, char **argv) {
-  const char *model = NULL, *file = NULL, *ids_file = NULL, *adapter = NULL;
+  const char *model = NULL, *file = NULL, *ids_file = NULL;
   int ctx = 256, max_windows = 0, quiet = 0, npos = 0;
-  cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0};
+  cli_load ld = {0};
+  cli_opt more[CLI_LOAD_OPTS];
+  size_t n_more = cli_load_opts(&ld, more);
   const cli_opt opts[] = {
     {"--file", "-f", CLI_STR, &file, 0, 0, 0, NULL},
     {"--ids", NULL, CLI_STR, &ids_file, 0, 0, 0, NULL},
     {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
     {"--windows", NULL, CLI_INT, &max_windows, 0, INT_MAX, 0, NULL},
-    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
-    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
-    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
-    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
-    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--quiet", NULL, CLI_BOOL, &quiet, 0, 0, 0, NULL},
   };
-  cli_spec sp = {"perplexity", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
+  cli_spec sp = {"perplexity", opts, sizeof opts / sizeof *opts, more, n_more, &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   if (!model) return cli_usage_error("perplexity", "MODEL is required");
   if (!file == !ids_file) return cli_usage_error("perplexity", "one of --file and --ids is required");
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
-  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   stream S = {0};
   double *nll = NULL;
-  dp_status st = dp_model_load(model, &lo, &m);
-  if (st && (rc = cli_check_budget("perplexity", &ov, st))) return rc;
-  if (!st && (rc = cli_check_ctx("perplexity", m, ctx, 1))) {
+  if ((rc = cli_load_model("perplexity", &ld, model, &m)) || (rc = cli_check_ctx("perplexity", m, ctx, 1))) {
     dp_model_free(m);
+    cli_load_free(&ld);
     return rc;
   }
+  dp_status st = DP_OK;
   dp_session_options so = {ctx + 1, 0};
   if (!st) st = dp_session_create(m, &so, &s);
   if (!st) st = file ? build_stream(m, file, &S) : read_ids(ids_file, &S);
@@ -176,6 +170,6 @@ int cmd_perplexity(int argc, char **argv) {
   free(S.ids);
   dp_session_free(s);
   dp_model_free(m);
-  cli_kernels_free(&kern);
+  cli_load_free(&ld);
   return rc;
 }

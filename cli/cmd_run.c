@@ -32,7 +32,7 @@ static int add_stop(const char *cmd, const char *flag, const char *v, void *dst)
   return 0;
 }
 
-size_t cli_gen_opts(cli_gen *g, cli_opt *t) {
+size_t cli_gen_load_opts(cli_gen *g, cli_load *l, cli_opt *t) {
   dp_sampling *s = &g->o.sampling;
   const cli_opt opts[CLI_GEN_OPTS] = {
     {"-n", "--n-predict", CLI_INT, &g->n_predict, -1, 1e7, 0, NULL},
@@ -46,7 +46,7 @@ size_t cli_gen_opts(cli_gen *g, cli_opt *t) {
     {"--stop", NULL, CLI_CALL, g, 0, 0, 0, add_stop},
   };
   memcpy(t, opts, sizeof opts);
-  return CLI_GEN_OPTS;
+  return CLI_GEN_OPTS + cli_load_opts(l, t + CLI_GEN_OPTS);
 }
 
 void cli_gen_finish(cli_gen *g) { g->o.max_tokens = g->n_predict < 0 ? 0 : g->n_predict; }
@@ -136,13 +136,12 @@ static dp_status print_prompt_tokens(dp_model *m, const int32_t *ids, size_t n) 
 }
 
 int cmd_run(int argc, char **argv) {
-  const char *model = NULL, *prompt_arg = NULL, *file = NULL, *adapter = NULL;
+  const char *model = NULL, *prompt_arg = NULL, *file = NULL;
   int chat = 0, ctx = 0, steps = 0, verbose_prompt = 0, npos = 0;
   cli_gen g;
   cli_gen_init(&g, 128);
-  cli_opt gen[CLI_GEN_OPTS];
-  cli_kernels kern = {{NULL}, 0};
-  cli_overrides ov = {0};
+  cli_load ld = {0};
+  cli_opt more[CLI_GEN_LOAD_OPTS];
   int verbose = 0;
   const cli_opt opts[] = {
     {"--prompt", "-p", CLI_STR, &prompt_arg, 0, 0, 0, NULL},
@@ -152,14 +151,9 @@ int cmd_run(int argc, char **argv) {
     {"--ignore-eos", NULL, CLI_BOOL, &g.o.ignore_eos, 0, 0, 0, NULL},
     {"--ctx", "-c", CLI_INT, &ctx, 1, 1 << 20, 0, NULL},
     {"--steps", NULL, CLI_INT, &steps, 1, 256, 0, NULL},
-    {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
-    {"--kernel", NULL, CLI_CALL, &kern, 0, 0, 0, cli_kernel_opt},
-    {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
-    {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
-    {"--expert-budget", NULL, CLI_CALL, &ov, 0, 0, 0, cli_expert_budget_opt},
     {"--verbose", NULL, CLI_BOOL, &verbose, 0, 0, 0, NULL},
   };
-  cli_spec sp = {"run", opts, sizeof opts / sizeof *opts, gen, cli_gen_opts(&g, gen), &model, 1, &npos, usage};
+  cli_spec sp = {"run", opts, sizeof opts / sizeof *opts, more, cli_gen_load_opts(&g, &ld, more), &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);
   if (rc >= 0) return rc;
   cli_gen_finish(&g);
@@ -169,17 +163,14 @@ int cmd_run(int argc, char **argv) {
   if ((file || !strcmp(prompt_arg, "-")) && cli_read_text("run", file ? "-f" : "-p", file ? file : "-", 1, &read)) return 1;
   const char *prompt = read ? read : prompt_arg;
 
-  dp_load_options lo = {cli_adapter(adapter), 0, kern.spec, kern.n, 0, 0, 0, 0};
-  cli_overrides_apply(&ov, &lo);
   dp_model *m = NULL;
   dp_session *s = NULL;
   char *text = NULL;
   int32_t *ids = NULL;
   size_t n = 0;
   dp_session_options so = {ctx, steps};
-  dp_status st = dp_model_load(model, &lo, &m);
-  if (st && (rc = cli_check_budget("run", &ov, st))) goto done;
-  if (!st && (rc = cli_check_ctx("run", m, ctx, 0))) goto done;
+  dp_status st = DP_OK;
+  if ((rc = cli_load_model("run", &ld, model, &m)) || (rc = cli_check_ctx("run", m, ctx, 0))) goto done;
   if (!st) st = dp_session_create(m, &so, &s);
   if (!st && chat) {
     dp_chat_message msg = {"user", prompt};
@@ -227,6 +218,6 @@ done:
   dp_string_free(text);
   dp_session_free(s);
   dp_model_free(m);
-  cli_kernels_free(&kern);
+  cli_load_free(&ld);
   return rc;
 }

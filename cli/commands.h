@@ -104,6 +104,21 @@ int cli_q4k_opt(const char *cmd, const char *flag, const char *value, void *dst)
 int cli_precision_opt(const char *cmd, const char *flag, const char *value, void *dst);
 void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo);
 void cli_print_overrides(const char *cmd, const dp_model *m);
+/* ---- loading a model: the flags run, chat, logits, perplexity and bench share (cli/args.c) ---- */
+typedef struct cli_load {
+  const char *adapter;   /* --adapter */
+  cli_kernels kern;      /* --kernel NAME=FILE.wgsl, repeated */
+  cli_overrides ov;      /* --q4k-matmul, --compute-precision, --expert-budget */
+} cli_load;
+/* The flags --adapter, --kernel, --q4k-matmul, --compute-precision, --expert-budget into l, as
+ * entries at opts (room for CLI_LOAD_OPTS) for a cli_spec; returns how many were written. */
+#define CLI_LOAD_OPTS 5
+size_t cli_load_opts(cli_load *l, cli_opt *opts);
+/* dp_model_load of model with l's flags: 0; 2 after a usage error (an expert budget below the
+ * model's top-k); 1 after `doppler CMD: why` (cli_fail). */
+int cli_load_model(const char *cmd, const cli_load *l, const char *model, dp_model **m);
+void cli_load_free(cli_load *l); /* the --kernel modules */
+
 /* --verbose of run and logits: `doppler CMD: kernel OP NAME (N dispatches)` on stderr for each
  * kernel variant m has run, by its `bench kernels --list` NAME. */
 void cli_print_kernels(const char *cmd, const dp_model *m);
@@ -115,9 +130,11 @@ typedef struct cli_gen {
   const char *stops[16];    /* --stop strings (o.stop points here) */
 } cli_gen;
 void cli_gen_init(cli_gen *g, int n_predict);
-/* The generation flags as a table for cli_spec.more (opts must hold CLI_GEN_OPTS entries). */
-#define CLI_GEN_OPTS 9
-size_t cli_gen_opts(cli_gen *g, cli_opt *opts);
+#define CLI_GEN_OPTS 9 /* the generation flags */
+/* run and chat: the generation flags and the load flags (cli_load) as one table (opts must hold
+ * CLI_GEN_LOAD_OPTS entries); returns how many. */
+#define CLI_GEN_LOAD_OPTS (CLI_GEN_OPTS + CLI_LOAD_OPTS)
+size_t cli_gen_load_opts(cli_gen *g, cli_load *l, cli_opt *opts);
 void cli_gen_finish(cli_gen *g);        /* after parsing: -n -> o.max_tokens */
 const char *cli_gen_help(void);
 void cli_cancel_on_sigint(dp_session *s);

@@ -9,7 +9,7 @@ mkdir -p "$out/gen"
 cc -O0 -o "$out/dp_embed" tools/embed.c
 "$out/dp_embed" "$out/gen/kernels_embedded.c" src/kernels/*.wgsl
 srcs=(src/core/*.c src/format/*.c src/quant/*.c src/tokenizer/*.c src/kernels/*.c \
-      src/model/*.c src/runtime/*.c src/ref/*.c src/api/*.c src/gpu/wgsl_layout.c)
+      src/model/*.c src/runtime/*.c src/ref/*.c src/api/*.c src/gpu/wgsl_layout.c src/gpu/gpu_common.c)
 n=0
 for f in "${srcs[@]}" "$out/gen/kernels_embedded.c"; do
   clang-14 --target=wasm32-wasi -std=c11 -O1 \

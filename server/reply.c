@@ -38,34 +38,18 @@ static void usage(dp_buf *b, int n_prompt, int n_generated) {
                 n_prompt + n_generated);
 }
 
-void srv_reply_completion(dp_buf *b, const srv_reply_head *h, const char *text, size_t len, const char *finish,
-                          int n_prompt, int n_generated) {
-  int chat = h->kind == SRV_CHAT;
-  head(b, h, chat ? "chat.completion" : "text_completion");
+/* The head and choice 0 up to its finish_reason's value. Chat: `"KEY":{"role":"assistant",
+ * "content":TEXT},` with KEY "message", or "delta" in a chunk, which names the role only when
+ * first and leaves the content out when it has none (the last chunk: an empty delta).
+ * Completions: `"text":TEXT,`. */
+static void choice(dp_buf *b, const srv_reply_head *h, const char *object, const char *key, int role, int content,
+                   const char *text, size_t len) {
+  head(b, h, object);
   dp_buf_puts(b, ",\"choices\":[{\"index\":0,");
-  if (chat) {
-    dp_buf_puts(b, "\"message\":{\"role\":\"assistant\",\"content\":");
-    dp_buf_json_string(b, text, len);
-    dp_buf_puts(b, "},");
-  } else {
-    dp_buf_puts(b, "\"text\":");
-    dp_buf_json_string(b, text, len);
-    dp_buf_puts(b, ",");
-  }
-  dp_buf_printf(b, "\"logprobs\":null,\"finish_reason\":\"%s\"}],", finish);
-  usage(b, n_prompt, n_generated);
-  dp_buf_puts(b, "}");
-}
-
-void srv_reply_chunk(dp_buf *b, const srv_reply_head *h, int first, const char *text, size_t len, const char *finish) {
-  int chat = h->kind == SRV_CHAT;
-  dp_buf_puts(b, "data: ");
-  head(b, h, chat ? "chat.completion.chunk" : "text_completion");
-  dp_buf_puts(b, ",\"choices\":[{\"index\":0,");
-  if (chat) {
-    dp_buf_puts(b, "\"delta\":{");
-    if (first) dp_buf_puts(b, "\"role\":\"assistant\",");
-    if (len || first) { /* the first chunk: role and "" as OpenAI's; the last: an empty delta */
+  if (h->kind == SRV_CHAT) {
+    dp_buf_printf(b, "\"%s\":{", key);
+    if (role) dp_buf_puts(b, "\"role\":\"assistant\",");
+    if (content) {
       dp_buf_puts(b, "\"content\":");
       dp_buf_json_string(b, text, len);
     }
@@ -76,6 +60,20 @@ void srv_reply_chunk(dp_buf *b, const srv_reply_head *h, int first, const char *
     dp_buf_puts(b, ",");
   }
   dp_buf_puts(b, "\"logprobs\":null,\"finish_reason\":");
+}
+
+void srv_reply_completion(dp_buf *b, const srv_reply_head *h, const char *text, size_t len, const char *finish,
+                          int n_prompt, int n_generated) {
+  choice(b, h, h->kind == SRV_CHAT ? "chat.completion" : "text_completion", "message", 1, 1, text, len);
+  dp_buf_printf(b, "\"%s\"}],", finish);
+  usage(b, n_prompt, n_generated);
+  dp_buf_puts(b, "}");
+}
+
+void srv_reply_chunk(dp_buf *b, const srv_reply_head *h, int first, const char *text, size_t len, const char *finish) {
+  dp_buf_puts(b, "data: ");
+  /* the first chunk: role and "" as OpenAI's */
+  choice(b, h, h->kind == SRV_CHAT ? "chat.completion.chunk" : "text_completion", "delta", first, len || first, text, len);
   if (finish) dp_buf_printf(b, "\"%s\"", finish);
   else dp_buf_puts(b, "null");
   dp_buf_puts(b, "}]}\n\n");

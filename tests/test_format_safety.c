@@ -39,14 +39,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char TMP[256];
-static const char *tmp(const char *name) {
-  static char b[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(b[k], sizeof b[k], "%s/%s", TMP, name);
-  return b[k];
-}
 static void sh(const char *fmt, ...) {
   char cmd[2048];
   va_list ap;
@@ -94,63 +86,63 @@ static char LLAMA2[512], TINY[512], BASE[512], BASE_GGUF[512];
 
 static void test_outputs(void) {
   /* (A) a directory with a manifest.json (even a valid one) and a file beside it */
-  const char *d = tmp("a1");
+  const char *d = dp_test_tmp("a1");
   sh("mkdir -p '%s' && cp '%s/manifest.json' '%s/' && echo keep > '%s/notes.txt'", d, BASE, d, d);
   refused(LLAMA2, d, "holds notes.txt", "stray file beside a manifest");
-  CHECK(has(tmp("a1/notes.txt"), "keep\n") && exists(tmp("a1/manifest.json")), "stray file and manifest untouched");
-  d = tmp("a2");
+  CHECK(has(dp_test_tmp("a1/notes.txt"), "keep\n") && exists(dp_test_tmp("a1/manifest.json")), "stray file and manifest untouched");
+  d = dp_test_tmp("a2");
   sh("mkdir -p '%s' && echo '{}' > '%s/manifest.json' && echo keep > '%s/notes.txt'", d, d, d);
   refused(LLAMA2, d, "not an RDRR model", "junk manifest");
-  CHECK(has(tmp("a2/notes.txt"), "keep\n"), "junk manifest dir untouched");
-  d = tmp("a3");
+  CHECK(has(dp_test_tmp("a2/notes.txt"), "keep\n"), "junk manifest dir untouched");
+  d = dp_test_tmp("a3");
   sh("mkdir -p '%s' && echo keep > '%s/notes.txt'", d, d);
   refused(LLAMA2, d, "notes.txt", "non-empty directory without manifest");
   /* (A) its own source: DIR/orig.gguf -> DIR, with or without a model beside it; a.gguf -> a.gguf */
-  d = tmp("a4");
+  d = dp_test_tmp("a4");
   sh("mkdir -p '%s' && cp '%s' '%s/orig.gguf'", d, BASE_GGUF, d);
   char src[600];
   snprintf(src, sizeof src, "%s/orig.gguf", d);
   refused(src, d, "orig.gguf", "source inside the output directory");
   CHECK(exists(src), "source kept");
-  d = tmp("a5");
+  d = dp_test_tmp("a5");
   sh("cp -r '%s' '%s' && cp '%s' '%s/orig.gguf'", BASE, d, BASE_GGUF, d);
   snprintf(src, sizeof src, "%s/orig.gguf", d);
   refused(src, d, "holds the source orig.gguf", "source inside an RDRR output");
   dp_model_file *mf = NULL;
   CHECK(exists(src) && dp_model_file_open(src, &mf) == DP_OK, "source still a model");
   dp_model_file_close(mf);
-  sh("cp '%s' '%s'", BASE_GGUF, tmp("self.gguf"));
-  refused(tmp("self.gguf"), tmp("self.gguf"), "is the source", "gguf onto itself");
-  sh("ln -s '%s' '%s'", BASE, tmp("rdrr-link"));
-  refused(tmp("rdrr-link"), BASE, "is the source", "rdrr onto itself through a symlink");
-  refused(BASE, tmp("rdrr-link"), "symbolic link", "output is a symlink");
+  sh("cp '%s' '%s'", BASE_GGUF, dp_test_tmp("self.gguf"));
+  refused(dp_test_tmp("self.gguf"), dp_test_tmp("self.gguf"), "is the source", "gguf onto itself");
+  sh("ln -s '%s' '%s'", BASE, dp_test_tmp("rdrr-link"));
+  refused(dp_test_tmp("rdrr-link"), BASE, "is the source", "rdrr onto itself through a symlink");
+  refused(BASE, dp_test_tmp("rdrr-link"), "symbolic link", "output is a symlink");
   /* plain files at OUT */
-  put(tmp("plain"), "keep\n");
-  refused(LLAMA2, tmp("plain"), "not a directory", "file at an RDRR output");
-  CHECK(has(tmp("plain"), "keep\n"), "file untouched");
-  put(tmp("text.gguf"), "keep\n");
-  refused(LLAMA2, tmp("text.gguf"), "not a GGUF file", "non-GGUF at a GGUF output");
-  CHECK(has(tmp("text.gguf"), "keep\n"), "non-GGUF untouched");
+  put(dp_test_tmp("plain"), "keep\n");
+  refused(LLAMA2, dp_test_tmp("plain"), "not a directory", "file at an RDRR output");
+  CHECK(has(dp_test_tmp("plain"), "keep\n"), "file untouched");
+  put(dp_test_tmp("text.gguf"), "keep\n");
+  refused(LLAMA2, dp_test_tmp("text.gguf"), "not a GGUF file", "non-GGUF at a GGUF output");
+  CHECK(has(dp_test_tmp("text.gguf"), "keep\n"), "non-GGUF untouched");
   /* fine: an empty directory, an existing GGUF, an existing RDRR */
-  sh("mkdir -p '%s'", tmp("empty"));
-  CHECK(convert(LLAMA2, tmp("empty")) == DP_OK && exists(tmp("empty/manifest.json")), "empty directory: %s", dp_error_message());
-  sh("cp '%s' '%s'", BASE_GGUF, tmp("old.gguf"));
-  CHECK(convert(LLAMA2, tmp("old.gguf")) == DP_OK, "GGUF replaced: %s", dp_error_message());
-  CHECK(convert(LLAMA2, tmp("empty")) == DP_OK && no_tmp_left(tmp("empty")), "RDRR replaced: %s", dp_error_message());
+  sh("mkdir -p '%s'", dp_test_tmp("empty"));
+  CHECK(convert(LLAMA2, dp_test_tmp("empty")) == DP_OK && exists(dp_test_tmp("empty/manifest.json")), "empty directory: %s", dp_error_message());
+  sh("cp '%s' '%s'", BASE_GGUF, dp_test_tmp("old.gguf"));
+  CHECK(convert(LLAMA2, dp_test_tmp("old.gguf")) == DP_OK, "GGUF replaced: %s", dp_error_message());
+  CHECK(convert(LLAMA2, dp_test_tmp("empty")) == DP_OK && no_tmp_left(dp_test_tmp("empty")), "RDRR replaced: %s", dp_error_message());
 
   /* (B) a symlinked directory inside an RDRR directory: refused, and what it points to stays */
-  sh("mkdir -p '%s' && echo precious > '%s/victim.txt'", tmp("outside"), tmp("outside"));
-  d = tmp("b1");
-  sh("cp -r '%s' '%s' && ln -s '%s' '%s/linked'", BASE, d, tmp("outside"), d);
+  sh("mkdir -p '%s' && echo precious > '%s/victim.txt'", dp_test_tmp("outside"), dp_test_tmp("outside"));
+  d = dp_test_tmp("b1");
+  sh("cp -r '%s' '%s' && ln -s '%s' '%s/linked'", BASE, d, dp_test_tmp("outside"), d);
   refused(LLAMA2, d, "linked (a symbolic link)", "symlinked directory inside");
-  d = tmp("b2"); /* a symlink under a name the converter writes */
-  sh("cp -r '%s' '%s' && ln -s '%s' '%s/tokenizer.json'", BASE, d, tmp("outside"), d);
+  d = dp_test_tmp("b2"); /* a symlink under a name the converter writes */
+  sh("cp -r '%s' '%s' && ln -s '%s' '%s/tokenizer.json'", BASE, d, dp_test_tmp("outside"), d);
   refused(LLAMA2, d, "tokenizer.json (a symbolic link)", "symlink named like a converter file");
   CHECK(dp_rdrr_dir_remove(d) == DP_OK && !exists(d), "removal by name unlinks the link: %s", dp_error_message());
-  d = tmp("b3"); /* removal leaves what it does not know, and says so */
+  d = dp_test_tmp("b3"); /* removal leaves what it does not know, and says so */
   sh("cp -r '%s' '%s' && mkdir '%s/sub' && echo keep > '%s/sub/x'", BASE, d, d, d);
-  CHECK(dp_rdrr_dir_remove(d) != DP_OK && strstr(dp_error_message(), "sub") && has(tmp("b3/sub/x"), "keep\n"), "unknown entries kept");
-  CHECK(has(tmp("outside/victim.txt"), "precious\n"), "symlink target untouched");
+  CHECK(dp_rdrr_dir_remove(d) != DP_OK && strstr(dp_error_message(), "sub") && has(dp_test_tmp("b3/sub/x"), "keep\n"), "unknown entries kept");
+  CHECK(has(dp_test_tmp("outside/victim.txt"), "precious\n"), "symlink target untouched");
 }
 
 /* ---------------------------------------------------------------- (E) leftovers of killed converters */
@@ -163,7 +155,7 @@ static int stall(void *ctx) { /* first poll: tell the parent we are mid-way, the
 }
 
 static void test_leftovers(void) {
-  const char *out = tmp("e-out");
+  const char *out = dp_test_tmp("e-out");
   if (pipe(kill_pipe)) { CHECK(0, "pipe"); return; }
   pid_t pid = fork();
   if (pid == 0) {
@@ -187,17 +179,17 @@ static void test_leftovers(void) {
   sh("mkdir -p '%s' && echo '{}' > '%s/manifest.json' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", live, live, (long)sleeper, live);
   CHECK(convert(LLAMA2, out) == DP_OK, "next convert: %s", dp_error_message());
   CHECK(!exists(dead), "leftover of the dead converter removed");
-  CHECK(exists(live) && exists(tmp("e-out/manifest.json")), "leftover of a live process kept");
+  CHECK(exists(live) && exists(dp_test_tmp("e-out/manifest.json")), "leftover of a live process kept");
   kill(sleeper, SIGKILL);
   waitpid(sleeper, NULL, 0);
   dp_convert_remove_stale(out);
   CHECK(!exists(live), "removed once its process is gone");
   /* a GGUF output's marked temporary directory of a dead process too */
   char gdead[600];
-  snprintf(gdead, sizeof gdead, "%s.tmp-%ld", tmp("e.gguf"), (long)pid);
+  snprintf(gdead, sizeof gdead, "%s.tmp-%ld", dp_test_tmp("e.gguf"), (long)pid);
   sh("mkdir '%s' && echo GGUF > '%s/model.gguf.tmp-%ld' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", gdead, gdead, (long)pid, (long)pid, gdead);
-  CHECK(convert(LLAMA2, tmp("e.gguf")) == DP_OK && !exists(gdead), "dead GGUF temporary removed: %s", dp_error_message());
-  CHECK(no_tmp_left(tmp("e.gguf")), "a GGUF conversion leaves no temporary");
+  CHECK(convert(LLAMA2, dp_test_tmp("e.gguf")) == DP_OK && !exists(gdead), "dead GGUF temporary removed: %s", dp_error_message());
+  CHECK(no_tmp_left(dp_test_tmp("e.gguf")), "a GGUF conversion leaves no temporary");
 }
 
 /* A dead PID: a child that exited at once. */
@@ -214,22 +206,22 @@ static long dead_pid(void) {
 static void test_foreign_leftovers(void) {
   long pid = dead_pid();
   char f[600], od[600], td[600], tf[600], wrong[600], lnk[600];
-  snprintf(f, sizeof f, "%s.tmp-%ld", tmp("k4.gguf"), pid);
+  snprintf(f, sizeof f, "%s.tmp-%ld", dp_test_tmp("k4.gguf"), pid);
   put(f, "my notes\n");
-  CHECK(convert(LLAMA2, tmp("k4.gguf")) == DP_OK && has(f, "my notes\n"), "a user's file OUT.tmp-PID beside a GGUF output kept: %s", dp_error_message());
-  snprintf(od, sizeof od, "%s.old-%ld", tmp("k5"), pid);
-  snprintf(td, sizeof td, "%s.tmp-%ld", tmp("k5"), pid + 1 == getpid() ? pid + 2 : pid + 1);
-  snprintf(tf, sizeof tf, "%s.tmp-%ld", tmp("k5"), pid);
+  CHECK(convert(LLAMA2, dp_test_tmp("k4.gguf")) == DP_OK && has(f, "my notes\n"), "a user's file OUT.tmp-PID beside a GGUF output kept: %s", dp_error_message());
+  snprintf(od, sizeof od, "%s.old-%ld", dp_test_tmp("k5"), pid);
+  snprintf(td, sizeof td, "%s.tmp-%ld", dp_test_tmp("k5"), pid + 1 == getpid() ? pid + 2 : pid + 1);
+  snprintf(tf, sizeof tf, "%s.tmp-%ld", dp_test_tmp("k5"), pid);
   sh("mkdir '%s' && cp '%s/manifest.json' '%s/shard_00000.bin' '%s/' && echo notes > '%s/notes'", od, BASE, BASE, od, od);
   sh("mkdir '%s' && echo '{}' > '%s/manifest.json'", td, td);
   put(tf, "plain\n");
   /* a marker naming another PID, and a marked symlink, are not ours either */
-  snprintf(wrong, sizeof wrong, "%s.old-%ld", tmp("k5"), pid + 3);
+  snprintf(wrong, sizeof wrong, "%s.old-%ld", dp_test_tmp("k5"), pid + 3);
   sh("mkdir '%s' && echo x > '%s/manifest.json' && printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", wrong, wrong, pid, wrong);
-  snprintf(lnk, sizeof lnk, "%s.synth-%ld", tmp("k5"), pid);
-  sh("mkdir '%s' && printf 'doppler synth %ld\\n' > '%s/.doppler-tmp' && echo keep > '%s/manifest.json' && ln -s '%s' '%s'", tmp("k5-real"),
-     pid, tmp("k5-real"), tmp("k5-real"), tmp("k5-real"), lnk);
-  CHECK(convert(LLAMA2, tmp("k5")) == DP_OK, "convert beside foreign look-alikes: %s", dp_error_message());
+  snprintf(lnk, sizeof lnk, "%s.synth-%ld", dp_test_tmp("k5"), pid);
+  sh("mkdir '%s' && printf 'doppler synth %ld\\n' > '%s/.doppler-tmp' && echo keep > '%s/manifest.json' && ln -s '%s' '%s'", dp_test_tmp("k5-real"),
+     pid, dp_test_tmp("k5-real"), dp_test_tmp("k5-real"), dp_test_tmp("k5-real"), lnk);
+  CHECK(convert(LLAMA2, dp_test_tmp("k5")) == DP_OK, "convert beside foreign look-alikes: %s", dp_error_message());
   char p[700];
   snprintf(p, sizeof p, "%s/manifest.json", od);
   CHECK(exists(p) && has(strcat(strcpy(p, od), "/notes"), "notes\n") && exists(strcat(strcpy(p, od), "/shard_00000.bin")),
@@ -237,13 +229,13 @@ static void test_foreign_leftovers(void) {
   CHECK(exists(strcat(strcpy(p, td), "/manifest.json")), "an unmarked OUT.tmp-PID directory kept");
   CHECK(has(tf, "plain\n"), "a plain file OUT.tmp-PID kept");
   CHECK(exists(strcat(strcpy(p, wrong), "/manifest.json")), "a marker naming another PID: kept");
-  CHECK(exists(lnk) && has(tmp("k5-real/manifest.json"), "keep\n"), "a symlink is never followed");
+  CHECK(exists(lnk) && has(dp_test_tmp("k5-real/manifest.json"), "keep\n"), "a symlink is never followed");
   /* our own marked leftover of that PID, with a stranger inside: ours removed, the stranger kept and named */
   char mine[600];
-  snprintf(mine, sizeof mine, "%s.tmp-%ld", tmp("k6"), pid);
+  snprintf(mine, sizeof mine, "%s.tmp-%ld", dp_test_tmp("k6"), pid);
   sh("mkdir '%s' && echo '{}' > '%s/manifest.json' && echo s > '%s/shard_00003.bin' && echo u > '%s/user.txt' && "
      "printf 'doppler convert %ld\\n' > '%s/.doppler-tmp'", mine, mine, mine, mine, pid, mine);
-  dp_convert_remove_stale(tmp("k6"));
+  dp_convert_remove_stale(dp_test_tmp("k6"));
   CHECK(!exists(strcat(strcpy(p, mine), "/manifest.json")) && !exists(strcat(strcpy(p, mine), "/shard_00003.bin")) &&
         has(strcat(strcpy(p, mine), "/user.txt"), "u\n") && exists(strcat(strcpy(p, mine), "/.doppler-tmp")),
         "a marked leftover: known names removed, an unknown one kept (and the marker with it)");
@@ -253,7 +245,7 @@ static void test_foreign_leftovers(void) {
  * And synth never replaces an OUT it does not recognise. */
 static int synth_stall(void *ctx) { return stall(ctx); }
 static void test_synth_leftovers(void) {
-  const char *out = tmp("sy2");
+  const char *out = dp_test_tmp("sy2");
   dp_synth_opts o = {0};
   o.arch = "llama2", o.window = -1, o.seed = 7, o.dtype = DP_F32, o.no_tokenizer = 1;
   if (pipe(kill_pipe)) { CHECK(0, "pipe"); return; }
@@ -276,29 +268,29 @@ static void test_synth_leftovers(void) {
   CHECK(exists(dead), "SIGKILL left %s", dead);
   CHECK(dp_synth_write(&o, out) == DP_OK, "next synth: %s", dp_error_message());
   CHECK(!exists(dead) && no_tmp_left(out), "the dead synth's temporary removed");
-  CHECK(!exists(tmp("sy2/.doppler-tmp")) && exists(tmp("sy2/config.json")), "the output carries no marker");
+  CHECK(!exists(dp_test_tmp("sy2/.doppler-tmp")) && exists(dp_test_tmp("sy2/config.json")), "the output carries no marker");
   CHECK(dp_synth_write(&o, out) == DP_OK && no_tmp_left(out), "a synthetic model is replaced: %s", dp_error_message());
   /* never replaced: a plain file, a directory with a stranger, a checkpoint that is not ours, a symlink */
-  put(tmp("sy-file"), "user\n");
-  CHECK(dp_synth_write(&o, tmp("sy-file")) != DP_OK && has(tmp("sy-file"), "user\n"), "a plain file is not replaced");
-  sh("mkdir '%s' && echo u > '%s/notes'", tmp("sy-dir"), tmp("sy-dir"));
-  CHECK(dp_synth_write(&o, tmp("sy-dir")) != DP_OK && has(tmp("sy-dir/notes"), "u\n"), "a directory with a stranger is not replaced");
-  sh("mkdir '%s' && echo '{\"model_type\": \"llama\"}' > '%s/config.json'", tmp("sy-hf"), tmp("sy-hf"));
-  CHECK(dp_synth_write(&o, tmp("sy-hf")) != DP_OK && exists(tmp("sy-hf/config.json")), "a real checkpoint is not replaced");
-  sh("ln -s '%s' '%s'", out, tmp("sy-link"));
-  CHECK(dp_synth_write(&o, tmp("sy-link")) != DP_OK && exists(tmp("sy2/config.json")), "a symlink is not replaced");
+  put(dp_test_tmp("sy-file"), "user\n");
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-file")) != DP_OK && has(dp_test_tmp("sy-file"), "user\n"), "a plain file is not replaced");
+  sh("mkdir '%s' && echo u > '%s/notes'", dp_test_tmp("sy-dir"), dp_test_tmp("sy-dir"));
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-dir")) != DP_OK && has(dp_test_tmp("sy-dir/notes"), "u\n"), "a directory with a stranger is not replaced");
+  sh("mkdir '%s' && echo '{\"model_type\": \"llama\"}' > '%s/config.json'", dp_test_tmp("sy-hf"), dp_test_tmp("sy-hf"));
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-hf")) != DP_OK && exists(dp_test_tmp("sy-hf/config.json")), "a real checkpoint is not replaced");
+  sh("ln -s '%s' '%s'", out, dp_test_tmp("sy-link"));
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-link")) != DP_OK && exists(dp_test_tmp("sy2/config.json")), "a symlink is not replaced");
   o.quant = "q8_0";
-  CHECK(dp_synth_write(&o, tmp("sy-dir")) != DP_OK && has(tmp("sy-dir/notes"), "u\n"), "--quant: a directory with a stranger is not replaced");
-  CHECK(dp_synth_write(&o, tmp("sy-q")) == DP_OK && no_tmp_left(tmp("sy-q")), "--quant: written, nothing left: %s", dp_error_message());
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-dir")) != DP_OK && has(dp_test_tmp("sy-dir/notes"), "u\n"), "--quant: a directory with a stranger is not replaced");
+  CHECK(dp_synth_write(&o, dp_test_tmp("sy-q")) == DP_OK && no_tmp_left(dp_test_tmp("sy-q")), "--quant: written, nothing left: %s", dp_error_message());
   char stage[600];
-  snprintf(stage, sizeof stage, "%s.synth-%ld", tmp("sy-q"), (long)getpid());
+  snprintf(stage, sizeof stage, "%s.synth-%ld", dp_test_tmp("sy-q"), (long)getpid());
   CHECK(!exists(stage), "--quant: the stage removed");
 }
 
 /* ---------------------------------------------------------------- (D) concurrent update-manifest */
 
 static void test_concurrent_edits(void) {
-  const char *d = tmp("d-model");
+  const char *d = dp_test_tmp("d-model");
   sh("cp -r '%s' '%s'", BASE, d);
   int lost = 0;
   for (int trial = 0; trial < 8; trial++) {
@@ -399,15 +391,15 @@ static void test_ranges(void) {
       if (!memcmp(g + i, key, strlen(key))) h = g + i;
     CHECK(h && h[strlen(key)] == 6, "eps key is F32");
     if (h) memcpy(h + strlen(key) + 4, &BAD[k], 4);
-    dp_file_write_atomic(tmp("eps.gguf"), g, n);
+    dp_file_write_atomic(dp_test_tmp("eps.gguf"), g, n);
     dp_free(g);
     dp_model_file *mf = NULL;
-    dp_status st = dp_model_file_open(tmp("eps.gguf"), &mf);
+    dp_status st = dp_model_file_open(dp_test_tmp("eps.gguf"), &mf);
     CHECK(st != DP_OK && strstr(dp_error_message(), WANT[k]), "gguf eps: got \"%s\"", st ? dp_error_message() : "success");
     dp_model_file_close(mf);
   }
   /* RDRR manifest */
-  const char *d = tmp("r-eps");
+  const char *d = dp_test_tmp("r-eps");
   static const struct { const char *from, *to, *want; } R[] = {
       {"\"norm_eps\": ", "\"norm_eps\": -1e-05, \"x\": ", "field hparams.norm_eps: -1e-05 out of range (0, 1]"},
       {"\"norm_eps\": ", "\"norm_eps\": null, \"x\": ", "field hparams.norm_eps: 0 out of range"},
@@ -416,7 +408,7 @@ static void test_ranges(void) {
   };
   for (size_t k = 0; k < sizeof R / sizeof *R; k++) {
     sh("rm -rf '%s' && cp -r '%s' '%s'", d, BASE, d);
-    edit(tmp("r-eps/manifest.json"), "\"hparams\"", 1, R[k].from, R[k].to);
+    edit(dp_test_tmp("r-eps/manifest.json"), "\"hparams\"", 1, R[k].from, R[k].to);
     dp_model_file *mf = NULL;
     dp_status st = dp_model_file_open(d, &mf);
     CHECK(st != DP_OK && strstr(dp_error_message(), R[k].want), "manifest %s: got \"%s\"", R[k].to, st ? dp_error_message() : "success");
@@ -460,21 +452,21 @@ static void test_overlaps(void) {
     dp_buf_free(&b);
   }
   /* RDRR: the second tensor moved onto the first; a tensor off the 256-byte grid; offsets out of range */
-  const char *d = tmp("r-ovl");
+  const char *d = dp_test_tmp("r-ovl");
   static const struct { const char *from, *to, *want; } R[] = {{"\"offset\": ", "\"offset\": 0, \"x\": ", "overlap tensor"},
                                                                 {"\"offset\": 0", "\"offset\": 16", "offset 16 of shard 0 is not a multiple of 256"},
                                                                 {"\"offset\": 0", "\"offset\": 4611686018427387904", "field offset: not a whole number"},
                                                                 {"\"offset\": 0", "\"offset\": -8", "field offset: not a whole number"}};
   for (int k = 0; k < 4; k++) {
     sh("rm -rf '%s' && cp -r '%s' '%s'", d, BASE, d);
-    edit(tmp("r-ovl/manifest.json"), "{\"name\": ", k ? 1 : 2, R[k].from, R[k].to);
+    edit(dp_test_tmp("r-ovl/manifest.json"), "{\"name\": ", k ? 1 : 2, R[k].from, R[k].to);
     dp_model_file *mf = NULL;
     dp_status st = dp_model_file_open(d, &mf);
     CHECK(st == DP_ERR_FORMAT && strstr(dp_error_message(), R[k].want), "rdrr %d: got \"%s\"", k, st ? dp_error_message() : "success");
     dp_model_file_close(mf);
     char *t;
     size_t n;
-    if (!dp_file_read_all(tmp("r-ovl/manifest.json"), &t, &n)) { /* the validator alone (fuzzer, update-manifest) agrees */
+    if (!dp_file_read_all(dp_test_tmp("r-ovl/manifest.json"), &t, &n)) { /* the validator alone (fuzzer, update-manifest) agrees */
       CHECK(dp_rdrr_manifest_check(t, n, "m") == DP_ERR_FORMAT && strstr(dp_error_message(), R[k].want), "manifest check %d", k);
       dp_free(t);
     }
@@ -526,25 +518,25 @@ static dp_status fail_on_output(const char *path, void *ctx) {
 
 static void test_broken_sources(void) {
   /* broken tokenizer: doppler-tiny with a tokenizer.json the tokenizer refuses */
-  const char *d = tmp("src-tok");
+  const char *d = dp_test_tmp("src-tok");
   sh("mkdir -p '%s' && ln -s '%s/config.json' '%s/model.safetensors' '%s/' && echo '{\"model\": {\"type\": \"WordPiece\"}}' > '%s/tokenizer.json'", d, TINY,
      TINY, d, d);
-  refused(d, tmp("out-tok"), "tokenizer", "broken tokenizer");
-  CHECK(!exists(tmp("out-tok")), "nothing at OUT");
-  refused(d, tmp("out-tok.gguf"), "tokenizer", "broken tokenizer to GGUF");
-  CHECK(!exists(tmp("out-tok.gguf")), "no GGUF at OUT");
+  refused(d, dp_test_tmp("out-tok"), "tokenizer", "broken tokenizer");
+  CHECK(!exists(dp_test_tmp("out-tok")), "nothing at OUT");
+  refused(d, dp_test_tmp("out-tok.gguf"), "tokenizer", "broken tokenizer to GGUF");
+  CHECK(!exists(dp_test_tmp("out-tok.gguf")), "no GGUF at OUT");
   /* a missing tensor */
-  hf_without(tmp("src-miss"), "model.layers.1.mlp.up_proj.weight");
-  refused(tmp("src-miss"), tmp("out-miss"), "model.layers.1.mlp.up_proj.weight: missing", "missing tensor");
-  CHECK(!exists(tmp("out-miss")), "nothing at OUT");
+  hf_without(dp_test_tmp("src-miss"), "model.layers.1.mlp.up_proj.weight");
+  refused(dp_test_tmp("src-miss"), dp_test_tmp("out-miss"), "model.layers.1.mlp.up_proj.weight: missing", "missing tensor");
+  CHECK(!exists(dp_test_tmp("out-miss")), "nothing at OUT");
   /* a shape mismatch: config says intermediate_size 255, the tensors have 256 rows */
-  d = tmp("src-shape");
+  d = dp_test_tmp("src-shape");
   sh("mkdir -p '%s' && ln -s '%s/model.safetensors' '%s/' && sed 's/\"intermediate_size\": 256/\"intermediate_size\": 255/' '%s/config.json' > '%s/config.json'", d,
      LLAMA2, d, LLAMA2, d);
-  refused(d, tmp("out-shape"), "expected [255,96]", "shape mismatch");
-  CHECK(!exists(tmp("out-shape")), "nothing at OUT");
+  refused(d, dp_test_tmp("out-shape"), "expected [255,96]", "shape mismatch");
+  CHECK(!exists(dp_test_tmp("out-shape")), "nothing at OUT");
   /* the output is checked before it replaces anything: a failing check leaves the old model */
-  d = tmp("keep-old");
+  d = dp_test_tmp("keep-old");
   sh("cp -r '%s' '%s'", BASE, d);
   dp_convert_opts o = {.check = fail_on_output};
   CHECK(dp_convert(TINY, d, &o) != DP_OK && strstr(dp_error_message(), "injected check failure") && no_tmp_left(d), "output check failure");
@@ -556,12 +548,11 @@ static void test_broken_sources(void) {
 }
 
 int main(void) {
-  snprintf(TMP, sizeof TMP, "/tmp/dp_test_safety_%ld", (long)getpid());
-  sh("rm -rf '%s' && mkdir -p '%s'", TMP, TMP);
+  if (!dp_test_tmp_open("safety")) return 1;
   snprintf(LLAMA2, sizeof LLAMA2, "%s", dp_test_shared("fixtures/golden/llama2"));
   snprintf(TINY, sizeof TINY, "%s", dp_test_shared("models/doppler-tiny"));
-  snprintf(BASE, sizeof BASE, "%s", tmp("base"));
-  snprintf(BASE_GGUF, sizeof BASE_GGUF, "%s", tmp("base.gguf"));
+  snprintf(BASE, sizeof BASE, "%s", dp_test_tmp("base"));
+  snprintf(BASE_GGUF, sizeof BASE_GGUF, "%s", dp_test_tmp("base.gguf"));
   CHECK(dp_convert(LLAMA2, BASE, NULL) == DP_OK && dp_convert(LLAMA2, BASE_GGUF, NULL) == DP_OK, "base models: %s", dp_error_message());
   test_outputs();
   test_leftovers();
@@ -571,6 +562,6 @@ int main(void) {
   test_ranges();
   test_overlaps();
   test_broken_sources();
-  sh("rm -rf '%s'", TMP);
+  dp_test_tmp_close();
   return dp_test_summary("test_format_safety");
 }

@@ -44,15 +44,7 @@
 #include "quant/quant.h"
 #include "testlib.h"
 
-static char g_base[256];
-
-static const char *path_in(const char *name) {
-  static char p[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(p[k], sizeof p[k], "%s/%s", g_base, name);
-  return p[k];
-}
+static const char *g_base; /* the scratch folder (dp_test_tmp_open) */
 
 static int count_entries(const char *dir) {
   DIR *d = opendir(dir);
@@ -96,7 +88,7 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
   dp_hparams hp;
   for (int f = 0; f < 2; f++) {
     o.old_form = f;
-    const char *dir = path_in(f ? "old" : "new");
+    const char *dir = dp_test_tmp(f ? "old" : "new");
     dp_status st = dp_synth_write(&o, dir);
     CHECK(!st, "%s form %d: %s", arch, f, dp_error_message());
     int ok = 0;
@@ -147,8 +139,8 @@ static void forms(const char *arch, int vocab, int d, int heads, int kv, int hd,
   }
   dp_free(js[0]);
   dp_free(js[1]);
-  dp_test_rm_synth(path_in("new"));
-  dp_test_rm_synth(path_in("old"));
+  dp_test_rm_synth(dp_test_tmp("new"));
+  dp_test_rm_synth(dp_test_tmp("old"));
 }
 
 static int files_equal(const char *a, const char *b) {
@@ -181,7 +173,7 @@ static void stats(const float *f, uint64_t n, double *mean, double *sd) {
 static void weights(void) {
   dp_synth_opts o = opts("qwen3");
   o.vocab = 301, o.d_model = 75, o.n_heads = 3, o.n_kv_heads = 1, o.head_dim = 26, o.d_ff = 131;
-  const char *a = path_in("a"), *b = path_in("b"), *c = path_in("c");
+  const char *a = dp_test_tmp("a"), *b = dp_test_tmp("b"), *c = dp_test_tmp("c");
   CHECK(!dp_synth_write(&o, a) && !dp_synth_write(&o, b), "write: %s", dp_error_message());
   char pa[600], pb[600];
   snprintf(pa, sizeof pa, "%s/model.safetensors", a);
@@ -237,12 +229,12 @@ static void refusals(void) {
     dp_synth_opts o = opts(bad[i].arch);
     o.n_heads = bad[i].heads, o.n_kv_heads = bad[i].kv, o.head_dim = bad[i].hd, o.window = bad[i].window, o.vocab = bad[i].vocab;
     o.dtype = bad[i].dt;
-    dp_status st = dp_synth_write(&o, path_in("bad"));
+    dp_status st = dp_synth_write(&o, dp_test_tmp("bad"));
     CHECK(st == DP_ERR_INVALID_ARG && strstr(dp_error_message(), bad[i].needle), "case %zu: %d %s", i, (int)st, dp_error_message());
-    CHECK(!dp_file_exists(path_in("bad")) && !dp_is_dir(path_in("bad")), "case %zu: output written", i);
+    CHECK(!dp_file_exists(dp_test_tmp("bad")) && !dp_is_dir(dp_test_tmp("bad")), "case %zu: output written", i);
   }
   /* a directory holding something else is not touched */
-  const char *other = path_in("other");
+  const char *other = dp_test_tmp("other");
   mkdir(other, 0755);
   char keep[600];
   snprintf(keep, sizeof keep, "%s/notes.txt", other);
@@ -264,10 +256,10 @@ static void refusals(void) {
   unlink(keep2);
   rmdir(other);
   /* a missing parent: an I/O error and nothing written */
-  st = dp_synth_write(&o, path_in("no/such/dir"));
+  st = dp_synth_write(&o, dp_test_tmp("no/such/dir"));
   CHECK(st == DP_ERR_IO, "missing parent: %d %s", (int)st, dp_error_message());
   /* an empty directory and an earlier synthetic model are replaced */
-  const char *d = path_in("m");
+  const char *d = dp_test_tmp("m");
   mkdir(d, 0755);
   CHECK(!dp_synth_write(&o, d), "into an empty dir: %s", dp_error_message());
   o.arch = "gemma3", o.window = 3;
@@ -287,7 +279,7 @@ static void alloc_failures(void) {
   int done = 0;
   for (long n = 0; n < 200 && !done; n++) {
     dp_alloc_fail_after(n, 1);
-    dp_status st = dp_synth_write(&o, path_in("oom"));
+    dp_status st = dp_synth_write(&o, dp_test_tmp("oom"));
     dp_alloc_fail_after(-1, 0);
     if (!st) done = 1;
     else {
@@ -296,7 +288,7 @@ static void alloc_failures(void) {
     }
   }
   CHECK(done, "never succeeded");
-  dp_test_rm_synth(path_in("oom"));
+  dp_test_rm_synth(dp_test_tmp("oom"));
 }
 
 /* ---------------------------------------------------------------- presets */
@@ -463,7 +455,7 @@ static void preset_tensors(const real_ckpt *r, int old_form) {
  * loader sees the full-size checkpoint without the bytes, and the plan must accept it. */
 static void preset_sparse_load(const real_ckpt *r, int layers, int old_form) {
   dp_synth_opts o = preset_opts(r->preset, layers, old_form);
-  const char *dir = path_in("sparse");
+  const char *dir = dp_test_tmp("sparse");
   char *js = NULL, p[4200];
   dp_synth_tensor *t = NULL;
   int n = 0;
@@ -670,14 +662,14 @@ static void multimodal(void) {
   o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.head_dim = 32, o.d_ff = 96, o.n_layers = 2, o.window = 3;
   o.dtype = DP_F16;
   char base[600], mm[600], rd[600], gg[600];
-  snprintf(base, sizeof base, "%s", path_in("causal"));
-  snprintf(rd, sizeof rd, "%s", path_in("mm.rdrr"));
-  snprintf(gg, sizeof gg, "%s", path_in("mm.gguf"));
+  snprintf(base, sizeof base, "%s", dp_test_tmp("causal"));
+  snprintf(rd, sizeof rd, "%s", dp_test_tmp("mm.rdrr"));
+  snprintf(gg, sizeof gg, "%s", dp_test_tmp("mm.gguf"));
   CHECK(!dp_synth_write(&o, base), "gemma3 synth: %s", dp_error_message());
   static const struct { const char *name, *pre, *vpre; } L[] = {
     {"hub", "language_model.model.", "vision_tower."}, {"tf5", "model.language_model.", "model.vision_tower."}};
   for (int k = 0; k < 2; k++) {
-    snprintf(mm, sizeof mm, "%s", path_in(L[k].name));
+    snprintf(mm, sizeof mm, "%s", dp_test_tmp(L[k].name));
     CHECK(!make_multimodal(base, mm, L[k].pre, L[k].vpre), "%s: writing the multimodal layout failed", L[k].name);
     same_model(base, mm, L[k].name, 0);
     if (k == 0) {
@@ -699,9 +691,9 @@ static void multimodal(void) {
  * with --quant q8_0 the output is an RDRR model of that type. */
 static void preset_write(void) {
   char tokdir[512], out[512], rq[512], tj[600];
-  snprintf(tokdir, sizeof tokdir, "%s", path_in("tok"));
-  snprintf(out, sizeof out, "%s", path_in("qwen"));
-  snprintf(rq, sizeof rq, "%s", path_in("qwen.rdrr"));
+  snprintf(tokdir, sizeof tokdir, "%s", dp_test_tmp("tok"));
+  snprintf(out, sizeof out, "%s", dp_test_tmp("qwen"));
+  snprintf(rq, sizeof rq, "%s", dp_test_tmp("qwen.rdrr"));
   snprintf(tj, sizeof tj, "%s/tokenizer.json", tokdir);
   mkdir(tokdir, 0755);
   char p[600];
@@ -735,8 +727,7 @@ static void preset_write(void) {
 }
 
 int main(void) {
-  snprintf(g_base, sizeof g_base, "%s/dp_synth_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (!mkdtemp(g_base)) { perror("mkdtemp"); return 1; }
+  if (!(g_base = dp_test_tmp_open("synth"))) return 1;
   forms("llama", 1000, 200, 5, 1, 40, 344, 2, -1);
   forms("llama", 512, 128, 4, 2, 0, 256, 3, -1);      /* head_dim = hidden / heads: dropped by the old form */
   forms("llama2", 700, 240, 3, 0, 80, 500, 2, -1);    /* MHA: num_key_value_heads dropped */
@@ -752,6 +743,6 @@ int main(void) {
   preset_write();
   refusals();
   alloc_failures();
-  rmdir(g_base);
+  dp_test_tmp_close();
   return dp_test_summary("test_format_synth");
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,14 +59,79 @@ double dp_test_rel_err(const float *a, const float *b, size_t n) {
   return sqrt(num / den);
 }
 
-static const char *join(const char *env, const char *dflt, const char *rel) {
-  static char buf[4096];
-  const char *base = getenv(env);
-  snprintf(buf, sizeof buf, "%s/%s", base ? base : dflt, rel);
-  return buf;
+/* base/rel in the next of a ring of 8 path buffers (up to 8 results in use at once). */
+typedef struct path_ring { char buf[8][4096]; int k; } path_ring;
+static const char *path_join(path_ring *r, const char *base, const char *rel) {
+  r->k = (r->k + 1) % 8;
+  snprintf(r->buf[r->k], sizeof r->buf[r->k], "%s/%s", base, rel);
+  return r->buf[r->k];
 }
-const char *dp_test_shared(const char *rel) { return join("DP_SHARED", "../shared", rel); }
-const char *dp_test_root(const char *rel) { return join("DP_ROOT", ".", rel); }
+static const char *env_join(const char *env, const char *dflt, const char *rel) {
+  static path_ring ring;
+  const char *base = getenv(env);
+  return path_join(&ring, base ? base : dflt, rel);
+}
+const char *dp_test_shared(const char *rel) { return env_join("DP_SHARED", "../shared", rel); }
+const char *dp_test_root(const char *rel) { return env_join("DP_ROOT", ".", rel); }
+
+static char tmp_dir[1024];
+
+static int rm_rf(const char *dir) {
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd);
+}
+
+const char *dp_test_tmp_open(const char *name) {
+  const char *t = getenv("TMPDIR");
+  snprintf(tmp_dir, sizeof tmp_dir, "%s/dp_test_%s_%ld", t && *t ? t : "/tmp", name, (long)getpid());
+  if (rm_rf(tmp_dir) || mkdir(tmp_dir, 0700)) {
+    fprintf(stderr, "%s: cannot make the scratch folder %s\n", name, tmp_dir);
+    return NULL;
+  }
+  return tmp_dir;
+}
+
+const char *dp_test_tmp(const char *file) {
+  static path_ring ring; /* its own: paths under ../shared stay valid however many come here */
+  return path_join(&ring, tmp_dir, file);
+}
+
+void dp_test_tmp_close(void) {
+  if (tmp_dir[0] && rm_rf(tmp_dir)) fprintf(stderr, "cannot remove %s\n", tmp_dir);
+}
+
+int dp_test_run_alloc(dp_test_run *r, int t, int n, int V) {
+  size_t nl = (size_t)t * (size_t)V, ng = (size_t)n * (size_t)V;
+  r->logits = dp_malloc((nl ? nl : 1) * sizeof *r->logits);
+  r->gl = dp_malloc((ng ? ng : 1) * sizeof *r->gl);
+  r->gen = dp_malloc((n ? (size_t)n : 1) * sizeof *r->gen);
+  if (!r->logits || !r->gl || !r->gen) return -1;
+  memset(r->logits, 0xff, nl * sizeof *r->logits); /* poison: NaN */
+  memset(r->gl, 0xff, ng * sizeof *r->gl);
+  memset(r->gen, 0xff, (size_t)n * sizeof *r->gen);
+  return 0;
+}
+
+void dp_test_run_free(dp_test_run *r) {
+  dp_free(r->logits);
+  dp_free(r->gl);
+  dp_free(r->gen);
+  r->logits = r->gl = NULL, r->gen = NULL;
+}
+
+static double clock_s(clockid_t id) {
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+double dp_test_now(void) { return clock_s(CLOCK_MONOTONIC); }
+double dp_test_cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+
+int dp_test_cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
 
 int dp_test_summary(const char *name) {
   printf("%s: %d passed, %d failed\n", name, dp_test_pass, dp_test_fail);

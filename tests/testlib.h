@@ -38,10 +38,30 @@ int dp_test_greedy_diverges(const int32_t *got, const int32_t *ref, const float 
 /* The CPU reference as `doppler logits --cpu` runs it: the model at path, T prompt ids, prompt
  * logits [T, V], then n_gen greedy ids (EOS ignored) and their logits [n_gen, V]. */
 int dp_test_ref_greedy(const char *path, const int32_t *ids, int T, int n_gen, float *logits, int32_t *gen, float *gl);
+/* A greedy run's outputs as compared with the CPU reference (dp_test_ref_greedy): logits of t
+ * prompt positions [t, V], then n greedy ids and their logits [n, V]. dp_test_run_alloc
+ * poisons all three (NaN logits, ids -1) so nothing left unwritten passes; 0, or -1 out of
+ * memory (dp_test_run_free then still frees what was allocated). */
+typedef struct dp_test_run { float *logits, *gl; int32_t *gen; } dp_test_run;
+int dp_test_run_alloc(dp_test_run *r, int t, int n, int V);
+void dp_test_run_free(dp_test_run *r);
 /* Replace the first `from` in the file at path that follows the n-th (1-based) occurrence of
  * `anchor` (anchor NULL: from the start), written back atomically. 0, -1 unreadable, -2 absent. */
 int dp_test_file_replace(const char *path, const char *anchor, int n, const char *from, const char *to);
-/* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT); static buffer. */
+/* Clocks and medians for timings (tests and bench/): seconds on the monotonic clock; seconds of
+ * this process's CPU time (user + system, other threads such as lavapipe's workers included:
+ * steadier than wall time on a shared machine); a qsort comparison of doubles, ascending. */
+double dp_test_now(void);
+double dp_test_cpu_now(void);
+int dp_test_cmp_double(const void *a, const void *b);
+/* Path under ../shared (from $DP_SHARED) or the repo (from $DP_ROOT). These (together) and
+ * dp_test_tmp (alone) return the next of 8 static buffers: up to 8 results in use at once. */
 const char *dp_test_shared(const char *rel);
 const char *dp_test_root(const char *rel);
+/* A scratch folder for one test binary: dp_test_tmp_open("NAME") makes $TMPDIR (else /tmp)
+ * /dp_test_NAME_PID, emptied first, and returns it (NULL after a message when it cannot);
+ * dp_test_tmp("FILE") is FOLDER/FILE; dp_test_tmp_close() removes the folder with everything in it. */
+const char *dp_test_tmp_open(const char *name);
+const char *dp_test_tmp(const char *file);
+void dp_test_tmp_close(void);
 #endif

@@ -5,7 +5,7 @@
 # (libclang-rt-14-dev-wasm32); wasm-ld from lld-14. Included by the top Makefile.
 #
 # Sources: every layer the run time needs (core, format readers, quant, tokenizer, kernels,
-# model, runtime, api) plus the browser's device layer (src/gpu/web.c, src/gpu/wgsl_layout.c) and exports
+# model, runtime, api) plus the browser's device layer (src/gpu/web.c, src/gpu/gpu_common.c, src/gpu/wgsl_layout.c) and exports
 # (web/engine/exports.c). Not linked: src/tools (converter, synth, writers) and the CPU
 # reference's forward pass (src/ref/forward.c); src/ref/kernels_ref.c is, for the kernel hot
 # swap's check. --gc-sections drops what no export reaches (the blocking benchmarks).
@@ -18,7 +18,7 @@ WASM_LDFLAGS := --target=wasm32-wasi -mexec-model=reactor -Wl,--gc-sections -Wl,
   -Wl,-z,stack-size=1048576 -Wl,--initial-memory=67108864 -Wl,--max-memory=4294967296 \
   -Wl,--export=malloc -Wl,--export=free
 WASM_SRCS := $(wildcard src/core/*.c src/format/*.c src/quant/*.c src/tokenizer/*.c src/kernels/*.c \
-  src/model/*.c src/runtime/*.c src/api/*.c) src/ref/kernels_ref.c src/gpu/web.c src/gpu/wgsl_layout.c web/engine/exports.c
+  src/model/*.c src/runtime/*.c src/api/*.c) src/ref/kernels_ref.c src/gpu/web.c src/gpu/gpu_common.c src/gpu/wgsl_layout.c web/engine/exports.c
 WASM_OBJS := $(patsubst %.c,$(WASM_OUT)/obj/%.o,$(WASM_SRCS)) $(WASM_OUT)/obj/kernels_embedded.o
 
 wasm: $(WASM_OUT)/doppler.wasm

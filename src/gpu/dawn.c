@@ -6,13 +6,16 @@
  * instance. Dawn's Null backend "succeeds" when no Vulkan device qualifies and then computes
  * zeros: it is always refused.
  *
+ * What does not depend on Dawn (argument checks, kernel cache, binding checks and placeholders,
+ * dp_gpu_bound, the host side of the uniform arena, counters) is src/gpu/gpu_common.c; this
+ * file gives it the gpu_backend_* calls of gpu_common.h (buffer, texture, copy, pipeline, bind
+ * group, dispatch, error).
  * Recording: one command encoder and one open compute pass collect dispatches until submit.
  * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
  * submit (queue writes are ordered before the submit that follows them, so the arena can be
  * reused immediately); every bind group binds the arena at a dynamic offset, so a bind group
  * made once (dp_gpu_bound) serves every dispatch of its kernel and buffers. Pipelines get an
- * explicit layout from their module's declarations (wgsl_layout.h); bindings a dispatch leaves
- * out are bound to placeholders (one read-only and one read-write buffer, a 1x1 texture). Errors: shader compilation and pipeline creation run inside an error
+ * explicit layout from their module's declarations (wgsl_layout.h). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
  * Read-backs: each handle owns a map-read staging buffer (pooled, several in flight); start
@@ -21,13 +24,13 @@
  * told apart by a generation number.
  * Profiling (dp_gpu_profile): each dispatch gets its own compute pass with begin/end
  * timestamps in a query set, resolved and read back at submit, summed per kernel.
- * Called by src/kernels (ops) and src/runtime; depends on core and webgpu_min.h only. */
-#include "gpu/gpu.h"
+ * Called by src/kernels (ops) and src/runtime; depends on core, gpu_common and webgpu_min.h only. */
+#include "gpu/gpu_common.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "gpu/webgpu_min.h"
-#include "gpu/wgsl_layout.h"
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,25 +39,13 @@
 _Static_assert(sizeof(WGPULimits) == 152, "WGPULimits layout of this Dawn build");
 
 #define SV(s) ((WGPUStringView){(s), WGPU_STRLEN})
-#define UNIFORM_ARENA_BYTES (1u << 20)
 #define PROFILE_MAX 1024 /* profiled dispatches per submit (2 timestamps each) */
 #define LAVAPIPE_ICD "/usr/share/vulkan/icd.d/lvp_icd.json"
 #define SWIFTSHADER_ICD "/usr/lib/chromium/vk_swiftshader_icd.json"
 
-struct dp_gpu_buffer {
-  WGPUBuffer buf;
-  uint64_t size;
-};
-
 /* WGPUTextureFormat_RGBA32Uint in this Dawn build (the enum moved between header versions;
  * gpu_device's texture round trip fails if this is wrong). */
 #define DP_WGPU_RGBA32UINT 0x24u
-
-struct dp_gpu_texture {
-  WGPUTexture tex;
-  WGPUTextureView view;
-  uint32_t width, height;
-};
 
 /* A read-back: a map-read staging buffer of its own and the state of its mapAsync. Several
  * may be in flight at once (sessions interleaved on one device). */
@@ -69,43 +60,23 @@ struct dp_gpu_readback {
   uint64_t n4;           /* bytes copied and mapped (n rounded up to 4) */
 };
 
-struct dp_gpu_kernel {
-  char *key;
-  uint64_t hash;
-  WGPUComputePipeline pipeline;
-  WGPUBindGroupLayout layout;  /* explicit: the module's declarations, uniform dynamic */
-  uint8_t kinds[DP_WGSL_MAX_BINDINGS]; /* DP_WGSL_* per binding number */
-  size_t n_kinds;
-  char label[64];        /* "name:entry" */
-  uint64_t prof_calls;   /* profiled dispatches and their summed GPU time */
-  double prof_ns;
-};
 
 struct dp_gpu {
+  gpu_common c;                 /* first (gpu_common.h): info, arena, kernel cache, counters */
   WGPUInstance instance;
   WGPUAdapter adapter;
   WGPUDevice device;
   WGPUQueue queue;
-  dp_gpu_info info;
   WGPUFeatureName features[32];
   size_t n_features;
   /* recording state */
   WGPUCommandEncoder encoder;
   WGPUComputePassEncoder pass;
-  WGPUBuffer uniforms;          /* device side of the arena */
-  uint8_t *uniform_host;        /* [UNIFORM_ARENA_BYTES] */
-  uint32_t uniform_used, uniform_align;
+  WGPUBuffer uniforms;          /* device side of the arena (c.uniform_host) */
   /* read-backs: every one ever started, free ones reused (each has its own staging buffer) */
   dp_gpu_readback **rbs;
   size_t n_rb, cap_rb;
-  uint64_t n_wait;              /* blocking waits (dp_gpu_read_wait) so far */
   dp_gpu_buffer *fence;         /* 4 bytes, read back by dp_gpu_finish */
-  /* kernel cache */
-  dp_gpu_kernel **kernels;
-  size_t n_kernels, cap_kernels;
-  uint64_t n_dispatch, n_bind_groups;
-  dp_gpu_buffer *hold_ro, *hold_rw; /* placeholders for bindings a dispatch leaves out */
-  dp_gpu_texture *hold_tex;
   /* profiling: timestamps of the dispatches recorded since the last submit */
   int prof_on;
   WGPUQuerySet prof_qs;         /* [2 * PROFILE_MAX] timestamps */
@@ -114,8 +85,9 @@ struct dp_gpu {
   uint32_t prof_n;
   /* errors reported by callbacks */
   char error[1024];
-  int has_error, lost;
+  int has_error;
 };
+_Static_assert(offsetof(struct dp_gpu, c) == 0, "gpu_common first (gpu_common.h)");
 
 /* ---- waiting on futures ---- */
 
@@ -135,7 +107,7 @@ static void sv_copy(char *dst, size_t cap, WGPUStringView sv) {
 static void on_lost(const WGPUDevice *d, WGPUDeviceLostReason reason, WGPUStringView msg, void *u1, void *u2) {
   dp_gpu *g = u1;
   if (!g || reason == 2 /* destroyed */ || reason == 3 /* instance dropped */) return;
-  g->lost = 1;
+  g->c.lost = 1;
   g->has_error = 1;
   char m[900];
   sv_copy(m, sizeof m, msg);
@@ -152,9 +124,9 @@ static void on_uncaptured(const WGPUDevice *d, WGPUErrorType type, WGPUStringVie
   g->has_error = 1;
 }
 
-static dp_status take_error(dp_gpu *g) {
+dp_status gpu_backend_error(dp_gpu *g) {
   if (!g->has_error) return DP_OK;
-  if (!g->lost) g->has_error = 0;
+  if (!g->c.lost) g->has_error = 0;
   return dp_error(DP_ERR_GPU, "%s", g->error);
 }
 
@@ -254,7 +226,7 @@ static dp_status try_adapter(dp_gpu *g, const char *label, const char *icd) {
     g->instance = NULL;
     return dp_error(DP_ERR_GPU, "adapter '%s': only Dawn's Null backend is available (no usable Vulkan device); refusing it", label);
   }
-  dp_gpu_info *in = &g->info;
+  dp_gpu_info *in = &g->c.info;
   snprintf(in->backend, sizeof in->backend, "%s", backend_name(ai.backendType));
   sv_copy(in->adapter, sizeof in->adapter, ai.device);
   if (!in->adapter[0]) sv_copy(in->adapter, sizeof in->adapter, ai.description);
@@ -354,7 +326,7 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   device_result r = {0};
   WGPURequestDeviceCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_device, &r, NULL};
   if (!wait_future(g, wgpuAdapterRequestDevice(g->adapter, &dd, cb)) || !r.device) {
-    st = dp_error(DP_ERR_GPU, "adapter '%s' (%s): device creation failed: %s", g->info.driver_choice, g->info.adapter, r.msg);
+    st = dp_error(DP_ERR_GPU, "adapter '%s' (%s): device creation failed: %s", g->c.info.driver_choice, g->c.info.adapter, r.msg);
     release_instance(g);
     dp_free(g);
     return st;
@@ -365,7 +337,7 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   WGPULimits dl;
   memset(&dl, 0, sizeof dl);
   wgpuDeviceGetLimits(g->device, &dl);
-  dp_gpu_info *in = &g->info;
+  dp_gpu_info *in = &g->c.info;
   in->has_f16 = wgpuDeviceHasFeature(g->device, WGPUFeatureName_ShaderF16);
   in->has_subgroups = wgpuDeviceHasFeature(g->device, WGPUFeatureName_Subgroups);
   in->has_timestamp = wgpuDeviceHasFeature(g->device, WGPUFeatureName_TimestampQuery);
@@ -393,13 +365,11 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
     if (feature_name(sf.features[i])) g->features[g->n_features++] = sf.features[i];
   wgpuSupportedFeaturesFreeMembers(sf);
 
-  g->uniform_align = in->min_uniform_offset_align ? in->min_uniform_offset_align : 256;
-  g->uniform_host = dp_malloc(UNIFORM_ARENA_BYTES);
-  WGPUBufferDescriptor bd = {NULL, SV("uniform-arena"), WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, UNIFORM_ARENA_BYTES, 0};
+  WGPUBufferDescriptor bd = {NULL, SV("uniform-arena"), WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, GPU_UNIFORM_ARENA_BYTES, 0};
   g->uniforms = wgpuDeviceCreateBuffer(g->device, &bd);
-  if (!g->uniform_host || !g->uniforms) {
+  if ((st = gpu_common_init(g)) || !g->uniforms) {
     dp_gpu_close(g);
-    return dp_error(DP_ERR_NOMEM, "cannot allocate the uniform arena");
+    return st ? st : dp_error(DP_ERR_NOMEM, "cannot allocate the uniform arena");
   }
   dp_log(DP_LOG_DEBUG, "gpu: %s adapter '%s' via %s", in->backend, in->adapter, in->driver_choice);
   *out = g;
@@ -410,17 +380,7 @@ void dp_gpu_close(dp_gpu *g) {
   if (!g) return;
   if (g->pass) { wgpuComputePassEncoderEnd(g->pass); wgpuComputePassEncoderRelease(g->pass); }
   if (g->encoder) wgpuCommandEncoderRelease(g->encoder);
-  for (size_t i = 0; i < g->n_kernels; i++) {
-    dp_gpu_kernel *k = g->kernels[i];
-    wgpuBindGroupLayoutRelease(k->layout);
-    wgpuComputePipelineRelease(k->pipeline);
-    dp_free(k->key);
-    dp_free(k);
-  }
-  dp_free(g->kernels);
-  dp_gpu_buffer_free(g->hold_ro);
-  dp_gpu_buffer_free(g->hold_rw);
-  dp_gpu_texture_free(g->hold_tex);
+  gpu_common_free(g); /* kernels, placeholders, the host arena */
   if (g->prof_qs) { wgpuQuerySetDestroy(g->prof_qs); wgpuQuerySetRelease(g->prof_qs); }
   if (g->prof_resolve) wgpuBufferRelease(g->prof_resolve);
   if (g->prof_read) wgpuBufferRelease(g->prof_read);
@@ -428,7 +388,6 @@ void dp_gpu_close(dp_gpu *g) {
     if (g->rbs[i]->staging) wgpuBufferRelease(g->rbs[i]->staging);
   dp_gpu_buffer_free(g->fence);
   if (g->uniforms) wgpuBufferRelease(g->uniforms);
-  dp_free(g->uniform_host);
   if (g->queue) wgpuQueueRelease(g->queue);
   if (g->device) { wgpuDeviceDestroy(g->device); wgpuDeviceRelease(g->device); }
   release_instance(g);
@@ -436,8 +395,6 @@ void dp_gpu_close(dp_gpu *g) {
   dp_free(g->rbs);
   dp_free(g);
 }
-
-const dp_gpu_info *dp_gpu_get_info(const dp_gpu *g) { return &g->info; }
 
 size_t dp_gpu_feature_names(const dp_gpu *g, const char **names, size_t max) {
   size_t n = 0;
@@ -456,105 +413,67 @@ static void scope_cb(WGPUPopErrorScopeStatus st, WGPUErrorType type, WGPUStringV
   }
 }
 
-/* ---- buffers ---- */
+/* ---- buffers and textures (gpu_common.c checks the arguments) ---- */
 
-dp_status dp_gpu_buffer_create(dp_gpu *g, uint64_t size, const char *label, dp_gpu_buffer **out) {
-  *out = NULL;
-  size = (size + 3) & ~(uint64_t)3;
-  if (!size) size = 4;
-  if (size > g->info.max_buffer)
-    return dp_error(DP_ERR_GPU, "buffer '%s' of %llu bytes exceeds the device limit maxBufferSize %llu", label ? label : "",
-                    (unsigned long long)size, (unsigned long long)g->info.max_buffer);
-  dp_gpu_buffer *b = dp_calloc(1, sizeof *b);
-  if (!b) return DP_ERR_NOMEM;
-  WGPUBufferDescriptor bd = {NULL, SV(label ? label : ""), WGPUBufferUsage_Storage | WGPUBufferUsage_CopySrc | WGPUBufferUsage_CopyDst, size, 0};
+#define WBUF(b) ((WGPUBuffer)(b)->h)
+
+dp_status gpu_backend_buffer_create(dp_gpu *g, dp_gpu_buffer *b, const char *label) {
+  WGPUBufferDescriptor bd = {NULL, SV(label ? label : ""), WGPUBufferUsage_Storage | WGPUBufferUsage_CopySrc | WGPUBufferUsage_CopyDst, b->size, 0};
   wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
-  b->buf = wgpuDeviceCreateBuffer(g->device, &bd);
-  b->size = size;
+  WGPUBuffer buf = wgpuDeviceCreateBuffer(g->device, &bd);
   scope_result scope = {0};
   WGPUPopErrorScopeCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &scope, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb));
-  if (!b->buf || scope.failed) {
-    if (b->buf) wgpuBufferRelease(b->buf);
-    dp_free(b);
+  if (!buf || scope.failed) {
+    if (buf) wgpuBufferRelease(buf);
     return dp_error(DP_ERR_GPU, "cannot create GPU buffer '%s' of %llu bytes: %s", label ? label : "",
-                    (unsigned long long)size, scope.msg[0] ? scope.msg : "allocation failed");
+                    (unsigned long long)b->size, scope.msg[0] ? scope.msg : "allocation failed");
   }
-  *out = b;
+  b->h = (gpu_handle)buf;
   return DP_OK;
 }
 
-void dp_gpu_buffer_free(dp_gpu_buffer *b) {
-  if (!b) return;
-  wgpuBufferDestroy(b->buf);
-  wgpuBufferRelease(b->buf);
-  dp_free(b);
+void gpu_backend_buffer_free(dp_gpu_buffer *b) {
+  wgpuBufferDestroy(WBUF(b));
+  wgpuBufferRelease(WBUF(b));
 }
 
-uint64_t dp_gpu_buffer_size(const dp_gpu_buffer *b) { return b->size; }
-
-dp_status dp_gpu_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
-  if (g->lost) return take_error(g);
-  if ((offset | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer write of %zu bytes at %llu: not a multiple of 4", n, (unsigned long long)offset);
-  if (offset + n > b->size)
-    return dp_error(DP_ERR_INVALID_ARG, "buffer write [%llu, +%zu) past the end of a %llu-byte buffer",
-                    (unsigned long long)offset, n, (unsigned long long)b->size);
-  if (n) wgpuQueueWriteBuffer(g->queue, b->buf, offset, src, n);
-  return DP_OK;
+void gpu_backend_buffer_write(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, const void *src, size_t n) {
+  wgpuQueueWriteBuffer(g->queue, WBUF(b), offset, src, n);
 }
 
-/* ---- textures ---- */
+void gpu_backend_texture_free(dp_gpu_texture *t) {
+  if (t->view) wgpuTextureViewRelease((WGPUTextureView)t->view);
+  if (t->h) { wgpuTextureDestroy((WGPUTexture)t->h); wgpuTextureRelease((WGPUTexture)t->h); }
+}
 
-dp_status dp_gpu_texture_create(dp_gpu *g, uint32_t width, uint32_t height, const char *label, dp_gpu_texture **out) {
-  *out = NULL;
-  if (g->lost) return take_error(g);
-  if (!width || !height || width > g->info.max_texture_2d || height > g->info.max_texture_2d)
-    return dp_error(DP_ERR_INVALID_ARG, "texture '%s' of %u x %u texels: each side must be 1..%u (maxTextureDimension2D)",
-                    label ? label : "", width, height, g->info.max_texture_2d);
-  dp_gpu_texture *t = dp_calloc(1, sizeof *t);
-  if (!t) return DP_ERR_NOMEM;
+dp_status gpu_backend_texture_create(dp_gpu *g, dp_gpu_texture *t, const char *label) {
   WGPUTextureDescriptor td = {NULL, SV(label ? label : ""), WGPUTextureUsage_TextureBinding | WGPUTextureUsage_CopyDst,
-                              2 /* 2D */, {width, height, 1}, DP_WGPU_RGBA32UINT, 1, 1, 0, NULL};
+                              2 /* 2D */, {t->width, t->height, 1}, DP_WGPU_RGBA32UINT, 1, 1, 0, NULL};
   wgpuDevicePushErrorScope(g->device, 2 /* out of memory */);
   wgpuDevicePushErrorScope(g->device, 1 /* validation */);
-  t->tex = wgpuDeviceCreateTexture(g->device, &td);
-  if (t->tex) t->view = wgpuTextureCreateView(t->tex, NULL);
+  WGPUTexture tex = wgpuDeviceCreateTexture(g->device, &td);
+  t->h = (gpu_handle)tex;
+  if (tex) t->view = (gpu_handle)wgpuTextureCreateView(tex, NULL);
   scope_result val = {0}, oom = {0};
   WGPUPopErrorScopeCallbackInfo cb1 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &val, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb1));
   WGPUPopErrorScopeCallbackInfo cb2 = {NULL, WGPUCallbackMode_WaitAnyOnly, scope_cb, &oom, NULL};
   wait_future(g, wgpuDevicePopErrorScope(g->device, cb2));
-  if (!t->tex || !t->view || val.failed || oom.failed) {
-    dp_gpu_texture_free(t);
-    return dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels: %s", label ? label : "", width, height,
+  if (!t->h || !t->view || val.failed || oom.failed) {
+    gpu_backend_texture_free(t);
+    t->h = t->view = 0;
+    return dp_error(DP_ERR_GPU, "cannot create texture '%s' of %u x %u texels: %s", label ? label : "", t->width, t->height,
                     val.failed ? val.msg : oom.failed ? oom.msg : "creation failed");
   }
-  t->width = width, t->height = height;
-  *out = t;
   return DP_OK;
 }
 
-dp_status dp_gpu_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h,
-                               const void *data) {
-  if (g->lost) return take_error(g);
-  if ((uint64_t)x + w > t->width || (uint64_t)y + h > t->height)
-    return dp_error(DP_ERR_INVALID_ARG, "texture write of %u x %u texels at (%u, %u) outside a %u x %u texture", w, h, x, y,
-                    t->width, t->height);
-  if (!w || !h) return DP_OK;
-  WGPUTexelCopyTextureInfo dst = {t->tex, 0, {x, y, 0}, 1 /* all */};
+void gpu_backend_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_t y, uint32_t w, uint32_t h, const void *data) {
+  WGPUTexelCopyTextureInfo dst = {(WGPUTexture)t->h, 0, {x, y, 0}, 1 /* all */};
   WGPUTexelCopyBufferLayout lay = {0, w * 16u, h};
   WGPUExtent3D ext = {w, h, 1};
   wgpuQueueWriteTexture(g->queue, &dst, data, (size_t)w * h * 16u, &lay, &ext);
-  return DP_OK;
-}
-
-uint32_t dp_gpu_texture_width(const dp_gpu_texture *t) { return t->width; }
-
-void dp_gpu_texture_free(dp_gpu_texture *t) {
-  if (!t) return;
-  if (t->view) wgpuTextureViewRelease(t->view);
-  if (t->tex) { wgpuTextureDestroy(t->tex); wgpuTextureRelease(t->tex); }
-  dp_free(t);
 }
 
 static void end_pass(dp_gpu *g) {
@@ -569,23 +488,19 @@ static void ensure_encoder(dp_gpu *g) {
   if (!g->encoder) g->encoder = wgpuDeviceCreateCommandEncoder(g->device, NULL);
 }
 
-dp_status dp_gpu_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
-  if (g->lost) return take_error(g);
-  if ((so | dof | n) & 3) return dp_error(DP_ERR_INVALID_ARG, "buffer copy: offsets and size must be multiples of 4");
-  if (so + n > src->size || dof + n > dst->size) return dp_error(DP_ERR_INVALID_ARG, "buffer copy out of bounds");
+void gpu_backend_copy(dp_gpu *g, dp_gpu_buffer *src, uint64_t so, dp_gpu_buffer *dst, uint64_t dof, uint64_t n) {
   end_pass(g);
   ensure_encoder(g);
-  wgpuCommandEncoderCopyBufferToBuffer(g->encoder, src->buf, so, dst->buf, dof, n);
-  return DP_OK;
+  wgpuCommandEncoderCopyBufferToBuffer(g->encoder, WBUF(src), so, WBUF(dst), dof, n);
 }
 
 static dp_status profile_collect(dp_gpu *g, uint32_t n); /* below, with the profiler */
 
 dp_status dp_gpu_submit(dp_gpu *g) {
-  if (g->lost) return take_error(g);
+  if (g->c.lost) return gpu_backend_error(g);
   end_pass(g);
-  if (g->uniform_used) wgpuQueueWriteBuffer(g->queue, g->uniforms, 0, g->uniform_host, g->uniform_used);
-  g->uniform_used = 0;
+  uint32_t used = gpu_common_take_uniforms(g);
+  if (used) wgpuQueueWriteBuffer(g->queue, g->uniforms, 0, g->c.uniform_host, used);
   uint32_t prof_n = g->prof_n;
   g->prof_n = 0;
   if (prof_n && g->encoder) {
@@ -601,7 +516,7 @@ dp_status dp_gpu_submit(dp_gpu *g) {
       wgpuCommandBufferRelease(cb);
     }
   }
-  dp_status st = take_error(g);
+  dp_status st = gpu_backend_error(g);
   if (!st && prof_n) st = profile_collect(g, prof_n);
   return st;
 }
@@ -620,12 +535,9 @@ static void on_readback(WGPUMapAsyncStatus st, WGPUStringView msg, void *u1, voi
 
 dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t n, dp_gpu_readback **out) {
   *out = NULL;
-  if (g->lost) return take_error(g);
-  if ((offset & 3) || offset + n > b->size)
-    return dp_error(DP_ERR_INVALID_ARG, "buffer read [%llu, +%zu) invalid for a %llu-byte buffer",
-                    (unsigned long long)offset, n, (unsigned long long)b->size);
-  uint64_t n4 = (n + 3) & ~(uint64_t)3;
-  if (offset + n4 > b->size) n4 = b->size - offset; /* size is a multiple of 4 */
+  uint64_t n4;
+  dp_status st = gpu_check_read(g, b, offset, n, &n4);
+  if (st) return st;
   dp_gpu_readback *r = NULL;
   for (size_t i = 0; i < g->n_rb && !r; i++) /* a free one, preferably large enough */
     if (!g->rbs[i]->busy && g->rbs[i]->staging_size >= n4) r = g->rbs[i];
@@ -652,10 +564,9 @@ dp_status dp_gpu_read_start(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, size_t
   if (n4) {
     end_pass(g);
     ensure_encoder(g);
-    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, b->buf, offset, r->staging, 0, n4);
+    wgpuCommandEncoderCopyBufferToBuffer(g->encoder, WBUF(b), offset, r->staging, 0, n4);
   }
-  dp_status st = dp_gpu_submit(g);
-  if (st) return st;
+  if ((st = dp_gpu_submit(g))) return st;
   r->busy = 1, r->done = 0, r->status = 0, r->gen++, r->n = n, r->n4 = n4;
   WGPUBufferMapCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_readback, r, (void *)(uintptr_t)r->gen};
   r->future = wgpuBufferMapAsync(r->staging, WGPUMapMode_Read, 0, (size_t)(n4 ? n4 : 4), cb);
@@ -668,35 +579,33 @@ int dp_gpu_read_poll(dp_gpu *g, dp_gpu_readback *r) {
     WGPUFutureWaitInfo w = {r->future, 0};
     wgpuInstanceWaitAny(g->instance, 1, &w, 0); /* timeout 0: only looks */
   }
-  return r->done || g->lost;
+  return r->done || g->c.lost;
 }
 
 dp_status dp_gpu_read_wait(dp_gpu *g, dp_gpu_readback *r) {
-  g->n_wait++;
-  if (!r->done && !wait_future(g, r->future) && !g->lost)
+  g->c.n_wait++;
+  if (!r->done && !wait_future(g, r->future) && !g->c.lost)
     return dp_error(DP_ERR_GPU, "read-back: waiting for the map failed");
   return DP_OK;
 }
-
-uint64_t dp_gpu_wait_count(const dp_gpu *g) { return g->n_wait; }
 
 dp_status dp_gpu_read_finish(dp_gpu *g, dp_gpu_readback *r, void *dst) {
   dp_status st = DP_OK;
   if (!r->done) {
     dp_gpu_read_discard(g, r);
-    if ((st = take_error(g))) return st;
+    if ((st = gpu_backend_error(g))) return st;
     return dp_error(DP_ERR_INTERNAL, "read-back finished before its map completed");
   }
   r->busy = 0;
   if (r->status != 1) {
-    if ((st = take_error(g))) return st;
+    if ((st = gpu_backend_error(g))) return st;
     return dp_error(DP_ERR_GPU, "read-back failed (map status %d)", r->status);
   }
   size_t m = (size_t)(r->n4 ? r->n4 : 4);
   const void *p = wgpuBufferGetConstMappedRange(r->staging, 0, m);
   if (p && r->n) memcpy(dst, p, r->n);
   wgpuBufferUnmap(r->staging);
-  if ((st = take_error(g))) return st;
+  if ((st = gpu_backend_error(g))) return st;
   return p ? DP_OK : dp_error(DP_ERR_GPU, "read-back: mapped range unavailable");
 }
 
@@ -711,14 +620,6 @@ void dp_gpu_read_discard(dp_gpu *g, dp_gpu_readback *r) {
   r->busy = 0;
 }
 
-dp_status dp_gpu_buffer_read(dp_gpu *g, dp_gpu_buffer *b, uint64_t offset, void *dst, size_t n) {
-  dp_gpu_readback *r;
-  dp_status st = dp_gpu_read_start(g, b, offset, n, &r);
-  if (!st) st = dp_gpu_read_wait(g, r);
-  if (st) { dp_gpu_read_discard(g, r); return st; }
-  return dp_gpu_read_finish(g, r, dst);
-}
-
 dp_status dp_gpu_finish(dp_gpu *g) {
   /* Dawn resolves a map once the buffer's own last use is done, so the fence must use the
    * buffer: read 4 bytes of a tiny buffer through the staging buffer after everything else. */
@@ -730,42 +631,22 @@ dp_status dp_gpu_finish(dp_gpu *g) {
   return dp_gpu_buffer_read(g, g->fence, 0, &word, 4);
 }
 
-/* ---- kernels ---- */
+/* ---- kernels, bind groups and dispatches (gpu_common.c keeps the cache and the checks) ---- */
 
-static uint64_t fnv1a(const char *s, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-  return h;
-}
-
-dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, const char *entry,
-                            const dp_gpu_constant *c, size_t nc, dp_gpu_kernel **out) {
-  *out = NULL;
-  if (!source) return dp_error(DP_ERR_NOT_FOUND, "kernel '%s': no WGSL source", name);
-  char key[1024];
-  int kl = snprintf(key, sizeof key, "%s|%s|%p", name, entry, (const void *)source);
-  for (size_t i = 0; i < nc && kl < (int)sizeof key; i++)
-    kl += snprintf(key + kl, sizeof key - (size_t)kl, "|%s=%.17g", c[i].name, c[i].value);
-  if (kl >= (int)sizeof key) return dp_error(DP_ERR_INVALID_ARG, "kernel '%s': too many constants", name);
-  uint64_t h = fnv1a(key, (size_t)kl);
-  for (size_t i = 0; i < g->n_kernels; i++)
-    if (g->kernels[i]->hash == h && !strcmp(g->kernels[i]->key, key)) { *out = g->kernels[i]; return DP_OK; }
-
-  uint8_t kinds[DP_WGSL_MAX_BINDINGS];
-  size_t n_kinds;
-  if (dp_wgsl_layout(source, kinds, &n_kinds))
-    return dp_error_wrap(DP_ERR_INVALID_ARG, "kernel '%s'", name);
+dp_status gpu_backend_kernel_create(dp_gpu *g, dp_gpu_kernel *k, const char *name, const char *source, const char *entry,
+                                    const dp_gpu_constant *c, size_t nc) {
   WGPUBindGroupLayoutEntry le[DP_WGSL_MAX_BINDINGS];
   size_t nle = 0;
-  for (size_t i = 0; i < n_kinds; i++) {
-    if (!kinds[i]) continue;
+  for (size_t i = 0; i < k->n_kinds; i++) {
+    int kind = k->kinds[i];
+    if (!kind) continue;
     WGPUBindGroupLayoutEntry *x = &le[nle++];
     memset(x, 0, sizeof *x);
     x->binding = (uint32_t)i;
     x->visibility = WGPUShaderStage_Compute;
-    if (kinds[i] == DP_WGSL_TEXTURE_U32) x->texture = (WGPUTextureBindingLayout){NULL, 6 /* uint */, 2 /* 2D */, 0};
-    else x->buffer = (WGPUBufferBindingLayout){NULL, kinds[i] == DP_WGSL_UNIFORM ? 2u : kinds[i] == DP_WGSL_STORAGE_RW ? 3u : 4u,
-                                               kinds[i] == DP_WGSL_UNIFORM, 0};
+    if (kind == DP_WGSL_TEXTURE_U32) x->texture = (WGPUTextureBindingLayout){NULL, 6 /* uint */, 2 /* 2D */, 0};
+    else x->buffer = (WGPUBufferBindingLayout){NULL, kind == DP_WGSL_UNIFORM ? 2u : kind == DP_WGSL_STORAGE_RW ? 3u : 4u,
+                                               kind == DP_WGSL_UNIFORM, 0};
   }
   WGPUShaderSourceWGSL wgsl = {{NULL, WGPUSType_ShaderSourceWGSL}, SV(source)};
   WGPUShaderModuleDescriptor smd = {&wgsl.chain, SV(name)};
@@ -801,130 +682,40 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
     return dp_error(DP_ERR_GPU, "kernel '%s' (entry %s) failed to compile: %s", name, entry,
                     scope.msg[0] ? scope.msg : "pipeline creation failed");
   }
-  dp_gpu_kernel *k = dp_calloc(1, sizeof *k);
-  char *ks = dp_strndup(key, (size_t)kl);
-  if (!k || !ks || (g->n_kernels == g->cap_kernels && !(g->kernels = dp_realloc(g->kernels, (g->cap_kernels = g->cap_kernels ? g->cap_kernels * 2 : 32) * sizeof *g->kernels)))) {
-    wgpuComputePipelineRelease(p);
-    wgpuBindGroupLayoutRelease(bgl);
-    dp_free(k);
-    dp_free(ks);
-    return DP_ERR_NOMEM;
-  }
-  k->key = ks;
-  k->hash = h;
-  k->pipeline = p;
-  k->layout = bgl;
-  memcpy(k->kinds, kinds, sizeof kinds);
-  k->n_kinds = n_kinds;
-  snprintf(k->label, sizeof k->label, "%s:%s", name, entry);
-  g->kernels[g->n_kernels++] = k;
-  *out = k;
+  k->pipeline = (gpu_handle)p;
+  k->layout = (gpu_handle)bgl;
   return DP_OK;
 }
 
-/* ---- dispatches: bind groups (made per call or once, dp_gpu_bound), uniform arena ---- */
-
-struct dp_gpu_bound {
-  dp_gpu_kernel *k;
-  WGPUBindGroup bg;
-  size_t params_size;
-  uint32_t usize;        /* uniform binding size: params_size rounded up to 16 */
-};
-
-static uint32_t uniform_size(size_t params_size) { return (uint32_t)((params_size + 15) & ~(size_t)15) + (params_size ? 0 : 16); }
-
-/* The placeholder bound where a dispatch leaves out binding kind `kind`. */
-static dp_status placeholder(dp_gpu *g, int kind, WGPUBindGroupEntry *e) {
-  dp_status st = DP_OK;
-  if (kind == DP_WGSL_TEXTURE_U32) {
-    if (!g->hold_tex) st = dp_gpu_texture_create(g, 1, 1, "placeholder", &g->hold_tex);
-    if (!st) e->textureView = g->hold_tex->view;
-    return st;
-  }
-  dp_gpu_buffer **b = kind == DP_WGSL_STORAGE_RW ? &g->hold_rw : &g->hold_ro;
-  if (!*b) st = dp_gpu_buffer_create(g, 256, "placeholder", b);
-  if (!st) e->buffer = (*b)->buf, e->offset = 0, e->size = 256;
-  return st;
+void gpu_backend_kernel_free(dp_gpu_kernel *k) {
+  wgpuBindGroupLayoutRelease((WGPUBindGroupLayout)k->layout);
+  wgpuComputePipelineRelease((WGPUComputePipeline)k->pipeline);
 }
 
-/* One bind group of k over bindings (binding i + 1 = bindings[i]), the arena at binding 0
- * with `usize` bytes (its offset dynamic). Counted. */
-static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *bindings, size_t nb,
-                                 WGPUBindGroup *out) {
-  *out = NULL;
-  size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
-  if (nb > declared)
-    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s with %zu storage bindings: its module declares %zu", k->label, nb, declared);
-  if (usize > 65536) return dp_error(DP_ERR_INVALID_ARG, "kernel parameters of %u bytes (max 64 KiB)", usize);
+dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *res, gpu_handle *out) {
   WGPUBindGroupEntry e[DP_WGSL_MAX_BINDINGS];
   size_t ne = 0;
   for (size_t i = 0; i < k->n_kinds; i++) {
-    int kind = k->kinds[i];
-    if (!kind) continue;
+    if (!k->kinds[i]) continue;
     WGPUBindGroupEntry *x = &e[ne++];
     memset(x, 0, sizeof *x);
     x->binding = (uint32_t)i;
-    if (kind == DP_WGSL_UNIFORM) {
-      x->buffer = g->uniforms, x->size = usize;
-      continue;
-    }
-    if (i - 1 >= nb) { /* left out: the entry point does not use it */
-      dp_status st = placeholder(g, kind, x);
-      if (st) return st;
-      continue;
-    }
-    const dp_gpu_binding *b = &bindings[i - 1];
-    if ((kind == DP_WGSL_TEXTURE_U32) != (b->tex != NULL))
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s: binding %zu is a %s in the module", k->label, i,
-                      kind == DP_WGSL_TEXTURE_U32 ? "texture" : "buffer");
-    if (b->tex) {
-      x->textureView = b->tex->view;
-      continue;
-    }
-    if (!b->buf) return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu has no buffer", i);
-    uint64_t size = b->size ? b->size : b->buf->size - b->offset;
-    if (b->offset + size > b->buf->size)
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu [%llu, +%llu) past the end of its %llu-byte buffer", i,
-                      (unsigned long long)b->offset, (unsigned long long)size, (unsigned long long)b->buf->size);
-    if (size > g->info.max_storage_binding) /* never clamped: a kernel would read past it unseen */
-      return dp_error(DP_ERR_INVALID_ARG, "dispatch: binding %zu of %llu bytes exceeds the storage binding limit %llu", i,
-                      (unsigned long long)size, (unsigned long long)g->info.max_storage_binding);
-    x->buffer = b->buf->buf, x->offset = b->offset, x->size = size;
+    if (k->kinds[i] == DP_WGSL_UNIFORM) x->buffer = g->uniforms, x->size = usize;
+    else if (res[i].tex) x->textureView = (WGPUTextureView)res[i].tex->view;
+    else x->buffer = WBUF(res[i].buf), x->offset = res[i].offset, x->size = res[i].size;
   }
-  WGPUBindGroupDescriptor bgd = {NULL, SV(""), k->layout, ne, e};
-  *out = wgpuDeviceCreateBindGroup(g->device, &bgd);
-  if (!*out) return dp_error(DP_ERR_GPU, "dispatch of %s: bind group creation failed", k->label);
-  g->n_bind_groups++;
+  WGPUBindGroupDescriptor bgd = {NULL, SV(""), (WGPUBindGroupLayout)k->layout, ne, e};
+  *out = (gpu_handle)wgpuDeviceCreateBindGroup(g->device, &bgd);
   return DP_OK;
 }
 
-/* Checks before a dispatch is recorded; a full profile query set submits first. */
-static dp_status dispatch_checks(dp_gpu *g, uint32_t gx, uint32_t gy, uint32_t gz) {
-  if (g->lost) return take_error(g);
-  uint32_t lim = g->info.max_workgroups_per_dim;
-  if (gx > lim || gy > lim || gz > lim)
-    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %u x %u x %u workgroups exceeds the per-dimension limit %u (use dp_gpu_grid_2d)", gx, gy, gz, lim);
-  if (g->prof_on && g->prof_n == PROFILE_MAX) return dp_gpu_submit(g); /* before this dispatch's uniforms */
-  return DP_OK;
+void gpu_backend_bind_group_free(gpu_handle bg) { wgpuBindGroupRelease((WGPUBindGroup)bg); }
+
+dp_status gpu_backend_dispatch_prepare(dp_gpu *g) {
+  return g->prof_on && g->prof_n == PROFILE_MAX ? dp_gpu_submit(g) : DP_OK; /* the query set is full */
 }
 
-/* Copy params into the arena (usize bytes, zero-padded); *off its offset. */
-static dp_status arena_put(dp_gpu *g, const void *params, size_t params_size, uint32_t usize, uint32_t *off) {
-  uint32_t o = (g->uniform_used + g->uniform_align - 1) / g->uniform_align * g->uniform_align;
-  if (o + usize > UNIFORM_ARENA_BYTES) {
-    dp_status st = dp_gpu_submit(g); /* arena full: flush what was recorded */
-    if (st) return st;
-    o = 0;
-  }
-  memset(g->uniform_host + o, 0, usize);
-  if (params_size) memcpy(g->uniform_host + o, params, params_size);
-  g->uniform_used = o + usize;
-  *off = o;
-  return DP_OK;
-}
-
-/* Record the dispatch of k with bind group bg (uniform at dynamic offset off). */
-static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
+void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
   ensure_encoder(g);
   if (g->prof_on) { /* a pass of its own, timestamped */
     end_pass(g);
@@ -934,57 +725,13 @@ static void record(dp_gpu *g, dp_gpu_kernel *k, WGPUBindGroup bg, uint32_t off, 
     g->prof_k[g->prof_n++] = k;
   }
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
-  wgpuComputePassEncoderSetPipeline(g->pass, k->pipeline);
+  wgpuComputePassEncoderSetPipeline(g->pass, (WGPUComputePipeline)k->pipeline);
   int dyn = k->n_kinds && k->kinds[0] == DP_WGSL_UNIFORM;
-  wgpuComputePassEncoderSetBindGroup(g->pass, 0, bg, dyn ? 1 : 0, dyn ? &off : NULL);
+  wgpuComputePassEncoderSetBindGroup(g->pass, 0, (WGPUBindGroup)bg, dyn ? 1 : 0, dyn ? &off : NULL);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
-  g->n_dispatch++;
 }
 
-dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_t params_size,
-                          const dp_gpu_binding *bindings, size_t nb, uint32_t gx, uint32_t gy, uint32_t gz) {
-  dp_status st = dispatch_checks(g, gx, gy, gz);
-  uint32_t usize = uniform_size(params_size), off = 0;
-  WGPUBindGroup bg = NULL;
-  if (!st) st = make_bind_group(g, k, usize, bindings, nb, &bg);
-  if (!st) st = arena_put(g, params, params_size, usize, &off);
-  if (!st) record(g, k, bg, off, gx, gy, gz);
-  if (bg) wgpuBindGroupRelease(bg); /* the pass keeps it alive */
-  return st;
-}
-
-dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings, size_t nb,
-                              dp_gpu_bound **out) {
-  *out = NULL;
-  if (g->lost) return take_error(g);
-  dp_gpu_bound *b = dp_calloc(1, sizeof *b);
-  if (!b) return DP_ERR_NOMEM;
-  b->k = k, b->params_size = params_size, b->usize = uniform_size(params_size);
-  dp_status st = make_bind_group(g, k, b->usize, bindings, nb, &b->bg);
-  if (st) { dp_free(b); return st; }
-  *out = b;
-  return DP_OK;
-}
-
-dp_status dp_gpu_dispatch_bound(dp_gpu *g, dp_gpu_bound *b, const void *params, uint32_t gx, uint32_t gy, uint32_t gz) {
-  uint32_t off = 0;
-  dp_status st = dispatch_checks(g, gx, gy, gz);
-  if (!st) st = arena_put(g, params, b->params_size, b->usize, &off);
-  if (!st) record(g, b->k, b->bg, off, gx, gy, gz);
-  return st;
-}
-
-void dp_gpu_bound_free(dp_gpu_bound *b) {
-  if (!b) return;
-  wgpuBindGroupRelease(b->bg);
-  dp_free(b);
-}
-
-dp_gpu_kernel *dp_gpu_bound_kernel(const dp_gpu_bound *b) { return b->k; }
-uint64_t dp_gpu_bind_group_count(const dp_gpu *g) { return g->n_bind_groups; }
-uint64_t dp_gpu_kernel_count(const dp_gpu *g) { return g->n_kernels; }
-
-uint64_t dp_gpu_dispatch_count(const dp_gpu *g) { return g->n_dispatch; }
+/* ---- profiling ---- */
 
 /* After a submit that resolved n dispatches' timestamps: read them back, add to the kernels. */
 static dp_status profile_collect(dp_gpu *g, uint32_t n) {
@@ -1008,7 +755,7 @@ dp_status dp_gpu_profile(dp_gpu *g, int on) {
     g->prof_on = 0;
     return st;
   }
-  if (!g->info.has_timestamp) return dp_error(DP_ERR_UNSUPPORTED, "adapter '%s' has no timestamp-query", g->info.adapter);
+  if (!g->c.info.has_timestamp) return dp_error(DP_ERR_UNSUPPORTED, "adapter '%s' has no timestamp-query", g->c.info.adapter);
   dp_status st = dp_gpu_submit(g); /* earlier dispatches are not profiled */
   if (st) return st;
   if (!g->prof_qs) {
@@ -1018,10 +765,10 @@ dp_status dp_gpu_profile(dp_gpu *g, int on) {
     g->prof_qs = wgpuDeviceCreateQuerySet(g->device, &qd);
     g->prof_resolve = wgpuDeviceCreateBuffer(g->device, &rd);
     g->prof_read = wgpuDeviceCreateBuffer(g->device, &md);
-    if ((st = take_error(g))) return st;
+    if ((st = gpu_backend_error(g))) return st;
     if (!g->prof_qs || !g->prof_resolve || !g->prof_read) return dp_error(DP_ERR_GPU, "profile: cannot create the timestamp query set");
   }
-  for (size_t i = 0; i < g->n_kernels; i++) g->kernels[i]->prof_calls = 0, g->kernels[i]->prof_ns = 0;
+  for (size_t i = 0; i < g->c.n_kernels; i++) g->c.kernels[i]->prof_calls = 0, g->c.kernels[i]->prof_ns = 0;
   g->prof_on = 1;
   return DP_OK;
 }
@@ -1034,8 +781,8 @@ static int by_time(const void *a, const void *b) {
 size_t dp_gpu_profile_read(const dp_gpu *g, dp_gpu_kernel_time *out, size_t max) {
   /* kernels that differ only in override constants share a label: one entry per label */
   size_t n = 0;
-  for (size_t i = 0; i < g->n_kernels; i++) {
-    const dp_gpu_kernel *k = g->kernels[i];
+  for (size_t i = 0; i < g->c.n_kernels; i++) {
+    const dp_gpu_kernel *k = g->c.kernels[i];
     if (!k->prof_calls) continue;
     size_t j = 0;
     while (j < n && strcmp(out[j].kernel, k->label)) j++;
@@ -1046,12 +793,4 @@ size_t dp_gpu_profile_read(const dp_gpu *g, dp_gpu_kernel_time *out, size_t max)
   }
   qsort(out, n, sizeof *out, by_time);
   return n;
-}
-
-void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy) {
-  uint32_t lim = g->info.max_workgroups_per_dim ? g->info.max_workgroups_per_dim : 65535;
-  if (n <= lim) { *gx = (uint32_t)(n ? n : 1); *gy = 1; return; }
-  uint64_t y = (n + lim - 1) / lim;
-  *gx = (uint32_t)((n + y - 1) / y);
-  *gy = (uint32_t)y;
 }

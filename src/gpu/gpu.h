@@ -1,6 +1,7 @@
 /* gpu.h -- the device layer: the only interface the rest of the engine has to the GPU.
  * Implemented natively over Dawn's webgpu.h (src/gpu/dawn.c) and, for the browser build,
- * over JS imports (src/gpu/web.c). It knows nothing of models: buffers, kernels (compiled
+ * over JS imports (src/gpu/web.c), each linked with src/gpu/gpu_common.c (what does not
+ * depend on the backend: kernel cache, binding checks, bound dispatches, uniform arena). It knows nothing of models: buffers, kernels (compiled
  * WGSL pipelines, cached), dispatches recorded into a command buffer, submit, read back.
  *
  * Binding convention for every kernel: if the dispatch has parameters they are a uniform
