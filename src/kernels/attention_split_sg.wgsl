@@ -1,11 +1,15 @@
 // attention_split_sg.wgsl -- appended to attention_split.wgsl in the subgroup build (ops.c):
 // entry part_sg, the same work as `part` (read that header) with the scores of a tile summed
-// across the h4 invocations of a key by subgroupShuffleXor instead of workgroup memory: no
-// barrier in the scores loop, and each invocation loads the K (and V) vec4s of 4 steps before
-// using them (more loads in flight). Needs subgroups of one size SG with h4 a power of two <= SG
-// (ops.c), invocation lid in subgroup lid / SG at lane lid % SG as gemv_sg.wgsl assumes; the
-// h4 lanes of a key are lanes (lane & ~(h4 - 1)) + 0 .. h4 - 1 of one subgroup.
+// across the h4 invocations of a key by subgroupShuffleXor instead of workgroup memory (no
+// barrier in the scores loop; each invocation loads the K and V vec4s of 4 steps before using
+// them: more loads in flight), and the tile's softmax maxima and sums of all G heads by
+// subgroupMax / subgroupAdd (two barriers a tile instead of two workgroup reductions per head).
+// Needs subgroups of one size SG <= 64 with h4 a power of two <= SG (ops.c), invocation lid in
+// subgroup lid / SG at lane lid % SG as gemv_sg.wgsl assumes; the h4 lanes of a key are lanes
+// (lane & ~(h4 - 1)) + 0 .. h4 - 1 of one subgroup.
 override SG: u32 = 32u;
+var<workgroup> smx: array<f32, 128>; // [G][TK / SG] per-subgroup maxima of a tile's scores
+var<workgroup> ssm: array<f32, 128>; // and sums of exp(s - m)
 
 fn score_sg(z0: f32, h4: u32) -> f32 { // sum over the h4 lanes of this key (butterfly)
   var z = z0;
@@ -53,15 +57,40 @@ fn part_sg(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: v
       }
     }
     workgroupBarrier();
+    // online softmax: WG / TK heads per pass, invocation (head slot lid / TK, key lid % TK); the
+    // TK / SG subgroups of a head reduce by subgroupMax / subgroupAdd, two barriers per tile
+    let hq = lid / TK;
+    let jt = lid % TK;
+    let nsg = TK / SG;
+    let sgh = jt / SG;
+    for (var p0 = 0u; p0 < G; p0 += WG / TK) {
+      let gi = p0 + hq;
+      let mx = subgroupMax(select(NEG, sc[min(gi, G - 1u) * TK + jt], gi < G && jt < n));
+      if (gi < G && lane == 0u) { smx[gi * nsg + sgh] = mx; }
+    }
+    workgroupBarrier();
+    var nm: array<f32, 8>;
     for (var gi = 0u; gi < G; gi++) {
-      let s = select(NEG, sc[gi * TK + lid % TK], lid < n);
-      let nm = max(m[gi], wg_max(s, lid));
-      let p = select(0.0, exp(s - nm), lid < n);
-      if (lid < TK) { sc[gi * TK + lid] = p; }
-      let al = exp(m[gi] - nm);
-      l[gi] = l[gi] * al + wg_sum(p, lid);
+      var t = m[gi];
+      for (var q = 0u; q < nsg; q++) { t = max(t, smx[gi * nsg + q]); }
+      nm[gi] = t;
+    }
+    for (var p0 = 0u; p0 < G; p0 += WG / TK) {
+      let gi = p0 + hq;
+      let gc = min(gi, G - 1u);
+      let pr = select(0.0, exp(sc[gc * TK + jt] - nm[gc]), gi < G && jt < n);
+      if (gi < G) { sc[gi * TK + jt] = pr; }
+      let sm = subgroupAdd(pr);
+      if (gi < G && lane == 0u) { ssm[gi * nsg + sgh] = sm; }
+    }
+    workgroupBarrier();
+    for (var gi = 0u; gi < G; gi++) {
+      var t = 0.0;
+      for (var q = 0u; q < nsg; q++) { t += ssm[gi * nsg + q]; }
+      let al = exp(m[gi] - nm[gi]);
+      l[gi] = l[gi] * al + t;
       acc[gi] = acc[gi] * al;
-      m[gi] = nm;
+      m[gi] = nm[gi];
     }
     for (var j1 = 0u; j1 < n; j1 += 4u * kps) { // V of 4 steps: loads first
       var vv: array<vec4<f32>, 4>;

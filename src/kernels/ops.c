@@ -130,7 +130,7 @@ static const struct variant {
   {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
    NEED_NONE},
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
-  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG (a divisor of 128), head_dim / 4 a power of two <= SG",
+  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG <= 64, head_dim / 4 a power of two <= SG",
    K_ATTENTION_SPLIT_SG, "part_sg", 0, NEED_SGF},
   {"rope_kv_norm", "rope_kv", "gpu family, with q/k RMSNorm weights (dp_op_rope_kv_norm)", K_ROPE_KV, "norm", 0, NEED_NONE},
 };
@@ -1023,7 +1023,7 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
     p.p0 = ns, p.p1 = span;
     uint32_t h4 = d->head_dim / 4; /* attention_split_sg: a key's h4 lanes within one subgroup */
-    int sgp = o->sg && o->sgf && 128 % o->sgf == 0 && h4 <= o->sgf && !(h4 & (h4 - 1));
+    int sgp = o->sg && o->sgf && o->sgf <= ATTN_SPLIT_TILE && h4 <= o->sgf && !(h4 & (h4 - 1));
     TRY(pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
     if (ns == 1) return DP_OK;
