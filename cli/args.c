@@ -262,7 +262,14 @@ int cli_precision_opt(const char *cmd, const char *flag, const char *value, void
   return 0;
 }
 
+int cli_matvec_opt(const char *cmd, const char *flag, const char *value, void *dst) {
+  cli_overrides *o = dst;
+  if (dp_parse_matvec_input(value, &o->matvec)) return cli_usage_error(cmd, "%s: %s", flag, dp_error_message());
+  return 0;
+}
+
 void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo) {
+  lo->matvec_input = o->matvec;
   lo->q4k_matmul = o->q4k;
   lo->compute_precision = o->prec ? o->prec : o->prec_implied;
   lo->expert_budget_n = o->expert_n;
@@ -286,6 +293,7 @@ size_t cli_load_opts(cli_load *l, cli_opt *opts) {
     {"--kernel", NULL, CLI_CALL, &l->kern, 0, 0, 0, cli_kernel_opt},
     {"--q4k-matmul", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_matvec_opt},
     {"--expert-budget", NULL, CLI_CALL, &l->ov, 0, 0, 0, cli_expert_budget_opt},
   };
   memcpy(opts, o, sizeof o);
@@ -293,7 +301,7 @@ size_t cli_load_opts(cli_load *l, cli_opt *opts) {
 }
 
 int cli_load_model(const char *cmd, const cli_load *l, const char *model, dp_model **m) {
-  dp_load_options lo = {cli_adapter(l->adapter), 0, l->kern.spec, l->kern.n, 0, 0, 0, 0};
+  dp_load_options lo = {cli_adapter(l->adapter), 0, l->kern.spec, l->kern.n, 0, 0, 0, 0, 0};
   cli_overrides_apply(&l->ov, &lo);
   dp_status st = dp_model_load(model, &lo, m);
   if (!st) return 0;
@@ -306,8 +314,8 @@ void cli_load_free(cli_load *l) { cli_kernels_free(&l->kern); }
 void cli_print_overrides(const char *cmd, const dp_model *m) {
   dp_model_info mi;
   if (dp_model_get_info(m, &mi)) return;
-  fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s)\n", cmd, mi.q4k_matmul, mi.q4k_matmul_from,
-          mi.compute_precision, mi.compute_precision_from);
+  fprintf(stderr, "doppler %s: q4k-matmul %s (%s); compute-precision %s (%s); matvec-input %s\n", cmd, mi.q4k_matmul,
+          mi.q4k_matmul_from, mi.compute_precision, mi.compute_precision_from, mi.matvec_input);
   dp_expert_stats es;
   if (dp_model_expert_stats(m, &es) || !es.moe) return;
   char b[64] = "";

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -20,7 +21,7 @@
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler bench (MODEL | --preset NAME [--quant Q] [--layers N]) [flags]\n"
-             "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--adapter A]\n"
+             "       doppler bench kernels [--json] [--shape N,K] [-m M,...] [--types T,...] [--matvec-input q8|f32] [--adapter A]\n"
              "       doppler bench kernels --list | --dump NAME [--adapter A]\n"
              "Times prefill (pp) and decode (tg) like llama-bench; lists are comma-separated.\n"
              "  -p, --n-prompt P,...   prefill tests of P tokens (default 512; 0 = none)\n"
@@ -36,9 +37,12 @@ static void usage(FILE *f) {
              "  --kernel NAME=FILE     replace kernel variant NAME (--list) by the WGSL module in FILE\n"
              "  --q4k-matmul M         fused or dequant (Q4_K expanded once at load); default: the manifest's hint, else fused\n"
              "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; needs shader-f16); default: hint, else f32\n"
+             "  --matvec-input I       q8 (decode products on GPUs over int8-quantized input) or f32 (exact); default q8 where supported\n"
              "  --verbose              the Q4_K matmul and compute precision in force, and why, on stderr\n"
              "bench kernels: y[m, n] = x[m, k] . W[n, k]^T per weight type (default n,k = 4096,14336;\n"
-             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s.\n"
+             "m = 1,8,512; types f16,bf16,q8_0,q4_k,q6_k,mxfp4): us, GB/s of weights, TFLOP/s; input f32, and for\n"
+             "m <= 4 on GPUs with dot4I8Packed also q8 (quantize_x + matmul_gemv_i8 timed together).\n"
+             "  --matvec-input I       only that input for m <= 4 (q8 where it applies)\n"
              "  --list                 the kernel variants, one a line: NAME<TAB>OP<TAB>CONDITION\n"
              "  --dump NAME            the complete WGSL module of variant NAME on the adapter\n",
           DP_BENCH_MAX_REPS);
@@ -301,16 +305,16 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
   if (k->json) {
     printf("%s\n  {\"adapter\": ", k->n ? "," : "["); /* the array opens with the first record */
     json_str(r->adapter);
-    printf(", \"type\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, \"reps\": %d}",
-           r->type, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
+    printf(", \"type\": \"%s\", \"input\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, "
+           "\"reps\": %d}", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
   } else {
     if (!k->n) {
-      printf("adapter: %s\n| %-5s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "m", "n", "k", "us", "GB/s",
-             "TFLOP/s", "reps");
-      printf("| ----- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
+      printf("adapter: %s\n| %-5s | %-5s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "input", "m", "n", "k",
+             "us", "GB/s", "TFLOP/s", "reps");
+      printf("| ----- | ----- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
     }
-    printf("| %-5s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->m, r->n, r->k, r->us, r->gbps, r->tflops,
-           r->reps);
+    printf("| %-5s | %-5s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
+           r->tflops, r->reps);
   }
   fflush(stdout);
   k->n++;
@@ -336,7 +340,8 @@ static int cmd_bench_kernels(int argc, char **argv) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
     if (!strcmp(a, "--json")) { k.json = 1; continue; }
     if (!strcmp(a, "--list")) { list = 1; continue; }
-    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump")) {
+    if (strcmp(a, "--adapter") && strcmp(a, "-m") && strcmp(a, "--shape") && strcmp(a, "--types") && strcmp(a, "--dump") &&
+        strcmp(a, "--matvec-input")) {
       fprintf(stderr, "doppler bench kernels: unknown argument '%s' (see `doppler bench --help`)\n", a);
       return 2;
     }
@@ -344,6 +349,9 @@ static int cmd_bench_kernels(int argc, char **argv) {
     const char *v = argv[++i];
     if (!strcmp(a, "--adapter")) o.adapter = v;
     else if (!strcmp(a, "--dump")) dump = v;
+    else if (!strcmp(a, "--matvec-input")) {
+      if (dp_parse_matvec_input(v, &o.matvec_input)) { fprintf(stderr, "doppler bench kernels: %s: %s\n", a, dp_error_message()); return 2; }
+    }
     else if (!strcmp(a, "-m")) { if (parse_list(a, v, 1, 65536, ms, &o.n_ms)) return 2; o.ms = ms; }
     else if (!strcmp(a, "--shape")) {
       if (parse_list(a, v, 1, 1 << 20, nk, &n_nk)) return 2;
@@ -402,7 +410,7 @@ int cmd_bench(int argc, char **argv) {
     }
     static const char *const with_value[] = {"-p", "--n-prompt", "-n", "--n-gen", "-d", "--n-depth", "--steps", "-r",
                                              "--repetitions", "--layers", "--adapter", "--preset", "--quant", "--ceilings",
-                                             "--kernel", "--q4k-matmul", "--compute-precision"};
+                                             "--kernel", "--q4k-matmul", "--compute-precision", "--matvec-input"};
     size_t f = 0;
     while (f < sizeof with_value / sizeof *with_value && strcmp(a, with_value[f])) f++;
     if (f == sizeof with_value / sizeof *with_value) {
@@ -422,6 +430,7 @@ int cmd_bench(int argc, char **argv) {
     else if (!strcmp(a, "--kernel")) { if ((rc = cli_kernel_opt("bench", a, v, &ld.kern))) return rc; }
     else if (!strcmp(a, "--q4k-matmul")) { if ((rc = cli_q4k_opt("bench", a, v, &ld.ov))) return rc; }
     else if (!strcmp(a, "--compute-precision")) { if ((rc = cli_precision_opt("bench", a, v, &ld.ov))) return rc; }
+    else if (!strcmp(a, "--matvec-input")) { if ((rc = cli_matvec_opt("bench", a, v, &ld.ov))) return rc; }
     else if (!strcmp(a, "--preset")) preset = v;
     else if (!strcmp(a, "--quant")) bad = cli_parse_quant("bench", a, v, &quant) != 0;
     else if (!strcmp(a, "--ceilings")) {
@@ -463,14 +472,24 @@ int cmd_bench(int argc, char **argv) {
   if (!nrows) { fprintf(stderr, "doppler bench: no tests (-p and -n are both 0)\n"); return 2; }
 
   char dir[4096] = "";
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   if (preset) {
     if ((rc = preset_model(preset, quant, layers, dir, sizeof dir))) return rc;
     model = dir;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fprintf(stderr, "doppler bench: --preset %s (%s): written in %.1f s\n", preset, quant ? quant : "bf16",
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+    t0 = t1;
   }
   dp_model *m = NULL;
   dp_model_info mi;
   dp_bench_model bm;
   if ((rc = cli_load_model("bench", &ld, model, &m))) goto out;
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (preset) /* the load of a large preset is part of what a device call spends */
+    fprintf(stderr, "doppler bench: --preset %s: loaded in %.1f s\n", preset,
+            (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   if (verbose) cli_print_overrides("bench", m);
   dp_status st = dp_model_get_info(m, &mi);
   if (!st) st = dp_bench_model_info(m, &bm);

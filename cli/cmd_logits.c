@@ -74,7 +74,7 @@ static dp_status run_cpu(const char *model, const int32_t *ids, size_t T, int N,
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler logits MODEL --ids 1,2,3 [--decode N] --out FILE.safetensors [--cpu] [--adapter NAME] [--kernel NAME=FILE]\n"
-             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--expert-budget N|SIZE] [--verbose]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--matvec-input q8|f32] [--expert-budget N|SIZE] [--verbose]\n"
              "Writes logits F32 [T,V] for the ids as given (no BOS added); with --decode N also the greedy\n"
              "continuation gen_ids I32 [N] (end-of-sequence never chosen) and gen_logits F32 [N,V].\n"
              "MODEL: an RDRR directory, an HF directory or a GGUF file. --cpu: the CPU reference.\n"

@@ -93,7 +93,7 @@ static dp_status read_ids(const char *path, stream *out) {
 
 static void usage(FILE *f) {
   fprintf(f, "usage: doppler perplexity MODEL (--file TEXT | --ids TOKENS.i32) [--ctx 256] [--windows N] [--adapter NAME] [--kernel NAME=FILE]\n"
-             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--expert-budget N|SIZE] [--quiet]\n"
+             "       [--q4k-matmul fused|dequant] [--compute-precision f16|f32] [--matvec-input q8|f32] [--expert-budget N|SIZE] [--quiet]\n"
              "Documents are split on blank lines and joined as [BOS] doc [EOS] ...; windows of ctx predictions,\n"
              "each scored from an empty cache. --windows N scores only the first N windows (0 = all).\n"
              "stdout: only the last line `perplexity: X.XXXX`. stderr: progress (windows, running value, ETA)\n"

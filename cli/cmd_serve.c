@@ -75,6 +75,7 @@ int cmd_serve(int argc, char **argv) {
     {"--adapter", NULL, CLI_STR, &adapter, 0, 0, 0, NULL},
     {"--q4k-matmul", NULL, CLI_CALL, &ov, 0, 0, 0, cli_q4k_opt},
     {"--compute-precision", NULL, CLI_CALL, &ov, 0, 0, 0, cli_precision_opt},
+    {"--matvec-input", NULL, CLI_CALL, &ov, 0, 0, 0, cli_matvec_opt},
   };
   cli_spec sp = {"serve", opts, sizeof opts / sizeof *opts, NULL, 0, &model, 1, &npos, usage};
   int rc = cli_parse(&sp, argc, argv);

@@ -12,6 +12,7 @@
  * SIGINT/SIGTERM: the first sets a flag the writer and the converter poll between chunks (the
  * temporary output is removed and the command exits by the signal); a second removes the
  * temporary files from the handler (cli_remove_output_now) and exits at once. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include "commands.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "tools/synth.h"
 
 static void list_presets(FILE *f) {
@@ -44,7 +46,8 @@ static void usage(FILE *f) {
              "       doppler synth --list-presets\n"
              "Writes DIR/config.json (HF form: transformers-5 `new` or the older `old`) and\n"
              "DIR/model.safetensors with random weights, deterministic from the seed; with --quant, DIR is\n"
-             "an RDRR directory (or a .gguf file) made by the converter instead.\n"
+             "an RDRR directory (or a .gguf file) of that type instead, its blocks drawn directly (no float\n"
+             "copy of the model; all cores).\n"
              "Defaults: vocab 512, d-model 128, heads 4, head-dim d-model/heads, ff 344, layers 2, seed 1,\n"
              "f32, new; kv-heads llama heads/2, llama2 heads, mistral 1, qwen3 heads/2, gemma3 1;\n"
              "window (mistral, gemma3 only) 16 / 8. llama = Llama 3 (GQA, tied, llama3 RoPE scaling).\n"
@@ -109,20 +112,37 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Bytes of the output: a file's size, or the sum of a directory's regular files. */
+static uint64_t out_size(const char *out) {
+  uint64_t total = 0, n;
+  DIR *d = opendir(out);
+  if (!d) return dp_file_size(out, &n) ? 0 : n;
+  for (struct dirent *e; (e = readdir(d));) {
+    char p[8192];
+    if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", out, e->d_name) < (int)sizeof p && !dp_file_size(p, &n)) total += n;
+  }
+  closedir(d);
+  return total;
+}
+
 /* What was written, and where the tokenizer came from. */
 static void report(const dp_synth_opts *o, const char *out, const char *tok, uint64_t bytes, double dt) {
   const char *dts = o->dtype == DP_F16 ? "f16" : o->dtype == DP_BF16 ? "bf16" : "f32";
   double mb = (double)bytes / 1e6;
   if (o->preset)
-    fprintf(stderr, "wrote %s: preset %s, %d layers, %s%s%s, seed %llu, %s config\n", out, o->preset, o->n_layers, dts,
-            o->quant ? " -> " : "", o->quant ? o->quant : "", (unsigned long long)o->seed, o->old_form ? "old" : "new");
-  else
-    fprintf(stderr, "wrote %s: %s, vocab %d, d_model %d, %d heads (%d kv) x %d, ff %d, %d layers%s%.0d, %s%s%s, seed %llu, %s config\n",
-            out, o->arch, o->vocab, o->d_model, o->n_heads, o->n_kv_heads, o->head_dim, o->d_ff, o->n_layers,
-            o->window ? ", window " : "", o->window, dts, o->quant ? " -> " : "", o->quant ? o->quant : "",
+    fprintf(stderr, "wrote %s: preset %s, %d layers, %s, seed %llu, %s config\n", out, o->preset, o->n_layers, o->quant ? o->quant : dts,
             (unsigned long long)o->seed, o->old_form ? "old" : "new");
-  fprintf(stderr, "%.1f MB of weights (%s) generated in %.2f s: %.0f MB/s%s\n", mb, dts, dt, dt > 0 ? mb / dt : 0.0,
-          o->quant ? " (conversion included)" : "");
+  else
+    fprintf(stderr, "wrote %s: %s, vocab %d, d_model %d, %d heads (%d kv) x %d, ff %d, %d layers%s%.0d, %s, seed %llu, %s config\n",
+            out, o->arch, o->vocab, o->d_model, o->n_heads, o->n_kv_heads, o->head_dim, o->d_ff, o->n_layers,
+            o->window ? ", window " : "", o->window, o->quant ? o->quant : dts, (unsigned long long)o->seed, o->old_form ? "old" : "new");
+  if (o->quant) { /* the weights were made as blocks of the output types: the output's size */
+    double omb = (double)out_size(out) / 1e6;
+    size_t n = strlen(out);
+    fprintf(stderr, "%.1f MB of %s weights (%s) generated in %.2f s: %.0f MB/s\n", omb, o->quant,
+            n > 5 && !strcmp(out + n - 5, ".gguf") ? "GGUF" : "RDRR", dt, dt > 0 ? omb / dt : 0.0);
+  }
+  else fprintf(stderr, "%.1f MB of weights (%s) generated in %.2f s: %.0f MB/s\n", mb, dts, dt, dt > 0 ? mb / dt : 0.0);
   if (!o->preset) return;
   const dp_synth_preset *p = NULL;
   for (int i = 0; dp_synth_preset_at(i); i++)

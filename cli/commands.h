@@ -88,11 +88,12 @@ void cli_kernels_free(cli_kernels *k);
  * --verbose's `doppler CMD: q4k-matmul X (from); compute-precision Y (from)` on stderr. */
 #define CLI_OVERRIDE_HELP \
   "  --q4k-matmul M       fused (Q4_K decoded in the kernels) or dequant (expanded once at load); default: the manifest's hint, else fused\n" \
-  "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; f16 needs shader-f16); default: the manifest's hint, else f32\n"
+  "  --compute-precision P  f32 or f16 (dequant expands Q4_K to P; f16 needs shader-f16); default: the manifest's hint, else f32\n" \
+  "  --matvec-input I     q8 (decode products on GPUs read int8-quantized input: faster) or f32 (exact); default q8 where supported\n"
 #define CLI_EXPERT_HELP \
   "  --expert-budget N|SIZE  MoE models: at most N experts of each layer on the GPU (N >= top-k), or SIZE (64M, 2G)\n" \
   "                       over all experts; the rest paged in from the model file as routed (same results)\n"
-typedef struct cli_overrides { int q4k, prec, prec_implied; int expert_n; uint64_t expert_bytes; } cli_overrides;
+typedef struct cli_overrides { int q4k, prec, prec_implied; int expert_n; uint64_t expert_bytes; int matvec; } cli_overrides;
 /* --expert-budget N|SIZE (run, chat, logits, perplexity): a CLI_CALL parser into a cli_overrides
  * (dp_parse_expert_budget; a bad value is a usage error); cli_check_budget, right after a failed
  * dp_model_load, turns a budget below the model's top-k (DP_ERR_INVALID_ARG with a budget set)
@@ -102,17 +103,19 @@ int cli_expert_budget_opt(const char *cmd, const char *flag, const char *value, 
 int cli_check_budget(const char *cmd, const cli_overrides *o, dp_status st);
 int cli_q4k_opt(const char *cmd, const char *flag, const char *value, void *dst);
 int cli_precision_opt(const char *cmd, const char *flag, const char *value, void *dst);
+int cli_matvec_opt(const char *cmd, const char *flag, const char *value, void *dst); /* --matvec-input q8|f32 */
 void cli_overrides_apply(const cli_overrides *o, dp_load_options *lo);
 void cli_print_overrides(const char *cmd, const dp_model *m);
 /* ---- loading a model: the flags run, chat, logits, perplexity and bench share (cli/args.c) ---- */
 typedef struct cli_load {
   const char *adapter;   /* --adapter */
   cli_kernels kern;      /* --kernel NAME=FILE.wgsl, repeated */
-  cli_overrides ov;      /* --q4k-matmul, --compute-precision, --expert-budget */
+  cli_overrides ov;      /* --q4k-matmul, --compute-precision, --matvec-input, --expert-budget */
 } cli_load;
-/* The flags --adapter, --kernel, --q4k-matmul, --compute-precision, --expert-budget into l, as
- * entries at opts (room for CLI_LOAD_OPTS) for a cli_spec; returns how many were written. */
-#define CLI_LOAD_OPTS 5
+/* The flags --adapter, --kernel, --q4k-matmul, --compute-precision, --matvec-input,
+ * --expert-budget into l, as entries at opts (room for CLI_LOAD_OPTS) for a cli_spec; returns how
+ * many were written. */
+#define CLI_LOAD_OPTS 6
 size_t cli_load_opts(cli_load *l, cli_opt *opts);
 /* dp_model_load of model with l's flags: 0; 2 after a usage error (an expert budget below the
  * model's top-k); 1 after `doppler CMD: why` (cli_fail). */

@@ -60,6 +60,12 @@ typedef struct dp_load_options {
    * DP_ERR_INVALID_ARG. Dense models ignore both. */
   int expert_budget_n;
   uint64_t expert_budget_bytes;
+  /* Decode matrix-vector products on GPUs (docs/runtime.md, "Matvec input"): DP_MATVEC_AUTO (0)
+   * and DP_MATVEC_Q8: the input of the Q4_K / Q6_K / Q8_0 products quantized once to int8 blocks
+   * of 32 and multiplied with integer dot products (dot4I8Packed) where the adapter runs the GPU
+   * kernel family with it (not on CPU adapters unless DP_MATVEC_Q8 with that family forced);
+   * DP_MATVEC_F32: the f32-input kernels (exact f32 products, slower). */
+  int matvec_input;
 } dp_load_options;
 /* "--expert-budget" values: a count ("4": experts per MoE layer) or a size with a unit K, M, G
  * or T (binary: "64M", "2G"; "B" for plain bytes): sets exactly one of *n, *bytes (the other 0).
@@ -76,6 +82,9 @@ typedef struct dp_expert_stats {
 dp_status dp_model_expert_stats(const dp_model *m, dp_expert_stats *out);
 enum { DP_Q4K_AUTO = 0, DP_Q4K_FUSED = 1, DP_Q4K_DEQUANT = 2 };
 enum { DP_PRECISION_AUTO = 0, DP_PRECISION_F32 = 1, DP_PRECISION_F16 = 2 };
+enum { DP_MATVEC_AUTO = 0, DP_MATVEC_F32 = 1, DP_MATVEC_Q8 = 2 };
+/* "--matvec-input" values: "q8", "f32"; DP_ERR_INVALID_ARG naming them otherwise. */
+dp_status dp_parse_matvec_input(const char *s, int *mode);
 /* The values as the CLI and manifests write them: "fused" (alias "fused_q4k"), "dequant"
  * (alias "dequant_f16", which also sets *precision to DP_PRECISION_F16 when precision is not
  * NULL); "f16", "f32". DP_ERR_INVALID_ARG naming the accepted values otherwise. */
@@ -155,6 +164,7 @@ typedef struct dp_model_info {
    * (dp_load_options), "manifest hint", "default", or for f16 on an adapter without
    * shader-f16 "fallback: no shader-f16" */
   const char *q4k_matmul, *q4k_matmul_from, *compute_precision, *compute_precision_from;
+  const char *matvec_input;  /* "q8" when decode products read int8 input on this adapter, else "f32" */
 } dp_model_info;
 dp_status dp_model_get_info(const dp_model *m, dp_model_info *info);
 
@@ -382,12 +392,16 @@ typedef struct dp_bench_kernel {
   double gbps;               /* weight bytes / time */
   double tflops;             /* 2 m n k / time */
   const char *skipped;       /* NULL, or why this product was not run (then no figures) */
+  const char *input;         /* "f32": the f32-input kernels; "q8": matvec input q8 (m <= 4 on GPUs with
+                              * dot4I8Packed, Q4_K / Q6_K / Q8_0): quantize_x + matmul_gemv_q8, both timed */
 } dp_bench_kernel;
 typedef struct dp_bench_kernels_options {
   const char *adapter;       /* as dp_load_options.adapter */
   int n, k;                  /* 0: 4096, 14336 (Llama-3-8B ffn_down, ../shared/docs/anchors.md) */
   const int *ms; int n_ms;   /* rows of x; NULL: 1, 8, 512 */
   const char *const *types; int n_types; /* NULL: all six above */
+  int matvec_input;          /* DP_MATVEC_AUTO (0): m <= 4 with f32 input, then q8 where it applies;
+                              * DP_MATVEC_F32 / DP_MATVEC_Q8: only that input (q8: the other products f32) */
 } dp_bench_kernels_options;
 /* cb gets each product as it is measured; a nonzero return stops (DP_OK). */
 dp_status dp_bench_kernels(const dp_bench_kernels_options *o, int (*cb)(void *user, const dp_bench_kernel *r), void *user);

@@ -261,13 +261,13 @@ for c in "run $M -p x -n 1" "logits $M --ids 1 --out $tmpk/c.st" "perplexity $M 
   [ $rc -eq 2 ] && [[ $err == *nosuch* ]] && ok || no "$cmd --kernel nosuch: rc=$rc '$err'"
 done
 rm -rf "$tmpk"
-# run-time overrides: --q4k-matmul / --compute-precision on run, chat, logits, perplexity, bench;
+# run-time overrides: --q4k-matmul / --compute-precision / --matvec-input on run, chat, logits, perplexity, bench;
 # a bad value exits 2 naming the flag; the manifest's hints are read (update-manifest writes
 # them) and a flag wins over them; --verbose says which is in force and why; the seed's aliases.
 tmpo=$(mktemp -d); Q=models/doppler-tiny-q4_k_m
 for c in "run $Q -p x -n 1" "chat $Q" "logits $Q --ids 1 --out $tmpo/x.st" "perplexity $Q --file README.md --windows 1 --quiet" "bench $Q -p 4 -n 0 -r 1"; do
   cmd=${c%% *}
-  for fv in "--q4k-matmul nope" "--compute-precision f64"; do
+  for fv in "--q4k-matmul nope" "--compute-precision f64" "--matvec-input q4"; do
     err=$($D $c $fv 2>&1 >/dev/null </dev/null); rc=$?
     [ $rc -eq 2 ] && [ $(printf '%s\n' "$err" | wc -l) -eq 1 ] && [[ $err == "doppler $cmd: ${fv%% *}: "* ]] && ok || no "$cmd $fv: rc=$rc '$err'"
   done
@@ -280,6 +280,13 @@ err=$($D $L "$tmpo/f.st" --q4k-matmul fused_q4k 2>&1 >/dev/null) && [[ $err == *
   [[ $err == *"_q4_k ("* ]] && ok || no "flag wins over the hint: '$err'"
 err=$($D $L "$tmpo/g.st" --q4k-matmul dequant_f16 2>&1 >/dev/null) && [[ $err == *"q4k-matmul dequant (flag); compute-precision f16 (flag)"* ]] && \
   ok || no "dequant_f16 alias: '$err'"
+# --matvec-input: a CPU adapter keeps f32 input (its own kernel family); with the GPU family forced
+# (DOPPLER_KERNEL_FAMILY=gpu, as the lent GPUs run) q8 runs quantize_x and matmul_gemv_i8, f32 does not
+err=$($D $L "$tmpo/m.st" --matvec-input q8 2>&1 >/dev/null) && [[ $err == *"; matvec-input f32"* ]] && ok || no "matvec-input on lavapipe: '$err'"
+err=$(DOPPLER_KERNEL_FAMILY=gpu $D run $Q -p x -n 2 --adapter lavapipe --verbose 2>&1 >/dev/null) && [[ $err == *"; matvec-input f32"* ]] && \
+  [[ $err != *"gemv_i8"* ]] && ok || no "gpu family, default input on a CPU adapter: '$err'"
+err=$(DOPPLER_KERNEL_FAMILY=gpu $D run $Q -p x -n 2 --adapter lavapipe --matvec-input q8 --verbose 2>&1 >/dev/null) && \
+  [[ $err == *"; matvec-input q8"* ]] && [[ $err == *"matmul_gemv_i8_q4_k ("* ]] && [[ $err == *"quantize_x ("* ]] && ok || no "gpu family, q8: '$err'"
 err=$($D $L "$tmpo/s.st" --compute-precision f16 --adapter swiftshader 2>&1 >/dev/null) && [[ $err == *"no shader-f16; using f32"* ]] && \
   [[ $err == *"compute-precision f32 (fallback: no shader-f16)"* ]] && ok || no "f16 fallback on swiftshader: '$err'"
 python3 - "$tmpo/h.st" "$tmpo/f.st" <<'PY' && ok || no "logits: dequant (hint) vs fused (flag) beyond 1e-4"

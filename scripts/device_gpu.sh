@@ -32,7 +32,10 @@ if [ "${BENCH:-0}" = 1 ] && [ -d models/doppler-tiny-f16 ]; then
 fi
 if [ "${BENCH:-0}" = 1 ]; then
   # Real sizes: synth presets (no tokenizer travels, the bench runs on ids), llama-bench's tests.
+  # Each is bounded (PRESET_TIMEOUT s, default 240) so one slow preset cannot cost the call; the
+  # bench prints its write and load times (llama-3.1-8b q4_k_m: docs/device.md's estimate).
   for p in ${PRESETS:-qwen3-0.6b llama-3.2-1b gemma-3-1b llama-3.1-8b}; do
-    "$BIN/doppler" bench --preset "$p" ${QUANT:+--quant $QUANT} -p 512 -n 128 -r 3 2>&1 | tee -a "$OUT/bench.log"
+    timeout "${PRESET_TIMEOUT:-240}" "$BIN/doppler" bench --preset "$p" ${QUANT:+--quant $QUANT} -p 512 -n 128 -r 3 2>&1 | tee -a "$OUT/bench.log"
+    [ "${PIPESTATUS[0]}" = 124 ] && echo "$p: stopped after ${PRESET_TIMEOUT:-240} s" | tee -a "$OUT/bench.log"
   done
 fi

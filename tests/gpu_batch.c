@@ -14,7 +14,9 @@
  *   are refused and change nothing; every session buffer (KV caches included) is poisoned
  *   before the run, the batch scratch between steps. Models: doppler-tiny
  *   (../shared/models/doppler-tiny, 16 sessions), the same with the kernels for hardware GPUs
- *   and no weight textures (lavapipe only: the lent H200's code path), and two synthetic
+ *   and no weight textures (lavapipe only: the lent H200's code path), doppler-tiny-q4_k_m
+ *   with those kernels and the int8 decode input (matvec input q8: quantize_x and
+ *   matmul_gemv_i8 per row, dp_ops_set_matvec_input), and two synthetic
  *   checkpoints (tools/synth.h): qwen3 with q/k norms, head_dim 24 and vocabulary 777 (rows of
  *   q|k|v and logits not 256-byte aligned: the copy paths; K % 8 != 0: no textures), gemma3
  *   with a sliding window, sandwich norms and softcaps; the mixtral and gpt-oss golden
@@ -165,6 +167,7 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
     return;
   }
   if (gpu_kernels) dp_ops_set_cpu_kernels(m->rt->ops, 0);
+  if (gpu_kernels == 2) dp_ops_set_matvec_input(m->rt->ops, 1); /* int8 decode input, before the sessions */
   int V = m->rt->plan->vocab_size;
   dp_session *ss[NS];
   int32_t prompt[NS][40];
@@ -264,6 +267,11 @@ static void test_sessions(const char *name, const char *path, int gpu_kernels, i
   }
   printf("%s: %.1f s batched: %d steps, largest batch %d, %d of %d identical to alone (+1 early prefix), %d early resumes refused\n", name, now_s() - t_ref, steps,
          max_rows, same, ns - 1, too_early);
+  if (gpu_kernels == 2) { /* the int8 input ran (quantize_x and its products) */
+    long q = dp_kernel_variant_find("quantize_x"), e = dp_kernel_variant_find("matmul_gemv_i8_q4_k");
+    CHECK(q >= 0 && e >= 0 && dp_ops_variant_runs(m->rt->ops, (size_t)q) > 0 && dp_ops_variant_runs(m->rt->ops, (size_t)e) > 0,
+          "%s: quantize_x / matmul_gemv_i8_q4_k never ran", name);
+  }
 
   /* argument errors */
   dp_status s2[2];
@@ -315,6 +323,7 @@ int main(void) {
   printf("kernels: %.1f s\n", now_s() - t0);
   test_sessions("doppler-tiny", dp_test_shared("models/doppler-tiny"), 0, NS, 28, now_s());
   test_sessions("doppler-tiny, gpu kernels", dp_test_shared("models/doppler-tiny"), 1, 6, 12, now_s());
+  test_sessions("doppler-tiny-q4_k_m, gpu kernels, q8 input", dp_test_root("models/doppler-tiny-q4_k_m"), 2, 6, 12, now_s());
   test_synth();
   /* mixture of experts (the golden fixtures): router and expert products per row */
   test_sessions("mixtral", dp_test_shared("fixtures/golden/mixtral"), 0, 8, 12, now_s());

@@ -160,7 +160,7 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
 static void test_kernels(void) {
   static const int ms[] = {1, 5};
   static const char *const types[] = {"q4_k", "bf16"};
-  dp_bench_kernels_options o = {NULL, 64, 256, ms, 2, types, 2};
+  dp_bench_kernels_options o = {NULL, 64, 256, ms, 2, types, 2, 0};
   kseen k = {0, 0, {{0}}};
   KT_OK(dp_bench_kernels(&o, on_kernel, &k));
   CHECK(k.n == 4, "%d products, expected 4", k.n);
@@ -178,7 +178,7 @@ static void test_kernels(void) {
   KT_OK(dp_bench_kernels(&o, on_kernel, &stop));
   CHECK(stop.n == 1, "callback asked to stop after 1, got %d", stop.n);
   static const char *const bad_type[] = {"f32"};
-  dp_bench_kernels_options bt = {NULL, 64, 256, ms, 1, bad_type, 1}, bk = {NULL, 64, 100, ms, 1, types, 1};
+  dp_bench_kernels_options bt = {NULL, 64, 256, ms, 1, bad_type, 1, 0}, bk = {NULL, 64, 100, ms, 1, types, 1, 0};
   CHECK(dp_bench_kernels(&bt, on_kernel, &k) == DP_ERR_INVALID_ARG, "type f32 accepted");
   CHECK(dp_bench_kernels(&bk, on_kernel, &k) == DP_ERR_INVALID_ARG, "q4_k with k = 100 accepted");
 }

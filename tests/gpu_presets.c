@@ -9,6 +9,10 @@
  * same stored weights), greedy ids equal except past a top-2 margin below 1e-3 * max(1, |top|).
  * The logits must also be finite and not degenerate (standard deviation > 0.1 at every step).
  *
+ * llama-3.2-1b is also written with --quant q4_k_m (one layer: its v_proj and down_proj are Q6_K
+ * as the last layer's, the tied embedding Q6_K, the rest Q4_K): random blocks written directly by synth,
+ * checked the same way, and written twice more to check that a seed gives the same bytes.
+ *
  * These models have embeddings of 150-300 M bf16 values (311-604 MB), larger than lavapipe's
  * 128 MiB storage-binding limit: the runtime splits such tensors (another branch); on
  * SwiftShader (1 GiB bindings) they fit as they are. Argument: a preset name substring. */
@@ -21,8 +25,10 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "doppler.h"
 #include "format/model_file.h"
+#include "tools/rdrr_write.h"
 #include "tools/synth.h"
 #include "ref/forward.h"
 #include "testlib.h"
@@ -30,10 +36,11 @@
 #define T_PROMPT 8
 #define N_GEN 3
 
-static const struct { const char *preset; int layers; } CASES[] = {
-  {"qwen3-0.6b", 1},
-  {"llama-3.2-1b", 1},
-  {"gemma-3-1b", 6},
+static const struct { const char *preset; int layers; const char *quant; } CASES[] = {
+  {"qwen3-0.6b", 1, NULL},
+  {"llama-3.2-1b", 1, NULL},
+  {"gemma-3-1b", 6, NULL},
+  {"llama-3.2-1b", 1, "q4_k_m"}, /* random Q4_K / Q6_K blocks written directly (synth --quant) */
 };
 
 /* 1 if every row of n x V logits is finite with a standard deviation above 0.1. */
@@ -52,11 +59,42 @@ static int sane(const float *x, int n, int V, double *min_sd) {
   return *min_sd > 0.1;
 }
 
-static void check_preset(const char *preset, int layers, const char *base) {
+static void rm_model(const char *dir, const char *quant) {
+  if (quant) dp_rdrr_dir_remove(dir);
+  else dp_test_rm_synth(dir);
+}
+
+/* synth --quant is deterministic: the same seed writes the same bytes (the manifest carries every
+ * shard's SHA-256, checked against the shards), another seed other bytes. */
+static void check_same_bytes(const dp_synth_opts *o, const char *dir, const char *base) {
+  char d2[600], d3[600], m1[700], m2[700], m3[700];
+  snprintf(d2, sizeof d2, "%s/again", base), snprintf(d3, sizeof d3, "%s/other", base);
+  dp_synth_opts o3 = *o;
+  o3.seed = o->seed + 1;
+  dp_status st = dp_synth_write(o, d2);
+  if (!st) st = dp_synth_write(&o3, d3);
+  dp_model_file *mf = NULL;
+  if (!st) st = dp_model_file_open(d2, &mf);
+  if (!st) st = dp_model_file_verify(mf);
+  dp_model_file_close(mf);
+  CHECK(!st, "%s --quant %s: second write: %s", o->preset, o->quant, dp_error_message());
+  snprintf(m1, sizeof m1, "%s/manifest.json", dir), snprintf(m2, sizeof m2, "%s/manifest.json", d2);
+  snprintf(m3, sizeof m3, "%s/manifest.json", d3);
+  char *a = NULL, *b = NULL, *c = NULL;
+  size_t na = 0, nb = 0, nc = 0;
+  int ok = !st && !dp_file_read_all(m1, &a, &na) && !dp_file_read_all(m2, &b, &nb) && !dp_file_read_all(m3, &c, &nc);
+  CHECK(ok && na == nb && !memcmp(a, b, na), "%s --quant %s: the same seed wrote different bytes", o->preset, o->quant);
+  CHECK(ok && (na != nc || memcmp(a, c, na)), "%s --quant %s: another seed wrote the same bytes", o->preset, o->quant);
+  dp_free(a), dp_free(b), dp_free(c);
+  dp_rdrr_dir_remove(d2);
+  dp_rdrr_dir_remove(d3);
+}
+
+static void check_preset(const char *preset, int layers, const char *quant, const char *base) {
   char dir[512];
-  snprintf(dir, sizeof dir, "%s/%s", base, preset);
+  snprintf(dir, sizeof dir, "%s/%s%s%s", base, preset, quant ? "-" : "", quant ? quant : "");
   dp_synth_opts o = {.preset = preset, .n_layers = layers, .window = -1, .seed = dp_test_rand_u32(), .dtype = DP_BF16,
-                     .old_form = 1, .no_tokenizer = 1};
+                     .old_form = 1, .no_tokenizer = 1, .quant = quant};
   double t0 = dp_test_now();
   dp_status st = dp_synth_write(&o, dir);
   CHECK(!st, "%s: synth: %s", preset, dp_error_message());
@@ -97,18 +135,19 @@ static void check_preset(const char *preset, int layers, const char *base) {
   int agree, bad = dp_test_greedy_diverges(got.gen, ref.gen, ref.gl, N_GEN, V, &agree);
   double e2 = agree ? dp_test_rel_err(got.gl, ref.gl, (size_t)agree * (size_t)V) : 0;
   int ok = sane(ref.logits, T_PROMPT, V, &sd) && sane(ref.gl, N_GEN, V, &sd);
-  printf("%-13s %d layers, vocab %d: prefill rel %.2e, greedy %d/%d same, decode rel %.2e, min logit sd %.2f "
-         "(synth %.1f s, GPU %.1f s, CPU %.1f s)\n", preset, layers, V, e1, agree, N_GEN, e2, sd, t1 - t0, t2 - t1, dp_test_now() - t2);
+  printf("%-13s %s %d layers, vocab %d: prefill rel %.2e, greedy %d/%d same, decode rel %.2e, min logit sd %.2f "
+         "(synth %.1f s, GPU %.1f s, CPU %.1f s)\n", preset, quant ? quant : "bf16", layers, V, e1, agree, N_GEN, e2, sd, t1 - t0, t2 - t1, dp_test_now() - t2);
   CHECK(e1 <= 1e-4, "%s: prefill logits rel err %.3e > 1e-4", preset, e1);
   CHECK(bad < 0, "%s: greedy id differs at step %d with a clear margin", preset, bad);
   CHECK(e2 <= 1e-4, "%s: decode logits rel err %.3e > 1e-4", preset, e2);
   CHECK(ok, "%s: reference logits not finite or degenerate (min sd %.3g)", preset, sd);
+  if (quant) check_same_bytes(&o, dir, base);
 out:
   dp_session_free(ses);
   dp_model_free(m);
   dp_test_run_free(&ref);
   dp_test_run_free(&got);
-  dp_test_rm_synth(dir);
+  rm_model(dir, quant);
 }
 
 int main(int argc, char **argv) {
@@ -116,7 +155,8 @@ int main(int argc, char **argv) {
   snprintf(base, sizeof base, "%s/dp_gpu_presets_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
   if (!mkdtemp(base)) { perror("mkdtemp"); return 1; }
   for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++)
-    if (argc < 2 || strstr(CASES[i].preset, argv[1])) check_preset(CASES[i].preset, CASES[i].layers, base);
+    if (argc < 2 || strstr(CASES[i].preset, argv[1]) || (CASES[i].quant && strstr(CASES[i].quant, argv[1])))
+      check_preset(CASES[i].preset, CASES[i].layers, CASES[i].quant, base);
   rmdir(base);
   return dp_test_summary("gpu_presets");
 }

@@ -72,6 +72,45 @@ static void test_sha256(void) {
   CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"), "million a: %s", hex);
 }
 
+/* Both compressors (the SHA extensions where the CPU has them, and the portable code) on the
+ * FIPS vectors (test_sha256 run twice) and on random inputs of every length 0..320 and 1 MiB fed
+ * in odd pieces: the same digests. */
+static void test_sha256_paths(void) {
+  int hw = dp_sha256_hw();
+  printf("  sha256: %s\n", hw ? "SHA extensions (and the portable code)" : "portable code only (no SHA extensions here)");
+  dp_sha256_force_portable(1);
+  test_sha256();
+  dp_sha256_force_portable(0);
+  enum { BIG = 1 << 20 };
+  uint8_t *buf = malloc(BIG);
+  uint64_t z = 88172645463325252ull;
+  for (size_t i = 0; i < BIG; i++) z ^= z << 13, z ^= z >> 7, z ^= z << 17, buf[i] = (uint8_t)z;
+  int same = 1;
+  for (size_t n = 0; n <= 320 && same; n++) {
+    char a[65], b[65];
+    dp_sha256_hex(buf + n, n, a);
+    dp_sha256_force_portable(1);
+    dp_sha256_hex(buf + n, n, b);
+    dp_sha256_force_portable(0);
+    same = !strcmp(a, b);
+    if (!same) printf("  length %zu: %s vs portable %s\n", n, a, b);
+  }
+  char dg[2][65];
+  for (int k = 0; k < 2; k++) {
+    dp_sha256_force_portable(k);
+    dp_sha256 s;
+    uint8_t d[32];
+    dp_sha256_init(&s);
+    for (size_t off = 0, step = 1; off < BIG; off += step, step = step * 3 % 1021 + 1)
+      dp_sha256_update(&s, buf + off, off + step > BIG ? BIG - off : step);
+    dp_sha256_final(&s, d);
+    dp_sha256_to_hex(d, dg[k]);
+  }
+  dp_sha256_force_portable(0);
+  CHECK(same && !strcmp(dg[0], dg[1]), "sha256: the two compressors differ");
+  free(buf);
+}
+
 static void test_utf8(void) {
   uint32_t cp;
   CHECK(dp_utf8_decode("\xe2\x82\xac", 3, &cp) == 3 && cp == 0x20AC, "euro");
@@ -126,6 +165,7 @@ static void test_dtype(void) {
 int main(void) {
   test_json();
   test_sha256();
+  test_sha256_paths();
   test_utf8();
   test_buf_file();
   test_dtype();

@@ -17,6 +17,10 @@
  *   and projector tensors beside them) load as the same text model as Gemma3ForCausalLM: same
  *   hparams, tensors and CPU-reference logits; converted to RDRR and GGUF they stay that model;
  * * a preset written with --tokenizer carries that tokenizer.json; --quant writes an RDRR model;
+ * * --quant's random blocks (synth_blocks.c): the same bytes however the rows are split among
+ *   threads, each type's spread as documented; small llama / gemma3 / mixtral / gpt_oss models
+ *   written with q4_k_m, q8_0 and mxfp4 have the expected tensor types and sane CPU-reference
+ *   logits, and RDRR and GGUF outputs of a seed are the same model;
  * * refusals: bad options (DP_ERR_INVALID_ARG naming the flag), a directory that is not a
  *   synthetic model is left untouched, a missing parent gives DP_ERR_IO, an existing synthetic
  *   model is replaced; allocation failures return DP_ERR_NOMEM and leave no output behind. */
@@ -39,7 +43,9 @@
 #include "core/json.h"
 #include "ref/forward.h"
 #include <fcntl.h>
+#include "tools/rdrr_write.h"
 #include "tools/synth.h"
+#include "tools/synth_rng.h"
 #include "model/plan.h"
 #include "quant/quant.h"
 #include "testlib.h"
@@ -687,6 +693,136 @@ static void multimodal(void) {
   dp_test_rm_synth(base);
 }
 
+/* ---------------------------------------------------------------- --quant: random blocks */
+
+/* The converter's synthetic source (synth_gen_rows): the bytes of a row range do not depend on
+ * how the rows are split (threads take arbitrary runs), and each block type decodes to the
+ * tensor's spread: mean ~0, standard deviation within 5% of 1/sqrt(fan_in) (MXFP4: its
+ * power-of-two scale, within a factor sqrt 2), finite and bounded. F32 values (1-D tensors)
+ * too, also started at odd elements (GGUF's one-element rows of permuted Q/K biases). */
+static void quant_blocks(void) {
+  static const dp_dtype T[] = {DP_Q4_K, DP_Q6_K, DP_Q8_0, DP_MXFP4, DP_F32};
+  synth_gen g = {dp_test_rand_u32(), 0};
+  enum { R = 48, C = 1024 };
+  dp_tensor_info t = {"model.layers.0.mlp.down_proj.weight", DP_BF16, 2, {R, C}, (uint64_t)R * C * 2};
+  const double want = 1 / sqrt((double)C);
+  float *f = dp_malloc((size_t)R * C * sizeof *f);
+  for (size_t k = 0; k < sizeof T / sizeof *T; k++) {
+    uint64_t rb = dp_dtype_row_bytes(T[k], C);
+    uint8_t *whole = dp_malloc(R * rb), *parts = dp_malloc(R * rb);
+    memset(whole, 0xa5, R * rb), memset(parts, 0x5a, R * rb);
+    synth_gen_rows(&g, &t, T[k], C, 0, R, whole);
+    for (uint64_t r = 0, n = 1; r < R; r += n, n = n % 5 + 1)
+      synth_gen_rows(&g, &t, T[k], C, r, r + n > R ? R - r : n, parts + r * rb);
+    CHECK(!memcmp(whole, parts, R * rb), "%s: rows made in pieces differ from rows made at once", dp_dtype_name(T[k]));
+    if (T[k] == DP_F32) memcpy(f, whole, (size_t)R * C * sizeof *f);
+    else dp_dequantize(T[k], whole, f, (uint64_t)R * C);
+    double m, sd, mx = 0;
+    stats(f, (uint64_t)R * C, &m, &sd);
+    for (uint64_t i = 0; i < (uint64_t)R * C; i++) mx = isfinite(f[i]) && fabs(f[i]) < mx ? mx : fabs(f[i]);
+    double tol = T[k] == DP_MXFP4 ? 0.42 : 0.05;
+    printf("  %-5s mean %+.1e sd %.5f (1/sqrt(%d) = %.5f) max %.2f sd\n", dp_dtype_name(T[k]), m, sd, C, want, mx / sd);
+    CHECK(fabs(m) < 0.02 * want && fabs(sd / want - 1) < tol && isfinite(mx) && mx < 10 * sd,
+          "%s: mean %g sd %g max %g (sd %g wanted)", dp_dtype_name(T[k]), m, sd, mx, want);
+    dp_free(whole);
+    dp_free(parts);
+  }
+  dp_tensor_info n1 = {"model.norm.weight", DP_BF16, 1, {C}, C * 2};
+  float one[C], each[C];
+  for (int gemma = 0; gemma < 2; gemma++) {
+    g.gemma = gemma;
+    synth_gen_rows(&g, &n1, DP_F32, C, 0, 1, one);
+    for (int i = 0; i < C; i++) synth_gen_rows(&g, &n1, DP_F32, 1, (uint64_t)i, 1, each + i);
+    double m, sd;
+    stats(one, C, &m, &sd);
+    CHECK(!memcmp(one, each, sizeof one) && fabs(m - (gemma ? 0 : 1)) < 0.02 && fabs(sd / 0.1 - 1) < 0.1,
+          "norm weights (gemma %d): mean %g sd %g, or element by element differs", gemma, m, sd);
+  }
+  dp_free(f);
+}
+
+/* A written --quant model: the types of a few tensors, and the CPU reference's logits finite
+ * with a standard deviation near the HF checkpoint's ~2 (0.5 .. 8). */
+static void quant_check(const char *dir, const char *what, const char *const *names, const dp_dtype *types, int n) {
+  dp_model_file *mf = NULL;
+  dp_status st = dp_model_file_open(dir, &mf);
+  CHECK(!st, "%s: open: %s", what, dp_error_message());
+  for (int i = 0; !st && i < n; i++) {
+    const dp_tensor_info *t = dp_model_file_find(mf, names[i]);
+    CHECK(t && t->dtype == types[i], "%s: %s is %s, %s expected", what, names[i], t ? dp_dtype_name(t->dtype) : "missing", dp_dtype_name(types[i]));
+  }
+  dp_model_file_close(mf);
+  int32_t ids[6] = {5, 17, 2, 99, 3, 42}, gen[2];
+  float lg[6 * 300], gl[2 * 300];
+  st = st ? st : dp_test_ref_greedy(dir, ids, 6, 2, lg, gen, gl);
+  CHECK(!st, "%s: CPU reference: %s", what, dp_error_message());
+  double m, sd = 0;
+  int finite = !st;
+  for (int i = 0; finite && i < 6 * 300; i++) finite = isfinite(lg[i]);
+  if (finite) stats(lg, 6 * 300, &m, &sd);
+  printf("  %-28s logits sd %.2f\n", what, sd);
+  CHECK(finite && sd > 0.5 && sd < 8, "%s: logits not finite or off scale (sd %g)", what, sd);
+}
+
+/* synth --quant on small models of several architectures: RDRR and GGUF outputs of a seed are the
+ * same model (tensors and CPU-reference logits; GGUF permutes Q/K rows and stores Gemma's norms
+ * as w + 1), every output type is made (q4_k_m's Q4_K and Q6_K, q8_0, mxfp4 experts, gpt-oss's
+ * MXFP4 experts kept), and the logits are sane. */
+static void quant_models(void) {
+  char rd[600], gg[600];
+  snprintf(rd, sizeof rd, "%s", dp_test_tmp("q.rdrr"));
+  snprintf(gg, sizeof gg, "%s", dp_test_tmp("q.gguf"));
+  dp_synth_opts o = opts("llama");
+  o.vocab = 300, o.d_model = 256, o.n_heads = 4, o.n_kv_heads = 2, o.d_ff = 512, o.quant = "q4_k_m";
+  dp_status st = dp_synth_write(&o, rd);
+  if (!st) st = dp_synth_write(&o, gg);
+  CHECK(!st, "llama --quant q4_k_m: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.embed_tokens.weight", "model.layers.0.mlp.down_proj.weight", "model.layers.1.mlp.down_proj.weight",
+                                     "model.layers.1.self_attn.q_proj.weight", "model.norm.weight"};
+    static const dp_dtype ty[] = {DP_Q6_K, DP_Q4_K, DP_Q6_K, DP_Q4_K, DP_F32};
+    quant_check(rd, "llama q4_k_m RDRR", nm, ty, 5);
+    same_model(rd, gg, "llama q4_k_m RDRR vs GGUF", 0);
+  }
+  dp_rdrr_dir_remove(rd);
+  unlink(gg);
+  o = opts("gemma3");
+  o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.head_dim = 32, o.d_ff = 96, o.quant = "q8_0";
+  st = dp_synth_write(&o, rd);
+  if (!st) st = dp_synth_write(&o, gg);
+  CHECK(!st, "gemma3 --quant q8_0: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.mlp.up_proj.weight", "model.layers.1.self_attn.q_norm.weight"};
+    static const dp_dtype ty[] = {DP_Q8_0, DP_F32};
+    quant_check(rd, "gemma3 q8_0 RDRR", nm, ty, 2);
+    same_model(rd, gg, "gemma3 q8_0 RDRR vs GGUF", 1e-6);
+  }
+  dp_rdrr_dir_remove(rd);
+  unlink(gg);
+  o = opts("mixtral");
+  o.vocab = 300, o.d_model = 64, o.n_heads = 2, o.n_kv_heads = 1, o.d_ff = 96, o.n_experts = 3, o.top_k = 2, o.quant = "mxfp4";
+  st = dp_synth_write(&o, rd);
+  CHECK(!st, "mixtral --quant mxfp4: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.block_sparse_moe.experts.2.w2.weight", "model.layers.0.self_attn.k_proj.weight",
+                                     "model.layers.1.block_sparse_moe.gate.weight"};
+    static const dp_dtype ty[] = {DP_MXFP4, DP_Q8_0, DP_F32};
+    quant_check(rd, "mixtral mxfp4 RDRR", nm, ty, 3);
+  }
+  dp_rdrr_dir_remove(rd);
+  o = opts("gpt_oss");
+  o.vocab = 300, o.d_model = 256, o.n_heads = 4, o.n_kv_heads = 2, o.head_dim = 64, o.n_experts = 4, o.quant = "q4_k_m";
+  st = dp_synth_write(&o, rd);
+  CHECK(!st, "gpt_oss --quant q4_k_m: %s", dp_error_message());
+  if (!st) {
+    static const char *const nm[] = {"model.layers.0.mlp.experts.3.down_proj.weight", "model.layers.1.self_attn.o_proj.weight",
+                                     "model.layers.0.mlp.experts.1.gate_proj.bias"};
+    static const dp_dtype ty[] = {DP_MXFP4, DP_Q4_K, DP_F32};
+    quant_check(rd, "gpt_oss q4_k_m RDRR", nm, ty, 3);
+  }
+  dp_rdrr_dir_remove(rd);
+}
+
 /* A preset cut to one layer with a tokenizer directory: the files are copied beside the weights;
  * with --quant q8_0 the output is an RDRR model of that type. */
 static void preset_write(void) {
@@ -741,6 +877,8 @@ int main(void) {
   presets();
   multimodal();
   preset_write();
+  quant_blocks();
+  quant_models();
   refusals();
   alloc_failures();
   dp_test_tmp_close();

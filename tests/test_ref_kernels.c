@@ -2,7 +2,8 @@
  * RoPE frequency rules (default, linear, llama3's three bands, YaRN with and without the
  * truncated correction range, its attn_factor, partial rotary dim), the two RoPE pair styles,
  * attention (one visible key returns its value row; a sink lowers the weight; the window
- * hides old keys), softmax, GLU, rmsnorm and argmax edge cases. CPU only (sanitizer build). */
+ * hides old keys), softmax, GLU, rmsnorm and argmax edge cases, quantize_x's rounding (half away
+ * from zero, all-zero blocks, error <= d / 2). CPU only (sanitizer build). */
 #include <math.h>
 #include <string.h>
 #include "ref/kernels_ref.h"
@@ -94,5 +95,21 @@ int main(void) {
   CHECK(id == 3, "argmax %u", id);
   dp_ref_argmax(&id, am, 1, 2);
   CHECK(id == 0, "argmax of NaN, -inf %u", id);
+  /* quantize_x: block 0 has amax 127 (d = 1): 2.5 -> 3, -2.5 -> -3 (half away from zero), 0.49 -> 0,
+   * -1.5 -> -2; s = d * sum(q); block 1 all zero: d = 0, codes 0, s = 0 */
+  float qv[64] = {127, 2.5f, -2.5f, 0.49f, -1.5f, -127};
+  int8_t qq[64];
+  float qd[4], qx[64];
+  dp_ref_quantize_x(qq, qd, qv, 1, 64);
+  CHECK(qd[0] == 1 && qq[0] == 127 && qq[1] == 3 && qq[2] == -3 && qq[3] == 0 && qq[4] == -2 && qq[5] == -127 && qq[6] == 0,
+        "quantize_x codes %d %d %d %d %d %d, d %g", qq[0], qq[1], qq[2], qq[3], qq[4], qq[5], qd[0]);
+  CHECK(qd[1] == 127 + 3 - 3 + 0 - 2 - 127 && qd[2] == 0 && qd[3] == 0 && qq[32] == 0 && qq[63] == 0, "quantize_x s %g, zero block %g %g",
+        qd[1], qd[2], qd[3]);
+  for (int i = 0; i < 32; i++) qv[i] = (float)sin(i * 0.7) * 3.0f; /* |error| <= d / 2 after dequantization */
+  dp_ref_quantize_x(qq, qd, qv, 1, 32);
+  dp_ref_dequantize_x(qx, qq, qd, 1, 32);
+  int qok = 1;
+  for (int i = 0; i < 32; i++) qok &= fabsf(qx[i] - qv[i]) <= qd[0] * 0.5f * 1.0001f;
+  CHECK(qok, "quantize_x: an error over d / 2 (d %g)", qd[0]);
   return dp_test_summary("test_ref_kernels");
 }

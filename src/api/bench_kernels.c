@@ -77,6 +77,9 @@ typedef struct product {
   dp_gpu_buffer *x, *y;  /* x [m, k] f32, y [m, n] f32 */
   dp_dtype t;
   uint32_t m, n, k;
+  dp_weight *wq8[MAX_COPIES]; /* q8 input: the copies as one-part dp_weights, and x quantized into xq */
+  dp_gpu_buffer *xq;
+  int q8;
 } product;
 
 /* Record `count` products (rotating the weight copies) and wait; seconds elapsed. */
@@ -85,6 +88,14 @@ static dp_status run_products(product *p, int count, double *secs) {
   dp_status st = dp_gpu_finish(g);
   double t0 = now_s();
   for (int i = 0; !st && i < count; i++) {
+    if (p->q8) { /* the input quantized each time (the runtime shares it between products) */
+      dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+      st = dp_op_quantize_x(p->o, dp_view_of(p->xq, 0), dp_view_of(p->x, 0), p->m, p->k, NULL);
+      if (!st) st = dp_op_linear(p->o, dp_view_of(p->y, 0), dp_view_of(p->xq, 0), p->wq8[p->next], 0, p->n, (dp_view){0}, p->m,
+                                 &q, DP_MM_ROWS);
+      p->next = (p->next + 1) % p->copies;
+      continue;
+    }
     st = dp_op_matmul(p->o, dp_view_of(p->y, 0), dp_view_of(p->x, 0), dp_view_of(p->w[p->next], 0), p->t, (dp_view){0},
                       p->m, p->n, p->k, 0);
     p->next = (p->next + 1) % p->copies;
@@ -99,6 +110,7 @@ static dp_status time_product(product *p, dp_bench_kernel *r) {
   dp_gpu *g = dp_ops_gpu(p->o);
   dp_status st = dp_gpu_buffer_create(g, (uint64_t)p->m * p->k * 4, "bench-x", &p->x);
   if (!st) st = dp_gpu_buffer_create(g, (uint64_t)p->m * p->n * 4, "bench-y", &p->y);
+  if (!st && p->q8) st = dp_gpu_buffer_create(g, dp_xq_bytes(p->m, p->k), "bench-xq", &p->xq);
   float *xf = st ? NULL : dp_malloc((size_t)p->m * p->k * sizeof *xf);
   if (!st && !xf) st = DP_ERR_NOMEM;
   uint64_t state = 12345;
@@ -121,7 +133,8 @@ static dp_status time_product(product *p, dp_bench_kernel *r) {
   }
   dp_gpu_buffer_free(p->x);
   dp_gpu_buffer_free(p->y);
-  p->x = p->y = NULL;
+  dp_gpu_buffer_free(p->xq);
+  p->x = p->y = p->xq = NULL;
   return st;
 }
 
@@ -137,6 +150,8 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   int n_ms = o.ms ? o.n_ms : 3;
   const char *const *types = o.types ? o.types : ALL_TYPES;
   int n_types = o.types ? o.n_types : (int)(sizeof ALL_TYPES / sizeof *ALL_TYPES);
+  if (o.matvec_input < DP_MATVEC_AUTO || o.matvec_input > DP_MATVEC_Q8)
+    return dp_error(DP_ERR_INVALID_ARG, "matvec input %d", o.matvec_input);
   for (int i = 0; i < n_ms; i++)
     if (ms[i] < 1) return dp_error(DP_ERR_INVALID_ARG, "matrix rows m = %d must be >= 1", ms[i]);
   dp_dtype dt[16];
@@ -154,6 +169,7 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   dp_ops *ops = NULL;
   dp_status st = dp_gpu_open(o.adapter, &g);
   if (!st) st = dp_ops_create(g, &ops);
+  if (!st && o.matvec_input) dp_ops_set_matvec_input(ops, o.matvec_input == DP_MATVEC_Q8);
   const dp_gpu_info *in = g ? dp_gpu_get_info(g) : NULL;
   int cpu = in && !strcmp(in->adapter_type, "cpu"), stop = 0;
   for (int ti = 0; !st && !stop && ti < n_types; ti++) {
@@ -161,14 +177,14 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
     uint64_t wbytes = dp_dtype_row_bytes(t, K) * N;
     dp_bench_kernel r;
     memset(&r, 0, sizeof r);
-    r.adapter = in->adapter, r.type = types[ti], r.n = (int)N, r.k = (int)K;
+    r.adapter = in->adapter, r.type = types[ti], r.n = (int)N, r.k = (int)K, r.input = "f32";
     if (wbytes > in->max_storage_binding) {
       r.skipped = "the weights exceed the adapter's storage binding limit";
       for (int mi = 0; !stop && mi < n_ms; mi++) r.m = ms[mi], stop = cb && cb(user, &r);
       continue;
     }
     uint8_t *wq = NULL;
-    product p = {ops, NULL, cpu ? 1 : (int)((ROTATE_BYTES + wbytes - 1) / wbytes), 0, NULL, NULL, t, 0, N, K};
+    product p = {ops, NULL, cpu ? 1 : (int)((ROTATE_BYTES + wbytes - 1) / wbytes), 0, NULL, NULL, t, 0, N, K, {NULL}, NULL, 0};
     if (p.copies > MAX_COPIES) p.copies = MAX_COPIES;
     dp_gpu_buffer *w[MAX_COPIES] = {NULL};
     p.w = w;
@@ -179,15 +195,28 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
       if (!st) st = dp_gpu_finish(g); /* one copy's upload staging at a time */
     }
     dp_free(wq);
+    for (int c = 0; !st && c < p.copies; c++) { /* the copies as dp_weights for the q8 input's dp_op_linear */
+      p.wq8[c] = dp_calloc(1, sizeof *p.wq8[c] + sizeof p.wq8[c]->part[0]);
+      if (!p.wq8[c]) { st = DP_ERR_NOMEM; break; }
+      *p.wq8[c] = (dp_weight){t, N, K, dp_dtype_row_bytes(t, K), N, 1, 0};
+      p.wq8[c]->part[0].buf = w[c];
+    }
     for (int mi = 0; !st && !stop && mi < n_ms; mi++) {
       p.m = r.m = ms[mi];
-      if (!(st = time_product(&p, &r))) {
-        r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
-        r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;
-        stop = cb && cb(user, &r);
+      int can = dp_ops_matvec_q8(ops) && dp_ops_linear_q8(ops, p.wq8[0], p.m);
+      for (int q8 = 0; q8 < 2 && !st && !stop; q8++) { /* f32 input, then q8 where it applies */
+        p.q8 = q8;
+        if (q8 && (!can || o.matvec_input == DP_MATVEC_F32)) break;
+        if (!q8 && can && o.matvec_input == DP_MATVEC_Q8) continue;
+        r.input = q8 ? "q8" : "f32";
+        if (!(st = time_product(&p, &r))) {
+          r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
+          r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;
+          stop = cb && cb(user, &r);
+        }
       }
     }
-    for (int c = 0; c < p.copies; c++) dp_gpu_buffer_free(w[c]);
+    for (int c = 0; c < p.copies; c++) { dp_gpu_buffer_free(w[c]); dp_free(p.wq8[c]); }
   }
   dp_ops_free(ops);
   dp_gpu_close(g);

@@ -7,6 +7,7 @@
 #include "api/kernel_check.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/alloc.h"
 #include "core/error.h"
@@ -113,6 +114,53 @@ static void matmul(chk *c, dp_dtype t, int M, int K, int tex, uint32_t flags) {
     run(c, dp_op_matmul(c->o, vy, vx, vw, t, vb, M, N, K, flags));
     compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
   }
+  dp_free(wq);
+}
+
+/* matvec input q8: x [2, K] quantized by quantize_x: the codes dp_ref_quantize_x's (one off only
+ * where the reference value is within 1e-3 of a rounding tie: the GPU's 127 / amax may differ
+ * in the last bit), d within 1e-6; then (gemv) y = xq . W^T + b by matmul_gemv_i8 against
+ * dp_ref_matmul of W and the GPU's quantized x, dequantised (1e-5) */
+static void q8(chk *c, dp_dtype t, int K, int gemv) {
+  enum { M = 2, N = 37 };
+  size_t rb = dp_dtype_row_bytes(t, K), nb = (size_t)M * K / 32;
+  uint64_t dofs = ((uint64_t)M * K + 255) & ~255ull;
+  float *x = randn(c, (size_t)M * K, 1), *ds = host(c, 2 * nb), *xd = host(c, (size_t)M * K), *gds = host(c, 2 * nb);
+  int8_t *q = dp_malloc((size_t)M * K), *gq = dp_malloc((size_t)M * K);
+  dp_view vx = buf(c, x, (size_t)M * K * 4), vq = buf(c, NULL, dp_xq_bytes(M, (uint32_t)K));
+  if (!c->st && (!q || !gq)) c->st = DP_ERR_NOMEM;
+  if (!c->st) run(c, dp_op_quantize_x(c->o, vq, vx, M, (uint32_t)K, NULL));
+  if (!c->st) run(c, dp_gpu_buffer_read(c->g, vq.buf, 0, gq, (size_t)M * K));
+  if (!c->st) run(c, dp_gpu_buffer_read(c->g, vq.buf, dofs, gds, nb * 8));
+  if (!c->st) {
+    dp_ref_quantize_x(q, ds, x, M, K);
+    for (size_t i = 0; i < (size_t)M * K && !c->st; i++) {
+      float d = ds[2 * (i / 32)], v = d > 0 ? fabsf(x[i] / d) : 0;
+      if (q[i] != gq[i] && !(abs(q[i] - gq[i]) == 1 && fabsf(v - floorf(v) - 0.5f) < 1e-3f))
+        c->st = dp_error(DP_ERR_GPU, "%s: int8 code %zu is %d, the CPU reference's %d", c->name, i, gq[i], q[i]);
+    }
+    for (size_t b = 0; b < nb && !c->st; b++)
+      if (!(fabsf(gds[2 * b] - ds[2 * b]) <= 1e-6f * ds[2 * b]))
+        c->st = dp_error(DP_ERR_GPU, "%s: block %zu scale %.9g, the CPU reference's %.9g", c->name, b, gds[2 * b], ds[2 * b]);
+    dp_ref_dequantize_x(xd, gq, gds, M, K);
+  }
+  dp_free(q);
+  dp_free(gq);
+  if (!gemv || c->st) return;
+  float *w = randn(c, (size_t)N * K, 0.5f), *wd = host(c, (size_t)N * K), *b = randn(c, N, 1), *ref = host(c, (size_t)M * N);
+  void *wq = dp_malloc(rb * N + 4);
+  if (c->st || !wq) { dp_free(wq); if (!c->st) c->st = DP_ERR_NOMEM; return; }
+  run(c, dp_quantize(t, w, wq, (uint64_t)N * K));
+  run(c, dp_ref_dequant_rows(t, wq, N, K, wd));
+  if (!c->st) dp_ref_matmul(ref, xd, wd, b, M, N, K, 0);
+  dp_weight *W = NULL;
+  dp_view vb = buf(c, b, N * 4), vy = buf(c, NULL, (size_t)M * N * 4);
+  if (!c->st) run(c, dp_weight_create(c->o, t, N, (uint64_t)K, 0, "kernel-check", &W));
+  if (!c->st) run(c, dp_weight_write(c->o, W, 0, N, wq));
+  dp_gemv_pro p = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  if (!c->st) run(c, dp_op_linear(c->o, vy, vq, W, 0, N, vb, M, &p, DP_MM_ROWS));
+  compare(c, "y", vy, ref, (size_t)M * N, 1e-5);
+  dp_weight_free(W);
   dp_free(wq);
 }
 
@@ -344,7 +392,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
     return dp_error(DP_ERR_UNSUPPORTED, "%s: not on this adapter (%s)", e.name, e.condition);
   chk c = {o, dp_ops_gpu(o), e.name, 0x9e3779b97f4a7c15ull ^ i, {NULL}, 0, {NULL}, 0, 0, DP_OK};
   const char *n = e.name;
-  int cpu0 = dp_ops_cpu_kernels(o), sg0 = dp_ops_subgroups(o);
+  int cpu0 = dp_ops_cpu_kernels(o), sg0 = dp_ops_subgroups(o), q80 = dp_ops_matvec_input(o);
   uint64_t runs0 = dp_ops_variant_runs(o, i);
   dp_dtype t = entry_type(n);
   /* K: whole blocks; for F32/F16/BF16 not a multiple of 8 (that would pick the 16-byte loads) */
@@ -354,7 +402,11 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   /* the plain GEMV runs without subgroups (with them, matmul_gemv_sg takes every block type) */
   dp_ops_set_subgroups(o, (!(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
                            starts(n, "matmul_gemv_sg_")) && strcmp(n, "attention_split")); /* its _sg twin takes subgroups */
-  if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
+  if (!strcmp(n, "quantize_x") || starts(n, "matmul_gemv_i8_")) {
+    dp_ops_set_subgroups(o, 1);
+    dp_ops_set_matvec_input(o, 1);
+    q8(&c, t, strcmp(n, "quantize_x") ? K : 256, starts(n, "matmul_gemv_i8_"));
+  } else if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
   else if (starts(n, "matmul_tiled64_")) matmul(&c, t, 70, K, 0, 0);
   else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0, 0);
@@ -379,6 +431,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
     c.st = dp_error(DP_ERR_INVALID_ARG, "%s: its op picked another variant (condition: %s)", n, e.condition);
   dp_ops_set_cpu_kernels(o, cpu0);
   dp_ops_set_subgroups(o, sg0);
+  dp_ops_set_matvec_input(o, q80);
   for (int j = 0; j < c.nb; j++) dp_gpu_buffer_free(c.b[j]);
   for (int j = 0; j < c.nf; j++) dp_free(c.f[j]);
   if (worst) *worst = c.worst;

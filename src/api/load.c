@@ -204,6 +204,9 @@ dp_status dp_load_finish(dp_load *l, dp_model **out) {
   }
   /* experts paged from the model file (an expert budget): the runtime keeps it and closes it */
   int kept = l->m->rt && dp_rt_experts_owns_source(l->m->rt);
+  int mv = l->opt ? l->opt->matvec_input : DP_MATVEC_AUTO;
+  if (!st && (mv < DP_MATVEC_AUTO || mv > DP_MATVEC_Q8)) st = dp_error(DP_ERR_INVALID_ARG, "dp_load_options.matvec_input: %d", mv);
+  if (!st && mv) dp_ops_set_matvec_input(l->m->rt->ops, mv == DP_MATVEC_Q8); /* before any session allocates */
   if (!st) st = swap_kernels(l->m, l->opt);
   if (!st) st = load_tokenizer(l);
   dp_rt_load_free(l->L);

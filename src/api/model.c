@@ -48,6 +48,7 @@ dp_status dp_model_get_info(const dp_model *m, dp_model_info *info) {
   info->weight_bytes = m->rt->weight_bytes;
   info->q4k_matmul = m->ov.q4k == DP_Q4K_DEQUANT ? "dequant" : "fused", info->q4k_matmul_from = m->ov.q4k_from;
   info->compute_precision = m->ov.prec == DP_PRECISION_F16 ? "f16" : "f32", info->compute_precision_from = m->ov.prec_from;
+  info->matvec_input = dp_ops_matvec_q8(m->rt->ops) ? "q8" : "f32";
   return DP_OK;
 }
 

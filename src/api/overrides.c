@@ -21,6 +21,12 @@ dp_status dp_parse_q4k_matmul(const char *s, int *mode, int *precision) {
   return dp_error(DP_ERR_INVALID_ARG, "'%s': expected fused or dequant (aliases fused_q4k, dequant_f16)", s ? s : "");
 }
 
+dp_status dp_parse_matvec_input(const char *s, int *mode) {
+  if (s && !strcmp(s, "q8")) { *mode = DP_MATVEC_Q8; return DP_OK; }
+  if (s && !strcmp(s, "f32")) { *mode = DP_MATVEC_F32; return DP_OK; }
+  return dp_error(DP_ERR_INVALID_ARG, "'%s': expected q8 or f32", s ? s : "");
+}
+
 dp_status dp_parse_compute_precision(const char *s, int *precision) {
   if (s && !strcmp(s, "f32")) { *precision = DP_PRECISION_F32; return DP_OK; }
   if (s && !strcmp(s, "f16")) { *precision = DP_PRECISION_F16; return DP_OK; }

@@ -341,6 +341,7 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   in->has_f16 = wgpuDeviceHasFeature(g->device, WGPUFeatureName_ShaderF16);
   in->has_subgroups = wgpuDeviceHasFeature(g->device, WGPUFeatureName_Subgroups);
   in->has_timestamp = wgpuDeviceHasFeature(g->device, WGPUFeatureName_TimestampQuery);
+  in->has_dot4 = wgpuInstanceHasWGSLLanguageFeature(g->instance, 2u /* Packed4x8IntegerDotProduct */) != 0;
   in->max_storage_binding = dl.maxStorageBufferBindingSize;
   in->max_buffer = dl.maxBufferSize;
   in->max_uniform_binding = dl.maxUniformBufferBindingSize;

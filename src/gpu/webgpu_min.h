@@ -233,6 +233,7 @@ WGPUFuture wgpuAdapterRequestDevice(WGPUAdapter, const WGPUDeviceDescriptor*, WG
 void wgpuAdapterRelease(WGPUAdapter);
 WGPUStatus wgpuDeviceGetLimits(WGPUDevice, WGPULimits*);
 WGPUBool wgpuDeviceHasFeature(WGPUDevice, WGPUFeatureName);
+WGPUBool wgpuInstanceHasWGSLLanguageFeature(WGPUInstance, uint32_t); /* 2: packed_4x8_integer_dot_product */
 WGPUQueue wgpuDeviceGetQueue(WGPUDevice);
 WGPUBuffer wgpuDeviceCreateBuffer(WGPUDevice, const WGPUBufferDescriptor*);
 WGPUShaderModule wgpuDeviceCreateShaderModule(WGPUDevice, const WGPUShaderModuleDescriptor*);

@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -52,7 +52,9 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
-  {"attention_split", 0, NULL, NULL}, {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
+  {"attention_split", 0, NULL, NULL},
+  {"quantize_x", 0, NULL, NULL}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
+  {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -67,13 +69,14 @@ static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k ==
  * whole condition as `doppler bench kernels --list` prints it. The ops pick a row by the kernel
  * family (dp_ops_set_cpu_kernels), subgroups and the shape; the pipeline is cached by (row,
  * type, WG, PRO), so a dispatch builds no string and scans no cache. */
-enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4 }; /* bits; SGF: subgroups of one fixed size */
+enum { NEED_NONE = 0, NEED_SG8 = 1, NEED_TEX = 2, NEED_SGF = 4, NEED_DOT4 = 8 }; /* bits; SGF: subgroups of one fixed size;
+                                                                       * DOT4: packed_4x8_integer_dot_product */
 enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATMUL_ROWS_MM_SG, V_MATMUL_V4_MV8,
        V_MATMUL_V4_MM4_SG, V_MATMUL_TEX_MV8, V_MATMUL_TEX_MM4_SG, V_MATMUL_V4_MV8X4, V_MATMUL_TEX_MV8X4, V_EMBED, V_RMSNORM, V_RMSNORM_INPLACE, V_ROPE,
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_ROPE_KV_NORM, V_COUNT };
+       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_ROPE_KV_NORM, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -127,6 +130,11 @@ static const struct variant {
   {"attention_split", "attention", "gpu family, T = 1, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
   {"attention_split_combine", "attention", "after attention_split over more than one split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
+  /* int8 input (matvec input q8, GPU family with dot4I8Packed): x quantized once, shared by the products */
+  {"quantize_x", "quantize_x", "gpu family, matvec input q8: RMSNorm / GLU / plain x -> int8 blocks of 32 before the "
+   "matmul_gemv_i8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
+  {"matmul_gemv_i8", "matmul", "gpu family, matvec input q8, M <= 4 or rows, subgroups of one size, dot4I8Packed; "
+   "Q4_K, Q6_K, Q8_0 (K % 64 == 0)", K_GEMV_I8, "main", 1, NEED_SGF | NEED_DOT4},
   {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
    NEED_NONE},
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
@@ -139,8 +147,16 @@ const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_M
 #define N_WT (DP_MXFP4 + 1)
 #define N_WG 9   /* WG override 1 << (0..8) */
 #define N_PRO 12 /* PRO override 0..3 (matmul_tex, gemv_sg); gemv_sg: + 4 * (0, 1 SiLU, 2 GELU epilogue) */
-/* listed entries: a typed row is N_WT entries (one per weight type), any other row one */
-static size_t row_entries(int v) { return variants[v].typed ? N_WT : 1; }
+/* listed entries: a typed row is one entry per weight type it takes (row_has_type), any other row one */
+static int row_has_type(int v, int t) { /* typed rows take every weight type but matmul_gemv_i8 */
+  return v != V_MATMUL_GEMV_I8 || t == DP_Q4_K || t == DP_Q6_K || t == DP_Q8_0;
+}
+static size_t row_entries(int v) {
+  if (!variants[v].typed) return 1;
+  size_t n = 0;
+  for (int t = 0; t < N_WT; t++) n += (size_t)row_has_type(v, t);
+  return n;
+}
 
 struct dp_ops {
   dp_gpu *g;
@@ -150,6 +166,8 @@ struct dp_ops {
   int sg8;                   /* subgroups of exactly 8 = cpu_wg: the *_sg8 CPU variants apply */
   uint32_t sgf;              /* the subgroup size when subgroup_min == subgroup_max, else 0 */
   int gemv_sg;               /* matmul_gemv_sg allowed (DOPPLER_GEMV_SG=0: off, for comparisons) */
+  int q8;                    /* matvec input q8 chosen (dp_ops_set_matvec_input); applies where dp_ops_q8_ok */
+  uint32_t q8_r;             /* matmul_gemv_i8 rows per subgroup (DOPPLER_GEMV_I8_R 1..4, for measurements) */
   uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
@@ -177,8 +195,6 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->g = g;
   o->sg = dp_gpu_get_info(g)->has_subgroups;
   o->cpu = !strcmp(dp_gpu_get_info(g)->adapter_type, "cpu");
-  const char *fam = getenv("DOPPLER_KERNEL_FAMILY"); /* gpu | cpu: either family on any adapter (comparisons) */
-  if (fam && (!strcmp(fam, "gpu") || !strcmp(fam, "cpu"))) o->cpu = !strcmp(fam, "cpu");
   o->cpu_wg = 8; /* one 8-wide SIMD batch of lavapipe (two of SwiftShader's 4) */
   o->sg8 = dp_gpu_get_info(g)->subgroup_min == 8 && dp_gpu_get_info(g)->subgroup_max == 8;
   const dp_gpu_info *gi = dp_gpu_get_info(g);
@@ -189,6 +205,12 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->gemv_r < 1 || o->gemv_r > 4) o->gemv_r = 2;
   o->gemv_wg = getenv("DOPPLER_GEMV_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_WG")) : 256;
   if (o->gemv_wg > 256 || !o->sgf || o->gemv_wg < o->sgf || o->gemv_wg & (o->gemv_wg - 1)) o->gemv_wg = 256;
+  o->q8 = !o->cpu; /* CPU adapters: f32 unless asked (dp_ops_set_matvec_input) */
+  const char *fam = getenv("DOPPLER_KERNEL_FAMILY"); /* measurements and quality checks: force a kernel family */
+  if (fam && !strcmp(fam, "gpu")) o->cpu = 0;
+  if (fam && !strcmp(fam, "cpu")) o->cpu = 1;
+  o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
+  if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -229,15 +251,19 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   if (*slot) return *slot;
   char pick[200] = "";
   int v4 = wt == DP_F32 || wt == DP_F16 || wt == DP_BF16 || wt == DP_Q4_K; /* gemv_sg: 16-byte units */
-  if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
+  if (kern_info[k].wdecode == 3) /* gemv_i8: the type, then its weight access file */
+    snprintf(pick, sizeof pick, "const WT = %du;\n", (int)wt);
+  else if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
     snprintf(pick, sizeof pick, "const WT = %du;\n%s%s%s", (int)wt, v4 ? "" : "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_",
              v4 ? "" : dp_dtype_name(wt), v4 ? "" : "(rb, k0, K); }\n");
   else if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
-  const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32") : kern_info[k].lib;
+  const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32")
+                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : "gemv_i8_u32") : kern_info[k].lib;
   const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
-                          kern_info[k].wdecode && !(kern_info[k].wdecode == 2 && v4) ? dp_kernel_source("lib_wdecode") : "", pick,
+                          kern_info[k].wdecode && kern_info[k].wdecode != 3 && !(kern_info[k].wdecode == 2 && v4) ? dp_kernel_source("lib_wdecode") : "",
+                          pick,
                           lib ? dp_kernel_source(lib) : "",
                           dp_kernel_source(kern_info[k].name),
                           kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : ""};
@@ -277,6 +303,8 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
     c[3] = (dp_gpu_constant){"R", epi ? 2 : o->gemv_r}, c[4] = (dp_gpu_constant){"EPI", epi ? epi + 1 : 0};
     nc = 5;
   }
+  if (v == V_MATMUL_GEMV_I8) c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, nc = 3;
+  if (v == V_QUANTIZE_X) c[1] = (dp_gpu_constant){"PRO", pro}, nc = 2;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
   return DP_OK;
@@ -292,7 +320,13 @@ size_t dp_kernel_variant_count(void) {
 /* entry i -> row and weight type */
 static int entry_row(size_t i, int *t) {
   for (int v = 0; v < V_COUNT; v++) {
-    if (i < row_entries(v)) { *t = (int)i; return v; }
+    if (i < row_entries(v)) {
+      *t = (int)i;
+      if (variants[v].typed) /* the i-th type the row takes */
+        for (int w = 0; w < N_WT; w++)
+          if (row_has_type(v, w) && i-- == 0) { *t = w; break; }
+      return v;
+    }
     i -= row_entries(v);
   }
   return -1;
@@ -320,7 +354,8 @@ int dp_ops_variant_available(const dp_ops *o, size_t i) {
   if (v < 0) return 0;
   int need = variants[v].need;
   int tex = !strcmp(dp_gpu_get_info(o->g)->adapter_type, "cpu") && o->wtex;
-  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex) && (!(need & NEED_SGF) || (o->sg && o->sgf));
+  return (!(need & NEED_SG8) || (o->sg && o->sg8)) && (!(need & NEED_TEX) || tex) && (!(need & NEED_SGF) || (o->sg && o->sgf)) &&
+         (!(need & NEED_DOT4) || dp_gpu_get_info(o->g)->has_dot4);
 }
 
 void dp_ops_clear_runs(dp_ops *o) { memset(o->runs, 0, sizeof o->runs); }
@@ -545,6 +580,73 @@ static dp_status gemv_sg_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_v
   }
   TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc, &k));
   return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->gemv_r));
+}
+
+/* ---- int8 input: quantize_x and matmul_gemv_i8 ---------------------------------------------- */
+void dp_ops_set_matvec_input(dp_ops *o, int q8) { o->q8 = q8 != 0; }
+static int q8_type_ok(dp_dtype wt, uint32_t K) {
+  return wt == DP_Q4_K || wt == DP_Q6_K || (wt == DP_Q8_0 && K % 64 == 0);
+}
+/* quantize_x / matmul_gemv_i8 can run: GPU family, subgroups of one size, dot4I8Packed */
+static int q8_family(const dp_ops *o) { return !o->cpu && o->sg && o->sgf && dp_gpu_get_info(o->g)->has_dot4; }
+int dp_ops_matvec_q8(const dp_ops *o) { return o->q8 && q8_family(o); }
+int dp_ops_matvec_input(const dp_ops *o) { return o->q8; }
+
+int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M) {
+  return w && o->q8 && q8_family(o) && !w->tex && M <= GEMV_MAX_M && w->K % 32 == 0 && q8_type_ok(w->type, w->K);
+}
+
+uint64_t dp_xq_bytes(uint32_t M, uint32_t K) { return (((uint64_t)M * K + 255) & ~255ull) + (uint64_t)M * (K / 32) * 8; }
+
+typedef struct { uint32_t M, K, nc, flags; float eps; uint32_t p0, p1, p2; } quantize_x_params;
+_Static_assert(sizeof(quantize_x_params) == 32, "quantize_x.wgsl Params");
+#define QX_WG 64 /* quantize_x: blocks of 32 per workgroup */
+
+dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_t K, const dp_gemv_pro *pro) {
+  int kind = pro ? pro->kind : DP_PRO_NONE;
+  if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH) ||
+      (pro && pro->glu_out))
+    return dp_error(DP_ERR_INVALID_ARG, "quantize_x: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
+  if (K == 0 || K % 32) return dp_error(DP_ERR_INVALID_ARG, "quantize_x: K=%u is not a positive multiple of 32", K);
+  if (!q8_family(o))
+    return dp_error(DP_ERR_UNSUPPORTED, "quantize_x: needs the GPU kernel family, subgroups of one size and dot4I8Packed");
+  if (M == 0) return DP_OK;
+  if ((uint64_t)M * K * 2 > UINT32_MAX) return dp_error(DP_ERR_UNSUPPORTED, "quantize_x: %ux%u too large for 32-bit indexing", M, K);
+  uint64_t dofs = ((uint64_t)M * K + 255) & ~255ull;
+  dp_gpu_binding b[4];
+  TRY(bind(o, "quantize_x", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
+  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "quantize_x", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[1]));
+  else b[1] = dummy_binding(o);
+  TRY(bind(o, "quantize_x", "xq", xq, (uint64_t)M * K, &b[2]));
+  TRY(bind(o, "quantize_x", "xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8, &b[3]));
+  uint32_t nc = (uint32_t)cdiv(K / 32, QX_WG);
+  quantize_x_params p = {M, K, nc, kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u,
+                         kind == DP_PRO_RMSNORM ? pro->eps : 0.0f, 0, 0, 0};
+  int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_QUANTIZE_X, DP_F32, QX_WG, pc, &k));
+  return run(o, k, &p, sizeof p, b, 4, (uint64_t)M * nc);
+}
+
+/* matmul_gemv_i8 over one binding of W; xq from dp_op_quantize_x(M, K) */
+static dp_status gemv_i8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_view w, dp_dtype wt, dp_view bias,
+                              uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
+  uint64_t rb = dp_dtype_row_bytes(wt, K);
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  uint64_t dofs = ((uint64_t)M * K + 255) & ~255ull;
+  dp_gpu_binding b[5];
+  TRY(bind(o, "matmul", "xq", xq, (uint64_t)M * K, &b[0]));
+  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
+  TRY(bind(o, "matmul", "xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8, &b[4]));
+  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
+  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, 0.0f}; /* gemv_i8.wgsl Params: p0 unused */
+  dp_gpu_kernel *k;
+  TRY(pipeline(o, V_MATMUL_GEMV_I8, wt, o->gemv_wg, 0, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->q8_r));
 }
 
 int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M) {
@@ -802,6 +904,24 @@ dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint
   if (N == 0 && row0 < w->N) N = w->N - row0;
   if ((uint64_t)row0 + N > w->N || N == 0)
     return dp_error(DP_ERR_INVALID_ARG, "linear: rows [%u, +%u) of a %u-row weight", row0, N, w->N);
+  if (pro && pro->kind == DP_PRO_Q8) { /* x is dp_op_quantize_x's output for M rows of K = w->K */
+    if (pro->glu_out || !dp_ops_linear_q8(o, w, gemv_rows(M, flags) ? 1 : M))
+      return dp_error(DP_ERR_UNSUPPORTED, "linear: an int8 input needs dp_ops_linear_q8 (matvec input q8, GPU family with "
+                      "dot4I8Packed, M <= %d or DP_MM_ROWS, Q4_K / Q6_K / Q8_0 with K %% 64 == 0, no texture), no GLU output",
+                      GEMV_MAX_M);
+    for (uint64_t r = row0, end = (uint64_t)row0 + N; r < end;) {
+      uint32_t i = (uint32_t)(r / w->part_rows);
+      uint64_t p0 = (uint64_t)i * w->part_rows, e = p0 + part_rows_of(w, i) < end ? p0 + part_rows_of(w, i) : end;
+      uint64_t off = (r - p0) * w->row_bytes;
+      if (off % 256)
+        return dp_error(DP_ERR_INVALID_ARG, "linear: rows from %llu start at byte %llu of a weight part, not a multiple of 256",
+                        (unsigned long long)r, (unsigned long long)off);
+      TRY(gemv_i8_part(o, y, (out_cols){(uint32_t)(r - row0), N}, x, dp_view_of(w->part[i].buf, off), w->type, bias, M,
+                       (uint32_t)(e - r), w->K, flags));
+      r = e;
+    }
+    return DP_OK;
+  }
   int tex = w->tex && (gemv_rows(M, flags) || dp_ops_tex_prefill(o));
   if (pro && pro->glu_out && (row0 != 0 || N != w->N || !dp_ops_linear_glu_out(o, w, gemv_rows(M, flags) ? 1 : M)))
     return dp_error(DP_ERR_UNSUPPORTED, "linear: a GLU output needs all rows of a one-part weight, no texture, and "

@@ -150,7 +150,7 @@ uint32_t dp_wtex_rows(const dp_wtex *w);
  * M > 4 (prefill) takes no prologue and needs dp_ops_tex_prefill(o) (subgroups of 8), else
  * DP_ERR_UNSUPPORTED; with DP_MM_ROWS any M runs the GEMV (prologue allowed, batch-invariant
  * rows). bias: [N] f32 or {NULL}. flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
-enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2 };
+enum { DP_PRO_NONE = 0, DP_PRO_RMSNORM = 1, DP_PRO_GLU = 2, DP_PRO_Q8 = 3 /* dp_op_linear only: x is dp_op_quantize_x's output */ };
 typedef struct dp_gemv_pro {
   int kind;
   dp_view norm_w;        /* DP_PRO_RMSNORM */
@@ -210,6 +210,28 @@ void dp_weight_free(dp_weight *w);
  * flags: DP_MM_ACCUM, DP_MM_ROWS. x and y must not overlap. */
 dp_status dp_op_linear(dp_ops *o, dp_view y, dp_view x, const dp_weight *w, uint32_t row0, uint32_t N, dp_view bias,
                        uint32_t M, const dp_gemv_pro *pro, uint32_t flags);
+
+/* ---- int8 input for the decode GEMVs (matvec input q8; docs/kernels.md) -------------------------
+ * On the GPU kernel family with subgroups of one size and the WGSL language feature
+ * packed_4x8_integer_dot_product (dp_gpu_info.has_dot4), a decode product can read x quantized
+ * to int8 blocks of 32 (llama.cpp's MMVQ): dp_op_quantize_x once, then dp_op_linear with
+ * pro->kind = DP_PRO_Q8 and xq as x for every weight that takes it (dp_ops_linear_q8: Q4_K,
+ * Q6_K, Q8_0 with K % 64 == 0, no texture, M <= 4 or DP_MM_ROWS). Not bit-exact against the f32
+ * input: each x block of 32 is rounded to 8 bits (relative error <= 1/254 of the block's
+ * largest value per element). dp_ops_set_matvec_input(o, 0) turns it off (the f32-input
+ * kernels); default on, except on CPU adapters. */
+void dp_ops_set_matvec_input(dp_ops *o, int q8);
+int dp_ops_matvec_q8(const dp_ops *o);    /* q8 chosen and the kernel family can run it */
+int dp_ops_matvec_input(const dp_ops *o); /* the choice as set (1 = q8), whatever the family */
+int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M);
+/* Bytes of xq for M rows of K: the int8 codes [M, K], then (from the next multiple of 256)
+ * [M, K / 32] pairs f32 (d, s): x ~ d * q per block, s = d * sum(q). */
+uint64_t dp_xq_bytes(uint32_t M, uint32_t K);
+/* xq (dp_xq_bytes(M, K) at a 256-aligned view) = quantize(pro(x)), pro as dp_op_matmul_tex's
+ * prologue (NULL/none: x [M, K]; RMSNorm; GLU: x [M, 2K]); K % 32 == 0. Rounding: per block
+ * amax = max |v|, d = amax / 127, q = sign(t) floor(|t| + 0.5), t = v * (127 / amax) (0 when
+ * amax = 0) -- src/ref dp_ref_quantize_x. DP_ERR_UNSUPPORTED where the family cannot run it. */
+dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_t K, const dp_gemv_pro *pro);
 
 /* ---- embed: y[T, D] = table[ids[t], :] * scale ---------------------------------------------
  * ids: [T] u32 (each < vocab = table->N, not checked on the GPU: the rows of an id >= vocab are

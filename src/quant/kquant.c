@@ -26,6 +26,14 @@ static float f16_round(float v) { return dp_f16_to_f32(dp_f32_to_f16(v)); }
 
 /* ---- Q4_K ------------------------------------------------------------------------------- */
 
+void dp_q4k_pack_scales(const uint8_t *sc, const uint8_t *m, uint8_t *s12) {
+  for (int k = 0; k < 4; k++) {
+    s12[k] = (uint8_t)(sc[k] | ((sc[k + 4] >> 4) << 6));
+    s12[k + 4] = (uint8_t)(m[k] | ((m[k + 4] >> 4) << 6));
+    s12[k + 8] = (uint8_t)((sc[k + 4] & 15) | ((m[k + 4] & 15) << 4));
+  }
+}
+
 /* Fit x[32] ~ a*q + b (q in 0..15, a >= 0, b <= 0) with the lowest squared error.
  * Candidates: inverse scales (15 + 0.1k)/(max - min), k = -12..11; the inner loop runs over the
  * candidates (independent sums) so it vectorises. */
@@ -158,12 +166,8 @@ void dp_quant_q4_k_block(const float *x, uint8_t *b) {
   }
   wr16(b, dp_f32_to_f16(d));
   wr16(b + 2, dp_f32_to_f16(dmin));
-  uint8_t *s12 = b + 4, *qs = b + 16;
-  for (int k = 0; k < 4; k++) {
-    s12[k] = (uint8_t)(sc[k] | ((sc[k + 4] >> 4) << 6));
-    s12[k + 4] = (uint8_t)(m[k] | ((m[k + 4] >> 4) << 6));
-    s12[k + 8] = (uint8_t)((sc[k + 4] & 15) | ((m[k + 4] & 15) << 4));
-  }
+  uint8_t *qs = b + 16;
+  dp_q4k_pack_scales(sc, m, b + 4);
   for (int c = 0; c < 4; c++)
     for (int l = 0; l < 32; l++) qs[32 * c + l] = (uint8_t)(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
 }
@@ -249,6 +253,10 @@ void dp_quant_q6_k_block(const float *x, uint8_t *b) {
       if (err2 < err) d = d2, err = err2, memcpy(sc, sc2, 16), memcpy(q, q2, 256);
     }
   }
+  dp_q6k_pack(dp_f32_to_f16(d), sc, q, b);
+}
+
+void dp_q6k_pack(uint16_t d, const int8_t *sc, const int8_t *q, uint8_t *b) {
   uint8_t *ql = b, *qh = b + 128;
   for (int h = 0; h < 2; h++) {
     const int8_t *qq = q + 128 * h;
@@ -260,5 +268,5 @@ void dp_quant_q6_k_block(const float *x, uint8_t *b) {
     }
   }
   memcpy(b + 192, sc, 16);
-  wr16(b + 208, dp_f32_to_f16(d));
+  wr16(b + 208, d);
 }

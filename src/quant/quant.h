@@ -32,8 +32,13 @@ void dp_quant_q8_0_block(const float *x, uint8_t *b);
 void dp_quant_q4_k_block(const float *x, uint8_t *b);
 void dp_quant_q6_k_block(const float *x, uint8_t *b);
 void dp_quant_mxfp4_block(const float *x, uint8_t *b);
-/* Q4_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes s12. */
+/* Q4_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes s12, and back
+ * (sc[8], m[8], each 0..63 -> s12[12]). */
 void dp_q4k_scale_min(const uint8_t *s12, int j, uint8_t *sc, uint8_t *m);
+void dp_q4k_pack_scales(const uint8_t *sc, const uint8_t *m, uint8_t *s12);
+/* Q6_K: a block from its f16 super-scale d, int8 sub-scales sc[16] and codes q[256] in
+ * -32..31 (element order) -> b[210]. */
+void dp_q6k_pack(uint16_t d, const int8_t *sc, const int8_t *q, uint8_t *b);
 extern const float dp_e2m1_value[16]; /* E2M1 code -> value */
 float dp_e8m0_to_f32(uint8_t e);      /* 2^(e-127) (e = 0: 2^-127) */
 

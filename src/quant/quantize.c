@@ -7,12 +7,9 @@
  * floor(log2(amax)) - 2 with round-to-nearest-even codes, lowest squared error wins. */
 #include "quant/quant.h"
 #include "core/error.h"
+#include "core/parallel.h"
 #include <math.h>
 #include <string.h>
-#ifndef __wasm__ /* the WebAssembly build has no threads: one thread encodes */
-#include <pthread.h>
-#include <unistd.h>
-#endif
 
 #define ROUND_MAGIC 12582912.0f /* 1.5 * 2^23: (v + M) - M rounds |v| < 2^22 to nearest even */
 
@@ -111,38 +108,19 @@ void dp_mxfp4_from_hf_packed(const uint8_t hf16[16], uint8_t scale, uint8_t out1
   for (int j = 0; j < 16; j++) out17[1 + j] = (uint8_t)(code[j] | (code[j + 16] << 4));
 }
 
-/* Block encoding of large inputs runs on up to QUANT_THREADS threads (contiguous runs of
- * blocks, so the bytes are the same as one thread's); where a thread cannot be started its part
- * runs on the caller's thread, as everything does in the WebAssembly build. */
-#define QUANT_THREADS 16
-#define QUANT_MIN_BLOCKS 4096
-typedef struct { void (*enc)(const float *, uint8_t *); const float *src; uint8_t *dst; uint64_t b0, b1; uint32_t be, bb; } qjob;
-static void *qjob_run(void *a) {
-  qjob *j = a;
-  for (uint64_t i = j->b0; i < j->b1; i++) j->enc(j->src + i * j->be, j->dst + i * j->bb);
-  return NULL;
+/* Block encoding of large inputs runs on several threads (core/parallel.h: contiguous runs of
+ * blocks, at least QUANT_GRAIN each, so the bytes are the same as one thread's; one thread in
+ * the WebAssembly build). */
+#define QUANT_GRAIN 256
+typedef struct { void (*enc)(const float *, uint8_t *); const float *src; uint8_t *dst; uint32_t be, bb; } qjob;
+static void qjob_run(void *a, uint64_t b0, uint64_t b1) {
+  const qjob *j = a;
+  for (uint64_t i = b0; i < b1; i++) j->enc(j->src + i * j->be, j->dst + i * j->bb);
 }
 static void encode_blocks(void (*enc)(const float *, uint8_t *), const float *src, uint8_t *dst, uint64_t nb, uint32_t be,
                           uint32_t bb) {
-#ifdef __wasm__
-  qjob one = {enc, src, dst, 0, nb, be, bb};
-  qjob_run(&one);
-#else
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  int nt = nb < QUANT_MIN_BLOCKS || ncpu < 2 ? 1 : ncpu < QUANT_THREADS ? (int)ncpu : QUANT_THREADS;
-  qjob jobs[QUANT_THREADS];
-  pthread_t th[QUANT_THREADS];
-  int started[QUANT_THREADS] = {0};
-  for (int i = 0; i < nt; i++) {
-    jobs[i] = (qjob){enc, src, dst, nb * i / nt, nb * (i + 1) / nt, be, bb};
-    if (i > 0) started[i] = pthread_create(&th[i], NULL, qjob_run, &jobs[i]) == 0;
-  }
-  qjob_run(&jobs[0]);
-  for (int i = 1; i < nt; i++) {
-    if (started[i]) pthread_join(th[i], NULL);
-    else qjob_run(&jobs[i]);
-  }
-#endif
+  qjob j = {enc, src, dst, be, bb};
+  dp_parallel_for(nb, QUANT_GRAIN, qjob_run, &j);
 }
 
 dp_status dp_quantize(dp_dtype t, const float *src, void *dst, uint64_t n) {

@@ -49,6 +49,29 @@ void dp_ref_rmsnorm(float *y, const float *x, const float *w, int rows, int D, f
   }
 }
 
+void dp_ref_quantize_x(int8_t *q, float *ds, const float *v, int M, int K) {
+  for (size_t b = 0; b < (size_t)M * (K / 32); b++) {
+    const float *vb = v + 32 * b;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(vb[i]));
+    float d = amax / 127.0f, id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < 32; i++) {
+      float t = vb[i] * id;
+      float r = floorf(fabsf(t) + 0.5f);
+      int qi = (int)(t < 0.0f ? -r : r);
+      q[32 * b + i] = (int8_t)qi;
+      sum += qi;
+    }
+    ds[2 * b] = d;
+    ds[2 * b + 1] = d * (float)sum;
+  }
+}
+
+void dp_ref_dequantize_x(float *x, const int8_t *q, const float *ds, int M, int K) {
+  for (size_t i = 0; i < (size_t)M * K; i++) x[i] = ds[2 * (i / 32)] * (float)q[i];
+}
+
 void dp_ref_rope(float *x, const float *inv_freq, int T, int n_heads, int head_dim, int rot_dim,
                  int pos0, int style, float attn_factor) {
   int half = rot_dim / 2;

@@ -17,6 +17,15 @@ dp_status dp_ref_dequant_rows(dp_dtype t, const void *src, uint64_t rows, uint64
 /* y[M, N] = x[M, K] . W[N, K]^T (+ bias[N] if not NULL); accum: y += instead of y =. */
 void dp_ref_matmul(float *y, const float *x, const float *w, const float *bias, int M, int N,
                    int K, int accum);
+/* The int8 input of the decode GEMVs (ops.h dp_op_quantize_x, quantize_x.wgsl), the same f32
+ * expressions: per block of 32 values v (rows of K, K % 32 == 0), amax = max |v|,
+ * d = amax / 127, t = v * (127 / amax), q = sign(t) * floor(|t| + 0.5) (rounded half away
+ * from zero; 0 when amax = 0), s = d * sum(q). q [M, K] int8, ds [M, K / 32][2] = (d, s).
+ * Prologues (RMSNorm, GLU) are applied to v first with dp_ref_rmsnorm / dp_ref_glu. */
+void dp_ref_quantize_x(int8_t *q, float *ds, const float *v, int M, int K);
+/* x [M, K] = d * q per block: the input the int8 GEMV multiplies (its reference is
+ * dp_ref_matmul with this x and the dequantised weights). */
+void dp_ref_dequantize_x(float *x, const int8_t *q, const float *ds, int M, int K);
 /* y[T, D] = table[ids[t], :] * scale; table f32 [vocab, D]. */
 void dp_ref_embed(float *y, const uint32_t *ids, const float *table, int T, int D, float scale);
 /* y[r] = x[r] / sqrt(mean(x[r]^2) + eps) * (plus_one ? 1 + w : w); y may equal x. */

@@ -53,6 +53,25 @@ static dp_status linear_pro_b(dp_ops *o, dp_view y, dp_view x, const dp_rt_weigh
 
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
 
+/* ---- matvec input q8 (ops.h dp_op_quantize_x): decode on GPUs with dot4I8Packed quantizes a
+ * product's input once to int8 blocks of 32 (with the RMSNorm or GLU before it folded in) into
+ * s->xq, and every product reading that input takes it (matmul_gemv_i8): q, k, v (or q|k|v),
+ * o, gate|up (or gate, up), down and the LM head. Only where every weight reading the input takes
+ * it (dp_ops_linear_q8: Q4_K, Q6_K, Q8_0); otherwise the f32-input path below is unchanged. */
+static int q8_ok(dp_ops *o, const dp_rt_session *s, uint32_t T, const dp_rt_weight *w) {
+  return decode(s, T) && s->xq && w->mat && dp_ops_linear_q8(o, w->mat, 1);
+}
+static dp_status quantize(dp_rt_session *s, dp_view x, uint32_t T, uint32_t K, const dp_gemv_pro *pro) {
+  return dp_op_quantize_x(s->m->ops, V(s->xq), x, T, K, pro);
+}
+/* y (+)= xq . w^T (+ bias): the product over s->xq (decode rows, batch-invariant) */
+static dp_status linear_q8(dp_rt_session *s, dp_view y, const dp_rt_weight *w, const dp_rt_weight *bias, uint32_t T,
+                           uint32_t flags) {
+  dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+  return dp_op_linear(s->m->ops, y, V(s->xq), w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias && bias->buf ? bias->buf : NULL, 0),
+                      T, &q, flags | DP_MM_ROWS);
+}
+
 /* x += norm(branch) when there is a post-norm; the branch output is in s->tmp. */
 static dp_status post_norm_add(dp_rt_session *s, const dp_rt_weight *post, uint32_t T) {
   const dp_plan *p = s->m->plan;
@@ -119,7 +138,15 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
   uint64_t qs = (uint64_t)nh * hd * 4, ks = (uint64_t)nkv * hd * 4; /* bytes from row to row */
   int fused = decode(s, T) && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
-  if (fused && (L->qkv.mat->tex || dp_ops_linear_pro(o, L->qkv.mat, 1))) {
+  dp_gemv_pro norm = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
+  if (fused ? q8_ok(o, s, T, &L->qkv) : q8_ok(o, s, T, &L->q) && q8_ok(o, s, T, &L->k) && q8_ok(o, s, T, &L->v)) {
+    /* decode, matvec input q8: RMSNorm + quantize once, then q|k|v (or q, k, v) over it */
+    if ((st = quantize(s, V(s->x), T, d, &norm))) return st;
+    if (fused) st = linear_q8(s, V(s->qkv1), &L->qkv, NULL, T, 0);
+    else if (!(st = linear_q8(s, q, &L->q, &L->q_bias, T, 0)) && !(st = linear_q8(s, k, &L->k, &L->k_bias, T, 0)))
+      st = linear_q8(s, v, &L->v, &L->v_bias, T, 0);
+    if (st) return st;
+  } else if (fused && (L->qkv.mat->tex || dp_ops_linear_pro(o, L->qkv.mat, 1))) {
     /* decode: RMSNorm + q|k|v in one GEMV (texture, or matmul_gemv_sg on GPUs) */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, T, 0))) return st;
@@ -155,6 +182,12 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
     st = attend(s, li, q, k, v, V(s->att), T, pos0);
   }
   if (st) return st;
+  if (q8_ok(o, s, T, &L->o)) { /* the attention output quantized, then o */
+    if ((st = quantize(s, V(s->att), T, nh * hd, NULL))) return st;
+    if (!L->attn_post_norm.buf) return linear_q8(s, V(s->x), &L->o, &L->o_bias, T, DP_MM_ACCUM);
+    if ((st = linear_q8(s, V(s->tmp), &L->o, &L->o_bias, T, 0))) return st;
+    return post_norm_add(s, &L->attn_post_norm, T);
+  }
   if (!L->attn_post_norm.buf) return linear(o, V(s->x), V(s->att), &L->o, &L->o_bias, T, DP_MM_ACCUM | rf);
   if ((st = linear(o, V(s->tmp), V(s->att), &L->o, &L->o_bias, T, rf))) return st;
   return post_norm_add(s, &L->attn_post_norm, T);
@@ -170,12 +203,30 @@ static dp_status ffn_block(dp_rt_session *s, int li, uint32_t T) {
   if (p->glu != DP_PLAN_GLU_SILU && p->glu != DP_PLAN_GLU_GELU_TANH)
     return dp_error(DP_ERR_UNSUPPORTED, "layer %d: activation %d is not implemented in the GPU runtime", li, (int)p->glu);
   uint32_t rf = rows_flag(s, T);
+  int act = p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH;
+  int gu = L->gate_up.mat != NULL;
+  if (q8_ok(o, s, T, &L->down) && (gu ? q8_ok(o, s, T, &L->gate_up) : q8_ok(o, s, T, &L->gate) && q8_ok(o, s, T, &L->up))) {
+    /* decode, matvec input q8: RMSNorm + quantize, gate|up (or gate, up), GLU + quantize, down */
+    dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 0};
+    if ((st = quantize(s, V(s->x), T, d, &pn))) return st;
+    if (gu) { /* rows [gate | up] of 2 ff: the GLU prologue's layout */
+      dp_gemv_pro pg = {DP_PRO_GLU, {NULL, 0}, 0, 0, act, 0};
+      if ((st = linear_q8(s, V(s->gu1), &L->gate_up, NULL, T, 0))) return st;
+      if ((st = quantize(s, V(s->gu1), T, ff, &pg))) return st;
+    } else {
+      if ((st = linear_q8(s, V(s->gate), &L->gate, NULL, T, 0)) || (st = linear_q8(s, V(s->up), &L->up, NULL, T, 0))) return st;
+      if ((st = dp_op_glu(o, V(s->gate), V(s->gate), V(s->up), T * ff, act))) return st;
+      if ((st = quantize(s, V(s->gate), T, ff, NULL))) return st;
+    }
+    if (!L->ffn_post_norm.buf) return linear_q8(s, V(s->x), &L->down, NULL, T, DP_MM_ACCUM);
+    if ((st = linear_q8(s, V(s->tmp), &L->down, NULL, T, 0))) return st;
+    return post_norm_add(s, &L->ffn_post_norm, T);
+  }
   if (decode(s, T) && L->gate_up.mat && !L->gate_up.mat->tex && L->gate_up.row0 == 0 &&
       (uint64_t)L->gate_up.rows == L->gate_up.mat->N && dp_ops_linear_glu_out(o, L->gate_up.mat, 1) &&
       dp_ops_linear_pro(o, L->gate_up.mat, 1)) {
     /* decode on GPUs: RMSNorm + gate|up with the GLU as its epilogue (matmul_gemv_sg: the
      * activation once per output, not once per weight as a prologue on down would), then down */
-    int act = p->glu == DP_PLAN_GLU_SILU ? DP_GLU_SILU : DP_GLU_GELU_TANH;
     dp_gemv_pro pn = {DP_PRO_RMSNORM, W(&L->ffn_norm), (float)p->norm_eps, norm_flags(p), 0, 1 + act};
     if ((st = linear_pro(o, V(s->gate), V(s->x), &L->gate_up, &pn, T, 0))) return st;
     if (!L->ffn_post_norm.buf) return linear(o, V(s->x), V(s->gate), &L->down, NULL, T, DP_MM_ACCUM | rf);
@@ -234,7 +285,16 @@ dp_status dp_rt_record_head(dp_rt_session *s, uint32_t row0, uint32_t n) {
     x = V(s->hrow);
   }
   if (row0 == 0 && (n == 1 || s->rows)) dp_ops_sites_begin(m->ops, s->sites[DP_RT_SITES_HEAD]); /* decode */
-  dp_status st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, n == 1 || s->rows ? DP_MM_ROWS : 0);
+  dp_status st;
+  if ((n == 1 || s->rows) && s->xq && m->output.mat && dp_ops_linear_q8(m->ops, m->output.mat, 1) &&
+      dp_xq_bytes(n, (uint32_t)p->d_model) <= dp_gpu_buffer_size(s->xq)) { /* matvec input q8 */
+    dp_gemv_pro q = {DP_PRO_Q8, {NULL, 0}, 0, 0, 0, 0};
+    st = dp_op_quantize_x(m->ops, V(s->xq), x, n, (uint32_t)p->d_model, NULL);
+    if (!st) st = dp_op_linear(m->ops, V(s->logits), V(s->xq), m->output.mat, m->output.row0, (uint32_t)m->output.rows,
+                               dp_view_of(NULL, 0), n, &q, DP_MM_ROWS);
+  } else {
+    st = linear(m->ops, V(s->logits), x, &m->output, NULL, n, n == 1 || s->rows ? DP_MM_ROWS : 0);
+  }
   if (!st && p->final_softcap > 0) st = dp_rt_record_softcap(s, n, (float)p->final_softcap);
   dp_ops_sites_end(m->ops);
   return st;

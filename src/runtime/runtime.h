@@ -168,6 +168,8 @@ struct dp_rt_session {
   dp_gpu_buffer *tmp;    /* [chunk, d_model] branch output before a post-norm (sandwich) */
   dp_gpu_buffer *qkv1;   /* [n_heads + 2 n_kv_heads, head_dim] fused decode projections */
   dp_gpu_buffer *gu1;    /* [2, d_ff] fused decode gate | up */
+  dp_gpu_buffer *xq;     /* decode rows' input as int8 blocks (ops.h dp_xq_bytes of the widest input); NULL
+                          * unless the ops take matvec input q8 */
   dp_gpu_buffer *hrow;   /* [lrows, d_model] aligned copy of final hidden rows for the LM head */
   dp_gpu_buffer *ids;    /* [chunk] u32 input ids of a prefill pass */
   dp_gpu_buffer *cur_id; /* [1] u32 the decode input id, written by the sampler */

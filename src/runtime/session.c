@@ -45,6 +45,9 @@ static dp_status alloc_acts(dp_rt_session *s, uint64_t C, uint64_t D) {
   if (!st) st = buf(s, C * d * 4, "tmp", &s->tmp);
   if (!st) st = buf(s, D * (qd + 2 * kd) * 4, "qkv1", &s->qkv1);
   if (!st) st = buf(s, D * 2 * ff * 4, "gu1", &s->gu1);
+  uint64_t kq = d > ff ? d : ff;
+  if (qd > kq) kq = qd;
+  if (!st && dp_ops_matvec_q8(s->m->ops) && kq % 32 == 0) st = buf(s, dp_xq_bytes((uint32_t)D, (uint32_t)kq), "xq", &s->xq);
   if (!st) st = buf(s, (uint64_t)s->lrows * d * 4, "hrow", &s->hrow);
   if (!st) st = buf(s, C * 4, "ids", &s->ids);
   if (!st) st = buf(s, (uint64_t)s->lrows * V * 4, "logits", &s->logits);
@@ -155,7 +158,7 @@ void dp_rt_session_free(dp_rt_session *s) {
   dp_free(s->kc);
   dp_free(s->vc);
   dp_free(s->cap);
-  dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->hrow, s->ids, s->cur_id,
+  dp_gpu_buffer *all[] = {s->x, s->h, s->q, s->k, s->v, s->att, s->gate, s->up, s->tmp, s->qkv1, s->gu1, s->xq, s->hrow, s->ids, s->cur_id,
                           s->logits, s->hist, s->work, s->out_ids, s->targets, s->nll, s->moe_logits, s->moe_ids,
                           s->moe_w, s->moe_grp, s->moe_g, s->moe_u, s->moe_y};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) dp_gpu_buffer_free(all[i]);

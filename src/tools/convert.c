@@ -8,7 +8,9 @@
  * whose block divides the rows (Q8_0, else F16) with a notice. A tensor whose
  * chosen type equals its stored type is copied byte for byte (GGUF blocks survive untouched).
  * Data flows in row chunks: stored rows (in place when mapped) -> f32 -> quantize -> write,
- * so memory stays bounded by one chunk whatever the tensor size.
+ * so memory stays bounded by one chunk whatever the tensor size. A synthetic source
+ * (opts.gen: synth --quant) replaces the stored rows: the generator writes the output type's
+ * blocks directly (or f32 values for float outputs), 8 Mi elements a step on several threads.
  *
  * GGUF output: llama.cpp names (gguf_names.c), Q/K rows permuted back to llama.cpp's order,
  * Gemma norms stored as w+1, per-expert tensors merged into [E, out, in]. */
@@ -23,6 +25,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "quant/quant.h"
 #include <errno.h>
 #include <stdio.h>
@@ -35,6 +38,8 @@
  * being hashed stay in L2 (256 KiB of f32); F32 sources are quantized straight from the
  * mapping, so the pipeline makes no copy of the input at all. */
 #define CHUNK_ELEMS (1u << 16)
+/* A synthetic source (opts.gen) is generated GEN_CHUNK_ELEMS at a time, split over threads. */
+#define GEN_CHUNK_ELEMS (1u << 23)
 
 /* ---------------------------------------------------------------- type choice */
 
@@ -216,11 +221,29 @@ static dp_status make_plan(conv *c, int gguf) {
 
 typedef dp_status (*sink_fn)(void *ctx, const void *p, uint64_t n);
 
+/* A synthetic source (opts.gen): rows [r, r + k) of t written to out (rb bytes a row) by the
+ * generator, on several threads (core/parallel.h), each run at least ~64 Ki elements. */
+typedef struct genjob {
+  const dp_convert_opts *o;
+  const dp_tensor_info *t;
+  dp_dtype dt;
+  uint64_t row_len, row0, rb;
+  uint8_t *out;
+} genjob;
+static void gen_run(void *a, uint64_t i0, uint64_t i1) {
+  const genjob *g = a;
+  g->o->gen(g->o->gen_ctx, g->t, g->dt, g->row_len, g->row0 + i0, i1 - i0, g->out + i0 * g->rb);
+}
+static void gen_rows(conv *c, const dp_tensor_info *t, dp_dtype dt, uint64_t row_len, uint64_t r, uint64_t k, void *out) {
+  genjob g = {c->o, t, dt, row_len, r, dp_dtype_row_bytes(dt, row_len), out};
+  dp_parallel_for(k, row_len >= CHUNK_ELEMS ? 1 : CHUNK_ELEMS / row_len, gen_run, &g);
+}
+
 /* Emit component t as type dt, with the GGUF transforms of flags/heads, to sink. */
 static dp_status emit(conv *c, const dp_tensor_info *t, dp_dtype dt, int flags, int heads, sink_fn sink, void *ctx) {
   uint64_t nel = dp_tensor_nelems(t);
   if (!nel) return DP_OK;
-  int perm = heads > 0;
+  int perm = heads > 0, gen = c->o->gen != NULL, blocks = dp_dtype_block_elems(dt) > 1; /* dt: a block type */
   uint64_t last = t->n_dims ? t->shape[t->n_dims - 1] : 1;
   uint64_t row_el = (t->n_dims == 1 && perm) ? 1 : last, rows = nel / row_el;
   uint64_t in_rb = t->nbytes / rows, out_rb = dp_dtype_row_bytes(dt, row_el) ;
@@ -228,23 +251,29 @@ static dp_status emit(conv *c, const dp_tensor_info *t, dp_dtype dt, int flags, 
   uint64_t head = perm ? rows / (uint64_t)heads : 1;
   if (perm && (rows % (uint64_t)heads || head % 2))
     return dp_error(DP_ERR_FORMAT, "%s: tensor %s: %llu rows do not split into %d heads", dp_model_file_path(c->mf), t->name, (unsigned long long)rows, heads);
-  uint64_t chunk = CHUNK_ELEMS / row_el;
+  uint64_t chunk = (gen ? GEN_CHUNK_ELEMS : CHUNK_ELEMS) / row_el;
   if (chunk < 1) chunk = 1;
   chunk = (chunk + head - 1) / head * head;
   if (chunk > rows) chunk = rows;
   uint64_t cap = chunk * row_el;
-  uint8_t *raw = dp_malloc(chunk * in_rb + 1), *out = dp_malloc(chunk * out_rb + 1), *pb = perm ? dp_malloc(chunk * out_rb + 1) : NULL;
-  float *f = (dt == t->dtype && !(flags & DP_GN_NORM1)) ? NULL : dp_malloc(cap * sizeof(float) + 4);
-  dp_status st = (!raw || !out || (perm && !pb) || (!f && !(dt == t->dtype && !(flags & DP_GN_NORM1)))) ? DP_ERR_NOMEM : DP_OK;
+  int need_f = gen ? !blocks : !(dt == t->dtype && !(flags & DP_GN_NORM1));
+  uint8_t *raw = gen ? NULL : dp_malloc(chunk * in_rb + 1), *out = dp_malloc(chunk * out_rb + 1), *pb = perm ? dp_malloc(chunk * out_rb + 1) : NULL;
+  float *f = need_f ? dp_malloc(cap * sizeof(float) + 4) : NULL;
+  dp_status st = ((!gen && !raw) || !out || (perm && !pb) || (need_f && !f)) ? DP_ERR_NOMEM : DP_OK;
   for (uint64_t r = 0; r < rows && !st; r += chunk) {
     uint64_t k = rows - r < chunk ? rows - r : chunk, ne = k * row_el;
-    const void *mapped = NULL; /* stored bytes in place (mapped source), no copy */
-    if ((st = dp_model_file_peek(c->mf, t, r * in_rb, k * in_rb, &mapped))) break;
-    if (!mapped && (st = dp_model_file_read(c->mf, t, r * in_rb, raw, k * in_rb))) break;
-    const uint8_t *res = mapped ? mapped : raw;
+    const uint8_t *res = out;
+    if (gen) gen_rows(c, t, blocks ? dt : DP_F32, row_el, r, k, blocks ? (void *)out : (void *)f);
+    else {
+      const void *mapped = NULL; /* stored bytes in place (mapped source), no copy */
+      if ((st = dp_model_file_peek(c->mf, t, r * in_rb, k * in_rb, &mapped))) break;
+      if (!mapped && (st = dp_model_file_read(c->mf, t, r * in_rb, raw, k * in_rb))) break;
+      res = mapped ? mapped : raw;
+    }
     if (f) {
       const float *x = f;
-      if (t->dtype == DP_F32 && !(flags & DP_GN_NORM1) && !((uintptr_t)res % sizeof(float))) x = (const float *)res;
+      if (gen) { /* f holds the generated values */
+      } else if (t->dtype == DP_F32 && !(flags & DP_GN_NORM1) && !((uintptr_t)res % sizeof(float))) x = (const float *)res;
       else if (t->dtype == DP_F32) memcpy(f, res, ne * 4);
       else if ((st = dp_dequantize(t->dtype, res, f, ne))) break;
       if (flags & DP_GN_NORM1)

@@ -9,6 +9,7 @@
 #include "core/dtype.h"
 #include "doppler_status.h"
 
+struct dp_tensor_info;
 typedef struct dp_convert_progress {
   uint64_t tensors_done, tensors;   /* output tensors written so far / in all */
   uint64_t bytes_done, bytes;       /* source tensor bytes read so far / in all */
@@ -34,6 +35,16 @@ typedef struct dp_convert_opts {
    * compares every tensor's name, shape and type with the source. */
   dp_status (*check)(const char *path, void *ctx);
   void *check_ctx;
+  /* Optional synthetic source (synth --quant, tools/synth.h): when set, no tensor byte of the
+   * source is read (its data may be a sparse file of zeros) and gen writes the data instead:
+   * rows [row0, row0 + rows) of row_len elements of source tensor t, as dt's blocks when dt is
+   * a block type (Q8_0, Q4_K, Q6_K, MXFP4), else as f32 values (then converted to the output
+   * type as read values are). Called from several threads at once on disjoint row ranges
+   * (core/parallel.h, 8 Mi elements per step): what it writes must depend only on its
+   * arguments, so the output is the same for any thread count. Type choice, GGUF transforms,
+   * writers and the output check are the converter's as for any source. */
+  void (*gen)(void *ctx, const struct dp_tensor_info *t, dp_dtype dt, uint64_t row_len, uint64_t row0, uint64_t rows, void *out);
+  void *gen_ctx;
 } dp_convert_opts;
 
 dp_status dp_convert(const char *src, const char *dst, const dp_convert_opts *o);
@@ -45,6 +56,5 @@ dp_status dp_convert_check_output(const char *dst);
 int dp_convert_quant_known(const char *quant);
 /* The stored type a tensor gets (exposed for tests and inspect). quant as in opts. */
 struct dp_model_file;
-struct dp_tensor_info;
 dp_status dp_convert_tensor_type(const struct dp_model_file *mf, const struct dp_tensor_info *t, const char *quant, dp_dtype *out, int *fell_back);
 #endif

@@ -11,6 +11,7 @@
  * values come from its own generator stream (seed and name hashed), generated and converted
  * CHUNK elements at a time, so memory stays bounded for any size. */
 #include "tools/synth.h"
+#include "tools/synth_rng.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/error.h"
@@ -613,66 +614,15 @@ static dp_status make_list(const model *m, tlist *l) {
   return DP_OK;
 }
 
-/* splitmix64 streams: one per tensor, seeded from the seed and the FNV-1a hash of its name.
- * Output i of a stream is mix(s0 + (i+1) * gamma), so the loop carries only a counter. */
-#define GAMMA 0x9E3779B97F4A7C15ull
-static inline uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static uint64_t stream_for(uint64_t seed, const char *name) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
-  return (seed ^ h) + GAMMA;
-}
-
-/* A tensor's values are base + sd * z with z ~ N(0, 1) approximated by the centred sum of four
- * uniform bytes (Irwin-Hall: 1021 levels within +-3.45 sd; mean 510, variance 65535 / 3): each
- * splitmix64 output gives two values, through a table of the 1021 possible values already in
- * the stored type (so an f16 model is exactly the f32 model rounded). */
-#define LEVELS 1021
-static void make_table(double base, double sd, dp_dtype dt, float *f, uint8_t *tab) {
-  const double k = sd / sqrt(65535.0 / 3.0);
-  for (int i = 0; i < LEVELS; i++) f[i] = (float)(base + (double)(i - 510) * k);
-  if (dt == DP_F32) memcpy(tab, f, LEVELS * sizeof *f);
-  else dp_quantize(dt, f, tab, LEVELS); /* f16/bf16: cannot fail */
-}
-
-/* The sums of bytes 0-3 and 4-7 of z. */
-static inline void two_sums(uint64_t z, uint32_t *a, uint32_t *b) {
-  uint64_t t = (z & 0x00ff00ff00ff00ffull) + ((z >> 8) & 0x00ff00ff00ff00ffull);
-  t = (t & 0x0000ffff0000ffffull) + ((t >> 16) & 0x0000ffff0000ffffull);
-  *a = (uint32_t)(t & 0xffffffffu), *b = (uint32_t)(t >> 32);
-}
-
-/* n elements of es bytes (2 or 4) from the table into out, continuing stream *s. */
-static void fill(uint8_t *out, size_t n, uint64_t *s, const uint8_t *tab, size_t es) {
-  uint64_t c = *s;
-  uint32_t x, y;
-  size_t i = 0;
-  if (es == 2) {
-    const uint16_t *t = (const uint16_t *)(const void *)tab;
-    uint16_t *o = (uint16_t *)(void *)out;
-    for (; i + 1 < n; i += 2) two_sums(mix64(c += GAMMA), &x, &y), o[i] = t[x], o[i + 1] = t[y];
-  } else {
-    const uint32_t *t = (const uint32_t *)(const void *)tab;
-    uint32_t *o = (uint32_t *)(void *)out;
-    for (; i + 1 < n; i += 2) two_sums(mix64(c += GAMMA), &x, &y), o[i] = t[x], o[i + 1] = t[y];
-  }
-  if (i < n) two_sums(mix64(c += GAMMA), &x, &y), memcpy(out + i * es, tab + x * es, es);
-  *s = c;
-}
-
 static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const tspec *t, float *f, uint8_t *out) {
-  uint64_t s = stream_for(o->seed, t->t.name), n = nelems(&t->t);
+  uint64_t s = synth_stream(o->seed, t->t.name), n = nelems(&t->t);
   if (is_u8(t)) {
     for (uint64_t done = 0; done < n;) {
       size_t k = (size_t)(n - done < CHUNK ? n - done : CHUNK);
       if (t->kind == K_SCALE) memset(out, t->scale_byte, k);
       else
         for (size_t i = 0; i < k; i += 8) {
-          uint64_t z = mix64(s += GAMMA);
+          uint64_t z = synth_mix64(s += SYNTH_GAMMA);
           memcpy(out + i, &z, k - i < 8 ? k - i : 8);
         }
       dp_status st = dp_atomic_write(af, out, k);
@@ -683,11 +633,11 @@ static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const 
     return DP_OK;
   }
   size_t es = dp_dtype_block_bytes(o->dtype);
-  uint8_t tab[LEVELS * 4];
-  make_table(t->kind == K_ONE ? 1 : 0, t->kind == K_MAT ? t->std : 0.1, o->dtype, f, tab);
+  uint8_t tab[SYNTH_LEVELS * 4];
+  synth_table(t->kind == K_ONE ? 1 : 0, t->kind == K_MAT ? t->std : 0.1, o->dtype, f, tab);
   for (uint64_t done = 0; done < n;) {
     size_t k = (size_t)(n - done < CHUNK ? n - done : CHUNK);
-    fill(out, k, &s, tab, es);
+    synth_fill(out, k, &s, tab, es);
     dp_status st = dp_atomic_write(af, out, k * es);
     if (!st && o->cancelled && o->cancelled(o->cancel_ctx)) st = dp_error(DP_ERR_CANCELLED, "synth: interrupted");
     if (st) return st;
@@ -696,24 +646,31 @@ static dp_status write_tensor(dp_atomic_file *af, const dp_synth_opts *o, const 
   return DP_OK;
 }
 
-static dp_status write_safetensors(const dp_synth_opts *o, const model *m, const char *path) {
+/* model.safetensors; with shape_only the header and a sparse data region of the right length
+ * (ftruncate: no data written, no disk used), the converter's source for --quant. */
+static dp_status write_safetensors(const dp_synth_opts *o, const model *m, const char *path, int shape_only) {
   tlist l = {0};
-  float *f = dp_malloc(LEVELS * sizeof *f);
+  float *f = dp_malloc(SYNTH_LEVELS * sizeof *f);
   uint8_t *out = dp_malloc(CHUNK * 4);
   dp_st_entry *e = NULL;
   dp_buf h = {0};
   dp_status st = f && out ? make_list(m, &l) : DP_ERR_NOMEM;
+  uint64_t data = 0;
   if (!st && !(e = dp_malloc(sizeof *e * (size_t)l.n))) st = DP_ERR_NOMEM;
   if (!st) {
-    for (int i = 0; i < l.n; i++)
+    for (int i = 0; i < l.n; i++) {
       e[i] = (dp_st_entry){l.t[i].t.name, l.t[i].t.dtype, l.t[i].t.n_dims, l.t[i].t.shape,
                            nelems(&l.t[i].t) * dp_dtype_block_bytes(l.t[i].t.dtype)};
+      data += e[i].nbytes;
+    }
     st = dp_safetensors_header(e, (size_t)l.n, 1, &h);
   }
   dp_atomic_file af;
   if (!st && !(st = dp_atomic_open(&af, path))) {
     st = dp_atomic_write(&af, h.data, h.len);
-    for (int i = 0; !st && i < l.n; i++) st = write_tensor(&af, o, &l.t[i], f, out);
+    if (!st && shape_only && (fflush(af.f) || ftruncate(fileno(af.f), (off_t)(h.len + data))))
+      st = dp_error(DP_ERR_IO, "%s: cannot extend to %llu bytes: %s", af.tmp, (unsigned long long)(h.len + data), strerror(errno));
+    for (int i = 0; !st && !shape_only && i < l.n; i++) st = write_tensor(&af, o, &l.t[i], f, out);
     if (st) dp_atomic_abort(&af);
     else st = dp_atomic_commit(&af);
   }
@@ -842,8 +799,9 @@ static int dir_state(const char *dir) {
   return other ? -1 : !n ? 0 : is_synth_config(dir) ? 1 : -1;
 }
 
-/* config.json, model.safetensors and the tokenizer files into the existing directory dir. */
-static dp_status write_files(const dp_synth_opts *o, const model *m, const char *dir) {
+/* config.json, model.safetensors (shape_only: write_safetensors) and the tokenizer files into
+ * the existing directory dir. */
+static dp_status write_files(const dp_synth_opts *o, const model *m, const char *dir, int shape_only) {
   char tok[4096];
   dp_status st = dp_synth_tokenizer_dir(o, tok, sizeof tok);
   char *cfg = dp_path_join(dir, "config.json"), *wts = dp_path_join(dir, "model.safetensors");
@@ -854,15 +812,17 @@ static dp_status write_files(const dp_synth_opts *o, const model *m, const char 
   }
   if (!st) st = dp_file_write_atomic(cfg, c.data, c.len);
   if (!st && tok[0]) st = copy_tokenizer(tok, dir);
-  if (!st) st = write_safetensors(o, m, wts);
+  if (!st) st = write_safetensors(o, m, wts, shape_only);
   dp_buf_free(&c);
   dp_free(cfg);
   dp_free(wts);
   return st;
 }
 
-/* --quant: the checkpoint staged in DIR.synth-PID/NAME (NAME becomes the RDRR model_id), then
- * converted to dir by dp_convert; the stage is removed either way. */
+/* --quant: the checkpoint's config, tokenizer and shape-only weights staged in DIR.synth-PID/NAME
+ * (NAME becomes the RDRR model_id), converted to dir by dp_convert with synth_gen_rows as its
+ * source (synth_rng.h: random blocks of each output type, made on several threads, nothing
+ * staged but the header); the stage is removed either way. */
 static dp_status write_quantized(const dp_synth_opts *o, const model *m, const char *dir, size_t n) {
   dp_status st = dp_convert_check_output(dir);
   if (st) return st;
@@ -877,9 +837,11 @@ static dp_status write_quantized(const dp_synth_opts *o, const model *m, const c
     if (!st && (st = dp_tmpdir_create(hf, "synth"))) dp_rdrr_dir_remove(stage);
   }
   int made = !st;
-  if (!st) st = write_files(o, m, hf);
+  if (!st) st = write_files(o, m, hf, 1);
   if (!st) {
-    dp_convert_opts co = {.quant = o->quant, .progress = o->progress, .progress_ctx = o->progress_ctx, .cancelled = o->cancelled, .cancel_ctx = o->cancel_ctx};
+    synth_gen g = {o->seed, m->a == A_GEMMA3};
+    dp_convert_opts co = {.quant = o->quant, .progress = o->progress, .progress_ctx = o->progress_ctx, .cancelled = o->cancelled, .cancel_ctx = o->cancel_ctx,
+                          .gen = synth_gen_rows, .gen_ctx = &g};
     st = dp_convert(hf, dir, &co);
   }
   if (made) dp_rdrr_dir_remove(stage);
@@ -907,7 +869,7 @@ dp_status dp_synth_write(const dp_synth_opts *opts, const char *dir) {
     st = dp_tmpdir_create(tmp, "synth");
   }
   if (!st) {
-    st = write_files(&o, &m, tmp);
+    st = write_files(&o, &m, tmp, 0);
     if (!st && state == 1 && rename(dir, old)) st = dp_error(DP_ERR_IO, "%s: cannot move aside: %s", dir, strerror(errno));
     else if (!st && state == 1) dp_tmpdir_mark(old, "synth");
     if (!st) dp_tmpdir_unmark(tmp);

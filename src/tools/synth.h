@@ -59,15 +59,24 @@
  * 1 + N(0, 0.01) (Gemma: w ~ N(0, 0.01), applied as 1 + w), biases N(0, 0.01). A normal deviate
  * is the centred sum of four random bytes (Irwin-Hall: 1021 levels within +-3.45 sd), two per
  * splitmix64 output, looked up in a per-tensor table of the 1021 values in the stored type (the
- * bytes do not depend on the C library), 64 Ki elements at a time: ~1.5 GB/s of bf16 on one core.
+ * bytes do not depend on the C library), 64 Ki elements at a time: ~1.5 GB/s of bf16 on one core
+ * (tools/synth_rng.h). With `quant` the weights are never made as floats: each matrix is written
+ * as random blocks of its output type with the same spread (synth_blocks.c), see below.
  *
  * Output: DIR is written as DIR.tmp-PID (a marked temporary directory, tools/rdrr_write.h
  * DP_TMP_MARKER) and renamed at the end; nothing is left on failure, and leftovers of a killed
  * synth are removed by the next one (dp_convert_remove_stale). A file or symlink at DIR is never replaced.
  * An existing DIR is replaced only when empty or holding just the files this module writes
- * (config.json carries a "_doppler_synth" object: seed, arch or preset, form). With `quant`, the
- * HF checkpoint is staged in DIR.synth-PID/NAME and converted by dp_convert (tools/convert.h):
- * DIR becomes an RDRR directory (or a GGUF file when it ends in ".gguf") of that type. */
+ * (config.json carries a "_doppler_synth" object: seed, arch or preset, form). With `quant`,
+ * DIR becomes an RDRR directory (or a GGUF file when it ends in ".gguf") of that type made by
+ * dp_convert (tools/convert.h: its type choice, GGUF transforms, writers and output check) from
+ * a stage DIR.synth-PID/NAME holding config.json, the tokenizer and a header-only sparse
+ * model.safetensors, with the converter's synthetic source (dp_convert_opts.gen) writing each
+ * tensor's data: random Q4_K / Q6_K / Q8_0 / MXFP4 blocks straight from the tensor's stream
+ * (per block index, so threads may take any rows), f32 values for the 1-D tensors and F16
+ * fallbacks. Memory stays at one 8 Mi-element step (~20 MB peak RSS for llama-3.1-8b); the
+ * output depends only on the options and seed (not on the thread count), but its values are
+ * not the HF checkpoint's of that seed quantized (same spreads, different draws). */
 #ifndef DP_FORMAT_SYNTH_H
 #define DP_FORMAT_SYNTH_H
 #include <stddef.h>
