@@ -8,10 +8,11 @@
  * back) and must equal the step-by-step ones. A third pass uses small prefill chunks (8
  * tokens) so the prompt takes several passes and sliding-window layers (mistral 16, gemma3 8)
  * run on ring caches smaller than the sequence. Every model also runs with the GPU kernel
- * family (on CPU adapters the CPU family is the default; dense models not on SwiftShader):
- * greedy ids equal, prefill and decode logits within 1e-4 (MoE: the tiled prefill over pairs
- * grouped by expert and the workgroup GEMVs; decode: split attention, the two-pass sampler,
- * rope_kv_norm). Runs on lavapipe and SwiftShader in CI. */
+ * family (on CPU adapters the CPU family is the default): the golden prompt against the
+ * reference (MoE: the tiled prefill over pairs grouped by expert), then the prompt twice (80
+ * rows: matmul_tiled128, attention_fa over two query blocks) against the CPU family's logits
+ * of the same tokens (1e-4); the greedy decode's logits against the reference (decode on the GPU
+ * family: split attention, the two-pass sampler, rope_kv_norm). Runs on lavapipe and SwiftShader in CI. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,19 @@
 #include "doppler.h"
 #include "format/safetensors.h"
 #include "testlib.h"
+
+/* the prefill kernels' dispatches in the 2T-token runs, over all architectures (a fixture whose
+ * matrices have K % 32 != 0, qwen3's, runs tiled64 instead) */
+static uint64_t total128, totalfa;
+
+/* dispatches recorded so far by the variants whose names start with prefix */
+static uint64_t runs_of(const dp_ops *o, const char *prefix) {
+  uint64_t n = 0;
+  dp_kernel_variant e;
+  for (size_t i = 0; i < dp_kernel_variant_count(); i++)
+    if (!dp_kernel_variant_get(i, &e) && !strncmp(e.name, prefix, strlen(prefix))) n += dp_ops_variant_runs(o, i);
+  return n;
+}
 
 static const float *tensor(const dp_safetensors *st, const char *name, uint64_t *n) {
   const dp_st_tensor *t = dp_safetensors_find(st, name);
@@ -97,25 +111,51 @@ static void golden(const char *arch) {
       CHECK(!memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: chunked/ring greedy ids differ", arch);
     }
     dp_rt_session_free(rs);
-    /* the GPU kernel family too (MoE: tiled prefill over pairs grouped by expert; decode: the
-     * split attention, the two-pass sampler, matmul_gemv_sg with its prologues); dense models
-     * not on SwiftShader, where those kernels run ~10x slower (lavapipe runs them) */
-    if (m->rt->plan->n_experts || strcmp(dp_gpu_get_info(m->rt->gpu)->driver_choice, "swiftshader")) {
-      dp_ops_set_cpu_kernels(m->rt->ops, 0);
+    /* The GPU kernel family on every architecture (the CPU adapter's default is the CPU family):
+     * the golden prompt (T = 40: attention_fa for the prefill; MoE: the tiled prefill over pairs
+     * grouped by expert), then the prompt twice (2T = 80 rows: matmul_tiled128, attention_fa
+     * over two query blocks) against the CPU family's logits of the same 80 tokens. */
+    int cpu_family = !strcmp(dp_gpu_get_info(m->rt->gpu)->adapter_type, "cpu");
+    dp_ops_set_cpu_kernels(m->rt->ops, 0);
+    dp_session_reset(s);
+    memset(logits, 0xff, (size_t)T * (size_t)V * sizeof *logits);
+    memset(gl, 0xff, (size_t)N * (size_t)V * sizeof *gl);
+    st = dp_session_eval(s, in, (size_t)T, logits);
+    if (!st) st = dp_session_greedy(s, (size_t)N, gen2, gl);
+    CHECK(!st, "%s: gpu kernel family: %s", arch, dp_error_message());
+    double e4 = st ? 1 : dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
+    double e6 = st || !agree ? 0 : dp_test_rel_err(gl, ref_gl, (size_t)agree * (size_t)V);
+    printf("%-8s gpu kernel family: prefill rel %.2e, decode rel %.2e\n", arch, e4, e6);
+    CHECK(e4 <= 1e-4, "%s: gpu kernel family prefill rel err %.3e", arch, e4);
+    CHECK(e6 <= 1e-4, "%s: gpu kernel family decode rel err %.3e", arch, e6);
+    CHECK(!st && !memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: gpu kernel family greedy ids differ", arch);
+    int32_t in2[128];
+    size_t T2 = 2 * (size_t)T <= 128 ? 2 * (size_t)T : 128;
+    for (size_t i = 0; i < T2; i++) in2[i] = in[i % (size_t)T];
+    float *l2 = dp_malloc(T2 * (size_t)V * sizeof *l2), *l2ref = dp_malloc(T2 * (size_t)V * sizeof *l2ref);
+    CHECK(l2 && l2ref, "%s: out of memory", arch);
+    double e5 = 1;
+    if (l2 && l2ref) {
+      memset(l2, 0xff, T2 * (size_t)V * sizeof *l2);
+      memset(l2ref, 0xff, T2 * (size_t)V * sizeof *l2ref);
       dp_session_reset(s);
-      memset(logits, 0xff, (size_t)T * (size_t)V * sizeof *logits);
-      memset(gl, 0xff, (size_t)N * (size_t)V * sizeof *gl);
-      st = dp_session_eval(s, in, (size_t)T, logits);
-      if (!st) st = dp_session_greedy(s, (size_t)N, gen2, gl);
-      CHECK(!st, "%s: gpu kernel family: %s", arch, dp_error_message());
-      double e4 = st ? 1 : dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
-      double e5 = st || !agree ? 0 : dp_test_rel_err(gl, ref_gl, (size_t)agree * (size_t)V);
-      printf("%-8s gpu kernel family: prefill rel %.2e, decode rel %.2e\n", arch, e4, e5);
-      CHECK(e4 <= 1e-4, "%s: gpu kernel family prefill rel err %.3e", arch, e4);
-      CHECK(e5 <= 1e-4, "%s: gpu kernel family decode rel err %.3e", arch, e5);
-      CHECK(!st && !memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: gpu kernel family greedy ids differ", arch);
-      dp_ops_set_cpu_kernels(m->rt->ops, !strcmp(dp_gpu_get_info(m->rt->gpu)->adapter_type, "cpu"));
+      uint64_t r128 = runs_of(m->rt->ops, "matmul_tiled128_"), rfa = runs_of(m->rt->ops, "attention_fa");
+      st = dp_session_eval(s, in2, T2, l2);
+      r128 = runs_of(m->rt->ops, "matmul_tiled128_") - r128, rfa = runs_of(m->rt->ops, "attention_fa") - rfa;
+      printf("%-8s %zu tokens, gpu family: matmul_tiled128 %llu dispatches, attention_fa %llu\n", arch, T2,
+             (unsigned long long)r128, (unsigned long long)rfa);
+      total128 += r128, totalfa += rfa;
+      dp_ops_set_cpu_kernels(m->rt->ops, 1);
+      dp_session_reset(s);
+      if (!st) st = dp_session_eval(s, in2, T2, l2ref);
+      CHECK(!st, "%s: %zu tokens: %s", arch, T2, dp_error_message());
+      if (!st) e5 = dp_test_rel_err(l2, l2ref, T2 * (size_t)V);
+      CHECK(e5 <= 1e-4, "%s: gpu kernel family at %zu tokens: rel err %.3e against the cpu family", arch, T2, e5);
     }
+    printf("%-8s gpu kernel family: prefill rel %.2e; %zu tokens rel %.2e against the cpu family\n", arch, e4, T2, e5);
+    dp_free(l2);
+    dp_free(l2ref);
+    dp_ops_set_cpu_kernels(m->rt->ops, cpu_family);
   }
   dp_free(logits);
   dp_free(gl);
@@ -128,5 +168,7 @@ int main(int argc, char **argv) {
   const char *archs[] = {"llama3", "llama2", "mistral", "qwen3", "gemma3", "mixtral", "gptoss"};
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
     if (argc < 2 || !strcmp(argv[1], archs[i])) golden(archs[i]);
+  CHECK(total128 > 0 && totalfa > 0, "the gpu family's prefill kernels did not run: matmul_tiled128 %llu, attention_fa %llu",
+        (unsigned long long)total128, (unsigned long long)totalfa);
   return dp_test_summary("gpu_golden");
 }

@@ -146,7 +146,12 @@ static void test_attention(const attn_case *ac, int mode) {
       continue;
     }
     dp_attn_desc d = {T, H, KVH, hd, pos, ac->cap, ac->window, ac->scale, ac->softcap};
+    size_t fa = (size_t)dp_kernel_variant_find("attention_fa");
+    uint64_t fa0 = dp_ops_variant_runs(O, fa);
     KT_OK(dp_op_attention(O, &d, kv(bo), kv(bq), kv(bk), kv(bv), ac->sinks ? kv(bs) : dp_view_of(NULL, 0)));
+    int want_fa = mode < 2 && T >= 16 && hd % 4 == 0 && hd <= 128; /* GPU family prefill */
+    CHECK((dp_ops_variant_runs(O, fa) > fa0) == want_fa, "attention T=%d hd=%d mode %d: attention_fa %s", T, hd, mode,
+          want_fa ? "did not run" : "ran");
     float *ref = kt_alloc(nq * 4), *out = kt_alloc(nq * 4);
     dp_ref_attention(ref, q + (size_t)pos * H * hd, k, v, T, H, KVH, hd, pos, ac->window, ac->scale, ac->softcap,
                      ac->sinks ? sinks : NULL);
@@ -219,6 +224,11 @@ int main(void) {
     {4, 4, 32, 0, 200, 1, 0, 0.2f, {70, 1, 0, 0}, 0},                /* sinks, > one key chunk */
     {2, 1, 256, 8, 12, 1, 30.0f, 0.3f, {5, 1, 1, 1}, 0},             /* softcap + window + sinks, hd 256 */
     {3, 1, 44, 10, 20, 1, 20.0f, 0.15f, {11, 1, 9, 0}, 0},           /* the same at hd 44 (CPU sg8 kernel) */
+    /* prefill chunks of >= 16 queries: the GPU family's attention_fa (query blocks of 32, key
+     * tiles of 16): whole and partial blocks, chunks at pos0 > 0, hd 128 with GQA 4, a window
+     * over a ring with softcap and sinks, hd 48 (chunks of 4 floats not a multiple of 4) */
+    {8, 2, 128, 0, 160, 0, 0, 0.09f, {64, 33, 16, 1}, 0},
+    {4, 1, 48, 24, 60, 1, 25.0f, 0.14f, {50, 17, 1, 0}, 0},
     /* decode over long contexts: the GPU family's attention_split (every T = 1 step of the GPU
      * family runs it; here several splits of 64-key tiles, the last partial), GQA groups of 4,
      * 8 and 3, sinks + softcap, a window over a ring that wraps */
@@ -236,7 +246,8 @@ int main(void) {
     {4, 1, 4, 0, 100, 1, 0, 0.5f, {70, 1, 1, 0}, 1},
   };
   /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8; with subgroups of 8 and
-   * head_dim <= 64: attention_sg8, 8 queries per workgroup) */
+   * head_dim <= 64: attention_sg8, 8 queries per workgroup); GPU family prefill of T >= 16 with
+   * head_dim <= 128: attention_fa */
   for (int f = 0; f < 2; f++) {
     dp_ops_set_cpu_kernels(O, f);
     for (int m = 0; m < kt_n_modes(); m++) {

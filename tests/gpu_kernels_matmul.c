@@ -4,7 +4,7 @@
  * reduction paths) and the tiled path, with bias and accumulate, sizes that are not multiples
  * of the tiles, size 1, x and y sharing one buffer, and a GEMV over more than 65535 rows; both
  * kernel families (dp_ops_set_cpu_kernels: the CPU-adapter rows_mv / rows_mm_sg / rows_mm,
- * and the GPU gemv / gemv_sg / tiled / tiled64) on whichever adapter runs the test, each for every weight type
+ * and the GPU gemv / gemv_sg / tiled / tiled64 / tiled128) on whichever adapter runs the test, each for every weight type
  * where it runs (see main). sg=2 / 3 in the output mark the CPU family with / without
  * subgroups. */
 #include "gpu_kernels_util.h"
@@ -43,7 +43,14 @@ static void run_case(dp_dtype t, int M, int N, int K, int bias, int accum, int s
     vy = kv(by);
   }
   if (accum) dp_gpu_buffer_write(G, vy.buf, vy.offset, y0, (size_t)M * N * 4);
+  char vname[64];
+  snprintf(vname, sizeof vname, "matmul_tiled128_%s", dp_dtype_name(t));
+  size_t v128 = (size_t)dp_kernel_variant_find(vname);
+  uint64_t runs0 = dp_ops_variant_runs(O, v128);
   KT_OK(dp_op_matmul(O, vy, vx, kv(bw), t, bias ? kv(bb) : dp_view_of(NULL, 0), M, N, K, accum ? DP_MM_ACCUM : 0));
+  int want128 = !dp_ops_cpu_kernels(O) && M >= 64 && K % 32 == 0; /* the GPU family's prefill kernel */
+  CHECK((dp_ops_variant_runs(O, v128) > runs0) == want128, "matmul %s M=%d K=%d: %s %s", dp_dtype_name(t), M, K, vname,
+        want128 ? "did not run" : "ran");
   dp_status s = dp_gpu_buffer_read(G, vy.buf, vy.offset, out, (size_t)M * N * 4);
   CHECK(s == DP_OK, "read: %s", dp_error_message());
   char what[128];
@@ -111,7 +118,26 @@ int main(void) {
     run_case(t, 40, 33, k2, 0, 1, t == DP_F32, 1);
     run_case(t, 70, 130, k2, 1, 1, 0, 1);   /* tiled64: partial 64x64 tiles in both dimensions */
   }
-  run_case(DP_Q6_K, 64, 64, 256, 0, 0, 0, 1); /* tiled64: one whole tile */
+  run_case(DP_Q6_K, 64, 64, 256, 0, 0, 0, 1); /* tiled64 (K % 32 != 0 elsewhere) / tiled128: one whole tile */
+  /* tiled128 (K % 32 == 0, M >= 64), partial tiles in both dimensions and several K steps (the
+   * register prefetch), in each tile shape (forced: 64x64 WG 128, 128x64 WG 256, and 64x128 /
+   * 128x128 with 8 columns per invocation and a K step of 16): on GPUs every type in every
+   * shape; on CPU adapters, where each of these pipelines costs ~5 s of compilation (lavapipe),
+   * F32 and Q4_K in the 64x64 tiles and one decoder per other shape (gpu_kernels_variants
+   * checks every type in the 64x64 tiles); then the 128x64 tiles picked by size (>= 256). */
+  const struct { uint32_t wg, tn; dp_dtype cpu_t; } shapes[] = {{128, 4, DP_Q4_K}, {256, 4, DP_F16}, {128, 8, DP_BF16},
+                                                                {256, 8, DP_Q4_K}};
+  for (int sh = 0; sh < 4; sh++) {
+    dp_ops_set_tiled128_shape(O, shapes[sh].wg, shapes[sh].tn);
+    for (size_t i = 0; i < nt; i++) {
+      dp_dtype t = types[i].t;
+      if (cpu_adapter && t != shapes[sh].cpu_t && !(sh == 0 && t == DP_F32)) continue;
+      int k = t == DP_Q4_K || t == DP_Q6_K ? 512 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 96;
+      run_case(t, 70 + 70 * (sh & 1), 130 + 70 * (sh >> 1), k, 1, 1, 0, 1);
+    }
+  }
+  dp_ops_set_tiled128_shape(O, 0, 0);
+  run_case(DP_F16, 130, 8200, 64, 1, 0, 0, 1);
   for (int t = DP_F32; t <= DP_BF16; t++) /* K % 8 == 0 and K % 4 == 0, K < 8: whole and partial units */
     run_case((dp_dtype)t, 2, 39, 264, 1, 0, 0, 1);
   run_case(DP_F16, 1, 45, 4, 0, 0, 0, 1);

@@ -408,7 +408,12 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
     q8(&c, t, strcmp(n, "quantize_x") ? K : 256, starts(n, "matmul_gemv_i8_"));
   } else if (starts(n, "matmul_gemv_sg_")) matmul(&c, t, 2, K % 8 ? 64 : K, 0, 0); /* F32/F16/BF16: K % 8 == 0 */
   else if (starts(n, "matmul_gemv_") || starts(n, "matmul_rows_mv_")) matmul(&c, t, 2, K, 0, 0);
-  else if (starts(n, "matmul_tiled64_")) matmul(&c, t, 70, K, 0, 0);
+  else if (starts(n, "matmul_tiled64_")) { /* K % 32 == 0 here: tiled128 would take it */
+    int mm128 = dp_ops_tiled128(o);
+    dp_ops_set_tiled128(o, 0);
+    matmul(&c, t, 70, K, 0, 0);
+    dp_ops_set_tiled128(o, mm128);
+  } else if (starts(n, "matmul_tiled128_")) matmul(&c, t, 70, K % 32 ? 64 : K, 0, 0); /* partial tiles; WG 128 */
   else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))
@@ -424,6 +429,7 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64, 3, 9);
   else if (!strcmp(n, "attention_split_sg")) attention(&c, 4 * (dp_gpu_get_info(c.g)->subgroup_min < 16 ? dp_gpu_get_info(c.g)->subgroup_min : 16), 1, 600);
   else if (starts(n, "attention_split")) attention(&c, 64, 1, 600); /* both dispatches run */
+  else if (!strcmp(n, "attention_fa")) attention(&c, 64, 40, 50); /* a partial second query block */
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);
   else if (starts(e.op, "moe_")) moe(&c, e.op, t, K, starts(n, "moe_tiled"));
   else c.st = dp_error(DP_ERR_UNSUPPORTED, "%s (op %s): no check for this variant in src/api/kernel_check.c", n, e.op);

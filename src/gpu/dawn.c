@@ -11,11 +11,11 @@
  * file gives it the gpu_backend_* calls of gpu_common.h (buffer, texture, copy, pipeline, bind
  * group, dispatch, error).
  * Recording: one command encoder and one open compute pass collect dispatches until submit.
- * Uniform parameters are packed into a host-side arena and uploaded with one queue write per
- * submit (queue writes are ordered before the submit that follows them, so the arena can be
- * reused immediately); every bind group binds the arena at a dynamic offset, so a bind group
- * made once (dp_gpu_bound) serves every dispatch of its kernel and buffers. Pipelines get an
- * explicit layout from their module's declarations (wgsl_layout.h). Errors: shader compilation and pipeline creation run inside an error
+ * Uniform parameters: the host-side arena (dp_gpu_dispatch) is uploaded with one queue write
+ * per submit (queue writes are ordered before the submit that follows them, so the arena can
+ * be reused immediately), each bound's slots with one write each (gpu_common.c); bind groups
+ * bind them at static offsets (a dynamic one costs lavapipe a mapped descriptor set per bind).
+ * Pipelines get an explicit layout from their module's declarations (wgsl_layout.h). Errors: shader compilation and pipeline creation run inside an error
  * scope so the shader's message comes back as the engine error; anything else the device
  * reports is collected by the uncaptured-error callback and surfaces at the next wait.
  * Read-backs: each handle owns a map-read staging buffer (pooled, several in flight); start
@@ -647,7 +647,7 @@ dp_status gpu_backend_kernel_create(dp_gpu *g, dp_gpu_kernel *k, const char *nam
     x->visibility = WGPUShaderStage_Compute;
     if (kind == DP_WGSL_TEXTURE_U32) x->texture = (WGPUTextureBindingLayout){NULL, 6 /* uint */, 2 /* 2D */, 0};
     else x->buffer = (WGPUBufferBindingLayout){NULL, kind == DP_WGSL_UNIFORM ? 2u : kind == DP_WGSL_STORAGE_RW ? 3u : 4u,
-                                               kind == DP_WGSL_UNIFORM, 0};
+                                               0, 0};
   }
   WGPUShaderSourceWGSL wgsl = {{NULL, WGPUSType_ShaderSourceWGSL}, SV(source)};
   WGPUShaderModuleDescriptor smd = {&wgsl.chain, SV(name)};
@@ -693,7 +693,8 @@ void gpu_backend_kernel_free(dp_gpu_kernel *k) {
   wgpuComputePipelineRelease((WGPUComputePipeline)k->pipeline);
 }
 
-dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *res, gpu_handle *out) {
+dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, gpu_handle ubuf, uint32_t uoff, uint32_t usize,
+                                 const dp_gpu_binding *res, gpu_handle *out) {
   WGPUBindGroupEntry e[DP_WGSL_MAX_BINDINGS];
   size_t ne = 0;
   for (size_t i = 0; i < k->n_kinds; i++) {
@@ -701,7 +702,7 @@ dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
     WGPUBindGroupEntry *x = &e[ne++];
     memset(x, 0, sizeof *x);
     x->binding = (uint32_t)i;
-    if (k->kinds[i] == DP_WGSL_UNIFORM) x->buffer = g->uniforms, x->size = usize;
+    if (k->kinds[i] == DP_WGSL_UNIFORM) x->buffer = ubuf ? (WGPUBuffer)ubuf : g->uniforms, x->offset = uoff, x->size = usize;
     else if (res[i].tex) x->textureView = (WGPUTextureView)res[i].tex->view;
     else x->buffer = WBUF(res[i].buf), x->offset = res[i].offset, x->size = res[i].size;
   }
@@ -716,7 +717,20 @@ dp_status gpu_backend_dispatch_prepare(dp_gpu *g) {
   return g->prof_on && g->prof_n == PROFILE_MAX ? dp_gpu_submit(g) : DP_OK; /* the query set is full */
 }
 
-void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
+dp_status gpu_backend_uniform_create(dp_gpu *g, uint64_t bytes, gpu_handle *out) {
+  WGPUBufferDescriptor bd = {NULL, SV("bound-uniforms"), WGPUBufferUsage_Uniform | WGPUBufferUsage_CopyDst, bytes, 0};
+  WGPUBuffer b = wgpuDeviceCreateBuffer(g->device, &bd);
+  *out = (gpu_handle)b;
+  return b ? DP_OK : dp_error(DP_ERR_GPU, "cannot create a %llu-byte uniform buffer", (unsigned long long)bytes);
+}
+
+void gpu_backend_uniform_write(dp_gpu *g, gpu_handle h, const void *src, size_t n) {
+  wgpuQueueWriteBuffer(g->queue, (WGPUBuffer)h, 0, src, n);
+}
+
+void gpu_backend_uniform_free(gpu_handle h) { wgpuBufferRelease((WGPUBuffer)h); }
+
+void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx, uint32_t gy, uint32_t gz) {
   ensure_encoder(g);
   if (g->prof_on) { /* a pass of its own, timestamped */
     end_pass(g);
@@ -727,8 +741,7 @@ void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t off
   }
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
   wgpuComputePassEncoderSetPipeline(g->pass, (WGPUComputePipeline)k->pipeline);
-  int dyn = k->n_kinds && k->kinds[0] == DP_WGSL_UNIFORM;
-  wgpuComputePassEncoderSetBindGroup(g->pass, 0, (WGPUBindGroup)bg, dyn ? 1 : 0, dyn ? &off : NULL);
+  wgpuComputePassEncoderSetBindGroup(g->pass, 0, (WGPUBindGroup)bg, 0, NULL);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
 }
 

@@ -7,19 +7,21 @@
  * Binding convention for every kernel: if the dispatch has parameters they are a uniform
  * struct at @group(0) @binding(0); storage buffers follow at @binding(1), (2), ... in the
  * order given to dp_gpu_dispatch. Each kernel's bind-group layout is explicit, read from its
- * module's `@group(0) @binding(N) var...` declarations (uniform at 0 with a dynamic offset,
- * `var<storage, read>`, `var<storage, read_write>`, `texture_2d<u32>`): a dispatch may leave
- * out trailing bindings its entry point does not use; they are bound to placeholders.
+ * module's `@group(0) @binding(N) var...` declarations (uniform at 0, `var<storage, read>`,
+ * `var<storage, read_write>`, `texture_2d<u32>`): a dispatch may leave out trailing bindings
+ * its entry point does not use; they are bound to placeholders.
  *
  * Bind groups: dp_gpu_dispatch makes one per call (tests, tools, prefill). The decode path
- * uses dp_gpu_bound (below): a kernel + its bindings resolved into one bind group once, reused
- * by every dp_gpu_dispatch_bound, the parameters still per dispatch (uniform arena, dynamic
- * offset). dp_gpu_bind_group_count / dp_gpu_kernel_count let tests assert that steady-state
- * decode creates neither.
+ * uses dp_gpu_bound (below): a kernel + its bindings resolved into bind groups made once,
+ * reused by every dp_gpu_dispatch_bound, the parameters still per dispatch.
+ * dp_gpu_bind_group_count / dp_gpu_kernel_count let tests assert that steady-state decode
+ * creates neither.
  *
  * Recording: dispatches accumulate in one command encoder / compute pass until
- * dp_gpu_submit (or a read-back, which submits first). Uniform parameters come from an
- * arena that is recycled after each submit completes, bound at a dynamic offset.
+ * dp_gpu_submit (or a read-back, which submits first). Uniform parameters are uploaded at
+ * submit, from an arena (dp_gpu_dispatch) and from each bound's own slots, and bound at
+ * static offsets (no dynamic offsets: lavapipe maps a new descriptor set for every bind with
+ * one).
  *
  * Read-backs come in two halves so that the engine core never blocks: dp_gpu_read_start
  * (copy + submit + map request, returns a pending handle) and dp_gpu_read_finish (the bytes,
@@ -130,13 +132,15 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
                           uint32_t groups_x, uint32_t groups_y, uint32_t groups_z);
 /* ---- bound dispatches: a bind group made once, reused (the decode path) ----
  * dp_gpu_bound_create resolves k and its storage bindings (checked as dp_gpu_dispatch checks
- * them) into one bind group whose binding 0 is the uniform arena at a dynamic offset, sized
- * params_size rounded up to 16 (0: the kernel takes no parameters). dp_gpu_dispatch_bound
- * then records a dispatch of it: params (params_size bytes, NULL when 0) are copied into the
- * arena and the bind group is set with that offset; no bind group, string or cache lookup per
- * call. A bound keeps its buffers and textures alive in the device's eyes: free it before
- * them (dp_gpu_buffer_free destroys a buffer; a bound still using it fails at the next
- * submit). Any number of dispatches of one bound may be recorded between submits. */
+ * them) into bind groups whose binding 0 holds params_size bytes rounded up to 16 (0: the
+ * kernel takes no parameters). dp_gpu_dispatch_bound then records a dispatch of it: params
+ * (params_size bytes, NULL when 0) are copied to where that dispatch's bind group reads them
+ * (the bound's next uniform slot of this submit; slots and their bind groups are added while
+ * a submit needs more, up to 64, then the recording is submitted first); no string or cache
+ * lookup per call and, once the slots suffice, no bind group. A bound keeps its buffers and
+ * textures alive in the device's eyes: free it before them (dp_gpu_buffer_free destroys a
+ * buffer; a bound still using it fails at the next submit). Any number of dispatches of one
+ * bound may be recorded between submits. */
 typedef struct dp_gpu_bound dp_gpu_bound;
 dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings,
                               size_t n_bindings, dp_gpu_bound **out);
@@ -155,8 +159,8 @@ void dp_gpu_grid_2d(const dp_gpu *g, uint64_t n, uint32_t *gx, uint32_t *gy);
 /* ---- counters and profiling (`doppler bench`) ---- */
 /* Dispatches recorded since the device was opened. */
 uint64_t dp_gpu_dispatch_count(const dp_gpu *g);
-/* Bind groups created since the device was opened (dp_gpu_dispatch: one each;
- * dp_gpu_bound_create: one), and pipelines compiled (dp_gpu_kernel_get cache misses). */
+/* Bind groups created since the device was opened (dp_gpu_dispatch: one each; a bound: one
+ * per uniform slot), and pipelines compiled (dp_gpu_kernel_get cache misses). */
 uint64_t dp_gpu_bind_group_count(const dp_gpu *g);
 uint64_t dp_gpu_kernel_count(const dp_gpu *g);
 /* GPU time per dispatch from timestamp queries. While on, every dispatch runs in its own

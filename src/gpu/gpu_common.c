@@ -1,10 +1,10 @@
 /* gpu_common.c -- the part of the device layer (gpu.h) that does not depend on how WebGPU is
  * reached, once for both backends (gpu_common.h): the kernel cache, bind groups made per
- * dp_gpu_dispatch or once per dp_gpu_bound (the binding checks, placeholders for bindings a
- * dispatch leaves out), the host side of the uniform arena (parameters packed at the device's
- * uniform offset alignment, zero-padded to 16 bytes; the backend uploads the arena with one
- * queue write per submit, so it is reused at once), dispatch checks, counters, the 2-D grid
- * split, the blocking read (start + wait + finish), and buffers and textures: their arguments
+ * dp_gpu_dispatch or once per uniform slot of a dp_gpu_bound (the binding checks, placeholders
+ * for bindings a dispatch leaves out), the host side of the uniform arena (parameters packed
+ * at the device's uniform offset alignment, zero-padded to 16 bytes; the backend uploads the
+ * arena with one queue write per submit, so it is reused at once) and of each bound's uniform
+ * slots, dispatch checks, counters, the 2-D grid split, the blocking read (start + wait + finish), and buffers and textures: their arguments
  * checked here, the objects made by the backend.
  * Linked with src/gpu/dawn.c natively and src/gpu/web.c in the browser build; calls their
  * gpu_backend_* functions and the public dp_gpu_* ones. Depends on core (alloc, error). */
@@ -13,6 +13,9 @@
 #include "core/error.h"
 #include <stdio.h>
 #include <string.h>
+
+static void bounds_upload(dp_gpu *g); /* below, with dp_gpu_bound */
+static void bounds_forget(gpu_common *c);
 
 dp_status gpu_common_init(dp_gpu *g) {
   gpu_common *c = GPU_C(g);
@@ -29,6 +32,7 @@ void gpu_common_free(dp_gpu *g) {
     dp_free(c->kernels[i]);
   }
   dp_free(c->kernels);
+  bounds_forget(c);
   dp_gpu_buffer_free(c->hold_ro);
   dp_gpu_buffer_free(c->hold_rw);
   dp_gpu_texture_free(c->hold_tex);
@@ -36,9 +40,11 @@ void gpu_common_free(dp_gpu *g) {
   c->kernels = NULL, c->n_kernels = 0, c->hold_ro = c->hold_rw = NULL, c->hold_tex = NULL, c->uniform_host = NULL;
 }
 
+
 uint32_t gpu_common_take_uniforms(dp_gpu *g) {
   uint32_t used = GPU_C(g)->uniform_used;
   GPU_C(g)->uniform_used = 0;
+  bounds_upload(g);
   return used;
 }
 
@@ -94,13 +100,32 @@ dp_status dp_gpu_kernel_get(dp_gpu *g, const char *name, const char *source, con
 
 uint64_t dp_gpu_kernel_count(const dp_gpu *g) { return ((const gpu_common *)g)->n_kernels; }
 
-/* ---- dispatches: bind groups (made per call or once, dp_gpu_bound), uniform arena ---- */
+/* ---- dispatches: bind groups (made per call, or per uniform slot of a dp_gpu_bound) ----
+ * Uniform offsets are static, never dynamic: with a dynamic offset lavapipe copies the whole
+ * descriptor set into a newly mapped memory object at every bind (an mmap + munmap per
+ * dispatch, ~20% of doppler-tiny's decode there; notes/performance.md, issue 12 item 5).
+ * dp_gpu_dispatch binds the arena at its parameters' offset. A dp_gpu_bound owns a uniform
+ * buffer of slots with one bind group made per slot: its n-th dispatch within a submit uses
+ * slot n; when a submit needs more, the slots double (up to BOUND_MAX_SLOTS; the slots used so
+ * far are written to the old buffer at once, their dispatches keep it), past that the
+ * recording is submitted first. The slots used are written at submit, one queue write per
+ * bound (gpu_common_take_uniforms). */
+
+#define BOUND_MAX_SLOTS 64
 
 struct dp_gpu_bound {
+  dp_gpu *g;
   dp_gpu_kernel *k;
-  gpu_handle bg;
-  size_t params_size;
+  dp_gpu_binding bind[DP_WGSL_MAX_BINDINGS]; /* the storage bindings, for the bind groups of new slots */
+  size_t nb, params_size;
   uint32_t usize;        /* uniform binding size: params_size rounded up to 16 */
+  uint32_t stride;       /* bytes per slot: usize rounded up to the uniform offset alignment */
+  gpu_handle ubuf;       /* nslots slots (the backend's uniform buffer) */
+  uint8_t *host;         /* the slots' bytes, written to ubuf at submit */
+  gpu_handle *bgs;       /* bgs[i]: slot i and the storage bindings */
+  uint32_t nslots, used; /* slots used by dispatches recorded since submit number gen */
+  uint64_t gen;
+  size_t dirty;          /* 1 + its index in c->dirty; 0 when not there */
 };
 
 static uint32_t uniform_size(size_t params_size) { return (uint32_t)((params_size + 15) & ~(size_t)15) + (params_size ? 0 : 16); }
@@ -120,10 +145,10 @@ static dp_status placeholder(dp_gpu *g, int kind, dp_gpu_binding *e) {
   return st;
 }
 
-/* One bind group of k over bindings (binding i + 1 = bindings[i]), the arena at binding 0
- * with `usize` bytes (its offset dynamic). Counted. */
-static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *bindings, size_t nb,
-                                 gpu_handle *out) {
+/* One bind group of k over bindings (binding i + 1 = bindings[i]), binding 0 the `usize`
+ * bytes at `uoff` of uniform buffer ubuf (0: the arena). Counted. */
+static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, gpu_handle ubuf, uint32_t uoff, uint32_t usize,
+                                 const dp_gpu_binding *bindings, size_t nb, gpu_handle *out) {
   gpu_common *c = GPU_C(g);
   *out = 0;
   size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
@@ -159,7 +184,7 @@ static dp_status make_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
                       (unsigned long long)size, (unsigned long long)c->info.max_storage_binding);
     res[i].buf = b->buf, res[i].offset = b->offset, res[i].size = size;
   }
-  dp_status st = gpu_backend_bind_group(g, k, usize, res, out);
+  dp_status st = gpu_backend_bind_group(g, k, ubuf, uoff, usize, res, out);
   if (!st && !*out) st = dp_error(DP_ERR_GPU, "dispatch of %s: bind group creation failed", k->label);
   if (st) return st;
   c->n_bind_groups++;
@@ -192,8 +217,8 @@ static dp_status arena_put(dp_gpu *g, const void *params, size_t params_size, ui
   return DP_OK;
 }
 
-static void record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
-  gpu_backend_record(g, k, bg, off, gx, gy, gz);
+static void record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx, uint32_t gy, uint32_t gz) {
+  gpu_backend_record(g, k, bg, gx, gy, gz);
   GPU_C(g)->n_dispatch++;
 }
 
@@ -202,37 +227,123 @@ dp_status dp_gpu_dispatch(dp_gpu *g, dp_gpu_kernel *k, const void *params, size_
   dp_status st = dispatch_checks(g, gx, gy, gz);
   uint32_t usize = uniform_size(params_size), off = 0;
   gpu_handle bg = 0;
-  if (!st) st = make_bind_group(g, k, usize, bindings, nb, &bg);
   if (!st) st = arena_put(g, params, params_size, usize, &off);
-  if (!st) record(g, k, bg, off, gx, gy, gz);
+  if (!st) st = make_bind_group(g, k, 0, off, usize, bindings, nb, &bg);
+  if (!st) record(g, k, bg, gx, gy, gz);
   if (bg) gpu_backend_bind_group_free(bg); /* the pass keeps it alive */
   return st;
 }
 
+/* Write the slots b used since the last submit to its buffer (queued before the next submit). */
+static void bound_upload(dp_gpu_bound *b) {
+  if (b->used && b->gen == GPU_C(b->g)->n_submit) gpu_backend_uniform_write(b->g, b->ubuf, b->host, (size_t)b->used * b->stride);
+}
+
+/* At submit: every bound with slots used in this submit written; the next submit's dispatches
+ * count from slot 0. */
+static void bounds_upload(dp_gpu *g) {
+  gpu_common *c = GPU_C(g);
+  for (size_t i = 0; i < c->n_dirty; i++) {
+    bound_upload(c->dirty[i]);
+    c->dirty[i]->dirty = 0;
+  }
+  c->n_dirty = 0;
+  c->n_submit++;
+}
+
+/* At close (gpu_common_free): a bound freed later leaves the device alone. */
+static void bounds_forget(gpu_common *c) {
+  for (size_t i = 0; i < c->n_dirty; i++) c->dirty[i]->dirty = 0;
+  dp_free(c->dirty);
+  c->dirty = NULL, c->n_dirty = c->cap_dirty = 0;
+}
+
+static void bound_release(dp_gpu_bound *b) {
+  for (uint32_t i = 0; i < b->nslots; i++)
+    if (b->bgs[i]) gpu_backend_bind_group_free(b->bgs[i]);
+  if (b->ubuf) gpu_backend_uniform_free(b->ubuf);
+  dp_free(b->bgs);
+  dp_free(b->host);
+  b->bgs = NULL, b->host = NULL, b->ubuf = 0, b->nslots = 0;
+}
+
+/* Give b n slots: a new buffer and a bind group per slot. Slots already used in this submit
+ * are written to the old buffer now (their dispatches keep it) and their bytes carried over. */
+static dp_status bound_slots(dp_gpu_bound *b, uint32_t n) {
+  dp_gpu *g = b->g;
+  bound_upload(b);
+  uint8_t *host = dp_calloc(n, b->stride);
+  gpu_handle *bgs = dp_calloc(n, sizeof *bgs), ubuf = 0;
+  if (!host || !bgs) { dp_free(host); dp_free(bgs); return DP_ERR_NOMEM; }
+  if (b->host) memcpy(host, b->host, (size_t)b->nslots * b->stride);
+  dp_status st = gpu_backend_uniform_create(g, (uint64_t)n * b->stride, &ubuf);
+  for (uint32_t i = 0; !st && i < n; i++) st = make_bind_group(g, b->k, ubuf, i * b->stride, b->usize, b->bind, b->nb, &bgs[i]);
+  uint32_t used = b->used;
+  uint64_t gen = b->gen;
+  bound_release(b);
+  b->ubuf = ubuf, b->host = host, b->bgs = bgs, b->nslots = n;
+  if (st) { bound_release(b); return st; }
+  b->used = used, b->gen = gen;
+  return DP_OK;
+}
+
 dp_status dp_gpu_bound_create(dp_gpu *g, dp_gpu_kernel *k, size_t params_size, const dp_gpu_binding *bindings, size_t nb,
                               dp_gpu_bound **out) {
+  gpu_common *c = GPU_C(g);
   *out = NULL;
-  if (GPU_C(g)->lost) return gpu_backend_error(g);
+  if (c->lost) return gpu_backend_error(g);
+  size_t declared = k->n_kinds ? k->n_kinds - 1 : 0;
+  if (nb > declared) /* (make_bind_group says the same; checked first: bind[] holds at most this many) */
+    return dp_error(DP_ERR_INVALID_ARG, "dispatch of %s with %zu storage bindings: its module declares %zu", k->label, nb, declared);
   dp_gpu_bound *b = dp_calloc(1, sizeof *b);
   if (!b) return DP_ERR_NOMEM;
-  b->k = k, b->params_size = params_size, b->usize = uniform_size(params_size);
-  dp_status st = make_bind_group(g, k, b->usize, bindings, nb, &b->bg);
+  b->g = g, b->k = k, b->nb = nb, b->params_size = params_size, b->usize = uniform_size(params_size);
+  b->stride = (b->usize + c->uniform_align - 1) / c->uniform_align * c->uniform_align;
+  if (nb) memcpy(b->bind, bindings, nb * sizeof *bindings);
+  dp_status st = bound_slots(b, 1);
   if (st) { dp_free(b); return st; }
   *out = b;
   return DP_OK;
 }
 
 dp_status dp_gpu_dispatch_bound(dp_gpu *g, dp_gpu_bound *b, const void *params, uint32_t gx, uint32_t gy, uint32_t gz) {
-  uint32_t off = 0;
+  gpu_common *c = GPU_C(g);
   dp_status st = dispatch_checks(g, gx, gy, gz);
-  if (!st) st = arena_put(g, params, b->params_size, b->usize, &off);
-  if (!st) record(g, b->k, b->bg, off, gx, gy, gz);
-  return st;
+  if (st) return st;
+  if (b->gen != c->n_submit) b->used = 0, b->gen = c->n_submit;
+  if (b->used == b->nslots) {
+    if (b->nslots < BOUND_MAX_SLOTS) st = bound_slots(b, b->nslots * 2);
+    else if (!(st = dp_gpu_submit(g))) b->used = 0, b->gen = c->n_submit; /* every slot taken in this submit */
+    if (st) return st;
+  }
+  if (!b->dirty) {
+    if (c->n_dirty == c->cap_dirty) {
+      size_t cap = c->cap_dirty ? c->cap_dirty * 2 : 64;
+      dp_gpu_bound **d = dp_realloc(c->dirty, cap * sizeof *d);
+      if (!d) return DP_ERR_NOMEM;
+      c->dirty = d, c->cap_dirty = cap;
+    }
+    c->dirty[c->n_dirty++] = b;
+    b->dirty = c->n_dirty;
+  }
+  uint8_t *slot = b->host + (size_t)b->used * b->stride;
+  memset(slot, 0, b->usize);
+  if (b->params_size) memcpy(slot, params, b->params_size);
+  record(g, b->k, b->bgs[b->used++], gx, gy, gz);
+  return DP_OK;
 }
 
 void dp_gpu_bound_free(dp_gpu_bound *b) {
   if (!b) return;
-  gpu_backend_bind_group_free(b->bg);
+  if (b->dirty) { /* dispatches of it still to be submitted read these bytes */
+    gpu_common *c = GPU_C(b->g);
+    bound_upload(b);
+    dp_gpu_bound *last = c->dirty[--c->n_dirty];
+    c->dirty[b->dirty - 1] = last;
+    last->dirty = b->dirty;
+    b->dirty = 0;
+  }
+  bound_release(b);
   dp_free(b);
 }
 

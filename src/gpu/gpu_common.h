@@ -31,6 +31,9 @@ typedef struct gpu_common {
   uint64_t n_dispatch, n_bind_groups, n_wait;
   dp_gpu_buffer *hold_ro, *hold_rw;  /* placeholders for bindings a dispatch leaves out */
   dp_gpu_texture *hold_tex;
+  uint64_t n_submit;                 /* submits so far: a bound's uniform slots count from its last one */
+  struct dp_gpu_bound **dirty;       /* bounds with slots written since the last submit */
+  size_t n_dirty, cap_dirty;
 } gpu_common;
 #define GPU_C(g) ((gpu_common *)(g))
 
@@ -63,7 +66,8 @@ struct dp_gpu_kernel {
 dp_status gpu_common_init(dp_gpu *g);
 /* Frees the kernels (through gpu_backend_kernel_free), placeholders and the arena. */
 void gpu_common_free(dp_gpu *g);
-/* The arena since the last submit, then empty (the backend uploads it before submitting). */
+/* The arena since the last submit, then empty (the backend uploads it before submitting);
+ * the bounds' slots used since then are written here (gpu_backend_uniform_write). */
 uint32_t gpu_common_take_uniforms(dp_gpu *g);
 
 /* The argument checks of dp_gpu_read_start (also the backend's error once the device is lost);
@@ -89,13 +93,20 @@ void gpu_backend_texture_write(dp_gpu *g, dp_gpu_texture *t, uint32_t x, uint32_
 dp_status gpu_backend_kernel_create(dp_gpu *g, dp_gpu_kernel *k, const char *name, const char *source, const char *entry,
                                     const dp_gpu_constant *c, size_t nc);
 void gpu_backend_kernel_free(dp_gpu_kernel *k);
-/* A bind group of k: binding 0 the uniform arena with usize bytes (dynamic offset) when the
- * module declares it, binding i (1 <= i < k->n_kinds) res[i] (checked, placeholders in; a
- * binding the module does not declare has neither buf nor tex). */
-dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *res, gpu_handle *out);
+/* A bind group of k: binding 0 (when the module declares it) usize bytes at the static
+ * offset uoff of uniform buffer ubuf, 0 meaning the uniform arena; binding i (1 <= i <
+ * k->n_kinds) res[i] (checked, placeholders in; a binding the module does not declare has
+ * neither buf nor tex). */
+dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, gpu_handle ubuf, uint32_t uoff, uint32_t usize,
+                                 const dp_gpu_binding *res, gpu_handle *out);
 void gpu_backend_bind_group_free(gpu_handle bg);
 /* Before a dispatch is recorded (the native profiler submits when its query set is full). */
 dp_status gpu_backend_dispatch_prepare(dp_gpu *g);
-/* Record a dispatch of k with bind group bg, its uniform at arena offset uoff. */
-void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t uoff, uint32_t gx, uint32_t gy, uint32_t gz);
+/* Record a dispatch of k with bind group bg. */
+void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx, uint32_t gy, uint32_t gz);
+/* A uniform buffer of `bytes` (uniform, copy destination) for a bound's slots; a queue write
+ * of its first n bytes (ordered before the next submit); release. */
+dp_status gpu_backend_uniform_create(dp_gpu *g, uint64_t bytes, gpu_handle *out);
+void gpu_backend_uniform_write(dp_gpu *g, gpu_handle h, const void *src, size_t n);
+void gpu_backend_uniform_free(gpu_handle h);
 #endif

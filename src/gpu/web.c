@@ -9,7 +9,8 @@
  * the ops layer makes the same kernel choice as on the same adapter natively.
  *
  * Recording is dawn.c's, through the same src/gpu/gpu_common.c (kernel cache, binding checks,
- * placeholders, dp_gpu_bound, the host uniform arena uploaded by one queue write at submit):
+ * placeholders, dp_gpu_bound and its uniform slots, the host uniform arena uploaded by one
+ * queue write at submit; uniforms bound at static offsets):
  * this file gives it the gpu_backend_* calls of gpu_common.h as JS imports; JS keeps one
  * command encoder and compute pass open until submit.
  * Read-backs: read_start records the copy, submits and starts mapAsync in JS; poll asks JS
@@ -42,9 +43,11 @@ IMPORT(copy) void js_copy(int src, double so, int dst, double dof, double n);
 IMPORT(kernel_create) int js_kernel_create(const char *name, int name_len, const char *src, int src_len,
                                            const char *entry, int entry_len, const char *consts, int consts_len,
                                            const uint8_t *kinds, int n_kinds);
-IMPORT(bind_group_create) int js_bind_group_create(int k, int usize, const void *bindings, int n);
+IMPORT(uniform_create) int js_uniform_create(double size);
+IMPORT(uniform_free) void js_uniform_free(int h); /* dropped, not destroyed: recorded dispatches may still use it */
+IMPORT(bind_group_create) int js_bind_group_create(int k, int ubuf, int uoff, int usize, const void *bindings, int n);
 IMPORT(bind_group_free) void js_bind_group_free(int bg);
-IMPORT(dispatch) void js_dispatch(int k, int bg, int uoff, int gx, int gy, int gz);
+IMPORT(dispatch) void js_dispatch(int k, int bg, int gx, int gy, int gz);
 IMPORT(submit) void js_submit(const void *arena, int used);
 IMPORT(read_start) int js_read_start(int buf, double offset, double n4);
 IMPORT(read_poll) int js_read_poll(int rb);                /* 0 pending, 1 mapped, -1 failed */
@@ -265,7 +268,8 @@ dp_status gpu_backend_kernel_create(dp_gpu *g, dp_gpu_kernel *k, const char *nam
 
 void gpu_backend_kernel_free(dp_gpu_kernel *k) { (void)k; } /* JS keeps its pipelines until the page goes */
 
-dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, const dp_gpu_binding *res, gpu_handle *out) {
+dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, gpu_handle ubuf, uint32_t uoff, uint32_t usize,
+                                 const dp_gpu_binding *res, gpu_handle *out) {
   js_binding e[DP_WGSL_MAX_BINDINGS];
   for (size_t i = 1; i < k->n_kinds; i++) {
     const dp_gpu_binding *r = &res[i];
@@ -273,7 +277,7 @@ dp_status gpu_backend_bind_group(dp_gpu *g, dp_gpu_kernel *k, uint32_t usize, co
     else if (r->buf) e[i - 1] = (js_binding){(double)r->offset, (double)r->size, (int32_t)r->buf->h, 0};
     else e[i - 1] = (js_binding){0, 0, 0, 0};
   }
-  *out = (gpu_handle)js_bind_group_create((int)k->pipeline, (int)usize, e, k->n_kinds ? (int)k->n_kinds - 1 : 0);
+  *out = (gpu_handle)js_bind_group_create((int)k->pipeline, (int)ubuf, (int)uoff, (int)usize, e, k->n_kinds ? (int)k->n_kinds - 1 : 0);
   return DP_OK;
 }
 
@@ -281,9 +285,20 @@ void gpu_backend_bind_group_free(gpu_handle bg) { js_bind_group_free((int)bg); }
 
 dp_status gpu_backend_dispatch_prepare(dp_gpu *g) { return DP_OK; }
 
-void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t off, uint32_t gx, uint32_t gy, uint32_t gz) {
-  js_dispatch((int)k->pipeline, (int)bg, (int)off, (int)gx, (int)gy, (int)gz);
+void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx, uint32_t gy, uint32_t gz) {
+  js_dispatch((int)k->pipeline, (int)bg, (int)gx, (int)gy, (int)gz);
 }
+
+dp_status gpu_backend_uniform_create(dp_gpu *g, uint64_t bytes, gpu_handle *out) {
+  *out = (gpu_handle)js_uniform_create((double)bytes);
+  if (*out) return DP_OK;
+  dp_status st = gpu_backend_error(g);
+  return st ? st : dp_error(DP_ERR_GPU, "cannot create a %llu-byte uniform buffer", (unsigned long long)bytes);
+}
+
+void gpu_backend_uniform_write(dp_gpu *g, gpu_handle h, const void *src, size_t n) { js_buffer_write((int)h, 0, src, (int)n); }
+
+void gpu_backend_uniform_free(gpu_handle h) { js_uniform_free((int)h); }
 
 /* ---- profiling: not offered ---- */
 

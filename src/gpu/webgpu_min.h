@@ -186,7 +186,7 @@ typedef struct WGPUBindGroupEntry {
 typedef struct WGPUBindGroupDescriptor {
   const WGPUChainedStruct* nextInChain; WGPUStringView label; WGPUBindGroupLayout layout; size_t entryCount; const WGPUBindGroupEntry* entries;
 } WGPUBindGroupDescriptor;
-/* Explicit bind-group layouts (dynamic uniform offsets). This Dawn build has bindingArraySize in the
+/* Explicit bind-group layouts (static uniform offsets: dawn.c). This Dawn build has bindingArraySize in the
  * entry and immediateSize in the pipeline layout (its own error strings name both). */
 typedef struct WGPUBufferBindingLayout {
   const WGPUChainedStruct* nextInChain; WGPUBufferBindingType type; WGPUBool hasDynamicOffset; uint64_t minBindingSize;

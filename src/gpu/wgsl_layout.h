@@ -1,6 +1,6 @@
 /* wgsl_layout.h -- the bind-group layout of a WGSL module, read from its
  * `@group(0) @binding(N) var...` declarations, as the device layer builds it explicitly
- * (gpu.h: binding 0 the uniform parameters at a dynamic offset). Portable C with no WebGPU
+ * (gpu.h: binding 0 the uniform parameters). Portable C with no WebGPU
  * types: used by the device layer's common half (gpu_common.c) and both backends. */
 #ifndef DP_GPU_WGSL_LAYOUT_H
 #define DP_GPU_WGSL_LAYOUT_H

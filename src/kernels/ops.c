@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_MATMUL128, K_ATTENTION_FA, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -54,6 +54,8 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
   {"attention_split", 0, NULL, NULL},
   {"quantize_x", 0, NULL, NULL}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
+  {"matmul_tiled128", 4, NULL, NULL}, /* wdecode 4: lib_wdecode + `const WT` (the type) and w_load8 */
+  {"attention_fa", 0, NULL, NULL},
   {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
@@ -76,7 +78,8 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG, V_ROPE_KV_NORM, V_COUNT };
+       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_MATMUL_TILED128, V_ATTENTION_FA, V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG,
+       V_ROPE_KV_NORM, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -135,6 +138,10 @@ static const struct variant {
    "matmul_gemv_i8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
   {"matmul_gemv_i8", "matmul", "gpu family, matvec input q8, M <= 4 or rows, subgroups of one size, dot4I8Packed; "
    "Q4_K, Q6_K, Q8_0 (K % 64 == 0)", K_GEMV_I8, "main", 1, NEED_SGF | NEED_DOT4},
+  {"matmul_tiled128", "matmul", "gpu family, M >= 64, not rows, K % 32 == 0, 24 KiB of workgroup memory (128x64 tiles where "
+   "they make >= 256 workgroups, else 64x64)", K_MATMUL128, "main", 1, NEED_NONE},
+  {"attention_fa", "attention", "gpu family, T >= 16, head_dim % 4 == 0, head_dim <= 128, 25 KiB of workgroup memory",
+   K_ATTENTION_FA, "main", 0, NEED_NONE},
   {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
    NEED_NONE},
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
@@ -184,6 +191,10 @@ struct dp_ops {
   dp_gpu_buffer *attn_old[8];/* since recorded dispatches may still bind them) */
   dp_gpu_buffer *samp_scr;   /* sample_split's partial results and candidate lists (made at first use) */
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
+  int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
+  uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
+  uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
+  int attn_fa;               /* attention_fa allowed (DOPPLER_ATTN_FA=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
 
@@ -212,6 +223,12 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
+  o->mm128 = !(getenv("DOPPLER_MM128") && !strcmp(getenv("DOPPLER_MM128"), "0"));
+  o->mm128_wg = getenv("DOPPLER_MM128_WG") ? (uint32_t)atoi(getenv("DOPPLER_MM128_WG")) : 0;
+  if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
+  o->mm128_tn = getenv("DOPPLER_MM128_TN") ? (uint32_t)atoi(getenv("DOPPLER_MM128_TN")) : 0;
+  if (o->mm128_tn != 4 && o->mm128_tn != 8) o->mm128_tn = 0;
+  o->attn_fa = !(getenv("DOPPLER_ATTN_FA") && !strcmp(getenv("DOPPLER_ATTN_FA"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
   dp_status s = dp_gpu_buffer_create(g, 256, "ops.dummy", &o->dummy);
@@ -241,6 +258,12 @@ int dp_ops_subgroups(const dp_ops *o) { return o->sg; }
 void dp_ops_set_cpu_kernels(dp_ops *o, int enabled) { o->cpu = enabled != 0; }
 void dp_ops_set_weight_textures(dp_ops *o, int enabled) { o->wtex = enabled != 0; }
 void dp_ops_set_weight_texture_height(dp_ops *o, uint32_t max_rows) { o->wtex_h = max_rows; }
+void dp_ops_set_tiled128(dp_ops *o, int enabled) { o->mm128 = enabled != 0; }
+void dp_ops_set_tiled128_shape(dp_ops *o, uint32_t wg, uint32_t tn) {
+  o->mm128_wg = wg == 128 || wg == 256 ? wg : 0;
+  o->mm128_tn = tn == 4 || tn == 8 ? tn : 0;
+}
+int dp_ops_tiled128(const dp_ops *o) { return o->mm128; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
@@ -256,6 +279,9 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   else if (kern_info[k].wdecode == 2) /* gemv_sg: the type, then its weight access file before the kernel */
     snprintf(pick, sizeof pick, "const WT = %du;\n%s%s%s", (int)wt, v4 ? "" : "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_",
              v4 ? "" : dp_dtype_name(wt), v4 ? "" : "(rb, k0, K); }\n");
+  else if (kern_info[k].wdecode == 4) /* matmul_tiled128 */
+    snprintf(pick, sizeof pick, "const WT = %du;\nfn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
+             (int)wt, dp_dtype_name(wt));
   else if (kern_info[k].wdecode)
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
@@ -297,6 +323,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
+  if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
     c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
@@ -697,6 +724,16 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   int gemv = gemv_rows(M, flags);
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
+  if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
+    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups, else 64x64
+     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8 columns per invocation
+     * only when forced (DOPPLER_MM128_TN=8: 2.0 TFLOP/s on the H200 against 24.9 for 8x4, see
+     * notes/performance.md); DOPPLER_MM128_WG=128/256 forces the workgroup size. */
+    int tn8 = o->mm128_tn == 8;
+    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
+    TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
+    return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64));
+  }
   if (!gemv && M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
     TRY(pipeline(o, V_MATMUL_TILED64, wt, 256, 0, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(M, 64) * cdiv(N, 64));
@@ -1092,6 +1129,7 @@ dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view
 #define ATTN_SPLIT_TILE 64     /* attention_split.wgsl's TK */
 #define ATTN_SPLIT_GROUPS 512  /* workgroups it aims at over long contexts (H200: 132 SMs) */
 #define ATTN_ONE_SPLIT_KEYS 192 /* up to 3 tiles: one split, no combine dispatch (~3-4 us on the H200) */
+#define ATTN_FA_MIN_T 16 /* queries per call from which prefill runs attention_fa (GPU family) */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
   float scale, softcap;
@@ -1149,6 +1187,12 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     if (ns == 1) return DP_OK;
     TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 128, 0, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
+  }
+  if (!o->cpu && o->attn_fa && d->T >= ATTN_FA_MIN_T && d->head_dim % 4 == 0 && d->head_dim <= 128 &&
+      dp_gpu_get_info(o->g)->max_wg_storage >= 25088) {
+    /* flash attention: a workgroup per (head, 32 queries), K/V tiles of 16 keys shared by them */
+    TRY(pipeline(o, V_ATTENTION_FA, DP_F32, 128, 0, &k));
+    return run(o, k, &p, sizeof p, b, 5, cdiv(d->T, 32) * d->n_heads);
   }
   if (o->cpu && o->sg && o->sg8 && d->head_dim <= 64) { /* 8 queries per workgroup, K/V rows split over the lanes */
     TRY(pipeline(o, V_ATTENTION_SG8, DP_F32, 8, 0, &k));

@@ -43,6 +43,13 @@ void dp_ops_free(dp_ops *o);
 dp_gpu *dp_ops_gpu(dp_ops *o);
 /* Force the shared-memory (no subgroups) path even on devices with subgroups (tests). */
 void dp_ops_set_subgroups(dp_ops *o, int enabled);
+/* GPU family prefill: allow matmul_tiled128 (default; DOPPLER_MM128=0 starts a context without
+ * it; off, M >= 64 runs matmul_tiled64: kernel checks and comparisons). _shape: wg (128 or 256)
+ * and tn (4 or 8 columns per invocation) force its tile shape, 0 = by the shape of the product
+ * (tests; DOPPLER_MM128_WG and DOPPLER_MM128_TN set them at creation). */
+void dp_ops_set_tiled128(dp_ops *o, int enabled);
+void dp_ops_set_tiled128_shape(dp_ops *o, uint32_t wg, uint32_t tn);
+int dp_ops_tiled128(const dp_ops *o);
 int dp_ops_subgroups(const dp_ops *o);   /* the current settings of both */
 int dp_ops_cpu_kernels(const dp_ops *o);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,

@@ -9,8 +9,9 @@
 // same as on the same adapter natively.
 //
 // Objects live in a handle table (0 = none). Pipelines get explicit bind-group layouts from the
-// binding kinds web.c reads out of the module (binding 0 the uniform arena with a dynamic
-// offset); bind groups are made by web.c per dispatch or once per bound dispatch. Recording
+// binding kinds web.c reads out of the module (binding 0 the uniforms, at a static offset of
+// the arena or of a bound dispatch's own uniform buffer); bind groups are made by web.c per
+// dispatch or once per uniform slot of a bound dispatch. Recording
 // keeps one command encoder and compute pass open until submit. Read-backs: read_start copies into a pooled MAP_READ buffer, submits
 // and calls mapAsync; the promise settling flips the state that read_poll reports; settled()
 // gives the host a promise for "every map in flight settled". Errors (validation, out of
@@ -88,7 +89,6 @@ export function gpuImports(device, info, memory) {
 
   const staging = [];     // free MAP_READ buffers
   const inflight = new Set();
-  const dyn = new Uint32Array(1);  // the dynamic uniform offset of a dispatch
   const stats = {submits: 0, dispatches: 0, reads: 0};
 
   const imports = {
@@ -132,7 +132,7 @@ export function gpuImports(device, info, memory) {
         const e = {binding, visibility: GPUShaderStage.COMPUTE};
         if (kind === KIND.TEXTURE_U32) e.texture = {sampleType: 'uint', viewDimension: '2d'};
         else e.buffer = {type: kind === KIND.UNIFORM ? 'uniform' : kind === KIND.STORAGE_RW ? 'storage' : 'read-only-storage',
-          hasDynamicOffset: kind === KIND.UNIFORM};
+          hasDynamicOffset: false};
         entries.push(e);
       });
       device.pushErrorScope('validation');
@@ -141,12 +141,16 @@ export function gpuImports(device, info, memory) {
       const pipeline = device.createComputePipeline({label: name,
         layout: device.createPipelineLayout({bindGroupLayouts: [bgl]}), compute: {module, entryPoint, constants}});
       watch('validation', `kernel '${name}' (entry ${entryPoint})`);
-      return put({pipeline, layout: bgl, kinds, dyn: kinds[0] === KIND.UNIFORM});
+      return put({pipeline, layout: bgl, kinds, uni: kinds[0] === KIND.UNIFORM});
     },
-    bind_group_create(k, usize, bp, n) {
+    uniform_create(size) {
+      return put(device.createBuffer({label: 'bound-uniforms', size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST}));
+    },
+    uniform_free(h) { drop(h); },  // not destroyed: dispatches recorded before may still read it (GC frees it)
+    bind_group_create(k, ubuf, uoff, usize, bp, n) {
       const kern = objs[k];
       const entries = [];
-      if (kern.dyn) entries.push({binding: 0, resource: {buffer: uniforms, offset: 0, size: usize}});
+      if (kern.uni) entries.push({binding: 0, resource: {buffer: ubuf ? objs[ubuf] : uniforms, offset: uoff, size: usize}});
       const dv = new DataView(memory().buffer, bp, n * 24);
       for (let i = 0; i < n; i++) {
         const buf = dv.getInt32(i * 24 + 16, true), tex = dv.getInt32(i * 24 + 20, true);
@@ -156,11 +160,11 @@ export function gpuImports(device, info, memory) {
       return put(device.createBindGroup({layout: kern.layout, entries}));
     },
     bind_group_free(h) { drop(h); },
-    dispatch(k, bg, uoff, gx, gy, gz) {
+    dispatch(k, bg, gx, gy, gz) {
       const kern = objs[k];
       pass ??= enc().beginComputePass();
       pass.setPipeline(kern.pipeline);
-      if (kern.dyn) { dyn[0] = uoff; pass.setBindGroup(0, objs[bg], dyn, 0, 1); } else pass.setBindGroup(0, objs[bg]);
+      pass.setBindGroup(0, objs[bg]);
       if (gx && gy && gz) pass.dispatchWorkgroups(gx, gy, gz);
       stats.dispatches++;
     },
