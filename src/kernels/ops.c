@@ -1157,7 +1157,10 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   dp_gpu_kernel *k;
   uint32_t G = d->n_heads / d->n_kv_heads, qp = d->pos0;
   uint32_t nkeys = d->window > 0 && qp + 1 > d->window ? d->window : qp + 1;
-  if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0) {
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  uint64_t lim = gi->max_buffer < gi->max_storage_binding ? gi->max_buffer : gi->max_storage_binding;
+  if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0 &&
+      (uint64_t)d->n_heads * cdiv(nkeys, ATTN_SPLIT_TILE) * (d->head_dim + 4) * 4 <= lim) {
     /* flash-decoding at any depth: KVH x ns workgroups (splits of span keys, a multiple of the
      * kernel's 64-key tile; about ATTN_SPLIT_GROUPS workgroups at long contexts), then one per
      * head to combine, unless there is one split (<= 192 keys: the part writes the output) */
@@ -1173,7 +1176,8 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
       if (o->attn_part && i == 8) return dp_error(DP_ERR_NOMEM, "attention: scratch grown more than 8 times");
       if (o->attn_part) o->attn_old[i] = o->attn_part;
       o->attn_part = NULL;
-      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2;
+      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2; /* within the device's limits */
+      if (want > lim) want = lim > bytes ? lim : bytes;
       TRY(dp_gpu_buffer_create(o->g, want, "ops.attn_part", &o->attn_part));
     }
     dp_gpu_binding bs[6];
@@ -1284,7 +1288,11 @@ dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_
   TRY(bind(o, "sample", "cur", cur, 4, &b[3]));
   TRY(bind_rest(o, "sample", "out_ids", out_ids, ((uint64_t)p->out_index + 1) * 4, &b[4]));
   dp_gpu_kernel *k;
-  if (!o->cpu) { /* sample_split: ranges of SAMPLE_RANGE tokens (more for vocabularies past 256 of them), then one workgroup */
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  int split_fits = SAMPLE_SCR_BYTES <= gi->max_buffer && SAMPLE_SCR_BYTES <= gi->max_storage_binding;
+  /* sample_split: ranges of SAMPLE_RANGE tokens (more for vocabularies past 256 of them), then one
+   * workgroup; where its fixed scratch does not fit the device's limits, sample.wgsl below */
+  if (!o->cpu && split_fits) {
     if (!o->samp_scr) TRY(dp_gpu_buffer_create(o->g, SAMPLE_SCR_BYTES, "ops.sample_scratch", &o->samp_scr));
     dp_gpu_binding bs[6];
     memcpy(bs, b, sizeof b);
