@@ -11,7 +11,8 @@
  * family (on CPU adapters the CPU family is the default): the golden prompt against the
  * reference (MoE: the tiled prefill over pairs grouped by expert), then the prompt twice (80
  * rows: matmul_tiled128, attention_fa over two query blocks) against the CPU family's logits
- * of the same tokens (1e-4). Runs on lavapipe and SwiftShader in CI. */
+ * of the same tokens (1e-4); the greedy decode's logits against the reference (decode on the GPU
+ * family: split attention, the two-pass sampler, rope_kv_norm). Runs on lavapipe and SwiftShader in CI. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,11 +119,15 @@ static void golden(const char *arch) {
     dp_ops_set_cpu_kernels(m->rt->ops, 0);
     dp_session_reset(s);
     memset(logits, 0xff, (size_t)T * (size_t)V * sizeof *logits);
+    memset(gl, 0xff, (size_t)N * (size_t)V * sizeof *gl);
     st = dp_session_eval(s, in, (size_t)T, logits);
-    if (!st) st = dp_session_greedy(s, (size_t)N, gen2, NULL);
+    if (!st) st = dp_session_greedy(s, (size_t)N, gen2, gl);
     CHECK(!st, "%s: gpu kernel family: %s", arch, dp_error_message());
     double e4 = st ? 1 : dp_test_rel_err(logits, ref_logits, (size_t)T * (size_t)V);
+    double e6 = st || !agree ? 0 : dp_test_rel_err(gl, ref_gl, (size_t)agree * (size_t)V);
+    printf("%-8s gpu kernel family: prefill rel %.2e, decode rel %.2e\n", arch, e4, e6);
     CHECK(e4 <= 1e-4, "%s: gpu kernel family prefill rel err %.3e", arch, e4);
+    CHECK(e6 <= 1e-4, "%s: gpu kernel family decode rel err %.3e", arch, e6);
     CHECK(!st && !memcmp(gen, gen2, (size_t)N * sizeof *gen), "%s: gpu kernel family greedy ids differ", arch);
     int32_t in2[128];
     size_t T2 = 2 * (size_t)T <= 128 ? 2 * (size_t)T : 128;

@@ -49,7 +49,9 @@ static void test_rope(void) {
 /* Fused rope + kv_write (dp_op_rope_kv) against the composition of the references: q and k
  * rotated by dp_ref_rope, the cache slots of pos0 .. pos0+T-1 (mod capacity: ring wrap) hold
  * the rotated k and v, and every other slot keeps its (random) contents. */
-static void test_rope_kv(void) {
+/* norm: the q/k RMSNorm first (dp_op_rope_kv_norm; reference dp_ref_rmsnorm), weights of
+ * either, both or neither head kind, (1 + w) in odd cases; run on both kernel families */
+static void test_rope_kv(int norm) {
   const struct { int T, H, KVH, hd, rot, pos0, style, cap; } cs[] = {
     {1, 4, 2, 64, 64, 300, 0, 512}, {5, 3, 1, 80, 48, 7, 1, 8}, {3, 1, 1, 7, 4, 2, 0, 6},
     {1, 1, 1, 2, 2, 0, 1, 1}, {257, 4, 2, 64, 64, 0, 0, 300}, {4, 2, 1, 128, 128, 20000, 1, 4100},
@@ -67,6 +69,11 @@ static void test_rope_kv(void) {
     float *kc = kt_randn(nc, 1), *vc = kt_randn(nc, 1);
     float *rq = kt_alloc(nq * 4), *rk = kt_alloc(nk * 4), *rkc = kt_alloc(nc * 4), *rvc = kt_alloc(nc * 4);
     memcpy(rq, q, nq * 4); memcpy(rk, k, nk * 4); memcpy(rkc, kc, nc * 4); memcpy(rvc, vc, nc * 4);
+    float *qw = kt_randn(hd, 0.5f), *kw = kt_randn(hd, 0.5f);
+    int hq = norm && c % 3 != 1, hk = norm && c % 3 != 2; /* which norms the case has */
+    uint32_t nf = c % 2 ? DP_NORM_PLUS_ONE : 0;
+    if (hq) dp_ref_rmsnorm(rq, rq, qw, T * H, hd, 1e-6f, nf);
+    if (hk) dp_ref_rmsnorm(rk, rk, kw, T * KVH, hd, 1e-6f, nf);
     dp_ref_rope(rq, inv, T, H, hd, rot, cs[c].pos0, cs[c].style, af);
     dp_ref_rope(rk, inv, T, KVH, hd, rot, cs[c].pos0, cs[c].style, af);
     for (int t = 0; t < T; t++) {
@@ -76,8 +83,14 @@ static void test_rope_kv(void) {
     }
     dp_gpu_buffer *bq = kt_upload(q, nq * 4), *bk = kt_upload(k, nk * 4), *bv = kt_upload(v, nk * 4);
     dp_gpu_buffer *bkc = kt_upload(kc, nc * 4), *bvc = kt_upload(vc, nc * 4), *bf = kt_upload(inv, rot / 2 * 4);
-    KT_OK(dp_op_rope_kv(O, kv(bq), kv(bk), kv(bv), kv(bkc), kv(bvc), kv(bf), T, H, KVH, hd, rot, cs[c].pos0,
-                        cs[c].style, af, cap));
+    dp_gpu_buffer *bqw = kt_upload(qw, hd * 4), *bkw = kt_upload(kw, hd * 4);
+    if (norm)
+      KT_OK(dp_op_rope_kv_norm(O, kv(bq), kv(bk), kv(bv), kv(bkc), kv(bvc), kv(bf), hq ? kv(bqw) : dp_view_of(NULL, 0),
+                               hk ? kv(bkw) : dp_view_of(NULL, 0), 1e-6f, nf, T, H, KVH, hd, rot, cs[c].pos0, cs[c].style, af,
+                               cap));
+    else
+      KT_OK(dp_op_rope_kv(O, kv(bq), kv(bk), kv(bv), kv(bkc), kv(bvc), kv(bf), T, H, KVH, hd, rot, cs[c].pos0,
+                          cs[c].style, af, cap));
     float *oq = kt_alloc(nq * 4), *ok = kt_alloc(nk * 4), *okc = kt_alloc(nc * 4), *ovc = kt_alloc(nc * 4);
     kt_read(bq, oq, nq * 4); kt_read(bk, ok, nk * 4); kt_read(bkc, okc, nc * 4); kt_read(bvc, ovc, nc * 4);
     double tol = cs[c].pos0 > 10000 ? 1e-5 : 2e-6;
@@ -86,12 +99,14 @@ static void test_rope_kv(void) {
     const float *outs[4] = {oq, ok, okc, ovc}, *refs[4] = {rq, rk, rkc, rvc};
     size_t ns[4] = {nq, nk, nc, nc};
     for (int i = 0; i < 4; i++) {
-      snprintf(what, sizeof what, "rope_kv T=%d H=%d/%d hd=%d rot=%d pos0=%d style=%d cap=%d: %s", T, H, KVH, hd, rot,
-               cs[c].pos0, cs[c].style, cap, part[i]);
+      snprintf(what, sizeof what, "rope_kv%s T=%d H=%d/%d hd=%d rot=%d pos0=%d style=%d cap=%d: %s",
+               norm ? (hq && hk ? "_norm q,k" : hq ? "_norm q" : "_norm k") : "", T, H, KVH, hd, rot, cs[c].pos0, cs[c].style,
+               cap, part[i]);
       kt_check(what, outs[i], refs[i], ns[i], i == 3 ? 0 : tol);
     }
     dp_gpu_buffer_free(bq); dp_gpu_buffer_free(bk); dp_gpu_buffer_free(bv);
     dp_gpu_buffer_free(bkc); dp_gpu_buffer_free(bvc); dp_gpu_buffer_free(bf);
+    dp_gpu_buffer_free(bqw); dp_gpu_buffer_free(bkw); free(qw); free(kw);
     free(q); free(k); free(v); free(kc); free(vc); free(rq); free(rk); free(rkc); free(rvc);
     free(oq); free(ok); free(okc); free(ovc);
   }
@@ -99,8 +114,8 @@ static void test_rope_kv(void) {
 
 /* Attention: the history is written through kv_write in `chunks` steps (a prefill of T0
  * tokens then single-token decodes...), each step's queries checked against the reference. */
-/* long: the first step only writes the history (its attention is not run): the decode steps
- * after it are the point */
+/* long: the steps of more than one token only write the history (their attention is not run):
+ * the decode steps after them are the point */
 typedef struct { int H, KVH, hd, window, cap, sinks; float softcap, scale; int steps[4], long_ctx; } attn_case;
 
 static void test_attention(const attn_case *ac, int mode) {
@@ -124,7 +139,7 @@ static void test_attention(const attn_case *ac, int mode) {
     dp_gpu_buffer *bvn = kt_upload(v + (size_t)pos * row, (size_t)T * row * 4);
     dp_gpu_buffer *bq = kt_upload(q + (size_t)pos * H * hd, nq * 4), *bo = kt_buf(nq * 4);
     KT_OK(dp_op_kv_write(O, kv(bk), kv(bv), kv(bkn), kv(bvn), T, KVH, hd, pos, ac->cap));
-    if (ac->long_ctx && s == 0) {
+    if (ac->long_ctx && T > 1) {
       KT_OK(dp_gpu_finish(G)); /* the write ran before its sources are freed */
       dp_gpu_buffer_free(bkn); dp_gpu_buffer_free(bvn); dp_gpu_buffer_free(bq); dp_gpu_buffer_free(bo);
       pos += T;
@@ -190,7 +205,16 @@ static void test_embed(void) {
 int main(void) {
   if (kt_open()) return dp_test_summary("gpu_kernels_attn");
   test_rope();
-  test_rope_kv();
+  test_rope_kv(0);
+  for (int f = 0; f < 2; f++) { /* rope_kv_norm: the GPU family's one dispatch, the CPU family's three */
+    dp_ops_set_cpu_kernels(O, f);
+    for (int m = 0; m < kt_n_modes(); m++) {
+      kt_mode(m);
+      test_rope_kv(1);
+    }
+  }
+  dp_ops_set_cpu_kernels(O, !strcmp(dp_gpu_get_info(G)->adapter_type, "cpu"));
+  kt_mode(1);
   test_embed();
   const attn_case cases[] = {
     /* H KVH hd window cap sinks softcap scale steps */
@@ -205,12 +229,21 @@ int main(void) {
      * over a ring with softcap and sinks, hd 48 (chunks of 4 floats not a multiple of 4) */
     {8, 2, 128, 0, 160, 0, 0, 0.09f, {64, 33, 16, 1}, 0},
     {4, 1, 48, 24, 60, 1, 25.0f, 0.14f, {50, 17, 1, 0}, 0},
-    /* decode over >= 512 keys: the GPU family's attention_split (splits of 128 keys, the last
-     * partial), GQA groups of 4, 8 and 3, sinks + softcap, a window over a ring that wraps */
+    /* decode over long contexts: the GPU family's attention_split (every T = 1 step of the GPU
+     * family runs it; here several splits of 64-key tiles, the last partial), GQA groups of 4,
+     * 8 and 3, sinks + softcap, a window over a ring that wraps */
     {8, 2, 64, 0, 700, 0, 0, 0.125f, {600, 1, 1, 0}, 1},
     {16, 2, 128, 0, 720, 1, 30.0f, 0.1f, {700, 1, 0, 0}, 1},
     {6, 2, 80, 0, 520, 0, 0, 0.1f, {513, 1, 0, 0}, 1},
     {4, 4, 32, 520, 560, 0, 0, 0.2f, {530, 30, 1, 1}, 1},
+    /* depth 1..3 and 9000-9001 (64 splits per KV head of Llama-3.2-1B's 32/8 heads), a
+     * 4096-key window over a 4200-slot ring at depth 9000 (MQA: 64 splits of 64 keys) */
+    {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
+    {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},
+    {8, 1, 128, 4096, 4200, 1, 0, 0.09f, {4000, 4000, 1000, 1}, 1},
+    /* head_dim 16 and 4: several keys per subgroup in attention_split_sg (h4 = 4, 1) */
+    {8, 2, 16, 0, 700, 0, 0, 0.25f, {600, 1, 1, 0}, 1},
+    {4, 1, 4, 0, 100, 1, 0, 0.5f, {70, 1, 1, 0}, 1},
   };
   /* kernel families: GPU (WG 64), CPU (WG = head_dim / 4, >= 8; with subgroups of 8 and
    * head_dim <= 64: attention_sg8, 8 queries per workgroup); GPU family prefill of T >= 16 with

@@ -226,14 +226,19 @@ static void rowop(chk *c, const char *op, int inplace) {
 }
 
 /* rope, kv_write, rope_kv: q [T, H, hd], k, v [T, KVH, hd] at pos0 into caches of cap slots */
-static void rope(chk *c, const char *op) {
+/* rope, kv_write, rope_kv; norm: rope_kv_norm (q/k RMSNorm with (1 + w) weights first) */
+static void rope(chk *c, const char *op, int norm) {
   int T = 3, H = 4, KVH = 2, hd = 32, rot = 32, pos0 = 5, cap = 16;
   size_t nq = (size_t)T * H * hd, nk = (size_t)T * KVH * hd, nc = (size_t)cap * KVH * hd, at = (size_t)pos0 * KVH * hd;
   float *q = randn(c, nq, 1), *k = randn(c, nk, 1), *v = randn(c, nk, 1), *fr = host(c, rot / 2);
-  float *rq = host(c, nq), *rk = host(c, nk);
+  float *rq = host(c, nq), *rk = host(c, nk), *qw = randn(c, hd, 0.5f), *kw = randn(c, hd, 0.5f);
   if (c->st) return;
   for (int i = 0; i < rot / 2; i++) fr[i] = powf(10000.0f, -2.0f * i / rot);
   memcpy(rq, q, nq * 4), memcpy(rk, k, nk * 4);
+  if (norm) {
+    dp_ref_rmsnorm(rq, rq, qw, T * H, hd, 1e-6f, DP_NORM_PLUS_ONE);
+    dp_ref_rmsnorm(rk, rk, kw, T * KVH, hd, 1e-6f, DP_NORM_PLUS_ONE);
+  }
   dp_ref_rope(rq, fr, T, H, hd, rot, pos0, DP_ROPE_HALF, 1.0f);
   if (strcmp(op, "kv_write")) dp_ref_rope(rk, fr, T, KVH, hd, rot, pos0, DP_ROPE_HALF, 1.0f);
   dp_view vq = buf(c, q, nq * 4), vk = buf(c, k, nk * 4), vv = buf(c, v, nk * 4), vf = buf(c, fr, rot / 2 * 4);
@@ -245,7 +250,12 @@ static void rope(chk *c, const char *op) {
     return;
   }
   if (!strcmp(op, "kv_write")) run(c, dp_op_kv_write(c->o, kc, vc, vk, vv, T, KVH, hd, pos0, cap));
-  else {
+  else if (norm) {
+    dp_view vqw = buf(c, qw, hd * 4), vkw = buf(c, kw, hd * 4);
+    if (!c->st) run(c, dp_op_rope_kv_norm(c->o, vq, vk, vv, kc, vc, vf, vqw, vkw, 1e-6f, DP_NORM_PLUS_ONE, T, H, KVH, hd, rot, pos0,
+                                          DP_ROPE_HALF, 1.0f, cap));
+    compare(c, "q", vq, rq, nq, 1e-5);
+  } else {
     run(c, dp_op_rope_kv(c->o, vq, vk, vv, kc, vc, vf, T, H, KVH, hd, rot, pos0, DP_ROPE_HALF, 1.0f, cap));
     compare(c, "q", vq, rq, nq, 1e-5);
   }
@@ -397,10 +407,10 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   /* K: whole blocks; for F32/F16/BF16 not a multiple of 8 (that would pick the 16-byte loads) */
   int K = t == DP_Q4_K || t == DP_Q6_K ? 256 : t == DP_Q8_0 || t == DP_MXFP4 ? 64 : 36;
   dp_ops_set_cpu_kernels(o, starts(n, "matmul_rows") || starts(n, "matmul_v4") || starts(n, "matmul_tex") ||
-                                starts(n, "attention_sg8") || starts(n, "moe_rows"));
+                                starts(n, "attention_sg8") || starts(n, "moe_rows") || !strcmp(n, "sample"));
   /* the plain GEMV runs without subgroups (with them, matmul_gemv_sg takes every block type) */
-  dp_ops_set_subgroups(o, !(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
-                              starts(n, "matmul_gemv_sg_"));
+  dp_ops_set_subgroups(o, (!(starts(n, "matmul_rows_mm_") || starts(n, "matmul_gemv_")) || starts(n, "matmul_rows_mm_sg") ||
+                           starts(n, "matmul_gemv_sg_")) && strcmp(n, "attention_split")); /* its _sg twin takes subgroups */
   if (!strcmp(n, "quantize_x") || starts(n, "matmul_gemv_i8_")) {
     dp_ops_set_subgroups(o, 1);
     dp_ops_set_matvec_input(o, 1);
@@ -424,9 +434,10 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
   else if (!strcmp(e.op, "rmsnorm") || !strcmp(e.op, "softmax") || !strcmp(e.op, "glu") || !strcmp(e.op, "add") ||
            !strcmp(e.op, "argmax"))
     rowop(&c, e.op, strstr(n, "_inplace") != NULL);
-  else if (!strcmp(e.op, "rope") || !strcmp(e.op, "kv_write") || !strcmp(e.op, "rope_kv")) rope(&c, e.op);
+  else if (!strcmp(e.op, "rope") || !strcmp(e.op, "kv_write") || !strcmp(e.op, "rope_kv")) rope(&c, e.op, !strcmp(n, "rope_kv_norm"));
   else if (!strcmp(n, "attention")) attention(&c, 80, 3, 9);
   else if (!strcmp(n, "attention_sg8")) attention(&c, 64, 3, 9);
+  else if (!strcmp(n, "attention_split_sg")) attention(&c, 4 * (dp_gpu_get_info(c.g)->subgroup_min < 16 ? dp_gpu_get_info(c.g)->subgroup_min : 16), 1, 600);
   else if (starts(n, "attention_split")) attention(&c, 64, 1, 600); /* both dispatches run */
   else if (!strcmp(n, "attention_fa")) attention(&c, 64, 40, 50); /* a partial second query block */
   else if (!strcmp(e.op, "sample") || !strcmp(e.op, "nll") || !strcmp(e.op, "softcap")) sampler(&c, e.op);

@@ -1,34 +1,42 @@
-// attention_split.wgsl -- decode attention (T = 1) over long contexts, split along the keys
-// (flash-decoding), same math as attention.wgsl (read its header): two dispatches,
-//   part     one workgroup per (KV head kh, split sp): keys j0 = jlo + sp * CH .. j0 + CH - 1
-//            (CH = 128, the last split shorter) for the G = H / KVH query heads sharing kh (K
-//            and V rows read once for the G heads): scores (invocation = key, vec4 loads of the
-//            key row), per-head max m and sum l of exp(s - m) over the split, and the
-//            unnormalised sum of exp(s - m) V per head and dim; written to Part[(h * ns + sp) *
-//            (hd + 4)]: m, l, -, -, acc[hd].
-//   combine  one workgroup per head: M = max m_s, L = sum l_s exp(m_s - M) (+ exp(S[h] - M)
-//            with sinks), out = sum acc_s exp(m_s - M) / L.
-// So a context of n keys runs KVH * ceil(n / CH) workgroups instead of H long ones. Needs
-// G <= 8, hd % 4 == 0, hd <= 256 (ops.c). Workgroup memory: q of the G heads (8 KB at most)
-// and the G x CH scores (4 KB).
+// attention_split.wgsl -- decode attention (T = 1) of the GPU kernel family, split along the
+// keys (flash-decoding); same math as attention.wgsl (read its header). Two entry points:
+//   part     one workgroup per (KV head kh, split sp): keys a = jlo + sp * span .. min(a + span,
+//            qp + 1) - 1 for the G = H / KVH query heads sharing kh (each K and V row read once
+//            for the G heads), in tiles of TK = 64 keys with an online softmax (running max m
+//            and sum l per head). Reads are coalesced: invocation t takes dims 4 (t % h4) .. +3
+//            (h4 = hd / 4) of key t / h4 of a step of kps = WG / h4 keys, so consecutive
+//            invocations load consecutive 16 bytes of one cache row (K and V alike); the q.k
+//            partial dots of a step meet in workgroup memory and one invocation per (head, key)
+//            sums its h4 terms. ns == 1: the workgroup writes O itself (no combine). Else
+//            Part[(h * ns + sp) * (h4 + 1)] = (m, l, 0, 0), then the h4 vec4 of the
+//            unnormalised sum of exp(s - m) V.
+//   combine  one workgroup per head (ns > 1): M = max m_s (and S[h] with sinks), L = sum l_s
+//            exp(m_s - M) (+ exp(S[h] - M)), out = sum acc_s (exp(m_s - M) / L), the splits
+//            shared by WG / h4 groups of invocations (h4 each, one per 4 dims), then summed.
+// ops.c picks ns and span (a multiple of TK) so that KVH * ns is about 512 workgroups at long
+// contexts and every split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256,
+// WG = 128. Workgroup memory: q of the G heads (8 KB), G x TK probabilities
+// (2 KB), G x WG partial dots (4 KB), the reduction library's (1 KB).
 // Bindings: 0 uniform Params; 1 Q [H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] sinks (dummy when
 //           absent); 5 O [H, hd]; 6 Part [H, ns, hd + 4] scratch. All f32.
 struct Params {
   T: u32, H: u32, KVH: u32, hd: u32,
   pos0: u32, cap: u32, window: u32, has_sinks: u32,
-  scale: f32, softcap: f32, ns: u32, p1: u32,
+  scale: f32, softcap: f32, ns: u32, span: u32,
 }
-const CH = 128u;
+const TK = 64u;
+const NEG = -3.402823e38;
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Q: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> Kc: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> Vc: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> S: array<f32>;
-@group(0) @binding(5) var<storage, read_write> O: array<f32>;
-@group(0) @binding(6) var<storage, read_write> Part: array<f32>;
+@group(0) @binding(5) var<storage, read_write> O: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> Part: array<vec4<f32>>;
 
-var<workgroup> qs: array<vec4<f32>, 512>; // [G][hd / 4]
-var<workgroup> sc: array<f32, 1024>; // [G][CH] scores, then exp(s - m)
+var<workgroup> qs: array<vec4<f32>, 512>; // [G][h4]
+var<workgroup> sc: array<f32, 512>;       // [G][TK] scores, then exp(s - m)
+var<workgroup> pp: array<f32, 1024>;      // [G][WG] partial dots; then [4][WG] for the V sums
 
 fn tanh_safe(x: f32) -> f32 {
   let e = exp(-2.0 * abs(x));
@@ -48,81 +56,135 @@ fn part(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
   let kh = g / P.ns;
   let sp = g % P.ns;
   let G = P.H / P.KVH;
-  let hd = P.hd;
-  let h4 = hd / 4u;
-  let qp = P.pos0;
-  let j0 = jlo() + sp * CH;
-  let n = min(CH, qp + 1u - j0);      // keys in this split (>= 1)
+  let h4 = P.hd / 4u;
+  let a = jlo() + sp * P.span;
+  let e = min(a + P.span, P.pos0 + 1u);
   let rs4 = P.KVH * h4;               // cache row stride in vec4s
-  for (var i = lid; i < G * h4; i += WG) {
-    let b = kh * G * hd + 4u * i;
-    qs[i] = vec4<f32>(Q[b], Q[b + 1u], Q[b + 2u], Q[b + 3u]);
-  }
+  for (var i = lid; i < G * h4; i += WG) { qs[i] = Q[kh * G * h4 + i]; }
   workgroupBarrier();
-  for (var jj = lid; jj < CH; jj += WG) {
-    var z = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    if (jj < n) {
-      let kb = ((j0 + jj) % P.cap) * rs4 + kh * h4;
-      for (var d4 = 0u; d4 < h4; d4++) {
-        let k = Kc[kb + d4];
-        for (var gi = 0u; gi < 8u; gi++) {
-          if (gi < G) { z[gi] += dot(qs[gi * h4 + d4], k); }
+  let kps = WG / h4;                  // keys per step
+  let kk = lid / h4;                  // this invocation's key of a step
+  let d4 = lid % h4;                  // and its 4 dims
+  let act = kk < kps;
+  var m = array<f32, 8>(NEG, NEG, NEG, NEG, NEG, NEG, NEG, NEG);
+  var l = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+  var acc: array<vec4<f32>, 8>;
+  for (var gi = 0u; gi < 8u; gi++) { acc[gi] = vec4<f32>(0.0); }
+  for (var j0 = a; j0 < e; j0 += TK) {
+    let n = min(TK, e - j0);
+    // scores of the tile: kps keys per step, h4 invocations per key
+    for (var s0 = 0u; s0 < n; s0 += kps) {
+      var kv = vec4<f32>(0.0);
+      if (act && s0 + kk < n) { kv = Kc[((j0 + s0 + kk) % P.cap) * rs4 + kh * h4 + d4]; }
+      for (var gi = 0u; gi < G; gi++) { pp[gi * WG + lid] = dot(qs[gi * h4 + d4], kv); }
+      workgroupBarrier();
+      for (var t = lid; t < G * kps; t += WG) {
+        let gi = t / kps;
+        let k2 = t % kps;
+        if (s0 + k2 < n) {
+          var z = 0.0;
+          for (var d = 0u; d < h4; d++) { z += pp[gi * WG + k2 * h4 + d]; }
+          z *= P.scale;
+          if (P.softcap > 0.0) { z = P.softcap * tanh_safe(z / P.softcap); }
+          sc[gi * TK + s0 + k2] = z;
         }
       }
+      workgroupBarrier();
     }
-    for (var gi = 0u; gi < 8u; gi++) {
-      if (gi < G) {
-        var s = z[gi] * P.scale;
-        if (P.softcap > 0.0) { s = P.softcap * tanh_safe(s / P.softcap); }
-        sc[gi * CH + jj] = select(-3.402823e38, s, jj < n);
+    // online softmax per head of the group (uniform loop; WG >= TK)
+    for (var gi = 0u; gi < G; gi++) {
+      let s = select(NEG, sc[gi * TK + lid % TK], lid < n);
+      let nm = max(m[gi], wg_max(s, lid));
+      let p = select(0.0, exp(s - nm), lid < n);
+      if (lid < TK) { sc[gi * TK + lid] = p; }
+      let al = exp(m[gi] - nm);
+      l[gi] = l[gi] * al + wg_sum(p, lid); // its barriers also publish sc
+      acc[gi] = acc[gi] * al;
+      m[gi] = nm;
+    }
+    // P . V: invocation (key group kk, dims d4) over keys kk, kk + kps, ...
+    if (act) {
+      for (var jj = kk; jj < n; jj += kps) {
+        let vv = Vc[((j0 + jj) % P.cap) * rs4 + kh * h4 + d4];
+        for (var gi = 0u; gi < G; gi++) { acc[gi] += sc[gi * TK + jj] * vv; }
       }
     }
+    workgroupBarrier(); // sc is rewritten by the next tile
   }
-  workgroupBarrier();
-  for (var gi = 0u; gi < G; gi++) { // per head of the group: max, exp, sum (uniform loop)
-    var mx = -3.402823e38;
-    for (var jj = lid; jj < CH; jj += WG) { mx = max(mx, sc[gi * CH + jj]); }
-    let m = wg_max(mx, lid);
-    var sum = 0.0;
-    for (var jj = lid; jj < CH; jj += WG) {
-      let p = select(0.0, exp(sc[gi * CH + jj] - m), jj < n);
-      sc[gi * CH + jj] = p;
-      sum += p;
+  // sum the key groups' accumulators per head; write O (one split) or the partial result
+  for (var gi = 0u; gi < G; gi++) {
+    pp[lid] = acc[gi].x;
+    pp[WG + lid] = acc[gi].y;
+    pp[2u * WG + lid] = acc[gi].z;
+    pp[3u * WG + lid] = acc[gi].w;
+    workgroupBarrier();
+    if (lid < h4) {
+      var r = vec4<f32>(0.0);
+      for (var k2 = 0u; k2 < kps; k2++) {
+        let i = k2 * h4 + lid;
+        r += vec4<f32>(pp[i], pp[WG + i], pp[2u * WG + i], pp[3u * WG + i]);
+      }
+      let h = kh * G + gi;
+      if (P.ns == 1u) {
+        var M = m[gi];
+        var L = l[gi];
+        if (P.has_sinks != 0u) {
+          M = max(M, S[h]);
+          L = l[gi] * exp(m[gi] - M) + exp(S[h] - M);
+        }
+        O[h * h4 + lid] = r * exp(m[gi] - M) / L;
+      } else {
+        let o = (h * P.ns + sp) * (h4 + 1u);
+        if (lid == 0u) { Part[o] = vec4<f32>(m[gi], l[gi], 0.0, 0.0); }
+        Part[o + 1u + lid] = r;
+      }
     }
-    let l = wg_sum(sum, lid); // its barriers also publish sc
-    if (lid == 0u) {
-      let o = ((kh * G + gi) * P.ns + sp) * (hd + 4u);
-      Part[o] = m;
-      Part[o + 1u] = l;
-    }
-  }
-  for (var e = lid; e < G * h4; e += WG) {
-    let gi = e / h4;
-    let d4 = e % h4;
-    var a = vec4<f32>(0.0);
-    for (var jj = 0u; jj < n; jj++) { a += sc[gi * CH + jj] * Vc[((j0 + jj) % P.cap) * rs4 + kh * h4 + d4]; }
-    let o = ((kh * G + gi) * P.ns + sp) * (hd + 4u) + 4u + 4u * d4;
-    Part[o] = a.x; Part[o + 1u] = a.y; Part[o + 2u] = a.z; Part[o + 3u] = a.w;
+    workgroupBarrier();
   }
 }
+
+var<workgroup> wsh: array<f32, 512>; // combine: exp(m_s - M) / L per split (ns <= 512)
 
 @compute @workgroup_size(WG)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
   let h = wid.x + wid.y * nw.x;
   if (h >= P.H) { return; }
-  let hd = P.hd;
-  let st = hd + 4u;
+  let h4 = P.hd / 4u;
+  let st = h4 + 1u;
   let base = h * P.ns * st;
-  var M = -3.402823e38;
-  if (P.has_sinks != 0u) { M = S[h]; }
-  for (var s = 0u; s < P.ns; s++) { M = max(M, Part[base + s * st]); }
-  var L = 0.0;
-  if (P.has_sinks != 0u) { L = exp(S[h] - M); }
-  for (var s = 0u; s < P.ns; s++) { L += Part[base + s * st + 1u] * exp(Part[base + s * st] - M); }
-  for (var d = lid; d < hd; d += WG) {
-    var a = 0.0;
-    for (var s = 0u; s < P.ns; s++) { a += Part[base + s * st + 4u + d] * exp(Part[base + s * st] - M); }
-    O[h * hd + d] = a / L;
+  var mx = NEG;
+  for (var s = lid; s < P.ns; s += WG) { mx = max(mx, Part[base + s * st].x); }
+  var M = wg_max(mx, lid);
+  if (P.has_sinks != 0u) { M = max(M, S[h]); }
+  var ls = 0.0;
+  for (var s = lid; s < P.ns; s += WG) {
+    let ml = Part[base + s * st];
+    ls += ml.y * exp(ml.x - M);
+  }
+  var L = wg_sum(ls, lid);
+  if (P.has_sinks != 0u) { L += exp(S[h] - M); }
+  for (var s = lid; s < P.ns; s += WG) { wsh[s] = exp(Part[base + s * st].x - M) / L; }
+  workgroupBarrier();
+  // invocation (split group sg, dims d4) sums splits sg, sg + gs, ...; then the groups are summed
+  let gs = WG / h4;
+  let sg = lid / h4;
+  let d4 = lid % h4;
+  var acc = vec4<f32>(0.0);
+  if (sg < gs) {
+    for (var s = sg; s < P.ns; s += gs) { acc += Part[base + s * st + 1u + d4] * wsh[s]; }
+  }
+  pp[lid] = acc.x;
+  pp[WG + lid] = acc.y;
+  pp[2u * WG + lid] = acc.z;
+  pp[3u * WG + lid] = acc.w;
+  workgroupBarrier();
+  if (lid < h4) {
+    var r = vec4<f32>(0.0);
+    for (var g2 = 0u; g2 < gs; g2++) {
+      let i = g2 * h4 + lid;
+      r += vec4<f32>(pp[i], pp[WG + i], pp[2u * WG + i], pp[3u * WG + i]);
+    }
+    O[h * h4 + lid] = r;
   }
 }

@@ -39,7 +39,7 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_MATMUL128, K_ATTENTION_FA, K_GEMV_I8F, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_MATMUL128, K_ATTENTION_FA, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_GEMV_I8F, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -56,11 +56,12 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"quantize_x", 0, NULL, "lib_qx"}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
   {"matmul_tiled128", 4, NULL, NULL}, /* wdecode 4: lib_wdecode + `const WT` (the type) and w_load8 */
   {"attention_fa", 0, NULL, NULL},
+  {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
   {"gemv_i8_fused", 3, "lib_qx", NULL}, /* + const KMAX (kernel_source) */
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
-static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP; }
+static int standalone(int k) { return k == K_SAMPLE || k == K_SAMPLE_NLL || k == K_SAMPLE_SOFTCAP || k == K_SAMPLE_SPLIT; }
 
 /* ---- the variant table ------------------------------------------------------------------------
  * Every dispatch the ops record runs one row of this table: its WGSL pieces (kern_info), entry
@@ -78,7 +79,8 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_KV_WRITE, V_ROPE_KV, V_ATTENTION, V_ATTENTION_SG8, V_SOFTMAX, V_SOFTMAX_INPLACE, V_GLU, V_GLU_INPLACE, V_ADD,
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
-       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_MATMUL_TILED128, V_ATTENTION_FA, V_MATMUL_GEMV_I8_FUSED, V_COUNT };
+       V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_MATMUL_TILED128, V_ATTENTION_FA, V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG,
+       V_ROPE_KV_NORM, V_MATMUL_GEMV_I8_FUSED, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -116,7 +118,7 @@ static const struct variant {
   {"add", "add", "y != a", K_ADD, "main", 0, NEED_NONE},
   {"add_inplace", "add", "y == a", K_ADD, "inplace", 0, NEED_NONE},
   {"argmax", "argmax", "always", K_ARGMAX, "main", 0, NEED_NONE},
-  {"sample", "sample", "always", K_SAMPLE, "main", 0, NEED_NONE},
+  {"sample", "sample", "cpu family (one workgroup)", K_SAMPLE, "main", 0, NEED_NONE},
   {"sample_nll", "nll", "always", K_SAMPLE_NLL, "main", 0, NEED_NONE},
   {"sample_softcap", "softcap", "always", K_SAMPLE_SOFTCAP, "main", 0, NEED_NONE},
   /* mixture of experts (ops_moe.c) */
@@ -129,9 +131,9 @@ static const struct variant {
   {"matmul_gemv_sg", "matmul", "gpu family, M <= 4 or rows, subgroups of one size; F32 K % 4 == 0, F16/BF16 K % 8 == 0, block types",
    K_GEMV_SG, "main", 1, NEED_SGF},
   {"matmul_tiled64", "matmul", "gpu family, M >= 64, not rows", K_MATMUL, "tiled64", 1, NEED_NONE},
-  {"attention_split", "attention", "gpu family, T = 1, >= 512 keys, heads per KV head <= 8, head_dim % 4 == 0",
+  {"attention_split", "attention", "gpu family, T = 1, heads per KV head <= 8, head_dim % 4 == 0",
    K_ATTENTION_SPLIT, "part", 0, NEED_NONE},
-  {"attention_split_combine", "attention", "after attention_split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
+  {"attention_split_combine", "attention", "after attention_split over more than one split", K_ATTENTION_SPLIT, "combine", 0, NEED_NONE},
   /* int8 input (matvec input q8, GPU family with dot4I8Packed): x quantized once, shared by the products */
   {"quantize_x", "quantize_x", "gpu family, matvec input q8: RMSNorm / GLU / plain x -> int8 blocks of 32 before the "
    "matmul_gemv_i8 products", K_QUANTIZE_X, "main", 0, NEED_SGF | NEED_DOT4},
@@ -141,6 +143,12 @@ static const struct variant {
    "they make >= 256 workgroups, else 64x64)", K_MATMUL128, "main", 1, NEED_NONE},
   {"attention_fa", "attention", "gpu family, T >= 16, head_dim % 4 == 0, head_dim <= 128, 25 KiB of workgroup memory",
    K_ATTENTION_FA, "main", 0, NEED_NONE},
+  {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
+   NEED_NONE},
+  {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
+  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG <= 64, head_dim / 4 a power of two <= SG",
+   K_ATTENTION_SPLIT_SG, "part_sg", 0, NEED_SGF},
+  {"rope_kv_norm", "rope_kv", "gpu family, with q/k RMSNorm weights (dp_op_rope_kv_norm)", K_ROPE_KV, "norm", 0, NEED_NONE},
   {"matmul_gemv_i8_fused", "matmul", "as matmul_gemv_i8 with x quantized in the product (no quantize_x): K <= the "
    "workgroup memory's KMAX, workgroup >= 64, not turned off (dp_ops_set_q8_fused)", K_GEMV_I8F, "main", 1, NEED_SGF | NEED_DOT4},
 };
@@ -187,6 +195,7 @@ struct dp_ops {
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
   dp_gpu_buffer *attn_part;  /* attention_split's partial results (grown: older ones kept until free, */
   dp_gpu_buffer *attn_old[8];/* since recorded dispatches may still bind them) */
+  dp_gpu_buffer *samp_scr;   /* sample_split's partial results and candidate lists (made at first use) */
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
@@ -250,6 +259,7 @@ void dp_ops_free(dp_ops *o) {
     for (int t = 0; t < N_WT; t++) dp_free(o->swap[v][t]);
   dp_gpu_buffer_free(o->dummy);
   dp_gpu_buffer_free(o->attn_part);
+  dp_gpu_buffer_free(o->samp_scr);
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
   dp_free(o->pipe);
   dp_free(o);
@@ -325,6 +335,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
+  if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
   if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
@@ -1109,20 +1120,26 @@ dp_status dp_op_kv_write(dp_ops *o, dp_view kcache, dp_view vcache, dp_view k, d
   return run(o, kk, &p, sizeof p, b, 4, cdiv(T * row, 64));
 }
 
-/* ---- rope_kv: rope(q); rope(k); kv_write(k, v) in one dispatch ------------------------------ */
-typedef struct { uint32_t T, H, KVH, hd, rot, pos0, style, cap; float af; uint32_t p0, p1, p2; } rope_kv_params;
+/* ---- rope_kv: rope(q); rope(k); kv_write(k, v) in one dispatch (with the q/k RMSNorm first:
+ * rope_kv_norm on the GPU family; the CPU family runs rmsnorm twice then rope_kv) ------------- */
+typedef struct { uint32_t T, H, KVH, hd, rot, pos0, style, cap; float af, eps; uint32_t plus_one, norms; } rope_kv_params;
 _Static_assert(sizeof(rope_kv_params) == 48, "rope_kv.wgsl Params");
 
-dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
-                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
-                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
-                        float attn_factor, uint32_t capacity) {
+static dp_status rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                         dp_view qn, dp_view kn, float eps, uint32_t nflags, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                         uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style, float attn_factor, uint32_t capacity) {
   if (rot_dim == 0 || rot_dim % 2 || rot_dim > head_dim || (style != DP_ROPE_HALF && style != DP_ROPE_PAIRS))
     return dp_error(DP_ERR_INVALID_ARG, "rope_kv: rot_dim %u / head_dim %u / style %d invalid", rot_dim, head_dim, style);
   if (capacity == 0 || T > capacity) return dp_error(DP_ERR_INVALID_ARG, "rope_kv: %u tokens into a cache of %u slots", T, capacity);
   if (T == 0 || n_kv_heads == 0) return DP_OK;
+  int norms = (qn.buf && n_heads ? 1 : 0) | (kn.buf ? 2 : 0);
+  if (norms && o->cpu) { /* CPU family: as before the fusion */
+    if (norms & 1) TRY(dp_op_rmsnorm(o, q, q, qn, T * n_heads, head_dim, eps, nflags));
+    if (norms & 2) TRY(dp_op_rmsnorm(o, k, k, kn, T * n_kv_heads, head_dim, eps, nflags));
+    norms = 0;
+  }
   uint64_t row = (uint64_t)n_kv_heads * head_dim;
-  dp_gpu_binding b[6];
+  dp_gpu_binding b[8];
   if (n_heads) TRY(bind(o, "rope_kv", "q", q, (uint64_t)T * n_heads * head_dim * 4, &b[0]));
   else b[0] = dummy_binding(o);
   TRY(bind(o, "rope_kv", "k", k, T * row * 4, &b[1]));
@@ -1130,15 +1147,42 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
   TRY(bind(o, "rope_kv", "kcache", kcache, capacity * row * 4, &b[3]));
   TRY(bind(o, "rope_kv", "vcache", vcache, capacity * row * 4, &b[4]));
   TRY(bind(o, "rope_kv", "inv_freq", inv_freq, (uint64_t)rot_dim / 2 * 4, &b[5]));
+  if (norms & 1) TRY(bind(o, "rope_kv", "q norm weight", qn, (uint64_t)head_dim * 4, &b[6]));
+  else b[6] = dummy_binding(o);
+  if (norms & 2) TRY(bind(o, "rope_kv", "k norm weight", kn, (uint64_t)head_dim * 4, &b[7]));
+  else b[7] = dummy_binding(o);
   dp_gpu_kernel *kk;
+  rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, eps,
+                      (nflags & DP_NORM_PLUS_ONE) != 0, (uint32_t)norms};
+  if (norms) { /* one workgroup per row, rmsnorm's workgroup size (the same sums) */
+    TRY(pipeline(o, V_ROPE_KV_NORM, DP_F32, row_wg(o, head_dim), 0, &kk));
+    return run(o, kk, &p, sizeof p, b, 8, (uint64_t)T * (n_heads + n_kv_heads));
+  }
   TRY(pipeline(o, V_ROPE_KV, DP_F32, 64, 0, &kk));
-  rope_kv_params p = {T, n_heads, n_kv_heads, head_dim, rot_dim, pos0, (uint32_t)style, capacity, attn_factor, 0, 0, 0};
-  return run(o, kk, &p, sizeof p, b, 6, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
+  return run(o, kk, &p, sizeof p, b, 8, cdiv((uint64_t)T * (n_heads + n_kv_heads) * ((head_dim + 1) / 2), 64));
+}
+
+dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache,
+                        dp_view inv_freq, uint32_t T, uint32_t n_heads, uint32_t n_kv_heads,
+                        uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                        float attn_factor, uint32_t capacity) {
+  return rope_kv(o, q, k, v, kcache, vcache, inv_freq, dp_view_of(NULL, 0), dp_view_of(NULL, 0), 0, 0, T, n_heads, n_kv_heads,
+                 head_dim, rot_dim, pos0, style, attn_factor, capacity);
+}
+
+dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                             dp_view q_norm, dp_view k_norm, float eps, uint32_t norm_flags, uint32_t T, uint32_t n_heads,
+                             uint32_t n_kv_heads, uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                             float attn_factor, uint32_t capacity) {
+  return rope_kv(o, q, k, v, kcache, vcache, inv_freq, q_norm, k_norm, eps, norm_flags, T, n_heads, n_kv_heads, head_dim,
+                 rot_dim, pos0, style, attn_factor, capacity);
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */
+#define ATTN_SPLIT_TILE 64     /* attention_split.wgsl's TK */
+#define ATTN_SPLIT_GROUPS 512  /* workgroups it aims at over long contexts (H200: 132 SMs) */
+#define ATTN_ONE_SPLIT_KEYS 192 /* up to 3 tiles: one split, no combine dispatch (~3-4 us on the H200) */
 #define ATTN_FA_MIN_T 16 /* queries per call from which prefill runs attention_fa (GPU family) */
-#define ATTN_SPLIT_MIN_KEYS 512 /* below, one workgroup per head (attention.wgsl) is as fast */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
   float scale, softcap;
@@ -1166,9 +1210,18 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   dp_gpu_kernel *k;
   uint32_t G = d->n_heads / d->n_kv_heads, qp = d->pos0;
   uint32_t nkeys = d->window > 0 && qp + 1 > d->window ? d->window : qp + 1;
-  if (!o->cpu && o->attn_split && d->T == 1 && nkeys >= ATTN_SPLIT_MIN_KEYS && G <= 8 && d->head_dim % 4 == 0) {
-    /* flash-decoding: KVH x ceil(keys / 128) workgroups, then one per head to combine */
-    uint32_t ns = (uint32_t)cdiv(nkeys, 128);
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  uint64_t lim = gi->max_buffer < gi->max_storage_binding ? gi->max_buffer : gi->max_storage_binding;
+  if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0 &&
+      (uint64_t)d->n_heads * cdiv(nkeys, ATTN_SPLIT_TILE) * (d->head_dim + 4) * 4 <= lim) {
+    /* flash-decoding at any depth: KVH x ns workgroups (splits of span keys, a multiple of the
+     * kernel's 64-key tile; about ATTN_SPLIT_GROUPS workgroups at long contexts), then one per
+     * head to combine, unless there is one split (<= 192 keys: the part writes the output) */
+    uint32_t ns_max = ATTN_SPLIT_GROUPS / d->n_kv_heads ? ATTN_SPLIT_GROUPS / d->n_kv_heads : 1;
+    uint32_t ns = nkeys <= ATTN_ONE_SPLIT_KEYS ? 1 : (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
+    if (ns > ns_max) ns = ns_max;
+    uint32_t span = (uint32_t)(cdiv(cdiv(nkeys, ns), ATTN_SPLIT_TILE) * ATTN_SPLIT_TILE);
+    ns = (uint32_t)cdiv(nkeys, span);
     uint64_t bytes = (uint64_t)d->n_heads * ns * (d->head_dim + 4) * 4;
     if (!o->attn_part || dp_gpu_buffer_size(o->attn_part) < bytes) {
       int i = 0;
@@ -1176,16 +1229,20 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
       if (o->attn_part && i == 8) return dp_error(DP_ERR_NOMEM, "attention: scratch grown more than 8 times");
       if (o->attn_part) o->attn_old[i] = o->attn_part;
       o->attn_part = NULL;
-      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2;
+      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2; /* within the device's limits */
+      if (want > lim) want = lim > bytes ? lim : bytes;
       TRY(dp_gpu_buffer_create(o->g, want, "ops.attn_part", &o->attn_part));
     }
     dp_gpu_binding bs[6];
     memcpy(bs, b, sizeof b);
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
-    p.p0 = ns;
-    TRY(pipeline(o, V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
+    p.p0 = ns, p.p1 = span;
+    uint32_t h4 = d->head_dim / 4; /* attention_split_sg: a key's h4 lanes within one subgroup */
+    int sgp = o->sg && o->sgf && o->sgf <= ATTN_SPLIT_TILE && h4 <= o->sgf && !(h4 & (h4 - 1));
+    TRY(pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
-    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 64, 0, &k));
+    if (ns == 1) return DP_OK;
+    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 128, 0, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
   }
   if (!o->cpu && o->attn_fa && d->T >= ATTN_FA_MIN_T && d->head_dim % 4 == 0 && d->head_dim <= 128 &&
@@ -1263,6 +1320,10 @@ _Static_assert(sizeof(nll_params) == 16, "sample_nll.wgsl Params");
 typedef struct { uint32_t n; float cap; } softcap_params;
 _Static_assert(sizeof(softcap_params) == 8, "sample_softcap.wgsl Params");
 
+/* sample_split.wgsl: at most 256 ranges of a multiple of 1024 tokens; its scratch: 4 words per
+ * range, 64 candidates (w, id) per range, their concatenation */
+#define SAMPLE_RANGE 1024u
+#define SAMPLE_SCR_BYTES ((4u * 256u + 4u * 256u * 64u) * 4u)
 /* a binding from v to the end of its buffer, at least `bytes` */
 static dp_status bind_rest(dp_ops *o, const char *op, const char *what, dp_view v, uint64_t bytes, dp_gpu_binding *b) {
   if (v.buf && dp_gpu_buffer_size(v.buf) > v.offset && dp_gpu_buffer_size(v.buf) - v.offset > bytes)
@@ -1280,9 +1341,27 @@ dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_
   TRY(bind(o, "sample", "cur", cur, 4, &b[3]));
   TRY(bind_rest(o, "sample", "out_ids", out_ids, ((uint64_t)p->out_index + 1) * 4, &b[4]));
   dp_gpu_kernel *k;
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  int split_fits = SAMPLE_SCR_BYTES <= gi->max_buffer && SAMPLE_SCR_BYTES <= gi->max_storage_binding;
+  /* sample_split: ranges of SAMPLE_RANGE tokens (more for vocabularies past 256 of them), then one
+   * workgroup; where its fixed scratch does not fit the device's limits, sample.wgsl below */
+  if (!o->cpu && split_fits) {
+    if (!o->samp_scr) TRY(dp_gpu_buffer_create(o->g, SAMPLE_SCR_BYTES, "ops.sample_scratch", &o->samp_scr));
+    dp_gpu_binding bs[6];
+    memcpy(bs, b, sizeof b);
+    TRY(bind(o, "sample", "scratch", dp_view_of(o->samp_scr, 0), SAMPLE_SCR_BYTES, &bs[5]));
+    dp_sample_params q = *p;
+    q.pad0 = (uint32_t)(cdiv(cdiv(p->vocab, 256), SAMPLE_RANGE) * SAMPLE_RANGE); /* tokens per workgroup */
+    if (q.pad0 < SAMPLE_RANGE) q.pad0 = SAMPLE_RANGE;
+    q.pad1 = (uint32_t)cdiv(p->vocab, q.pad0);                                      /* workgroups (<= 256) */
+    TRY(pipeline(o, V_SAMPLE_SPLIT, DP_F32, 256, 0, &k));
+    TRY(dispatch(o, k, &q, sizeof q, bs, 6, q.pad1, 1, 1));
+    TRY(pipeline(o, V_SAMPLE_SPLIT_PICK, DP_F32, 256, 0, &k));
+    return dispatch(o, k, &q, sizeof q, bs, 6, 1, 1, 1);
+  }
   /* one SIMD batch of lavapipe / SwiftShader per workgroup on CPU adapters: barriers there are
    * a coroutine switch through every batch of the workgroup */
-  TRY(pipeline(o, V_SAMPLE, DP_F32, o->cpu ? 8 : 256, 0, &k));
+  TRY(pipeline(o, V_SAMPLE, DP_F32, 8, 0, &k));
   return dispatch(o, k, p, sizeof *p, b, 5, 1, 1, 1);
 }
 

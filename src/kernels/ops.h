@@ -300,6 +300,16 @@ dp_status dp_op_rope_kv(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcac
                         uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
                         float attn_factor, uint32_t capacity);
 
+/* ---- rope_kv_norm: dp_op_rmsnorm(q, q, q_norm, T * n_heads rows of head_dim, eps, norm_flags);
+ * the same for k with k_norm (T * n_kv_heads rows); then dp_op_rope_kv -- the per-head q/k
+ * norm of qwen3 / gemma3. Either weight may be absent ({NULL}: that norm is skipped). On the
+ * GPU kernel family one dispatch (rope_kv_norm, bit-identical to the three ops); on the CPU
+ * family those three dispatches. */
+dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view kcache, dp_view vcache, dp_view inv_freq,
+                             dp_view q_norm, dp_view k_norm, float eps, uint32_t norm_flags, uint32_t T, uint32_t n_heads,
+                             uint32_t n_kv_heads, uint32_t head_dim, uint32_t rot_dim, uint32_t pos0, int style,
+                             float attn_factor, uint32_t capacity);
+
 /* ---- attention: out[t, h, :] = softmax_j(s_tj) . V[j, h / group, :] --------------------------
  *   s_tj = softcap(scale * q[t, h, :] . K[j, h / group, :]),  softcap(z) = c * tanh(z / c)
  * over the keys j visible to query t, whose absolute position is qp = pos0 + t:
@@ -344,12 +354,14 @@ dp_status dp_op_argmax(dp_ops *o, dp_view ids, dp_view x, uint32_t rows, uint32_
  * Repetition penalty over hist[hist_pos - repeat_n, hist_pos), end-of-generation masking of
  * eos[n_eos], greedy when temperature == 0, else top-k, temperature, top-p, min-p and a draw
  * hashed from (seed, step). Writes the token to out_ids[out_index], cur[0] and hist[hist_pos].
- * work: [vocab] f32 scratch. One workgroup. */
+ * work: [vocab] f32 scratch. CPU family: one workgroup (sample.wgsl); GPU family: two dispatches,
+ * one workgroup per range of >= 1024 tokens then one (sample_split.wgsl: the same ids; top-k
+ * <= 64 samples over per-range candidates, larger or no top-k over the whole vocabulary). */
 typedef struct dp_sample_params {
   uint32_t vocab, top_k, hist_pos, repeat_n;
   float temperature, top_p, min_p, penalty;
   uint32_t seed_lo, seed_hi, step_lo, step_hi;
-  uint32_t out_index, n_eos, pad0, pad1;
+  uint32_t out_index, n_eos, pad0, pad1; /* pad0, pad1: set by the op (sample_split's range, ranges) */
   uint32_t eos[16];
 } dp_sample_params;
 dp_status dp_op_sample(dp_ops *o, const dp_sample_params *p, dp_view logits, dp_view work, dp_view hist, dp_view cur,

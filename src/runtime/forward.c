@@ -45,6 +45,12 @@ static dp_status linear_pro(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight 
   return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(NULL, 0), M, pro, flags | DP_MM_ROWS);
 }
 
+/* the same with a bias (or none): y = pro(x) . w^T + bias */
+static dp_status linear_pro_b(dp_ops *o, dp_view y, dp_view x, const dp_rt_weight *w, const dp_rt_weight *bias,
+                              const dp_gemv_pro *pro, uint32_t M) {
+  return dp_op_linear(o, y, x, w->mat, w->row0, (uint32_t)w->rows, dp_view_of(bias ? bias->buf : NULL, 0), M, pro, DP_MM_ROWS);
+}
+
 static uint32_t norm_flags(const dp_plan *p) { return p->norm_plus_one ? DP_NORM_PLUS_ONE : 0; }
 
 /* ---- matvec input q8 (ops.h dp_op_quantize_x): decode on GPUs with dot4I8Packed quantizes a
@@ -103,11 +109,11 @@ static dp_status attend(dp_rt_session *c, int li, dp_view q, dp_view k, dp_view 
   uint32_t nh = (uint32_t)p->n_heads, nkv = (uint32_t)p->n_kv_heads, hd = (uint32_t)p->head_dim;
   float eps = (float)p->norm_eps;
   dp_status st;
-  if (L->q_norm.buf && (st = dp_op_rmsnorm(o, q, q, W(&L->q_norm), T * nh, hd, eps, norm_flags(p)))) return st;
-  if (L->k_norm.buf && (st = dp_op_rmsnorm(o, k, k, W(&L->k_norm), T * nkv, hd, eps, norm_flags(p)))) return st;
-  /* RoPE on q and k and the K/V cache write: one fused dispatch */
-  if ((st = dp_op_rope_kv(o, q, k, v, V(c->kc[li]), V(c->vc[li]), V(L->inv_freq), T, nh, nkv, hd, (uint32_t)L->rot_dim,
-                          pos0, L->rope_style, L->rope_attn_factor, c->cap[li]))) return st;
+  /* q/k norm (qwen3, gemma3), RoPE on q and k and the K/V cache write: one fused dispatch on
+   * the GPU kernel family (the CPU family norms first) */
+  if ((st = dp_op_rope_kv_norm(o, q, k, v, V(c->kc[li]), V(c->vc[li]), V(L->inv_freq), W(&L->q_norm), W(&L->k_norm), eps,
+                               norm_flags(p), T, nh, nkv, hd, (uint32_t)L->rot_dim, pos0, L->rope_style, L->rope_attn_factor,
+                               c->cap[li]))) return st;
   dp_attn_desc a = {T, nh, nkv, hd, pos0, c->cap[li], (uint32_t)P->sliding_window, (float)P->attn_scale, (float)p->attn_softcap};
   return dp_op_attention(o, &a, out, q, V(c->kc[li]), V(c->vc[li]), W(&L->sinks));
 }
@@ -161,6 +167,14 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
     /* decode: RMSNorm + q|k|v in one GEMV (texture, or matmul_gemv_sg on GPUs) */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
     if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qkv, &pro, T, 0))) return st;
+  } else if (!fused && decode(s, T) && !L->q.mat->tex && dp_ops_linear_pro(o, L->q.mat, 1) && dp_ops_linear_pro(o, L->k.mat, 1) &&
+             dp_ops_linear_pro(o, L->v.mat, 1)) {
+    /* decode, q, k, v not stacked (weights of different types, e.g. q4_k_m's Q4_K q/k and Q6_K
+     * v): each GEMV normalizes x in its prologue, 3 dispatches instead of rmsnorm + 3 */
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
+    if ((st = linear_pro_b(o, q, V(s->x), &L->q, &L->q_bias, &pro, T))) return st;
+    if ((st = linear_pro_b(o, k, V(s->x), &L->k, &L->k_bias, &pro, T))) return st;
+    if ((st = linear_pro_b(o, v, V(s->x), &L->v, &L->v_bias, &pro, T))) return st;
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
     if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */
