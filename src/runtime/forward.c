@@ -171,7 +171,7 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
              dp_ops_linear_pro(o, L->v.mat, 1)) {
     /* decode, q, k, v not stacked (weights of different types, e.g. q4_k_m's Q4_K q/k and Q6_K
      * v): each GEMV normalizes x in its prologue, 3 dispatches instead of rmsnorm + 3 */
-    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0};
+    dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
     if ((st = linear_pro_b(o, q, V(s->x), &L->q, &L->q_bias, &pro, T))) return st;
     if ((st = linear_pro_b(o, k, V(s->x), &L->k, &L->k_bias, &pro, T))) return st;
     if ((st = linear_pro_b(o, v, V(s->x), &L->v, &L->v_bias, &pro, T))) return st;
