@@ -49,14 +49,14 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"matmul", 1, "matmul_sg8", NULL}, {"attention", 0, "attention_sg8", NULL}, {"rope_kv", 0, NULL, "lib_trig"}, {"matmul_v4", 0, NULL, "lib_mm16"},
   {"matmul_v4", 0, "matmul_v4_sg8", "lib_mm16"}, {"matmul_tex", 0, NULL, "lib_mm16"},
   {"matmul_tex", 0, "matmul_v4_sg8", "lib_mm16"},
-  {"sample", 0, NULL, NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
+  {"sample", 0, "lib_sample", NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
   {"attention_split", 0, NULL, NULL},
   {"quantize_x", 0, NULL, "lib_qx"}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
   {"matmul_tiled128", 4, NULL, NULL}, /* wdecode 4: lib_wdecode + `const WT` (the type) and w_load8 */
   {"attention_fa", 0, NULL, NULL},
-  {"sample_split", 0, NULL, NULL}, {"attention_split", 0, "attention_split_sg", NULL},
+  {"sample_split", 0, "lib_sample", NULL}, {"attention_split", 0, "attention_split_sg", NULL},
   {"gemv_i8_fused", 3, "lib_qx", NULL}, /* + const KMAX (kernel_source) */
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,

@@ -18,86 +18,20 @@
 // it does over the vocabulary. So the kept set, max, q values and the token-order CDF are
 // sample.wgsl's; only the order of the float sums (Z, the top-p sums) differs, as it already
 // does between sample.wgsl's workgroup sizes (8 on CPU adapters, 256 on GPUs).
+// Placed after lib_sample.wgsl (Params with range and nwg, bindings 0-5, reductions, key, pcg).
 // Bindings: 0 params (sample.wgsl's, range and nwg in its two pad words), 1 logits [vocab],
 // 2 work [vocab] f32, 3 hist u32, 4 cur [1] u32, 5 out_ids u32, 6 scr f32 scratch of
 // 4 * 256 + 2 * 256 * KC + 2 * 256 * KC words.
 // Variants: none (greedy and sampling chosen at run time).
 
-struct Params {
-  vocab: u32,
-  top_k: u32,
-  hist_pos: u32,
-  repeat_n: u32,
-  temperature: f32,
-  top_p: f32,
-  min_p: f32,
-  penalty: f32,
-  seed_lo: u32,
-  seed_hi: u32,
-  step_lo: u32,
-  step_hi: u32,
-  out_index: u32,
-  n_eos: u32,
-  range: u32,
-  nwg: u32,
-  eos: array<vec4<u32>, 4>,
-};
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read_write> work: array<f32>;
-@group(0) @binding(3) var<storage, read_write> hist: array<u32>;
-@group(0) @binding(4) var<storage, read_write> cur: array<u32>;
-@group(0) @binding(5) var<storage, read_write> out_ids: array<u32>;
 @group(0) @binding(6) var<storage, read_write> scr: array<f32>;
 
-override WG: u32 = 256u; // a power of two, >= the number of part workgroups (256 at most)
 const KC = 64u;          // candidates per range
 const NONE = 0xffffffffu;
-const MASKED: f32 = -3.0e38;
 const CAND = 1024u;      // scr: per-range candidate lists [256][KC] of (w, id bits)
 const LIST = 1024u + 2u * 256u * 64u; // the concatenated list: ws, then ids
 
-var<workgroup> red_f: array<f32, WG>;
-var<workgroup> red_u: array<u32, WG>;
-var<workgroup> chosen: u32;
 var<workgroup> full: u32;
-
-fn pcg(v: u32) -> u32 {
-  let s = v * 747796405u + 2891336453u;
-  let w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
-  return (w >> 22u) ^ w;
-}
-
-fn key(f: f32) -> u32 {
-  let b = bitcast<u32>(f);
-  if ((b & 0x80000000u) != 0u) { return ~b; }
-  return b | 0x80000000u;
-}
-
-fn sum_f(t: u32, v: f32) -> f32 {
-  red_f[t] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (t < s) { red_f[t] = red_f[t] + red_f[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red_f[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn sum_u(t: u32, v: u32) -> u32 {
-  red_u[t] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (t < s) { red_u[t] = red_u[t] + red_u[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red_u[0];
-  workgroupBarrier();
-  return r;
-}
 
 // (exclusive prefix sum of v over the workgroup, the total): thread 0 scans, as sample.wgsl's draw
 fn scan_u(t: u32, v: u32) -> vec2<u32> {
@@ -137,13 +71,6 @@ fn argmax_wg(t: u32, w: f32, i: u32) -> vec2<u32> {
   let r = vec2<u32>(bitcast<u32>(red_f[0]), red_u[0]);
   workgroupBarrier();
   return r;
-}
-
-fn is_eos(i: u32) -> bool {
-  for (var e = 0u; e < P.n_eos; e++) {
-    if (P.eos[e / 4u][e % 4u] == i) { return true; }
-  }
-  return false;
 }
 
 fn sampling_cands() -> bool { return P.temperature > 0.0 && P.top_k > 0u && P.top_k <= KC && P.top_k < P.vocab; }
