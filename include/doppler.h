@@ -277,6 +277,12 @@ dp_status dp_gen_wait(dp_gen *g);
  * dp_session_cancel, a full context with max_tokens > 0, ...); a call before the read-back
  * completed is DP_ERR_INVALID_ARG and changes nothing. */
 dp_status dp_gen_resume(dp_gen *g);
+/* Batches ahead, for a generation stepped alone by dp_gen_resume: each next batch of decode
+ * steps is recorded and submitted while the one before runs, so the host's recording overlaps
+ * the GPU's work (docs/runtime.md); a stop drops it, and the output is unchanged. dp_generate
+ * turns it on; a generation with it on is refused by dp_gen_resume_batch. Takes effect from the
+ * next resume; NULL or an ended generation: nothing. */
+void dp_gen_set_ahead(dp_gen *g, int on);
 /* Continuous batching: resume several generations (of sessions of ONE model) whose
  * read-backs have completed, or that have nothing pending, in one GPU step. For each gens[i]
  * its tokens are delivered through its callback and st[i] gets exactly what

@@ -111,6 +111,28 @@ static void run_model(const char *what, const char *path) {
     scenario(what, m, S, &greedy, 50, 0, 6, 20, NULL);
     printf("%s (steps %d): ahead = by hand in every scenario\n", what, S);
   }
+  /* a generation recording ahead is refused by the batched step (its next batch may be in flight) */
+  dp_session_options so = {256, 4};
+  dp_session *s = NULL;
+  if (!dp_session_create(m, &so, &s)) {
+    dp_generate_options o = dp_generate_defaults();
+    o.sampling = greedy, o.max_tokens = 20, o.ignore_eos = 1;
+    cap c;
+    memset(&c, 0, sizeof c);
+    dp_gen *g = NULL;
+    dp_status st = dp_gen_start_ids(s, prompt, sizeof prompt / sizeof *prompt, &o, on_tok, &c, &g);
+    if (!st) {
+      dp_gen_set_ahead(g, 1);
+      st = dp_gen_wait(g);
+      dp_status one = DP_OK;
+      size_t rows = 9;
+      dp_status r = st ? st : dp_gen_resume_batch(&g, 1, &one, &rows);
+      CHECK(r == DP_ERR_INVALID_ARG && strstr(dp_error_message(), "ahead"), "%s: batched step of an ahead generation: %d %s", what,
+            r, dp_error_message());
+      dp_gen_finish(g, NULL);
+    }
+    dp_session_free(s);
+  }
   dp_model_free(m);
 }
 

@@ -242,6 +242,10 @@ dp_status dp_gen_fail(dp_gen *g, dp_status st) {
   return g->result;
 }
 
+void dp_gen_set_ahead(dp_gen *g, int on) {
+  if (g && !g->ended && g->rt) dp_rt_gen_set_ahead(g->rt, on);
+}
+
 dp_status dp_gen_resume(dp_gen *g) {
   if (!g) return dp_error(DP_ERR_INVALID_ARG, "dp_gen_resume: NULL argument");
   int more;
