@@ -65,8 +65,9 @@ typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
   dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
   /* Fused views for decode (T = 1), set when the rows stack with 256-aligned offsets:
-   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are row ranges of it), gate_up = [gate; up]. */
-  dp_rt_weight qkv, gate_up;
+   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are row ranges of it), gate_up = [gate; up];
+   * qk = [q; k] when v alone has another type (q4_k_m's Q6_K v in some layers; qkv then unset). */
+  dp_rt_weight qkv, gate_up, qk;
   dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
   float rope_attn_factor;
   int rot_dim, rope_style;
