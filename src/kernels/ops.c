@@ -200,6 +200,8 @@ struct dp_ops {
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
   uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
+  uint32_t mm128_tn8_min;    /* by shape: 8x8 blocks (128x128 tiles) where they make >= this many workgroups
+                              * (DOPPLER_MM128_TN8_MIN; 0: never) */
   int attn_fa;               /* attention_fa allowed (DOPPLER_ATTN_FA=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
@@ -241,6 +243,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
   o->mm128_tn = getenv("DOPPLER_MM128_TN") ? (uint32_t)atoi(getenv("DOPPLER_MM128_TN")) : 0;
   if (o->mm128_tn != 4 && o->mm128_tn != 8) o->mm128_tn = 0;
+  o->mm128_tn8_min = getenv("DOPPLER_MM128_TN8_MIN") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_TN8_MIN"), NULL, 10) : 0;
   o->attn_fa = !(getenv("DOPPLER_ATTN_FA") && !strcmp(getenv("DOPPLER_ATTN_FA"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -774,7 +777,8 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
      * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8 columns per invocation
      * only when forced (DOPPLER_MM128_TN=8: 2.0 TFLOP/s on the H200 against 24.9 for 8x4, see
      * notes/performance.md); DOPPLER_MM128_WG=128/256 forces the workgroup size. */
-    int tn8 = o->mm128_tn == 8;
+    int tn8 = o->mm128_tn == 8 || (!o->mm128_tn && !o->mm128_wg && o->mm128_tn8_min &&
+                                   cdiv(M, 128) * cdiv(N, 128) >= o->mm128_tn8_min);
     uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
     TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
     return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64));
