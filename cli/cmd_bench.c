@@ -237,7 +237,8 @@ static void print_table(const char *model_type, const dp_bench_model *bm, const 
     int tokens = rows[i].t.n_gen ? rows[i].t.n_gen : rows[i].t.n_prompt;
     double total = 0;
     for (int k = 0; k < r->n_profile; k++) total += r->profile[k].us;
-    printf("\nprofile %s (one run, GPU timestamps; %.1f us per token):\n", rows[i].name, total / tokens);
+    printf("\nprofile %s (one run, GPU timestamps %s; %.1f us per token):\n", rows[i].name,
+           r->profile_inpass ? "inside one pass, as timed" : "of a pass per dispatch", total / tokens);
     printf("| %-40s | %8s | %12s | %10s | %6s |\n", "kernel", "calls", "us", "us/token", "share");
     printf("| %-40s | -------: | -----------: | ---------: | -----: |\n", "----------------------------------------");
     for (int k = 0; k < r->n_profile; k++)
@@ -279,7 +280,7 @@ static void print_json(const char *path, const char *model_type, const dp_bench_
            r->r.bytes_per_token, r->r.flops_per_token);
     printf(", \"ceiling_gbps\": %.6g, \"ceiling_tflops\": %.6g", c->gbps, c->tflops);
     if (r->t.profile && r->r.n_profile >= 0) {
-      printf(", \"profile\": [");
+      printf(", \"profile_inpass\": %s, \"profile\": [", r->r.profile_inpass ? "true" : "false");
       for (int k = 0; k < r->r.n_profile; k++) {
         printf("%s{\"kernel\": ", k ? ", " : "");
         json_str(r->r.profile[k].kernel);

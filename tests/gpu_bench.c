@@ -54,11 +54,21 @@ static void test_counter_and_profile(void) {
     return;
   }
   CHECK(st == DP_OK, "profile on: %s", dp_error_message());
+  /* DOPPLER_PROFILE_INPASS=1 (the ctest entry gpu_bench_inpass): timestamps inside one pass
+   * where Dawn offers them (lavapipe does) */
+  const char *ip = getenv("DOPPLER_PROFILE_INPASS");
+  int inpass = dp_gpu_get_info(G)->has_timestamp_inpass;
+  printf("  profile: timestamps %s\n", inpass ? "inside one pass" : "of a pass per dispatch");
+  CHECK(!inpass || (ip && !strcmp(ip, "1")), "in-pass profiling on without DOPPLER_PROFILE_INPASS=1");
+  if (ip && !strcmp(ip, "1") && strstr(dp_gpu_get_info(G)->adapter, "llvmpipe"))
+    CHECK(inpass, "lavapipe offers timestamps inside passes, but the profiler does not use them");
   dp_gpu_buffer *s = kt_buf(64 * 16);
   int n_fma = 1100; /* more than one query set (1024 dispatches) before the submit */
+  double t0 = dp_test_now();
   for (int i = 0; i < n_fma; i++) KT_OK(dp_op_probe_fma(O, kv(o), 4, 1, 1, 1));
   KT_OK(dp_op_probe_read(O, kv(o), kv(s), 64, 1));
   KT_OK(dp_gpu_finish(G));
+  double wall_ns = (dp_test_now() - t0) * 1e9;
   KT_OK(dp_gpu_profile(G, 0));
   KT_OK(dp_op_probe_read(O, kv(o), kv(s), 64, 1)); /* after profiling: not counted */
   KT_OK(dp_gpu_finish(G));
@@ -73,6 +83,10 @@ static void test_counter_and_profile(void) {
     CHECK(kt[i].ns > 0, "%s: no time", kt[i].kernel);
   }
   CHECK(n < 2 || kt[0].ns >= kt[1].ns, "not sorted by time");
+  /* the GPU time of the dispatches cannot exceed the wall time around them (1 ms of clock slack) */
+  double gpu_ns = 0;
+  for (size_t i = 0; i < n; i++) gpu_ns += kt[i].ns;
+  CHECK(gpu_ns <= wall_ns + 1e6, "profiled %.0f ns of GPU time in %.0f ns of wall time", gpu_ns, wall_ns);
   dp_gpu_buffer_free(s);
   dp_gpu_buffer_free(o);
 }

@@ -262,6 +262,7 @@ static dp_status profile_run(run_ctx *c, dp_bench_result *r) {
     r->profile[i].us = kt[i].ns * 1e-3;
   }
   r->n_profile = (int)n;
+  r->profile_inpass = dp_gpu_get_info(g)->has_timestamp_inpass;
   return DP_OK;
 }
 
