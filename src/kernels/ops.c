@@ -819,10 +819,11 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
     /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups, else 64x64
-     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8 columns per invocation
-     * only when forced (DOPPLER_MM128_TN=8: 2.0 TFLOP/s on the H200 against 24.9 for 8x4, see
-     * notes/performance.md); DOPPLER_MM128_WG=128/256 forces the workgroup size. */
-    int tn8 = o->mm128_tn == 8 || (!o->mm128_tn && !o->mm128_wg && o->mm128_tn8_min &&
+     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8x8 blocks (128x128
+     * tiles) where those number >= mm128_tn8_min (DOPPLER_MM128_TN8_MIN, 0: never) or when
+     * forced (DOPPLER_MM128_TN=8); DOPPLER_MM128_WG=128/256 forces the workgroup size. Split
+     * over K where the tiles are fewer than mm128_split workgroups (split_steps). */
+    int tn8 = o->mm128_tn == 8 || (!o->mm128_tn && o->mm128_wg != 128 && o->mm128_tn8_min &&
                                    cdiv(M, 128) * cdiv(N, 128) >= o->mm128_tn8_min);
     uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
     uint64_t tiles = cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64);
