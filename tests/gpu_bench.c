@@ -125,7 +125,11 @@ static void test_model_figures(void) {
         r.bw_fraction, r.flops_fraction);
   CHECK(r.dispatches_per_token >= 6 && r.dispatches_per_token == floor(r.dispatches_per_token), "tg dispatches per token %g",
         r.dispatches_per_token);
+  /* the host's recording + submitting is part of each token's time, never more than all of it */
+  CHECK(r.host_us_per_token > 0 && r.host_us_per_token < 1e6 / r.avg_ts * 1.05, "tg host %g us a token at %g tok/s",
+        r.host_us_per_token, r.avg_ts);
   KT_OK(dp_bench_run(m, &pp, NULL, &r));
+  CHECK(r.host_us_per_token == -1, "pp host time %g", r.host_us_per_token);
   double att = 4.0 * 4 * 64 * 6 * (9 * 10 / 2), flops = 2.0 * 6 * layer_mat * 9 + 2.0 * 4096 * 256 + att;
   CHECK(fabs(r.flops_per_token * 9 - flops) < 1, "pp flops %.0f, expected %.0f", r.flops_per_token * 9, flops);
   CHECK(r.n_samples == 2 && r.bw_fraction == -1 && r.flops_fraction == -1, "pp without ceilings: %g %g", r.bw_fraction,
