@@ -207,9 +207,9 @@ struct dp_ops {
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
   uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
   uint32_t mm128_tn8_min;    /* by shape: 8x8 blocks (128x128 tiles) where they make >= this many workgroups
-                              * (DOPPLER_MM128_TN8_MIN; 0: never) */
+                              * (DOPPLER_MM128_TN8_MIN, default 256; 0: never) */
   uint32_t mm128_split;      /* split over K where the tiles make fewer workgroups than this
-                              * (DOPPLER_MM128_SPLIT; 0: never) */
+                              * (DOPPLER_MM128_SPLIT, default 512; 0: never) */
   int attn_fa;               /* attention_fa allowed (DOPPLER_ATTN_FA=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
@@ -251,8 +251,10 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
   o->mm128_tn = getenv("DOPPLER_MM128_TN") ? (uint32_t)atoi(getenv("DOPPLER_MM128_TN")) : 0;
   if (o->mm128_tn != 4 && o->mm128_tn != 8) o->mm128_tn = 0;
-  o->mm128_tn8_min = getenv("DOPPLER_MM128_TN8_MIN") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_TN8_MIN"), NULL, 10) : 0;
-  o->mm128_split = getenv("DOPPLER_MM128_SPLIT") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_SPLIT"), NULL, 10) : 0;
+  /* defaults measured on the H200 (notes/performance.md, wip-pp): 1B q4_k_m pp512 8,593 (old)
+   * -> 9,829 tok/s with split 512 + 8x8 >= 256 + 128x64 tiles under the split */
+  o->mm128_tn8_min = getenv("DOPPLER_MM128_TN8_MIN") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_TN8_MIN"), NULL, 10) : 256;
+  o->mm128_split = getenv("DOPPLER_MM128_SPLIT") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_SPLIT"), NULL, 10) : 512;
   o->attn_fa = !(getenv("DOPPLER_ATTN_FA") && !strcmp(getenv("DOPPLER_ATTN_FA"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -818,14 +820,15 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
-    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups, else 64x64
-     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8x8 blocks (128x128
-     * tiles) where those number >= mm128_tn8_min (DOPPLER_MM128_TN8_MIN, 0: never) or when
+    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups or the split
+     * over K is on (it restores the workgroup count), else 64x64 (WG 128, 8x4); register
+     * prefetch. 8x8 blocks (128x128 tiles) where those number >= mm128_tn8_min
+     * (DOPPLER_MM128_TN8_MIN, default 256, 0: never) or when
      * forced (DOPPLER_MM128_TN=8); DOPPLER_MM128_WG=128/256 forces the workgroup size. Split
      * over K where the tiles are fewer than mm128_split workgroups (split_steps). */
     int tn8 = o->mm128_tn == 8 || (!o->mm128_tn && o->mm128_wg != 128 && o->mm128_tn8_min &&
                                    cdiv(M, 128) * cdiv(N, 128) >= o->mm128_tn8_min);
-    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
+    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || o->mm128_split || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
     uint64_t tiles = cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64);
     uint32_t nall = K / (tn8 ? 16 : 32), spn = split_steps(o, tiles, nall, M, N);
     p.ntn = spn; /* matmul_tiled128's P.spn */
