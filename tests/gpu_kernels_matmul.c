@@ -137,6 +137,25 @@ int main(void) {
     }
   }
   dp_ops_set_tiled128_shape(O, 0, 0);
+  /* tiled128 split over K (partial products, then matmul_splitk_sum adds them + bias + y):
+   * threshold 1024 workgroups, so these few tiles split in as many parts of >= 8 K steps as
+   * fit: F32/F16/BF16/Q8_0/MXFP4 K = 800 (25 steps of 32: 3 splits of 9, 9, 7), Q4_K/Q6_K
+   * K = 1280 (40 steps: 5 of 8); bias and accumulate; x and y sharing a buffer (F32); then the
+   * 8x8 tiles (K step 16) split. Every type on GPUs; on CPU adapters F32 and Q4_K (their
+   * tiled128 pipelines are built above: only matmul_splitk_sum is new). Same 1e-5 tolerance. */
+  size_t vsum = (size_t)dp_kernel_variant_find("matmul_splitk_sum");
+  dp_ops_set_tiled128_split(O, 1024);
+  for (size_t i = 0; i < nt; i++) {
+    dp_dtype t = types[i].t;
+    if (cpu_adapter && t != DP_F32 && t != DP_Q4_K) continue;
+    uint64_t r0 = dp_ops_variant_runs(O, vsum);
+    run_case(t, 70, 130, t == DP_Q4_K || t == DP_Q6_K ? 1280 : 800, 1, 1, t == DP_F32, 1);
+    CHECK(dp_ops_variant_runs(O, vsum) > r0, "matmul %s split over K: matmul_splitk_sum did not run", dp_dtype_name(t));
+  }
+  dp_ops_set_tiled128_shape(O, 256, 8);
+  run_case(DP_Q4_K, 140, 200, 1280, 1, 0, 0, 1); /* 80 steps of 16: 10 splits of 8 */
+  dp_ops_set_tiled128_shape(O, 0, 0);
+  dp_ops_set_tiled128_split(O, 0);
   run_case(DP_F16, 130, 8200, 64, 1, 0, 0, 1);
   for (int t = DP_F32; t <= DP_BF16; t++) /* K % 8 == 0 and K % 4 == 0, K < 8: whole and partial units */
     run_case((dp_dtype)t, 2, 39, 264, 1, 0, 0, 1);

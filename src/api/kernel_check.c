@@ -424,6 +424,11 @@ dp_status dp_kernel_check(dp_ops *o, size_t i, double *worst) {
     matmul(&c, t, 70, K, 0, 0);
     dp_ops_set_tiled128(o, mm128);
   } else if (starts(n, "matmul_tiled128_")) matmul(&c, t, 70, K % 32 ? 64 : K, 0, 0); /* partial tiles; WG 128 */
+  else if (!strcmp(n, "matmul_splitk_sum")) { /* 64x64 tiles, 2 x 2 of them: split in 2 (16 K steps of 32) */
+    dp_ops_set_tiled128_split(o, 8);
+    matmul(&c, DP_F32, 70, 512, 0, 0);
+    dp_ops_set_tiled128_split(o, 0);
+  }
   else if (starts(n, "matmul_tiled_") || starts(n, "matmul_rows_mm_")) matmul(&c, t, 9, K, 0, 0);
   else if (!strcmp(n, "matmul_v4_mv8") || !strcmp(n, "matmul_tex_mv8") || !strcmp(n, "matmul_v4_mm4_sg") ||
            !strcmp(n, "matmul_tex_mm4_sg"))

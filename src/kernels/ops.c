@@ -39,7 +39,8 @@
 enum { K_MATMUL, K_EMBED, K_RMSNORM, K_ROPE, K_KV_WRITE, K_ATTENTION, K_SOFTMAX, K_GLU, K_ADD,
        K_ARGMAX, K_MATMUL_SG8, K_ATTENTION_SG8, K_ROPE_KV, K_MATMUL_V4, K_MATMUL_V4_SG8, K_MATMUL_TEX, K_MATMUL_TEX_SG8,
        K_SAMPLE, K_SAMPLE_NLL, K_SAMPLE_SOFTCAP, K_MOE_ROUTE, K_MOE_MATMUL, K_MOE_COMBINE, K_MOE_GROUP, K_GEMV_SG,
-       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_MATMUL128, K_ATTENTION_FA, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_GEMV_I8F, K_COUNT };
+       K_ATTENTION_SPLIT, K_QUANTIZE_X, K_GEMV_I8, K_MATMUL128, K_ATTENTION_FA, K_SAMPLE_SPLIT, K_ATTENTION_SPLIT_SG, K_GEMV_I8F,
+       K_SPLITK_SUM, K_COUNT };
 /* name: the main WGSL file (and pipeline label); ext: a file appended after it (variants that
  * need subgroups, assembled only when the context uses lib_reduce_sg) */
 /* lib: a library placed before the kernel (after the reduction library), or NULL */
@@ -58,6 +59,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"attention_fa", 0, NULL, NULL},
   {"sample_split", 0, "lib_sample", NULL}, {"attention_split", 0, "attention_split_sg", NULL},
   {"gemv_i8_fused", 3, "lib_qx", NULL}, /* + const KMAX (kernel_source) */
+  {"matmul_splitk_sum", 0, NULL, NULL},
 };
 /* the sampler's kernels stand alone: no reduction library, no WG override (sample_nll,
  * sample_softcap: a fixed workgroup of 256) */
@@ -80,7 +82,7 @@ enum { V_MATMUL_GEMV, V_MATMUL_TILED, V_MATMUL_ROWS_MV, V_MATMUL_ROWS_MM, V_MATM
        V_ADD_INPLACE, V_ARGMAX, V_SAMPLE, V_SAMPLE_NLL, V_SAMPLE_SOFTCAP, V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_COMBINE,
        V_MOE_GROUP, V_MOE_TILED, V_MATMUL_GEMV_SG, V_MATMUL_TILED64, V_ATTENTION_SPLIT, V_ATTENTION_SPLIT_COMBINE,
        V_QUANTIZE_X, V_MATMUL_GEMV_I8, V_MATMUL_TILED128, V_ATTENTION_FA, V_SAMPLE_SPLIT, V_SAMPLE_SPLIT_PICK, V_ATTENTION_SPLIT_SG,
-       V_ROPE_KV_NORM, V_MATMUL_GEMV_I8_FUSED, V_COUNT };
+       V_ROPE_KV_NORM, V_MATMUL_GEMV_I8_FUSED, V_MATMUL_SPLITK_SUM, V_COUNT };
 static const struct variant {
   const char *name, *op, *cond;
   int kern;          /* WGSL pieces: kern_info[kern] */
@@ -151,6 +153,8 @@ static const struct variant {
   {"rope_kv_norm", "rope_kv", "gpu family, with q/k RMSNorm weights (dp_op_rope_kv_norm)", K_ROPE_KV, "norm", 0, NEED_NONE},
   {"matmul_gemv_i8_fused", "matmul", "as matmul_gemv_i8 with x quantized in the product (no quantize_x): K <= the "
    "workgroup memory's KMAX, workgroup >= 64, not turned off (dp_ops_set_q8_fused)", K_GEMV_I8F, "main", 1, NEED_SGF | NEED_DOT4},
+  {"matmul_splitk_sum", "matmul", "after matmul_tiled128 split over K (its tiles fewer than DOPPLER_MM128_SPLIT / "
+   "dp_ops_set_tiled128_split workgroups, >= 16 K steps)", K_SPLITK_SUM, "main", 0, NEED_NONE},
 };
 const int dp_ops_vrow[DP_VROW_COUNT] = {V_MOE_ROUTE, V_MOE_GEMV, V_MOE_ROWS, V_MOE_TILED, V_MOE_GROUP, V_MOE_COMBINE,
                                         V_GLU, V_GLU_INPLACE};
@@ -195,11 +199,17 @@ struct dp_ops {
   dp_gpu_buffer *dummy;      /* bound where an optional read-only input is absent */
   dp_gpu_buffer *attn_part;  /* attention_split's partial results (grown: older ones kept until free, */
   dp_gpu_buffer *attn_old[8];/* since recorded dispatches may still bind them) */
+  dp_gpu_buffer *mm_part;    /* matmul_tiled128's partial products when split over K (grown alike) */
+  dp_gpu_buffer *mm_old[8];
   dp_gpu_buffer *samp_scr;   /* sample_split's partial results and candidate lists (made at first use) */
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
   uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
+  uint32_t mm128_tn8_min;    /* by shape: 8x8 blocks (128x128 tiles) where they make >= this many workgroups
+                              * (DOPPLER_MM128_TN8_MIN, default 256; 0: never) */
+  uint32_t mm128_split;      /* split over K where the tiles make fewer workgroups than this
+                              * (DOPPLER_MM128_SPLIT, default 512; 0: never) */
   int attn_fa;               /* attention_fa allowed (DOPPLER_ATTN_FA=0: off, for comparisons) */
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
@@ -241,6 +251,10 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
   o->mm128_tn = getenv("DOPPLER_MM128_TN") ? (uint32_t)atoi(getenv("DOPPLER_MM128_TN")) : 0;
   if (o->mm128_tn != 4 && o->mm128_tn != 8) o->mm128_tn = 0;
+  /* defaults measured on the H200 (notes/performance.md, wip-pp): 1B q4_k_m pp512 8,593 (old)
+   * -> 9,829 tok/s with split 512 + 8x8 >= 256 + 128x64 tiles under the split */
+  o->mm128_tn8_min = getenv("DOPPLER_MM128_TN8_MIN") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_TN8_MIN"), NULL, 10) : 256;
+  o->mm128_split = getenv("DOPPLER_MM128_SPLIT") ? (uint32_t)strtoul(getenv("DOPPLER_MM128_SPLIT"), NULL, 10) : 512;
   o->attn_fa = !(getenv("DOPPLER_ATTN_FA") && !strcmp(getenv("DOPPLER_ATTN_FA"), "0"));
   const char *wt = getenv("DOPPLER_WEIGHT_TEXTURES");
   o->wtex = !(wt && !strcmp(wt, "0"));
@@ -261,6 +275,8 @@ void dp_ops_free(dp_ops *o) {
   dp_gpu_buffer_free(o->attn_part);
   dp_gpu_buffer_free(o->samp_scr);
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
+  dp_gpu_buffer_free(o->mm_part);
+  for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->mm_old[i]);
   dp_free(o->pipe);
   dp_free(o);
 }
@@ -277,6 +293,7 @@ void dp_ops_set_tiled128_shape(dp_ops *o, uint32_t wg, uint32_t tn) {
   o->mm128_tn = tn == 4 || tn == 8 ? tn : 0;
 }
 int dp_ops_tiled128(const dp_ops *o) { return o->mm128; }
+void dp_ops_set_tiled128_split(dp_ops *o, uint32_t min_groups) { o->mm128_split = min_groups; }
 void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
@@ -566,9 +583,42 @@ static dp_status run(dp_ops *o, dp_gpu_kernel *k, const void *p, size_t ps, cons
 
 static uint64_t cdiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
+/* A scratch buffer of at least `bytes` in *cur: grown (to twice the need, within the device's
+ * storage binding limit), the one it replaces kept in old[] until dp_ops_free, since recorded
+ * dispatches may still bind it; `bytes` <= the limit (the caller checks). */
+static dp_status scratch(dp_ops *o, dp_gpu_buffer **cur, dp_gpu_buffer *old[8], uint64_t bytes, const char *label) {
+  if (*cur && dp_gpu_buffer_size(*cur) >= bytes) return DP_OK;
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  uint64_t lim = gi->max_buffer < gi->max_storage_binding ? gi->max_buffer : gi->max_storage_binding;
+  int i = 0;
+  while (i < 8 && old[i]) i++;
+  if (*cur && i == 8) return dp_error(DP_ERR_NOMEM, "%s: scratch grown more than 8 times", label);
+  if (*cur) old[i] = *cur;
+  *cur = NULL;
+  uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2;
+  if (want > lim) want = lim > bytes ? lim : bytes;
+  return dp_gpu_buffer_create(o->g, want, label, cur);
+}
+
 /* ---- matmul --------------------------------------------------------------------------------- */
 typedef struct { uint32_t M, N, K, row_bytes, ntn, flags, c0, ldy; } matmul_params;
 _Static_assert(sizeof(matmul_params) == 32, "matmul.wgsl Params");
+typedef struct { uint32_t M, N, S, flags, c0, ldy, p0, p1; } splitk_params; /* matmul_splitk_sum.wgsl */
+
+/* matmul_tiled128 split over K: where its `tiles` workgroups are fewer than o->mm128_split,
+ * about mm128_split / tiles splits of at least MM_SPLIT_MIN_STEPS K steps each (of `nall`), if
+ * the partial products fit one binding; returns the steps per split, 0 for no split. */
+#define MM_SPLIT_MIN_STEPS 8
+static uint32_t split_steps(const dp_ops *o, uint64_t tiles, uint32_t nall, uint32_t M, uint32_t N) {
+  if (!o->mm128_split || tiles >= o->mm128_split) return 0;
+  uint64_t ns = cdiv(o->mm128_split, tiles), nmax = nall / MM_SPLIT_MIN_STEPS;
+  if (ns > nmax) ns = nmax;
+  if (ns < 2) return 0;
+  uint32_t spn = (uint32_t)cdiv(nall, ns);
+  const dp_gpu_info *gi = dp_gpu_get_info(o->g);
+  uint64_t lim = gi->max_buffer < gi->max_storage_binding ? gi->max_buffer : gi->max_storage_binding;
+  return cdiv(nall, spn) * M * N * 4 <= lim ? spn : 0;
+}
 #define GEMV_MAX_M 4
 /* The GEMV (the M = 1 decode kernel, one x row after the other through the same per-row
  * reduction) for M rows: M <= GEMV_MAX_M, or any M with DP_MM_ROWS (batch-invariant rows). */
@@ -770,14 +820,35 @@ static dp_status matmul_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_vi
   /* GEMV: 64 invocations for rows of up to 512 weights, else 256 (few pipeline variants) */
   uint32_t wg = gemv && K <= 512 ? 64 : 256;
   if (!gemv && M >= 64 && K % 32 == 0 && o->mm128 && dp_gpu_get_info(o->g)->max_wg_storage >= 24576) {
-    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups, else 64x64
-     * (WG 128, 8x4), so small N still fills the GPU; register prefetch. 8 columns per invocation
-     * only when forced (DOPPLER_MM128_TN=8: 2.0 TFLOP/s on the H200 against 24.9 for 8x4, see
-     * notes/performance.md); DOPPLER_MM128_WG=128/256 forces the workgroup size. */
-    int tn8 = o->mm128_tn == 8;
-    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
+    /* 128x64 tiles (WG 256, 8x4 per invocation) where they make >= 256 workgroups or the split
+     * over K is on (it restores the workgroup count), else 64x64 (WG 128, 8x4); register
+     * prefetch. 8x8 blocks (128x128 tiles) where those number >= mm128_tn8_min
+     * (DOPPLER_MM128_TN8_MIN, default 256, 0: never) or when
+     * forced (DOPPLER_MM128_TN=8); DOPPLER_MM128_WG=128/256 forces the workgroup size. Split
+     * over K where the tiles are fewer than mm128_split workgroups (split_steps). */
+    int tn8 = o->mm128_tn == 8 || (!o->mm128_tn && o->mm128_wg != 128 && o->mm128_tn8_min &&
+                                   cdiv(M, 128) * cdiv(N, 128) >= o->mm128_tn8_min);
+    uint32_t tw = o->mm128_wg ? o->mm128_wg : tn8 || o->mm128_split || cdiv(M, 128) * cdiv(N, 64) >= 256 ? 256 : 128;
+    uint64_t tiles = cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64);
+    uint32_t nall = K / (tn8 ? 16 : 32), spn = split_steps(o, tiles, nall, M, N);
+    p.ntn = spn; /* matmul_tiled128's P.spn */
+    if (!spn) {
+      TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
+      return run(o, k, &p, sizeof p, b, 4, tiles);
+    }
+    /* split over K: the splits' partial products into the scratch rows, then their sum */
+    uint32_t ns = (uint32_t)cdiv(nall, spn);
+    uint64_t pbytes = (uint64_t)ns * M * N * 4;
+    TRY(scratch(o, &o->mm_part, o->mm_old, pbytes, "ops.mm_part"));
+    dp_gpu_binding bp[4] = {b[0], b[1], b[2], b[3]};
+    TRY(bind(o, "matmul", "partials", dp_view_of(o->mm_part, 0), pbytes, &bp[3]));
+    matmul_params pp = {M, N, K, (uint32_t)rb, spn, 0, 0, N};
     TRY(pipeline(o, V_MATMUL_TILED128, wt, tw, tn8, &k));
-    return run(o, k, &p, sizeof p, b, 4, cdiv(M, tw / 2) * cdiv(N, tn8 ? 128 : 64));
+    TRY(run(o, k, &pp, sizeof pp, bp, 4, tiles * ns));
+    splitk_params sp = {M, N, ns, mflags, oc.c0, oc.ldy, 0, 0};
+    dp_gpu_binding bs[3] = {bp[3], b[2], b[3]};
+    TRY(pipeline(o, V_MATMUL_SPLITK_SUM, DP_F32, 256, 0, &k));
+    return run(o, k, &sp, sizeof sp, bs, 3, cdiv((uint64_t)M * N, 256));
   }
   if (!gemv && M >= 64) { /* 64x64 tiles, 4x4 per invocation; row tiles fastest (they share a W tile) */
     TRY(pipeline(o, V_MATMUL_TILED64, wt, 256, 0, &k));
@@ -1223,16 +1294,7 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     uint32_t span = (uint32_t)(cdiv(cdiv(nkeys, ns), ATTN_SPLIT_TILE) * ATTN_SPLIT_TILE);
     ns = (uint32_t)cdiv(nkeys, span);
     uint64_t bytes = (uint64_t)d->n_heads * ns * (d->head_dim + 4) * 4;
-    if (!o->attn_part || dp_gpu_buffer_size(o->attn_part) < bytes) {
-      int i = 0;
-      while (i < 8 && o->attn_old[i]) i++;
-      if (o->attn_part && i == 8) return dp_error(DP_ERR_NOMEM, "attention: scratch grown more than 8 times");
-      if (o->attn_part) o->attn_old[i] = o->attn_part;
-      o->attn_part = NULL;
-      uint64_t want = bytes < (1u << 20) ? (1u << 20) : bytes * 2; /* within the device's limits */
-      if (want > lim) want = lim > bytes ? lim : bytes;
-      TRY(dp_gpu_buffer_create(o->g, want, "ops.attn_part", &o->attn_part));
-    }
+    TRY(scratch(o, &o->attn_part, o->attn_old, bytes, "ops.attn_part"));
     dp_gpu_binding bs[6];
     memcpy(bs, b, sizeof b);
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));

@@ -50,6 +50,10 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled);
 void dp_ops_set_tiled128(dp_ops *o, int enabled);
 void dp_ops_set_tiled128_shape(dp_ops *o, uint32_t wg, uint32_t tn);
 int dp_ops_tiled128(const dp_ops *o);
+/* Split matmul_tiled128 over K (partial products in a scratch buffer, then matmul_splitk_sum)
+ * where its tiles make fewer than min_groups workgroups; 0 = never (default 512; DOPPLER_MM128_SPLIT
+ * sets it at creation). */
+void dp_ops_set_tiled128_split(dp_ops *o, uint32_t min_groups);
 int dp_ops_subgroups(const dp_ops *o);   /* the current settings of both */
 int dp_ops_cpu_kernels(const dp_ops *o);
 /* Kernel family: on CPU adapters (dp_gpu_get_info()->adapter_type "cpu": lavapipe,
