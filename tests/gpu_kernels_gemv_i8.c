@@ -16,9 +16,10 @@
  *    Q8_0 respectively; each row of an M > 1 product bit for bit its M = 1 result; then row
  *    groups of SPR = 2 / 8 subgroups with 4 units per step (DOPPLER_GEMV_I8_SPR, _I8_U,
  *    lib_gemv.wgsl) on rows past three steps of a group (K 4352, 4608: the 4-unit loop, the pair
- *    and the single unit all run), with Q6_K read by word loads (DOPPLER_GEMV_I8_Q6V=0,
- *    gemv_i8_u32.wgsl) and, elsewhere, by vec4 loads (gemv_i8_q6.wgsl, the default), K / 256
- *    odd and even (blocks at every even offset mod 16);
+ *    and the single unit all run), with Q6_K read by word loads (DOPPLER_GEMV_I8_WIDE=0,
+ *    gemv_i8_u32.wgsl) and, elsewhere, Q6_K and Q8_0 by vec4 loads (gemv_i8_wide.wgsl, the
+ *    default), K / 256 odd and even (Q6_K blocks at every even offset mod 16; Q8_0 pairs at
+ *    every word offset);
  *  * matmul_gemv_i8_fused (pro->q8: the prologue and the quantization inside the product) on
  *    the same x, prologue and weight, output poisoned: bit for bit the quantize_x +
  *    matmul_gemv_i8 result (the same codes: lib_qx.wgsl's expressions and sum order; the same
@@ -215,8 +216,8 @@ int main(void) {
   }
   const struct { dp_dtype t; int K; } types[] = {{DP_Q4_K, 512}, {DP_Q6_K, 768}, {DP_Q8_0, 192}};
   /* the last two: row groups of SPR subgroups with 4 units per step (lib_gemv.wgsl), Q6_K by word
-   * loads (Q6V=0, gemv_i8_u32) and Q4_K; rows long enough for the 4-unit steps, the pair and the single unit */
-  const struct { const char *r, *wg, *spr, *u, *q6v; } cfgs[] = {
+   * loads (WIDE=0, gemv_i8_u32) and Q4_K; rows long enough for the 4-unit steps, the pair and the single unit */
+  const struct { const char *r, *wg, *spr, *u, *wide; } cfgs[] = {
     {"1", "256", "1", "2", "1"}, {"2", "64", "1", "2", "1"}, {"3", "256", "1", "2", "1"}, {"4", "64", "1", "2", "1"},
     {"2", "128", "2", "4", "0"}, {"1", "256", "8", "4", "1"}};
   for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
@@ -224,7 +225,7 @@ int main(void) {
     setenv("DOPPLER_GEMV_WG", cfgs[c].wg, 1);
     setenv("DOPPLER_GEMV_I8_SPR", cfgs[c].spr, 1);
     setenv("DOPPLER_GEMV_I8_U", cfgs[c].u, 1);
-    setenv("DOPPLER_GEMV_I8_Q6V", cfgs[c].q6v, 1);
+    setenv("DOPPLER_GEMV_I8_WIDE", cfgs[c].wide, 1);
     dp_ops *o = NULL;
     KT_OK(dp_ops_create(G, &o));
     if (!o) break;
@@ -232,7 +233,7 @@ int main(void) {
     dp_ops_set_matvec_input(o, 1);
     dp_ops_set_q8_fused(o, 1);
     char cfg[64];
-    snprintf(cfg, sizeof cfg, "R=%s WG=%s SPR=%s U=%s Q6V=%s", cfgs[c].r, cfgs[c].wg, cfgs[c].spr, cfgs[c].u, cfgs[c].q6v);
+    snprintf(cfg, sizeof cfg, "R=%s WG=%s SPR=%s U=%s WIDE=%s", cfgs[c].r, cfgs[c].wg, cfgs[c].spr, cfgs[c].u, cfgs[c].wide);
     if (c == 0) {
       errors_case(o);
       quantize_case(o, 1, 32, DP_PRO_NONE, 0);
@@ -251,6 +252,8 @@ int main(void) {
       } else if (c == 4 && i == 1) { /* Q6_K by word loads, 17 blocks a row (blocks at every even offset mod 16) */
         gemv_case(o, cfg, types[i].t, 3, 51, 4352, DP_PRO_RMSNORM, 1, 0);
         gemv_case(o, cfg, types[i].t, 1, 19, 768, DP_PRO_NONE, 0, 1);
+      } else if (c == 4 && i == 2) { /* Q8_0 by word loads: 19 block pairs a row (every word offset mod 16) */
+        gemv_case(o, cfg, types[i].t, 2, 37, 1216, DP_PRO_NONE, 1, 0);
       } else if (c == 5 && i < 2) {
         gemv_case(o, cfg, types[i].t, 2, 45, 4608, DP_PRO_GLU, 0, 1);
       } else if (c < 4 && i == c - 1) { /* R = 2..4 and WG 64: one type each (pipelines take seconds to compile on lavapipe) */
@@ -268,7 +271,7 @@ int main(void) {
   unsetenv("DOPPLER_GEMV_WG");
   unsetenv("DOPPLER_GEMV_I8_SPR");
   unsetenv("DOPPLER_GEMV_I8_U");
-  unsetenv("DOPPLER_GEMV_I8_Q6V");
+  unsetenv("DOPPLER_GEMV_I8_WIDE");
   kt_close();
   return dp_test_summary("gpu_kernels_gemv_i8");
 }

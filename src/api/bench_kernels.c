@@ -239,7 +239,7 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
     p.w = w;
     st = make_weights(t, N, K, &wq);
     for (int c = 0; !st && c < p.copies; c++) {
-      /* 16 bytes of slack rounded to 16, as dp_weight_create's parts (gemv_i8_q6 reads vec4s) */
+      /* 16 bytes of slack rounded to 16, as dp_weight_create's parts (gemv_i8_wide reads vec4s) */
       st = dp_gpu_buffer_create(g, ((wbytes + 15) & ~15ull) + 16, "bench-w", &w[c]);
       if (!st) st = dp_gpu_buffer_write(g, w[c], 0, wq, (size_t)((wbytes + 3) & ~3ull));
       if (!st) st = dp_gpu_finish(g); /* one copy's upload staging at a time */

@@ -6,8 +6,8 @@
 // packed_4x8_integer_dot_product: one instruction on GPUs that have it), scaled once per
 // block by the weight's and the input block's scales.
 // Placed after lib_reduce_sg.wgsl, the line `const WT = <dp_dtype>u;`, the weight-type file
-// (gemv_i8_v4.wgsl: Q4_K, W as vec4<u32>; gemv_i8_q6.wgsl: Q6_K, W as vec4<u32>;
-// gemv_i8_u32.wgsl: Q8_0 and the Q6_K of word loads, W as u32), which declares binding 2 (W)
+// (gemv_i8_v4.wgsl: Q4_K, W as vec4<u32>; gemv_i8_wide.wgsl: Q6_K, Q8_0, W as vec4<u32>;
+// gemv_i8_u32.wgsl: the same by word loads, W as u32), which declares binding 2 (W)
 // and defines n_units(K) (Q4_K, Q6_K, Q8_0: units of 64 weights), unit_x(u, m, s) -> XU (the
 // int8 inputs and block scales of unit u of row m, s unused) and unit_w(rb, u, xu), and
 // lib_gemv.wgsl: the work split (row groups of SPR subgroups own R rows each, U units per

@@ -184,7 +184,7 @@ struct dp_ops {
   uint32_t gemv_r, gemv_wg;  /* its rows per row group and workgroup size (DOPPLER_GEMV_R / _WG) */
   uint32_t gemv_spr, gemv_u; /* its subgroups per row group and units per step (DOPPLER_GEMV_SPR / _U; lib_gemv.wgsl) */
   uint32_t q8_wg, q8_spr, q8_u; /* the same for matmul_gemv_i8(_fused) (DOPPLER_GEMV_I8_WG / _I8_SPR / _I8_U) */
-  int q6v;                   /* matmul_gemv_i8 Q6_K with vec4 loads (gemv_i8_q6.wgsl; DOPPLER_GEMV_I8_Q6V=0: word loads) */
+  int i8wide;                /* matmul_gemv_i8 Q6_K / Q8_0 by vec4 loads (gemv_i8_wide.wgsl; DOPPLER_GEMV_I8_WIDE=0: word loads) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
@@ -244,7 +244,7 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->q8_spr = env_spr("DOPPLER_GEMV_I8_SPR", o->q8_wg, o->sgf);
   o->gemv_u = getenv("DOPPLER_GEMV_U") && atoi(getenv("DOPPLER_GEMV_U")) == 4 ? 4 : 2;
   o->q8_u = getenv("DOPPLER_GEMV_I8_U") && atoi(getenv("DOPPLER_GEMV_I8_U")) == 4 ? 4 : 2;
-  o->q6v = !(getenv("DOPPLER_GEMV_I8_Q6V") && !strcmp(getenv("DOPPLER_GEMV_I8_Q6V"), "0"));
+  o->i8wide = !(getenv("DOPPLER_GEMV_I8_WIDE") && !strcmp(getenv("DOPPLER_GEMV_I8_WIDE"), "0"));
   /* off by default: slower on the H200 (llama-3.2-1b tg128 308 fused vs 355, notes/performance.md) */
   o->q8_fused = getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "1");
   o->q8_fused_maxn = getenv("DOPPLER_Q8_FUSED_MAXN") ? (uint32_t)strtoul(getenv("DOPPLER_Q8_FUSED_MAXN"), NULL, 10) : 0;
@@ -317,7 +317,7 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
   const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32")
-                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : wt == DP_Q6_K && o->q6v ? "gemv_i8_q6" : "gemv_i8_u32")
+                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : o->i8wide ? "gemv_i8_wide" : "gemv_i8_u32")
                     : kern_info[k].lib;
   int gv = kern_info[k].wdecode == 2 || kern_info[k].wdecode == 3; /* the GEMVs: + lib_gemv (work split) */
   const char *parts[7] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
@@ -615,7 +615,7 @@ _Static_assert(sizeof(gemv_sg_params) == 32, "gemv_sg.wgsl Params");
 
 /* The bindings, Params and checks the GEMVs (gemv_sg, gemv_i8, gemv_i8_fused) share: the 32-bit
  * index check; b[0] x (xname, x_bytes), b[1] W (N rows; rounded up to 16 bytes where the weight
- * file reads it as vec4 past the rows' end: gemv_i8_q6), b[2] the bias or the dummy, b[3] y
+ * file reads it as vec4 past the rows' end: gemv_i8_wide), b[2] the bias or the dummy, b[3] y
  * (y_bytes), b[4] v5 (v5name, v5_bytes) or the dummy; p: Params with flags 1 (bias), 2
  * (accumulate), 4 (RMSNorm weight 1 + w: norm1) and eps. */
 typedef struct { const char *name; dp_view v; uint64_t bytes; } gemv_in;
@@ -679,16 +679,16 @@ int dp_ops_matvec_input(const dp_ops *o) { return o->q8; }
 static uint32_t part_rows_of(const dp_weight *w, uint32_t i) {
   return i + 1 < w->n_parts ? w->part_rows : w->N - i * w->part_rows;
 }
-/* gemv_i8_q6 binds a part's rows rounded up to 16 bytes: its buffer holds them (dp_weight_create's) */
-static int q6v_room(const dp_ops *o, const dp_weight *w) {
-  if (w->type != DP_Q6_K || !o->q6v) return 1;
+/* gemv_i8_wide binds a part's rows rounded up to 16 bytes: its buffer holds them (dp_weight_create's) */
+static int wide_room(const dp_ops *o, const dp_weight *w) {
+  if ((w->type != DP_Q6_K && w->type != DP_Q8_0) || !o->i8wide) return 1;
   for (uint32_t i = 0; i < w->n_parts; i++)
     if (!w->part[i].buf || dp_gpu_buffer_size(w->part[i].buf) < (((uint64_t)part_rows_of(w, i) * w->row_bytes + 15) & ~15ull)) return 0;
   return 1;
 }
 int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M) {
   return w && o->q8 && q8_family(o) && !w->tex && M <= GEMV_MAX_M && w->K % 32 == 0 && q8_type_ok(w->type, w->K) &&
-         q6v_room(o, w);
+         wide_room(o, w);
 }
 
 uint64_t dp_xq_bytes(uint32_t M, uint32_t K) { return (((uint64_t)M * K + 255) & ~255ull) + (uint64_t)M * (K / 32) * 8; }
@@ -729,8 +729,8 @@ int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M) {
          (!o->q8_fused_maxn || w->N <= o->q8_fused_maxn);
 }
 
-/* gemv_i8_q6 (Q6_K read as vec4) binds W rounded up to 16 bytes */
-static int q6v_on(const dp_ops *o, dp_dtype wt) { return wt == DP_Q6_K && o->q6v; }
+/* gemv_i8_wide (Q6_K, Q8_0 read as vec4) binds W rounded up to 16 bytes */
+static int wide_on(const dp_ops *o, dp_dtype wt) { return (wt == DP_Q6_K || wt == DP_Q8_0) && o->i8wide; }
 
 /* matmul_gemv_i8_fused over one binding of W: x f32 [M, K] (GLU: [M, 2K]) quantized in the product */
 static dp_status gemv_i8f_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, const dp_gemv_pro *pro, dp_view w, dp_dtype wt,
@@ -738,7 +738,7 @@ static dp_status gemv_i8f_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, con
   int kind = pro->kind, rms = kind == DP_PRO_RMSNORM;
   dp_gpu_binding b[5];
   gemv_sg_params p;
-  TRY(gemv_bind(o, b, &p, (gemv_in){"x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1)}, w, wt, q6v_on(o, wt), bias, y,
+  TRY(gemv_bind(o, b, &p, (gemv_in){"x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1)}, w, wt, wide_on(o, wt), bias, y,
                 (uint64_t)M * oc.ldy * 4, (gemv_in){"norm weight", rms ? pro->norm_w : (dp_view){0}, (uint64_t)K * 4}, M, N, K,
                 oc, flags, rms && (pro->norm_flags & DP_NORM_PLUS_ONE), rms ? pro->eps : 0.0f));
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
@@ -753,7 +753,7 @@ static dp_status gemv_i8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_
   uint64_t dofs = ((uint64_t)M * K + 255) & ~255ull;
   dp_gpu_binding b[5];
   gemv_sg_params p; /* gemv_i8.wgsl Params: eps unused */
-  TRY(gemv_bind(o, b, &p, (gemv_in){"xq", xq, (uint64_t)M * K}, w, wt, q6v_on(o, wt), bias, y, (uint64_t)M * oc.ldy * 4,
+  TRY(gemv_bind(o, b, &p, (gemv_in){"xq", xq, (uint64_t)M * K}, w, wt, wide_on(o, wt), bias, y, (uint64_t)M * oc.ldy * 4,
                 (gemv_in){"xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8}, M, N, K, oc, flags,
                 0, 0.0f));
   dp_gpu_kernel *k;
@@ -972,7 +972,7 @@ dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int te
   for (uint32_t i = 0; i < np && !st; i++) {
     if (np > 1) snprintf(lab, sizeof lab, "%s#%u", name, i);
     else snprintf(lab, sizeof lab, "%s", name);
-    /* 16 bytes of slack rounded to 16: gemv_i8_q6 binds the rows rounded up to 16 bytes */
+    /* 16 bytes of slack rounded to 16: gemv_i8_wide binds the rows rounded up to 16 bytes */
     st = dp_gpu_buffer_create(o->g, ((part_rows_of(w, i) * rb + 15) & ~15ull) + 16, lab, &w->part[i].buf);
   }
   w->tex = tex;

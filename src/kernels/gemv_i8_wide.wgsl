@@ -1,12 +1,16 @@
-// gemv_i8_q6.wgsl -- the weight access of gemv_i8.wgsl for Q6_K (WT 5) with W bound as
-// vec4<u32>: the units, sums and order of gemv_i8_u32.wgsl's Q6_K (one quarter (h, t) of a
-// 210-byte block: ql runs 64h + 16t and 64h + 32 + 16t, qh run 128 + 32h + 16t, scales
-// sc[8h + t + 2qd], d), with every 16-byte run read as the two aligned vec4 that hold it and
-// shifted into place by selects (blocks start 2-byte aligned): per unit 8 wide loads (the two
-// ql runs share a pair) instead of 20 word loads, and the 18 bytes of scales and d at the
-// block's end from one pair. The binding is rounded up to 16 bytes (ops.c: a weight part has
-// 16 bytes of slack, dp_weight_create); the second vec4 of a pair may lie past it only when
-// the run is aligned, and then it is not used.
+// gemv_i8_wide.wgsl -- the weight access of gemv_i8.wgsl for the block types whose blocks are
+// not 16-byte aligned, with W bound as vec4<u32> (the default; gemv_i8_u32.wgsl is the same
+// arithmetic over word loads, DOPPLER_GEMV_I8_WIDE=0). Units, sums and order as gemv_i8_u32:
+//   Q8_0 (WT 3, K % 64 == 0): two blocks = 68 bytes at a 4-byte aligned offset, read as the 5
+//        aligned vec4 that hold them and shifted by whole words (selects): 5 wide loads a unit
+//        instead of 17 word loads.
+//   Q6_K (WT 5): one quarter (h, t) of a 210-byte block: ql runs 64h + 16t and 64h + 32 + 16t,
+//        qh run 128 + 32h + 16t, scales sc[8h + t + 2qd], d; every 16-byte run (at any even
+//        offset: blocks start 2-byte aligned) read as the two aligned vec4 that hold it and
+//        shifted into place by selects: 8 wide loads a unit (the two ql runs share a pair)
+//        instead of 20 word loads, the 18 bytes of scales and d at the block's end from one pair.
+// The binding is rounded up to 16 bytes (ops.c: a weight part has 16 bytes of slack,
+// dp_weight_create); the last vec4 of a group may lie past it only when it is not used.
 @group(0) @binding(2) var<storage, read> W: array<vec4<u32>>;
 
 struct XU { a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32>, s: vec4<f32> }
@@ -15,6 +19,12 @@ fn n_units(K: u32) -> u32 { return K / 64u; }
 fn unit_x(u: u32, m: u32, s: f32) -> XU { // s unused (gemv_sg's RMSNorm scale)
   var r: XU;
   let q0 = m * (P.K / 16u); let d0 = m * (P.K / 32u);
+  if (WT == 3u) { // Q8_0: input blocks 2u, 2u + 1
+    let q = q0 + 4u * u;
+    r.a = XQ[q]; r.b = XQ[q + 1u]; r.c = XQ[q + 2u]; r.d = XQ[q + 3u];
+    r.s = vec4<f32>(XD[d0 + 2u * u].x, XD[d0 + 2u * u + 1u].x, 0.0, 0.0);
+    return r;
+  }
   // input blocks c = 8b + 4h + qd (qd 0..3), vec4 t of each
   let c = 8u * (u >> 2u) + 4u * ((u >> 1u) & 1u);
   let t = u & 1u;
@@ -30,8 +40,33 @@ fn shift16(a: vec4<u32>, b: vec4<u32>, s: u32) -> vec4<u32> {
   let hi = select(select(c1, c2, ws == 1u), select(c3, b, ws == 3u), ws >= 2u);
   return select(lo, (lo >> vec4<u32>(16u)) | (hi << vec4<u32>(16u)), (s & 2u) != 0u);
 }
+// the 4 words from word ws (0..3) of the 8 words a | b
+fn shiftw(a: vec4<u32>, b: vec4<u32>, ws: u32) -> vec4<u32> {
+  let c1 = vec4<u32>(a.y, a.z, a.w, b.x); let c2 = vec4<u32>(a.z, a.w, b.x, b.y); let c3 = vec4<u32>(a.w, b.x, b.y, b.z);
+  return select(select(a, c1, ws == 1u), select(c2, c3, ws == 3u), ws >= 2u);
+}
+// Q8_0 unit u of the row at byte rb: 17 words from word (rb / 4 + 17u) as 4 vec4 + 1 word
+fn unit_w_q8(rb: u32, u: u32, x: XU) -> f32 {
+  let o = rb + 68u * u;
+  let i = o >> 4u;
+  let ws = (o >> 2u) & 3u;
+  let v0 = W[i]; let v1 = W[i + 1u]; let v2 = W[i + 2u]; let v3 = W[i + 3u]; let v4 = W[i + 4u];
+  let w0 = shiftw(v0, v1, ws); let w1 = shiftw(v1, v2, ws); let w2 = shiftw(v2, v3, ws); let w3 = shiftw(v3, v4, ws);
+  let w16 = select(select(v4.x, v4.y, ws == 1u), select(v4.z, v4.w, ws == 3u), ws >= 2u);
+  // block A: d in the low half of word 0, q in the high half of word 0 .. low half of word 8;
+  // block B: d in the high half of word 8, q in words 9 .. 16
+  let qa = vec4<u32>((w0.x >> 16u) | (w0.y << 16u), (w0.y >> 16u) | (w0.z << 16u),
+                     (w0.z >> 16u) | (w0.w << 16u), (w0.w >> 16u) | (w1.x << 16u));
+  let qb = vec4<u32>((w1.x >> 16u) | (w1.y << 16u), (w1.y >> 16u) | (w1.z << 16u),
+                     (w1.z >> 16u) | (w1.w << 16u), (w1.w >> 16u) | (w2.x << 16u));
+  let qc = vec4<u32>(w2.y, w2.z, w2.w, w3.x);
+  let qd = vec4<u32>(w3.y, w3.z, w3.w, w16);
+  let da = unpack2x16float(w0.x).x; let db = unpack2x16float(w2.x >> 16u).x;
+  return da * x.s.x * f32(dot16(qa, x.a) + dot16(qb, x.b)) + db * x.s.y * f32(dot16(qc, x.c) + dot16(qd, x.d));
+}
 fn sx8(b: u32) -> f32 { return f32((bitcast<i32>(b) << 24u) >> 24u); } // low byte, signed
 fn unit_w(rb: u32, u: u32, x: XU) -> f32 {
+  if (WT == 3u) { return unit_w_q8(rb, u, x); }
   let b = u >> 2u;
   let h = (u >> 1u) & 1u;
   let t = u & 1u;
