@@ -15,15 +15,16 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"; S=$OUT/summary.txt
 ts() { echo "== $(date +%T) $*" | tee -a "$S"; }
 ts card: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)
 ts commit: $(cat $D/commit)
-# configurations: old = main's kernels (Q6_K by word loads; SPR 1, U 2); new = this branch's defaults
+# configurations: old = main's kernels (Q6_K, Q8_0 by word loads; SPR 1, U 2); new = this branch's defaults
 C="DOPPLER_GEMV_I8_WIDE=0;DOPPLER_GEMV_I8_WIDE=1"
 C="$C;DOPPLER_GEMV_I8_U=4,DOPPLER_GEMV_U=4"
 C="$C;DOPPLER_GEMV_I8_SPR=2,DOPPLER_GEMV_SPR=2"
 C="$C;DOPPLER_GEMV_I8_SPR=2,DOPPLER_GEMV_I8_U=4,DOPPLER_GEMV_SPR=4,DOPPLER_GEMV_U=4"
+C="$C;DOPPLER_GEMV_I8_WG=128,DOPPLER_GEMV_WG=128"
 C="$C;DOPPLER_GEMV_I8_R=2,DOPPLER_GEMV_I8_WG=128,DOPPLER_GEMV_R=1,DOPPLER_GEMV_SPR=4"
 ts "A. bench kernels -m 1, 4096 x 14336, every type (q8 input where it applies; configs: $C)"
 DOPPLER_BENCH_CONFIGS="$C" timeout 75 $D/doppler bench kernels -m 1 --matvec-input q8 2>&1 | tee -a "$S"
-C2="DOPPLER_GEMV_I8_WIDE=0;DOPPLER_GEMV_I8_WIDE=1;DOPPLER_GEMV_I8_U=4;DOPPLER_GEMV_I8_SPR=2"
+C2="DOPPLER_GEMV_I8_WIDE=0;DOPPLER_GEMV_I8_WIDE=1;DOPPLER_GEMV_I8_U=4;DOPPLER_GEMV_I8_SPR=2;DOPPLER_GEMV_I8_R=2;DOPPLER_GEMV_I8_R=4"
 ts "C. bench kernels -m 1 q6_k, q4_k at 14336 x 4096 (the 8B LM head's K), later 2048 x 2048 and 512 x 2048 (1B) (configs: $C2)"
 DOPPLER_BENCH_CONFIGS="$C2" timeout 25 $D/doppler bench kernels -m 1 --shape 14336,4096 --types q6_k,q4_k --matvec-input q8 2>&1 | tee -a "$S"
 M=/tmp/mv_models; mkdir -p $M
@@ -31,8 +32,8 @@ ts synth llama-3.2-1b, llama-3.1-8b q4_k_m
 timeout 20 $D/doppler synth --preset llama-3.2-1b --quant q4_k_m --out $M/1b --no-tokenizer 2>&1 | tail -1 | tee -a "$S"
 timeout 40 $D/doppler synth --preset llama-3.1-8b --quant q4_k_m --out $M/8b --no-tokenizer 2>&1 | tail -1 | tee -a "$S"
 for mdl in 1b 8b; do
-  for cfg in old new u4 old new; do
-    case $cfg in old) E="DOPPLER_GEMV_I8_WIDE=0";; new) E="DOPPLER_GEMV_I8_WIDE=1";; u4) E="DOPPLER_GEMV_I8_U=4";; esac
+  for cfg in old new r2 old new; do
+    case $cfg in old) E="DOPPLER_GEMV_I8_WIDE=0";; new) E="DOPPLER_GEMV_I8_WIDE=1";; r2) E="DOPPLER_GEMV_I8_R=2";; esac
     ts "B. $mdl $cfg ($E): doppler bench MODEL -p 0 -n 128 -r 3"
     env $E timeout 40 $D/doppler bench $M/$mdl -p 0 -n 128 -r 3 2>&1 | grep "tg128\|rror" | tee -a "$S"
   done
