@@ -374,7 +374,11 @@ typedef struct dp_bench_result {
   double flops_per_token;    /* pp: matmul and attention FLOPs of the prefill / n_prompt; tg: 0 */
   double bw_fraction;        /* tg: bytes_per_token * avg_ts / ceiling; -1 for pp or no ceiling */
   double flops_fraction;     /* pp: flops_per_token * avg_ts / ceiling; -1 for tg or no ceiling */
+  double host_us_per_token;  /* tg: µs a token the host spends recording and submitting decode batches, while
+                              * the GPU waits for them (mean over the timed runs); -1 for pp */
   int n_profile;             /* kernels in profile; -1: the adapter has no timestamp-query */
+  int profile_inpass;        /* 1: timestamps inside one pass as the timed runs dispatch (DOPPLER_PROFILE_INPASS=1,
+                              * docs/bench.md); 0: a timestamped pass per dispatch (each carries a pass's cost) */
   dp_bench_kernel_time profile[DP_BENCH_MAX_KERNELS]; /* largest time first */
 } dp_bench_result;
 /* Run one test: a fresh session sized to fit, the warm-up, then t->reps timed runs (the
