@@ -31,8 +31,9 @@
  *    error.
  * Runs where the adapter has subgroups of one size and dot4I8Packed (lavapipe: yes), with the
  * GPU kernel family forced (dp_ops_set_cpu_kernels(o, 0)) and dp_ops_set_matvec_input(o, 1).
- * Bounded by pipeline compilation: ~20 s of CPU on lavapipe with the shader cache off (~70 s wall
- * at a load average of 11), ~2 s with Mesa's cache warm. */
+ * Bounded by pipeline compilation: ~20 s of CPU on lavapipe with the shader cache off before
+ * the SPR / U / word-load configurations (~70 s wall at a load average of 11); with them 160-310 s
+ * wall on lavapipe and 71-79 s on SwiftShader at a load average of 4-7 on 2 cores (2026-12-03). */
 #include <stdio.h>
 
 #include "gpu_kernels_util.h"
