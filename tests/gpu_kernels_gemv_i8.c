@@ -17,9 +17,9 @@
  *    groups of SPR = 2 / 8 subgroups with 4 units per step (DOPPLER_GEMV_I8_SPR, _I8_U,
  *    lib_gemv.wgsl) on rows past three steps of a group (K 4352, 4608: the 4-unit loop, the pair
  *    and the single unit all run), with Q6_K read by word loads (DOPPLER_GEMV_I8_WIDE=0,
- *    gemv_i8_u32.wgsl) and, elsewhere, Q6_K and Q8_0 by vec4 loads (gemv_i8_wide.wgsl, the
- *    default), K / 256 odd and even (Q6_K blocks at every even offset mod 16; Q8_0 pairs at
- *    every word offset);
+ *    gemv_i8_u32.wgsl, the default) and, elsewhere, Q6_K and Q8_0 by vec4 loads
+ *    (gemv_i8_wide.wgsl, DOPPLER_GEMV_I8_WIDE=1), K / 256 odd and even (Q6_K blocks at every
+ *    even offset mod 16; Q8_0 pairs at every word offset);
  *  * matmul_gemv_i8_fused (pro->q8: the prologue and the quantization inside the product) on
  *    the same x, prologue and weight, output poisoned: bit for bit the quantize_x +
  *    matmul_gemv_i8 result (the same codes: lib_qx.wgsl's expressions and sum order; the same

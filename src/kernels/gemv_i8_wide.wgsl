@@ -1,6 +1,6 @@
 // gemv_i8_wide.wgsl -- the weight access of gemv_i8.wgsl for the block types whose blocks are
-// not 16-byte aligned, with W bound as vec4<u32> (the default; gemv_i8_u32.wgsl is the same
-// arithmetic over word loads, DOPPLER_GEMV_I8_WIDE=0). Units, sums and order as gemv_i8_u32:
+// not 16-byte aligned, with W bound as vec4<u32> (DOPPLER_GEMV_I8_WIDE=1; off by default: no
+// faster than gemv_i8_u32.wgsl's word loads on the H200). Units, sums and order as gemv_i8_u32:
 //   Q8_0 (WT 3, K % 64 == 0): two blocks = 68 bytes at a 4-byte aligned offset, read as the 5
 //        aligned vec4 that hold them and shifted by whole words (selects): 5 wide loads a unit
 //        instead of 17 word loads.

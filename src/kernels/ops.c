@@ -184,7 +184,7 @@ struct dp_ops {
   uint32_t gemv_r, gemv_wg;  /* its rows per row group and workgroup size (DOPPLER_GEMV_R / _WG) */
   uint32_t gemv_spr, gemv_u; /* its subgroups per row group and units per step (DOPPLER_GEMV_SPR / _U; lib_gemv.wgsl) */
   uint32_t q8_wg, q8_spr, q8_u; /* the same for matmul_gemv_i8(_fused) (DOPPLER_GEMV_I8_WG / _I8_SPR / _I8_U) */
-  int i8wide;                /* matmul_gemv_i8 Q6_K / Q8_0 by vec4 loads (gemv_i8_wide.wgsl; DOPPLER_GEMV_I8_WIDE=0: word loads) */
+  int i8wide;                /* matmul_gemv_i8 Q6_K / Q8_0 by vec4 loads (gemv_i8_wide.wgsl; DOPPLER_GEMV_I8_WIDE=1; default word loads) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
@@ -207,10 +207,10 @@ struct dp_ops {
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
 
-/* subgroups per row group of the GEMVs (lib_gemv.wgsl) from env variable name: a power of two
- * dividing wg / sg, else 1 */
-static uint32_t env_spr(const char *name, uint32_t wg, uint32_t sg) {
-  uint32_t v = getenv(name) ? (uint32_t)atoi(getenv(name)) : 1;
+/* subgroups per row group of the GEMVs (lib_gemv.wgsl) from env variable name (else def): a
+ * power of two dividing wg / sg, else 1 */
+static uint32_t env_spr(const char *name, uint32_t wg, uint32_t sg, uint32_t def) {
+  uint32_t v = getenv(name) ? (uint32_t)atoi(getenv(name)) : def;
   return v >= 1 && !(v & (v - 1)) && sg && v <= wg / sg ? v : 1;
 }
 
@@ -240,11 +240,15 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
   o->q8_wg = getenv("DOPPLER_GEMV_I8_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_WG")) : o->gemv_wg;
   if (o->q8_wg > 256 || !o->sgf || o->q8_wg < o->sgf || o->q8_wg & (o->q8_wg - 1)) o->q8_wg = o->gemv_wg;
-  o->gemv_spr = env_spr("DOPPLER_GEMV_SPR", o->gemv_wg, o->sgf);
-  o->q8_spr = env_spr("DOPPLER_GEMV_I8_SPR", o->q8_wg, o->sgf);
+  /* 2 subgroups per row group: on the H200 4096 x 14336 f16 50-53 us against 70-75 with 1, bf16
+   * 50-53 / 70-74, mxfp4 120-123 / 152-157 (notes/performance.md, wip-mv) */
+  o->gemv_spr = env_spr("DOPPLER_GEMV_SPR", o->gemv_wg, o->sgf, 2);
+  o->q8_spr = env_spr("DOPPLER_GEMV_I8_SPR", o->q8_wg, o->sgf, 1);
   o->gemv_u = getenv("DOPPLER_GEMV_U") && atoi(getenv("DOPPLER_GEMV_U")) == 4 ? 4 : 2;
   o->q8_u = getenv("DOPPLER_GEMV_I8_U") && atoi(getenv("DOPPLER_GEMV_I8_U")) == 4 ? 4 : 2;
-  o->i8wide = !(getenv("DOPPLER_GEMV_I8_WIDE") && !strcmp(getenv("DOPPLER_GEMV_I8_WIDE"), "0"));
+  /* off: no faster than the word loads on the H200 (Q6_K 4096 x 14336 40.0 vs 40.1-40.5 us,
+   * 14336 x 4096 41.6 vs 39.9-41.1, Q8_0 36.5 vs 37.4; decode within noise; notes/performance.md) */
+  o->i8wide = getenv("DOPPLER_GEMV_I8_WIDE") && !strcmp(getenv("DOPPLER_GEMV_I8_WIDE"), "1");
   /* off by default: slower on the H200 (llama-3.2-1b tg128 308 fused vs 355, notes/performance.md) */
   o->q8_fused = getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "1");
   o->q8_fused_maxn = getenv("DOPPLER_Q8_FUSED_MAXN") ? (uint32_t)strtoul(getenv("DOPPLER_Q8_FUSED_MAXN"), NULL, 10) : 0;
