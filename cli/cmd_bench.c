@@ -312,15 +312,19 @@ static int on_kernel(void *user, const dp_bench_kernel *r) {
     printf("%s\n  {\"adapter\": ", k->n ? "," : "["); /* the array opens with the first record */
     json_str(r->adapter);
     printf(", \"type\": \"%s\", \"input\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"us\": %.6g, \"gbps\": %.6g, \"tflops\": %.6g, "
-           "\"reps\": %d}", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
+           "\"reps\": %d", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps, r->tflops, r->reps);
+    if (r->config) printf(", \"config\": "), json_str(r->config);
+    printf("}");
   } else {
     if (!k->n) {
-      printf("adapter: %s\n| %-5s | %-8s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |\n", r->adapter, "type", "input", "m", "n", "k",
-             "us", "GB/s", "TFLOP/s", "reps");
-      printf("| ----- | -------- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |\n");
+      printf("adapter: %s\n| %-5s | %-8s | %5s | %6s | %6s | %12s | %9s | %8s | %5s |%s\n", r->adapter, "type", "input", "m", "n", "k",
+             "us", "GB/s", "TFLOP/s", "reps", r->config ? " config |" : "");
+      printf("| ----- | -------- | ----: | -----: | -----: | -----------: | --------: | -------: | ----: |%s\n", r->config ? " --- |" : "");
     }
-    printf("| %-5s | %-8s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |\n", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
+    printf("| %-5s | %-8s | %5d | %6d | %6d | %12.2f | %9.1f | %8.3f | %5d |", r->type, r->input, r->m, r->n, r->k, r->us, r->gbps,
            r->tflops, r->reps);
+    if (r->config) printf(" %s |", r->config);
+    printf("\n");
   }
   fflush(stdout);
   k->n++;

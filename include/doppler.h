@@ -406,6 +406,7 @@ typedef struct dp_bench_kernel {
                               * dot4I8Packed, Q4_K / Q6_K / Q8_0) quantized inside the product
                               * (matmul_gemv_i8_fused); "q8": quantize_x + matmul_gemv_i8, both timed (where
                               * the fused one does not apply, or DOPPLER_Q8_FUSED=0) */
+  const char *config;        /* NULL, or the kernel configuration it ran with (DOPPLER_BENCH_CONFIGS, docs/bench.md) */
 } dp_bench_kernel;
 typedef struct dp_bench_kernels_options {
   const char *adapter;       /* as dp_load_options.adapter */

@@ -13,7 +13,13 @@
  *    1e-5 (f32 sums of exact integer dot products), M = 1..4, bias and accumulate, N not a
  *    multiple of the rows per workgroup; every type with R = 1 row per subgroup and workgroups of
  *    256, then R = 2, 3, 4 (DOPPLER_GEMV_I8_R) with workgroups of 64 / 256 / 64 for Q4_K, Q6_K,
- *    Q8_0 respectively; each row of an M > 1 product bit for bit its M = 1 result;
+ *    Q8_0 respectively; each row of an M > 1 product bit for bit its M = 1 result; then row
+ *    groups of SPR = 2 / 8 subgroups with 4 units per step (DOPPLER_GEMV_I8_SPR, _I8_U,
+ *    lib_gemv.wgsl) on rows past three steps of a group (K 4352, 4608: the 4-unit loop, the pair
+ *    and the single unit all run), with Q6_K read by word loads (DOPPLER_GEMV_I8_WIDE=0,
+ *    gemv_i8_u32.wgsl, the default) and, elsewhere, Q6_K and Q8_0 by vec4 loads
+ *    (gemv_i8_wide.wgsl, DOPPLER_GEMV_I8_WIDE=1), K / 256 odd and even (Q6_K blocks at every
+ *    even offset mod 16; Q8_0 pairs at every word offset);
  *  * matmul_gemv_i8_fused (pro->q8: the prologue and the quantization inside the product) on
  *    the same x, prologue and weight, output poisoned: bit for bit the quantize_x +
  *    matmul_gemv_i8 result (the same codes: lib_qx.wgsl's expressions and sum order; the same
@@ -25,8 +31,9 @@
  *    error.
  * Runs where the adapter has subgroups of one size and dot4I8Packed (lavapipe: yes), with the
  * GPU kernel family forced (dp_ops_set_cpu_kernels(o, 0)) and dp_ops_set_matvec_input(o, 1).
- * Bounded by pipeline compilation: ~20 s of CPU on lavapipe with the shader cache off (~70 s wall
- * at a load average of 11), ~2 s with Mesa's cache warm. */
+ * Bounded by pipeline compilation: ~20 s of CPU on lavapipe with the shader cache off before
+ * the SPR / U / word-load configurations (~70 s wall at a load average of 11); with them 160-310 s
+ * wall on lavapipe and 71-79 s on SwiftShader at a load average of 4-7 on 2 cores (2026-12-03). */
 #include <stdio.h>
 
 #include "gpu_kernels_util.h"
@@ -209,18 +216,25 @@ int main(void) {
     return dp_test_summary("gpu_kernels_gemv_i8");
   }
   const struct { dp_dtype t; int K; } types[] = {{DP_Q4_K, 512}, {DP_Q6_K, 768}, {DP_Q8_0, 192}};
-  const struct { const char *r, *wg; } cfgs[] = {{"1", "256"}, {"2", "64"}, {"3", "256"}, {"4", "64"}};
+  /* the last two: row groups of SPR subgroups with 4 units per step (lib_gemv.wgsl), Q6_K by word
+   * loads (WIDE=0, gemv_i8_u32) and Q4_K; rows long enough for the 4-unit steps, the pair and the single unit */
+  const struct { const char *r, *wg, *spr, *u, *wide; } cfgs[] = {
+    {"1", "256", "1", "2", "1"}, {"2", "64", "1", "2", "1"}, {"3", "256", "1", "2", "1"}, {"4", "64", "1", "2", "1"},
+    {"2", "128", "2", "4", "0"}, {"1", "256", "8", "4", "1"}};
   for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
     setenv("DOPPLER_GEMV_I8_R", cfgs[c].r, 1);
     setenv("DOPPLER_GEMV_WG", cfgs[c].wg, 1);
+    setenv("DOPPLER_GEMV_I8_SPR", cfgs[c].spr, 1);
+    setenv("DOPPLER_GEMV_I8_U", cfgs[c].u, 1);
+    setenv("DOPPLER_GEMV_I8_WIDE", cfgs[c].wide, 1);
     dp_ops *o = NULL;
     KT_OK(dp_ops_create(G, &o));
     if (!o) break;
     dp_ops_set_cpu_kernels(o, 0);
     dp_ops_set_matvec_input(o, 1);
     dp_ops_set_q8_fused(o, 1);
-    char cfg[32];
-    snprintf(cfg, sizeof cfg, "R=%s WG=%s", cfgs[c].r, cfgs[c].wg);
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "R=%s WG=%s SPR=%s U=%s WIDE=%s", cfgs[c].r, cfgs[c].wg, cfgs[c].spr, cfgs[c].u, cfgs[c].wide);
     if (c == 0) {
       errors_case(o);
       quantize_case(o, 1, 32, DP_PRO_NONE, 0);
@@ -236,19 +250,29 @@ int main(void) {
         gemv_case(o, cfg, types[i].t, 1, 67, types[i].K, DP_PRO_RMSNORM, 1, 0);
         gemv_case(o, cfg, types[i].t, 4, 41, types[i].K, DP_PRO_GLU, 0, 0);
         gemv_case(o, cfg, types[i].t, 2, 70, types[i].K, DP_PRO_NONE, 0, 1);
-      } else if (i == c - 1) { /* R = 2..4 and WG 64: one type each (pipelines take seconds to compile on lavapipe) */
+      } else if (c == 4 && i == 1) { /* Q6_K by word loads, 17 blocks a row (blocks at every even offset mod 16) */
+        gemv_case(o, cfg, types[i].t, 3, 51, 4352, DP_PRO_RMSNORM, 1, 0);
+        gemv_case(o, cfg, types[i].t, 1, 19, 768, DP_PRO_NONE, 0, 1);
+      } else if (c == 4 && i == 2) { /* Q8_0 by word loads: 19 block pairs a row (every word offset mod 16) */
+        gemv_case(o, cfg, types[i].t, 2, 37, 1216, DP_PRO_NONE, 1, 0);
+      } else if (c == 5 && i < 2) {
+        gemv_case(o, cfg, types[i].t, 2, 45, 4608, DP_PRO_GLU, 0, 1);
+      } else if (c < 4 && i == c - 1) { /* R = 2..4 and WG 64: one type each (pipelines take seconds to compile on lavapipe) */
         gemv_case(o, cfg, types[i].t, (int)c + 1, 75 + 55 * (int)c, types[i].K, (int)c % 3, c != 2, c == 3);
         if (c == 1) gemv_case(o, cfg, types[i].t, 2, 33, 2560, DP_PRO_RMSNORM, 0, 0); /* 80 blocks, WG 64: two passes */
       }
     }
     char vn[48];
-    snprintf(vn, sizeof vn, "matmul_gemv_i8_%s", dp_dtype_name(types[c ? c - 1 : 0].t));
+    snprintf(vn, sizeof vn, "matmul_gemv_i8_%s", dp_dtype_name(types[c == 0 || c == 5 ? 0 : c == 4 ? 1 : c - 1].t));
     long e = dp_kernel_variant_find(vn);
     CHECK(e >= 0 && dp_ops_variant_runs(o, (size_t)e) > 0, "%s: %s never ran", cfg, vn);
     dp_ops_free(o);
   }
   unsetenv("DOPPLER_GEMV_I8_R");
   unsetenv("DOPPLER_GEMV_WG");
+  unsetenv("DOPPLER_GEMV_I8_SPR");
+  unsetenv("DOPPLER_GEMV_I8_U");
+  unsetenv("DOPPLER_GEMV_I8_WIDE");
   kt_close();
   return dp_test_summary("gpu_kernels_gemv_i8");
 }

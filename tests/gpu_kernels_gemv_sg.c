@@ -4,11 +4,16 @@
  * plus-one) / dp_ref_glu (SiLU, GELU-tanh) and the product by dp_ref_matmul over the
  * dequantised rows; every weight type, M = 1..4, bias and accumulate, N not a multiple of the
  * rows per workgroup, for 1..4 rows per subgroup (DOPPLER_GEMV_R, one ops context each) and
- * workgroups of 256 and 64 invocations (DOPPLER_GEMV_WG); the GLU epilogue (dp_gemv_pro.glu_out: W =
+ * workgroups of 256 and 64 invocations (DOPPLER_GEMV_WG); then row groups of 4 subgroups with 4
+ * units per step (DOPPLER_GEMV_SPR=4, DOPPLER_GEMV_U=4, lib_gemv.wgsl) on F16, Q4_K, Q6_K rows
+ * longer than 3 steps of the group (the 4-unit loop, the pair and the single unit all run) and the
+ * GLU epilogue; the GLU epilogue (dp_gemv_pro.glu_out: W =
  * gate | up, y = act(gate) * up) against dp_ref_glu over the reference product. Runs where the adapter has subgroups
  * of one size (lavapipe 8, SwiftShader 4, NVIDIA 32), with the GPU kernel family forced
  * (dp_ops_set_cpu_kernels(o, 0)); outputs poisoned with NaN; tolerance 1e-5 (f32 compute).
- * 2-12 s on lavapipe (pipeline compilation; less with a warm shader cache), 7 s on SwiftShader. */
+ * 2-12 s on lavapipe (pipeline compilation; less with a warm shader cache), 7 s on SwiftShader,
+ * before the SPR / U configuration; with it 106 s wall on lavapipe and 45 s on SwiftShader at a
+ * load average of 4-7 on 2 cores (2026-12-03). */
 #include <math.h>
 #include <stdio.h>
 
@@ -108,17 +113,27 @@ int main(void) {
   const struct { dp_dtype t; int K; } types[] = {
     {DP_F32, 36}, {DP_F16, 264}, {DP_BF16, 72}, {DP_Q8_0, 96}, {DP_Q4_K, 512}, {DP_Q6_K, 256}, {DP_MXFP4, 160},
   };
-  const struct { const char *r, *wg; } cfgs[] = {{"1", "256"}, {"2", "64"}, {"3", "256"}, {"4", "64"}};
+  /* the last: row groups of 4 subgroups (DOPPLER_GEMV_SPR), 4 units per step (DOPPLER_GEMV_U) */
+  const struct { const char *r, *wg, *spr, *u; } cfgs[] = {{"1", "256", "1", "2"}, {"2", "64", "1", "2"}, {"3", "256", "1", "2"},
+                                                          {"4", "64", "1", "2"}, {"2", "256", "4", "4"}};
   for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++) {
     setenv("DOPPLER_GEMV_R", cfgs[c].r, 1);
     setenv("DOPPLER_GEMV_WG", cfgs[c].wg, 1);
+    setenv("DOPPLER_GEMV_SPR", cfgs[c].spr, 1);
+    setenv("DOPPLER_GEMV_U", cfgs[c].u, 1);
     dp_ops *o = NULL;
     KT_OK(dp_ops_create(G, &o));
     if (!o) break;
     dp_ops_set_cpu_kernels(o, 0);
-    char cfg[32];
-    snprintf(cfg, sizeof cfg, "R=%s WG=%s", cfgs[c].r, cfgs[c].wg);
-    for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+    char cfg[48];
+    snprintf(cfg, sizeof cfg, "R=%s WG=%s SPR=%s U=%s", cfgs[c].r, cfgs[c].wg, cfgs[c].spr, cfgs[c].u);
+    if (c == 4) { /* rows long enough for the 4-unit steps, the pair and the single unit (K / unit > 3 SG SPR) */
+      run_case(o, cfg, DP_F16, 1, 45, 1096, DP_PRO_RMSNORM, 0, 1, 0);
+      run_case(o, cfg, DP_Q4_K, 3, 77, 4352, DP_PRO_NONE, 0, 0, 1);
+      run_case(o, cfg, DP_Q6_K, 2, 29, 2304, DP_PRO_GLU, DP_GLU_SILU, 1, 0);
+      glu_case(o, DP_F16, 2, 38, 1096, DP_GLU_SILU, 1);
+    }
+    for (size_t i = 0; i < sizeof types / sizeof *types && c < 4; i++) {
       dp_dtype t = types[i].t;
       int K = types[i].K;
       if (c == 0) { /* every prologue and flag on the first configuration */
@@ -141,6 +156,8 @@ int main(void) {
   }
   unsetenv("DOPPLER_GEMV_R");
   unsetenv("DOPPLER_GEMV_WG");
+  unsetenv("DOPPLER_GEMV_SPR");
+  unsetenv("DOPPLER_GEMV_U");
   kt_close();
   return dp_test_summary("gpu_kernels_gemv_sg");
 }

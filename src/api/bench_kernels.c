@@ -25,6 +25,43 @@
 #define ROTATE_BYTES (256ull << 20)
 #define MAX_COPIES 8
 #define BATCH_S 0.25
+#define MAX_CONFIGS 12
+#define ROUNDS 2
+
+/* DOPPLER_BENCH_CONFIGS (measurements, docs/bench.md): "A;B;..." where each configuration is a
+ * comma-separated list of NAME=VALUE environment settings that dp_ops_create reads (the
+ * DOPPLER_GEMV_* knobs). One ops context per configuration, made with its settings in the
+ * environment (removed after); every product is then timed under each configuration in turn,
+ * ROUNDS rounds, the order reversed every other round, all in this process on the same weights
+ * (clock and cache drift spread over every configuration). Labels: the settings as written. */
+static dp_status make_configs(dp_gpu *g, const char *spec, char (*label)[160], dp_ops **cops, int *n) {
+  *n = 0;
+  char buf[2048];
+  if (strlen(spec) >= sizeof buf) return dp_error(DP_ERR_INVALID_ARG, "DOPPLER_BENCH_CONFIGS: longer than %zu bytes", sizeof buf - 1);
+  strcpy(buf, spec);
+  char *save = NULL;
+  for (char *c = strtok_r(buf, ";", &save); c; c = strtok_r(NULL, ";", &save)) {
+    if (*n == MAX_CONFIGS) return dp_error(DP_ERR_INVALID_ARG, "DOPPLER_BENCH_CONFIGS: more than %d configurations", MAX_CONFIGS);
+    if (strlen(c) >= sizeof label[0]) return dp_error(DP_ERR_INVALID_ARG, "DOPPLER_BENCH_CONFIGS: '%s' too long", c);
+    strcpy(label[*n], c);
+    char names[16][64];
+    int nn = 0;
+    char *s2 = NULL;
+    for (char *a = strtok_r(c, ",", &s2); a; a = strtok_r(NULL, ",", &s2)) {
+      char *eq = strchr(a, '=');
+      if (!eq || eq == a || eq - a >= 64 || nn == 16)
+        return dp_error(DP_ERR_INVALID_ARG, "DOPPLER_BENCH_CONFIGS: '%s' is not NAME=VALUE (at most 16 per configuration)", a);
+      *eq = 0;
+      strcpy(names[nn++], a);
+      setenv(a, eq + 1, 1);
+    }
+    dp_status st = dp_ops_create(g, &cops[*n]);
+    for (int i = 0; i < nn; i++) unsetenv(names[i]);
+    if (st) return st;
+    (*n)++;
+  }
+  return DP_OK;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -178,7 +215,12 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
   if (!st) st = dp_ops_create(g, &ops);
   if (!st && o.matvec_input) dp_ops_set_matvec_input(ops, o.matvec_input == DP_MATVEC_Q8);
   const dp_gpu_info *in = g ? dp_gpu_get_info(g) : NULL;
-  int cpu = in && !strcmp(in->adapter_type, "cpu"), stop = 0;
+  int cpu = in && !strcmp(in->adapter_type, "cpu"), stop = 0, n_cfg = 0;
+  dp_ops *cops[MAX_CONFIGS] = {NULL};
+  static char label[MAX_CONFIGS][160];
+  const char *spec = getenv("DOPPLER_BENCH_CONFIGS");
+  if (!st && spec && *spec) st = make_configs(g, spec, label, cops, &n_cfg);
+  for (int c = 0; !st && c < n_cfg && o.matvec_input; c++) dp_ops_set_matvec_input(cops[c], o.matvec_input == DP_MATVEC_Q8);
   for (int ti = 0; !st && !stop && ti < n_types; ti++) {
     dp_dtype t = dt[ti];
     uint64_t wbytes = dp_dtype_row_bytes(t, K) * N;
@@ -197,7 +239,8 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
     p.w = w;
     st = make_weights(t, N, K, &wq);
     for (int c = 0; !st && c < p.copies; c++) {
-      st = dp_gpu_buffer_create(g, (wbytes + 3) & ~3ull, "bench-w", &w[c]);
+      /* 16 bytes of slack rounded to 16, as dp_weight_create's parts (gemv_i8_wide reads vec4s) */
+      st = dp_gpu_buffer_create(g, ((wbytes + 15) & ~15ull) + 16, "bench-w", &w[c]);
       if (!st) st = dp_gpu_buffer_write(g, w[c], 0, wq, (size_t)((wbytes + 3) & ~3ull));
       if (!st) st = dp_gpu_finish(g); /* one copy's upload staging at a time */
     }
@@ -210,21 +253,28 @@ dp_status dp_bench_kernels(const dp_bench_kernels_options *opt, int (*cb)(void *
     }
     for (int mi = 0; !st && !stop && mi < n_ms; mi++) {
       p.m = r.m = ms[mi];
-      int can = dp_ops_matvec_q8(ops) && dp_ops_linear_q8(ops, p.wq8[0], p.m);
-      for (int q8 = 0; q8 < 2 && !st && !stop; q8++) { /* f32 input, then q8 where it applies */
-        p.q8 = q8;
-        if (q8 && (!can || o.matvec_input == DP_MATVEC_F32)) break;
-        if (!q8 && can && o.matvec_input == DP_MATVEC_Q8) continue;
-        r.input = q8 ? (dp_ops_linear_q8_fused(ops, p.wq8[0], p.m) ? "q8-fused" : "q8") : "f32";
-        if (!(st = time_product(&p, &r))) {
-          r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
-          r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;
-          stop = cb && cb(user, &r);
+      int nc = n_cfg ? n_cfg : 1;
+      for (int j = 0; j < nc * (n_cfg ? ROUNDS : 1) && !st && !stop; j++) { /* each configuration in turn */
+        int ci = (j / nc) % 2 ? nc - 1 - j % nc : j % nc;
+        p.o = n_cfg ? cops[ci] : ops;
+        r.config = n_cfg ? label[ci] : NULL;
+        int can = dp_ops_matvec_q8(p.o) && dp_ops_linear_q8(p.o, p.wq8[0], p.m);
+        for (int q8 = 0; q8 < 2 && !st && !stop; q8++) { /* f32 input, then q8 where it applies */
+          p.q8 = q8;
+          if (q8 && (!can || o.matvec_input == DP_MATVEC_F32)) break;
+          if (!q8 && can && o.matvec_input == DP_MATVEC_Q8) continue;
+          r.input = q8 ? (dp_ops_linear_q8_fused(p.o, p.wq8[0], p.m) ? "q8-fused" : "q8") : "f32";
+          if (!(st = time_product(&p, &r))) {
+            r.gbps = (double)wbytes / (r.us * 1e-6) * 1e-9;
+            r.tflops = 2.0 * r.m * r.n * (double)r.k / (r.us * 1e-6) * 1e-12;
+            stop = cb && cb(user, &r);
+          }
         }
       }
     }
     for (int c = 0; c < p.copies; c++) { dp_gpu_buffer_free(w[c]); dp_free(p.wq8[c]); }
   }
+  for (int c = 0; c < n_cfg; c++) dp_ops_free(cops[c]);
   dp_ops_free(ops);
   dp_gpu_close(g);
   return st;

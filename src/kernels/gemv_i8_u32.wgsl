@@ -16,7 +16,7 @@
 struct XU { a: vec4<u32>, b: vec4<u32>, c: vec4<u32>, d: vec4<u32>, s: vec4<f32> }
 
 fn n_units(K: u32) -> u32 { return K / 64u; }
-fn unit_x(u: u32, m: u32) -> XU {
+fn unit_x(u: u32, m: u32, s: f32) -> XU { // s unused (gemv_sg's RMSNorm scale)
   var r: XU;
   let q0 = m * (P.K / 16u); let d0 = m * (P.K / 32u);
   if (WT == 3u) { // input blocks 2u, 2u + 1

@@ -12,7 +12,7 @@
 struct XU { l0: vec4<u32>, l1: vec4<u32>, h0: vec4<u32>, h1: vec4<u32>, dl: vec2<f32>, dh: vec2<f32> }
 
 fn n_units(K: u32) -> u32 { return K / 64u; }
-fn unit_x(u: u32, m: u32) -> XU {
+fn unit_x(u: u32, m: u32, s: f32) -> XU { // s unused (gemv_sg's RMSNorm scale)
   var r: XU;
   let q = m * (P.K / 16u) + 4u * u; // input blocks 2u, 2u + 1: 2 vec4 each
   r.l0 = XQ[q]; r.l1 = XQ[q + 1u]; r.h0 = XQ[q + 2u]; r.h1 = XQ[q + 3u];

@@ -15,34 +15,21 @@
 //                         32 Q4_K weights);
 //   unit_x(u, m, s) -> XU the inputs of unit u of x row m (loaded once for the R rows);
 //   unit_w(rb, u, xu)     the dot product of unit u of the W row at byte rb with them.
-// Work split: subgroup i of workgroup g owns rows n0 = (g * WG / SG + i) * R .. n0 + R - 1
-// (overrides SG = the adapter's subgroup size, checked by ops.c: subgroup_min == subgroup_max;
-// subgroups are assumed to be the consecutive runs of SG local indices, as on every Vulkan
-// implementation seen; R = 1..4 rows per subgroup); lane l takes units l, l + SG, ... two at a
-// time (both units' loads issued before either is used: more bytes in flight per lane), adds
-// unit pair sums in that order, then subgroupAdd. No barrier except in the RMSNorm
-// prologue's wg_sum. Rows past N are clamped for the loads and not stored. Each x row m is
-// reduced on its own (the m loop is outermost), in the same order whatever M is: a row's result
-// does not depend on the batch (docs/kernels.md).
-// Epilogue EPI 2 / 3 (GLU, with R = 2): W holds 2N rows (gate | up stacked); subgroup i owns
+// Work split, unit loop and reduction: lib_gemv.wgsl (placed before this file: row groups of
+// SPR subgroups own R rows each, U units per invocation and step). Each x row m is reduced on
+// its own (the m loop is outermost), in the same order whatever M is: a row's result does not
+// depend on the batch (docs/kernels.md). No barrier except in the RMSNorm prologue's wg_sum and
+// gv_sum with SPR > 1.
+// Epilogue EPI 2 / 3 (GLU, with R = 2): W holds 2N rows (gate | up stacked); row group i owns
 // the pair of rows n and n + N and writes y[m, n] = act(gate) * up, act SiLU (2) or GELU-tanh
 // (3): the GLU of the FFN without a dispatch and without evaluating act per weight (a GLU
 // prologue on the down product would evaluate it N times per input).
-// Bindings: 0 uniform Params; 1 X f32 vec4s; 2 W (weight-type file); 3 B [c0 + N] f32 (dummy
-// without bias); 4 Y [M, ldy] f32 (W row n -> column c0 + n); 5 NW [K] f32 norm weight (dummy
-// unless PRO 1). Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
-struct Params {
-  M: u32, N: u32, K: u32, row_bytes: u32,
-  flags: u32, c0: u32, ldy: u32, eps: f32,
-}
-override SG: u32 = 32u;  // subgroup size
-override R: u32 = 1u;    // rows per subgroup (1..4)
+// Bindings: 0 uniform Params (lib_gemv); 1 X f32 vec4s; 2 W (weight-type file); 3 B [c0 + N]
+// f32 (dummy without bias); 4 Y [M, ldy] f32 (W row n -> column c0 + n); 5 NW [K] f32 norm
+// weight (dummy unless PRO 1). Params.flags: 1 add bias, 2 accumulate into Y, 4 norm weight is 1 + w.
 override PRO: u32 = 0u;
 override EPI: u32 = 0u;  // 0, or 2 / 3: GLU epilogue (SiLU / GELU-tanh) over row pairs (n, n + N)
-@group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> X: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> B: array<f32>;
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(5) var<storage, read> NW: array<vec4<f32>>;
 
 fn tanh_safe(x: vec4<f32>) -> vec4<f32> { // as glu.wgsl
@@ -73,65 +60,27 @@ fn row_scale(m: u32, lid: u32) -> f32 {
   return 1.0 / sqrt(wg_sum(ss, lid) / f32(P.K) + P.eps);
 }
 
-fn store(m: u32, n: u32, v: f32) {
-  var r = v;
-  if ((P.flags & 1u) != 0u) { r += B[P.c0 + n]; }
-  let i = m * P.ldy + P.c0 + n;
-  if ((P.flags & 2u) != 0u) { r += Y[i]; }
-  Y[i] = r;
-}
-fn out(m: u32, n: u32, lane: u32, a: f32) {
-  let t = subgroupAdd(a);
-  if (lane == 0u && n < P.N) { store(m, n, t); }
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let g = wid.x + wid.y * nw.x;
-  let rpg = select(R, 1u, EPI != 0u);     // output rows per subgroup
-  if (g * (WG / SG) * rpg >= P.N) { return; } // uniform over the workgroup
-  let n0 = (g * (WG / SG) + lid / SG) * rpg;
-  let last = P.N - 1u;
-  var rb1 = min(n0 + 1u, last) * P.row_bytes;
-  if (EPI != 0u) { rb1 = (min(n0, last) + P.N) * P.row_bytes; } // the up row of the pair
-  let rb0 = min(n0, last) * P.row_bytes;
-  let rb2 = min(n0 + 2u, last) * P.row_bytes; let rb3 = min(n0 + 3u, last) * P.row_bytes;
-  let nu = n_units(P.K);
+  let rpg = select(R, 1u, EPI != 0u);     // output rows per row group
+  if (gv_idle(g, rpg)) { return; }        // uniform over the workgroup
+  let n0 = gv_row0(g, lid, rpg);
+  var rb = gv_rb(n0);
+  if (EPI != 0u) { rb.y = (min(n0, P.N - 1u) + P.N) * P.row_bytes; } // the up row of the pair
   for (var m = 0u; m < P.M; m++) {
     let s = row_scale(m, lid);
-    var a0 = 0.0; var a1 = 0.0; var a2 = 0.0; var a3 = 0.0;
-    var u = lane;
-    for (; u + SG < nu; u += 2u * SG) { // two units per lane and step
-      let v = u + SG;
-      let xu = unit_x(u, m, s);
-      let xv = unit_x(v, m, s);
-      a0 += unit_w(rb0, u, xu) + unit_w(rb0, v, xv);
-      if (R > 1u) { a1 += unit_w(rb1, u, xu) + unit_w(rb1, v, xv); }
-      if (R > 2u) { a2 += unit_w(rb2, u, xu) + unit_w(rb2, v, xv); }
-      if (R > 3u) { a3 += unit_w(rb3, u, xu) + unit_w(rb3, v, xv); }
-    }
-    if (u < nu) { // the last unit of this lane
-      let xu = unit_x(u, m, s);
-      a0 += unit_w(rb0, u, xu);
-      if (R > 1u) { a1 += unit_w(rb1, u, xu); }
-      if (R > 2u) { a2 += unit_w(rb2, u, xu); }
-      if (R > 3u) { a3 += unit_w(rb3, u, xu); }
-    }
+    let t = gv_sum(gv_dot(rb, m, s, lid, lane), lid);
     if (EPI != 0u) {
-      let gt = subgroupAdd(a0);
-      let up = subgroupAdd(a1);
-      if (lane == 0u && n0 < P.N) {
-        let gv = vec4<f32>(gt);
+      if (gv_leader(lid, lane) && n0 < P.N) {
+        let gv = vec4<f32>(t.x);
         var av = 0.5 * gv * (1.0 + tanh_safe(0.7978845608028654 * (gv + 0.044715 * gv * gv * gv)));
         if (EPI == 2u) { av = gv / (1.0 + exp(-gv)); }
-        store(m, n0, av.x * up);
+        store(m, n0, av.x * t.y);
       }
       continue;
     }
-    out(m, n0, lane, a0);
-    if (R > 1u) { out(m, n0 + 1u, lane, a1); }
-    if (R > 2u) { out(m, n0 + 2u, lane, a2); }
-    if (R > 3u) { out(m, n0 + 3u, lane, a3); }
+    gv_store(m, n0, t, lid, lane);
   }
 }

@@ -185,7 +185,10 @@ struct dp_ops {
   int q8_fused;              /* matmul_gemv_i8_fused allowed (DOPPLER_Q8_FUSED=1 / dp_ops_set_q8_fused; default off) */
   uint32_t q8_fused_maxn;    /* ... only for products of at most this many rows (DOPPLER_Q8_FUSED_MAXN, measurements; 0: any) */
   uint32_t q8_kmax;          /* its largest K: one row's codes and scales in workgroup memory (KMAX) */
-  uint32_t gemv_r, gemv_wg;  /* its rows per subgroup and workgroup size (DOPPLER_GEMV_R / _WG) */
+  uint32_t gemv_r, gemv_wg;  /* its rows per row group and workgroup size (DOPPLER_GEMV_R / _WG) */
+  uint32_t gemv_spr, gemv_u; /* its subgroups per row group and units per step (DOPPLER_GEMV_SPR / _U; lib_gemv.wgsl) */
+  uint32_t q8_wg, q8_spr, q8_u; /* the same for matmul_gemv_i8(_fused) (DOPPLER_GEMV_I8_WG / _I8_SPR / _I8_U) */
+  int i8wide;                /* matmul_gemv_i8 Q6_K / Q8_0 by vec4 loads (gemv_i8_wide.wgsl; DOPPLER_GEMV_I8_WIDE=1; default word loads) */
   int wtex;                  /* weight textures allowed (dp_wtex_create) */
   uint32_t wtex_h;           /* max rows per texture column block (0 = device limit) */
   uint64_t wtex_bytes;       /* bytes of weight textures created so far, against WTEX_BUDGET */
@@ -214,6 +217,13 @@ struct dp_ops {
   dp_op_sites *sites;        /* between dp_ops_sites_begin and _end: the list in use */
 };
 
+/* subgroups per row group of the GEMVs (lib_gemv.wgsl) from env variable name (else def): a
+ * power of two dividing wg / sg, else 1 */
+static uint32_t env_spr(const char *name, uint32_t wg, uint32_t sg, uint32_t def) {
+  uint32_t v = getenv(name) ? (uint32_t)atoi(getenv(name)) : def;
+  return v >= 1 && !(v & (v - 1)) && sg && v <= wg / sg ? v : 1;
+}
+
 dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   dp_ops *o = dp_calloc(1, sizeof *o);
   if (!o) return DP_ERR_NOMEM;
@@ -238,11 +248,23 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   if (fam && !strcmp(fam, "cpu")) o->cpu = 1;
   o->q8_r = getenv("DOPPLER_GEMV_I8_R") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_R")) : 1;
   if (o->q8_r < 1 || o->q8_r > 4) o->q8_r = 1;
+  o->q8_wg = getenv("DOPPLER_GEMV_I8_WG") ? (uint32_t)atoi(getenv("DOPPLER_GEMV_I8_WG")) : o->gemv_wg;
+  if (o->q8_wg > 256 || !o->sgf || o->q8_wg < o->sgf || o->q8_wg & (o->q8_wg - 1)) o->q8_wg = o->gemv_wg;
+  /* 2 subgroups per row group: on the H200 4096 x 14336 f16 50-53 us against 70-75 with 1, bf16
+   * 50-53 / 70-74, mxfp4 120-123 / 152-157 (notes/performance.md, wip-mv) */
+  o->gemv_spr = env_spr("DOPPLER_GEMV_SPR", o->gemv_wg, o->sgf, 2);
+  o->q8_spr = env_spr("DOPPLER_GEMV_I8_SPR", o->q8_wg, o->sgf, 1);
+  o->gemv_u = getenv("DOPPLER_GEMV_U") && atoi(getenv("DOPPLER_GEMV_U")) == 4 ? 4 : 2;
+  o->q8_u = getenv("DOPPLER_GEMV_I8_U") && atoi(getenv("DOPPLER_GEMV_I8_U")) == 4 ? 4 : 2;
+  /* off: no faster than the word loads on the H200 (Q6_K 4096 x 14336 40.0 vs 40.1-40.5 us,
+   * 14336 x 4096 41.6 vs 39.9-41.1, Q8_0 36.5 vs 37.4; decode within noise; notes/performance.md) */
+  o->i8wide = getenv("DOPPLER_GEMV_I8_WIDE") && !strcmp(getenv("DOPPLER_GEMV_I8_WIDE"), "1");
   /* off by default: slower on the H200 (llama-3.2-1b tg128 308 fused vs 355, notes/performance.md) */
   o->q8_fused = getenv("DOPPLER_Q8_FUSED") && !strcmp(getenv("DOPPLER_Q8_FUSED"), "1");
   o->q8_fused_maxn = getenv("DOPPLER_Q8_FUSED_MAXN") ? (uint32_t)strtoul(getenv("DOPPLER_Q8_FUSED_MAXN"), NULL, 10) : 0;
-  /* gemv_i8_fused's workgroup memory: K * (1 + 8 / 32) bytes + lib_reduce_sg's 8 * WG + 32 (WG <= 256) */
-  uint32_t wgm = gi->max_wg_storage > 2080 + 512 ? gi->max_wg_storage - 2080 - 512 : 0;
+  /* gemv_i8_fused's workgroup memory: K * (1 + 8 / 32) bytes + lib_reduce_sg's 8 * WG + 32 (WG <= 256)
+   * + lib_gemv's 1 KiB */
+  uint32_t wgm = gi->max_wg_storage > 2080 + 512 + 1024 ? gi->max_wg_storage - 2080 - 512 - 1024 : 0;
   o->q8_kmax = (uint32_t)((uint64_t)wgm * 4 / 5) & ~255u;
   if (o->q8_kmax > 16384) o->q8_kmax = 16384;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
@@ -298,7 +320,7 @@ void dp_ops_set_subgroups(dp_ops *o, int enabled) {
   o->sg = enabled && dp_gpu_get_info(o->g)->has_subgroups;
 }
 
-/* reduction library + [lib] + [weight decoder + the line choosing the type] + kernel + [ext] */
+/* reduction library + [lib] + [weight decoder + the line choosing the type] + kernel + [ext] + [lib_gemv] */
 static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
   char **slot = &o->src[o->sg][k][kern_info[k].wdecode ? wt : 0];
   if (*slot) return *slot;
@@ -316,21 +338,24 @@ static const char *kernel_source(dp_ops *o, int k, dp_dtype wt) {
     snprintf(pick, sizeof pick, "fn w_load8(rb: u32, k0: u32, K: u32) -> W8 { return wl_%s(rb, k0, K); }\n",
              dp_dtype_name(wt));
   const char *lib = kern_info[k].wdecode == 2 ? (v4 ? "gemv_sg_v4" : "gemv_sg_u32")
-                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : "gemv_i8_u32") : kern_info[k].lib;
-  const char *parts[6] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
+                    : kern_info[k].wdecode == 3 ? (wt == DP_Q4_K ? "gemv_i8_v4" : o->i8wide ? "gemv_i8_wide" : "gemv_i8_u32")
+                    : kern_info[k].lib;
+  int gv = kern_info[k].wdecode == 2 || kern_info[k].wdecode == 3; /* the GEMVs: + lib_gemv (work split) */
+  const char *parts[7] = {standalone(k) ? "" : dp_kernel_source(o->sg ? "lib_reduce_sg" : "lib_reduce"),
                           kern_info[k].wdecode && kern_info[k].wdecode != 3 && !(kern_info[k].wdecode == 2 && v4) ? dp_kernel_source("lib_wdecode") : "",
                           pick,
                           lib ? dp_kernel_source(lib) : "",
                           dp_kernel_source(kern_info[k].name),
-                          kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : ""};
+                          kern_info[k].ext ? dp_kernel_source(kern_info[k].ext) : "",
+                          gv ? dp_kernel_source("lib_gemv") : ""};
   size_t n = 1;
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     if (!parts[i]) { dp_error(DP_ERR_NOT_FOUND, "kernel %s: WGSL source not embedded", kern_info[k].name); return NULL; }
     n += strlen(parts[i]) + 1;
   }
   char *s = dp_malloc(n), *p = s;
   if (!s) return NULL;
-  for (int i = 0; i < 6; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
+  for (int i = 0; i < 7; i++) { size_t l = strlen(parts[i]); memcpy(p, parts[i], l); p += l; *p++ = '\n'; }
   *p = 0;
   return *slot = s;
 }
@@ -350,7 +375,7 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   const char *src = o->swap[v][r->typed ? t : 0];
   if (!src) src = kernel_source(o, k, r->typed ? wt : DP_F32);
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
-  dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
+  dp_gpu_constant c[7] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
   if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
   if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
@@ -358,11 +383,14 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
     int epi = pro >> 2;
     c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2].value = pro & 3;
     c[3] = (dp_gpu_constant){"R", epi ? 2 : o->gemv_r}, c[4] = (dp_gpu_constant){"EPI", epi ? epi + 1 : 0};
-    nc = 5;
+    c[5] = (dp_gpu_constant){"SPR", o->gemv_spr}, c[6] = (dp_gpu_constant){"U", o->gemv_u};
+    nc = 7;
   }
-  if (v == V_MATMUL_GEMV_I8) c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, nc = 3;
-  if (v == V_MATMUL_GEMV_I8_FUSED)
-    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, c[3] = (dp_gpu_constant){"PRO", pro}, nc = 4;
+  if (v == V_MATMUL_GEMV_I8 || v == V_MATMUL_GEMV_I8_FUSED) {
+    c[1] = (dp_gpu_constant){"SG", o->sgf}, c[2] = (dp_gpu_constant){"R", o->q8_r}, c[3] = (dp_gpu_constant){"SPR", o->q8_spr};
+    c[4] = (dp_gpu_constant){"U", o->q8_u}, c[5] = (dp_gpu_constant){"PRO", pro};
+    nc = v == V_MATMUL_GEMV_I8_FUSED ? 6 : 5;
+  }
   if (v == V_QUANTIZE_X) c[1] = (dp_gpu_constant){"PRO", pro}, nc = 2;
   TRY(dp_gpu_kernel_get(o->g, kern_info[k].name, src, r->entry, c, nc, slot));
   *out = *slot;
@@ -639,39 +667,57 @@ static int gemv_sg_ok(const dp_ops *o, dp_dtype wt, uint32_t K, uint32_t M) {
 typedef struct { uint32_t M, N, K, row_bytes, flags, c0, ldy; float eps; } gemv_sg_params;
 _Static_assert(sizeof(gemv_sg_params) == 32, "gemv_sg.wgsl Params");
 
+/* The bindings, Params and checks the GEMVs (gemv_sg, gemv_i8, gemv_i8_fused) share: the 32-bit
+ * index check; b[0] x (xname, x_bytes), b[1] W (N rows; rounded up to 16 bytes where the weight
+ * file reads it as vec4 past the rows' end: gemv_i8_wide), b[2] the bias or the dummy, b[3] y
+ * (y_bytes), b[4] v5 (v5name, v5_bytes) or the dummy; p: Params with flags 1 (bias), 2
+ * (accumulate), 4 (RMSNorm weight 1 + w: norm1) and eps. */
+typedef struct { const char *name; dp_view v; uint64_t bytes; } gemv_in;
+static dp_status gemv_bind(dp_ops *o, dp_gpu_binding b[5], gemv_sg_params *p, gemv_in x, dp_view w, dp_dtype wt, int w16,
+                           dp_view bias, dp_view y, uint64_t y_bytes, gemv_in v5, uint32_t M, uint32_t N, uint32_t K,
+                           out_cols oc, uint32_t flags, int norm1, float eps) {
+  uint64_t rb = dp_dtype_row_bytes(wt, K);
+  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
+    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  TRY(bind(o, "matmul", x.name, x.v, x.bytes, &b[0]));
+  TRY(bind(o, "matmul", "W", w, w16 ? ((uint64_t)N * rb + 15) & ~15ull : (uint64_t)N * rb, &b[1]));
+  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
+  else b[2] = dummy_binding(o);
+  TRY(bind(o, "matmul", "y", y, y_bytes, &b[3]));
+  if (v5.v.buf) TRY(bind(o, "matmul", v5.name, v5.v, v5.bytes, &b[4]));
+  else b[4] = dummy_binding(o);
+  *p = (gemv_sg_params){M, N, K, (uint32_t)rb, (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) | (norm1 ? 4u : 0u),
+                        oc.c0, oc.ldy, eps};
+  return DP_OK;
+}
+
 /* matmul_gemv_sg over one binding of W (gemv_sg_ok checked by the caller), with prologue pro */
 static dp_status gemv_sg_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, dp_view w, dp_dtype wt, dp_view bias,
                               uint32_t M, uint32_t N, uint32_t K, const dp_gemv_pro *pro, uint32_t flags) {
   int kind = pro ? pro->kind : DP_PRO_NONE;
   if (kind < DP_PRO_NONE || kind > DP_PRO_GLU || (kind == DP_PRO_GLU && pro->act != DP_GLU_SILU && pro->act != DP_GLU_GELU_TANH))
     return dp_error(DP_ERR_INVALID_ARG, "matmul: prologue %d%s", kind, kind == DP_PRO_GLU ? " with an unknown activation" : "");
-  uint64_t rb = dp_dtype_row_bytes(wt, K);
-  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
-    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
   dp_gpu_binding b[5];
-  TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
-  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
-  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
-  else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4 / (pro && pro->glu_out ? 2 : 1), &b[3]));
-  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
-  else b[4] = dummy_binding(o);
-  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
-               (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
-  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f};
+  gemv_sg_params p;
+  int rms = kind == DP_PRO_RMSNORM;
+  TRY(gemv_bind(o, b, &p, (gemv_in){"x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1)}, w, wt, 0, bias, y,
+                (uint64_t)M * oc.ldy * 4 / (pro && pro->glu_out ? 2 : 1),
+                (gemv_in){"norm weight", rms ? pro->norm_w : (dp_view){0}, (uint64_t)K * 4}, M, N, K, oc, flags,
+                rms && (pro->norm_flags & DP_NORM_PLUS_ONE), rms ? pro->eps : 0.0f));
   dp_gpu_kernel *k;
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
   int epi = pro ? pro->glu_out : 0;
+  uint32_t groups = o->gemv_wg / o->sgf / o->gemv_spr; /* row groups per workgroup (lib_gemv.wgsl) */
   if (epi) { /* GLU epilogue: rows n and n + N/2 in pairs, N/2 outputs */
     if (N % 2 || bias.buf || (epi != DP_GLU_SILU + 1 && epi != DP_GLU_GELU_TANH + 1))
       return dp_error(DP_ERR_INVALID_ARG, "matmul: GLU output over %u rows (even: gate | up, no bias), activation %d", N,
                       epi - 1);
     p.N = N / 2, p.ldy = oc.ldy / 2;
     TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc + 4 * epi, &k));
-    return run(o, k, &p, sizeof p, b, 5, cdiv(N / 2, o->gemv_wg / o->sgf));
+    return run(o, k, &p, sizeof p, b, 5, cdiv(N / 2, groups));
   }
   TRY(pipeline(o, V_MATMUL_GEMV_SG, wt, o->gemv_wg, pc, &k));
-  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->gemv_r));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, groups * o->gemv_r));
 }
 
 /* ---- int8 input: quantize_x and matmul_gemv_i8 ---------------------------------------------- */
@@ -684,8 +730,19 @@ static int q8_family(const dp_ops *o) { return !o->cpu && o->sg && o->sgf && dp_
 int dp_ops_matvec_q8(const dp_ops *o) { return o->q8 && q8_family(o); }
 int dp_ops_matvec_input(const dp_ops *o) { return o->q8; }
 
+static uint32_t part_rows_of(const dp_weight *w, uint32_t i) {
+  return i + 1 < w->n_parts ? w->part_rows : w->N - i * w->part_rows;
+}
+/* gemv_i8_wide binds a part's rows rounded up to 16 bytes: its buffer holds them (dp_weight_create's) */
+static int wide_room(const dp_ops *o, const dp_weight *w) {
+  if ((w->type != DP_Q6_K && w->type != DP_Q8_0) || !o->i8wide) return 1;
+  for (uint32_t i = 0; i < w->n_parts; i++)
+    if (!w->part[i].buf || dp_gpu_buffer_size(w->part[i].buf) < (((uint64_t)part_rows_of(w, i) * w->row_bytes + 15) & ~15ull)) return 0;
+  return 1;
+}
 int dp_ops_linear_q8(const dp_ops *o, const dp_weight *w, uint32_t M) {
-  return w && o->q8 && q8_family(o) && !w->tex && M <= GEMV_MAX_M && w->K % 32 == 0 && q8_type_ok(w->type, w->K);
+  return w && o->q8 && q8_family(o) && !w->tex && M <= GEMV_MAX_M && w->K % 32 == 0 && q8_type_ok(w->type, w->K) &&
+         wide_room(o, w);
 }
 
 uint64_t dp_xq_bytes(uint32_t M, uint32_t K) { return (((uint64_t)M * K + 255) & ~255ull) + (uint64_t)M * (K / 32) * 8; }
@@ -722,53 +779,40 @@ dp_status dp_op_quantize_x(dp_ops *o, dp_view xq, dp_view x, uint32_t M, uint32_
 
 void dp_ops_set_q8_fused(dp_ops *o, int enabled) { o->q8_fused = enabled != 0; }
 int dp_ops_linear_q8_fused(const dp_ops *o, const dp_weight *w, uint32_t M) {
-  return dp_ops_linear_q8(o, w, M) && o->q8_fused && o->gemv_wg >= 64 && w->K <= o->q8_kmax &&
+  return dp_ops_linear_q8(o, w, M) && o->q8_fused && o->q8_wg >= 64 && w->K <= o->q8_kmax &&
          (!o->q8_fused_maxn || w->N <= o->q8_fused_maxn);
 }
+
+/* gemv_i8_wide (Q6_K, Q8_0 read as vec4) binds W rounded up to 16 bytes */
+static int wide_on(const dp_ops *o, dp_dtype wt) { return (wt == DP_Q6_K || wt == DP_Q8_0) && o->i8wide; }
 
 /* matmul_gemv_i8_fused over one binding of W: x f32 [M, K] (GLU: [M, 2K]) quantized in the product */
 static dp_status gemv_i8f_part(dp_ops *o, dp_view y, out_cols oc, dp_view x, const dp_gemv_pro *pro, dp_view w, dp_dtype wt,
                                dp_view bias, uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
-  int kind = pro->kind;
-  uint64_t rb = dp_dtype_row_bytes(wt, K);
-  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K * 2 > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
-    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
+  int kind = pro->kind, rms = kind == DP_PRO_RMSNORM;
   dp_gpu_binding b[5];
-  TRY(bind(o, "matmul", "x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1), &b[0]));
-  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
-  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
-  else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
-  if (kind == DP_PRO_RMSNORM) TRY(bind(o, "matmul", "norm weight", pro->norm_w, (uint64_t)K * 4, &b[4]));
-  else b[4] = dummy_binding(o);
-  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u) |
-               (kind == DP_PRO_RMSNORM && (pro->norm_flags & DP_NORM_PLUS_ONE) ? 4u : 0u);
-  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, kind == DP_PRO_RMSNORM ? pro->eps : 0.0f};
+  gemv_sg_params p;
+  TRY(gemv_bind(o, b, &p, (gemv_in){"x", x, (uint64_t)M * K * 4 * (kind == DP_PRO_GLU ? 2 : 1)}, w, wt, wide_on(o, wt), bias, y,
+                (uint64_t)M * oc.ldy * 4, (gemv_in){"norm weight", rms ? pro->norm_w : (dp_view){0}, (uint64_t)K * 4}, M, N, K,
+                oc, flags, rms && (pro->norm_flags & DP_NORM_PLUS_ONE), rms ? pro->eps : 0.0f));
   int pc = kind == DP_PRO_GLU ? (pro->act == DP_GLU_SILU ? 2 : 3) : kind;
   dp_gpu_kernel *k;
-  TRY(pipeline(o, V_MATMUL_GEMV_I8_FUSED, wt, o->gemv_wg, pc, &k));
-  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->q8_r));
+  TRY(pipeline(o, V_MATMUL_GEMV_I8_FUSED, wt, o->q8_wg, pc, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->q8_wg / o->sgf / o->q8_spr * o->q8_r));
 }
 
 /* matmul_gemv_i8 over one binding of W; xq from dp_op_quantize_x(M, K) */
 static dp_status gemv_i8_part(dp_ops *o, dp_view y, out_cols oc, dp_view xq, dp_view w, dp_dtype wt, dp_view bias,
                               uint32_t M, uint32_t N, uint32_t K, uint32_t flags) {
-  uint64_t rb = dp_dtype_row_bytes(wt, K);
-  if ((uint64_t)N * rb > UINT32_MAX || (uint64_t)M * K > UINT32_MAX || (uint64_t)M * oc.ldy > UINT32_MAX)
-    return dp_error(DP_ERR_UNSUPPORTED, "matmul: %ux%ux%u too large for 32-bit indexing", M, N, K);
   uint64_t dofs = ((uint64_t)M * K + 255) & ~255ull;
   dp_gpu_binding b[5];
-  TRY(bind(o, "matmul", "xq", xq, (uint64_t)M * K, &b[0]));
-  TRY(bind(o, "matmul", "W", w, (uint64_t)N * rb, &b[1]));
-  if (bias.buf) TRY(bind(o, "matmul", "bias", bias, ((uint64_t)oc.c0 + N) * 4, &b[2]));
-  else b[2] = dummy_binding(o);
-  TRY(bind(o, "matmul", "y", y, (uint64_t)M * oc.ldy * 4, &b[3]));
-  TRY(bind(o, "matmul", "xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8, &b[4]));
-  uint32_t f = (bias.buf ? 1u : 0u) | (flags & DP_MM_ACCUM ? 2u : 0u);
-  gemv_sg_params p = {M, N, K, (uint32_t)rb, f, oc.c0, oc.ldy, 0.0f}; /* gemv_i8.wgsl Params: p0 unused */
+  gemv_sg_params p; /* gemv_i8.wgsl Params: eps unused */
+  TRY(gemv_bind(o, b, &p, (gemv_in){"xq", xq, (uint64_t)M * K}, w, wt, wide_on(o, wt), bias, y, (uint64_t)M * oc.ldy * 4,
+                (gemv_in){"xq scales", dp_view_of(xq.buf, xq.offset + dofs), (uint64_t)M * (K / 32) * 8}, M, N, K, oc, flags,
+                0, 0.0f));
   dp_gpu_kernel *k;
-  TRY(pipeline(o, V_MATMUL_GEMV_I8, wt, o->gemv_wg, 0, &k));
-  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->gemv_wg / o->sgf * o->q8_r));
+  TRY(pipeline(o, V_MATMUL_GEMV_I8, wt, o->q8_wg, 0, &k));
+  return run(o, k, &p, sizeof p, b, 5, cdiv(N, o->q8_wg / o->sgf / o->q8_spr * o->q8_r));
 }
 
 int dp_ops_linear_pro(const dp_ops *o, const dp_weight *w, uint32_t M) {
@@ -969,9 +1013,6 @@ dp_status dp_op_matmul_tex(dp_ops *o, dp_view y, dp_view x, const dp_wtex *w, ui
 
 /* ---- weights in row parts (dp_weight), linear, embed --------------------------------------------- */
 static uint64_t gcd64(uint64_t a, uint64_t b) { while (b) { uint64_t t = a % b; a = b; b = t; } return a; }
-static uint32_t part_rows_of(const dp_weight *w, uint32_t i) {
-  return i + 1 < w->n_parts ? w->part_rows : w->N - i * w->part_rows;
-}
 
 dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int tex, const char *label, dp_weight **out) {
   *out = NULL;
@@ -985,8 +1026,9 @@ dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int te
     return dp_error(DP_ERR_UNSUPPORTED, "%s: [%llu, %llu]: more than 2^32 - 1 rows or columns", name, (unsigned long long)N,
                     (unsigned long long)K);
   const dp_gpu_info *gi = dp_gpu_get_info(o->g);
-  /* rounded down to 256: a part's binding, rounded up to 4 bytes, must fit (4 GiB - 1 on the H200) */
-  uint64_t lim = (gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer) & ~255ull;
+  /* rounded down to 256: a part's binding, rounded up to 16 bytes, and its buffer with 16 bytes of
+   * slack must fit (4 GiB - 1 on the H200) */
+  uint64_t lim = ((gi->max_storage_binding < gi->max_buffer ? gi->max_storage_binding : gi->max_buffer) - 32) & ~255ull;
   uint64_t align = 256 / gcd64(rb, 256); /* rows that make a multiple of 256 bytes */
   uint64_t pr = N;
   if (N > lim / rb) { /* more than one binding: parts of whole rows, 256-aligned boundaries */
@@ -1005,7 +1047,8 @@ dp_status dp_weight_create(dp_ops *o, dp_dtype t, uint64_t N, uint64_t K, int te
   for (uint32_t i = 0; i < np && !st; i++) {
     if (np > 1) snprintf(lab, sizeof lab, "%s#%u", name, i);
     else snprintf(lab, sizeof lab, "%s", name);
-    st = dp_gpu_buffer_create(o->g, part_rows_of(w, i) * rb, lab, &w->part[i].buf);
+    /* 16 bytes of slack rounded to 16: gemv_i8_wide binds the rows rounded up to 16 bytes */
+    st = dp_gpu_buffer_create(o->g, ((part_rows_of(w, i) * rb + 15) & ~15ull) + 16, lab, &w->part[i].buf);
   }
   w->tex = tex;
   for (uint32_t i = 0; i < np && !st && w->tex; i++) {
