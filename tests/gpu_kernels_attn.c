@@ -241,6 +241,13 @@ int main(void) {
     {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
     {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},
     {8, 1, 128, 4096, 4200, 1, 0, 0.09f, {4000, 4000, 1000, 1}, 1},
+    /* attention_split's steps of 4 keys per key group (32 keys a step at LK = 16): one split
+     * at 192 keys, four splits of 64 at 193 (the last of one key); a window of 900 over a
+     * 1000-slot ring at depth 2516 (the wrap at key 2000 inside a split and inside a step);
+     * Llama-3.1-8B's heads (32/8, hd 128: two vec4s per invocation) at depth 1037 */
+    {8, 2, 64, 0, 200, 0, 0, 0.125f, {191, 1, 1, 0}, 1},
+    {8, 2, 64, 900, 1000, 1, 0, 0.125f, {900, 900, 716, 1}, 1},
+    {32, 8, 128, 0, 1100, 0, 0, 0.088f, {1000, 37, 1, 0}, 1},
     /* head_dim 16 and 4: several keys per subgroup in attention_split_sg (h4 = 4, 1) */
     {8, 2, 16, 0, 700, 0, 0, 0.25f, {600, 1, 1, 0}, 1},
     {4, 1, 4, 0, 100, 1, 0, 0.5f, {70, 1, 1, 0}, 1},
