@@ -236,7 +236,7 @@ int main(void) {
     {16, 2, 128, 0, 720, 1, 30.0f, 0.1f, {700, 1, 0, 0}, 1},
     {6, 2, 80, 0, 520, 0, 0, 0.1f, {513, 1, 0, 0}, 1},
     {4, 4, 32, 520, 560, 0, 0, 0.2f, {530, 30, 1, 1}, 1},
-    /* depth 1..3 and 9000-9001 (64 splits per KV head of Llama-3.2-1B's 32/8 heads), a
+    /* depth 1..3 and 9000-9001 (29 splits of 320 keys per KV head of Llama-3.2-1B's 32/8 heads), a
      * 4096-key window over a 4200-slot ring at depth 9000 (MQA: 64 splits of 64 keys) */
     {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
     {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},

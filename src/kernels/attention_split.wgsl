@@ -23,7 +23,7 @@
 //            shared by WG / h4 groups of invocations (h4 each, one per 4 dims), then summed.
 // G, H4 and LK are override constants (ops.c), so the per-head and per-dim loops have
 // constant bounds and the private arrays stay in registers. ops.c picks ns and span (a
-// multiple of 64 keys) so that KVH * ns is about 512 workgroups at long contexts and every
+// multiple of 64 keys) so that KVH * ns is about 256 workgroups at long contexts and every
 // split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256, DV <= 8.
 // Bindings: 0 uniform Params; 1 Q [H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] sinks (dummy when
 //           absent); 5 O [H, hd]; 6 Part [H, ns, hd + 4] scratch. All f32.

@@ -240,12 +240,14 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->q8_kmax = (uint32_t)((uint64_t)wgm * 4 / 5) & ~255u;
   if (o->q8_kmax > 16384) o->q8_kmax = 16384;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
-  /* attention_split: workgroups of 128; about 512 workgroups over long contexts (H200: 132 SMs);
-   * one split (no combine dispatch, ~3-4 us on the H200) up to 192 keys */
+  /* attention_split: workgroups of 128; about 256 workgroups over long contexts (H200, 132 SMs,
+   * llama-3.2-1b q4_k_m tg128@d8192: 379 tok/s with 256, 334 with 512, 314 with 1024; 64-wide
+   * 351, 256-wide 285; notes/performance.md); one split (no combine dispatch, ~3-4 us on the
+   * H200) up to 192 keys (64: tg128 428 against ~473) */
   o->attn_wg = getenv("DOPPLER_ATTN_WG") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_WG")) : 128;
   if (o->attn_wg != 64 && o->attn_wg != 128 && o->attn_wg != 256) o->attn_wg = 128;
-  o->attn_groups = getenv("DOPPLER_ATTN_GROUPS") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_GROUPS")) : 512;
-  if (o->attn_groups < 1 || o->attn_groups > 4096) o->attn_groups = 512;
+  o->attn_groups = getenv("DOPPLER_ATTN_GROUPS") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_GROUPS")) : 256;
+  if (o->attn_groups < 1 || o->attn_groups > 4096) o->attn_groups = 256;
   o->attn_one = getenv("DOPPLER_ATTN_ONE") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_ONE")) : 192;
   o->mm128 = !(getenv("DOPPLER_MM128") && !strcmp(getenv("DOPPLER_MM128"), "0"));
   o->mm128_wg = getenv("DOPPLER_MM128_WG") ? (uint32_t)atoi(getenv("DOPPLER_MM128_WG")) : 0;
