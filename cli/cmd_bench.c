@@ -231,13 +231,18 @@ static void print_table(const char *model_type, const dp_bench_model *bm, const 
   printf("\nceilings (%s): %.1f GB/s memory read, %.3f TFLOP/s FP32; bw = weights + K/V bytes per token x t/s, "
          "flops = 2 x matmul params x tokens + attention (docs/bench.md)\n",
          probed ? "probe" : "--ceilings", c->gbps, c->tflops);
+  for (int i = 0; i < nrows; i++)
+    if (rows[i].r.host_us_per_token >= 0)
+      printf("host %s: %.1f us a token recording and submitting decode batches (docs/bench.md)\n", rows[i].name,
+             rows[i].r.host_us_per_token);
   for (int i = 0; i < nrows; i++) {
     const dp_bench_result *r = &rows[i].r;
     if (r->n_profile <= 0) continue;
     int tokens = rows[i].t.n_gen ? rows[i].t.n_gen : rows[i].t.n_prompt;
     double total = 0;
     for (int k = 0; k < r->n_profile; k++) total += r->profile[k].us;
-    printf("\nprofile %s (one run, GPU timestamps; %.1f us per token):\n", rows[i].name, total / tokens);
+    printf("\nprofile %s (one run, GPU timestamps %s; %.1f us per token):\n", rows[i].name,
+           r->profile_inpass ? "inside one pass, as timed" : "of a pass per dispatch", total / tokens);
     printf("| %-40s | %8s | %12s | %10s | %6s |\n", "kernel", "calls", "us", "us/token", "share");
     printf("| %-40s | -------: | -----------: | ---------: | -----: |\n", "----------------------------------------");
     for (int k = 0; k < r->n_profile; k++)
@@ -277,9 +282,10 @@ static void print_json(const char *path, const char *model_type, const dp_bench_
     json_num_or_null("flops_fraction", r->r.flops_fraction);
     printf(", \"dispatches_per_token\": %.6g, \"bytes_per_token\": %.6g, \"flops_per_token\": %.6g", r->r.dispatches_per_token,
            r->r.bytes_per_token, r->r.flops_per_token);
+    json_num_or_null("host_us_per_token", r->r.host_us_per_token);
     printf(", \"ceiling_gbps\": %.6g, \"ceiling_tflops\": %.6g", c->gbps, c->tflops);
     if (r->t.profile && r->r.n_profile >= 0) {
-      printf(", \"profile\": [");
+      printf(", \"profile_inpass\": %s, \"profile\": [", r->r.profile_inpass ? "true" : "false");
       for (int k = 0; k < r->r.n_profile; k++) {
         printf("%s{\"kernel\": ", k ? ", " : "");
         json_str(r->r.profile[k].kernel);

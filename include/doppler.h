@@ -277,6 +277,12 @@ dp_status dp_gen_wait(dp_gen *g);
  * dp_session_cancel, a full context with max_tokens > 0, ...); a call before the read-back
  * completed is DP_ERR_INVALID_ARG and changes nothing. */
 dp_status dp_gen_resume(dp_gen *g);
+/* Batches ahead, for a generation stepped alone by dp_gen_resume: each next batch of decode
+ * steps is recorded and submitted while the one before runs, so the host's recording overlaps
+ * the GPU's work (docs/runtime.md); a stop drops it, and the output is unchanged. dp_generate
+ * turns it on; a generation with it on is refused by dp_gen_resume_batch. Takes effect from the
+ * next resume; NULL or an ended generation: nothing. */
+void dp_gen_set_ahead(dp_gen *g, int on);
 /* Continuous batching: resume several generations (of sessions of ONE model) whose
  * read-backs have completed, or that have nothing pending, in one GPU step. For each gens[i]
  * its tokens are delivered through its callback and st[i] gets exactly what
@@ -374,7 +380,11 @@ typedef struct dp_bench_result {
   double flops_per_token;    /* pp: matmul and attention FLOPs of the prefill / n_prompt; tg: 0 */
   double bw_fraction;        /* tg: bytes_per_token * avg_ts / ceiling; -1 for pp or no ceiling */
   double flops_fraction;     /* pp: flops_per_token * avg_ts / ceiling; -1 for tg or no ceiling */
+  double host_us_per_token;  /* tg: µs a token the host spends recording and submitting decode batches, while
+                              * the GPU waits for them (mean over the timed runs); -1 for pp */
   int n_profile;             /* kernels in profile; -1: the adapter has no timestamp-query */
+  int profile_inpass;        /* 1: timestamps inside one pass as the timed runs dispatch (DOPPLER_PROFILE_INPASS=1,
+                              * docs/bench.md); 0: a timestamped pass per dispatch (each carries a pass's cost) */
   dp_bench_kernel_time profile[DP_BENCH_MAX_KERNELS]; /* largest time first */
 } dp_bench_result;
 /* Run one test: a fresh session sized to fit, the warm-up, then t->reps timed runs (the

@@ -4,13 +4,8 @@
 # GPU kernel tests and (with BENCH=1) `doppler bench kernels`, `doppler bench` and synth presets at
 # real sizes (PRESETS to choose them). Logs go to $OUT.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
-export LD_LIBRARY_PATH=$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-BIN=${BIN:-build}   # folder holding doppler, gpu_* and bench_* (docs/device.md carries a slim copy)
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+# BIN: folder holding doppler, gpu_* and bench_* (docs/device.md carries a slim copy)
+. "$(dirname "$0")/device_env.sh"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 "$BIN/doppler" devices --json | tee "$OUT/devices.json"
 pass=0; fail=0

@@ -7,14 +7,11 @@
 # "node_modules/bun-webgpu-linux-x64"], devbin/ = doppler + gpu_kernels_{matmul,attn,variants}
 # and, since doppler links the server, libmicrohttpd.so.12 with its libraries (libgnutls etc.:
 # the card's machine lacks them). The device copies the session's checkout (/work/main for a
-# helper's worktree), so the binaries and this script go into an ignored folder there (the
-# 2026-12-03 call used devbin/pre, with cd ../.. and B=devbin/pre, LD_LIBRARY_PATH=$B).
+# helper's worktree), so the binaries go into an ignored folder there: `BIN=devbin/pre bash
+# scripts/device_prefill.sh` (setup: scripts/device_env.sh; $BIN/lib holds the libraries).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp DOPPLER_ADAPTER=default
-export LD_LIBRARY_PATH=$PWD/node_modules/bun-webgpu-linux-x64
-B=$PWD/devbin; O=${OUT:-/tmp/out}; mkdir -p "$O"; cd /tmp
+BIN_DEFAULT=devbin . "$(dirname "$0")/device_env.sh"
+B=$PWD/$BIN; O=$OUT; cd /tmp
 step() { # step NAME SECONDS [ENV=V ...] -- CMD...: run, log to $O/NAME.txt with its wall time
   local name=$1 t=$2; shift 2
   local t0=$(date +%s%N)

@@ -10,21 +10,12 @@
 #  4. bench kernels sweeps (rows per subgroup DOPPLER_GEMV_I8_R, workgroup DOPPLER_GEMV_WG) and
 #     the transposed shape 14336 x 4096.
 # The device copy is the session's checkout (/work/main), not this worktree: copy the binaries,
-# $BIN/lib (libmicrohttpd.so.12 and the libraries it needs) and this script into an ignored
-# folder there (devbin/q8), carry [".gl", "devbin/q8", "node_modules/bun-webgpu-linux-x64"] and
-# run `BIN=devbin/q8 bash devbin/q8/device_q8.sh` from the repository root; TESTS="" skips the
+# $BIN/lib (libmicrohttpd.so.12 and the libraries it needs) into an ignored folder there
+# (devbin/q8), carry [".gl", "devbin/q8", "node_modules/bun-webgpu-linux-x64"] and run
+# `BIN=devbin/q8 bash scripts/device_q8.sh` (setup: scripts/device_env.sh); TESTS="" skips the
 # tests. Logs to $OUT (summary.txt has everything in order).
 set -uo pipefail
-# run from the repository root (the device copy of the checkout)
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
-BIN=${BIN:-devbin}
-# $BIN/lib: libraries doppler links that the machine lacks (libmicrohttpd12 and its chain, for serve)
-export LD_LIBRARY_PATH=$PWD/$BIN/lib:$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-S="$OUT/summary.txt"
-log() { echo "== $(date -u +%T) $*" | tee -a "$S"; }
+BIN_DEFAULT=devbin . "$(dirname "$0")/device_env.sh"
 log "card: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
 "$BIN/doppler" devices --json > "$OUT/devices.json" 2>&1
 for t in ${TESTS-gpu_kernels_gemv_i8 gpu_kernels_variants gpu_kernels_gemv_sg}; do

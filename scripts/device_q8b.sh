@@ -8,19 +8,12 @@
 #     LM head (DOPPLER_Q8_FUSED_MAXN);
 #  3. `doppler bench kernels -m 1 --types q4_k,q6_k,q8_0 --matvec-input q8`, fused and unfused.
 # The device copy is the session's checkout (/work/main), not a worktree: copy `doppler`,
-# `gpu_kernels_gemv_i8`, lib/ (libmicrohttpd.so.12 and the libraries it needs) and this script
-# into an ignored folder there (devbin/q8b), carry [".gl", "devbin",
-# "node_modules/bun-webgpu-linux-x64"] and run `bash devbin/q8b/device_q8b.sh` from the
-# repository root. Logs to $OUT (summary.txt has everything in order). ~110 s.
+# `gpu_kernels_gemv_i8` and lib/ (libmicrohttpd.so.12 and the libraries it needs) into an
+# ignored folder there (devbin/q8b), carry [".gl", "devbin", "node_modules/bun-webgpu-linux-x64"]
+# and run `bash scripts/device_q8b.sh` (setup: scripts/device_env.sh). Logs to $OUT
+# (summary.txt has everything in order). ~110 s.
 set -uo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
-BIN=${BIN:-devbin/q8b}
-export LD_LIBRARY_PATH=$PWD/$BIN/lib:$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-S="$OUT/summary.txt"
-log() { echo "== $(date -u +%T) $*" | tee -a "$S"; }
+BIN_DEFAULT=devbin/q8b . "$(dirname "$0")/device_env.sh"
 log "card: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader)"
 "$BIN/doppler" devices --json > "$OUT/devices.json" 2>&1
 grep -o '"maxComputeWorkgroupStorageSize": *[0-9]*' "$OUT/devices.json" | head -2 | tee -a "$S"

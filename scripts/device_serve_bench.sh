@@ -16,13 +16,8 @@
 # with `bash scripts/device_serve_bench.sh` (PRESETS, QUANT, CLIENTS, PER, MAX_TOKENS to vary).
 # Tables go to $OUT/serve_*.md; the server logs beside them.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-for f in .gl/*.deb devserve/debs/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done; ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json XDG_RUNTIME_DIR=/tmp
-export DOPPLER_ADAPTER=${DOPPLER_ADAPTER:-default}
-export LD_LIBRARY_PATH=$PWD/node_modules/bun-webgpu-linux-x64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export BIN=${BIN:-devserve}
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+EXTRA_DEBS="devserve/debs/*.deb" BIN_DEFAULT=devserve . "$(dirname "$0")/device_env.sh"
+export BIN
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 if ldd "$BIN/doppler" | grep -q 'not found'; then ldd "$BIN/doppler" | grep 'not found'; exit 1; fi
 

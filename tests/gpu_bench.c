@@ -54,11 +54,21 @@ static void test_counter_and_profile(void) {
     return;
   }
   CHECK(st == DP_OK, "profile on: %s", dp_error_message());
+  /* DOPPLER_PROFILE_INPASS=1 (the ctest entry gpu_bench_inpass): timestamps inside one pass
+   * where Dawn offers them (lavapipe does) */
+  const char *ip = getenv("DOPPLER_PROFILE_INPASS");
+  int inpass = dp_gpu_get_info(G)->has_timestamp_inpass;
+  printf("  profile: timestamps %s\n", inpass ? "inside one pass" : "of a pass per dispatch");
+  CHECK(!inpass || (ip && !strcmp(ip, "1")), "in-pass profiling on without DOPPLER_PROFILE_INPASS=1");
+  if (ip && !strcmp(ip, "1") && strstr(dp_gpu_get_info(G)->adapter, "llvmpipe"))
+    CHECK(inpass, "lavapipe offers timestamps inside passes, but the profiler does not use them");
   dp_gpu_buffer *s = kt_buf(64 * 16);
   int n_fma = 1100; /* more than one query set (1024 dispatches) before the submit */
+  double t0 = dp_test_now();
   for (int i = 0; i < n_fma; i++) KT_OK(dp_op_probe_fma(O, kv(o), 4, 1, 1, 1));
   KT_OK(dp_op_probe_read(O, kv(o), kv(s), 64, 1));
   KT_OK(dp_gpu_finish(G));
+  double wall_ns = (dp_test_now() - t0) * 1e9;
   KT_OK(dp_gpu_profile(G, 0));
   KT_OK(dp_op_probe_read(O, kv(o), kv(s), 64, 1)); /* after profiling: not counted */
   KT_OK(dp_gpu_finish(G));
@@ -73,6 +83,10 @@ static void test_counter_and_profile(void) {
     CHECK(kt[i].ns > 0, "%s: no time", kt[i].kernel);
   }
   CHECK(n < 2 || kt[0].ns >= kt[1].ns, "not sorted by time");
+  /* the GPU time of the dispatches cannot exceed the wall time around them (1 ms of clock slack) */
+  double gpu_ns = 0;
+  for (size_t i = 0; i < n; i++) gpu_ns += kt[i].ns;
+  CHECK(gpu_ns <= wall_ns + 1e6, "profiled %.0f ns of GPU time in %.0f ns of wall time", gpu_ns, wall_ns);
   dp_gpu_buffer_free(s);
   dp_gpu_buffer_free(o);
 }
@@ -111,7 +125,11 @@ static void test_model_figures(void) {
         r.bw_fraction, r.flops_fraction);
   CHECK(r.dispatches_per_token >= 6 && r.dispatches_per_token == floor(r.dispatches_per_token), "tg dispatches per token %g",
         r.dispatches_per_token);
+  /* the host's recording + submitting is part of each token's time, never more than all of it */
+  CHECK(r.host_us_per_token > 0 && r.host_us_per_token < 1e6 / r.avg_ts * 1.05, "tg host %g us a token at %g tok/s",
+        r.host_us_per_token, r.avg_ts);
   KT_OK(dp_bench_run(m, &pp, NULL, &r));
+  CHECK(r.host_us_per_token == -1, "pp host time %g", r.host_us_per_token);
   double att = 4.0 * 4 * 64 * 6 * (9 * 10 / 2), flops = 2.0 * 6 * layer_mat * 9 + 2.0 * 4096 * 256 + att;
   CHECK(fabs(r.flops_per_token * 9 - flops) < 1, "pp flops %.0f, expected %.0f", r.flops_per_token * 9, flops);
   CHECK(r.n_samples == 2 && r.bw_fraction == -1 && r.flops_fraction == -1, "pp without ceilings: %g %g", r.bw_fraction,

@@ -8,6 +8,7 @@
  * decode loop), the op layer (probe ops) and the device layer (counter, profiler). */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -215,10 +216,30 @@ typedef struct run_ctx {
   const dp_bench_test *t;
   int32_t *ids;     /* [depth + n_prompt] prompt ids */
   int lead;         /* tokens before the timed part: depth (tg: at least 1, a decode needs one) */
+  double host_s;    /* tg: the last run's seconds of recording + submitting (generate_timed) */
 } run_ctx;
 
 /* One run: reset, untimed lead-in, the timed part. *secs and *disp get its time and dispatches.
  * profile: GPU timestamps around the dispatches of the timed part only. */
+/* dp_rt_generate's begin / wait / step loop (blocking.c), timing the host's part: recording
+ * and submitting each batch (dp_rt_gen_begin / dp_rt_gen_step) runs while the GPU waits. */
+static dp_status generate_timed(dp_rt_session *s, const dp_rt_sampling *sp, int n, int *made, double *host_s) {
+  double t0 = now_s();
+  dp_rt_gen *g;
+  dp_status st = dp_rt_gen_begin(s, sp, n, 0, &g);
+  if (!st && !getenv("DOPPLER_NO_AHEAD")) dp_rt_gen_set_ahead(g, 1); /* as dp_rt_generate */
+  *host_s += now_s() - t0;
+  while (!st && dp_rt_gen_pending(g)) {
+    st = dp_gpu_read_wait(s->m->gpu, dp_rt_gen_readback(g));
+    t0 = now_s();
+    if (!st) st = dp_rt_gen_step(g, NULL, NULL);
+    *host_s += now_s() - t0;
+  }
+  if (g) *made = g->made;
+  dp_rt_gen_free(g);
+  return st;
+}
+
 static dp_status run_once(run_ctx *c, int profile, double *secs, uint64_t *disp) {
   dp_rt_session *s = c->s->rt;
   dp_gpu *g = c->s->m->gpu;
@@ -234,7 +255,8 @@ static dp_status run_once(run_ctx *c, int profile, double *secs, uint64_t *disp)
   if (st) return st;
   uint64_t d0 = dp_gpu_dispatch_count(g);
   double t0 = now_s();
-  if (c->t->n_gen) st = dp_rt_generate(s, &sp, c->t->n_gen, NULL, NULL, &made, NULL); /* ends on a read-back */
+  c->host_s = 0;
+  if (c->t->n_gen) st = generate_timed(s, &sp, c->t->n_gen, &made, &c->host_s); /* ends on a read-back */
   else if (!(st = dp_rt_eval(s, c->ids + c->lead, (size_t)c->t->n_prompt, NULL))) st = dp_gpu_finish(g);
   *secs = now_s() - t0;
   *disp = dp_gpu_dispatch_count(g) - d0;
@@ -262,6 +284,7 @@ static dp_status profile_run(run_ctx *c, dp_bench_result *r) {
     r->profile[i].us = kt[i].ns * 1e-3;
   }
   r->n_profile = (int)n;
+  r->profile_inpass = dp_gpu_get_info(g)->has_timestamp_inpass;
   return DP_OK;
 }
 
@@ -275,7 +298,7 @@ dp_status dp_bench_run(dp_model *m, const dp_bench_test *t, const dp_bench_ceili
     return dp_error(DP_ERR_INVALID_ARG, "bench test: %d repetitions (1..%d)", t->reps, DP_BENCH_MAX_REPS);
   const dp_rt_model *rt = m->rt;
   const dp_plan *p = rt->plan;
-  run_ctx rc = {NULL, t, NULL, t->n_depth};
+  run_ctx rc = {NULL, t, NULL, t->n_depth, 0};
   if (t->n_gen && !rc.lead) rc.lead = 1;
   /* positions: the lead-in, the prompt or the decoded tokens, and the pending one */
   long long need = (long long)rc.lead + t->n_prompt + (t->n_gen ? t->n_gen + 1 : 0);
@@ -291,8 +314,9 @@ dp_status dp_bench_run(dp_model *m, const dp_bench_test *t, const dp_bench_ceili
   uint64_t disp = 0;
   int tokens = t->n_gen ? t->n_gen : t->n_prompt;
   if (!st) st = run_once(&rc, 0, &secs, &disp); /* warm-up: pipelines compile here */
+  double host = 0;
   for (int i = 0; !st && i < t->reps; i++) {
-    if (!(st = run_once(&rc, 0, &secs, &disp))) r->samples_ts[r->n_samples++] = tokens / secs;
+    if (!(st = run_once(&rc, 0, &secs, &disp))) r->samples_ts[r->n_samples++] = tokens / secs, host += rc.host_s;
   }
   if (!st && t->profile) st = profile_run(&rc, r);
   dp_session_free(rc.s);
@@ -305,6 +329,7 @@ dp_status dp_bench_run(dp_model *m, const dp_bench_test *t, const dp_bench_ceili
   r->stddev_ts = r->n_samples > 1 ? sqrt(ss / (r->n_samples - 1)) : 0;
   r->dispatches_per_token = (double)disp / tokens;
   r->bw_fraction = r->flops_fraction = -1;
+  r->host_us_per_token = t->n_gen && r->n_samples ? host / r->n_samples / tokens * 1e6 : -1;
   if (t->n_gen) {
     dp_bench_model bm;
     dp_bench_model_info(m, &bm);

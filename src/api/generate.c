@@ -85,8 +85,8 @@ static int on_ids(void *user, const int32_t *ids, size_t n) {
   gen_ctx *g = user;
   if (!g->t_first) g->t_first = now_ms();
   for (size_t i = 0; i < n; i++) {
-    if (g->detok && (g->err = dp_detok_push(g->detok, ids[i], &g->held))) return 1;
-    if (g->held.failed) { g->err = DP_ERR_NOMEM; return 1; }
+    if (g->detok && (g->err = dp_detok_push(g->detok, ids[i], &g->held))) return (int)i + 1;
+    if (g->held.failed) { g->err = DP_ERR_NOMEM; return (int)i + 1; }
     /* a complete stop string: emit what precedes it and stop */
     size_t cut = SIZE_MAX;
     for (size_t k = 0; k < g->o->n_stop; k++) {
@@ -99,9 +99,9 @@ static int on_ids(void *user, const int32_t *ids, size_t n) {
       emit(g, ids[i], cut);
       g->held.len = 0;
       g->stopped_by = 2;
-      return 1;
+      return (int)i + 1; /* the ids after it never enter the context */
     }
-    if (emit(g, ids[i], g->held.len - holdback(g))) { g->stopped_by = 3; return 1; }
+    if (emit(g, ids[i], g->held.len - holdback(g))) { g->stopped_by = 3; return (int)i + 1; }
   }
   return 0;
 }
@@ -240,6 +240,10 @@ dp_model *dp_gen_model(const dp_gen *g) { return g->s->m; }
 dp_status dp_gen_fail(dp_gen *g, dp_status st) {
   if (!g->ended) end(g, st);
   return g->result;
+}
+
+void dp_gen_set_ahead(dp_gen *g, int on) {
+  if (g && !g->ended && g->rt) dp_rt_gen_set_ahead(g->rt, on);
 }
 
 dp_status dp_gen_resume(dp_gen *g) {

@@ -27,6 +27,7 @@ dp_status dp_gen_wait(dp_gen *g) {
 /* Drive g to its end: wait, resume, ..., finish. */
 static dp_status run(dp_gen *g, dp_generate_stats *stats) {
   dp_status st = DP_OK;
+  dp_gen_set_ahead(g, 1); /* stepped alone: each batch recorded while the one before runs */
   while (!st && dp_gen_pending(g)) {
     st = dp_gen_wait(g);
     if (!st) st = dp_gen_resume(g);

@@ -79,6 +79,7 @@ struct dp_gpu {
   dp_gpu_buffer *fence;         /* 4 bytes, read back by dp_gpu_finish */
   /* profiling: timestamps of the dispatches recorded since the last submit */
   int prof_on;
+  int prof_inpass;              /* timestamps inside one pass (DOPPLER_PROFILE_INPASS=1, below) */
   WGPUQuerySet prof_qs;         /* [2 * PROFILE_MAX] timestamps */
   WGPUBuffer prof_resolve, prof_read;
   dp_gpu_kernel *prof_k[PROFILE_MAX];
@@ -188,6 +189,11 @@ static const char *feature_name(WGPUFeatureName f) {
   }
 }
 
+static int inpass_wanted(void) {
+  const char *e = getenv("DOPPLER_PROFILE_INPASS");
+  return e && !strcmp(e, "1");
+}
+
 /* Try one choice: set the ICD path (NULL = loader default), make an instance and an adapter.
  * Returns DP_OK with g->instance and g->adapter set, or an error saying why it was unusable. */
 static dp_status try_adapter(dp_gpu *g, const char *label, const char *icd) {
@@ -209,6 +215,11 @@ static dp_status try_adapter(dp_gpu *g, const char *label, const char *icd) {
   opt.featureLevel = 2;      /* core */
   opt.powerPreference = 2;   /* high performance: a discrete GPU first */
   opt.backendType = 6;       /* Vulkan */
+  /* DOPPLER_PROFILE_INPASS=1 (profiling only): Dawn exposes timestamps inside passes only with
+   * allow_unsafe_apis, on the adapter and the device (dp_gpu_open) */
+  static const char *const unsafe[] = {"allow_unsafe_apis"};
+  WGPUDawnTogglesDescriptor at = {{NULL, WGPUSType_DawnTogglesDescriptor}, 1, unsafe, 0, NULL};
+  if (inpass_wanted()) opt.nextInChain = &at.chain;
   adapter_result r = {0};
   WGPURequestAdapterCallbackInfo cb = {NULL, WGPUCallbackMode_WaitAnyOnly, on_adapter, &r, NULL};
   if (!wait_future(g, wgpuInstanceRequestAdapter(g->instance, &opt, cb)) || !r.adapter) {
@@ -304,18 +315,21 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   WGPULimits lim;
   memset(&lim, 0, sizeof lim);
   wgpuAdapterGetLimits(g->adapter, &lim);
-  WGPUFeatureName want[] = {WGPUFeatureName_ShaderF16, WGPUFeatureName_Subgroups, WGPUFeatureName_TimestampQuery};
-  WGPUFeatureName req[3];
+  WGPUFeatureName want[] = {WGPUFeatureName_ShaderF16, WGPUFeatureName_Subgroups, WGPUFeatureName_TimestampQuery,
+                            WGPUFeatureName_ChromiumExperimentalTimestampQueryInsidePasses};
+  WGPUFeatureName req[4];
   size_t nreq = 0;
-  for (size_t i = 0; i < 3; i++)
-    if (wgpuAdapterHasFeature(g->adapter, want[i])) req[nreq++] = want[i];
+  for (size_t i = 0; i < 4; i++)
+    if ((i < 3 || inpass_wanted()) && wgpuAdapterHasFeature(g->adapter, want[i])) req[nreq++] = want[i];
 
   WGPUDeviceDescriptor dd;
   memset(&dd, 0, sizeof dd);
   dd.label = SV("doppler");
   /* timestamps at full resolution for dp_gpu_profile (Dawn rounds them down by default) */
   static const char *const no_quantization[] = {"timestamp_quantization"};
+  static const char *const unsafe[] = {"allow_unsafe_apis"};
   WGPUDawnTogglesDescriptor toggles = {{NULL, WGPUSType_DawnTogglesDescriptor}, 0, NULL, 1, no_quantization};
+  if (inpass_wanted()) toggles.enabledToggleCount = 1, toggles.enabledToggles = unsafe;
   dd.nextInChain = &toggles.chain;
   dd.requiredFeatureCount = nreq;
   dd.requiredFeatures = req;
@@ -341,6 +355,11 @@ dp_status dp_gpu_open(const char *choice, dp_gpu **out) {
   in->has_f16 = wgpuDeviceHasFeature(g->device, WGPUFeatureName_ShaderF16);
   in->has_subgroups = wgpuDeviceHasFeature(g->device, WGPUFeatureName_Subgroups);
   in->has_timestamp = wgpuDeviceHasFeature(g->device, WGPUFeatureName_TimestampQuery);
+  g->prof_inpass = in->has_timestamp && inpass_wanted() &&
+                   wgpuDeviceHasFeature(g->device, WGPUFeatureName_ChromiumExperimentalTimestampQueryInsidePasses);
+  in->has_timestamp_inpass = g->prof_inpass;
+  if (inpass_wanted() && !g->prof_inpass)
+    dp_log(DP_LOG_WARN, "gpu: DOPPLER_PROFILE_INPASS=1 but the adapter has no timestamps inside passes: a pass per profiled dispatch");
   in->has_dot4 = wgpuInstanceHasWGSLLanguageFeature(g->instance, 2u /* Packed4x8IntegerDotProduct */) != 0;
   in->max_storage_binding = dl.maxStorageBufferBindingSize;
   in->max_buffer = dl.maxBufferSize;
@@ -732,7 +751,8 @@ void gpu_backend_uniform_free(gpu_handle h) { wgpuBufferRelease((WGPUBuffer)h); 
 
 void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx, uint32_t gy, uint32_t gz) {
   ensure_encoder(g);
-  if (g->prof_on) { /* a pass of its own, timestamped */
+  int inpass = g->prof_on && g->prof_inpass;
+  if (g->prof_on && !inpass) { /* a pass of its own, timestamped: each dispatch carries a pass's cost */
     end_pass(g);
     WGPUPassTimestampWrites tw = {NULL, g->prof_qs, 2 * g->prof_n, 2 * g->prof_n + 1};
     WGPUComputePassDescriptor pd = {NULL, SV(""), &tw};
@@ -742,7 +762,11 @@ void gpu_backend_record(dp_gpu *g, dp_gpu_kernel *k, gpu_handle bg, uint32_t gx,
   if (!g->pass) g->pass = wgpuCommandEncoderBeginComputePass(g->encoder, NULL);
   wgpuComputePassEncoderSetPipeline(g->pass, (WGPUComputePipeline)k->pipeline);
   wgpuComputePassEncoderSetBindGroup(g->pass, 0, (WGPUBindGroup)bg, 0, NULL);
+  /* inside the pass, as decode runs: before = the earlier work's end, after = this dispatch's
+   * end, so a dispatch's time includes its barrier and launch and the times add up to the pass */
+  if (inpass) wgpuComputePassEncoderWriteTimestamp(g->pass, g->prof_qs, 2 * g->prof_n);
   if (gx && gy && gz) wgpuComputePassEncoderDispatchWorkgroups(g->pass, gx, gy, gz);
+  if (inpass) wgpuComputePassEncoderWriteTimestamp(g->pass, g->prof_qs, 2 * g->prof_n + 1), g->prof_k[g->prof_n++] = k;
 }
 
 /* ---- profiling ---- */

@@ -48,6 +48,7 @@ typedef struct dp_gpu_info {
   char driver_choice[32];  /* which choice produced it: "default", "lavapipe", "swiftshader", ... */
   uint32_t vendor_id, device_id;
   int has_f16, has_subgroups, has_timestamp;
+  int has_timestamp_inpass; /* dp_gpu_profile stamps dispatches inside one pass (native, DOPPLER_PROFILE_INPASS=1) */
   int has_dot4;            /* WGSL language feature packed_4x8_integer_dot_product (dot4I8Packed, pack4xI8) */
   uint32_t subgroup_min, subgroup_max;
   /* limits the engine respects */

@@ -44,7 +44,8 @@ typedef uint32_t WGPUFeatureName;
 /* core values verified at runtime (Tint accepts `enable f16;` only with 10, `enable subgroups;` only with 17).
  * Dawn-extension values: bun-webgpu 0.1.7's JS table is STALE vs the shipped .so: from 327688 on, real = JS - 1
  * (subgroups-f16 gone).  Verified: chromium-experimental-subgroup-matrix is 327735 in the .so (JS says 327736). */
-enum { WGPUFeatureName_TimestampQuery = 3, WGPUFeatureName_ShaderF16 = 10, WGPUFeatureName_Subgroups = 17,
+enum { WGPUFeatureName_ChromiumExperimentalTimestampQueryInsidePasses = 0x00050003, /* Dawn; needs allow_unsafe_apis */
+       WGPUFeatureName_TimestampQuery = 3, WGPUFeatureName_ShaderF16 = 10, WGPUFeatureName_Subgroups = 17,
        WGPUFeatureName_ChromiumExperimentalSubgroupMatrix = 327735 };
 typedef uint32_t WGPUStatus;            /* 1 Success, 2 Error */
 typedef uint32_t WGPURequestAdapterStatus; /* 1 Success, 2 CallbackCancelled, 3 Unavailable, 4 Error */
@@ -249,6 +250,7 @@ void wgpuComputePassEncoderSetPipeline(WGPUComputePassEncoder, WGPUComputePipeli
 void wgpuComputePassEncoderSetBindGroup(WGPUComputePassEncoder, uint32_t groupIndex, WGPUBindGroup, size_t dynamicOffsetCount, const uint32_t* dynamicOffsets);
 void wgpuComputePassEncoderDispatchWorkgroups(WGPUComputePassEncoder, uint32_t x, uint32_t y, uint32_t z);
 void wgpuComputePassEncoderEnd(WGPUComputePassEncoder);
+void wgpuComputePassEncoderWriteTimestamp(WGPUComputePassEncoder, WGPUQuerySet, uint32_t queryIndex); /* Dawn, feature below */
 void wgpuComputePassEncoderRelease(WGPUComputePassEncoder);
 void wgpuCommandEncoderCopyBufferToBuffer(WGPUCommandEncoder, WGPUBuffer src, uint64_t srcOffset, WGPUBuffer dst, uint64_t dstOffset, uint64_t size);
 WGPUCommandBuffer wgpuCommandEncoderFinish(WGPUCommandEncoder, const WGPUCommandBufferDescriptor*);

@@ -38,9 +38,18 @@ fn xin(m: u32, q: u32, s: f32) -> vec4<f32> { // as gemv_sg.wgsl
 fn row_scale(m: u32, lid: u32) -> f32 {
   if (PRO != 1u) { return 1.0; }
   let k4 = P.K / 4u;
+  let x0 = m * k4;
   var ss = 0.0;
   if (lid < QS) {
-    for (var q = lid; q < k4; q += QS) { let v = X[m * k4 + q]; ss += dot(v, v); }
+    // the loads of 8 steps issued together (a loop of runtime length waits on each load in
+    // turn: ~8 load latencies a row at K = 2048), the adds still in q order
+    var q = lid;
+    for (; q + 7u * QS < k4; q += 8u * QS) {
+      var v: array<vec4<f32>, 8>;
+      for (var i = 0u; i < 8u; i++) { v[i] = X[x0 + q + i * QS]; }
+      for (var i = 0u; i < 8u; i++) { ss += dot(v[i], v[i]); }
+    }
+    for (; q < k4; q += QS) { let v = X[x0 + q]; ss += dot(v, v); }
   }
   return 1.0 / sqrt(wg_sum(ss, lid) / f32(P.K) + P.eps);
 }

@@ -24,6 +24,11 @@
 // Bindings: 0 params (uniform), 1 logits [vocab] f32 (read), 2 work [vocab] f32 scratch,
 // 3 hist [>= hist_pos + 1] u32, 4 cur [1] u32, 5 out_ids [>= out_index + 1] u32.
 // Variants: none (temperature == 0 is the greedy path at run time).
+// Steps 4-6 and the writes: lib_sample.wgsl's draw() over the items below (the vocabulary).
+
+fn item_w(j: u32) -> f32 { return work[j]; }
+fn item_set(j: u32, v: f32) { work[j] = v; }
+fn item_id(j: u32) -> u32 { return j; }
 
 
 @compute @workgroup_size(WG)
@@ -84,93 +89,5 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
   let amax = red_u[0];
   workgroupBarrier();
 
-  if (P.temperature > 0.0) {
-    // 4. top-k threshold (key of the k-th largest w)
-    var kthr = 0u;
-    if (P.top_k > 0u && P.top_k < V) {
-      for (var b = 31; b >= 0; b--) {
-        let cand = kthr | (1u << u32(b));
-        var c = 0u;
-        for (var i = t; i < V; i += WG) { c += select(0u, 1u, key(work[i]) >= cand); }
-        if (sum_u(t, c) >= P.top_k) { kthr = cand; }
-      }
-    }
-    // 5. q = exp((w - max) / T) for kept tokens, 0 otherwise, stored over w (each invocation
-    //    touches only its own tokens from here on); top-p threshold; min-p
-    let inv_t = 1.0 / P.temperature;
-    var z = 0.0;
-    for (var i = t; i < V; i += WG) {
-      let w = work[i];
-      var q = 0.0;
-      if (key(w) >= kthr && w > MASKED) { q = exp((w - m) * inv_t); }
-      work[i] = q;
-      z += q;
-    }
-    let Z = sum_f(t, z);
-    var pthr = 0u;
-    if (P.top_p < 1.0) {
-      let goal = P.top_p * Z;
-      for (var b = 30; b >= 0; b--) {
-        let cand = pthr | (1u << u32(b));
-        let cf = bitcast<f32>(cand);
-        var s = 0.0;
-        for (var i = t; i < V; i += WG) {
-          let q = work[i];
-          if (q >= cf) { s += q; }
-        }
-        if (sum_f(t, s) >= goal) { pthr = cand; }
-      }
-    }
-    let qthr = max(max(bitcast<f32>(pthr), P.min_p), 1.0e-38);
-    // 6. draw: thread t owns tokens [c0, c1), so the CDF below runs in token order
-    let chunk = (V + WG - 1u) / WG;
-    let c0 = min(V, t * chunk);
-    let c1 = min(V, c0 + chunk);
-    var own = 0.0;
-    for (var i = c0; i < c1; i++) {
-      let q = work[i];
-      if (q >= qthr) { own += q; }
-    }
-    red_f[t] = own;
-    if (t == 0u) { chosen = amax; }
-    workgroupBarrier();
-    // exclusive prefix over threads (thread 0 scans WG values into red_u as f32 bits)
-    if (t == 0u) {
-      var acc = 0.0;
-      for (var j = 0u; j < WG; j++) {
-        red_u[j] = bitcast<u32>(acc);
-        acc += red_f[j];
-      }
-      red_f[0] = acc;
-    }
-    workgroupBarrier();
-    let total = red_f[0];
-    let h = pcg(P.seed_lo ^ pcg(P.seed_hi ^ pcg(P.step_lo ^ pcg(P.step_hi + 0x9e3779b9u))));
-    let u = f32(h >> 8u) * (1.0 / 16777216.0) * total;
-    let start = bitcast<f32>(red_u[t]);
-    if (own > 0.0 && u >= start && u < start + own) {  // disjoint intervals: one claimant
-      var acc = start;
-      var pick = 0xffffffffu;
-      for (var i = c0; i < c1; i++) {
-        let q = work[i];
-        if (q >= qthr) {
-          pick = i;
-          acc += q;
-          if (u < acc) { break; }
-        }
-      }
-      if (pick != 0xffffffffu) { chosen = pick; }
-    }
-    workgroupBarrier();
-  } else {
-    if (t == 0u) { chosen = amax; }
-    workgroupBarrier();
-  }
-
-  if (t == 0u) {
-    let tok = select(chosen, 0u, chosen == 0xffffffffu);
-    out_ids[P.out_index] = tok;
-    cur[0] = tok;
-    hist[P.hist_pos] = tok;
-  }
+  draw(t, V, V, m, amax);
 }

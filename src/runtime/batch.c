@@ -177,6 +177,8 @@ dp_status dp_rt_batch_step(dp_rt_model *m, dp_rt_gen **gens, size_t n) {
     if (!g) st = dp_error(DP_ERR_INVALID_ARG, "batch step: generation %zu is NULL", i);
     else if (g->s->m != m) st = dp_error(DP_ERR_INVALID_ARG, "batch step: generation %zu belongs to another model", i);
     else if (g->mark) st = dp_error(DP_ERR_INVALID_ARG, "batch step: generation %zu appears twice", i);
+    else if (g->ahead)
+      st = dp_error(DP_ERR_INVALID_ARG, "batch step: generation %zu records batches ahead (step it alone)", i);
     else if (g->done || g->rb || g->sh)
       st = dp_error(DP_ERR_INVALID_ARG, "batch step: generation %zu %s", i, g->done ? "has ended" : "has a step in flight");
     else g->mark = 1, nf += g->s->pending >= 0;

@@ -13,6 +13,7 @@ dp_status dp_rt_generate(dp_rt_session *s, const dp_rt_sampling *sp, int max_new
   if (hit_eos) *hit_eos = 0;
   dp_rt_gen *g;
   dp_status st = dp_rt_gen_begin(s, sp, max_new, 0, &g);
+  if (!st) dp_rt_gen_set_ahead(g, 1); /* stepped alone: record each batch while the one before runs */
   while (!st && dp_rt_gen_pending(g)) {
     st = dp_gpu_read_wait(s->m->gpu, dp_rt_gen_readback(g));
     if (!st) st = dp_rt_gen_step(g, cb, user);

@@ -155,12 +155,19 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
   dp_view q = V(s->q), k = V(s->k), v = V(s->v);
   uint64_t qs = (uint64_t)nh * hd * 4, ks = (uint64_t)nkv * hd * 4; /* bytes from row to row */
   int fused = decode(s, T) && L->qkv.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf;
+  /* q|k stacked, v apart: one token (outputs in qkv1's layout: q | k | v) */
+  uint64_t vo = (uint64_t)(nh + nkv) * hd * 4;
+  int qk = !fused && T == 1 && !s->rows && L->qk.mat && !L->q_bias.buf && !L->k_bias.buf && !L->v_bias.buf && vo % 256 == 0;
   dp_gemv_pro norm = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
   if (fused ? q8_ok(o, s, T, &L->qkv) : q8_ok(o, s, T, &L->q) && q8_ok(o, s, T, &L->k) && q8_ok(o, s, T, &L->v)) {
-    /* decode, matvec input q8: RMSNorm + quantize once, then q|k|v (or q, k, v) over it */
+    /* decode, matvec input q8: RMSNorm + quantize once, then q|k|v (or q|k and v, or q, k, v) over it */
     quantize(s, V(s->x), d, &norm);
-    if (fused) st = linear_q8(s, V(s->qkv1), &L->qkv, NULL, T, 0);
-    else if (!(st = linear_q8(s, q, &L->q, &L->q_bias, T, 0)) && !(st = linear_q8(s, k, &L->k, &L->k_bias, T, 0)))
+    if (fused) {
+      st = linear_q8(s, V(s->qkv1), &L->qkv, NULL, T, 0);
+    } else if (qk) {
+      if (!(st = linear_q8(s, V(s->qkv1), &L->qk, NULL, T, 0))) st = linear_q8(s, at(s->qkv1, vo), &L->v, NULL, T, 0);
+      fused = 1;
+    } else if (!(st = linear_q8(s, q, &L->q, &L->q_bias, T, 0)) && !(st = linear_q8(s, k, &L->k, &L->k_bias, T, 0)))
       st = linear_q8(s, v, &L->v, &L->v_bias, T, 0);
     if (st) return st;
   } else if (fused && (L->qkv.mat->tex || dp_ops_linear_pro(o, L->qkv.mat, 1))) {
@@ -172,9 +179,15 @@ static dp_status attention_block(dp_rt_session *s, int li, uint32_t T, uint32_t 
     /* decode, q, k, v not stacked (weights of different types, e.g. q4_k_m's Q4_K q/k and Q6_K
      * v): each GEMV normalizes x in its prologue, 3 dispatches instead of rmsnorm + 3 */
     dp_gemv_pro pro = {DP_PRO_RMSNORM, W(&L->attn_norm), eps, norm_flags(p), 0, 0, 0};
-    if ((st = linear_pro_b(o, q, V(s->x), &L->q, &L->q_bias, &pro, T))) return st;
-    if ((st = linear_pro_b(o, k, V(s->x), &L->k, &L->k_bias, &pro, T))) return st;
-    if ((st = linear_pro_b(o, v, V(s->x), &L->v, &L->v_bias, &pro, T))) return st;
+    if (qk) { /* q|k stacked: 2 dispatches */
+      if ((st = linear_pro(o, V(s->qkv1), V(s->x), &L->qk, &pro, T, 0))) return st;
+      if ((st = linear_pro(o, at(s->qkv1, vo), V(s->x), &L->v, &pro, T, 0))) return st;
+      fused = 1;
+    } else {
+      if ((st = linear_pro_b(o, q, V(s->x), &L->q, &L->q_bias, &pro, T))) return st;
+      if ((st = linear_pro_b(o, k, V(s->x), &L->k, &L->k_bias, &pro, T))) return st;
+      if ((st = linear_pro_b(o, v, V(s->x), &L->v, &L->v_bias, &pro, T))) return st;
+    }
   } else {
     if ((st = dp_op_rmsnorm(o, V(s->h), V(s->x), W(&L->attn_norm), T, d, eps, norm_flags(p)))) return st;
     if (fused) { /* decode: one matmul for q | k | v (rows stacked at upload, outputs 256-aligned) */

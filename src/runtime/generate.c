@@ -79,12 +79,9 @@ dp_status dp_rt_gen_begin(dp_rt_session *s, const dp_rt_sampling *sp, int max_ne
   return DP_OK;
 }
 
-/* Record one batch (the first of a call is one step) and start reading its ids back. */
-static dp_status submit_batch(dp_rt_gen *g) {
+/* Record B steps from the session's state, sampling RNG steps n0.., and start reading their ids back. */
+static dp_status record_batch(dp_rt_gen *g, int B, uint64_t n0, dp_gpu_readback **rb, uint32_t *p0out) {
   dp_rt_session *s = g->s;
-  int B = g->batch == 0 ? 1 : g->steps; /* first token as early as possible */
-  if (B > g->limit - g->made) B = g->limit - g->made;
-  g->prev_pos = s->pos, g->prev_pending = s->pending, g->prev_logits_valid = s->logits_valid;
   dp_status st = DP_OK;
   if (s->pending >= 0 && (st = dp_rt_record_feed_pending(s))) return st;
   uint32_t p0 = (uint32_t)s->pos; /* position of the batch's first sampled id */
@@ -93,19 +90,67 @@ static dp_status submit_batch(dp_rt_gen *g) {
       st = dp_rt_record_body(s, dp_view_of(s->cur_id, 0), 1, p0 + (uint32_t)j - 1);
       if (!st) st = dp_rt_record_head(s, 0, 1);
     }
-    if (!st) st = dp_rt_record_sample(s, &g->sp, (uint32_t)j, p0 + (uint32_t)j, s->n_sampled + (uint64_t)j);
+    if (!st) st = dp_rt_record_sample(s, &g->sp, (uint32_t)j, p0 + (uint32_t)j, n0 + (uint64_t)j);
   }
-  if (!st) st = dp_gpu_read_start(s->m->gpu, s->out_ids, 0, (size_t)B * 4, &g->rb);
+  if (!st) st = dp_gpu_read_start(s->m->gpu, s->out_ids, 0, (size_t)B * 4, rb);
+  *p0out = p0;
+  return st;
+}
+
+/* The batch in flight (the first of a call is one step: the first token as early as possible). */
+static dp_status submit_batch(dp_rt_gen *g) {
+  dp_rt_session *s = g->s;
+  int B = g->batch == 0 ? 1 : g->steps;
+  if (B > g->limit - g->made) B = g->limit - g->made;
+  g->prev_pos = s->pos, g->prev_pending = s->pending, g->prev_logits_valid = s->logits_valid;
+  uint32_t p0;
+  dp_status st = record_batch(g, B, s->n_sampled, &g->rb, &p0);
   if (st) return st;
   g->B = B, g->p0 = p0, g->batch++;
   return DP_OK;
 }
 
+/* The batch after the one in flight, as if that one is accepted whole: its last id is then
+ * pending in cur_id (where its sampler left it) at position p0 + B - 1. */
+static dp_status submit_ahead(dp_rt_gen *g) {
+  dp_rt_session *s = g->s;
+  int B = g->steps;
+  if (B > g->limit - g->made - g->B) B = g->limit - g->made - g->B;
+  if (B <= 0) return DP_OK; /* the batch in flight reaches the limit */
+  s->pos = (int)g->p0 + g->B - 1, s->pending = 0 /* its value is on the GPU */, s->pending_in_cur = 1, s->logits_valid = 0;
+  uint32_t p0;
+  dp_status st = record_batch(g, B, s->n_sampled + (uint64_t)g->B, &g->next.rb, &p0);
+  if (st) return st;
+  g->next.B = B, g->next.p0 = p0, g->next.pos = s->pos, g->next.logits_valid = s->logits_valid;
+  return DP_OK;
+}
+
 dp_status dp_rt_gen_submit(dp_rt_gen *g) {
-  if (g->done || g->rb || g->sh) return dp_error(DP_ERR_INVALID_ARG, "generation submit: %s", g->done ? "ended" : "a step is in flight");
-  dp_status st = submit_batch(g);
+  if (g->done || g->sh || (g->rb && (!g->ahead || g->next.rb)))
+    return dp_error(DP_ERR_INVALID_ARG, "generation submit: %s", g->done ? "ended" : "a step is in flight");
+  dp_status st = g->rb ? DP_OK : submit_batch(g);
+  if (!st && g->ahead && g->batch > 1) st = submit_ahead(g); /* not behind the first token's batch */
   if (st) g->s->logits_valid = 0, g->done = 1;
   return st;
+}
+
+void dp_rt_gen_set_ahead(dp_rt_gen *g, int on) { g->ahead = on != 0; }
+
+/* After the batch in flight was accepted: the ahead batch becomes the one in flight (the
+ * session back in the state its recording left), or, when generation ends there, is dropped
+ * (the session keeps the accepted state, but cur_id now holds the ahead batch's last id). */
+static void take_next(dp_rt_gen *g, int end) {
+  dp_rt_session *s = g->s;
+  if (!g->next.rb) return;
+  if (end) {
+    dp_gpu_read_discard(s->m->gpu, g->next.rb);
+    s->pending_in_cur = 0, s->logits_valid = 0;
+  } else {
+    g->prev_pos = s->pos, g->prev_pending = s->pending, g->prev_logits_valid = 0;
+    s->pos = g->next.pos, s->pending = -1, s->pending_in_cur = 0, s->logits_valid = g->next.logits_valid;
+    g->rb = g->next.rb, g->B = g->next.B, g->p0 = g->next.p0, g->batch++;
+  }
+  g->next.rb = NULL;
 }
 
 /* Accept the ids of the batch just read back; 1 when generation ends here. */
@@ -119,13 +164,15 @@ static int accept(dp_rt_gen *g, const uint32_t *got, dp_rt_ids_fn cb, void *user
     k++;
     if (!g->sp.no_eos && dp_rt_is_eos(s->m, ids[k - 1])) { g->eos = 1; break; }
   }
+  /* a stop from the callback after j of the ids: only those stay in the context */
+  int stop = cb ? cb(user, ids, (size_t)k) : 0;
+  if (stop > 0 && stop < k) k = stop;
   /* ids[0..k) accepted: ids[0..k-1) were fed (positions p0..), ids[k-1] is pending */
   s->pos = (int)g->p0 + k - 1;
   s->pending = ids[k - 1];
   s->pending_in_cur = k == B;
   s->logits_valid = 0;
   g->made += k;
-  int stop = cb ? cb(user, ids, (size_t)k) : 0;
   if (!g->eos && !stop && s->cancel) { *st = dp_error(DP_ERR_CANCELLED, "generation cancelled"); return 1; }
   return g->eos || stop;
 }
@@ -171,6 +218,7 @@ dp_status dp_rt_gen_collect(dp_rt_gen *g, dp_rt_ids_fn cb, void *user) {
     g->prefilled = 1;
   }
   if (!st && !end && g->made >= g->limit) end = 1;
+  take_next(g, st || end);
   if (!st && end && g->max_new <= 0 && g->made >= g->limit && !g->eos)
     st = dp_error(DP_ERR_CONTEXT_FULL, "context length %d reached after %d generated tokens", s->ctx, g->made);
   if (st) s->logits_valid = 0;
@@ -193,6 +241,7 @@ int dp_rt_gen_poll(const dp_rt_gen *g) {
 
 void dp_rt_gen_free(dp_rt_gen *g) {
   if (!g) return;
+  if (g->next.rb) dp_gpu_read_discard(g->s->m->gpu, g->next.rb); /* behind the one in flight: restored below */
   if (g->rb || g->sh) { /* a batch in flight (or this generation's row of one) is dropped: back to the state before it */
     dp_rt_session *s = g->s;
     dp_gpu_read_discard(s->m->gpu, g->rb);

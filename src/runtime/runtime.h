@@ -65,8 +65,9 @@ typedef struct dp_rt_layer {
   dp_rt_weight attn_norm, q, k, v, o, q_bias, k_bias, v_bias, o_bias, q_norm, k_norm, sinks;
   dp_rt_weight attn_post_norm, ffn_norm, ffn_post_norm, gate, up, down;
   /* Fused views for decode (T = 1), set when the rows stack with 256-aligned offsets:
-   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are row ranges of it), gate_up = [gate; up]. */
-  dp_rt_weight qkv, gate_up;
+   * qkv = [q; k; v] rows [qd + 2 kd, d] (q, k, v are row ranges of it), gate_up = [gate; up];
+   * qk = [q; k] when v alone has another type (q4_k_m's Q6_K v in some layers; qkv then unset). */
+  dp_rt_weight qkv, gate_up, qk;
   dp_gpu_buffer *inv_freq; /* [rot_dim/2] f32 (shared between layers with equal tables) */
   float rope_attn_factor;
   int rot_dim, rope_style;
@@ -274,7 +275,9 @@ dp_status dp_rt_record_nll(dp_rt_session *s, uint32_t rows, uint32_t out_off, ui
 dp_status dp_rt_record_softcap(dp_rt_session *s, uint32_t rows, float c);
 
 /* ---- generate.c: the resumable batched decode (ids only; text is the API's business) ---- */
-/* Called with each batch of accepted ids; return nonzero to stop. */
+/* Called with each batch of accepted ids; return 0 to go on, or j (1..n) to stop after ids[j - 1]:
+ * only ids[0..j) stay in the session's context (the rest of the batch is as never sampled);
+ * a value above n stops after all n. */
 typedef int (*dp_rt_ids_fn)(void *user, const int32_t *ids, size_t n);
 #define DP_RT_GEN_MAX_STEPS 256 /* steps per batch at most (more in a session are clamped) */
 /* The read-back of a batched step (batch.c), shared by the generations it stepped: the first
@@ -304,6 +307,11 @@ typedef struct dp_rt_gen {
   dp_gpu_readback *rb;   /* the read-back in flight, NULL when none */
   dp_rt_shared *sh; uint32_t row; /* or: the batched step in flight and this generation's row */
   int mark;              /* batch.c: being stepped (duplicates in one call) */
+  /* ahead (dp_rt_gen_set_ahead): the next batch, recorded and submitted while the one in flight
+   * runs, as if that one ends without a stop; dropped when it does stop. Its steps, the position
+   * of its first id, its read-back, and the session state its recording left. */
+  int ahead;
+  struct { int B; uint32_t p0; dp_gpu_readback *rb; int pos, logits_valid; } next;
 } dp_rt_gen;
 /* Start sampling up to max_new tokens (0 = until the context is full): checks the room, then
  * submits work and returns without waiting. sync_prefill: first only a 4-byte read-back that
@@ -332,6 +340,12 @@ dp_status dp_rt_gen_step(dp_rt_gen *g, dp_rt_ids_fn cb, void *user);
  * step of several generations (dp_rt_batch_step). A failed submit ends g. */
 dp_status dp_rt_gen_collect(dp_rt_gen *g, dp_rt_ids_fn cb, void *user);
 dp_status dp_rt_gen_submit(dp_rt_gen *g);
+/* Ahead on: from the next submit, one more batch is recorded and submitted speculatively
+ * behind the one in flight (when the limit leaves room), so the host's recording and Dawn's
+ * submit overlap the GPU's work instead of following it; a stop (EOS, callback, cancel, limit)
+ * drops it. Only for a generation stepped alone (dp_rt_gen_submit, never dp_rt_batch_step).
+ * Sliding-window rings are sized for the extra batch (session.c). */
+void dp_rt_gen_set_ahead(dp_rt_gen *g, int on);
 /* Free; a batch still in flight is dropped and the session put back as before it (its pending
  * token then re-fed from the CPU). NULL: nothing. */
 void dp_rt_gen_free(dp_rt_gen *g);

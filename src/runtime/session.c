@@ -7,9 +7,9 @@
  *
  * KV cache sizing (ops.h layout, slot = position % capacity): full-attention layers keep
  * every position of the context; sliding-window layers keep a ring of
- * window + max(chunk, steps) slots -- enough for a prefill chunk to write all its keys before
- * reading, and for a decode batch to run up to `steps` positions past a stop token whose
- * slots are later rewritten.
+ * window + max(chunk, 2 steps) slots -- enough for a prefill chunk to write all its keys before
+ * reading, and for a decode batch and the one recorded ahead of it (generate.c) to run up to
+ * 2 steps positions past a stop token whose slots are later rewritten.
  * Ordering rule: a queued buffer write lands before the next submit, so anything recorded
  * that reads a buffer is submitted before the CPU writes that buffer again. */
 #include <string.h>
@@ -126,7 +126,7 @@ dp_status dp_rt_session_create(dp_rt_model *m, int ctx, int chunk, int steps, dp
     uint64_t cap = (uint64_t)ctx;
     int w = p->layers[i].sliding_window;
     if (w > 0) {
-      uint64_t ring = (uint64_t)w + (uint64_t)(chunk > steps ? chunk : steps);
+      uint64_t ring = (uint64_t)w + (uint64_t)(chunk > 2 * steps ? chunk : 2 * steps);
       if (ring < cap) cap = ring;
     }
     s->cap[i] = (uint32_t)cap;

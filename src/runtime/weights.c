@@ -283,7 +283,15 @@ static dp_status load_layer(uploader *u, int li) {
   const char *qkv_names[3] = {P->q, P->k, P->v};
   uint64_t qkv_rows[3] = {qd, kd, kd};
   dp_rt_weight qkv[3];
-  if ((st = upload_stack(u, qkv_names, qkv_rows, 3, d, qkv, &L->qkv))) return st;
+  const dp_tensor_info *tq, *tk, *tv;
+  if ((st = find_mat(u, P->q, qd, d, &tq)) || (st = find_mat(u, P->k, kd, d, &tk)) || (st = find_mat(u, P->v, kd, d, &tv)))
+    return st;
+  if (tq->dtype == tk->dtype && tk->dtype != tv->dtype) { /* q | k stacked, v apart */
+    if ((st = upload_stack(u, qkv_names, qkv_rows, 2, d, qkv, &L->qk))) return st;
+    if ((st = upload_mat(u, P->v, kd, d, 0, &qkv[2]))) return st;
+  } else if ((st = upload_stack(u, qkv_names, qkv_rows, 3, d, qkv, &L->qkv))) {
+    return st;
+  }
   L->q = qkv[0], L->k = qkv[1], L->v = qkv[2];
   if ((st = upload_mat(u, P->o, d, qd, 1, &L->o))) return st;
   if ((st = upload_vec(u, P->q_bias, qd, &L->q_bias))) return st;

@@ -168,6 +168,7 @@ EXPORT(dpw_gen_start) web_gen *dpw_gen_start(dp_session *s, const char *prompt, 
   dp_generate_options o;
   dp_status st = parse_options(w, opts, opts_len, &o);
   if (!st) st = dp_gen_start(s, prompt, &o, on_token, NULL, &w->g);
+  if (!st) dp_gen_set_ahead(w->g, 1); /* engine.js steps it alone: record each batch while the one before runs */
   if (st) { dp_json_free(w->opts); dp_free(w); return NULL; }
   return w;
 }
