@@ -21,8 +21,8 @@
 //   combine  one workgroup per head (ns > 1): M = max m_s (and S[h] with sinks), L = sum l_s
 //            exp(m_s - M) (+ exp(S[h] - M)), out = sum acc_s (exp(m_s - M) / L), the splits
 //            shared by WG / h4 groups of invocations (h4 each, one per 4 dims), then summed.
-// G, H4 and LK are override constants (ops.c), so the per-head and per-dim loops have
-// constant bounds and the private arrays stay in registers. ops.c picks ns and span (a
+// G, H4 and LK are constants of the module (ops.c), so the per-head and per-dim loops have
+// constant bounds and the private arrays are sized exactly (registers). ops.c picks ns and span (a
 // multiple of 64 keys) so that KVH * ns is about 256 workgroups at long contexts and every
 // split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256, DV <= 8.
 // Bindings: 0 uniform Params; 1 Q [H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] sinks (dummy when
@@ -32,10 +32,10 @@ struct Params {
   pos0: u32, cap: u32, window: u32, has_sinks: u32,
   scale: f32, softcap: f32, ns: u32, span: u32,
 }
-override G: u32 = 4u;                    // query heads per KV head (<= 8)
-override H4: u32 = 16u;                  // head_dim / 4 (<= 64)
-override LK: u32 = 16u;                  // invocations per key: a power of two
-override DV: u32 = (H4 + LK - 1u) / LK;  // vec4s of a row per invocation (<= 8)
+// const G (query heads per KV head, <= 8), H4 (head_dim / 4, <= 64) and LK (invocations per
+// key, a power of two): appended to the module by ops.c per shape (module-scope declarations
+// may come in any order), so loop bounds and private array sizes are constants
+const DV = (H4 + LK - 1u) / LK;          // vec4s of a row per invocation (<= 8)
 const U = 4u;                            // keys per invocation per step
 const NEG = -3.402823e38;
 @group(0) @binding(0) var<uniform> P: Params;
@@ -70,10 +70,12 @@ fn part_main(g: u32, kg: u32, c: u32, lid: u32) {
   let e = min(a + P.span, P.pos0 + 1u);
   let nkg = WG / LK;
   let rs4 = P.KVH * H4;               // cache row stride in vec4s
-  var q: array<vec4<f32>, 64>;        // [G][DV]
-  var acc: array<vec4<f32>, 64>;      // [G][DV]
-  var m: array<f32, 8>;
-  var l: array<f32, 8>;
+  var q: array<vec4<f32>, G * DV>;
+  var acc: array<vec4<f32>, G * DV>;
+  var m: array<f32, G>;
+  var l: array<f32, G>;
+  var kr: array<vec4<f32>, U * DV>;   // a step's K and V: [U][DV]
+  var vr: array<vec4<f32>, U * DV>;
   for (var gi = 0u; gi < G; gi++) {
     m[gi] = NEG;
     l[gi] = 0.0;
@@ -85,8 +87,6 @@ fn part_main(g: u32, kg: u32, c: u32, lid: u32) {
   }
   var sl = ring(a + kg);              // cache slot of this invocation's key a + kg
   for (var j0 = a; j0 < e; j0 += U * nkg) { // uniform
-    var kr: array<vec4<f32>, 32>;     // [U][DV]
-    var vr: array<vec4<f32>, 32>;
     var ok: vec4<bool>;
     for (var u = 0u; u < U; u++) {
       ok[u] = j0 + u * nkg + kg < e;

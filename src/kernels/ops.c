@@ -200,7 +200,9 @@ struct dp_ops {
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
   uint32_t attn_wg, attn_groups, attn_one; /* its workgroup size, workgroups aimed at, keys of one split
                                             * (DOPPLER_ATTN_WG / _GROUPS / _ONE, for measurements) */
-  struct { int v, sg; uint32_t wg, g, h4; dp_gpu_kernel *k; } attn_pipe[8]; /* its pipelines by overrides */
+  struct attn_pipe { int v, sg; uint32_t wg, g, h4; dp_gpu_kernel *k; char *src; } *attn_pipe; /* its pipelines by
+                             * shape with their sources (kept until free: the device cache keys by source pointer) */
+  size_t n_attn_pipe;
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
   uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
@@ -274,6 +276,8 @@ void dp_ops_free(dp_ops *o) {
   dp_gpu_buffer_free(o->attn_part);
   dp_gpu_buffer_free(o->samp_scr);
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
+  for (size_t i = 0; i < o->n_attn_pipe; i++) dp_free(o->attn_pipe[i].src);
+  dp_free(o->attn_pipe);
   dp_free(o->pipe);
   dp_free(o);
 }
@@ -348,7 +352,6 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[5] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
-  if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
   if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
@@ -435,8 +438,8 @@ dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl) {
   for (int s = 0; s < 2; s++) /* the row's pipelines are rebuilt from the new module */
     for (int w = 0; w < N_WT; w++)
       if (!variants[v].typed || w == t) memset(o->pipe[s][v][w], 0, sizeof o->pipe[s][v][w]);
-  for (int j = 0; j < 8; j++) /* attention_split's pipelines by overrides */
-    if (o->attn_pipe[j].k && o->attn_pipe[j].v == v) o->attn_pipe[j].k = NULL, o->attn_pipe[j].v = -1;
+  for (size_t j = 0; j < o->n_attn_pipe; j++) /* attention_split's pipelines by shape (sources kept) */
+    if (o->attn_pipe[j].v == v) o->attn_pipe[j].v = -1;
   return DP_OK;
 }
 
@@ -1194,25 +1197,33 @@ dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */
-/* attention_split's part (row v: the workgroup-memory or the subgroup piece) with its override
- * constants G, H4, LK (and SG): cached in o->attn_pipe, past 8 shapes by the device's cache */
+/* attention_split's rows (v: the part with the workgroup-memory or the subgroup piece, or the
+ * combine) for G, H4, LK: the module with `const G, H4, LK` appended (the part's loop bounds and
+ * array sizes), cached in o->attn_pipe with its source (a model has one or two shapes) */
 static dp_status split_pipeline(dp_ops *o, int v, uint32_t wg, uint32_t g, uint32_t h4, uint32_t lk, dp_gpu_kernel **out) {
   o->runs[v][0]++;
-  int i = 0;
-  for (; i < 8 && o->attn_pipe[i].k; i++)
-    if (o->attn_pipe[i].v == v && o->attn_pipe[i].sg == o->sg && o->attn_pipe[i].wg == wg && o->attn_pipe[i].g == g &&
-        o->attn_pipe[i].h4 == h4) {
-      *out = o->attn_pipe[i].k;
+  for (size_t i = 0; i < o->n_attn_pipe; i++) {
+    const struct attn_pipe *e = &o->attn_pipe[i];
+    if (e->v == v && e->sg == o->sg && e->wg == wg && e->g == g && e->h4 == h4) {
+      *out = e->k;
       return DP_OK;
     }
-  const char *src = o->swap[v][0];
-  if (!src) src = kernel_source(o, variants[v].kern, DP_F32);
-  if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", variants[v].name);
-  dp_gpu_constant c[5] = {{"WG", wg}, {"G", g}, {"H4", h4}, {"LK", lk}, {"SG", o->sgf}};
-  TRY(dp_gpu_kernel_get(o->g, kern_info[variants[v].kern].name, src, variants[v].entry, c, v == V_ATTENTION_SPLIT_SG ? 5 : 4,
-                        out));
-  if (i < 8) o->attn_pipe[i].v = v, o->attn_pipe[i].sg = o->sg, o->attn_pipe[i].wg = wg, o->attn_pipe[i].g = g,
-             o->attn_pipe[i].h4 = h4, o->attn_pipe[i].k = *out;
+  }
+  const char *base = o->swap[v][0];
+  if (!base) base = kernel_source(o, variants[v].kern, DP_F32);
+  if (!base) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", variants[v].name);
+  struct attn_pipe *grown = dp_realloc(o->attn_pipe, (o->n_attn_pipe + 1) * sizeof *grown);
+  if (!grown) return DP_ERR_NOMEM;
+  o->attn_pipe = grown;
+  size_t n = strlen(base) + 96;
+  char *src = dp_malloc(n);
+  if (!src) return DP_ERR_NOMEM;
+  snprintf(src, n, "%s\nconst G = %uu;\nconst H4 = %uu;\nconst LK = %uu;\n", base, g, h4, lk);
+  dp_gpu_constant c[2] = {{"WG", wg}, {"SG", o->sgf}};
+  dp_status st = dp_gpu_kernel_get(o->g, kern_info[variants[v].kern].name, src, variants[v].entry, c,
+                                   v == V_ATTENTION_SPLIT_SG ? 2 : 1, out);
+  if (st) { dp_free(src); return st; }
+  o->attn_pipe[o->n_attn_pipe++] = (struct attn_pipe){v, o->sg, wg, g, h4, *out, src};
   return DP_OK;
 }
 
@@ -1286,7 +1297,7 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     TRY(split_pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, o->attn_wg, G, h4, lk, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
     if (ns == 1) return DP_OK;
-    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 128, 0, &k));
+    TRY(split_pipeline(o, V_ATTENTION_SPLIT_COMBINE, 128, 1, 1, 1, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
   }
   if (!o->cpu && o->attn_fa && d->T >= ATTN_FA_MIN_T && d->head_dim % 4 == 0 && d->head_dim <= 128 &&
