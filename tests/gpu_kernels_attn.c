@@ -236,11 +236,18 @@ int main(void) {
     {16, 2, 128, 0, 720, 1, 30.0f, 0.1f, {700, 1, 0, 0}, 1},
     {6, 2, 80, 0, 520, 0, 0, 0.1f, {513, 1, 0, 0}, 1},
     {4, 4, 32, 520, 560, 0, 0, 0.2f, {530, 30, 1, 1}, 1},
-    /* depth 1..3 and 9000-9001 (64 splits per KV head of Llama-3.2-1B's 32/8 heads), a
+    /* depth 1..3 and 9000-9001 (29 splits of 320 keys per KV head of Llama-3.2-1B's 32/8 heads), a
      * 4096-key window over a 4200-slot ring at depth 9000 (MQA: 64 splits of 64 keys) */
     {8, 2, 64, 0, 16, 1, 0, 0.125f, {1, 1, 1, 0}, 0},
     {32, 8, 64, 0, 9010, 0, 0, 0.125f, {4500, 4499, 1, 1}, 1},
     {8, 1, 128, 4096, 4200, 1, 0, 0.09f, {4000, 4000, 1000, 1}, 1},
+    /* attention_split's steps of 4 keys per key group (32 keys a step at LK = 16): one split
+     * at 192 keys, four splits of 64 at 193 (the last of one key); a window of 900 over a
+     * 1000-slot ring at depth 2516 (the wrap at key 2000 inside a split and inside a step);
+     * Llama-3.1-8B's heads (32/8, hd 128: two vec4s per invocation) at depth 1037 */
+    {8, 2, 64, 0, 200, 0, 0, 0.125f, {191, 1, 1, 0}, 1},
+    {8, 2, 64, 900, 1000, 1, 0, 0.125f, {900, 900, 716, 1}, 1},
+    {32, 8, 128, 0, 1100, 0, 0, 0.088f, {1000, 37, 1, 0}, 1},
     /* head_dim 16 and 4: several keys per subgroup in attention_split_sg (h4 = 4, 1) */
     {8, 2, 16, 0, 700, 0, 0, 0.25f, {600, 1, 1, 0}, 1},
     {4, 1, 4, 0, 100, 1, 0, 0.5f, {70, 1, 1, 0}, 1},

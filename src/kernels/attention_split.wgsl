@@ -1,22 +1,30 @@
 // attention_split.wgsl -- decode attention (T = 1) of the GPU kernel family, split along the
-// keys (flash-decoding); same math as attention.wgsl (read its header). Two entry points:
+// keys (flash-decoding); same math as attention.wgsl (read its header). The reduction of a
+// key's dot product across its invocations is a piece appended after this file (ops.c):
+// attention_split_wg.wgsl (workgroup memory, entry `part`) or attention_split_sg.wgsl
+// (subgroup shuffles, entry `part_sg`); both define key_sum4 and the entry point, which calls
+// part_main with the invocation's key group kg and lane c within it. Two dispatches:
 //   part     one workgroup per (KV head kh, split sp): keys a = jlo + sp * span .. min(a + span,
-//            qp + 1) - 1 for the G = H / KVH query heads sharing kh (each K and V row read once
-//            for the G heads), in tiles of TK = 64 keys with an online softmax (running max m
-//            and sum l per head). Reads are coalesced: invocation t takes dims 4 (t % h4) .. +3
-//            (h4 = hd / 4) of key t / h4 of a step of kps = WG / h4 keys, so consecutive
-//            invocations load consecutive 16 bytes of one cache row (K and V alike); the q.k
-//            partial dots of a step meet in workgroup memory and one invocation per (head, key)
-//            sums its h4 terms. ns == 1: the workgroup writes O itself (no combine). Else
-//            Part[(h * ns + sp) * (h4 + 1)] = (m, l, 0, 0), then the h4 vec4 of the
-//            unnormalised sum of exp(s - m) V.
+//            qp + 1) - 1 for the G query heads sharing kh (each K and V row read once for the
+//            G heads). The workgroup is WG / LK key groups of LK invocations; invocation c of
+//            group kg holds dims 4 (dv * LK + c) .. + 3 (dv < DV) of the G queries in
+//            registers and takes keys a + kg, a + kg + WG / LK, ... U = 4 at a time: it loads
+//            their K and V vec4s first (U * DV * 2 loads in flight, consecutive lanes on
+//            consecutive 16 bytes of a cache row), sums the q.k partial dots over the group
+//            (key_sum4), and keeps its own online softmax per head (running max m, sum l and
+//            the sum of exp(s - m) V; the LK lanes of a group hold the same m and l). No
+//            barrier in the key loop but key_sum4's in the workgroup-memory piece. At the end
+//            the key groups are merged per head: M = max m, L = sum l exp(m - M), acc summed
+//            through workgroup memory. ns == 1: the workgroup writes O itself (sinks
+//            included). Else Part[(h * ns + sp) * (H4 + 1)] = (M, L, 0, 0), then the H4 vec4 of
+//            the unnormalised sum of exp(s - M) V.
 //   combine  one workgroup per head (ns > 1): M = max m_s (and S[h] with sinks), L = sum l_s
 //            exp(m_s - M) (+ exp(S[h] - M)), out = sum acc_s (exp(m_s - M) / L), the splits
 //            shared by WG / h4 groups of invocations (h4 each, one per 4 dims), then summed.
-// ops.c picks ns and span (a multiple of TK) so that KVH * ns is about 512 workgroups at long
-// contexts and every split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256,
-// WG = 128. Workgroup memory: q of the G heads (8 KB), G x TK probabilities
-// (2 KB), G x WG partial dots (4 KB), the reduction library's (1 KB).
+// G, H4 and LK are constants of the module (ops.c), so the per-head and per-dim loops have
+// constant bounds and the private arrays are sized exactly (registers). ops.c picks ns and span (a
+// multiple of 64 keys) so that KVH * ns is about 256 workgroups at long contexts and every
+// split holds >= 1 key, ns <= 512. Needs G <= 8, hd % 4 == 0, hd <= 256, DV <= 8.
 // Bindings: 0 uniform Params; 1 Q [H, hd]; 2 Kc, 3 Vc [cap, KVH, hd]; 4 S [H] sinks (dummy when
 //           absent); 5 O [H, hd]; 6 Part [H, ns, hd + 4] scratch. All f32.
 struct Params {
@@ -24,7 +32,11 @@ struct Params {
   pos0: u32, cap: u32, window: u32, has_sinks: u32,
   scale: f32, softcap: f32, ns: u32, span: u32,
 }
-const TK = 64u;
+// const G (query heads per KV head, <= 8), H4 (head_dim / 4, <= 64) and LK (invocations per
+// key, a power of two): appended to the module by ops.c per shape (module-scope declarations
+// may come in any order), so loop bounds and private array sizes are constants
+const DV = (H4 + LK - 1u) / LK;          // vec4s of a row per invocation (<= 8)
+const U = 4u;                            // keys per invocation per step
 const NEG = -3.402823e38;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read_write> Q: array<vec4<f32>>;
@@ -34,11 +46,9 @@ const NEG = -3.402823e38;
 @group(0) @binding(5) var<storage, read_write> O: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> Part: array<vec4<f32>>;
 
-var<workgroup> qs: array<vec4<f32>, 512>; // [G][h4]
-var<workgroup> sc: array<f32, 512>;       // [G][TK] scores, then exp(s - m)
-var<workgroup> pp: array<f32, 1024>;      // [G][WG] partial dots; then [4][WG] for the V sums
+var<workgroup> ob: array<vec4<f32>, WG>; // merge of the key groups' accumulators
 
-fn tanh_safe(x: f32) -> f32 {
+fn tanh_safe(x: vec4<f32>) -> vec4<f32> {
   let e = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - e) / (1.0 + e);
 }
@@ -47,103 +57,101 @@ fn jlo() -> u32 {
   if (P.window > 0u && qp + 1u > P.window) { return qp + 1u - P.window; }
   return 0u;
 }
+fn ring(x: u32) -> u32 { // x % cap, the division only where the ring wraps
+  if (x >= P.cap) { return x % P.cap; }
+  return x;
+}
 
-@compute @workgroup_size(WG)
-fn part(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let g = wid.x + wid.y * nw.x;
+fn part_main(g: u32, kg: u32, c: u32, lid: u32) {
   if (g >= P.KVH * P.ns) { return; } // uniform over the workgroup
   let kh = g / P.ns;
   let sp = g % P.ns;
-  let G = P.H / P.KVH;
-  let h4 = P.hd / 4u;
   let a = jlo() + sp * P.span;
   let e = min(a + P.span, P.pos0 + 1u);
-  let rs4 = P.KVH * h4;               // cache row stride in vec4s
-  for (var i = lid; i < G * h4; i += WG) { qs[i] = Q[kh * G * h4 + i]; }
-  workgroupBarrier();
-  let kps = WG / h4;                  // keys per step
-  let kk = lid / h4;                  // this invocation's key of a step
-  let d4 = lid % h4;                  // and its 4 dims
-  let act = kk < kps;
-  var m = array<f32, 8>(NEG, NEG, NEG, NEG, NEG, NEG, NEG, NEG);
-  var l = array<f32, 8>(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-  var acc: array<vec4<f32>, 8>;
-  for (var gi = 0u; gi < 8u; gi++) { acc[gi] = vec4<f32>(0.0); }
-  for (var j0 = a; j0 < e; j0 += TK) {
-    let n = min(TK, e - j0);
-    // scores of the tile: kps keys per step, h4 invocations per key
-    for (var s0 = 0u; s0 < n; s0 += kps) {
-      var kv = vec4<f32>(0.0);
-      if (act && s0 + kk < n) { kv = Kc[((j0 + s0 + kk) % P.cap) * rs4 + kh * h4 + d4]; }
-      for (var gi = 0u; gi < G; gi++) { pp[gi * WG + lid] = dot(qs[gi * h4 + d4], kv); }
-      workgroupBarrier();
-      for (var t = lid; t < G * kps; t += WG) {
-        let gi = t / kps;
-        let k2 = t % kps;
-        if (s0 + k2 < n) {
-          var z = 0.0;
-          for (var d = 0u; d < h4; d++) { z += pp[gi * WG + k2 * h4 + d]; }
-          z *= P.scale;
-          if (P.softcap > 0.0) { z = P.softcap * tanh_safe(z / P.softcap); }
-          sc[gi * TK + s0 + k2] = z;
-        }
-      }
-      workgroupBarrier();
-    }
-    // online softmax per head of the group (uniform loop; WG >= TK)
-    for (var gi = 0u; gi < G; gi++) {
-      let s = select(NEG, sc[gi * TK + lid % TK], lid < n);
-      let nm = max(m[gi], wg_max(s, lid));
-      let p = select(0.0, exp(s - nm), lid < n);
-      if (lid < TK) { sc[gi * TK + lid] = p; }
-      let al = exp(m[gi] - nm);
-      l[gi] = l[gi] * al + wg_sum(p, lid); // its barriers also publish sc
-      acc[gi] = acc[gi] * al;
-      m[gi] = nm;
-    }
-    // P . V: invocation (key group kk, dims d4) over keys kk, kk + kps, ...
-    if (act) {
-      for (var jj = kk; jj < n; jj += kps) {
-        let vv = Vc[((j0 + jj) % P.cap) * rs4 + kh * h4 + d4];
-        for (var gi = 0u; gi < G; gi++) { acc[gi] += sc[gi * TK + jj] * vv; }
-      }
-    }
-    workgroupBarrier(); // sc is rewritten by the next tile
-  }
-  // sum the key groups' accumulators per head; write O (one split) or the partial result
+  let nkg = WG / LK;
+  let rs4 = P.KVH * H4;               // cache row stride in vec4s
+  var q: array<vec4<f32>, G * DV>;
+  var acc: array<vec4<f32>, G * DV>;
+  var m: array<f32, G>;
+  var l: array<f32, G>;
+  var kr: array<vec4<f32>, U * DV>;   // a step's K and V: [U][DV]
+  var vr: array<vec4<f32>, U * DV>;
   for (var gi = 0u; gi < G; gi++) {
-    pp[lid] = acc[gi].x;
-    pp[WG + lid] = acc[gi].y;
-    pp[2u * WG + lid] = acc[gi].z;
-    pp[3u * WG + lid] = acc[gi].w;
-    workgroupBarrier();
-    if (lid < h4) {
-      var r = vec4<f32>(0.0);
-      for (var k2 = 0u; k2 < kps; k2++) {
-        let i = k2 * h4 + lid;
-        r += vec4<f32>(pp[i], pp[WG + i], pp[2u * WG + i], pp[3u * WG + i]);
-      }
-      let h = kh * G + gi;
-      if (P.ns == 1u) {
-        var M = m[gi];
-        var L = l[gi];
-        if (P.has_sinks != 0u) {
-          M = max(M, S[h]);
-          L = l[gi] * exp(m[gi] - M) + exp(S[h] - M);
-        }
-        O[h * h4 + lid] = r * exp(m[gi] - M) / L;
-      } else {
-        let o = (h * P.ns + sp) * (h4 + 1u);
-        if (lid == 0u) { Part[o] = vec4<f32>(m[gi], l[gi], 0.0, 0.0); }
-        Part[o + 1u + lid] = r;
+    m[gi] = NEG;
+    l[gi] = 0.0;
+    for (var dv = 0u; dv < DV; dv++) {
+      let d4 = dv * LK + c;
+      q[gi * DV + dv] = select(vec4<f32>(0.0), Q[(kh * G + gi) * H4 + min(d4, H4 - 1u)], d4 < H4);
+      acc[gi * DV + dv] = vec4<f32>(0.0);
+    }
+  }
+  var sl = ring(a + kg);              // cache slot of this invocation's key a + kg
+  for (var j0 = a; j0 < e; j0 += U * nkg) { // uniform
+    var ok: vec4<bool>;
+    for (var u = 0u; u < U; u++) {
+      ok[u] = j0 + u * nkg + kg < e;
+      let r = ring(sl + u * nkg) * rs4 + kh * H4;
+      for (var dv = 0u; dv < DV; dv++) {
+        let d4 = dv * LK + c;
+        let ld = ok[u] && d4 < H4;
+        let i = r + min(d4, H4 - 1u); // a slot < cap: in bounds even where the key is past e
+        kr[u * DV + dv] = select(vec4<f32>(0.0), Kc[i], ld);
+        vr[u * DV + dv] = select(vec4<f32>(0.0), Vc[i], ld);
       }
     }
-    workgroupBarrier();
+    sl = ring(sl + U * nkg);
+    for (var gi = 0u; gi < G; gi++) {
+      var z = vec4<f32>(0.0);
+      for (var dv = 0u; dv < DV; dv++) {
+        let qq = q[gi * DV + dv];
+        z += vec4<f32>(dot(qq, kr[dv]), dot(qq, kr[DV + dv]), dot(qq, kr[2u * DV + dv]), dot(qq, kr[3u * DV + dv]));
+      }
+      z = key_sum4(z, lid, kg, c) * P.scale;
+      if (P.softcap > 0.0) { z = P.softcap * tanh_safe(z / P.softcap); }
+      z = select(vec4<f32>(NEG), z, ok);
+      let nm = max(m[gi], max(max(z.x, z.y), max(z.z, z.w)));
+      let al = exp(m[gi] - nm);
+      let p = select(vec4<f32>(0.0), exp(z - nm), ok);
+      l[gi] = l[gi] * al + ((p.x + p.y) + (p.z + p.w));
+      m[gi] = nm;
+      for (var dv = 0u; dv < DV; dv++) {
+        acc[gi * DV + dv] = acc[gi * DV + dv] * al + p.x * vr[dv] + p.y * vr[DV + dv] + p.z * vr[2u * DV + dv]
+                            + p.w * vr[3u * DV + dv];
+      }
+    }
+  }
+  // merge the key groups per head; write O (one split) or the split's partial result
+  let me = kg * LK + c;
+  for (var gi = 0u; gi < G; gi++) {
+    let h = kh * G + gi;
+    let M = wg_max(m[gi], lid);
+    var Ms = M;
+    let sinks = P.ns == 1u && P.has_sinks != 0u;
+    if (sinks) { Ms = max(M, S[h]); }
+    let w = exp(m[gi] - Ms);          // 0 for a group without keys
+    var L = wg_sum(select(0.0, l[gi] * w, c == 0u), lid);
+    if (sinks) { L += exp(S[h] - Ms); }
+    for (var dv = 0u; dv < DV; dv++) {
+      ob[me] = acc[gi * DV + dv] * w;
+      workgroupBarrier();
+      let d4 = dv * LK + c;
+      if (kg == 0u && d4 < H4) {
+        var r = vec4<f32>(0.0);
+        for (var k2 = 0u; k2 < nkg; k2++) { r += ob[k2 * LK + c]; }
+        if (P.ns == 1u) {
+          O[h * H4 + d4] = r / L;
+        } else {
+          Part[(h * P.ns + sp) * (H4 + 1u) + 1u + d4] = r;
+        }
+      }
+      workgroupBarrier();
+    }
+    if (P.ns > 1u && lid == 0u) { Part[(h * P.ns + sp) * (H4 + 1u)] = vec4<f32>(M, L, 0.0, 0.0); }
   }
 }
 
-var<workgroup> wsh: array<f32, 512>; // combine: exp(m_s - M) / L per split (ns <= 512)
+var<workgroup> wsh: array<f32, 512>;     // combine: exp(m_s - M) / L per split (ns <= 512)
+var<workgroup> pp: array<f32, 1024>;     // combine: [4][WG] the split groups' sums
 
 @compute @workgroup_size(WG)
 fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>,

@@ -53,7 +53,7 @@ static const struct { const char *name; int wdecode; const char *ext; const char
   {"sample", 0, "lib_sample", NULL}, {"sample_nll", 0, NULL, NULL}, {"sample_softcap", 0, NULL, NULL},
   {"moe_route", 0, NULL, NULL}, {"moe_matmul", 1, NULL, NULL}, {"moe_combine", 0, NULL, NULL}, {"moe_group", 0, NULL, NULL},
   {"gemv_sg", 2, NULL, NULL}, /* wdecode 2: weight access file by type (kernel_source) */
-  {"attention_split", 0, NULL, NULL},
+  {"attention_split", 0, "attention_split_wg", NULL},
   {"quantize_x", 0, NULL, "lib_qx"}, {"gemv_i8", 3, NULL, NULL}, /* wdecode 3: gemv_i8_v4 / gemv_i8_u32 by type */
   {"matmul_tiled128", 4, NULL, NULL}, /* wdecode 4: lib_wdecode + `const WT` (the type) and w_load8 */
   {"attention_fa", 0, NULL, NULL},
@@ -148,7 +148,8 @@ static const struct variant {
   {"sample_split", "sample", "gpu family: per-range max and top-k candidates, one workgroup per range", K_SAMPLE_SPLIT, "part", 0,
    NEED_NONE},
   {"sample_split_pick", "sample", "after sample_split: one workgroup", K_SAMPLE_SPLIT, "pick", 0, NEED_NONE},
-  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG <= 64, head_dim / 4 a power of two <= SG",
+  {"attention_split_sg", "attention", "attention_split's condition, subgroups of one size SG dividing the workgroup, "
+   "head_dim / 4 <= 8 min(16, SG)",
    K_ATTENTION_SPLIT_SG, "part_sg", 0, NEED_SGF},
   {"rope_kv_norm", "rope_kv", "gpu family, with q/k RMSNorm weights (dp_op_rope_kv_norm)", K_ROPE_KV, "norm", 0, NEED_NONE},
   {"matmul_gemv_i8_fused", "matmul", "as matmul_gemv_i8 with x quantized in the product (no quantize_x): K <= the "
@@ -206,6 +207,11 @@ struct dp_ops {
   dp_gpu_buffer *mm_old[8];
   dp_gpu_buffer *samp_scr;   /* sample_split's partial results and candidate lists (made at first use) */
   int attn_split;            /* attention_split allowed (DOPPLER_ATTN_SPLIT=0: off, for comparisons) */
+  uint32_t attn_wg, attn_groups, attn_one; /* its workgroup size, workgroups aimed at, keys of one split
+                                            * (DOPPLER_ATTN_WG / _GROUPS / _ONE, for measurements) */
+  struct attn_pipe { int v, sg; uint32_t wg, g, h4; dp_gpu_kernel *k; char *src; } *attn_pipe; /* its pipelines by
+                             * shape with their sources (kept until free: the device cache keys by source pointer) */
+  size_t n_attn_pipe;
   int mm128;                 /* matmul_tiled128 allowed (DOPPLER_MM128=0: tiled64, for comparisons) */
   uint32_t mm128_wg;         /* its workgroup size forced (DOPPLER_MM128_WG=128 or 256), 0: by shape */
   uint32_t mm128_tn;         /* its columns per invocation forced (DOPPLER_MM128_TN=4 or 8), 0: by shape */
@@ -268,6 +274,15 @@ dp_status dp_ops_create(dp_gpu *g, dp_ops **out) {
   o->q8_kmax = (uint32_t)((uint64_t)wgm * 4 / 5) & ~255u;
   if (o->q8_kmax > 16384) o->q8_kmax = 16384;
   o->attn_split = !(getenv("DOPPLER_ATTN_SPLIT") && !strcmp(getenv("DOPPLER_ATTN_SPLIT"), "0"));
+  /* attention_split: workgroups of 128; about 256 workgroups over long contexts (H200, 132 SMs,
+   * llama-3.2-1b q4_k_m tg128@d8192: 379 tok/s with 256, 334 with 512, 314 with 1024; 64-wide
+   * 351, 256-wide 285; notes/performance.md); one split (no combine dispatch, ~3-4 us on the
+   * H200) up to 192 keys (64: tg128 428 against ~473) */
+  o->attn_wg = getenv("DOPPLER_ATTN_WG") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_WG")) : 128;
+  if (o->attn_wg != 64 && o->attn_wg != 128 && o->attn_wg != 256) o->attn_wg = 128;
+  o->attn_groups = getenv("DOPPLER_ATTN_GROUPS") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_GROUPS")) : 256;
+  if (o->attn_groups < 1 || o->attn_groups > 4096) o->attn_groups = 256;
+  o->attn_one = getenv("DOPPLER_ATTN_ONE") ? (uint32_t)atoi(getenv("DOPPLER_ATTN_ONE")) : 192;
   o->mm128 = !(getenv("DOPPLER_MM128") && !strcmp(getenv("DOPPLER_MM128"), "0"));
   o->mm128_wg = getenv("DOPPLER_MM128_WG") ? (uint32_t)atoi(getenv("DOPPLER_MM128_WG")) : 0;
   if (o->mm128_wg != 128 && o->mm128_wg != 256) o->mm128_wg = 0;
@@ -299,6 +314,8 @@ void dp_ops_free(dp_ops *o) {
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->attn_old[i]);
   dp_gpu_buffer_free(o->mm_part);
   for (int i = 0; i < 8; i++) dp_gpu_buffer_free(o->mm_old[i]);
+  for (size_t i = 0; i < o->n_attn_pipe; i++) dp_free(o->attn_pipe[i].src);
+  dp_free(o->attn_pipe);
   dp_free(o->pipe);
   dp_free(o);
 }
@@ -377,7 +394,6 @@ static dp_status pipeline(dp_ops *o, int v, dp_dtype wt, uint32_t wg, int pro, d
   if (!src) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", r->name);
   dp_gpu_constant c[7] = {{"WG", wg}, {"TYPE", wt == DP_F32 ? 0 : wt == DP_F16 ? 1 : 2} /* lib_mm16 */, {"PRO", pro}};
   size_t nc = v == V_MATMUL_TEX_MV8 || v == V_MATMUL_TEX_MV8X4 ? 3 : mm16 ? 2 : v == V_SAMPLE_NLL || v == V_SAMPLE_SOFTCAP ? 0 : 1;
-  if (v == V_ATTENTION_SPLIT_SG) c[1] = (dp_gpu_constant){"SG", o->sgf}, nc = 2;
   if (v == V_MATMUL_TILED128) c[1] = (dp_gpu_constant){"TN", pro ? 8 : 4}, nc = 2; /* pro 1: 8 columns per invocation */
   if (v == V_MATMUL_GEMV_SG) { /* pro: PRO + 4 * epilogue (0 none, 1 SiLU, 2 GELU-tanh: rows in pairs, R = 2) */
     int epi = pro >> 2;
@@ -467,6 +483,8 @@ dp_status dp_ops_variant_replace(dp_ops *o, size_t i, const char *wgsl) {
   for (int s = 0; s < 2; s++) /* the row's pipelines are rebuilt from the new module */
     for (int w = 0; w < N_WT; w++)
       if (!variants[v].typed || w == t) memset(o->pipe[s][v][w], 0, sizeof o->pipe[s][v][w]);
+  for (size_t j = 0; j < o->n_attn_pipe; j++) /* attention_split's pipelines by shape (sources kept) */
+    if (o->attn_pipe[j].v == v) o->attn_pipe[j].v = -1;
   return DP_OK;
 }
 
@@ -1293,9 +1311,37 @@ dp_status dp_op_rope_kv_norm(dp_ops *o, dp_view q, dp_view k, dp_view v, dp_view
 }
 
 /* ---- attention ------------------------------------------------------------------------------ */
-#define ATTN_SPLIT_TILE 64     /* attention_split.wgsl's TK */
-#define ATTN_SPLIT_GROUPS 512  /* workgroups it aims at over long contexts (H200: 132 SMs) */
-#define ATTN_ONE_SPLIT_KEYS 192 /* up to 3 tiles: one split, no combine dispatch (~3-4 us on the H200) */
+/* attention_split's rows (v: the part with the workgroup-memory or the subgroup piece, or the
+ * combine) for G, H4, LK: the module with `const G, H4, LK` appended (the part's loop bounds and
+ * array sizes), cached in o->attn_pipe with its source (a model has one or two shapes) */
+static dp_status split_pipeline(dp_ops *o, int v, uint32_t wg, uint32_t g, uint32_t h4, uint32_t lk, dp_gpu_kernel **out) {
+  o->runs[v][0]++;
+  for (size_t i = 0; i < o->n_attn_pipe; i++) {
+    const struct attn_pipe *e = &o->attn_pipe[i];
+    if (e->v == v && e->sg == o->sg && e->wg == wg && e->g == g && e->h4 == h4) {
+      *out = e->k;
+      return DP_OK;
+    }
+  }
+  const char *base = o->swap[v][0];
+  if (!base) base = kernel_source(o, variants[v].kern, DP_F32);
+  if (!base) return dp_error_wrap(DP_ERR_NOT_FOUND, "%s", variants[v].name);
+  struct attn_pipe *grown = dp_realloc(o->attn_pipe, (o->n_attn_pipe + 1) * sizeof *grown);
+  if (!grown) return DP_ERR_NOMEM;
+  o->attn_pipe = grown;
+  size_t n = strlen(base) + 96;
+  char *src = dp_malloc(n);
+  if (!src) return DP_ERR_NOMEM;
+  snprintf(src, n, "%s\nconst G = %uu;\nconst H4 = %uu;\nconst LK = %uu;\n", base, g, h4, lk);
+  dp_gpu_constant c[2] = {{"WG", wg}, {"SG", o->sgf}};
+  dp_status st = dp_gpu_kernel_get(o->g, kern_info[variants[v].kern].name, src, variants[v].entry, c,
+                                   v == V_ATTENTION_SPLIT_SG ? 2 : 1, out);
+  if (st) { dp_free(src); return st; }
+  o->attn_pipe[o->n_attn_pipe++] = (struct attn_pipe){v, o->sg, wg, g, h4, *out, src};
+  return DP_OK;
+}
+
+#define ATTN_SPLIT_TILE 64     /* attention_split's spans: multiples of 64 keys */
 #define ATTN_FA_MIN_T 16 /* queries per call from which prefill runs attention_fa (GPU family) */
 typedef struct {
   uint32_t T, H, KVH, hd, pos0, cap, window, has_sinks;
@@ -1329,10 +1375,11 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
   if (!o->cpu && o->attn_split && d->T == 1 && G <= 8 && d->head_dim % 4 == 0 &&
       (uint64_t)d->n_heads * cdiv(nkeys, ATTN_SPLIT_TILE) * (d->head_dim + 4) * 4 <= lim) {
     /* flash-decoding at any depth: KVH x ns workgroups (splits of span keys, a multiple of the
-     * kernel's 64-key tile; about ATTN_SPLIT_GROUPS workgroups at long contexts), then one per
-     * head to combine, unless there is one split (<= 192 keys: the part writes the output) */
-    uint32_t ns_max = ATTN_SPLIT_GROUPS / d->n_kv_heads ? ATTN_SPLIT_GROUPS / d->n_kv_heads : 1;
-    uint32_t ns = nkeys <= ATTN_ONE_SPLIT_KEYS ? 1 : (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
+     * kernel's 64-key tile; about o->attn_groups workgroups at long contexts), then one per
+     * head to combine, unless there is one split (<= o->attn_one keys: the part writes the output) */
+    uint32_t ns_max = o->attn_groups / d->n_kv_heads ? o->attn_groups / d->n_kv_heads : 1;
+    if (ns_max > 512) ns_max = 512; /* the combine's workgroup memory */
+    uint32_t ns = nkeys <= o->attn_one ? 1 : (uint32_t)cdiv(nkeys, ATTN_SPLIT_TILE);
     if (ns > ns_max) ns = ns_max;
     uint32_t span = (uint32_t)(cdiv(cdiv(nkeys, ns), ATTN_SPLIT_TILE) * ATTN_SPLIT_TILE);
     ns = (uint32_t)cdiv(nkeys, span);
@@ -1342,12 +1389,20 @@ dp_status dp_op_attention(dp_ops *o, const dp_attn_desc *d, dp_view out, dp_view
     memcpy(bs, b, sizeof b);
     TRY(bind(o, "attention", "partials", dp_view_of(o->attn_part, 0), bytes, &bs[5]));
     p.p0 = ns, p.p1 = span;
-    uint32_t h4 = d->head_dim / 4; /* attention_split_sg: a key's h4 lanes within one subgroup */
-    int sgp = o->sg && o->sgf && o->sgf <= ATTN_SPLIT_TILE && h4 <= o->sgf && !(h4 & (h4 - 1));
-    TRY(pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, DP_F32, 128, 0, &k));
+    /* LK invocations per key: the power of two >= head_dim / 4, at most 16 (DV = 1 vec4 per
+     * invocation up to head_dim 64, else 2..4); the subgroup piece where LK fits a subgroup */
+    uint32_t h4 = d->head_dim / 4, lk = 1;
+    while (lk < h4 && lk < 16) lk *= 2;
+    int sgp = o->sg && o->sgf && o->attn_wg % o->sgf == 0;
+    if (sgp && lk > o->sgf) { /* narrower key groups, at most 8 vec4s per invocation */
+      uint32_t l2 = o->sgf;
+      if ((h4 + l2 - 1) / l2 <= 8) lk = l2;
+      else sgp = 0;
+    }
+    TRY(split_pipeline(o, sgp ? V_ATTENTION_SPLIT_SG : V_ATTENTION_SPLIT, o->attn_wg, G, h4, lk, &k));
     TRY(run(o, k, &p, sizeof p, bs, 6, (uint64_t)d->n_kv_heads * ns));
     if (ns == 1) return DP_OK;
-    TRY(pipeline(o, V_ATTENTION_SPLIT_COMBINE, DP_F32, 128, 0, &k));
+    TRY(split_pipeline(o, V_ATTENTION_SPLIT_COMBINE, 128, 1, 1, 1, &k));
     return run(o, k, &p, sizeof p, bs, 6, d->n_heads);
   }
   if (!o->cpu && o->attn_fa && d->T >= ATTN_FA_MIN_T && d->head_dim % 4 == 0 && d->head_dim <= 128 &&
