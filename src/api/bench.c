@@ -219,8 +219,6 @@ typedef struct run_ctx {
   double host_s;    /* tg: the last run's seconds of recording + submitting (generate_timed) */
 } run_ctx;
 
-/* One run: reset, untimed lead-in, the timed part. *secs and *disp get its time and dispatches.
- * profile: GPU timestamps around the dispatches of the timed part only. */
 /* dp_rt_generate's begin / wait / step loop (blocking.c), timing the host's part: recording
  * and submitting each batch (dp_rt_gen_begin / dp_rt_gen_step) runs while the GPU waits. */
 static dp_status generate_timed(dp_rt_session *s, const dp_rt_sampling *sp, int n, int *made, double *host_s) {
@@ -240,6 +238,8 @@ static dp_status generate_timed(dp_rt_session *s, const dp_rt_sampling *sp, int 
   return st;
 }
 
+/* One run: reset, untimed lead-in, the timed part. *secs and *disp get its time and dispatches.
+ * profile: GPU timestamps around the dispatches of the timed part only. */
 static dp_status run_once(run_ctx *c, int profile, double *secs, uint64_t *disp) {
   dp_rt_session *s = c->s->rt;
   dp_gpu *g = c->s->m->gpu;

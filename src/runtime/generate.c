@@ -164,9 +164,10 @@ static int accept(dp_rt_gen *g, const uint32_t *got, dp_rt_ids_fn cb, void *user
     k++;
     if (!g->sp.no_eos && dp_rt_is_eos(s->m, ids[k - 1])) { g->eos = 1; break; }
   }
-  /* a stop from the callback after j of the ids: only those stay in the context */
+  /* a stop from the callback after j of the ids: only those stay in the context (an EOS
+   * after them, the batch's last id k - 1, is then not accepted either) */
   int stop = cb ? cb(user, ids, (size_t)k) : 0;
-  if (stop > 0 && stop < k) k = stop;
+  if (stop > 0 && stop < k) k = stop, g->eos = 0;
   /* ids[0..k) accepted: ids[0..k-1) were fed (positions p0..), ids[k-1] is pending */
   s->pos = (int)g->p0 + k - 1;
   s->pending = ids[k - 1];
